@@ -1,0 +1,219 @@
+"""Create, update (upsert), state changes and delete with Dataverse's rules.
+
+The rules the sync depends on live here: client-chosen ids, `If-Match`/`If-None-Match` semantics, lookups that
+must point at existing rows, valid statecode/statuscode pairs, records that are read-only in some states (a
+submitted order, an activated, won or closed quote), lines that follow their parent's state, and `modifiedby`
+naming the calling application user.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import string
+import uuid
+from typing import Any
+
+from local.emulators.dataverse.errors import (
+    DUPLICATE_RECORD, VERSION_MISMATCH, DataverseError, bad_payload, invalid, not_found,
+)
+from local.emulators.dataverse.payload import Payload, parse_payload
+from local.emulators.dataverse.schema import Schema, Table
+from local.emulators.dataverse.values import canonical_guid, now_text
+from local.emulators.store import Row, Store
+
+STATE_FIELDS = frozenset({"statecode", "statuscode"})
+LOOKUP_TYPE = "@lookup:"  # internal row key prefix: the logical name a lookup points at (stripped from output)
+
+
+def etag_of(row: Row) -> str:
+    return f'W/"{row["versionnumber"]}"'
+
+
+class Writer:
+    def __init__(self, schema: Schema, store: Store) -> None:
+        self.schema = schema
+        self.store = store
+        self._numbers = itertools.count(1000)
+        self._random = random.Random(7)  # noqa: S311 - record-number suffixes, not secrets
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+    def _auto_number(self, prefix: str) -> str:
+        suffix = "".join(self._random.choice(string.ascii_uppercase + string.digits) for _ in range(6))
+        return f"{prefix}-{next(self._numbers):05d}-{suffix}"
+
+    def _apply_binds(self, table: Table, row: Row, payload: Payload) -> None:
+        for attribute, target in payload.binds.items():
+            read_name = table.attributes[attribute].read_name
+            if target is None:
+                row[read_name] = None
+                row.pop(LOOKUP_TYPE + attribute, None)
+                continue
+            target_table, target_id = target
+            if self.store.get(target_table, target_id) is None:
+                raise not_found(target_table, target_id)
+            row[read_name] = target_id
+            row[LOOKUP_TYPE + attribute] = target_table
+        self._derive(table, row)
+
+    def _derive(self, table: Table, row: Row) -> None:
+        """Columns Dataverse computes from others (contact.fullname, the account/contact split of a customer)."""
+        if table.logical_name == "contact":
+            parts = [row.get("firstname") or "", row.get("lastname") or ""]
+            row["fullname"] = " ".join(p for p in parts if p) or None
+        for customer, account_col in (("customerid", "accountid"), ("parentcustomerid", "accountid")):
+            if f"_{customer}_value" in row and account_col in table.attributes:
+                is_account = row.get(LOOKUP_TYPE + customer) == "account"
+                row[f"_{account_col}_value"] = row[f"_{customer}_value"] if is_account else None
+                if "contactid" in table.attributes and table.logical_name != "contact":
+                    row["_contactid_value"] = None if is_account else row[f"_{customer}_value"]
+
+    def _check_state(self, table: Table, row: Row, payload: Payload) -> None:
+        state = payload.values.get("statecode", row.get("statecode"))
+        status = payload.values.get("statuscode")
+        if not table.states:
+            if STATE_FIELDS & payload.names():
+                raise bad_payload(f"'{table.logical_name}' has no statecode or statuscode.")
+            return
+        if state not in table.states:
+            raise invalid(f"{state} is not a valid statecode for {table.logical_name}.")
+        if status is None:
+            current = row.get("statuscode")
+            keep = "statecode" not in payload.values and table.statuses.get(current, ("", -1))[1] == state
+            status = current if keep else table.default_status(state)
+        owner = table.statuses.get(status, (None, None))[1]
+        if owner != state:
+            raise invalid(f"{status} is not a valid status code for state code {table.logical_name}State.{state}.")
+        row["statecode"], row["statuscode"] = state, status
+
+    def _check_editable(self, table: Table, row: Row, names: set[str]) -> None:
+        """Read-only records accept a state change and nothing else."""
+        if not names - STATE_FIELDS:
+            return
+        state = row.get("statecode")
+        locked = (table.read_only_unless_state is not None and state != table.read_only_unless_state) or (
+            state in table.read_only_in_states)
+        if locked:
+            label = table.states.get(state, state)
+            raise invalid(f"This {table.logical_name} is {label} and read-only: only its state can be changed.")
+
+    def _check_parent_editable(self, table: Table, row: Row) -> None:
+        if table.parent_lookup is None:
+            return
+        parent_table_name = table.attributes[table.parent_lookup].targets[0]
+        parent_id = row.get(f"_{table.parent_lookup}_value")
+        parent = self.store.get(parent_table_name, parent_id) if parent_id else None
+        if parent is None:
+            raise invalid(f"A {table.logical_name} needs its {parent_table_name}.")
+        self._check_editable(self.schema.tables[parent_table_name], parent, {"lines"})
+
+    def _stamp(self, row: Row, user_id: str, *, created: bool) -> int:
+        version = self.store.next_version()
+        now = now_text()
+        row["versionnumber"] = version
+        row["modifiedon"] = now
+        row["_modifiedby_value"] = user_id
+        if created:
+            row["createdon"] = now
+            row["_createdby_value"] = user_id
+        return version
+
+    # -- operations ------------------------------------------------------------------------------------------
+    def create(self, table: Table, body: Any, user_id: str, *, row_id: str | None = None,
+               content_ids: dict[str, tuple[str, str]] | None = None) -> Row:
+        payload = parse_payload(self.schema, table, body, creating=True, content_ids=content_ids)
+        body_id = payload.values.pop(table.primary_id, None)
+        if row_id is not None and body_id is not None and body_id != row_id:
+            raise bad_payload("The id in the URL and the id in the body differ.")
+        new_id = row_id or body_id or str(uuid.uuid4())
+        with self.store.transaction():
+            if self.store.get(table.logical_name, new_id) is not None:
+                raise DataverseError(412, DUPLICATE_RECORD, "A record with matching key values already exists.")
+            row: Row = {table.primary_id: new_id, **table.defaults, **payload.values}
+            for column, prefix in table.auto_number.items():
+                row.setdefault(column, self._auto_number(prefix))
+            missing = [name for name in table.required if name not in payload.names() and row.get(name) is None]
+            if missing:
+                raise invalid(f"Required field(s) missing on {table.logical_name}: {', '.join(missing)}.")
+            if table.draft_on_create and "statecode" not in payload.values:
+                row["statecode"], row["statuscode"] = 2, 0
+            elif table.states:
+                row.setdefault("statecode", 0)
+                self._check_state(table, row, payload)
+            if "ownerid" in table.attributes and "ownerid" not in payload.binds:
+                row["_ownerid_value"], row[LOOKUP_TYPE + "ownerid"] = user_id, "systemuser"
+            self._apply_binds(table, row, payload)
+            self._check_parent_editable(table, row)
+            version = self._stamp(row, user_id, created=True)
+            self.store.put(table.logical_name, new_id, row, version=version)
+            for navigation, children in payload.children.items():
+                child_table_name, lookup = table.collection_navigations[navigation]
+                child_table = self.schema.tables[child_table_name]
+                for child in children:
+                    if f"{lookup}@odata.bind" in child:
+                        raise bad_payload(f"A deep-inserted {child_table_name} is bound to its parent implicitly.")
+                    self.create(child_table, {**child, f"{lookup}@odata.bind": f"/{table.entity_set}({new_id})"},
+                                user_id, content_ids=content_ids)
+        return row
+
+    def update(self, table: Table, row_id: str, body: Any, user_id: str, *, if_match: str | None = None,
+               if_none_match: str | None = None,
+               content_ids: dict[str, tuple[str, str]] | None = None) -> tuple[Row, bool]:
+        """PATCH: update, or create when missing (upsert) unless `If-Match` forbids it. Returns (row, created)."""
+        row_id = canonical_guid(row_id, table.primary_id)
+        with self.store.transaction():
+            existing = self.store.get(table.logical_name, row_id)
+            if if_none_match == "*" and existing is not None:
+                raise DataverseError(412, DUPLICATE_RECORD, "A record with matching key values already exists.")
+            if existing is None:
+                if if_match is not None:
+                    raise not_found(table.logical_name, row_id)
+                return self.create(table, body, user_id, row_id=row_id, content_ids=content_ids), True
+            if if_match not in (None, "*") and if_match != etag_of(existing):
+                raise DataverseError(412, VERSION_MISMATCH,
+                                     "The version of the existing record doesn't match the RowVersion property provided.")
+            if table.no_update:
+                raise DataverseError(400, "0x80040800", f"The 'Update' method does not support entities of type "
+                                                        f"'{table.logical_name}'.")
+            payload = parse_payload(self.schema, table, body, creating=False, content_ids=content_ids)
+            if payload.values.pop(table.primary_id, row_id) != row_id:
+                raise bad_payload("The id in the URL and the id in the body differ.")
+            self._check_editable(table, existing, payload.names())
+            row = dict(existing)
+            self._check_parent_editable(table, row)
+            row.update(payload.values)
+            self._check_state(table, row, payload)
+            self._apply_binds(table, row, payload)
+            version = self._stamp(row, user_id, created=False)
+            self.store.put(table.logical_name, row_id, row, version=version)
+            return row, False
+
+    def set_state(self, table: Table, row_id: str, state: int, status: int, user_id: str) -> Row:
+        """What the close/win/fulfil messages do after their own checks: a state change, stamped as an update."""
+        row = self.store.get(table.logical_name, row_id)
+        if row is None:
+            raise not_found(table.logical_name, row_id)
+        new_row = dict(row)
+        self._check_state(table, new_row, Payload(values={"statecode": state, "statuscode": status}))
+        version = self._stamp(new_row, user_id, created=False)
+        self.store.put(table.logical_name, row_id, new_row, version=version)
+        return new_row
+
+    def delete(self, table: Table, row_id: str, *, if_match: str | None = None) -> None:
+        row_id = canonical_guid(row_id, table.primary_id)
+        with self.store.transaction():
+            existing = self.store.get(table.logical_name, row_id)
+            if existing is None:
+                raise not_found(table.logical_name, row_id)
+            if if_match not in (None, "*") and if_match != etag_of(existing):
+                raise DataverseError(412, VERSION_MISMATCH,
+                                     "The version of the existing record doesn't match the RowVersion property provided.")
+            self._check_parent_editable(table, existing)
+            for child_table_name, lookup in table.collection_navigations.values():
+                child_table = self.schema.tables[child_table_name]
+                if child_table.parent_lookup != lookup:
+                    continue
+                for child in self.store.rows(child_table_name):
+                    if child.get(f"_{lookup}_value") == row_id:
+                        self.store.delete(child_table_name, child[child_table.primary_id])
+            self.store.delete(table.logical_name, row_id)

@@ -1,0 +1,1 @@
+"""bc-sales-sync: the Business Central <-> Dynamics 365 Sales integration as Azure Functions."""
