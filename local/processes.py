@@ -80,7 +80,7 @@ def start_process(
     child_env.update(env or {})
     child_env.setdefault("PYTHONPATH", str(REPO_ROOT))
     output = subprocess.DEVNULL if quiet else None
-    process = subprocess.Popen(  # noqa: S603 - our own modules and Azurite, never user input
+    process = subprocess.Popen(
         list(command), cwd=REPO_ROOT, env=child_env, stdout=output, stderr=output, start_new_session=True
     )
     child = ChildProcess(name=name, process=process, host=host, port=port)

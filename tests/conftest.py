@@ -19,7 +19,7 @@ from local.emulators.tokens import acquire_local_token
 from local.processes import free_port, start_python_module
 
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
-CLIENT_SECRET = "test-secret"  # noqa: S105 - the local authority's test secret
+CLIENT_SECRET = "test-secret"
 TENANT = "7e0c6b3a-0000-4000-8000-00000000a11c"
 
 

@@ -35,10 +35,10 @@ class Throttled(Exception):
 class Limits:
     """Service-protection limits; defaults are Dataverse's (BC passes its own)."""
 
-    requestsPerWindow: int = 6000  # noqa: N815 - the admin API's JSON names
-    windowSeconds: float = 300.0  # noqa: N815
-    maxConcurrent: int = 52  # noqa: N815
-    maxQueued: int = 0  # noqa: N815 - BC queues past its 5 concurrent requests; Dataverse does not
+    requestsPerWindow: int = 6000
+    windowSeconds: float = 300.0
+    maxConcurrent: int = 52
+    maxQueued: int = 0
 
 
 class ServiceProtection:
@@ -124,12 +124,12 @@ class ServiceProtection:
 class Faults:
     """Fault rates (0..1) and fixed latency, set through `POST /_admin/faults`."""
 
-    status429Rate: float = 0.0  # noqa: N815
-    status5xxRate: float = 0.0  # noqa: N815
-    dropRate: float = 0.0  # noqa: N815
-    dropAfterProcessingRate: float = 0.0  # noqa: N815
-    latencyMs: int = 0  # noqa: N815
-    retryAfterSeconds: int = 1  # noqa: N815
+    status429Rate: float = 0.0
+    status5xxRate: float = 0.0
+    dropRate: float = 0.0
+    dropAfterProcessingRate: float = 0.0
+    latencyMs: int = 0
+    retryAfterSeconds: int = 1
     seed: int | None = None
 
 

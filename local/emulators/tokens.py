@@ -167,7 +167,7 @@ def local_authority_settings() -> tuple[str, Path]:
     return url.rstrip("/"), Path(ca_file) if ca_file else default_cert_dir() / CERT_FILE
 
 
-def acquire_local_token(  # noqa: PLR0917 - positional signature shared with the demo and tests
+def acquire_local_token(
     authority_url: str,
     ca_file: str | Path,
     client_id: str,

@@ -9,7 +9,7 @@ import azure.functions as func
 
 VERSION = "0.1.0"
 
-blueprint = func.Blueprint()
+blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 
 
 @blueprint.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

@@ -137,6 +137,8 @@ def test_each_operator_on_each_type(text: str, expected: list[str]) -> None:
         ("revenue lt null", []),
         ("name ge null", []),
         ("null eq name", ["r4"]),
+        ("name ne 'Contoso'", ["r2", "r3", "r4"]),  # OData: a null name is "not equal" to 'Contoso'
+        ("not (name eq 'Contoso')", ["r2", "r3", "r4"]),  # two-valued logic: same rows as `ne`
         ("revenue lt 1000", ["r1", "r2", "r3"]),  # a null revenue is not "less than" anything
         ("employees ge -100", ["r1", "r2", "r3"]),  # missing key is null too
         ("not (revenue gt 0)", ["r3", "r4"]),
@@ -299,7 +301,7 @@ def test_unknown_property_is_named_with_the_entity_type(text: str, unknown: str)
         ("name eq 'x", "There is an unterminated string literal at position 10 in 'name eq 'x'."),
         ("name eq 'it''s", "There is an unterminated string literal at position 14 in 'name eq 'it''s'."),
         ("name = 'x'", "Syntax error: character '=' is not valid at position 5 in 'name = 'x''."),
-        ("name eq \"x\"", "Syntax error: character '\"' is not valid at position 8 in 'name eq \"x\"'."),
+        ('name eq "x"', "Syntax error: character '\"' is not valid at position 8 in 'name eq \"x\"'."),
         ("employees eq 12abc", "Syntax error at position 13 in 'employees eq 12abc'."),
         ("birthday eq 2026-1-2", "Syntax error at position 12 in 'birthday eq 2026-1-2'."),
         ("revenue eq - 1", "Syntax error at position 11 in 'revenue eq - 1'."),
@@ -356,7 +358,8 @@ def test_incompatible_operand_types(text: str, left: str, right: str, kind: str)
 )
 def test_not_binds_tighter_than_comparison_like_odl(text: str, operand: str) -> None:
     assert rejection(text).message == (
-        f"A unary operator with an incompatible type was detected. Found operand type '{operand}' for operator kind 'Not'."
+        "A unary operator with an incompatible type was detected. "
+        f"Found operand type '{operand}' for operator kind 'Not'."
     )
 
 

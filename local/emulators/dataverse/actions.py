@@ -84,13 +84,13 @@ def revise_quote(writer: Writer, body: Any, user_id: str, base: str) -> Response
         copy = {k: v for k, v in quote.items() if k not in ("versionnumber", "createdon", "modifiedon")}
         copy.update({"quoteid": new_id, "revisionnumber": (quote.get("revisionnumber") or 0) + 1,
                      "statecode": 0, "statuscode": 1})
-        version = writer._stamp(copy, user_id, created=True)  # noqa: SLF001 - same package
+        version = writer._stamp(copy, user_id, created=True)
         writer.store.put("quote", new_id, copy, version=version)
         details = writer.schema.tables["quotedetail"]
         for line in writer.store.rows("quotedetail"):
             if line.get("_quoteid_value") == quote_id:
                 line_copy = {**line, "quotedetailid": str(uuid.uuid4()), "_quoteid_value": new_id}
-                line_version = writer._stamp(line_copy, user_id, created=True)  # noqa: SLF001
+                line_version = writer._stamp(line_copy, user_id, created=True)
                 writer.store.put(details.logical_name, line_copy["quotedetailid"], line_copy, version=line_version)
     payload = {k: v for k, v in copy.items() if not k.startswith(LOOKUP_TYPE)}
     payload["@odata.context"] = f"{base}/$metadata#quotes/$entity"

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from local.emulators.dataverse import actions, batch, delta, reads, seed
 from local.emulators.dataverse.errors import (
-    CONCURRENCY_LIMIT, NOT_SUPPORTED, REQUESTS_LIMIT, DataverseError, bad_payload, error_response, not_found,
+    CONCURRENCY_LIMIT,
+    NOT_SUPPORTED,
+    REQUESTS_LIMIT,
+    DataverseError,
+    bad_payload,
+    error_response,
+    not_found,
 )
 from local.emulators.dataverse.schema import Schema, Table, load_schema
 from local.emulators.dataverse.values import canonical_guid
 from local.emulators.dataverse.writer import Writer, etag_of
+from local.emulators.odata.options import parse_select
 from local.emulators.protection import Limits
 from local.emulators.service import BATCH_MARKER, EmulatorService
 from local.emulators.store import Store
@@ -73,9 +81,10 @@ class DataverseApp:
         """The calling app's application user (a systemuser row), created on first sight like an admin would."""
         user_id = principal.object_id
         if self.store.get("systemuser", user_id) is None:
-            row = {"systemuserid": user_id, "fullname": f"# {principal.client_id}", "applicationid": principal.client_id,
-                   "isdisabled": False, "versionnumber": self.store.next_version()}
-            self.store.put("systemuser", user_id, row, version=row["versionnumber"], track=False)
+            version = self.store.next_version()
+            row = {"systemuserid": user_id, "fullname": f"# {principal.client_id}",
+                   "applicationid": principal.client_id, "isdisabled": False, "versionnumber": version}
+            self.store.put("systemuser", user_id, row, version=version, track=False)
         return user_id
 
     def _dispatch(self, request: Request, path: str, user_id: str, base: str,
@@ -88,7 +97,7 @@ class DataverseApp:
         if match is None:
             raise DataverseError(404, "0x8006088a", f"Resource not found for the segment '{path}'.")
         name, key, op = match.group("set"), match.group("key"), match.group("op")
-        if key is None and op is None and name in actions.UNBOUND_ACTIONS | {"ReviseQuote": None}:
+        if key is None and op is None and (name in actions.UNBOUND_ACTIONS or name == "ReviseQuote"):
             if request.method != "POST":
                 raise DataverseError(405, NOT_SUPPORTED, f"{name} is an action: call it with POST.")
             body = self._json(request)
@@ -109,8 +118,6 @@ class DataverseApp:
 
     @staticmethod
     def _json(request: Request) -> Any:
-        import json
-
         if not request.body:
             return {}
         try:
@@ -124,7 +131,7 @@ class DataverseApp:
         if request.prefers().get("return") == "representation":
             formatter = reads.RowFormatter(self.schema, self.store, annotations=reads.wants_annotations(request))
             select = request.query.get("$select")
-            names = reads.parse_select(select, reads.resolver(table)) if select else None
+            names = parse_select(select, reads.resolver(table)) if select else None
             body = {"@odata.context": f"{base}/$metadata#{table.entity_set}/$entity"}
             body.update(formatter.format(table, row, names))
             return Response.json(status, body, headers)

@@ -45,7 +45,7 @@ def _split(body: str, boundary: str) -> list[str]:
 def _headers_and_rest(text: str) -> tuple[CaseInsensitiveHeaders, str]:
     head, _, rest = text.replace("\r\n", "\n").partition("\n\n")
     pairs = [tuple(part.strip() for part in line.split(":", 1)) for line in head.split("\n") if ":" in line]
-    return CaseInsensitiveHeaders.of([(k, v) for k, v in pairs]), rest  # type: ignore[misc]
+    return CaseInsensitiveHeaders.of([(k, v) for k, v in pairs]), rest
 
 
 def _inner_request(text: str, base: str) -> Request:

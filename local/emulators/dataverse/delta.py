@@ -24,11 +24,20 @@ DEFAULT_PAGE = 5000
 
 
 def is_delta_request(request: Request) -> bool:
-    return "$deltatoken" in request.query or "odata.track-changes" in request.prefers()
+    """A delta request, or a next page of one (its skiptoken remembers that it is tracking, like Dataverse's)."""
+    if "$deltatoken" in request.query or "odata.track-changes" in request.prefers():
+        return True
+    token = request.query.get("$skiptoken")
+    if token is None:
+        return False
+    try:
+        return "upto" in decode_cursor(token)
+    except ODataQueryError:
+        return False
 
 
 def _link(base: str, table: Table, params: dict[str, str]) -> str:
-    return f"{base}/{table.entity_set}?{urlencode(params, quote_via=quote)}"
+    return f"{base}/{table.entity_set}?{urlencode(params, quote_via=quote, safe='$(),')}"
 
 
 def track_changes(schema: Schema, store: Store, table: Table, request: Request, base: str) -> dict[str, Any]:

@@ -126,4 +126,4 @@ def _check_writable(table: Table, name: str, creating: bool, read_only: bool, cr
     if creating and not_valid_for_create:
         raise invalid(f"The attribute '{name}' of '{table.logical_name}' is not valid for create; set it by update.")
     if not creating and create_only:
-        raise invalid(f"The attribute '{name}' of '{table.logical_name}' cannot be changed after the record is created.")
+        raise invalid(f"The attribute '{name}' of '{table.logical_name}' cannot be changed once the record exists.")

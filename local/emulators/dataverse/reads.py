@@ -12,7 +12,14 @@ from local.emulators.dataverse.errors import QUERY_ERROR, DataverseError
 from local.emulators.dataverse.schema import EDM_OF_KIND, Schema, Table
 from local.emulators.dataverse.writer import LOOKUP_TYPE, etag_of
 from local.emulators.odata.filter import compile_filter
-from local.emulators.odata.options import ExpandItem, parse_bool_option, parse_expand, parse_orderby, parse_select, parse_top
+from local.emulators.odata.options import (
+    ExpandItem,
+    parse_bool_option,
+    parse_expand,
+    parse_orderby,
+    parse_select,
+    parse_top,
+)
 from local.emulators.odata.paging import cursor_row, decode_cursor, encode_cursor, make_key, page_after
 from local.emulators.odata.types import EdmType, ODataQueryError
 from local.emulators.store import Row, Store
@@ -35,6 +42,10 @@ def resolver(table: Table) -> Callable[[str], EdmType]:
             raise ODataQueryError(f"Could not find a property named '{name}' on type '{table.type_name}'.")
         return EDM_OF_KIND[attribute.kind]  # type: ignore[return-value]
     return resolve
+
+
+def order_spec(text: str | None, resolve: Callable[[str], EdmType]) -> list[tuple[str, bool]]:
+    return [(k.name, k.descending) for k in parse_orderby(text, resolve)] if text is not None else []
 
 
 def check_options(request: Request) -> None:
@@ -62,7 +73,7 @@ class RowFormatter:
         self.store = store
         self.annotations = annotations
 
-    def format(self, table: Table, row: Row, select: list[str] | None,
+    def format(self, table: Table, row: Mapping[str, Any], select: list[str] | None,
                expand: list[ExpandItem] | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {"@odata.etag": etag_of(row)}
         names = select if select is not None else list(table.by_read_name)
@@ -75,7 +86,7 @@ class RowFormatter:
             out[item.navigation] = self._expand(table, row, item)
         return out
 
-    def _annotate(self, table: Table, row: Row, name: str, out: dict[str, Any]) -> None:
+    def _annotate(self, table: Table, row: Mapping[str, Any], name: str, out: dict[str, Any]) -> None:
         attribute = table.by_read_name[name]
         value = row.get(name)
         if value is None:
@@ -91,7 +102,7 @@ class RowFormatter:
         elif attribute.kind == "status":
             out[name + FORMATTED] = table.statuses.get(value, ("", 0))[0]
 
-    def _expand(self, table: Table, row: Row, item: ExpandItem) -> Any:
+    def _expand(self, table: Table, row: Mapping[str, Any], item: ExpandItem) -> Any:
         if item.navigation in table.collection_navigations:
             child_name, lookup = table.collection_navigations[item.navigation]
             child = self.schema.tables[child_name]
@@ -120,7 +131,7 @@ def select_rows(table: Table, rows: list[Row], options: Mapping[str, str]) -> li
         if "$filter" in options:
             predicate = compile_filter(options["$filter"], resolve, case_insensitive=True)
             rows = [r for r in rows if predicate(r)]
-        spec = [(k.name, k.descending) for k in parse_orderby(options["$orderby"], resolve)] if "$orderby" in options else []
+        spec = order_spec(options.get("$orderby"), resolve)
         rows = sorted(rows, key=make_key(spec, resolve, table.primary_id, case_insensitive=True))
         if "$top" in options:
             rows = rows[: parse_top(options["$top"])]
@@ -138,11 +149,12 @@ def list_rows(schema: Schema, store: Store, table: Table, request: Request, base
         resolve = resolver(table)
         select = parse_select(query["$select"], resolve) if "$select" in query else None
         predicate = compile_filter(query["$filter"], resolve, case_insensitive=True) if "$filter" in query else None
-        spec = [(k.name, k.descending) for k in parse_orderby(query["$orderby"], resolve)] if "$orderby" in query else []
+        spec = order_spec(query.get("$orderby"), resolve)
         top = parse_top(query["$top"]) if "$top" in query else None
         count = parse_bool_option(query["$count"], "$count") if "$count" in query else False
         expand = parse_expand(query["$expand"]) if "$expand" in query else []
-        after = cursor_row(decode_cursor(query["$skiptoken"]), spec, table.primary_id) if "$skiptoken" in query else None
+        token = query.get("$skiptoken")
+        after = cursor_row(decode_cursor(token), spec, table.primary_id) if token is not None else None
         key = make_key(spec, resolve, table.primary_id, case_insensitive=True)
     except ODataQueryError as error:
         raise query_error(error) from None
@@ -165,7 +177,7 @@ def list_rows(schema: Schema, store: Store, table: Table, request: Request, base
     if more and page:
         params = {k: v for k, v in query.items() if k != "$skiptoken"}
         params["$skiptoken"] = encode_cursor(page[-1], spec, table.primary_id)
-        body["@odata.nextLink"] = f"{base}/{table.entity_set}?{urlencode(params, quote_via=quote)}"
+        body["@odata.nextLink"] = f"{base}/{table.entity_set}?{urlencode(params, quote_via=quote, safe='$(),')}"
     return body
 
 

@@ -24,7 +24,8 @@ _KINDS = {
 }
 EDM_OF_KIND = {
     "guid": "guid", "string": "string", "picklist": "int", "state": "int", "status": "int", "bool": "bool",
-    "int": "int", "decimal": "decimal", "datetime": "datetime", "date": "date", "lookup": "guid", "entityname": "string",
+    "int": "int", "decimal": "decimal", "datetime": "datetime", "date": "date", "lookup": "guid",
+    "entityname": "string",
 }
 DEFAULT_MEMO_LENGTH = 2000
 DEFAULT_STRING_LENGTH = 100

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from local.emulators.dataverse.errors import DataverseError, bad_payload, LENGTH_EXCEEDED
+from local.emulators.dataverse.errors import LENGTH_EXCEEDED, DataverseError, bad_payload
 from local.emulators.dataverse.schema import Attribute, Table
 
 INT32 = (-(2**31), 2**31 - 1)

@@ -12,10 +12,16 @@ import itertools
 import random
 import string
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from local.emulators.dataverse.errors import (
-    DUPLICATE_RECORD, VERSION_MISMATCH, DataverseError, bad_payload, invalid, not_found,
+    DUPLICATE_RECORD,
+    VERSION_MISMATCH,
+    DataverseError,
+    bad_payload,
+    invalid,
+    not_found,
 )
 from local.emulators.dataverse.payload import Payload, parse_payload
 from local.emulators.dataverse.schema import Schema, Table
@@ -26,7 +32,12 @@ STATE_FIELDS = frozenset({"statecode", "statuscode"})
 LOOKUP_TYPE = "@lookup:"  # internal row key prefix: the logical name a lookup points at (stripped from output)
 
 
-def etag_of(row: Row) -> str:
+def stale_version() -> DataverseError:
+    return DataverseError(412, VERSION_MISMATCH,
+                          "The version of the existing record doesn't match the RowVersion property provided.")
+
+
+def etag_of(row: Mapping[str, Any]) -> str:
     return f'W/"{row["versionnumber"]}"'
 
 
@@ -75,16 +86,20 @@ class Writer:
             if STATE_FIELDS & payload.names():
                 raise bad_payload(f"'{table.logical_name}' has no statecode or statuscode.")
             return
-        if state not in table.states:
+        if not isinstance(state, int) or state not in table.states:
             raise invalid(f"{state} is not a valid statecode for {table.logical_name}.")
         if status is None:
             current = row.get("statuscode")
-            keep = "statecode" not in payload.values and table.statuses.get(current, ("", -1))[1] == state
+            keep = "statecode" not in payload.values and self._status_state(table, current) == state
             status = current if keep else table.default_status(state)
-        owner = table.statuses.get(status, (None, None))[1]
-        if owner != state:
+        if self._status_state(table, status) != state:
             raise invalid(f"{status} is not a valid status code for state code {table.logical_name}State.{state}.")
         row["statecode"], row["statuscode"] = state, status
+
+    @staticmethod
+    def _status_state(table: Table, status: Any) -> int | None:
+        found = table.statuses.get(status) if isinstance(status, int) else None
+        return found[1] if found else None
 
     def _check_editable(self, table: Table, row: Row, names: set[str]) -> None:
         """Read-only records accept a state change and nothing else."""
@@ -94,7 +109,7 @@ class Writer:
         locked = (table.read_only_unless_state is not None and state != table.read_only_unless_state) or (
             state in table.read_only_in_states)
         if locked:
-            label = table.states.get(state, state)
+            label = table.states.get(state, state) if isinstance(state, int) else state
             raise invalid(f"This {table.logical_name} is {label} and read-only: only its state can be changed.")
 
     def _check_parent_editable(self, table: Table, row: Row) -> None:
@@ -170,8 +185,7 @@ class Writer:
                     raise not_found(table.logical_name, row_id)
                 return self.create(table, body, user_id, row_id=row_id, content_ids=content_ids), True
             if if_match not in (None, "*") and if_match != etag_of(existing):
-                raise DataverseError(412, VERSION_MISMATCH,
-                                     "The version of the existing record doesn't match the RowVersion property provided.")
+                raise stale_version()
             if table.no_update:
                 raise DataverseError(400, "0x80040800", f"The 'Update' method does not support entities of type "
                                                         f"'{table.logical_name}'.")
@@ -206,8 +220,7 @@ class Writer:
             if existing is None:
                 raise not_found(table.logical_name, row_id)
             if if_match not in (None, "*") and if_match != etag_of(existing):
-                raise DataverseError(412, VERSION_MISMATCH,
-                                     "The version of the existing record doesn't match the RowVersion property provided.")
+                raise stale_version()
             self._check_parent_editable(table, existing)
             for child_table_name, lookup in table.collection_navigations.values():
                 child_table = self.schema.tables[child_table_name]

@@ -8,7 +8,8 @@ rows filters in tens of milliseconds.
 Semantics the predicates implement (rows are stored as described in `values.py`):
 
 - `p eq null` holds iff the value is missing or None, `p ne null` iff it is present; `gt ge lt le` with a null on
-  either side never hold. `p ne 'x'` holds for a null `p` (OData's two-valued rule, see the module report).
+  either side never hold. `p ne 'x'` holds for a null `p`: OData's rule (null is not 'x'), and logic stays
+  two-valued so `not (p eq 'x')` equals `p ne 'x'`. SQL's three-valued NULL logic is deliberately not modelled.
 - With `case_insensitive=True` (Dataverse, SQL Server `_CI_` collation) string and enum comparisons and
   `contains`/`startswith`/`endswith` ignore case; with `False` (Business Central) they are exact.
 - A date literal compared with a datetime property means midnight UTC of that day.
