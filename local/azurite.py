@@ -27,14 +27,23 @@ def azurite_binary() -> Path:
 
 
 def connection_string(host: str, port: int) -> str:
-    return (f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={DEV_KEY};"
-            f"TableEndpoint=http://{host}:{port}/{ACCOUNT};")
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={DEV_KEY};"
+        f"TableEndpoint=http://{host}:{port}/{ACCOUNT};"
+    )
 
 
-def start_azurite(port: int, host: str = "127.0.0.1", *, workspace: Path | None = None,
-                  quiet: bool = True) -> ChildProcess:
-    location = workspace or (REPO_ROOT / ".local" / "azurite")
-    location.mkdir(parents=True, exist_ok=True)
-    command = [str(azurite_binary()), "--tableHost", host, "--tablePort", str(port), "--inMemoryPersistence",
-               "--disableTelemetry", "--skipApiVersionCheck", "--silent", "--location", str(location)]
+def start_azurite(port: int, host: str = "127.0.0.1", *, quiet: bool = True) -> ChildProcess:
+    """In-memory persistence (Azurite refuses it together with --location, so no workspace is given)."""
+    command = [
+        str(azurite_binary()),
+        "--tableHost",
+        host,
+        "--tablePort",
+        str(port),
+        "--inMemoryPersistence",
+        "--disableTelemetry",
+        "--skipApiVersionCheck",
+        "--silent",
+    ]
     return start_process("azurite", command, port=port, host=host, quiet=quiet)

@@ -32,15 +32,18 @@ class Authority:
         return acquire_local_token(self.url, self.ca_file, client_id, CLIENT_SECRET, resource, TENANT)
 
     def env(self) -> dict[str, str]:
-        return {"LOCAL_AUTHORITY_URL": self.url, "LOCAL_AUTHORITY_CA_FILE": str(self.ca_file),
-                "LOCAL_CLIENT_SECRET": CLIENT_SECRET}
+        return {
+            "LOCAL_AUTHORITY_URL": self.url,
+            "LOCAL_AUTHORITY_CA_FILE": str(self.ca_file),
+            "LOCAL_CLIENT_SECRET": CLIENT_SECRET,
+        }
 
 
 @pytest.fixture(scope="session")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def azurite() -> Iterator[str]:
     """A connection string to a fresh, in-memory Azurite Table service."""
     port = free_port()
-    child = start_azurite(port, workspace=tmp_path_factory.mktemp("azurite"))
+    child = start_azurite(port)
     try:
         yield connection_string("127.0.0.1", port)
     finally:
@@ -51,8 +54,13 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def authority(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Authority]:
     cert_dir = tmp_path_factory.mktemp("identity")
     port = free_port()
-    child = start_python_module("identity", "local.emulators.identity", port=port,
-                                args=["--cert-dir", str(cert_dir)], env={"LOCAL_CLIENT_SECRET": CLIENT_SECRET})
+    child = start_python_module(
+        "identity",
+        "local.emulators.identity",
+        port=port,
+        args=["--cert-dir", str(cert_dir)],
+        env={"LOCAL_CLIENT_SECRET": CLIENT_SECRET},
+    )
     try:
         yield Authority(f"https://127.0.0.1:{port}", cert_dir / "authority.crt")
     finally:

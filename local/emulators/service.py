@@ -75,8 +75,9 @@ class EmulatorService:
                     raise ValueError("counts must map entity names to non-negative integers")
                 started = time.perf_counter()
                 created = self.app.seed(profile, counts)
-                return Response.json(200, {"profile": profile, "created": created,
-                                           "seconds": round(time.perf_counter() - started, 3)})
+                return Response.json(
+                    200, {"profile": profile, "created": created, "seconds": round(time.perf_counter() - started, 3)}
+                )
             if route == ("POST", "/_admin/faults"):
                 return Response.json(200, asdict(self.faults.configure(body)))
             if route == ("GET", "/_admin/faults"):
@@ -130,8 +131,12 @@ class EmulatorService:
         try:
             principal = self._authenticate(request)
         except InvalidToken as error:
-            return self.app.error(401, "Unauthorized", f"The access token is invalid: {error.reason}",
-                                  {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            return self.app.error(
+                401,
+                "Unauthorized",
+                f"The access token is invalid: {error.reason}",
+                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
         entity_set = self.app.entity_set_of(request)
         units = 0 if entity_set == BATCH_MARKER else 1
         try:

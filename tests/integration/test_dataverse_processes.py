@@ -13,18 +13,26 @@ pytestmark = pytest.mark.integration
 
 
 def customer(dv: EmulatorHandle) -> str:
-    return create(dv, "accounts", {"name": "Buyer Inc."})["accountid"]
+    account_id: str = create(dv, "accounts", {"name": "Buyer Inc."})["accountid"]
+    return account_id
 
 
 def order(dv: EmulatorHandle, **extra: Any) -> dict[str, Any]:
-    return create(dv, "salesorders", {"name": "SO", "customerid_account@odata.bind": f"/accounts({customer(dv)})",
-                                      **extra})
+    return create(
+        dv, "salesorders", {"name": "SO", "customerid_account@odata.bind": f"/accounts({customer(dv)})", **extra}
+    )
 
 
 def quote(dv: EmulatorHandle) -> dict[str, Any]:
-    return create(dv, "quotes", {"name": "Q", "customerid_account@odata.bind": f"/accounts({customer(dv)})",
-                                 "quote_details": [{"quantity": 1, "isproductoverridden": True,
-                                                    "productdescription": "Widget"}]})
+    return create(
+        dv,
+        "quotes",
+        {
+            "name": "Q",
+            "customerid_account@odata.bind": f"/accounts({customer(dv)})",
+            "quote_details": [{"quantity": 1, "isproductoverridden": True, "productdescription": "Widget"}],
+        },
+    )
 
 
 def patch(dv: EmulatorHandle, path: str, body: dict[str, Any]) -> Any:
@@ -69,9 +77,15 @@ def test_submitted_order_is_read_only_except_state_change(dataverse: EmulatorHan
     refused = patch(dataverse, path, {"name": "Edited after submit"})
     assert refused.status_code == 400
     assert get(dataverse, path)["name"] == "SO"
-    line = dataverse.session.post(api(dataverse, "salesorderdetails"), json={
-        "salesorderid@odata.bind": f"/salesorders({so['salesorderid']})", "quantity": 1,
-        "isproductoverridden": True, "productdescription": "Late line"})
+    line = dataverse.session.post(
+        api(dataverse, "salesorderdetails"),
+        json={
+            "salesorderid@odata.bind": f"/salesorders({so['salesorderid']})",
+            "quantity": 1,
+            "isproductoverridden": True,
+            "productdescription": "Late line",
+        },
+    )
     assert line.status_code == 400
     assert patch(dataverse, path, {"statecode": 0, "statuscode": 1}).status_code == 204
     assert patch(dataverse, path, {"name": "Edited after reactivation"}).status_code == 204
@@ -88,8 +102,10 @@ def test_fulfill_sales_order(dataverse: EmulatorHandle) -> None:
     so = order(dataverse)
     path = f"salesorders({so['salesorderid']})"
     patch(dataverse, path, {"statecode": 1})
-    body = {"OrderClose": {"subject": "Shipped", "salesorderid@odata.bind": f"/salesorders({so['salesorderid']})"},
-            "Status": 100002}
+    body = {
+        "OrderClose": {"subject": "Shipped", "salesorderid@odata.bind": f"/salesorders({so['salesorderid']})"},
+        "Status": 100002,
+    }
     assert dataverse.session.post(api(dataverse, "FulfillSalesOrder"), json=body).status_code == 204
     after = get(dataverse, path)
     assert (after["statecode"], after["statuscode"]) == (3, 100002)
@@ -130,8 +146,9 @@ def test_close_quote_as_lost(dataverse: EmulatorHandle) -> None:
 def test_revise_quote_creates_next_revision_and_closes_old(dataverse: EmulatorHandle) -> None:
     q = quote(dataverse)
     patch(dataverse, f"quotes({q['quoteid']})", {"statecode": 1})
-    response = dataverse.session.post(api(dataverse, "ReviseQuote"),
-                                      json={"QuoteId": q["quoteid"], "ColumnSet": {"AllColumns": True}})
+    response = dataverse.session.post(
+        api(dataverse, "ReviseQuote"), json={"QuoteId": q["quoteid"], "ColumnSet": {"AllColumns": True}}
+    )
     assert response.status_code == 200, response.text
     revised = response.json()
     assert revised["quoteid"] != q["quoteid"]
@@ -158,12 +175,22 @@ def test_new_products_start_in_draft_and_are_published_by_set_state(dataverse: E
 
 def test_posts_on_the_order_timeline_cannot_be_updated(dataverse: EmulatorHandle) -> None:
     so = order(dataverse)
-    post = create(dataverse, "posts", {"text": "The order status has changed to Released.", "source": 1, "type": 7,
-                                       "regardingobjectid_salesorder@odata.bind": f"/salesorders({so['salesorderid']})"})
+    post = create(
+        dataverse,
+        "posts",
+        {
+            "text": "The order status has changed to Released.",
+            "source": 1,
+            "type": 7,
+            "regardingobjectid_salesorder@odata.bind": f"/salesorders({so['salesorderid']})",
+        },
+    )
     assert post["_regardingobjectid_value"] == so["salesorderid"]
     assert patch(dataverse, f"posts({post['postid']})", {"text": "edited"}).status_code == 400
-    no_text = dataverse.session.post(api(dataverse, "posts"), json={
-        "source": 1, "type": 7, "regardingobjectid_salesorder@odata.bind": f"/salesorders({so['salesorderid']})"})
+    no_text = dataverse.session.post(
+        api(dataverse, "posts"),
+        json={"source": 1, "type": 7, "regardingobjectid_salesorder@odata.bind": f"/salesorders({so['salesorderid']})"},
+    )
     assert no_text.status_code == 400
 
 
@@ -175,9 +202,12 @@ def test_who_am_i_names_the_application_user(dataverse: EmulatorHandle) -> None:
 
 def test_demo_seed_is_coherent(dataverse: EmulatorHandle) -> None:
     created = dataverse.admin("POST", "seed", json={"profile": "demo"}).json()["created"]
-    accounts = dataverse.session.get(api(dataverse, "accounts"), params={
-        "$select": "name,_transactioncurrencyid_value", "$count": "true"}).json()
+    accounts = dataverse.session.get(
+        api(dataverse, "accounts"), params={"$select": "name,_transactioncurrencyid_value", "$count": "true"}
+    ).json()
     assert accounts["@odata.count"] == created["account"] > 0
-    currencies = {row["transactioncurrencyid"] for row in
-                  dataverse.session.get(api(dataverse, "transactioncurrencies")).json()["value"]}
+    currencies = {
+        row["transactioncurrencyid"]
+        for row in dataverse.session.get(api(dataverse, "transactioncurrencies")).json()["value"]
+    }
     assert all(row["_transactioncurrencyid_value"] in currencies for row in accounts["value"])

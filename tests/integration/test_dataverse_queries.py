@@ -15,8 +15,16 @@ pytestmark = pytest.mark.integration
 
 def upsert_accounts(dv: EmulatorHandle, count: int, **extra: Any) -> list[str]:
     ids = [str(uuid.UUID(int=n + 1)) for n in range(count)]
-    targets = [{"@odata.type": "Microsoft.Dynamics.CRM.account", "accountid": ids[n], "name": f"Account {n:05d}",
-                "numberofemployees": n, **extra} for n in range(count)]
+    targets = [
+        {
+            "@odata.type": "Microsoft.Dynamics.CRM.account",
+            "accountid": ids[n],
+            "name": f"Account {n:05d}",
+            "numberofemployees": n,
+            **extra,
+        }
+        for n in range(count)
+    ]
     response = dv.session.post(api(dv, "accounts/Microsoft.Dynamics.CRM.UpsertMultiple"), json={"Targets": targets})
     assert response.status_code == 200, response.text
     return ids
@@ -29,8 +37,12 @@ def names(response: Any) -> list[str]:
 
 @pytest.fixture
 def sample(dataverse: EmulatorHandle) -> EmulatorHandle:
-    for name, employees, city in [("Contoso", 10, "Seattle"), ("Fabrikam", 250, "Redmond"),
-                                  ("Adventure Works", None, "Seattle"), ("Northwind", 40, None)]:
+    for name, employees, city in [
+        ("Contoso", 10, "Seattle"),
+        ("Fabrikam", 250, "Redmond"),
+        ("Adventure Works", None, "Seattle"),
+        ("Northwind", 40, None),
+    ]:
         create(dataverse, "accounts", {"name": name, "numberofemployees": employees, "address1_city": city})
     return dataverse
 
@@ -51,18 +63,24 @@ def sample(dataverse: EmulatorHandle) -> EmulatorHandle:
     ],
 )
 def test_filter(sample: EmulatorHandle, expression: str, expected: list[str]) -> None:
-    response = sample.session.get(api(sample, "accounts"), params={"$filter": expression, "$select": "name",
-                                                                   "$orderby": "name"})
+    response = sample.session.get(
+        api(sample, "accounts"), params={"$filter": expression, "$select": "name", "$orderby": "name"}
+    )
     assert names(response) == expected
 
 
 def test_filter_on_lookup_value_and_guid(dataverse: EmulatorHandle) -> None:
     account = create(dataverse, "accounts", {"name": "Parent"})
-    create(dataverse, "contacts", {"lastname": "In", "parentcustomerid_account@odata.bind":
-                                   f"/accounts({account['accountid']})"})
+    create(
+        dataverse,
+        "contacts",
+        {"lastname": "In", "parentcustomerid_account@odata.bind": f"/accounts({account['accountid']})"},
+    )
     create(dataverse, "contacts", {"lastname": "Out"})
-    response = dataverse.session.get(api(dataverse, "contacts"), params={
-        "$filter": f"_parentcustomerid_value eq {account['accountid']}", "$select": "lastname"})
+    response = dataverse.session.get(
+        api(dataverse, "contacts"),
+        params={"$filter": f"_parentcustomerid_value eq {account['accountid']}", "$select": "lastname"},
+    )
     assert [row["lastname"] for row in response.json()["value"]] == ["In"]
 
 
@@ -95,8 +113,10 @@ def test_select_returns_only_selected_columns_plus_id_and_etag(sample: EmulatorH
 
 
 def test_orderby_top_and_count(sample: EmulatorHandle) -> None:
-    response = sample.session.get(api(sample, "accounts"), params={
-        "$select": "name", "$orderby": "numberofemployees desc,name", "$top": "3", "$count": "true"})
+    response = sample.session.get(
+        api(sample, "accounts"),
+        params={"$select": "name", "$orderby": "numberofemployees desc,name", "$top": "3", "$count": "true"},
+    )
     body = response.json()
     assert [row["name"] for row in body["value"]] == ["Fabrikam", "Northwind", "Contoso"]  # nulls last descending
     assert body["@odata.count"] == 4
@@ -105,20 +125,32 @@ def test_orderby_top_and_count(sample: EmulatorHandle) -> None:
 
 def test_expand_lines_with_nested_options_and_single_lookup(dataverse: EmulatorHandle) -> None:
     contact = create(dataverse, "contacts", {"firstname": "Pat", "lastname": "Buyer"})
-    order = create(dataverse, "salesorders", {
-        "name": "Deep", "customerid_contact@odata.bind": f"/contacts({contact['contactid']})",
-        "order_details": [
-            {"quantity": 2, "isproductoverridden": True, "productdescription": "Bolts", "sequencenumber": 2},
-            {"quantity": 1, "isproductoverridden": True, "productdescription": "Nuts", "sequencenumber": 1},
-            {"quantity": 9, "isproductoverridden": True, "productdescription": "Washers", "sequencenumber": 3}]})
-    response = dataverse.session.get(api(dataverse, f"salesorders({order['salesorderid']})"), params={
-        "$select": "name",
-        "$expand": "order_details($select=productdescription;$filter=quantity lt 5;$orderby=sequencenumber)"})
+    order = create(
+        dataverse,
+        "salesorders",
+        {
+            "name": "Deep",
+            "customerid_contact@odata.bind": f"/contacts({contact['contactid']})",
+            "order_details": [
+                {"quantity": 2, "isproductoverridden": True, "productdescription": "Bolts", "sequencenumber": 2},
+                {"quantity": 1, "isproductoverridden": True, "productdescription": "Nuts", "sequencenumber": 1},
+                {"quantity": 9, "isproductoverridden": True, "productdescription": "Washers", "sequencenumber": 3},
+            ],
+        },
+    )
+    response = dataverse.session.get(
+        api(dataverse, f"salesorders({order['salesorderid']})"),
+        params={
+            "$select": "name",
+            "$expand": "order_details($select=productdescription;$filter=quantity lt 5;$orderby=sequencenumber)",
+        },
+    )
     body = response.json()
     assert [line["productdescription"] for line in body["order_details"]] == ["Nuts", "Bolts"]
     assert set(body["order_details"][0]) == {"@odata.etag", "productdescription", "salesorderdetailid"}
-    contact_view = dataverse.session.get(api(dataverse, "salesorders"), params={
-        "$select": "name", "$expand": "customerid_contact($select=fullname)"}).json()["value"][0]
+    contact_view = dataverse.session.get(
+        api(dataverse, "salesorders"), params={"$select": "name", "$expand": "customerid_contact($select=fullname)"}
+    ).json()["value"][0]
     assert contact_view["customerid_contact"]["fullname"] == "Pat Buyer"
 
 
@@ -140,25 +172,30 @@ def test_server_paging_follows_next_links_without_gaps_or_duplicates(dataverse: 
 
 def test_paging_is_key_based_so_inserts_do_not_shift_pages(dataverse: EmulatorHandle) -> None:
     upsert_accounts(dataverse, 10)
-    first = dataverse.session.get(api(dataverse, "accounts"), params={"$select": "name", "$orderby": "name"},
-                                  headers={"Prefer": "odata.maxpagesize=5"}).json()
+    first = dataverse.session.get(
+        api(dataverse, "accounts"),
+        params={"$select": "name", "$orderby": "name"},
+        headers={"Prefer": "odata.maxpagesize=5"},
+    ).json()
     create(dataverse, "accounts", {"name": "Account 00000 (inserted early)"})
     second = dataverse.session.get(first["@odata.nextLink"], headers={"Prefer": "odata.maxpagesize=5"}).json()
-    assert [row["name"] for row in second["value"]][0] == "Account 00005"
+    assert next(row["name"] for row in second["value"]) == "Account 00005"
 
 
 def test_max_page_size_is_capped_at_5000(dataverse: EmulatorHandle) -> None:
     upsert_accounts(dataverse, 5001)
-    body = dataverse.session.get(api(dataverse, "accounts"), params={"$select": "name"},
-                                 headers={"Prefer": "odata.maxpagesize=9000"}).json()
+    body = dataverse.session.get(
+        api(dataverse, "accounts"), params={"$select": "name"}, headers={"Prefer": "odata.maxpagesize=9000"}
+    ).json()
     assert len(body["value"]) == 5000
     assert "@odata.nextLink" in body
 
 
 def test_change_tracking_returns_changes_and_deletions(dataverse: EmulatorHandle) -> None:
     ids = upsert_accounts(dataverse, 3)
-    initial = dataverse.session.get(api(dataverse, "accounts"), params={"$select": "name"},
-                                    headers={"Prefer": "odata.track-changes"})
+    initial = dataverse.session.get(
+        api(dataverse, "accounts"), params={"$select": "name"}, headers={"Prefer": "odata.track-changes"}
+    )
     assert initial.headers["Preference-Applied"] == "odata.track-changes"
     assert len(initial.json()["value"]) == 3
     delta_link = initial.json()["@odata.deltaLink"]
@@ -179,13 +216,17 @@ def test_change_tracking_returns_changes_and_deletions(dataverse: EmulatorHandle
 
 def test_change_tracking_pages_and_refuses_filter(dataverse: EmulatorHandle) -> None:
     upsert_accounts(dataverse, 7)
-    first = dataverse.session.get(api(dataverse, "accounts"), params={"$select": "name"},
-                                  headers={"Prefer": "odata.track-changes,odata.maxpagesize=5"}).json()
+    first = dataverse.session.get(
+        api(dataverse, "accounts"),
+        params={"$select": "name"},
+        headers={"Prefer": "odata.track-changes,odata.maxpagesize=5"},
+    ).json()
     assert len(first["value"]) == 5 and "@odata.deltaLink" not in first
     second = dataverse.session.get(first["@odata.nextLink"], headers={"Prefer": "odata.maxpagesize=5"}).json()
     assert len(second["value"]) == 2 and "@odata.deltaLink" in second
-    refused = dataverse.session.get(api(dataverse, "accounts"), params={"$filter": "name eq 'x'"},
-                                    headers={"Prefer": "odata.track-changes"})
+    refused = dataverse.session.get(
+        api(dataverse, "accounts"), params={"$filter": "name eq 'x'"}, headers={"Prefer": "odata.track-changes"}
+    )
     assert refused.status_code == 400
 
 

@@ -129,26 +129,45 @@ def test_modifiedon_moves_on_update(dataverse: EmulatorHandle) -> None:
 
 
 def test_lookup_bind_and_read_back(dataverse: EmulatorHandle) -> None:
-    currency = create(dataverse, "transactioncurrencies",
-                      {"isocurrencycode": "EUR", "currencyname": "Euro", "exchangerate": 0.9})
-    account = create(dataverse, "accounts", {
-        "name": "Bound", "transactioncurrencyid@odata.bind": f"/transactioncurrencies({currency['transactioncurrencyid']})"})
+    currency = create(
+        dataverse, "transactioncurrencies", {"isocurrencycode": "EUR", "currencyname": "Euro", "exchangerate": 0.9}
+    )
+    account = create(
+        dataverse,
+        "accounts",
+        {
+            "name": "Bound",
+            "transactioncurrencyid@odata.bind": f"/transactioncurrencies({currency['transactioncurrencyid']})",
+        },
+    )
     assert account["_transactioncurrencyid_value"] == currency["transactioncurrencyid"]
-    contact = create(dataverse, "contacts", {
-        "firstname": "Ann", "lastname": "Lee", "parentcustomerid_account@odata.bind": f"/accounts({account['accountid']})"})
+    contact = create(
+        dataverse,
+        "contacts",
+        {
+            "firstname": "Ann",
+            "lastname": "Lee",
+            "parentcustomerid_account@odata.bind": f"/accounts({account['accountid']})",
+        },
+    )
     assert contact["_parentcustomerid_value"] == account["accountid"]
     assert contact["fullname"] == "Ann Lee"
-    annotated = dataverse.session.get(api(dataverse, f"contacts({contact['contactid']})"),
-                                      params={"$select": "_parentcustomerid_value"},
-                                      headers={"Prefer": 'odata.include-annotations="*"'}).json()
+    annotated = dataverse.session.get(
+        api(dataverse, f"contacts({contact['contactid']})"),
+        params={"$select": "_parentcustomerid_value"},
+        headers={"Prefer": 'odata.include-annotations="*"'},
+    ).json()
     assert annotated["_parentcustomerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"] == "account"
     assert annotated["_parentcustomerid_value@OData.Community.Display.V1.FormattedValue"] == "Bound"
 
 
 def test_polymorphic_customer_on_sales_order(dataverse: EmulatorHandle) -> None:
     contact = create(dataverse, "contacts", {"firstname": "Solo", "lastname": "Buyer"})
-    order = create(dataverse, "salesorders", {
-        "name": "Order for a contact", "customerid_contact@odata.bind": f"/contacts({contact['contactid']})"})
+    order = create(
+        dataverse,
+        "salesorders",
+        {"name": "Order for a contact", "customerid_contact@odata.bind": f"/contacts({contact['contactid']})"},
+    )
     assert order["_customerid_value"] == contact["contactid"]
     assert order["_contactid_value"] == contact["contactid"] and order["_accountid_value"] is None
     assert order["ordernumber"].startswith("ORD-")
@@ -164,18 +183,24 @@ def test_polymorphic_customer_on_sales_order(dataverse: EmulatorHandle) -> None:
     ],
 )
 def test_bad_binds_are_refused(dataverse: EmulatorHandle, key: str, target_set: str) -> None:
-    response = dataverse.session.post(api(dataverse, "contacts"),
-                                      json={"lastname": "X", key: f"/{target_set}({uuid.uuid4()})"})
+    response = dataverse.session.post(
+        api(dataverse, "contacts"), json={"lastname": "X", key: f"/{target_set}({uuid.uuid4()})"}
+    )
     assert response.status_code in (400, 404)
-    expected = "0x80040217" if (key, target_set) == ("parentcustomerid_account@odata.bind", "accounts") else "0x80048d19"
+    expected = (
+        "0x80040217" if (key, target_set) == ("parentcustomerid_account@odata.bind", "accounts") else "0x80048d19"
+    )
     assert error_code(response) == expected
     assert dataverse.session.get(api(dataverse, "contacts")).json()["value"] == []
 
 
 def test_lookup_can_be_cleared_with_null_bind(dataverse: EmulatorHandle) -> None:
     account = create(dataverse, "accounts", {"name": "Parent"})
-    contact = create(dataverse, "contacts", {
-        "lastname": "Child", "parentcustomerid_account@odata.bind": f"/accounts({account['accountid']})"})
+    contact = create(
+        dataverse,
+        "contacts",
+        {"lastname": "Child", "parentcustomerid_account@odata.bind": f"/accounts({account['accountid']})"},
+    )
     url = api(dataverse, f"contacts({contact['contactid']})")
     assert dataverse.session.patch(url, json={"parentcustomerid_account@odata.bind": None}).status_code == 204
     assert dataverse.session.get(url).json()["_parentcustomerid_value"] is None
@@ -185,23 +210,39 @@ def test_create_only_and_not_valid_for_create_columns(dataverse: EmulatorHandle)
     currency = create(dataverse, "transactioncurrencies", {"isocurrencycode": "USD", "currencyname": "US Dollar"})
     other = create(dataverse, "transactioncurrencies", {"isocurrencycode": "EUR", "currencyname": "Euro"})
     contact = create(dataverse, "contacts", {"lastname": "Buyer"})
-    order = create(dataverse, "salesorders", {
-        "name": "O", "customerid_contact@odata.bind": f"/contacts({contact['contactid']})",
-        "transactioncurrencyid@odata.bind": f"/transactioncurrencies({currency['transactioncurrencyid']})"})
-    change = dataverse.session.patch(api(dataverse, f"salesorders({order['salesorderid']})"), json={
-        "transactioncurrencyid@odata.bind": f"/transactioncurrencies({other['transactioncurrencyid']})"})
+    order = create(
+        dataverse,
+        "salesorders",
+        {
+            "name": "O",
+            "customerid_contact@odata.bind": f"/contacts({contact['contactid']})",
+            "transactioncurrencyid@odata.bind": f"/transactioncurrencies({currency['transactioncurrencyid']})",
+        },
+    )
+    change = dataverse.session.patch(
+        api(dataverse, f"salesorders({order['salesorderid']})"),
+        json={"transactioncurrencyid@odata.bind": f"/transactioncurrencies({other['transactioncurrencyid']})"},
+    )
     assert change.status_code == 400
-    product = dataverse.session.post(api(dataverse, "products"), json={
-        "name": "P", "productnumber": "P1", "pricelevelid@odata.bind": f"/pricelevels({uuid.uuid4()})"})
+    product = dataverse.session.post(
+        api(dataverse, "products"),
+        json={"name": "P", "productnumber": "P1", "pricelevelid@odata.bind": f"/pricelevels({uuid.uuid4()})"},
+    )
     assert product.status_code == 400
 
 
 def test_delete_of_missing_row_is_404_and_delete_cascades_lines(dataverse: EmulatorHandle) -> None:
     assert dataverse.session.delete(api(dataverse, f"accounts({uuid.uuid4()})")).status_code == 404
     contact = create(dataverse, "contacts", {"lastname": "Buyer"})
-    order = create(dataverse, "salesorders", {
-        "name": "With lines", "customerid_contact@odata.bind": f"/contacts({contact['contactid']})",
-        "order_details": [{"quantity": 1, "isproductoverridden": True, "productdescription": "Thing"}]})
+    order = create(
+        dataverse,
+        "salesorders",
+        {
+            "name": "With lines",
+            "customerid_contact@odata.bind": f"/contacts({contact['contactid']})",
+            "order_details": [{"quantity": 1, "isproductoverridden": True, "productdescription": "Thing"}],
+        },
+    )
     lines = dataverse.session.get(api(dataverse, "salesorderdetails")).json()["value"]
     assert [line["_salesorderid_value"] for line in lines] == [order["salesorderid"]]
     assert dataverse.session.delete(api(dataverse, f"salesorders({order['salesorderid']})")).status_code == 204

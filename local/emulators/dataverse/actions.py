@@ -82,8 +82,14 @@ def revise_quote(writer: Writer, body: Any, user_id: str, base: str) -> Response
         writer.set_state(quotes, quote_id, QUOTE_CLOSED, 7, user_id)
         new_id = str(uuid.uuid4())
         copy = {k: v for k, v in quote.items() if k not in ("versionnumber", "createdon", "modifiedon")}
-        copy.update({"quoteid": new_id, "revisionnumber": (quote.get("revisionnumber") or 0) + 1,
-                     "statecode": 0, "statuscode": 1})
+        copy.update(
+            {
+                "quoteid": new_id,
+                "revisionnumber": (quote.get("revisionnumber") or 0) + 1,
+                "statecode": 0,
+                "statuscode": 1,
+            }
+        )
         version = writer._stamp(copy, user_id, created=True)
         writer.store.put("quote", new_id, copy, version=version)
         details = writer.schema.tables["quotedetail"]
@@ -132,12 +138,11 @@ def _targets(table: Table, body: Any) -> list[dict[str, Any]]:
         if not isinstance(target, dict):
             raise bad_payload(f"Targets[{index}] must be an object.")
         if str(target.get("@odata.type", "")).lstrip("#") != table.type_name:
-            raise bad_payload(f"Targets[{index}] must carry \"@odata.type\": \"{table.type_name}\".")
+            raise bad_payload(f'Targets[{index}] must carry "@odata.type": "{table.type_name}".')
     return targets
 
 
-def bulk(writer: Writer, schema: Schema, table: Table, message: str, body: Any, user_id: str,
-         base: str) -> Response:
+def bulk(writer: Writer, schema: Schema, table: Table, message: str, body: Any, user_id: str, base: str) -> Response:
     targets = _targets(table, body)
     context = f"{base}/$metadata#Microsoft.Dynamics.CRM.{message}Response"
     with writer.store.transaction():  # standard tables: one failing target rolls back the whole message
@@ -151,8 +156,12 @@ def bulk(writer: Writer, schema: Schema, table: Table, message: str, body: Any, 
                 raise bad_payload(f"Targets[{index}] must carry its primary key '{table.primary_id}'.")
             if_match = "*" if message == "UpdateMultiple" else None
             row, created = writer.update(table, str(row_id), target, user_id, if_match=if_match)
-            results.append({"RecordCreated": created,
-                            "Target": {"@odata.type": f"#{table.type_name}", table.primary_id: row[table.primary_id]}})
+            results.append(
+                {
+                    "RecordCreated": created,
+                    "Target": {"@odata.type": f"#{table.type_name}", table.primary_id: row[table.primary_id]},
+                }
+            )
         if message == "UpdateMultiple":
             return Response.empty(204)
         return Response.json(200, {"@odata.context": context, "Results": results})

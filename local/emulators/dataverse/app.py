@@ -82,17 +82,29 @@ class DataverseApp:
         user_id = principal.object_id
         if self.store.get("systemuser", user_id) is None:
             version = self.store.next_version()
-            row = {"systemuserid": user_id, "fullname": f"# {principal.client_id}",
-                   "applicationid": principal.client_id, "isdisabled": False, "versionnumber": version}
+            row = {
+                "systemuserid": user_id,
+                "fullname": f"# {principal.client_id}",
+                "applicationid": principal.client_id,
+                "isdisabled": False,
+                "versionnumber": version,
+            }
             self.store.put("systemuser", user_id, row, version=version, track=False)
         return user_id
 
-    def _dispatch(self, request: Request, path: str, user_id: str, base: str,
-                  content_ids: dict[str, tuple[str, str]] | None) -> Response:
+    def _dispatch(
+        self, request: Request, path: str, user_id: str, base: str, content_ids: dict[str, tuple[str, str]] | None
+    ) -> Response:
         if path == "/WhoAmI" and request.method == "GET":
-            return Response.json(200, {"@odata.context": f"{base}/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
-                                       "UserId": user_id, "BusinessUnitId": "00000000-0000-0000-0000-00000000b001",
-                                       "OrganizationId": "00000000-0000-0000-0000-00000000e001"})
+            return Response.json(
+                200,
+                {
+                    "@odata.context": f"{base}/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
+                    "UserId": user_id,
+                    "BusinessUnitId": "00000000-0000-0000-0000-00000000b001",
+                    "OrganizationId": "00000000-0000-0000-0000-00000000e001",
+                },
+            )
         match = _ENTITY.match(path)
         if match is None:
             raise DataverseError(404, "0x8006088a", f"Resource not found for the segment '{path}'.")
@@ -137,8 +149,9 @@ class DataverseApp:
             return Response.json(status, body, headers)
         return Response.empty(204, headers)
 
-    def _collection(self, request: Request, table: Table, user_id: str, base: str,
-                    content_ids: dict[str, tuple[str, str]] | None) -> Response:
+    def _collection(
+        self, request: Request, table: Table, user_id: str, base: str, content_ids: dict[str, tuple[str, str]] | None
+    ) -> Response:
         if request.method == "GET":
             if delta.is_delta_request(request):
                 body = delta.track_changes(self.schema, self.store, table, request, base)
@@ -149,8 +162,15 @@ class DataverseApp:
             return self._created(table, row, request, base, 201)
         raise DataverseError(405, NOT_SUPPORTED, f"{request.method} is not supported on a collection.")
 
-    def _entity(self, request: Request, table: Table, row_id: str, user_id: str, base: str,
-                content_ids: dict[str, tuple[str, str]] | None) -> Response:
+    def _entity(
+        self,
+        request: Request,
+        table: Table,
+        row_id: str,
+        user_id: str,
+        base: str,
+        content_ids: dict[str, tuple[str, str]] | None,
+    ) -> Response:
         if request.method == "GET":
             row = self.store.get(table.logical_name, row_id)
             if row is None:
@@ -161,8 +181,14 @@ class DataverseApp:
             return Response.json(200, body, {"ETag": etag_of(row)})
         if request.method == "PATCH":
             row, created = self.writer.update(
-                table, row_id, self._json(request), user_id, if_match=request.header("if-match"),
-                if_none_match=request.header("if-none-match"), content_ids=content_ids)
+                table,
+                row_id,
+                self._json(request),
+                user_id,
+                if_match=request.header("if-match"),
+                if_none_match=request.header("if-none-match"),
+                content_ids=content_ids,
+            )
             return self._created(table, row, request, base, 201 if created else 200)
         if request.method == "DELETE":
             self.writer.delete(table, row_id, if_match=request.header("if-match"))

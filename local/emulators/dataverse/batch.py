@@ -94,8 +94,16 @@ def _http_part(response: Response, content_id: str | None) -> str:
     lines = ["Content-Type: application/http", "Content-Transfer-Encoding: binary"]
     if content_id:
         lines.append(f"Content-ID: {content_id}")
-    reason = {200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified", 400: "Bad Request",
-              404: "Not Found", 412: "Precondition Failed", 429: "Too Many Requests"}.get(response.status, "")
+    reason = {
+        200: "OK",
+        201: "Created",
+        204: "No Content",
+        304: "Not Modified",
+        400: "Bad Request",
+        404: "Not Found",
+        412: "Precondition Failed",
+        429: "Too Many Requests",
+    }.get(response.status, "")
     lines += ["", f"HTTP/1.1 {response.status} {reason}"]
     lines += [f"{k}: {v}" for k, v in response.headers.items()]
     lines += ["", response.body.decode("utf-8")]
@@ -105,8 +113,9 @@ def _http_part(response: Response, content_id: str | None) -> str:
 Execute = Callable[[Request, dict[str, tuple[str, str]] | None], Response]
 
 
-def run_batch(items: list[Part | ChangeSet], execute: Execute, transaction: Callable[[], object],
-              continue_on_error: bool) -> Response:
+def run_batch(
+    items: list[Part | ChangeSet], execute: Execute, transaction: Callable[[], object], continue_on_error: bool
+) -> Response:
     """Run the parts in order; a change set runs inside one store transaction and rolls back on any failure."""
     boundary = f"batchresponse_{uuid.uuid4()}"
     chunks: list[str] = []
@@ -147,8 +156,9 @@ def run_batch(items: list[Part | ChangeSet], execute: Execute, transaction: Call
                 break
     body = "".join(f"--{boundary}\r\n{chunk}\r\n" for chunk in chunks) + f"--{boundary}--\r\n"
     status = 400 if first_error is not None and not continue_on_error else 200
-    return Response(status, body.encode(), {"Content-Type": f"multipart/mixed; boundary={boundary}",
-                                            "OData-Version": "4.0"})
+    return Response(
+        status, body.encode(), {"Content-Type": f"multipart/mixed; boundary={boundary}", "OData-Version": "4.0"}
+    )
 
 
 class _Rollback(Exception):

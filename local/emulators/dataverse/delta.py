@@ -43,8 +43,9 @@ def _link(base: str, table: Table, params: dict[str, str]) -> str:
 def track_changes(schema: Schema, store: Store, table: Table, request: Request, base: str) -> dict[str, Any]:
     check_options(request)
     if not table.change_tracking:
-        raise DataverseError(400, INVALID_ARGUMENT,
-                             f"Entity '{table.logical_name}' is not enabled for change tracking.")
+        raise DataverseError(
+            400, INVALID_ARGUMENT, f"Entity '{table.logical_name}' is not enabled for change tracking."
+        )
     refused = [name for name in ("$filter", "$orderby", "$expand", "$top") if name in request.query]
     if refused:
         raise DataverseError(400, QUERY_ERROR, f"{refused[0]} is not supported with change tracking.")
@@ -75,8 +76,14 @@ def track_changes(schema: Schema, store: Store, table: Table, request: Request, 
     return body
 
 
-def _initial_page(store: Store, table: Table, cursor: dict[str, Any] | None, size: int, formatter: RowFormatter,
-                  select: list[str] | None) -> tuple[list[dict[str, Any]], tuple[str, int] | None]:
+def _initial_page(
+    store: Store,
+    table: Table,
+    cursor: dict[str, Any] | None,
+    size: int,
+    formatter: RowFormatter,
+    select: list[str] | None,
+) -> tuple[list[dict[str, Any]], tuple[str, int] | None]:
     key = make_key([], resolver(table), table.primary_id, case_insensitive=True)
     after = {table.primary_id: cursor["id"]} if cursor else None
     page, more = page_after(store.rows(table.logical_name), key, after, size)
@@ -84,9 +91,17 @@ def _initial_page(store: Store, table: Table, cursor: dict[str, Any] | None, siz
     return value, (page[-1][table.primary_id], 0) if more and page else None
 
 
-def _changes_page(store: Store, table: Table, token: str, cursor: dict[str, Any] | None, upto: int, size: int,
-                  formatter: RowFormatter, select: list[str] | None,
-                  base: str) -> tuple[list[dict[str, Any]], tuple[str, int] | None]:
+def _changes_page(
+    store: Store,
+    table: Table,
+    token: str,
+    cursor: dict[str, Any] | None,
+    upto: int,
+    size: int,
+    formatter: RowFormatter,
+    select: list[str] | None,
+    base: str,
+) -> tuple[list[dict[str, Any]], tuple[str, int] | None]:
     if not token.isdigit():
         raise DataverseError(400, INVALID_ARGUMENT, "The $deltatoken is not valid; start again without it.")
     since = int(cursor["after"]) if cursor else int(token)
@@ -100,8 +115,13 @@ def _changes_page(store: Store, table: Table, token: str, cursor: dict[str, Any]
     for row_id, (_, deleted) in page:
         row = store.get(table.logical_name, row_id)
         if deleted or row is None:
-            value.append({"@odata.context": f"{base}/$metadata#{table.entity_set}/$deletedEntity", "id": row_id,
-                          "reason": "deleted"})
+            value.append(
+                {
+                    "@odata.context": f"{base}/$metadata#{table.entity_set}/$deletedEntity",
+                    "id": row_id,
+                    "reason": "deleted",
+                }
+            )
         else:
             value.append(formatter.format(table, row, select))
     more = len(ordered) > size

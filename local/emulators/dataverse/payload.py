@@ -51,8 +51,9 @@ def parse_bind_target(schema: Schema, value: Any, content_ids: dict[str, tuple[s
     return table.logical_name, canonical_guid(key, "@odata.bind key")
 
 
-def parse_payload(schema: Schema, table: Table, body: Any, *, creating: bool,
-                  content_ids: dict[str, tuple[str, str]] | None = None) -> Payload:
+def parse_payload(
+    schema: Schema, table: Table, body: Any, *, creating: bool, content_ids: dict[str, tuple[str, str]] | None = None
+) -> Payload:
     if not isinstance(body, dict):
         raise bad_payload("The request body must be a JSON object.")
     payload = Payload()
@@ -86,16 +87,26 @@ def parse_payload(schema: Schema, table: Table, body: Any, *, creating: bool,
                 f"names that are defined by the type."
             )
         if attribute.kind == "lookup":
-            raise bad_payload(f"An undeclared property '{key}' which only has property annotations in the payload "
-                              f"but no property value was found; set lookups with '{key}@odata.bind'.")
-        _check_writable(table, attribute.name, creating, attribute.read_only, attribute.create_only,
-                        attribute.not_valid_for_create)
+            raise bad_payload(
+                f"An undeclared property '{key}' which only has property annotations in the payload "
+                f"but no property value was found; set lookups with '{key}@odata.bind'."
+            )
+        _check_writable(
+            table, attribute.name, creating, attribute.read_only, attribute.create_only, attribute.not_valid_for_create
+        )
         payload.values[key] = coerce(table, attribute, value)
     return payload
 
 
-def _bind(schema: Schema, table: Table, payload: Payload, navigation: str, value: Any,
-          content_ids: dict[str, tuple[str, str]] | None, creating: bool) -> None:
+def _bind(
+    schema: Schema,
+    table: Table,
+    payload: Payload,
+    navigation: str,
+    value: Any,
+    content_ids: dict[str, tuple[str, str]] | None,
+    creating: bool,
+) -> None:
     bound = table.bind_navigations.get(navigation)
     if bound is None:
         raise bad_payload(
@@ -114,13 +125,15 @@ def _bind(schema: Schema, table: Table, payload: Payload, navigation: str, value
     bound_table, row_id = parse_bind_target(schema, value, content_ids)
     if bound_table != target:
         raise bad_payload(f"'{navigation}' must point at a {target} record, not a {bound_table} record.")
-    _check_writable(table, attribute_name, creating, attribute.read_only, attribute.create_only,
-                    attribute.not_valid_for_create)
+    _check_writable(
+        table, attribute_name, creating, attribute.read_only, attribute.create_only, attribute.not_valid_for_create
+    )
     payload.binds[attribute_name] = (target, row_id)
 
 
-def _check_writable(table: Table, name: str, creating: bool, read_only: bool, create_only: bool,
-                    not_valid_for_create: bool) -> None:
+def _check_writable(
+    table: Table, name: str, creating: bool, read_only: bool, create_only: bool, not_valid_for_create: bool
+) -> None:
     if read_only:
         raise invalid(f"The attribute '{name}' of '{table.logical_name}' is read-only and cannot be set.")
     if creating and not_valid_for_create:

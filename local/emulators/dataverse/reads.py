@@ -41,6 +41,7 @@ def resolver(table: Table) -> Callable[[str], EdmType]:
         if attribute is None:
             raise ODataQueryError(f"Could not find a property named '{name}' on type '{table.type_name}'.")
         return EDM_OF_KIND[attribute.kind]  # type: ignore[return-value]
+
     return resolve
 
 
@@ -73,8 +74,9 @@ class RowFormatter:
         self.store = store
         self.annotations = annotations
 
-    def format(self, table: Table, row: Mapping[str, Any], select: list[str] | None,
-               expand: list[ExpandItem] | None = None) -> dict[str, Any]:
+    def format(
+        self, table: Table, row: Mapping[str, Any], select: list[str] | None, expand: list[ExpandItem] | None = None
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {"@odata.etag": etag_of(row)}
         names = select if select is not None else list(table.by_read_name)
         for name in names:
@@ -110,8 +112,9 @@ class RowFormatter:
             return [self.format(child, r, s) for r, s in select_rows(child, rows, item.options)]
         bound = table.bind_navigations.get(item.navigation)
         if bound is None:
-            raise DataverseError(400, QUERY_ERROR, f"Could not find a property named '{item.navigation}' on type "
-                                                   f"'{table.type_name}'.")
+            raise DataverseError(
+                400, QUERY_ERROR, f"Could not find a property named '{item.navigation}' on type '{table.type_name}'."
+            )
         attribute, target_name = bound
         target_id = row.get(f"_{attribute}_value")
         if target_id is None or row.get(LOOKUP_TYPE + attribute, target_name) != target_name:

@@ -17,14 +17,37 @@ SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
 # CRM attribute type -> the emulator's value kind
 _KINDS = {
-    "Uniqueidentifier": "guid", "String": "string", "Memo": "string", "Picklist": "picklist", "State": "state",
-    "Status": "status", "Boolean": "bool", "Integer": "int", "BigInt": "int", "Decimal": "decimal", "Double": "decimal",
-    "Money": "decimal", "DateTime": "datetime", "DateOnly": "date", "Lookup": "lookup", "Customer": "lookup",
-    "Owner": "lookup", "EntityName": "entityname",
+    "Uniqueidentifier": "guid",
+    "String": "string",
+    "Memo": "string",
+    "Picklist": "picklist",
+    "State": "state",
+    "Status": "status",
+    "Boolean": "bool",
+    "Integer": "int",
+    "BigInt": "int",
+    "Decimal": "decimal",
+    "Double": "decimal",
+    "Money": "decimal",
+    "DateTime": "datetime",
+    "DateOnly": "date",
+    "Lookup": "lookup",
+    "Customer": "lookup",
+    "Owner": "lookup",
+    "EntityName": "entityname",
 }
 EDM_OF_KIND = {
-    "guid": "guid", "string": "string", "picklist": "int", "state": "int", "status": "int", "bool": "bool",
-    "int": "int", "decimal": "decimal", "datetime": "datetime", "date": "date", "lookup": "guid",
+    "guid": "guid",
+    "string": "string",
+    "picklist": "int",
+    "state": "int",
+    "status": "int",
+    "bool": "bool",
+    "int": "int",
+    "decimal": "decimal",
+    "datetime": "datetime",
+    "date": "date",
+    "lookup": "guid",
     "entityname": "string",
 }
 DEFAULT_MEMO_LENGTH = 2000
@@ -98,8 +121,14 @@ def _options(field_def: dict[str, Any]) -> frozenset[int] | None:
     return values if len(values) > 1 else None
 
 
-def _build_attribute(name: str, crm_type: str, length: int | None, options: frozenset[int] | None,
-                     overlay: dict[str, Any], entity: dict[str, Any]) -> Attribute:
+def _build_attribute(
+    name: str,
+    crm_type: str,
+    length: int | None,
+    options: frozenset[int] | None,
+    overlay: dict[str, Any],
+    entity: dict[str, Any],
+) -> Attribute:
     kind = _KINDS[crm_type]
     targets: tuple[str, ...] = ()
     read_only = name in overlay["readOnlyAttributes"] or name in entity.get("readOnly", []) or kind == "entityname"
@@ -115,8 +144,13 @@ def _build_attribute(name: str, crm_type: str, length: int | None, options: froz
         if length is None:
             length = DEFAULT_MEMO_LENGTH if crm_type == "Memo" else DEFAULT_STRING_LENGTH
     return Attribute(
-        name=name, kind=kind, max_length=length if kind == "string" else None, options=options, targets=targets,
-        read_only=read_only, create_only=name in entity.get("createOnly", []),
+        name=name,
+        kind=kind,
+        max_length=length if kind == "string" else None,
+        options=options,
+        targets=targets,
+        read_only=read_only,
+        create_only=name in entity.get("createOnly", []),
         not_valid_for_create=name in entity.get("notValidForCreate", []),
     )
 
@@ -174,8 +208,9 @@ def _from_facts(logical: str, entity: dict[str, Any], overlay: dict[str, Any]) -
     attributes: dict[str, Attribute] = {}
     for field_def in entity["bc_crm_proxy_table"]["fields"]:
         name = field_def["attr"]
-        attributes[name] = _build_attribute(name, field_def["crm_type"], _length(field_def["al_type"]),
-                                            _options(field_def), overlay, overlay_entity)
+        attributes[name] = _build_attribute(
+            name, field_def["crm_type"], _length(field_def["al_type"]), _options(field_def), overlay, overlay_entity
+        )
     _add_system_attributes(attributes, overlay)
     primary = entity["primaryId"]
     attributes[primary] = Attribute(primary, "guid")
@@ -193,8 +228,15 @@ def _from_definition(logical: str, overlay_entity: dict[str, Any], overlay: dict
         attributes[name] = _build_attribute(name, crm_type, _length(type_text), None, overlay, entity)
     _add_system_attributes(attributes, overlay)
     states, statuses = _states(definition)
-    table = Table(logical, definition["entitySet"], definition["primaryId"], definition["primaryName"], attributes,
-                  states, statuses)
+    table = Table(
+        logical,
+        definition["entitySet"],
+        definition["primaryId"],
+        definition["primaryName"],
+        attributes,
+        states,
+        statuses,
+    )
     return _finish(table, overlay_entity)
 
 

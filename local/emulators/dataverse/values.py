@@ -59,7 +59,8 @@ def coerce(table: Table, attribute: Attribute, value: Any) -> Any:
             raise _type_error(table, attribute, value, "Edm.String")
         if attribute.max_length is not None and len(value) > attribute.max_length:
             raise DataverseError(
-                400, LENGTH_EXCEEDED,
+                400,
+                LENGTH_EXCEEDED,
                 f"A validation error occurred. The length of the '{attribute.name}' attribute of the "
                 f"'{table.logical_name}' entity exceeded the maximum allowed length of '{attribute.max_length}'.",
             )
@@ -73,7 +74,8 @@ def coerce(table: Table, attribute: Attribute, value: Any) -> Any:
             raise _type_error(table, attribute, value, "Edm.Int32")
         if kind == "picklist" and attribute.options is not None and value not in attribute.options:
             raise DataverseError(
-                400, "0x8004431a",
+                400,
+                "0x8004431a",
                 f"A validation error occurred. The value {value} of '{attribute.name}' on record of type "
                 f"'{table.logical_name}' is outside the valid range.",
             )

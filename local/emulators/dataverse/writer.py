@@ -33,8 +33,9 @@ LOOKUP_TYPE = "@lookup:"  # internal row key prefix: the logical name a lookup p
 
 
 def stale_version() -> DataverseError:
-    return DataverseError(412, VERSION_MISMATCH,
-                          "The version of the existing record doesn't match the RowVersion property provided.")
+    return DataverseError(
+        412, VERSION_MISMATCH, "The version of the existing record doesn't match the RowVersion property provided."
+    )
 
 
 def etag_of(row: Mapping[str, Any]) -> str:
@@ -69,7 +70,7 @@ class Writer:
 
     def _derive(self, table: Table, row: Row) -> None:
         """Columns Dataverse computes from others (contact.fullname, the account/contact split of a customer)."""
-        if table.logical_name == "contact":
+        if table.logical_name in ("contact", "systemuser"):
             parts = [row.get("firstname") or "", row.get("lastname") or ""]
             row["fullname"] = " ".join(p for p in parts if p) or None
         for customer, account_col in (("customerid", "accountid"), ("parentcustomerid", "accountid")):
@@ -107,7 +108,8 @@ class Writer:
             return
         state = row.get("statecode")
         locked = (table.read_only_unless_state is not None and state != table.read_only_unless_state) or (
-            state in table.read_only_in_states)
+            state in table.read_only_in_states
+        )
         if locked:
             label = table.states.get(state, state) if isinstance(state, int) else state
             raise invalid(f"This {table.logical_name} is {label} and read-only: only its state can be changed.")
@@ -134,8 +136,15 @@ class Writer:
         return version
 
     # -- operations ------------------------------------------------------------------------------------------
-    def create(self, table: Table, body: Any, user_id: str, *, row_id: str | None = None,
-               content_ids: dict[str, tuple[str, str]] | None = None) -> Row:
+    def create(
+        self,
+        table: Table,
+        body: Any,
+        user_id: str,
+        *,
+        row_id: str | None = None,
+        content_ids: dict[str, tuple[str, str]] | None = None,
+    ) -> Row:
         payload = parse_payload(self.schema, table, body, creating=True, content_ids=content_ids)
         body_id = payload.values.pop(table.primary_id, None)
         if row_id is not None and body_id is not None and body_id != row_id:
@@ -167,13 +176,25 @@ class Writer:
                 for child in children:
                     if f"{lookup}@odata.bind" in child:
                         raise bad_payload(f"A deep-inserted {child_table_name} is bound to its parent implicitly.")
-                    self.create(child_table, {**child, f"{lookup}@odata.bind": f"/{table.entity_set}({new_id})"},
-                                user_id, content_ids=content_ids)
+                    self.create(
+                        child_table,
+                        {**child, f"{lookup}@odata.bind": f"/{table.entity_set}({new_id})"},
+                        user_id,
+                        content_ids=content_ids,
+                    )
         return row
 
-    def update(self, table: Table, row_id: str, body: Any, user_id: str, *, if_match: str | None = None,
-               if_none_match: str | None = None,
-               content_ids: dict[str, tuple[str, str]] | None = None) -> tuple[Row, bool]:
+    def update(
+        self,
+        table: Table,
+        row_id: str,
+        body: Any,
+        user_id: str,
+        *,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+        content_ids: dict[str, tuple[str, str]] | None = None,
+    ) -> tuple[Row, bool]:
         """PATCH: update, or create when missing (upsert) unless `If-Match` forbids it. Returns (row, created)."""
         row_id = canonical_guid(row_id, table.primary_id)
         with self.store.transaction():
@@ -187,8 +208,9 @@ class Writer:
             if if_match not in (None, "*") and if_match != etag_of(existing):
                 raise stale_version()
             if table.no_update:
-                raise DataverseError(400, "0x80040800", f"The 'Update' method does not support entities of type "
-                                                        f"'{table.logical_name}'.")
+                raise DataverseError(
+                    400, "0x80040800", f"The 'Update' method does not support entities of type '{table.logical_name}'."
+                )
             payload = parse_payload(self.schema, table, body, creating=False, content_ids=content_ids)
             if payload.values.pop(table.primary_id, row_id) != row_id:
                 raise bad_payload("The id in the URL and the id in the body differ.")

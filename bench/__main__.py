@@ -1,0 +1,90 @@
+"""`make bench`: measure the local platform the sync is benchmarked against.
+
+For now (the platform issue) this measures the Dataverse emulator itself, so later sync benchmarks can tell the
+emulator's share of the time from the sync's: bulk upsert throughput, paged read throughput and delta reads. Figures
+are printed as a table and written to bench/results/latest.json with the machine they came from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from local.emulators.dataverse.app import DataverseApp
+from local.emulators.service import EmulatorService
+from local.emulators.web import EmulatorHTTPServer, serve_in_thread
+
+RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+ACCOUNTS = 20_000
+CHUNK = 1_000
+
+
+def _session() -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False
+    return session
+
+
+def measure_dataverse() -> dict[str, Any]:
+    """Token checks are off here (in-process server): the figures are the emulator's own cost."""
+    service = EmulatorService(DataverseApp(), None)
+    server = EmulatorHTTPServer(("127.0.0.1", 0), service)
+    serve_in_thread(server)
+    api = f"http://127.0.0.1:{server.server_address[1]}/api/data/v9.2"
+    session = _session()
+    started = time.perf_counter()
+    for start in range(0, ACCOUNTS, CHUNK):
+        targets = [
+            {"@odata.type": "Microsoft.Dynamics.CRM.account", "accountid": str(uuid.UUID(int=n + 1)),
+             "name": f"Bench {n:06d}", "accountnumber": f"B{n:06d}"}
+            for n in range(start, start + CHUNK)
+        ]
+        response = session.post(f"{api}/accounts/Microsoft.Dynamics.CRM.UpsertMultiple", json={"Targets": targets})
+        response.raise_for_status()
+    upsert_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    url: str | None = f"{api}/accounts?$select=name,accountnumber"
+    read = 0
+    while url:
+        body = session.get(url, headers={"Prefer": "odata.maxpagesize=5000"}).json()
+        read += len(body["value"])
+        url = body.get("@odata.nextLink")
+    read_seconds = time.perf_counter() - started
+    page = session.get(f"{api}/accounts?$select=name", headers={"Prefer": "odata.track-changes"}).json()
+    while "@odata.nextLink" in page:  # the first delta returns every row; its last page carries the delta link
+        page = session.get(page["@odata.nextLink"]).json()
+    link = page["@odata.deltaLink"]
+    started = time.perf_counter()
+    empty = session.get(link).json()
+    delta_ms = (time.perf_counter() - started) * 1000
+    server.shutdown()
+    return {
+        "dataverse.upsertMultiple.records_per_s": round(ACCOUNTS / upsert_seconds),
+        "dataverse.upsertMultiple.1000_records_ms": round(upsert_seconds / (ACCOUNTS / CHUNK) * 1000, 1),
+        "dataverse.paged_read.records_per_s": round(read / read_seconds),
+        "dataverse.delta_nothing_changed_ms": round(delta_ms, 1),
+        "dataverse.delta_nothing_changed_rows": len(empty["value"]),
+    }
+
+
+def main() -> None:
+    figures = measure_dataverse()
+    machine = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
+    width = max(len(k) for k in figures)
+    print(f"{'figure'.ljust(width)}  value")
+    for name, value in figures.items():
+        print(f"{name.ljust(width)}  {value}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"machine": machine, "figures": figures}, indent=2) + "\n", encoding="utf-8")
+    print(f"written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""The local stack as one object: token authority, Azurite tables and the emulators, started in dependency order.
+
+`make serve` runs it on the default ports (overridable by env) in the foreground; `make demo` runs it on free ports
+so it never collides with a `make serve` in another terminal.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from local.azurite import connection_string, start_azurite
+from local.processes import REPO_ROOT, ChildProcess, free_port, start_python_module
+
+DEFAULT_PORTS = {"functions": 7071, "business_central": 7081, "dataverse": 7082, "authority": 7083, "azurite": 10002}
+PORT_ENV = {
+    "business_central": "BC_EMULATOR_PORT",
+    "dataverse": "DATAVERSE_EMULATOR_PORT",
+    "authority": "LOCAL_AUTHORITY_PORT",
+    "azurite": "AZURITE_TABLE_PORT",
+    "functions": "FUNCTIONS_PORT",
+}
+LOCAL_CLIENT_ID = "00000000-0000-4000-8000-00000000c11e"
+
+
+def configured_ports() -> dict[str, int]:
+    return {name: int(os.environ.get(PORT_ENV[name], default)) for name, default in DEFAULT_PORTS.items()}
+
+
+@dataclass
+class LocalStack:
+    ports: dict[str, int]
+    cert_dir: Path = field(default_factory=lambda: REPO_ROOT / ".local" / "identity")
+    quiet: bool = True
+    children: list[ChildProcess] = field(default_factory=list)
+
+    @classmethod
+    def on_free_ports(cls, cert_dir: Path | None = None) -> LocalStack:
+        ports = {name: free_port() for name in DEFAULT_PORTS}
+        return cls(ports, cert_dir or REPO_ROOT / ".local" / "identity")
+
+    @property
+    def client_secret(self) -> str:
+        return os.environ.get("LOCAL_CLIENT_SECRET", "local-dev-secret")
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {
+            "authority": f"https://127.0.0.1:{self.ports['authority']}",
+            "dataverse": f"http://127.0.0.1:{self.ports['dataverse']}",
+            "azurite": f"http://127.0.0.1:{self.ports['azurite']}/devstoreaccount1",
+        }
+
+    @property
+    def ca_file(self) -> Path:
+        return self.cert_dir / "authority.crt"
+
+    def env(self) -> dict[str, str]:
+        """What every local process (emulators, later the Functions host) needs to find the others."""
+        return {
+            "LOCAL_AUTHORITY_URL": self.urls["authority"],
+            "LOCAL_AUTHORITY_CA_FILE": str(self.ca_file),
+            "LOCAL_CLIENT_SECRET": self.client_secret,
+            "DATAVERSE_URL": self.urls["dataverse"],
+            "AzureWebJobsStorage": connection_string("127.0.0.1", self.ports["azurite"]),
+        }
+
+    def start(self) -> None:
+        try:
+            self.children.append(
+                start_python_module(
+                    "authority",
+                    "local.emulators.identity",
+                    port=self.ports["authority"],
+                    args=["--cert-dir", str(self.cert_dir)],
+                    env=self.env(),
+                    quiet=self.quiet,
+                )
+            )
+            self.children.append(start_azurite(self.ports["azurite"], quiet=self.quiet))
+            self.children.append(
+                start_python_module(
+                    "dataverse",
+                    "local.emulators.dataverse",
+                    port=self.ports["dataverse"],
+                    env=self.env(),
+                    quiet=self.quiet,
+                )
+            )
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()
