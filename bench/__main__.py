@@ -42,8 +42,12 @@ def measure_dataverse() -> dict[str, Any]:
     started = time.perf_counter()
     for start in range(0, ACCOUNTS, CHUNK):
         targets = [
-            {"@odata.type": "Microsoft.Dynamics.CRM.account", "accountid": str(uuid.UUID(int=n + 1)),
-             "name": f"Bench {n:06d}", "accountnumber": f"B{n:06d}"}
+            {
+                "@odata.type": "Microsoft.Dynamics.CRM.account",
+                "accountid": str(uuid.UUID(int=n + 1)),
+                "name": f"Bench {n:06d}",
+                "accountnumber": f"B{n:06d}",
+            }
             for n in range(start, start + CHUNK)
         ]
         response = session.post(f"{api}/accounts/Microsoft.Dynamics.CRM.UpsertMultiple", json={"Targets": targets})
@@ -64,8 +68,17 @@ def measure_dataverse() -> dict[str, Any]:
     started = time.perf_counter()
     empty = session.get(link).json()
     delta_ms = (time.perf_counter() - started) * 1000
+    who = f"{api}/WhoAmI"
+    latencies = []
+    for _ in range(201):
+        started = time.perf_counter()
+        session.get(who).raise_for_status()
+        latencies.append((time.perf_counter() - started) * 1000)
+    latencies.sort()
     server.shutdown()
     return {
+        "dataverse.small_get_p50_ms": round(latencies[100], 2),
+        "dataverse.small_get_p95_ms": round(latencies[190], 2),
         "dataverse.upsertMultiple.records_per_s": round(ACCOUNTS / upsert_seconds),
         "dataverse.upsertMultiple.1000_records_ms": round(upsert_seconds / (ACCOUNTS / CHUNK) * 1000, 1),
         "dataverse.paged_read.records_per_s": round(read / read_seconds),

@@ -84,7 +84,8 @@ class ServiceProtection:
         with self._lock:
             now = self._clock()
             if self._window_total(key, now) >= self.limits.requestsPerWindow:
-                oldest = self._charges[key][0][0]
+                charges = self._charges[key]
+                oldest = charges[0][0] if charges else now
                 retry_after = max(1, math.ceil(oldest + self.limits.windowSeconds - now))
                 raise Throttled(
                     "requests",

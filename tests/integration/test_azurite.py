@@ -7,7 +7,7 @@ import uuid
 import pytest
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError
-from azure.data.tables import TableServiceClient, UpdateMode
+from azure.data.tables import TableServiceClient, TableTransactionError, UpdateMode
 
 from shared.storage.transactions import transaction_chunks
 
@@ -33,7 +33,7 @@ def test_a_failing_transaction_writes_nothing(azurite: str) -> None:
     table = fresh_table(azurite)
     table.create_entity({"PartitionKey": "p", "RowKey": "exists"})
     batch = [("create", {"PartitionKey": "p", "RowKey": "new"}), ("create", {"PartitionKey": "p", "RowKey": "exists"})]
-    with pytest.raises(Exception):  # noqa: B017,PT011 - the SDK raises TableTransactionError
+    with pytest.raises(TableTransactionError):
         table.submit_transaction(batch)
     assert [e["RowKey"] for e in table.list_entities()] == ["exists"]
 

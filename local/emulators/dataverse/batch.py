@@ -35,11 +35,17 @@ def _boundary(content_type: str | None) -> str:
 
 
 def _split(body: str, boundary: str) -> list[str]:
-    delimiter = f"--{boundary}"
-    if f"{delimiter}--" not in body:
-        raise bad_payload(f"The batch body does not end with the closing delimiter '{delimiter}--'.")
-    content = body.split(f"{delimiter}--", 1)[0]
-    return [chunk.strip("\r\n") for chunk in content.split(delimiter)[1:] if chunk.strip()]
+    """Split at delimiter lines only: a boundary string inside a JSON value must not cut the body."""
+    delimiter = re.compile(rf"(?:^|\r?\n)--{re.escape(boundary)}(--)?[ \t]*(?=\r?\n|$)")
+    chunks: list[str] = []
+    position: int | None = None
+    for match in delimiter.finditer(body):
+        if position is not None:
+            chunks.append(body[position : match.start()])
+        if match.group(1):
+            return [chunk.strip("\r\n") for chunk in chunks if chunk.strip()]
+        position = match.end()
+    raise bad_payload(f"The batch body does not end with the closing delimiter '--{boundary}--'.")
 
 
 def _headers_and_rest(text: str) -> tuple[CaseInsensitiveHeaders, str]:

@@ -37,7 +37,12 @@ def seeded_id(kind: str, name: str) -> str:
 
 def _ensure_system_user(writer: Writer) -> None:
     if writer.store.get("systemuser", SYSTEM_USER) is None:
-        row: dict[str, Any] = {"systemuserid": SYSTEM_USER, "lastname": "SYSTEM", "fullname": "SYSTEM", "isdisabled": False}
+        row: dict[str, Any] = {
+            "systemuserid": SYSTEM_USER,
+            "lastname": "SYSTEM",
+            "fullname": "SYSTEM",
+            "isdisabled": False,
+        }
         version = writer.store.next_version()
         row["versionnumber"] = version
         writer.store.put("systemuser", SYSTEM_USER, row, version=version, track=False)
@@ -117,7 +122,13 @@ def seed_demo(writer: Writer) -> dict[str, int]:
     }
 
 
+BENCH_COUNTS = frozenset({"accounts", "account", "contacts", "contact"})
+
+
 def seed_bench(writer: Writer, counts: Mapping[str, int]) -> dict[str, int]:
+    unknown = sorted(set(counts) - BENCH_COUNTS)
+    if unknown:
+        raise ValueError(f"unknown bench counts {unknown}; known: accounts, contacts")
     _ensure_system_user(writer)
     created: dict[str, int] = {}
     accounts = counts.get("accounts", counts.get("account", 0))
