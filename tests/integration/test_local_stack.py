@@ -1,0 +1,50 @@
+"""`make serve` (python -m local.serve) brings every part up on its ports, and Ctrl-C (SIGINT) stops them all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from local.processes import REPO_ROOT, free_port, wait_for_port
+from local.stack import PORT_ENV
+
+pytestmark = pytest.mark.integration
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_serve_starts_the_stack_and_sigint_stops_every_child() -> None:
+    ports = {name: free_port() for name in ("authority", "dataverse", "azurite")}
+    env = {**os.environ, **{PORT_ENV[name]: str(port) for name, port in ports.items()}}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.serve"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        for port in ports.values():
+            wait_for_port("127.0.0.1", port, 60, None)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0
+    assert f"https://127.0.0.1:{ports['authority']}" in output
+    assert f"http://127.0.0.1:{ports['dataverse']}" in output
+    deadline = time.monotonic() + 10
+    while any(listening(port) for port in ports.values()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(listening(port) for port in ports.values())
