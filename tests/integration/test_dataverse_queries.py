@@ -240,3 +240,41 @@ def test_change_tracking_enabled_tables(dataverse: EmulatorHandle, entity_set: s
 def test_change_tracking_refused_where_not_enabled(dataverse: EmulatorHandle) -> None:
     response = dataverse.session.get(api(dataverse, "uoms"), headers={"Prefer": "odata.track-changes"})
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "entity_set",
+    [
+        "accounts",
+        "contacts",
+        "systemusers",
+        "transactioncurrencies",
+        "uomschedules",
+        "uoms",
+        "products",
+        "pricelevels",
+        "productpricelevels",
+        "opportunities",
+        "salesorders",
+        "salesorderdetails",
+        "quotes",
+        "quotedetails",
+        "invoices",
+        "invoicedetails",
+        "posts",
+        "annotations",
+        "nav_accountstatisticses",
+        "bcbi_companies",
+    ],
+)
+def test_every_table_the_sync_needs_is_served(dataverse: EmulatorHandle, entity_set: str) -> None:
+    response = dataverse.session.get(api(dataverse, entity_set), headers={"Prefer": "odata.maxpagesize=1"})
+    assert response.status_code == 200
+    assert response.json()["value"] == [] or len(response.json()["value"]) == 1
+
+
+def test_ne_does_not_match_null_like_sql(sample: EmulatorHandle) -> None:
+    params = {"$filter": "address1_city ne 'Seattle'", "$select": "name", "$orderby": "name"}
+    assert names(sample.session.get(api(sample, "accounts"), params=params)) == ["Fabrikam"]  # Northwind: null city
+    params["$filter"] = "address1_city ne 'Seattle' or address1_city eq null"
+    assert names(sample.session.get(api(sample, "accounts"), params=params)) == ["Fabrikam", "Northwind"]

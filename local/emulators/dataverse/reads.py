@@ -132,7 +132,7 @@ def select_rows(table: Table, rows: list[Row], options: Mapping[str, str]) -> li
     try:
         resolve = resolver(table)
         if "$filter" in options:
-            predicate = compile_filter(options["$filter"], resolve, case_insensitive=True)
+            predicate = compile_filter(options["$filter"], resolve, case_insensitive=True, ne_matches_null=False)
             rows = [r for r in rows if predicate(r)]
         spec = order_spec(options.get("$orderby"), resolve)
         rows = sorted(rows, key=make_key(spec, resolve, table.primary_id, case_insensitive=True))
@@ -151,7 +151,11 @@ def list_rows(schema: Schema, store: Store, table: Table, request: Request, base
     try:
         resolve = resolver(table)
         select = parse_select(query["$select"], resolve) if "$select" in query else None
-        predicate = compile_filter(query["$filter"], resolve, case_insensitive=True) if "$filter" in query else None
+        predicate = (
+            compile_filter(query["$filter"], resolve, case_insensitive=True, ne_matches_null=False)
+            if "$filter" in query
+            else None
+        )
         spec = order_spec(query.get("$orderby"), resolve)
         top = parse_top(query["$top"]) if "$top" in query else None
         count = parse_bool_option(query["$count"], "$count") if "$count" in query else False

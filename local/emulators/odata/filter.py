@@ -106,8 +106,13 @@ def _any_of(predicates: Sequence[Predicate]) -> Predicate:
     return disjunction
 
 
-def _compare(name: str, op: CompareOp, value: Any, convert: Callable[[Any], Any] | None) -> Predicate:
+def _compare(
+    name: str, op: CompareOp, value: Any, convert: Callable[[Any], Any] | None, *, ne_matches_null: bool = True
+) -> Predicate:
     """Predicate for `name op value` with `value` already in comparable form (None means the null literal)."""
+    if op == "ne" and value is not None and not ne_matches_null:
+        equal = _compare(name, "eq", value, convert)
+        return lambda row: row.get(name) is not None and not equal(row)
     if value is None:
         if op == "eq":
             return lambda row: row.get(name) is None
@@ -132,9 +137,10 @@ def _compare(name: str, op: CompareOp, value: Any, convert: Callable[[Any], Any]
 class _Binder:
     """Checks a parsed tree against the resolver and builds the predicate closures."""
 
-    def __init__(self, resolve: Resolver, case_insensitive: bool) -> None:
+    def __init__(self, resolve: Resolver, case_insensitive: bool, ne_matches_null: bool = True) -> None:
         self.resolve = resolve
         self.case_insensitive = case_insensitive
+        self.ne_matches_null = ne_matches_null
 
     def type_name(self, node: Node) -> str:
         """The EDM type name ODL would give `node` (resolving a property raises for unknown names)."""
@@ -220,7 +226,8 @@ class _Binder:
             value = datetime(day.year, day.month, day.day, tzinfo=UTC)
         elif edm_type in ("string", "enum") and self.case_insensitive and value is not None:
             value = value.casefold()
-        return _compare(prop.name, op, value, comparable(edm_type, case_insensitive=self.case_insensitive))
+        convert = comparable(edm_type, case_insensitive=self.case_insensitive)
+        return _compare(prop.name, op, value, convert, ne_matches_null=self.ne_matches_null)
 
     def boolean_vs_constant(
         self, node: Comparison, predicate: Predicate, op: CompareOp, constant: Constant
@@ -268,15 +275,19 @@ class _Binder:
         return lambda row: (stored := row.get(name)) is not None and test(stored, text)
 
 
-def compile_filter(text: str, resolve: Resolver, *, case_insensitive: bool) -> Predicate:
+def compile_filter(text: str, resolve: Resolver, *, case_insensitive: bool, ne_matches_null: bool = True) -> Predicate:
     """Parse and type-check `$filter` text once; the returned predicate tells whether a stored row matches.
 
     Raises `ODataQueryError` for syntax errors (with `position`), unknown properties (the resolver's error), type
     mismatches, and valid-but-unimplemented OData (`unsupported=True`). The text must already be URL-decoded.
+
+    `ne_matches_null=False` gives SQL's answer to `p ne 'x'` (a null `p` does not match), which is how Dataverse
+    is reported to behave (UNCONFIRMED): the emulator takes it because a sync that adds `or p eq null` where it
+    wants nulls is right on both readings, and one that relies on nulls matching `ne` would not be.
     """
     check_length(text, "$filter")
     tree = parse_filter(text)
-    binder = _Binder(resolve, case_insensitive)
+    binder = _Binder(resolve, case_insensitive, ne_matches_null)
     if binder.type_name(tree) != _BOOLEAN:
         raise ODataQueryError("The $filter expression must evaluate to a single boolean value.")
     return binder.predicate(tree)
