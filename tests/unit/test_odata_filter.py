@@ -453,7 +453,7 @@ def test_overlong_text_is_refused_before_parsing() -> None:
 
 
 def test_ne_can_leave_nulls_out_like_sql() -> None:
-    rows = [{"name": "a"}, {"name": "b"}, {"name": None}, {}]
+    rows: list[dict[str, Any]] = [{"name": "a"}, {"name": "b"}, {"name": None}, {}]
     odata = compile_filter("name ne 'a'", dict_resolver({"name": "string"}, "x"), case_insensitive=True)
     sql = compile_filter(
         "name ne 'a'", dict_resolver({"name": "string"}, "x"), case_insensitive=True, ne_matches_null=False

@@ -49,21 +49,14 @@ def _bound_row(writer: Writer, close: dict[str, Any], navigation: str, table_nam
 
 
 def win_quote(writer: Writer, body: Any, user_id: str) -> Response:
-    quote = _bound_row(writer, _object(body, "QuoteClose"), "quoteid", "quote")
-    status = _status(body)
-    if quote["statecode"] != QUOTE_ACTIVE:
-        raise invalid("Only an active quote can be won: activate the quote first.")
-    writer.set_state(writer.schema.tables["quote"], quote["quoteid"], QUOTE_WON, status, user_id)
-    return Response.empty(204)
+    """Only an active quote can be won: a draft must be activated first."""
+    return _close(writer, body, user_id, kind="quote", from_states=(QUOTE_ACTIVE,), to_state=QUOTE_WON, verb="won")
 
 
 def close_quote(writer: Writer, body: Any, user_id: str) -> Response:
-    quote = _bound_row(writer, _object(body, "QuoteClose"), "quoteid", "quote")
-    status = _status(body)
-    if quote["statecode"] not in (0, QUOTE_ACTIVE):
-        raise invalid("Only a draft or active quote can be closed.")
-    writer.set_state(writer.schema.tables["quote"], quote["quoteid"], QUOTE_CLOSED, status, user_id)
-    return Response.empty(204)
+    return _close(
+        writer, body, user_id, kind="quote", from_states=(0, QUOTE_ACTIVE), to_state=QUOTE_CLOSED, verb="closed"
+    )
 
 
 def revise_quote(writer: Writer, body: Any, user_id: str, base: str) -> Response:
@@ -103,22 +96,41 @@ def revise_quote(writer: Writer, body: Any, user_id: str, base: str) -> Response
     return Response.json(200, payload)
 
 
-def fulfill_sales_order(writer: Writer, body: Any, user_id: str) -> Response:
-    order = _bound_row(writer, _object(body, "OrderClose"), "salesorderid", "salesorder")
+def _close(
+    writer: Writer, body: Any, user_id: str, *, kind: str, from_states: tuple[int, ...], to_state: int, verb: str
+) -> Response:
+    """What every close message does: find the bound record, check its state, set the new state and status."""
+    activity, navigation = ("QuoteClose", "quoteid") if kind == "quote" else ("OrderClose", "salesorderid")
+    row = _bound_row(writer, _object(body, activity), navigation, kind)
     status = _status(body)
-    if order["statecode"] not in (ORDER_ACTIVE, ORDER_SUBMITTED):
-        raise invalid("Only an active or submitted order can be fulfilled.")
-    writer.set_state(writer.schema.tables["salesorder"], order["salesorderid"], ORDER_FULFILLED, status, user_id)
+    if row["statecode"] not in from_states:
+        raise invalid(f"This {kind} cannot be {verb} in its current state.")
+    writer.set_state(writer.schema.tables[kind], row[navigation], to_state, status, user_id)
     return Response.empty(204)
+
+
+def fulfill_sales_order(writer: Writer, body: Any, user_id: str) -> Response:
+    return _close(
+        writer,
+        body,
+        user_id,
+        kind="salesorder",
+        from_states=(ORDER_ACTIVE, ORDER_SUBMITTED),
+        to_state=ORDER_FULFILLED,
+        verb="fulfilled",
+    )
 
 
 def cancel_sales_order(writer: Writer, body: Any, user_id: str) -> Response:
-    order = _bound_row(writer, _object(body, "OrderClose"), "salesorderid", "salesorder")
-    status = _status(body)
-    if order["statecode"] not in (ORDER_ACTIVE, ORDER_SUBMITTED):
-        raise invalid("Only an active or submitted order can be canceled.")
-    writer.set_state(writer.schema.tables["salesorder"], order["salesorderid"], ORDER_CANCELED, status, user_id)
-    return Response.empty(204)
+    return _close(
+        writer,
+        body,
+        user_id,
+        kind="salesorder",
+        from_states=(ORDER_ACTIVE, ORDER_SUBMITTED),
+        to_state=ORDER_CANCELED,
+        verb="canceled",
+    )
 
 
 UnboundAction = Callable[[Writer, Any, str], Response]
