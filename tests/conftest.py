@@ -111,3 +111,46 @@ def dataverse(dataverse_server: EmulatorHandle) -> EmulatorHandle:
     """The Dataverse emulator, reset to empty for this test."""
     dataverse_server.reset()
     return dataverse_server
+
+
+BC_RESOURCE = "https://api.businesscentral.dynamics.com"
+
+
+@dataclass
+class BusinessCentralHandle(EmulatorHandle):
+    """The BC emulator plus the URLs a test needs: the API root and the demo company's root."""
+
+    api_root: str = ""
+
+    def company_root(self, company_id: str) -> str:
+        return f"{self.api_root}/companies({company_id})"
+
+
+@pytest.fixture(scope="session")
+def business_central_server(authority: Authority) -> Iterator[BusinessCentralHandle]:
+    port = free_port()
+    child = start_python_module("business_central", "local.emulators.business_central", port=port, env=authority.env())
+    base = f"http://127.0.0.1:{port}"
+    session = plain_session()
+    session.headers["Authorization"] = f"Bearer {authority.token(BC_RESOURCE)}"
+    try:
+        yield BusinessCentralHandle(base, BC_RESOURCE, session, api_root=f"{base}/{TENANT}/production/api/v2.0")
+    finally:
+        child.stop()
+
+
+@pytest.fixture
+def business_central(business_central_server: BusinessCentralHandle) -> BusinessCentralHandle:
+    """The BC emulator, reset to empty (no company) for this test; seed the demo company with `seed_demo`."""
+    business_central_server.reset()
+    return business_central_server
+
+
+@pytest.fixture
+def bc_demo(business_central: BusinessCentralHandle) -> str:
+    """Seed the demo company; returns the company root URL (`.../api/v2.0/companies(<id>)`)."""
+    from local.emulators.business_central.seed import COMPANY_ID
+
+    response = business_central.admin("POST", "seed", json={"profile": "demo"})
+    assert response.status_code == 200, response.text
+    return business_central.company_root(COMPANY_ID)

@@ -1,0 +1,326 @@
+"""Routes of the Business Central emulator: API v2.0 (company-scoped or `?company=`), its JSON `$batch`, bound
+actions, and (through `pages`) the page web services under `ODataV4` and custom API routes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from local.emulators.business_central import business, pages, reads, seed
+from local.emulators.business_central.errors import BAD_REQUEST, METHOD_NOT_ALLOWED, BcError, error_response
+from local.emulators.business_central.naming import etag_of
+from local.emulators.business_central.schema import EntitySet, load_schema
+from local.emulators.business_central.writer import Writer
+from local.emulators.protection import Limits
+from local.emulators.service import BATCH_MARKER, EmulatorService
+from local.emulators.store import Row, Store
+from local.emulators.tokens import Principal
+from local.emulators.web import CaseInsensitiveHeaders, HttpError, Request, Response
+
+BC_RESOURCE = "https://api.businesscentral.dynamics.com"
+MAX_BATCH = 100
+_API = re.compile(r"^(?P<root>(?:/[^/]+){1,2}/api/v2\.0)(?P<rest>/.*)?$")
+_COMPANY = re.compile(r"^/companies\((?P<id>[^)]+)\)(?P<rest>/.*)?$")
+_SEGMENT = re.compile(r"^(?P<name>[A-Za-z_.]+)(?:\((?P<key>[^)]*)\))?$")
+
+
+class BusinessCentralApp:
+    name = "business_central"
+
+    def __init__(self) -> None:
+        self.schema = load_schema()
+        self.store = Store()
+        self.writer = Writer(self.schema, self.store)
+
+    # -- EmulatorApp protocol --------------------------------------------------------------------------------
+    def default_limits(self) -> Limits:
+        """BC online: 6,000 requests per 5 minutes and 5 concurrent per principal; up to 95 more wait in a queue."""
+        return Limits(requestsPerWindow=6000, windowSeconds=300.0, maxConcurrent=5, maxQueued=95)
+
+    def entity_set_of(self, request: Request) -> str:
+        match = _API.match(request.path)
+        if match is None:
+            return request.path.split("/")[-1].split("(")[0] or "/"
+        rest = match.group("rest") or "/"
+        if rest == "/$batch":
+            return BATCH_MARKER
+        company = _COMPANY.match(rest)
+        if company:
+            rest = company.group("rest") or "/companies"
+        first = rest.strip("/").split("/")[0]
+        return first.split("(")[0] or "companies"
+
+    def error(self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> Response:
+        return error_response(status, code, message, headers)
+
+    def reset(self) -> None:
+        self.store.clear()
+        self.writer.reset_numbers()
+
+    def seed(self, profile: str, counts: Mapping[str, int]) -> dict[str, int]:
+        return seed.seed(self.writer, profile, counts)
+
+    def admin_routes(self) -> Mapping[tuple[str, str], Callable[[Request], Response]]:
+        return business.admin_routes(self.writer)
+
+    # -- routing ---------------------------------------------------------------------------------------------
+    def handle(self, request: Request, principal: Principal) -> Response:
+        match = _API.match(request.path)
+        if match is None:
+            return pages.handle(self, request)
+        root = request.base_url + match.group("root")
+        rest = match.group("rest") or "/"
+        if rest == "/$batch":
+            if request.method != "POST":
+                raise BcError(405, METHOD_NOT_ALLOWED, "$batch takes POST.")
+            return self._batch(request, principal, root)
+        return self.dispatch(request, rest, root)
+
+    def dispatch(self, request: Request, rest: str, root: str) -> Response:
+        if rest in ("/companies", "/companies/"):
+            return Response.json(
+                200,
+                {
+                    "@odata.context": f"{root}/$metadata#companies",
+                    "value": [self._company_json(c) for c in self._companies()],
+                },
+            )
+        company = _COMPANY.match(rest)
+        if company:
+            company_id = self._company_id(company.group("id"))
+            rest = company.group("rest") or ""
+            if not rest:
+                return Response.json(200, self._company_json(self._company(company_id)))
+        else:
+            raw = request.query.get("company")
+            if raw is None:
+                raise BcError(400, BAD_REQUEST, "The company must be given: companies({id})/... or ?company=.")
+            company_id = self._company_id(raw)
+        base = f"{root}/companies({company_id})"
+        return self._entity_path(request, company_id, rest.strip("/").split("/"), base)
+
+    def _companies(self) -> list[Row]:
+        return sorted(self.store.rows("companies"), key=lambda c: c["name"])
+
+    def _company(self, company_id: str) -> Row:
+        row = self.store.get("companies", company_id)
+        if row is None:
+            raise BcError(404, "BadRequest_NotFound", f"The company '{company_id}' does not exist.")
+        return row
+
+    def _company_id(self, raw: str) -> str:
+        text = raw.strip("'")
+        try:
+            return str(self._company(str(uuid.UUID(text)))["id"])
+        except ValueError:
+            for company in self._companies():
+                if company["name"] == text:
+                    return str(company["id"])
+            raise BcError(404, "BadRequest_NotFound", f"The company '{text}' does not exist.") from None
+
+    @staticmethod
+    def _company_json(row: Row) -> dict[str, Any]:
+        return {"@odata.etag": etag_of(row), **{k: v for k, v in row.items() if not k.startswith("@")}}
+
+    def _entity_path(self, request: Request, company_id: str, segments: list[str], base: str) -> Response:
+        first = _SEGMENT.match(segments[0])
+        if first is None:
+            raise BcError(404, "BadRequest_NotFound", f"No HTTP resource was found for '{segments[0]}'.")
+        entity_set = self.writer.entity_set(first.group("name"))
+        key = first.group("key")
+        if key is None:
+            if len(segments) > 1:
+                raise BcError(404, "BadRequest_NotFound", f"No HTTP resource was found for '{'/'.join(segments)}'.")
+            return self._collection(request, company_id, entity_set, base)
+        row_id = self._guid(key)
+        if len(segments) == 1:
+            return self._entity(request, company_id, entity_set, row_id, base)
+        tail = segments[1]
+        if tail.startswith("Microsoft.NAV.") and len(segments) == 2:
+            return self._action(request, company_id, entity_set, row_id, tail.removeprefix("Microsoft.NAV."), base)
+        parent = self.writer.get(company_id, entity_set, row_id)
+        nav = _SEGMENT.match(tail)
+        if nav is None or len(segments) > 2:
+            raise BcError(404, "BadRequest_NotFound", f"No HTTP resource was found for '{tail}'.")
+        return self._navigation(request, company_id, entity_set, parent, nav.group("name"), nav.group("key"), base)
+
+    @staticmethod
+    def _guid(key: str) -> str:
+        try:
+            return str(uuid.UUID(key.strip("'")))
+        except ValueError:
+            raise BcError(400, BAD_REQUEST, f"The key '{key}' is not a valid Edm.Guid.") from None
+
+    @staticmethod
+    def _json(request: Request) -> Any:
+        if not request.body:
+            return {}
+        try:
+            return json.loads(request.body)
+        except ValueError:
+            raise BcError(400, BAD_REQUEST, "Invalid Request Body: not valid JSON.") from None
+
+    def _entity_json(self, company_id: str, entity_set: EntitySet, row: Row, base: str, status: int) -> Response:
+        body = {"@odata.context": f"{base}/$metadata#{entity_set.name}/$entity"}
+        body.update(reads.format_row(self.writer, company_id, entity_set, row, None, []))
+        return Response.json(status, body, {"ETag": etag_of(row)})
+
+    def _collection(
+        self, request: Request, company_id: str, entity_set: EntitySet, base: str, parent_id: str | None = None
+    ) -> Response:
+        if request.method == "GET":
+            rows = None
+            if parent_id is not None:
+                rows = [
+                    r
+                    for r in reads.rows_of(self.writer, company_id, entity_set)
+                    if r.get(entity_set.parent_key) == parent_id
+                ]
+            return Response.json(200, reads.list_rows(self.writer, company_id, entity_set, request, base, rows))
+        if request.method == "POST":
+            row = self.writer.create(company_id, entity_set, self._json(request), parent_id=parent_id)
+            return self._entity_json(company_id, entity_set, row, base, 201)
+        raise BcError(405, METHOD_NOT_ALLOWED, f"{request.method} is not allowed on a collection.")
+
+    def _entity(self, request: Request, company_id: str, entity_set: EntitySet, row_id: str, base: str) -> Response:
+        if request.method == "GET":
+            rows = [r for r in reads.rows_of(self.writer, company_id, entity_set) if r["id"] == row_id]
+            if not rows:
+                self.writer.get(company_id, entity_set, row_id)
+            return Response.json(
+                200,
+                reads.get_row(self.writer, company_id, entity_set, rows[0], request, base),
+                {"ETag": etag_of(rows[0])},
+            )
+        if request.method == "PATCH":
+            row = self.writer.update(company_id, entity_set, row_id, self._json(request), request.header("if-match"))
+            return self._entity_json(company_id, entity_set, row, base, 200)
+        if request.method == "DELETE":
+            self.writer.delete(company_id, entity_set, row_id, request.header("if-match"))
+            return Response.empty(204)
+        raise BcError(405, METHOD_NOT_ALLOWED, f"{request.method} is not allowed on an entity.")
+
+    def _navigation(
+        self,
+        request: Request,
+        company_id: str,
+        entity_set: EntitySet,
+        parent: Row,
+        name: str,
+        key: str | None,
+        base: str,
+    ) -> Response:
+        if name == entity_set.lines:
+            line_set = self.writer.entity_set(name)
+            if key is None:
+                return self._collection(request, company_id, line_set, base, parent_id=parent["id"])
+            line = self.writer.get(company_id, line_set, self._guid(key))
+            if line.get(line_set.parent_key) != parent["id"]:
+                raise BcError(404, "BadRequest_NotFound", f"The line '{key}' does not belong to this document.")
+            return self._entity(request, company_id, line_set, line["id"], base)
+        if name == "customerFinancialDetails" and entity_set.name == "customers" and request.method == "GET":
+            details_set = self.writer.entity_set(name)
+            rows = reads.rows_of(self.writer, company_id, details_set)
+            row = next(r for r in rows if r["id"] == parent["id"])
+            return Response.json(200, reads.get_row(self.writer, company_id, details_set, row, request, base))
+        raise BcError(404, "BadRequest_NotFound", f"No HTTP resource was found for the navigation '{name}'.")
+
+    def _action(
+        self, request: Request, company_id: str, entity_set: EntitySet, row_id: str, name: str, base: str
+    ) -> Response:
+        if request.method != "POST":
+            raise BcError(405, METHOD_NOT_ALLOWED, "Bound actions take POST.")
+        if name not in entity_set.actions:
+            raise BcError(400, BAD_REQUEST, f"The action '{name}' is not bound to '{entity_set.name}'.")
+        action = business.action_for(entity_set.name, name)
+        if action is None:
+            raise BcError(400, BAD_REQUEST, f"The action '{name}' is not implemented by the emulator.")
+        with self.store.transaction():
+            row = self.writer.get(company_id, entity_set, row_id)
+            result = action(self.writer, company_id, entity_set, row)
+        headers = {}
+        if result is not None:
+            target_set, target = result
+            headers["Location"] = f"{base}/{target_set}({target['id']})"
+        return Response.empty(204, headers)
+
+    # -- $batch ----------------------------------------------------------------------------------------------
+    def _batch(self, request: Request, principal: Principal, root: str) -> Response:
+        body = self._json(request)
+        requests = body.get("requests") if isinstance(body, dict) else None
+        if not isinstance(requests, list) or not requests:
+            raise BcError(400, BAD_REQUEST, "A $batch body needs a non-empty 'requests' array.")
+        if len(requests) > MAX_BATCH:
+            raise BcError(
+                400,
+                BAD_REQUEST,
+                f"The batch request exceeds the maximum number of '{MAX_BATCH}' query "
+                f"operations and change sets allowed.",
+            )
+        continue_on_error = "odata.continue-on-error" in request.prefers()
+        snapshot = (request.header("isolation") or "").lower() == "snapshot"
+        service: EmulatorService | None = request.context.get("service")
+        responses: list[dict[str, Any]] = []
+
+        def run_all() -> None:
+            for index, item in enumerate(requests):
+                response = self._batch_item(item, index, request, root, principal, service)
+                responses.append(response)
+                if response["status"] >= 400 and (snapshot or not continue_on_error):
+                    if snapshot:
+                        raise _RollBack
+                    return
+
+        try:
+            if snapshot:
+                with self.store.transaction():
+                    run_all()
+            else:
+                run_all()
+        except _RollBack:
+            pass
+        return Response.json(200, {"responses": responses})
+
+    def _batch_item(
+        self, item: Any, index: int, outer: Request, root: str, principal: Principal, service: EmulatorService | None
+    ) -> dict[str, Any]:
+        if not isinstance(item, dict) or "method" not in item or "url" not in item:
+            return {
+                "id": str(index),
+                "status": 400,
+                "headers": {},
+                "body": {"error": {"code": BAD_REQUEST, "message": "Each request needs 'id', 'method', 'url'."}},
+            }
+        item_id = str(item.get("id", index))
+        url = str(item["url"])
+        path = url.split("/api/v2.0", 1)[-1] if "/api/v2.0" in url else "/" + url.lstrip("/")
+        headers = CaseInsensitiveHeaders.of({str(k): str(v) for k, v in (item.get("headers") or {}).items()})
+        body = json.dumps(item["body"]).encode() if item.get("body") is not None else b""
+        inner = Request.from_target(str(item["method"]), path, headers, body, outer.base_url)
+        if service is not None:
+            service.charge_operation(
+                principal,
+                inner.method,
+                self.entity_set_of(Request.from_target(inner.method, "/t/e/api/v2.0" + inner.path, headers, b"", "")),
+            )
+        try:
+            response = self.dispatch(inner, inner.path, root)
+        except HttpError as error:
+            response = error.response
+        return {
+            "id": item_id,
+            "status": response.status,
+            "headers": {k.lower(): v for k, v in response.headers.items() if k.lower() in ("etag", "location")},
+            "body": response.json_body(),
+        }
+
+
+class _RollBack(Exception):
+    """Unwinds an `Isolation: snapshot` batch through the store transaction."""
+
+
+__all__ = ["BC_RESOURCE", "BusinessCentralApp"]
