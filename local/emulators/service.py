@@ -102,8 +102,6 @@ class EmulatorService:
     # -- requests ------------------------------------------------------------------------------------------
     def _inject_faults(self, request: Request) -> Response | None:
         faults = self.faults.faults
-        if faults.latencyMs:
-            time.sleep(faults.latencyMs / 1000)
         if self.faults.roll(faults.dropRate):
             self.stats.record_fault("drop")
             return Response(0, drop_connection=True)
@@ -144,6 +142,9 @@ class EmulatorService:
                 self.protection.charge(principal.object_id, units)
                 self.stats.record_request(request.method, entity_set, units)
                 request.context["service"] = self
+                latency = self.faults.faults.latencyMs
+                if latency:  # service time: it holds the concurrency slot, as a slow real request would
+                    time.sleep(latency / 1000)
                 try:
                     response = self.app.handle(request, principal)
                 except HttpError as error:
