@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from local.emulators.business_central.seed import COMPANY_ID
-from tests.conftest import TENANT, Authority, BusinessCentralHandle
+from tests.conftest import Authority, BusinessCentralHandle
 
 pytestmark = pytest.mark.integration
 
