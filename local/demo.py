@@ -15,6 +15,8 @@ import requests
 from local.emulators.tokens import acquire_local_token
 from local.stack import LOCAL_CLIENT_ID, LocalStack
 
+BC_RESOURCE = "https://api.businesscentral.dynamics.com"
+
 TENANT = "7e0c6b3a-0000-4000-8000-00000000de70"
 
 
@@ -38,20 +40,17 @@ def _show(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
         print("  " + " | ".join(str(row.get(column, "")) for column in columns))
 
 
-def run(stack: LocalStack) -> None:
+def show_dataverse(stack: LocalStack, admin: requests.Session) -> None:
     dataverse = stack.urls["dataverse"]
-    admin = requests.Session()
-    admin.trust_env = False
     seeded = admin.post(f"{dataverse}/_admin/seed", json={"profile": "demo"}, timeout=30).json()
-    print(f"seeded the Dataverse emulator: {seeded['created']}")
+    print(f"\n== Dynamics 365 Sales (Dataverse emulator) ==\nseeded: {seeded['created']}")
     token = acquire_local_token(
         stack.urls["authority"], stack.ca_file, LOCAL_CLIENT_ID, stack.client_secret, dataverse, TENANT
     )
-    print("got a token from the local authority with MSAL")
     api = _session(token)
     base = f"{dataverse}/api/data/v9.2"
     who = api.get(f"{base}/WhoAmI", timeout=30).json()
-    print(f"calling as application user {who['UserId']}")
+    print(f"got a token with MSAL; calling as application user {who['UserId']}")
     currencies = api.get(
         f"{base}/transactioncurrencies", params={"$select": "isocurrencycode,currencyname"}, timeout=30
     ).json()["value"]
@@ -75,16 +74,65 @@ def run(stack: LocalStack) -> None:
     ).json()
     _show("Salespeople (users)", users["value"], ["fullname", "internalemailaddress"])
     stats = admin.get(f"{dataverse}/_admin/stats", timeout=30).json()
-    print(f"\nDataverse requests: {stats['requests']}, charged service-protection units: {stats['chargedUnits']}")
+    print(f"Dataverse requests: {stats['requests']}, charged service-protection units: {stats['chargedUnits']}")
+
+
+def show_business_central(stack: LocalStack, admin: requests.Session) -> None:
+    bc = stack.urls["business_central"]
+    seeded = admin.post(f"{bc}/_admin/seed", json={"profile": "demo"}, timeout=30).json()
+    print(f"\n== Business Central (BC emulator) ==\nseeded: {seeded['created']}")
+    token = acquire_local_token(
+        stack.urls["authority"], stack.ca_file, LOCAL_CLIENT_ID, stack.client_secret, BC_RESOURCE, TENANT
+    )
+    api = _session(token)
+    root = f"{bc}/{TENANT}/production/api/v2.0"
+    company = api.get(f"{root}/companies", timeout=30).json()["value"][0]
+    print(f"company: {company['name']} ({company['id']})")
+    company_root = f"{root}/companies({company['id']})"
+    customers = api.get(
+        f"{company_root}/customers",
+        params={"$select": "number,displayName,city,salespersonCode", "$orderby": "number"},
+        timeout=30,
+    ).json()["value"]
+    _show("Customers", customers, ["number", "displayName", "city", "salespersonCode"])
+    items = api.get(
+        f"{company_root}/items", params={"$select": "number,displayName,unitPrice", "$orderby": "number"}, timeout=30
+    ).json()["value"]
+    _show("Items", items, ["number", "displayName", "unitPrice"])
+    order = api.post(
+        f"{company_root}/salesOrders",
+        json={
+            "customerNumber": "C00010",
+            "externalDocumentNumber": "demo-order",
+            "salesOrderLines": [
+                {"lineType": "Item", "lineObjectNumber": "1896-S", "quantity": 2},
+                {"lineType": "Comment", "description": "A comment line carries only a description"},
+            ],
+        },
+        timeout=30,
+    ).json()
+    print(
+        f"\ncreated sales order {order['number']} for {order['customerName']}: "
+        f"{order['totalAmountExcludingTax']} {order['currencyCode']} (status {order['status']})"
+    )
+    stats = admin.get(f"{bc}/_admin/stats", timeout=30).json()
+    print(f"BC requests: {stats['requests']}, charged units: {stats['chargedUnits']}")
+
+
+def run(stack: LocalStack) -> None:
+    admin = requests.Session()
+    admin.trust_env = False
+    show_business_central(stack, admin)
+    show_dataverse(stack, admin)
 
 
 def main() -> int:
     stack = LocalStack.on_free_ports()
-    print("starting the local stack (token authority, Azurite, Dataverse emulator)...")
+    print("starting the local stack (token authority, Azurite, Dataverse and Business Central emulators)...")
     stack.start()
     try:
         for name, url in stack.urls.items():
-            print(f"  {name:<10} {url}")
+            print(f"  {name:<17} {url}")
         run(stack)
     finally:
         stack.stop()

@@ -49,6 +49,7 @@ class LocalStack:
         return {
             "authority": f"https://127.0.0.1:{self.ports['authority']}",
             "dataverse": f"http://127.0.0.1:{self.ports['dataverse']}",
+            "business_central": f"http://127.0.0.1:{self.ports['business_central']}",
             "azurite": f"http://127.0.0.1:{self.ports['azurite']}/devstoreaccount1",
         }
 
@@ -63,6 +64,7 @@ class LocalStack:
             "LOCAL_AUTHORITY_CA_FILE": str(self.ca_file),
             "LOCAL_CLIENT_SECRET": self.client_secret,
             "DATAVERSE_URL": self.urls["dataverse"],
+            "BC_EMULATOR_URL": self.urls["business_central"],
             "AzureWebJobsStorage": connection_string("127.0.0.1", self.ports["azurite"]),
         }
 
@@ -84,6 +86,15 @@ class LocalStack:
                     "dataverse",
                     "local.emulators.dataverse",
                     port=self.ports["dataverse"],
+                    env=self.env(),
+                    quiet=self.quiet,
+                )
+            )
+            self.children.append(
+                start_python_module(
+                    "business_central",
+                    "local.emulators.business_central",
+                    port=self.ports["business_central"],
                     env=self.env(),
                     quiet=self.quiet,
                 )

@@ -23,7 +23,7 @@ def listening(port: int) -> bool:
 
 
 def test_serve_starts_the_stack_and_sigint_stops_every_child() -> None:
-    ports = {name: free_port() for name in ("authority", "dataverse", "azurite")}
+    ports = {name: free_port() for name in ("authority", "dataverse", "business_central", "azurite")}
     env = {**os.environ, **{PORT_ENV[name]: str(port) for name, port in ports.items()}}
     process = subprocess.Popen(
         [sys.executable, "-m", "local.serve"],
@@ -44,6 +44,7 @@ def test_serve_starts_the_stack_and_sigint_stops_every_child() -> None:
     assert process.returncode == 0
     assert f"https://127.0.0.1:{ports['authority']}" in output
     assert f"http://127.0.0.1:{ports['dataverse']}" in output
+    assert f"http://127.0.0.1:{ports['business_central']}" in output
     deadline = time.monotonic() + 10
     while any(listening(port) for port in ports.values()) and time.monotonic() < deadline:
         time.sleep(0.1)
