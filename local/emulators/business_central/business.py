@@ -1,19 +1,36 @@
 """Bound actions and admin-side business events of the BC emulator (ship and invoice, make order, post, cancel,
-payments, release). Each action is `(writer, company_id, entity_set, row) -> (status, body-or-None)`.
+payments, release). Each action is `(writer, company_id, entity_set, row) -> (entity set, row) | None`, and the
+app answers 204 with a `Location` header at the returned row. The logic lives in `posting*` modules; this module
+is only the registry, so `app` depends on one small surface.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from local.emulators.business_central import posting_actions, posting_admin
 from local.emulators.business_central.schema import EntitySet
 from local.emulators.business_central.writer import Writer
 from local.emulators.store import Row
 from local.emulators.web import Request, Response
 
 Action = Callable[[Writer, str, EntitySet, Row], tuple[str, Row] | None]
-ACTIONS: dict[tuple[str, str], Action] = {}
-ADMIN_ROUTES: dict[tuple[str, str], Callable[[Writer, Request], Response]] = {}
+# `postAndSend` / `cancelAndSend` also e-mail the document in BC; the emulator sends nothing.
+ACTIONS: dict[tuple[str, str], Action] = {
+    ("salesOrders", "shipAndInvoice"): posting_actions.ship_and_invoice,
+    ("salesQuotes", "makeOrder"): posting_actions.make_order,
+    ("salesQuotes", "makeInvoice"): posting_actions.make_invoice,
+    ("salesInvoices", "post"): posting_actions.post_invoice,
+    ("salesInvoices", "postAndSend"): posting_actions.post_invoice,
+    ("salesInvoices", "cancel"): posting_actions.cancel_invoice,
+    ("salesInvoices", "cancelAndSend"): posting_actions.cancel_invoice,
+}
+ADMIN_ROUTES: dict[tuple[str, str], Callable[[Writer, Request], Response]] = {
+    ("POST", "/_admin/payments"): posting_admin.apply_payment,
+    ("POST", "/_admin/release"): posting_admin.release_order,
+    ("POST", "/_admin/reopen"): posting_admin.reopen_order,
+    ("POST", "/_admin/backdate"): posting_admin.backdate_invoice,
+}
 
 
 def admin_routes(writer: Writer) -> Mapping[tuple[str, str], Callable[[Request], Response]]:
@@ -27,4 +44,3 @@ def admin_routes(writer: Writer) -> Mapping[tuple[str, str], Callable[[Request],
 
 def action_for(entity_set: str, name: str) -> Action | None:
     return ACTIONS.get((entity_set, name))
-

@@ -138,6 +138,8 @@ def list_rows(
         spec = (
             [(k.name, k.descending) for k in parse_orderby(query["$orderby"], resolve)] if "$orderby" in query else []
         )
+        if not spec and "sequence" in entity_set.properties:
+            spec = [("sequence", False)]  # lines come in line-number order, as their key in BC sorts them
         top = parse_top(query["$top"]) if "$top" in query else None
         skip = parse_skip(query["$skip"]) if "$skip" in query else 0
         count = parse_bool_option(query["$count"], "$count") if "$count" in query else False
