@@ -373,6 +373,8 @@ def test_financial_details_follow_posting_payments_backdating_and_cancel(
     assert partly_paid["overdueAmount"] == round(amount - 100, 2)
     assert partly_paid["balance"] == round(2 * amount - 100, 2)
     assert partly_paid["totalSalesExcludingTax"] == first["totalAmountExcludingTax"]  # payments are not sales
+    customer = bc.session.get(f"{root}/customers", params={"$filter": "number eq 'C00010'"}).json()["value"][0]
+    assert customer["balanceDue"] == partly_paid["overdueAmount"]  # Balance Due (LCY): what is due by now
 
     _target(_action(bc, root, "salesInvoices", second["id"], "cancel"))
     after_cancel = _details(bc, root)

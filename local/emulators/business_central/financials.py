@@ -7,6 +7,8 @@ record's, so posting does not move it (api-facts A5, an inference from source ke
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -17,39 +19,60 @@ if TYPE_CHECKING:
     from local.emulators.business_central.writer import Writer
 
 
+def _open_invoices_by_customer(writer: Writer, company_id: str) -> dict[str, list[Row]]:
+    """Posted, non-canceled invoices grouped by customer once: a read costs customers + invoices, not their product."""
+    grouped: dict[str, list[Row]] = defaultdict(list)
+    for invoice in writer.store.rows(table_name(company_id, "salesInvoices")):
+        if invoice.get("@posted") and not invoice.get("@canceled"):
+            grouped[str(invoice.get("customerId"))].append(invoice)
+    return grouped
+
+
+def _amount(rows: list[Row], field: str, keep: Callable[[Row], bool]) -> float:
+    return round(sum(float(r.get(field) or 0) for r in rows if keep(r)), 2)
+
+
 def financial_detail_rows(writer: Writer, company_id: str, only: str | None = None) -> list[Row]:
     today = datetime.now(UTC).date().isoformat()
-    invoices = [
-        r
-        for r in writer.store.rows(table_name(company_id, "salesInvoices"))
-        if r.get("@posted") and not r.get("@canceled")
-    ]
+    invoices = _open_invoices_by_customer(writer, company_id)
     rows: list[Row] = []
     for customer in writer.store.rows(table_name(company_id, "customers")):
         if only is not None and customer["id"] != only:
             continue
-        own = [r for r in invoices if r.get("customerId") == customer["id"]]
-        balance = round(sum(float(r.get("remainingAmount") or 0) for r in own), 2)
-        sales = round(
-            sum(float(r.get("totalAmountExcludingTax") or 0) for r in own if str(r.get("postingDate")) < today), 2
-        )
-        overdue = round(
-            sum(
-                float(r.get("remainingAmount") or 0)
-                for r in own
-                if str(r.get("dueDate")) < today and r.get("dueDate") != "0001-01-01"
-            ),
-            2,
-        )
+        own = invoices.get(customer["id"], [])
         rows.append(
             {
                 "id": customer["id"],
                 "number": customer["number"],
-                "balance": balance,
-                "totalSalesExcludingTax": sales,
-                "overdueAmount": overdue,
+                "balance": _amount(own, "remainingAmount", lambda r: True),
+                "totalSalesExcludingTax": _amount(
+                    own, "totalAmountExcludingTax", lambda r: str(r.get("postingDate")) < today
+                ),
+                "overdueAmount": _amount(
+                    own, "remainingAmount", lambda r: "0001-01-01" < str(r.get("dueDate")) < today
+                ),
                 "lastModifiedDateTime": customer.get("lastModifiedDateTime"),
                 "@version": customer["@version"],
             }
         )
     return rows
+
+
+def customers_with_balance(writer: Writer, company_id: str) -> list[Row]:
+    """Customers as the API returns them: `balanceDue` is BC's Balance Due (LCY) FlowField, computed on read."""
+    today = datetime.now(UTC).date().isoformat()
+    invoices = _open_invoices_by_customer(writer, company_id)
+    rows = writer.store.rows(table_name(company_id, "customers"))
+    if not invoices:
+        return rows
+    return [
+        {
+            **row,
+            "balanceDue": _amount(
+                invoices.get(row["id"], []), "remainingAmount", lambda r: "0001-01-01" < str(r.get("dueDate")) < today
+            ),
+        }
+        if row["id"] in invoices
+        else row
+        for row in rows
+    ]

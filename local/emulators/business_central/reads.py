@@ -46,6 +46,8 @@ def rows_of(writer: Writer, company_id: str, entity_set: EntitySet) -> list[Row]
     """Stored rows, or computed ones for sets BC computes (customerFinancialDetails)."""
     if entity_set.name == "customerFinancialDetails":
         return financials.financial_detail_rows(writer, company_id)
+    if entity_set.name == "customers":
+        return financials.customers_with_balance(writer, company_id)
     return writer.store.rows(table_name(company_id, entity_set.name))
 
 
