@@ -112,6 +112,10 @@ class BusinessCentralApp:
             raise BcError(404, "BadRequest_NotFound", f"The company '{company_id}' does not exist.")
         return row
 
+    def company_id(self, raw: str) -> str:
+        """A company by GUID or by name (URLs may use either)."""
+        return self._company_id(raw)
+
     def _company_id(self, raw: str) -> str:
         text = raw.strip("'")
         try:

@@ -59,6 +59,8 @@ def _resource_line(writer: Writer, company_id: str, row: Row, changed: set[str])
         raise dialog(
             f"The Resource does not exist. Identification fields and values: No.='{row.get('lineObjectNumber')}'"
         )
+    if resource.get("Blocked"):
+        raise dialog(f"Blocked must be equal to 'No'  in Resource: No.={resource['No']}. Current value is 'Yes'.")
     if "description" not in changed:
         row["description"] = resource.get("Name", "")
     if "unitPrice" not in changed:

@@ -1,0 +1,194 @@
+"""Rows behind the page web services, and the page-shaped view of them.
+
+Stored rows live in one company-scoped table per BC source table (`table_name(company, "resources")`), keyed by
+an internal SystemId (`@systemId`, never a page property: UI pages do not expose SystemId), with `@version` for
+the ETag and `@modifiedAt` for the custom API's lastModifiedDateTime. Columns are named after the table field.
+SalesOrderList and the unit-group lists are read views computed from the API tables, so a sales order created
+through API v2.0 (and released through the admin route) shows on the page with BC's Status text.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from local.emulators.business_central.errors import BcError
+from local.emulators.business_central.naming import table_name
+from local.emulators.business_central.pages_schema import PageSchema, PageService, load_pages
+from local.emulators.business_central.values import default_value, now_text
+from local.emulators.business_central.writer import Writer
+from local.emulators.store import Row
+
+INTERNAL = ("@systemId", "@version", "@modifiedAt")
+SETUP = "salesReceivablesSetup"
+
+
+@dataclass
+class Context:
+    """One request's view of one company; lookups by number are indexed once per request."""
+
+    writer: Writer
+    company_id: str
+    schema: PageSchema = field(default_factory=load_pages)
+    _indexes: dict[tuple[str, str], dict[Any, Row]] = field(default_factory=dict, init=False, repr=False)
+
+    def table(self, family: str) -> str:
+        return table_name(self.company_id, family)
+
+    def rows(self, family: str) -> list[Row]:
+        return self.writer.store.rows(self.table(family))
+
+    def lookup(self, family: str, column: str, value: Any) -> Row | None:
+        """The row of `family` whose `column` is `value` (API tables by `number`/`code`, page tables by key)."""
+        key = (family, column)
+        if key not in self._indexes:
+            self._indexes[key] = {row.get(column): row for row in self.rows(family)}
+        return self._indexes[key].get(value)
+
+    def forget(self) -> None:
+        """Writes invalidate the per-request indexes."""
+        self._indexes.clear()
+
+    @property
+    def local_currency(self) -> str:
+        return self.writer.local_currency
+
+
+def save(ctx: Context, family: str, row: Row) -> Row:
+    """Insert or replace a whole row with a fresh version (rows in the store are never mutated in place)."""
+    row.setdefault("@systemId", str(uuid.uuid4()))
+    version = ctx.writer.store.next_version()
+    row["@version"] = version
+    row["@modifiedAt"] = now_text()
+    ctx.writer.store.put(ctx.table(family), row["@systemId"], row, version=version)
+    ctx.forget()
+    return row
+
+
+def remove(ctx: Context, family: str, row: Row) -> None:
+    ctx.writer.store.delete(ctx.table(family), row["@systemId"])
+    ctx.forget()
+
+
+def new_row(ctx: Context, family: str, values: dict[str, Any]) -> Row:
+    row = ctx.schema.defaults(family)
+    row.update(values)
+    return row
+
+
+def ensure_setup(ctx: Context) -> None:
+    """Setup pages insert their single record in OnOpenPage (`if not Get() then Insert()`); so does the emulator."""
+    if not ctx.rows(SETUP):
+        system_id = str(uuid.uuid5(uuid.UUID(ctx.company_id), SETUP))  # stable: the record is created on first use
+        save(ctx, SETUP, new_row(ctx, SETUP, {"Primary_Key": "", "@systemId": system_id}))
+
+
+# -- page shape --------------------------------------------------------------------------------------------------
+def _header_description(ctx: Context, row: Row) -> Any:
+    header = ctx.lookup("priceListHeaders", "Code", row.get("Price_List_Code"))
+    return header.get("Description", "") if header else ""
+
+
+def _item_base_unit(ctx: Context, row: Row) -> Any:
+    item = ctx.lookup("items", "number", row.get("Item_No"))
+    return item.get("baseUnitOfMeasureCode", "") if item else ""
+
+
+def _resource_base_unit(ctx: Context, row: Row) -> Any:
+    resource = ctx.lookup("resources", "No", row.get("Resource_No"))
+    return resource.get("Base_Unit_of_Measure", "") if resource else ""
+
+
+COMPUTED: dict[str, Callable[[Context, Row], Any]] = {
+    "PriceListDescription": _header_description,
+    "ItemUnitOfMeasure": _item_base_unit,
+    "ResUnitOfMeasure": _resource_base_unit,
+}
+
+
+def shape(ctx: Context, service: PageService, row: Row) -> dict[str, Any]:
+    """A stored row as the page shows it: every page property, plus the internal keys for ETag and paging."""
+    out: dict[str, Any] = {}
+    for name, page_field in service.fields.items():
+        if page_field.column is not None:
+            out[name] = row.get(page_field.column, default_value(page_field.prop))
+        elif name in COMPUTED:
+            out[name] = COMPUTED[name](ctx, row)
+        else:
+            out[name] = default_value(page_field.prop)
+    for name in INTERNAL:
+        if name in row:
+            out[name] = row[name]
+    return out
+
+
+def _sales_orders(ctx: Context, service: PageService) -> list[dict[str, Any]]:
+    mapping: dict[str, str] = ctx.schema.overlay["salesOrderList"]
+    rows = []
+    for order in ctx.rows("salesOrders"):
+        out = {name: default_value(f.prop) for name, f in service.fields.items()}
+        out.update({name: order.get(source, out[name]) for name, source in mapping.items()})
+        out["Document_Type"] = "Order"
+        out["Status"] = "Released" if order.get("@released") else "Open"
+        currency = order.get("currencyCode") or ""
+        out["Currency_Code"] = "" if currency == ctx.local_currency else currency  # blank means LCY in BC
+        out.update({"@systemId": order["id"], "@version": order["@version"]})
+        out["@modifiedAt"] = order.get("lastModifiedDateTime", "")
+        rows.append(out)
+    return rows
+
+
+def _unit_groups(ctx: Context, service: PageService) -> list[dict[str, Any]]:
+    """Unit Group rows exist per item and per resource (Source Id = its SystemId); Code comes from GetCode()."""
+    item_view = service.view.get("Source_Type") == "Item"
+    sources = ctx.rows("items") if item_view else ctx.rows("resources")
+    rows = []
+    for source in sources:
+        number = source.get("number") if item_view else source.get("No")
+        name = source.get("displayName") if item_view else source.get("Name")
+        source_id = source["id"] if item_view else source["@systemId"]
+        out = {n: default_value(f.prop) for n, f in service.fields.items()}
+        prefix = "ITEM" if item_view else "RESOURCE"
+        out.update(
+            {"Source_Type": service.view["Source_Type"], "Source_Id": source_id, "Code": f"{prefix} {number} UOM GR"}
+        )
+        out.update(
+            {"Item_No": number, "Item_Description": name}
+            if item_view
+            else {"Resource_No": number, "Resource_Name": name}
+        )
+        out.update({"@systemId": source_id, "@version": source["@version"]})
+        rows.append({k: v for k, v in out.items() if k in service.fields or k.startswith("@")})
+    return rows
+
+
+def page_rows(ctx: Context, service: PageService) -> list[dict[str, Any]]:
+    """Every row the page shows (its SourceTableView applied), in page shape."""
+    if service.table == "@salesOrders":
+        return _sales_orders(ctx, service)
+    if service.table == "@unitGroups":
+        return _unit_groups(ctx, service)
+    if service.table == SETUP:
+        ensure_setup(ctx)
+    view = service.view.items()
+    return [shape(ctx, service, row) for row in ctx.rows(service.table) if all(row.get(c) == v for c, v in view)]
+
+
+def find(ctx: Context, service: PageService, key: dict[str, Any]) -> dict[str, Any]:
+    """The page-shaped row with this key, or BC's 404."""
+    for row in page_rows(ctx, service):
+        if all(row.get(name) == value for name, value in key.items()):
+            return row
+    shown = ", ".join(f"{name}='{value}'" for name, value in key.items())
+    raise BcError(
+        404, "BadRequest_NotFound", f"The {service.name} does not exist. Identification fields and values: {shown}"
+    )
+
+
+def stored(ctx: Context, service: PageService, shaped: dict[str, Any]) -> Row:
+    row = ctx.writer.store.get(ctx.table(service.table), shaped["@systemId"])
+    if row is None:  # the row vanished between read and write: BC's answer is the same 404
+        raise BcError(404, "BadRequest_NotFound", f"The {service.name} record no longer exists.")
+    return row
