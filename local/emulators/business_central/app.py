@@ -10,16 +10,16 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from local.emulators.business_central import business, pages, reads, seed
+from local.emulators.business_central import batch, business, pages, reads, seed
 from local.emulators.business_central.errors import BAD_REQUEST, METHOD_NOT_ALLOWED, BcError, error_response
 from local.emulators.business_central.naming import etag_of
 from local.emulators.business_central.schema import EntitySet, load_schema
 from local.emulators.business_central.writer import Writer
 from local.emulators.protection import Limits
-from local.emulators.service import BATCH_MARKER, EmulatorService
+from local.emulators.service import BATCH_MARKER
 from local.emulators.store import Row, Store
 from local.emulators.tokens import Principal
-from local.emulators.web import CaseInsensitiveHeaders, HttpError, Request, Response
+from local.emulators.web import Request, Response
 
 BC_RESOURCE = "https://api.businesscentral.dynamics.com"
 MAX_BATCH = 100
@@ -77,7 +77,7 @@ class BusinessCentralApp:
         if rest == "/$batch":
             if request.method != "POST":
                 raise BcError(405, METHOD_NOT_ALLOWED, "$batch takes POST.")
-            return self._batch(request, principal, root)
+            return batch.run(self, request, principal, root)
         return self.dispatch(request, rest, root)
 
     def dispatch(self, request: Request, rest: str, root: str) -> Response:
@@ -160,7 +160,7 @@ class BusinessCentralApp:
             raise BcError(400, BAD_REQUEST, f"The key '{key}' is not a valid Edm.Guid.") from None
 
     @staticmethod
-    def _json(request: Request) -> Any:
+    def json_body(request: Request) -> Any:
         if not request.body:
             return {}
         try:
@@ -186,7 +186,7 @@ class BusinessCentralApp:
                 ]
             return Response.json(200, reads.list_rows(self.writer, company_id, entity_set, request, base, rows))
         if request.method == "POST":
-            row = self.writer.create(company_id, entity_set, self._json(request), parent_id=parent_id)
+            row = self.writer.create(company_id, entity_set, self.json_body(request), parent_id=parent_id)
             return self._entity_json(company_id, entity_set, row, base, 201)
         raise BcError(405, METHOD_NOT_ALLOWED, f"{request.method} is not allowed on a collection.")
 
@@ -201,7 +201,9 @@ class BusinessCentralApp:
                 {"ETag": etag_of(rows[0])},
             )
         if request.method == "PATCH":
-            row = self.writer.update(company_id, entity_set, row_id, self._json(request), request.header("if-match"))
+            row = self.writer.update(
+                company_id, entity_set, row_id, self.json_body(request), request.header("if-match")
+            )
             return self._entity_json(company_id, entity_set, row, base, 200)
         if request.method == "DELETE":
             self.writer.delete(company_id, entity_set, row_id, request.header("if-match"))
@@ -251,80 +253,6 @@ class BusinessCentralApp:
             target_set, target = result
             headers["Location"] = f"{base}/{target_set}({target['id']})"
         return Response.empty(204, headers)
-
-    # -- $batch ----------------------------------------------------------------------------------------------
-    def _batch(self, request: Request, principal: Principal, root: str) -> Response:
-        body = self._json(request)
-        requests = body.get("requests") if isinstance(body, dict) else None
-        if not isinstance(requests, list) or not requests:
-            raise BcError(400, BAD_REQUEST, "A $batch body needs a non-empty 'requests' array.")
-        if len(requests) > MAX_BATCH:
-            raise BcError(
-                400,
-                BAD_REQUEST,
-                f"The batch request exceeds the maximum number of '{MAX_BATCH}' query "
-                f"operations and change sets allowed.",
-            )
-        continue_on_error = "odata.continue-on-error" in request.prefers()
-        snapshot = (request.header("isolation") or "").lower() == "snapshot"
-        service: EmulatorService | None = request.context.get("service")
-        responses: list[dict[str, Any]] = []
-
-        def run_all() -> None:
-            for index, item in enumerate(requests):
-                response = self._batch_item(item, index, request, root, principal, service)
-                responses.append(response)
-                if response["status"] >= 400 and (snapshot or not continue_on_error):
-                    if snapshot:
-                        raise _RollBack
-                    return
-
-        try:
-            if snapshot:
-                with self.store.transaction():
-                    run_all()
-            else:
-                run_all()
-        except _RollBack:
-            pass
-        return Response.json(200, {"responses": responses})
-
-    def _batch_item(
-        self, item: Any, index: int, outer: Request, root: str, principal: Principal, service: EmulatorService | None
-    ) -> dict[str, Any]:
-        if not isinstance(item, dict) or "method" not in item or "url" not in item:
-            return {
-                "id": str(index),
-                "status": 400,
-                "headers": {},
-                "body": {"error": {"code": BAD_REQUEST, "message": "Each request needs 'id', 'method', 'url'."}},
-            }
-        item_id = str(item.get("id", index))
-        url = str(item["url"])
-        path = url.split("/api/v2.0", 1)[-1] if "/api/v2.0" in url else "/" + url.lstrip("/")
-        headers = CaseInsensitiveHeaders.of({str(k): str(v) for k, v in (item.get("headers") or {}).items()})
-        body = json.dumps(item["body"]).encode() if item.get("body") is not None else b""
-        inner = Request.from_target(str(item["method"]), path, headers, body, outer.base_url)
-        if service is not None:
-            service.charge_operation(
-                principal,
-                inner.method,
-                self.entity_set_of(Request.from_target(inner.method, "/t/e/api/v2.0" + inner.path, headers, b"", "")),
-            )
-        try:
-            response = self.dispatch(inner, inner.path, root)
-        except HttpError as error:
-            response = error.response
-        return {
-            "id": item_id,
-            "status": response.status,
-            "headers": {k.lower(): v for k, v in response.headers.items() if k.lower() in ("etag", "location")},
-            "body": response.json_body(),
-        }
-
-
-class _RollBack(Exception):
-    """Unwinds an `Isolation: snapshot` batch through the store transaction."""
 
 
 __all__ = ["BC_RESOURCE", "BusinessCentralApp"]
