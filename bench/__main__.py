@@ -17,6 +17,8 @@ from typing import Any
 
 import requests
 
+from local.emulators.business_central.app import BusinessCentralApp
+from local.emulators.business_central.seed import COMPANY_ID
 from local.emulators.dataverse.app import DataverseApp
 from local.emulators.service import EmulatorService
 from local.emulators.web import EmulatorHTTPServer, serve_in_thread
@@ -87,8 +89,50 @@ def measure_dataverse() -> dict[str, Any]:
     }
 
 
+def measure_business_central() -> dict[str, Any]:
+    """JSON $batch creates (100 per batch, BC's maximum) and paged reads, without token checks."""
+    service = EmulatorService(BusinessCentralApp(), None)
+    server = EmulatorHTTPServer(("127.0.0.1", 0), service)
+    serve_in_thread(server)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    api = f"{base}/tenant/production/api/v2.0"
+    session = _session()
+    session.post(f"{base}/_admin/seed", json={"profile": "demo"}).raise_for_status()
+    customers = 5_000
+    started = time.perf_counter()
+    for start in range(0, customers, 100):
+        requests_ = [
+            {
+                "id": str(n),
+                "method": "POST",
+                "url": f"companies({COMPANY_ID})/customers",
+                "headers": {"Content-Type": "application/json"},
+                "body": {"id": str(uuid.UUID(int=n + 1)), "displayName": f"Bench {n:06d}"},
+            }
+            for n in range(start, start + 100)
+        ]
+        response = session.post(f"{api}/$batch", json={"requests": requests_})
+        response.raise_for_status()
+    batch_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    url: str | None = f"{api}/companies({COMPANY_ID})/customers?$select=number,displayName"
+    read = 0
+    while url:
+        body = session.get(url, headers={"Prefer": "odata.maxpagesize=1000"}).json()
+        read += len(body["value"])
+        url = body.get("@odata.nextLink")
+    read_seconds = time.perf_counter() - started
+    server.shutdown()
+    return {
+        "bc.batch_create.records_per_s": round(customers / batch_seconds),
+        "bc.batch_of_100_ms": round(batch_seconds / (customers / 100) * 1000, 1),
+        "bc.paged_read.records_per_s": round(read / read_seconds),
+    }
+
+
 def main() -> None:
     figures = measure_dataverse()
+    figures.update(measure_business_central())
     machine = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
     width = max(len(k) for k in figures)
     print(f"{'figure'.ljust(width)}  value")
