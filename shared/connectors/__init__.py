@@ -1,0 +1,1 @@
+"""Adapters to Business Central and Dataverse (HTTP) and the token providers they use."""

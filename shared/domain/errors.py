@@ -1,0 +1,60 @@
+"""The three kinds of failure the sync distinguishes, and the error types that carry them.
+
+Why three kinds: they decide what happens next. A **transient** failure (throttling, 5xx, timeouts) is retried with
+back-off and never counts toward marking a record skipped (BC's own engine does count them, a top complaint). A
+**record** failure (bad data for one record) is logged on that record while the run goes on; the same record error
+twice marks the record skipped until an admin retries it. A **fatal** failure (authentication, configuration)
+stops the job, and its queue message is dead-lettered with the reason.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorKind(StrEnum):
+    TRANSIENT = "transient"
+    RECORD = "record"
+    FATAL = "fatal"
+
+
+class SyncError(Exception):
+    """Base of every error the services reason about; `code` is stable (tests and the API assert on it)."""
+
+    kind: ErrorKind = ErrorKind.RECORD
+
+    def __init__(self, code: str, message: str, *, kind: ErrorKind | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+        if kind is not None:
+            self.kind = kind
+
+    @property
+    def is_transient(self) -> bool:
+        return self.kind is ErrorKind.TRANSIENT
+
+
+class TransientError(SyncError):
+    kind = ErrorKind.TRANSIENT
+
+
+class RecordError(SyncError):
+    kind = ErrorKind.RECORD
+
+
+class FatalError(SyncError):
+    kind = ErrorKind.FATAL
+
+
+class NotFoundError(RecordError):
+    """A record (or coupling) that should exist does not."""
+
+
+class ConcurrencyError(RecordError):
+    """An ETag-conditional write lost a race: re-read and decide again, never overwrite."""
+
+
+class ConflictError(RecordError):
+    """The write would break a rule (already coupled, dependency missing): the API answers 409."""

@@ -1,0 +1,117 @@
+"""Value types the stores keep: checkpoints, job counters, sync jobs, full-sync runs, record errors, archives."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Side(StrEnum):
+    BC = "bc"
+    DATAVERSE = "dv"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where incremental sync of one mapping resumes on one side.
+
+    `watermark` is a modified-on (ISO-8601 UTC); the next run reads from it inclusive (closed lower bound) and skips
+    `boundary_ids`, the records already applied at exactly that instant. `delta_link` is used where the side
+    supports change tracking. A checkpoint only moves forward, never past the run's start, and only after the
+    records up to it are durably applied (the rules live in `domain/changes.py`).
+    """
+
+    mapping: str
+    side: Side
+    watermark: str | None = None
+    boundary_ids: tuple[str, ...] = ()
+    delta_link: str | None = None
+    etag: str | None = None
+
+
+@dataclass
+class Counters:
+    inserted: int = 0
+    modified: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+    coupled: int = 0
+    uncoupled: int = 0
+    deleted: int = 0
+
+    def add(self, other: Counters) -> Counters:
+        return Counters(**{name: value + getattr(other, name) for name, value in asdict(self).items()})
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SyncJob:
+    """One run of one mapping (or one chunk of it): the job log line."""
+
+    mapping: str
+    job_id: str
+    started_on: str
+    finished_on: str | None = None
+    status: str = "running"
+    counters: Counters = field(default_factory=Counters)
+    message: str = ""
+
+
+class LineStatus(StrEnum):
+    WAITING = "waiting"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ReviewLine:
+    """One line of a full synchronization run (BC's "Full Synch. Review")."""
+
+    mapping: str
+    recommendation: str
+    status: LineStatus = LineStatus.WAITING
+    counters: Counters = field(default_factory=Counters)
+    chunks_total: int = 0
+    chunks_done: int = 0
+    error: str = ""
+    etag: str | None = None
+
+
+@dataclass(frozen=True)
+class SyncRun:
+    run_id: str
+    created_on: str
+    status: str = "running"
+    mappings: tuple[str, ...] = ()
+    etag: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordErrorEntry:
+    """The last error of one record in one mapping, how often it repeated, and whether it is now skipped."""
+
+    mapping: str
+    side: Side
+    record_id: str
+    code: str
+    message: str
+    count: int = 1
+    first_seen: str = ""
+    last_seen: str = ""
+    skipped: bool = False
+    etag: str | None = None
+
+
+@dataclass(frozen=True)
+class ArchivedQuote:
+    """The BC quote as it was before a newer Sales revision replaced it."""
+
+    quote_number: str
+    revision: int
+    archived_on: str
+    document: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,203 @@
+"""The ports the services depend on (typing.Protocol), one per adapter.
+
+Each port has a real adapter (`connectors/`, `storage/`, `queue.py`) and an in-memory fake (`shared/fakes/`), and one
+contract test suite runs against both, so a fake can never drift from the real thing. Services import only this
+module and `domain/`, never azure.* or requests.
+
+Conventions (Azure SDK guidelines): `get_*` raises `NotFoundError` when missing, `find_*` returns None, `list_*`
+returns an iterable (never None), `update_*` is conditional on the ETag the caller read and raises
+`ConcurrencyError` when it lost a race, `delete_*` succeeds when already gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from shared.domain.coupling import Coupling
+from shared.domain.jobs import JobMessage
+from shared.domain.records import (
+    ArchivedQuote,
+    Checkpoint,
+    RecordErrorEntry,
+    ReviewLine,
+    Side,
+    SyncJob,
+    SyncRun,
+)
+
+Row = dict[str, Any]
+
+
+# -- storage ---------------------------------------------------------------------------------------------------
+class CouplingStore(Protocol):
+    def find_by_bc_id(self, mapping: str, bc_id: str) -> Coupling | None: ...
+    def find_by_dataverse_id(self, mapping: str, dataverse_id: str) -> Coupling | None: ...
+    def find_many_by_bc_ids(self, mapping: str, bc_ids: Iterable[str]) -> dict[str, Coupling]: ...
+    def find_many_by_dataverse_ids(self, mapping: str, dataverse_ids: Iterable[str]) -> dict[str, Coupling]: ...
+    def list_couplings(self, mapping: str) -> Iterator[Coupling]: ...
+
+    def create_coupling(self, coupling: Coupling) -> Coupling:
+        """Both rows in one transaction; `ConflictError` if either id is already coupled in this mapping."""
+        ...
+
+    def update_coupling(self, coupling: Coupling) -> Coupling:
+        """Conditional on `coupling.etag` (both rows); returns the coupling with its new etag."""
+        ...
+
+    def delete_coupling(self, mapping: str, bc_id: str) -> None: ...
+
+
+class CheckpointStore(Protocol):
+    def find_checkpoint(self, mapping: str, side: Side) -> Checkpoint | None: ...
+
+    def save_checkpoint(self, checkpoint: Checkpoint) -> Checkpoint:
+        """Insert when `etag` is None, else update conditionally on it."""
+        ...
+
+
+class RunStore(Protocol):
+    def create_run(self, run: SyncRun, lines: Sequence[ReviewLine]) -> SyncRun: ...
+    def get_run(self, run_id: str) -> tuple[SyncRun, list[ReviewLine]]: ...
+    def update_run(self, run: SyncRun) -> SyncRun: ...
+    def update_line(self, run_id: str, line: ReviewLine) -> ReviewLine: ...
+
+
+class JobLog(Protocol):
+    def record_job(self, job: SyncJob) -> None: ...
+    def list_jobs(self, mapping: str, limit: int = 50) -> list[SyncJob]:
+        """Newest first."""
+        ...
+
+    def find_job(self, job_id: str) -> SyncJob | None: ...
+
+
+class SyncErrorStore(Protocol):
+    def record_error(self, mapping: str, side: Side, record_id: str, code: str, message: str) -> RecordErrorEntry:
+        """Count a record error; the same code twice in a row marks the record skipped."""
+        ...
+
+    def clear_error(self, mapping: str, side: Side, record_id: str) -> None: ...
+    def find_error(self, mapping: str, side: Side, record_id: str) -> RecordErrorEntry | None: ...
+    def list_errors(self, mapping: str | None = None) -> list[RecordErrorEntry]: ...
+    def restore(self, mapping: str, side: Side, record_id: str) -> None:
+        """Clear the skipped flag (BC's 'Restore'), keeping the history."""
+        ...
+
+
+class SettingsStore(Protocol):
+    def get_settings(self, partition: str) -> tuple[dict[str, Any], str | None]:
+        """The stored overrides of a partition (`setup` or `mapping`) and their etag (None when nothing stored)."""
+        ...
+
+    def update_settings(self, partition: str, values: Mapping[str, Any], etag: str | None) -> str: ...
+
+
+class QuoteArchive(Protocol):
+    def archive_quote(self, quote: ArchivedQuote) -> None: ...
+    def list_revisions(self, quote_number: str) -> list[ArchivedQuote]: ...
+
+
+# -- queue -----------------------------------------------------------------------------------------------------
+class JobQueue(Protocol):
+    def send(self, messages: Sequence[JobMessage], *, delay: timedelta | None = None) -> None:
+        """Send in batches; the deterministic `message_id` lets duplicate detection drop a repeated send."""
+        ...
+
+
+# -- connectors ------------------------------------------------------------------------------------------------
+@dataclass
+class Page:
+    """One page of rows and the link to the next page (None on the last)."""
+
+    rows: list[Row]
+    next_link: str | None = None
+
+
+@dataclass
+class DeltaResult:
+    rows: list[Row] = field(default_factory=list)
+    deleted_ids: list[str] = field(default_factory=list)
+    delta_link: str | None = None
+
+
+@dataclass
+class BatchOutcome:
+    """The answer to one operation of a batch."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status < 400
+
+
+class DataverseClientPort(Protocol):
+    def get_row(self, entity_set: str, row_id: str, select: Sequence[str] | None = None) -> Row | None: ...
+    def list_changed_since(
+        self,
+        entity_set: str,
+        since: datetime | None,
+        select: Sequence[str],
+        extra_filter: str | None = None,
+        page_size: int = 5000,
+    ) -> Iterator[Page]: ...
+    def track_changes(self, entity_set: str, select: Sequence[str], delta_link: str | None = None) -> DeltaResult: ...
+    def create_row(self, entity_set: str, row_id: str, body: Mapping[str, Any]) -> None:
+        """Create with a chosen id; an existing row with that id is success (idempotent retry)."""
+        ...
+
+    def update_row(self, entity_set: str, row_id: str, body: Mapping[str, Any], etag: str | None = None) -> None: ...
+    def upsert_row(self, entity_set: str, row_id: str, body: Mapping[str, Any]) -> None: ...
+    def delete_row(self, entity_set: str, row_id: str) -> None: ...
+    def create_multiple(self, logical_name: str, entity_set: str, rows: Sequence[Mapping[str, Any]]) -> list[str]: ...
+    def update_multiple(self, logical_name: str, entity_set: str, rows: Sequence[Mapping[str, Any]]) -> None: ...
+    def upsert_multiple(self, logical_name: str, entity_set: str, rows: Sequence[Mapping[str, Any]]) -> None: ...
+    def execute_batch(
+        self, operations: Sequence[Mapping[str, Any]], *, atomic: bool = True, continue_on_error: bool = False
+    ) -> list[BatchOutcome]: ...
+    def set_state(self, entity_set: str, row_id: str, state: int, status: int) -> None: ...
+    def win_quote(self, quote_id: str, status: int = 4, subject: str = "Won") -> None: ...
+    def fulfill_sales_order(self, order_id: str, status: int = 100001, subject: str = "Fulfilled") -> None: ...
+    def create_post(
+        self, regarding_entity_set: str, regarding_logical_name: str, regarding_id: str, text: str
+    ) -> str: ...
+
+
+class BusinessCentralClientPort(Protocol):
+    def resolve_company(self, name_or_id: str) -> str: ...
+    def get_entity(
+        self, entity_set: str, entity_id: str, select: Sequence[str] | None = None, expand: str | None = None
+    ) -> Row | None: ...
+    def list_changed_since(
+        self,
+        entity_set: str,
+        since: datetime | None,
+        select: Sequence[str],
+        expand: str | None = None,
+        extra_filter: str | None = None,
+    ) -> Iterator[Page]: ...
+    def create_entity(self, entity_set: str, body: Mapping[str, Any], entity_id: str | None = None) -> Row:
+        """Create with a chosen SystemId; an existing entity with that id is returned (idempotent retry)."""
+        ...
+
+    def update_entity(
+        self, entity_set: str, entity_id: str, body: Mapping[str, Any], etag: str, *, merge: bool = False
+    ) -> Row: ...
+    def delete_entity(self, entity_set: str, entity_id: str, etag: str = "*") -> None: ...
+    def execute_batch(
+        self, requests: Sequence[Mapping[str, Any]], *, atomic: bool = False, continue_on_error: bool = False
+    ) -> list[BatchOutcome]: ...
+    def invoke_action(self, entity_set: str, entity_id: str, action: str) -> str | None:
+        """Run a bound action; returns the Location of the resulting entity when BC gives one."""
+        ...
+
+    def list_page(
+        self, service: str, select: Sequence[str] | None = None, extra_filter: str | None = None
+    ) -> Iterator[Page]: ...
+    def get_page_entity(self, service: str, key: Mapping[str, Any]) -> Row | None: ...
+    def update_page_entity(self, service: str, key: Mapping[str, Any], body: Mapping[str, Any], etag: str) -> Row: ...
