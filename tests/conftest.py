@@ -31,12 +31,34 @@ class Authority:
     def token(self, resource: str, client_id: str = CLIENT_ID) -> str:
         return acquire_local_token(self.url, self.ca_file, client_id, CLIENT_SECRET, resource, TENANT)
 
+    def token_provider(self, resource: str, client_id: str = CLIENT_ID) -> LocalTokenProvider:
+        return LocalTokenProvider(self, resource, client_id)
+
     def env(self) -> dict[str, str]:
         return {
             "LOCAL_AUTHORITY_URL": self.url,
             "LOCAL_AUTHORITY_CA_FILE": str(self.ca_file),
             "LOCAL_CLIENT_SECRET": CLIENT_SECRET,
         }
+
+
+class LocalTokenProvider:
+    """A `TokenProvider` (shared/connectors/http.py) for tests: MSAL against the local authority, cached until
+    invalidated, counting how often it fetched."""
+
+    def __init__(self, authority: Authority, resource: str, client_id: str) -> None:
+        self.authority, self.resource, self.client_id = authority, resource, client_id
+        self._token: str | None = None
+        self.fetches = 0
+
+    def get_token(self) -> str:
+        if self._token is None:
+            self._token = self.authority.token(self.resource, self.client_id)
+            self.fetches += 1
+        return self._token
+
+    def invalidate(self) -> None:
+        self._token = None
 
 
 @pytest.fixture(scope="session")
