@@ -1,0 +1,69 @@
+"""The layering of ARCHITECTURE section 2, checked on every module's imports (not just by review).
+
+triggers -> services -> domain; services -> ports; connectors, storage and queue implement ports and may import
+domain; only bootstrap wires concrete classes; domain imports no third-party package; shared never imports local.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT / "shared"
+STDLIB = set(sys.stdlib_module_names) | {"__future__"}
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def modules(folder: str) -> list[Path]:
+    return sorted((SHARED / folder).rglob("*.py")) if (SHARED / folder).exists() else []
+
+
+@pytest.mark.parametrize("path", modules("domain"), ids=lambda p: p.name)
+def test_domain_imports_only_the_standard_library_and_itself(path: Path) -> None:
+    foreign = {
+        name for name in imports_of(path) if name.split(".")[0] not in STDLIB and not name.startswith("shared.domain")
+    }
+    assert foreign == set(), f"{path.name} imports {foreign}"
+
+
+def test_services_depend_on_ports_and_domain_only() -> None:
+    """A loop, not a parametrize: while services/ is empty this must pass, not skip."""
+    allowed = ("shared.domain", "shared.ports", "shared.services", "shared.mappings")
+    for path in modules("services"):
+        foreign = {
+            name for name in imports_of(path) if name.split(".")[0] not in STDLIB and not name.startswith(allowed)
+        }
+        assert foreign == set(), f"{path.name} imports {foreign}"
+
+
+@pytest.mark.parametrize("folder", ["connectors", "storage", "domain", "services", "mappings"])
+def test_adapters_and_logic_never_import_triggers_or_bootstrap(folder: str) -> None:
+    for path in modules(folder):
+        bad = {name for name in imports_of(path) if name.startswith(("shared.triggers", "shared.bootstrap"))}
+        assert bad == set(), f"{path.name} imports {bad}"
+
+
+def test_shared_never_imports_local_or_tests() -> None:
+    for path in sorted(SHARED.rglob("*.py")):
+        bad = {name for name in imports_of(path) if name.split(".")[0] in ("local", "tests", "bench")}
+        assert bad == set(), f"{path.relative_to(ROOT)} imports {bad}"
+
+
+def test_function_app_imports_no_sdk_clients_at_module_level() -> None:
+    """Cold start: function_app.py may import azure.functions and the blueprints, nothing heavy."""
+    heavy = {"azure.servicebus", "azure.data.tables", "msal", "requests"}
+    assert not imports_of(ROOT / "function_app.py") & heavy
