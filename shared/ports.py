@@ -1,8 +1,8 @@
 """The ports the services depend on (typing.Protocol), one per adapter.
 
-Each port has a real adapter (`connectors/`, `storage/`, `queue.py`) and an in-memory fake (`shared/fakes/`), and one
-contract test suite runs against both, so a fake can never drift from the real thing. Services import only this
-module and `domain/`, never azure.* or requests.
+Each port has a real adapter (`connectors/`, `storage/`, `queue.py`) and an in-memory fake (`local/fakes/`, never
+deployed), and one contract test suite runs against both (`tests/contract/`), so a fake can never drift from the real
+thing. Services import only this module and `domain/`, never azure.* or requests.
 
 Conventions (Azure SDK guidelines): `get_*` raises `NotFoundError` when missing, `find_*` returns None, `list_*`
 returns an iterable (never None), `update_*` is conditional on the ETag the caller read and raises
@@ -191,7 +191,12 @@ class BusinessCentralClientPort(Protocol):
     def delete_entity(self, entity_set: str, entity_id: str, etag: str = "*") -> None: ...
     def execute_batch(
         self, requests: Sequence[Mapping[str, Any]], *, atomic: bool = False, continue_on_error: bool = False
-    ) -> list[BatchOutcome]: ...
+    ) -> list[BatchOutcome]:
+        """Requests are `{"method", "url" (relative to the company), "body"?, "etag"?, "headers"?}`, sent in chunks
+        of 100. Outcomes keep request order; an operation that never ran is 424 `NotExecuted` and a success undone by
+        an atomic rollback is 424 `RolledBack`, so `ok` is true only for what is really stored."""
+        ...
+
     def invoke_action(self, entity_set: str, entity_id: str, action: str) -> str | None:
         """Run a bound action; returns the Location of the resulting entity when BC gives one."""
         ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.domain.errors import ErrorKind, SyncError
 
-TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
+TRANSIENT_STATUSES = frozenset({408, 429, 502, 503, 504})  # 408: BC cancelled a session after 8 min
 REQUEST_ID_HEADERS = ("x-ms-service-request-id", "request-id", "x-ms-request-id", "req_id", "x-ms-correlation-id")
 BODY_EXCERPT = 500
 

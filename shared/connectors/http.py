@@ -4,7 +4,7 @@ Retry rules (why not urllib3's `Retry`: it cannot tell an outcome-unknown write 
 on 401, or cap the total wait below the function timeout):
 - 429 and 503 mean the service refused the request before doing it: any call may be retried, after `Retry-After`
   when given, else a jittered exponential back-off.
-- 502, 504, a dropped connection or a timeout leave the outcome unknown: only an idempotent call is retried (GET,
+- 408, 502, 504, a dropped connection or a timeout leave the outcome unknown: only an idempotent call is retried (GET,
   DELETE, PUT, a PATCH with `If-Match`/`If-None-Match`, or a call the caller made idempotent with a deterministic
   id). A non-idempotent call raises a transient `ApiError` and the caller decides.
 - 401 refreshes the token once and retries; a second 401 is fatal.
@@ -28,7 +28,7 @@ from shared.domain.errors import ErrorKind
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 REFUSED_STATUSES = frozenset({429, 503})
-UNKNOWN_OUTCOME_STATUSES = frozenset({502, 504})
+UNKNOWN_OUTCOME_STATUSES = frozenset({408, 502, 504})
 
 
 class TokenProvider(Protocol):

@@ -22,7 +22,7 @@ from local.emulators.tokens import Principal
 from local.emulators.web import Request, Response
 
 BC_RESOURCE = "https://api.businesscentral.dynamics.com"
-_API = re.compile(r"^(?P<root>(?:/[^/]+){1,2}/api/v2\.0)(?P<rest>/.*)?$")
+_API = re.compile(r"^(?P<root>(?:/[^/]+){1,3}/api/v2\.0)(?P<rest>/.*)?$")  # [/v2.0]/{tenant}/{environment}
 _COMPANY = re.compile(r"^/companies\((?P<id>[^)]+)\)(?P<rest>/.*)?$")
 _SEGMENT = re.compile(r"^(?P<name>[A-Za-z_.]+)(?:\((?P<key>[^)]*)\))?$")
 

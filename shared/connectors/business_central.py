@@ -1,0 +1,281 @@
+"""The Business Central adapter (`BusinessCentralClientPort`): API v2.0, the custom API route and page web services.
+
+Why it looks like this:
+- Cost: BC charges every request (6,000 per 5 minutes, 5 at a time per principal), so reads always `$select`, page
+  at the 20,000 maximum through `@odata.nextLink` (never `$skip`), and writes go in JSON batches of 100.
+- No duplicate, no lost write: a create always carries a chosen SystemId, so when its answer is lost (dropped
+  connection) or BC says the id exists, reading that id back tells the truth; `HttpClient` may repeat it safely.
+- No silent overwrite: updates send `If-Match`; a 409 `Request_EntityChanged` is a `ConcurrencyError`, and only a
+  caller that asks for `merge=True` gets one retry that re-applies its own fields on the fresh version (a PATCH
+  only touches the fields it carries, so what the other writer changed elsewhere is kept).
+- Where an entity lives is data (`entity_sources`): an entity set moved to the custom route is addressed there.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+from shared.connectors.bc_batch import SAME_KEY, BatchItem, BatchRunner, prepare
+from shared.connectors.entity_sources import API_ROUTE, DEFAULT_SOURCES, EntitySources
+from shared.connectors.errors import ApiError
+from shared.connectors.http import HttpClient, TokenProvider
+from shared.domain.errors import ConcurrencyError, FatalError, NotFoundError
+from shared.ports import BatchOutcome, Page, Row
+
+MAX_PAGE_SIZE = 20_000
+ENTITY_CHANGED = "Request_EntityChanged"
+NOT_FOUND = frozenset({404})
+
+
+def odata_datetime(moment: datetime) -> str:
+    """UTC with milliseconds (BC's precision), truncated down: with `ge` that can only include, never miss."""
+    if moment.tzinfo is None:
+        raise ValueError("a naive datetime is ambiguous; pass an aware one (UTC)")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def key_literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, date):  # datetime is a date too
+        return value.isoformat()
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def key_segment(key: Mapping[str, Any]) -> str:
+    """`('R0010')` for a one-field key, `(Price_List_Code='S00001',Line_No=10000)` for a composite one."""
+    if not key:
+        raise ValueError("a page entity key needs at least one field")
+    literals = [(name, key_literal(value)) for name, value in key.items()]
+    inner = literals[0][1] if len(literals) == 1 else ",".join(f"{name}={text}" for name, text in literals)
+    return "(" + quote(inner, safe="'=,-._~") + ")"
+
+
+def location_target(location: str) -> tuple[str, str]:
+    """`.../companies(<c>)/salesInvoices(<id>)` -> ("salesInvoices", "<id>")."""
+    last = location.rstrip("/").rsplit("/", 1)[-1]
+    name, _, rest = last.partition("(")
+    return name, rest.rstrip(")").strip("'")
+
+
+def _row(body: Mapping[str, Any]) -> Row:
+    return {k: v for k, v in body.items() if k != "@odata.context"}
+
+
+def _translated(error: ApiError) -> Exception:
+    if error.status in (409, 412) or error.code == ENTITY_CHANGED:
+        return ConcurrencyError(error.code, error.message)
+    if error.status == 404:
+        return NotFoundError(error.code, error.message)
+    return error
+
+
+def _writable(body: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if not k.startswith("@odata.")}
+
+
+class BusinessCentralClient:
+    """One environment and company. `base_url` is `https://api.businesscentral.dynamics.com/v2.0/{tenant}/{env}`;
+    `company` a name or id, resolved on first use (one GET of `companies`, then cached)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token_provider: TokenProvider | None,
+        company: str,
+        *,
+        http: HttpClient | None = None,
+        sources: EntitySources = DEFAULT_SOURCES,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> None:
+        self.http = http or HttpClient(base_url, token_provider)
+        self.company = company
+        self.sources = sources
+        self.page_size = min(page_size, MAX_PAGE_SIZE)
+        self._companies: dict[str, tuple[str, str]] = {}
+
+    # -- company and URLs --------------------------------------------------------------------------------------
+    def resolve_company(self, name_or_id: str) -> str:
+        return self._company(name_or_id)[0]
+
+    def _company(self, name_or_id: str) -> tuple[str, str]:
+        """(id, name); ids compare case-insensitively, names exactly (BC company names are case-sensitive)."""
+        if name_or_id not in self._companies:
+            body = self.http.get_json(f"{API_ROUTE}/companies", params={"$select": "id,name"})
+            for company in body.get("value", []):
+                pair = (str(company["id"]), str(company["name"]))
+                if name_or_id in (pair[1], pair[0]) or name_or_id.lower() == pair[0].lower():
+                    self._companies[name_or_id] = pair
+                    break
+            else:
+                raise FatalError("CompanyNotFound", f"Business Central has no company '{name_or_id}'.")
+        return self._companies[name_or_id]
+
+    def _route(self, entity_set: str) -> str:
+        source = self.sources.by_entity_set(entity_set)
+        return source.route if source is not None else API_ROUTE
+
+    def _set_url(self, entity_set: str) -> str:
+        return f"{self._route(entity_set)}/companies({self.resolve_company(self.company)})/{entity_set}"
+
+    def _entity_url(self, entity_set: str, entity_id: str) -> str:
+        return f"{self._set_url(entity_set)}({entity_id})"
+
+    def _page_url(self, service: str) -> str:
+        name = self._company(self.company)[1].replace("'", "''")
+        return f"ODataV4/Company('{quote(name, safe='')}')/{service}"
+
+    def _prefer(self) -> dict[str, str]:
+        return {"Prefer": f"odata.maxpagesize={self.page_size}"}
+
+    # -- API v2.0 / custom route -------------------------------------------------------------------------------
+    def get_entity(
+        self, entity_set: str, entity_id: str, select: Sequence[str] | None = None, expand: str | None = None
+    ) -> Row | None:
+        params: dict[str, str] = {}
+        if select:
+            params["$select"] = ",".join(select)
+        if expand:
+            params["$expand"] = expand
+        body = self.http.get_json(self._entity_url(entity_set, entity_id), params=params, ok_statuses=NOT_FOUND)
+        return None if body is None else _row(body)
+
+    def list_changed_since(
+        self,
+        entity_set: str,
+        since: datetime | None,
+        select: Sequence[str],
+        expand: str | None = None,
+        extra_filter: str | None = None,
+    ) -> Iterator[Page]:
+        """Rows changed at or after `since` (closed bound: the sync removes the overlap), oldest change first so a
+        checkpoint can follow the last row read. `id` is always selected, `lastModifiedDateTime` when `since` is."""
+        if not select:
+            raise ValueError("$select is required: read only the mapped fields")
+        names = ["id", *select, *(["lastModifiedDateTime"] if since is not None else [])]
+        params = {"$select": ",".join(dict.fromkeys(names))}
+        filters = [f"lastModifiedDateTime ge {odata_datetime(since)}"] if since is not None else []
+        if extra_filter:
+            filters.append(f"({extra_filter})")
+        if filters:
+            params["$filter"] = " and ".join(filters)
+        if since is not None:
+            params["$orderby"] = "lastModifiedDateTime"
+        if expand:
+            params["$expand"] = expand
+        yield from self._pages(self._set_url(entity_set), params)
+
+    def _pages(self, url: str, params: Mapping[str, str]) -> Iterator[Page]:
+        for body in self.http.pages(url, params=params, headers=self._prefer()):
+            yield Page([dict(row) for row in body.get("value", [])], body.get("@odata.nextLink"))
+
+    def create_entity(self, entity_set: str, body: Mapping[str, Any], entity_id: str | None = None) -> Row:
+        chosen = entity_id or str(body.get("id") or uuid.uuid4())
+        url = self._set_url(entity_set)
+        try:
+            response = self.http.request("POST", url, json_body={**_writable(body), "id": chosen}, idempotent=True)
+        except ApiError as error:
+            if not (error.is_transient or error.code == SAME_KEY):
+                raise
+            existing = self.get_entity(entity_set, chosen)
+            if existing is None:  # not ours: the outcome stays unknown, or another key clashed
+                raise
+            return existing
+        return _row(response.json())
+
+    def update_entity(
+        self, entity_set: str, entity_id: str, body: Mapping[str, Any], etag: str, *, merge: bool = False
+    ) -> Row:
+        url = self._entity_url(entity_set, entity_id)
+        try:
+            return self._patch(url, body, etag)
+        except ConcurrencyError:
+            if not merge:
+                raise
+        fresh = self.get_entity(entity_set, entity_id, select=["id"])
+        if fresh is None:
+            raise NotFoundError("BadRequest_NotFound", f"{entity_set}({entity_id}) no longer exists.")
+        return self._patch(url, body, str(fresh["@odata.etag"]))
+
+    def _patch(self, url: str, body: Mapping[str, Any], etag: str) -> Row:
+        try:
+            response = self.http.request("PATCH", url, json_body=_writable(body), headers={"If-Match": etag})
+        except ApiError as error:
+            translated = _translated(error)
+            if translated is error:
+                raise
+            raise translated from error
+        return _row(response.json())
+
+    def delete_entity(self, entity_set: str, entity_id: str, etag: str = "*") -> None:
+        self._delete(self._entity_url(entity_set, entity_id), etag)
+
+    def _delete(self, url: str, etag: str) -> None:
+        try:
+            self.http.request("DELETE", url, headers={"If-Match": etag}, ok_statuses=NOT_FOUND)
+        except ApiError as error:
+            translated = _translated(error)
+            if translated is error:
+                raise
+            raise translated from error
+
+    def execute_batch(
+        self, requests: Sequence[Mapping[str, Any]], *, atomic: bool = False, continue_on_error: bool = False
+    ) -> list[BatchOutcome]:
+        """`requests`: `{"method", "url", "body"?, "etag"?, "headers"?}` with `url` relative to the company
+        (`customers`, `salesOrders(<id>)`); `etag` becomes `If-Match`. See `bc_batch` for the outcome rules."""
+        if not requests:
+            return []
+        company = self.resolve_company(self.company)
+        items: list[BatchItem] = []
+        routes: set[str] = set()
+        for request in requests:
+            url = str(request["url"]).lstrip("/")
+            routes.add(self._route(url.split("(", 1)[0].split("?", 1)[0].split("/", 1)[0]))
+            headers = dict(request.get("headers") or {})
+            if request.get("etag"):
+                headers["If-Match"] = str(request["etag"])
+            scoped = url if url.startswith("companies(") else f"companies({company})/{url}"
+            items.append(prepare(str(request["method"]), scoped, request.get("body"), headers))
+        if len(routes) != 1:
+            raise ValueError(f"one batch goes to one route; these requests span {sorted(routes)}")
+        runner = BatchRunner(self.http, f"{routes.pop()}/$batch")
+        return runner.run(items, atomic=atomic, continue_on_error=continue_on_error)
+
+    def invoke_action(self, entity_set: str, entity_id: str, action: str) -> str | None:
+        """Not repeated on a lost answer (posting twice is not harmless): a transient `ApiError` reaches the
+        caller, who re-reads the document to learn whether it was posted."""
+        url = f"{self._entity_url(entity_set, entity_id)}/Microsoft.NAV.{action}"
+        try:
+            response = self.http.request("POST", url)
+        except ApiError as error:
+            translated = _translated(error)
+            if translated is error or error.status != 404:
+                raise
+            raise translated from error
+        return response.headers.get("Location")
+
+    # -- page web services -------------------------------------------------------------------------------------
+    def list_page(
+        self, service: str, select: Sequence[str] | None = None, extra_filter: str | None = None
+    ) -> Iterator[Page]:
+        params: dict[str, str] = {}
+        if select:
+            params["$select"] = ",".join(select)
+        if extra_filter:
+            params["$filter"] = extra_filter
+        yield from self._pages(self._page_url(service), params)
+
+    def get_page_entity(self, service: str, key: Mapping[str, Any]) -> Row | None:
+        body = self.http.get_json(self._page_url(service) + key_segment(key), ok_statuses=NOT_FOUND)
+        return None if body is None else _row(body)
+
+    def update_page_entity(self, service: str, key: Mapping[str, Any], body: Mapping[str, Any], etag: str) -> Row:
+        return self._patch(self._page_url(service) + key_segment(key), body, etag)

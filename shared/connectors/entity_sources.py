@@ -1,0 +1,228 @@
+"""Where each Business Central entity the sync needs comes from: API v2.0, a page web service, or the companion
+extension's custom API route. Data, not code paths.
+
+Why: API v2.0 lacks resources, price groups, price lists, unit conversions, the write-in product setup and the
+order Status text, so today those come from standard pages an administrator publishes as web services. Microsoft
+stops exposing its pages as OData endpoints from BC version 30 (2027 release wave 1), so each page-backed entity
+must be switchable to our own API page (the custom route) without touching sync code or mappings. Hence:
+
+- every entity has one `EntitySource` saying which surface, which entity set or service, its key, and how its
+  property names translate to the entity's *canonical* names;
+- canonical names are the API-style camelCase names of the custom API (`number`, `unitPrice`), so a mapping
+  written against a page source keeps working after the entity moves to the custom route;
+- page service names are whatever the admin typed on the Web Services page, so they are settings;
+- the registry is immutable; `with_custom()` / `with_service()` return a changed copy.
+
+The emulator keeps its own twin of this table (`local/emulators/business_central/pages_sources.py`); a contract test
+checks the two agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+SourceKind = Literal["api", "page", "custom"]
+API_ROUTE = "api/v2.0"
+CUSTOM_ROUTE = "api/bcsalessync/integration/v1.0"
+LAST_VERSION_WITH_PAGE_SERVICES = 29
+
+
+@dataclass(frozen=True)
+class EntitySource:
+    """One entity's surface. `name` is the entity set (api, custom) or the published service name (page);
+    `key` holds source property names in key-segment order; `fields` maps canonical -> source name where they
+    differ; `delta` says whether `lastModifiedDateTime` reliably moves when the entity's data changes."""
+
+    entity: str
+    kind: SourceKind
+    name: str
+    key: tuple[str, ...] = ("id",)
+    fields: tuple[tuple[str, str], ...] = ()
+    route: str = API_ROUTE
+    lines: str | None = None
+    page_id: int | None = None
+    custom_set: str | None = None
+    delta: bool = True
+
+    @property
+    def is_page(self) -> bool:
+        return self.kind == "page"
+
+    def source_name(self, canonical: str) -> str:
+        return dict(self.fields).get(canonical, canonical)
+
+    def canonical_name(self, source: str) -> str:
+        return {page: name for name, page in self.fields}.get(source, source)
+
+    def select(self, canonical: Iterable[str]) -> list[str]:
+        """Source property names for a `$select` written in canonical names."""
+        return [self.source_name(name) for name in canonical]
+
+    def to_source(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        return {self.source_name(k): v for k, v in row.items()}
+
+    def to_canonical(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        return {self.canonical_name(k): v for k, v in row.items()}
+
+    def key_of(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """The key segment values of a source-shaped row (what `get_page_entity` takes)."""
+        return {name: row[name] for name in self.key}
+
+    def as_custom(self, route: str = CUSTOM_ROUTE) -> EntitySource:
+        """The same entity served by the companion extension: SystemId key, API names, `lastModifiedDateTime`."""
+        entity_set = self.custom_set or self.name
+        return EntitySource(self.entity, "custom", entity_set, route=route, lines=self.lines, custom_set=entity_set)
+
+
+def _api(entity: str, entity_set: str, *, lines: str | None = None, delta: bool = True) -> EntitySource:
+    return EntitySource(entity, "api", entity_set, lines=lines, delta=delta)
+
+
+def _page(
+    entity: str, service: str, page_id: int, key: Sequence[str], custom_set: str, fields: Mapping[str, str]
+) -> EntitySource:
+    return EntitySource(
+        entity, "page", service, tuple(key), tuple(fields.items()), route="ODataV4", page_id=page_id,
+        custom_set=custom_set, delta=False,
+    )  # fmt: skip
+
+
+_API_SOURCES = (
+    _api("customer", "customers"),
+    _api("contact", "contacts"),
+    _api("salesperson", "salespeoplePurchasers"),
+    _api("currency", "currencies"),
+    _api("unitOfMeasure", "unitsOfMeasure"),
+    _api("item", "items"),
+    _api("salesOrder", "salesOrders", lines="salesOrderLines"),
+    _api("salesQuote", "salesQuotes", lines="salesQuoteLines"),
+    _api("salesInvoice", "salesInvoices", lines="salesInvoiceLines"),
+    _api("customerPayment", "customerPayments"),  # unposted journal lines; creating one needs a journalId
+    # FlowFields (balance, sales, overdue) do not move the customer's lastModifiedDateTime: read them in full.
+    _api("customerFinancialDetail", "customerFinancialDetails", delta=False),
+    _api("paymentTerms", "paymentTerms"),
+    _api("shipmentMethod", "shipmentMethods"),
+    _api("opportunity", "opportunities"),
+)
+_UOM = {"code": "Code", "quantityPerUnitOfMeasure": "Qty_per_Unit_of_Measure"}
+_PAGE_SOURCES = (
+    _page("resource", "ResourceCard", 76, ["No"], "resources", {
+        "number": "No", "displayName": "Name", "type": "Type", "baseUnitOfMeasureCode": "Base_Unit_of_Measure",
+        "unitPrice": "Unit_Price", "unitCost": "Unit_Cost", "blocked": "Blocked", "searchName": "Search_Name",
+        "resourceGroupNumber": "Resource_Group_No", "generalProductPostingGroupCode": "Gen_Prod_Posting_Group",
+    }),
+    _page("customerPriceGroup", "CustomerPriceGroups", 7, ["Code"], "customerPriceGroups", {
+        "code": "Code", "description": "Description", "priceIncludesTax": "Price_Includes_VAT",
+        "allowLineDiscount": "Allow_Line_Disc", "allowInvoiceDiscount": "Allow_Invoice_Disc",
+    }),
+    _page("priceListHeader", "SalesPriceList", 7016, ["Code"], "priceLists", {
+        "code": "Code", "description": "Description", "status": "Status", "assignToType": "SourceType",
+        "assignToNumber": "SourceNo", "currencyCode": "CurrencyCode", "startingDate": "StartingDate",
+        "endingDate": "EndingDate", "amountType": "AmountType", "priceIncludesTax": "PriceIncludesVAT",
+        "allowUpdatingDefaults": "AllowUpdatingDefaults",
+    }),
+    _page("priceListLine", "PriceListLines", 7001, ["Price_List_Code", "Line_No"], "priceListLines", {
+        "priceListCode": "Price_List_Code", "lineNumber": "Line_No", "assignToType": "SourceType",
+        "assignToNumber": "SourceNo", "assetType": "Asset_Type", "assetNumber": "Asset_No",
+        "description": "Description", "unitOfMeasureCode": "Unit_of_Measure_Code",
+        "minimumQuantity": "Minimum_Quantity", "amountType": "Amount_Type", "unitPrice": "Unit_Price",
+        "lineDiscountPercent": "Line_Discount_Percent", "currencyCode": "CurrencyCode",
+        "startingDate": "StartingDate", "endingDate": "EndingDate",
+    }),
+    _page("itemUnitOfMeasure", "ItemUnitsOfMeasure", 5404, ["Item_No", "Code"], "itemUnitsOfMeasure",
+          {"itemNumber": "Item_No", **_UOM}),
+    _page("resourceUnitOfMeasure", "ResourceUnitsOfMeasure", 210, ["Resource_No", "Code"], "resourceUnitsOfMeasure",
+          {"resourceNumber": "Resource_No", **_UOM, "relatedToBaseUnitOfMeasure": "Related_to_Base_Unit_of_Meas"}),
+    _page("salesReceivablesSetup", "SalesReceivablesSetup", 459, ["Primary_Key"], "salesReceivablesSetups", {
+        "writeInProductType": "Write_in_Product_Type", "writeInProductNumber": "Write_in_Product_No",
+        "allowEditingActivePrice": "Allow_Editing_Active_Price", "defaultPriceListCode": "Default_Price_List_Code",
+    }),
+    _page("salesOrderStatus", "SalesOrderList", 9305, ["Document_Type", "No"], "salesOrderStatuses", {
+        "number": "No", "customerNumber": "Sell_to_Customer_No", "externalDocumentNumber": "External_Document_No",
+        "status": "Status", "completelyShipped": "Completely_Shipped",
+    }),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EntitySources:
+    """The registry: entity name -> source. Immutable; the `with_*` methods return a changed copy."""
+
+    sources: tuple[EntitySource, ...]
+
+    def __iter__(self) -> Iterator[EntitySource]:
+        return iter(self.sources)
+
+    def get(self, entity: str) -> EntitySource:
+        for source in self.sources:
+            if source.entity == entity:
+                return source
+        raise KeyError(f"no Business Central source for the entity '{entity}'")
+
+    def by_entity_set(self, entity_set: str) -> EntitySource | None:
+        """The api/custom source serving `entity_set` (how the client finds a set's route)."""
+        return next((s for s in self.sources if s.kind != "page" and s.name == entity_set), None)
+
+    def by_service(self, service: str) -> EntitySource | None:
+        return next((s for s in self.sources if s.kind == "page" and s.name == service), None)
+
+    def _replace(self, entity: str, new: EntitySource) -> EntitySources:
+        self.get(entity)
+        return EntitySources(tuple(new if s.entity == entity else s for s in self.sources))
+
+    def with_custom(self, *entities: str, route: str = CUSTOM_ROUTE) -> EntitySources:
+        """Point these entities (any kind) at the companion extension's route."""
+        result = self
+        for entity in entities:
+            result = result._replace(entity, result.get(entity).as_custom(route))
+        return result
+
+    def with_service(self, entity: str, service: str) -> EntitySources:
+        """Use the Service Name the administrator actually published for a page-backed entity."""
+        source = self.get(entity)
+        if not source.is_page:
+            raise ValueError(f"'{entity}' is not served by a page web service ({source.kind})")
+        return self._replace(entity, replace(source, name=service))
+
+
+def default_sources(
+    service_names: Mapping[str, str] | None = None,
+    *,
+    custom: Iterable[str] = (),
+    custom_route: str = CUSTOM_ROUTE,
+    bc_major_version: int | None = None,
+) -> EntitySources:
+    """API v2.0 where it has the entity, page services otherwise; from BC 30 (or for `custom`) the custom route."""
+    registry = EntitySources(_API_SOURCES + _PAGE_SOURCES)
+    for entity, service in (service_names or {}).items():
+        registry = registry.with_service(entity, service)
+    moved = list(custom)
+    if bc_major_version is not None and bc_major_version > LAST_VERSION_WITH_PAGE_SERVICES:
+        moved += [s.entity for s in registry if s.is_page]
+    return registry.with_custom(*dict.fromkeys(moved), route=custom_route)
+
+
+def sources_from_settings(settings: Mapping[str, str]) -> EntitySources:
+    """From app settings: `BC_PAGE_SERVICES` ("resource=ResourceCard,priceListLine=PriceListLines"),
+    `BC_CUSTOM_API_ENTITIES` ("resource,priceListLine" or "*" for every page-backed entity),
+    `BC_CUSTOM_API_ROUTE`, `BC_MAJOR_VERSION`."""
+    services = dict(
+        (part.split("=", 1)[0].strip(), part.split("=", 1)[1].strip())
+        for part in settings.get("BC_PAGE_SERVICES", "").split(",")
+        if "=" in part
+    )
+    raw_custom = [e.strip() for e in settings.get("BC_CUSTOM_API_ENTITIES", "").split(",") if e.strip()]
+    if raw_custom == ["*"]:
+        raw_custom = [s.entity for s in EntitySources(_PAGE_SOURCES)]
+    version = settings.get("BC_MAJOR_VERSION", "").strip()
+    return default_sources(
+        services,
+        custom=raw_custom,
+        custom_route=settings.get("BC_CUSTOM_API_ROUTE", CUSTOM_ROUTE).strip("/"),
+        bc_major_version=int(version) if version else None,
+    )
+
+
+DEFAULT_SOURCES = default_sources()
