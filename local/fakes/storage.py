@@ -1,0 +1,299 @@
+"""In-memory fakes of the storage ports, with the same semantics as the Table Storage repositories.
+
+Same conflicts, etags, skip rule and orders: they share the key builders (`shared.storage.keys`, for orders), the
+error rule (`shared.domain.record_errors`) and the size rule (`shared.storage.large_values`), and
+`tests/contract/test_storage_contract.py` runs one suite against both. Values are copied on the way in and out
+(through JSON where the table stores JSON), so a test cannot change stored state by mutating what it got back.
+Every store is thread-safe (one lock each), so concurrency tests can use them too.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from shared.domain.coupling import Coupling
+from shared.domain.errors import ConcurrencyError, ConflictError, NotFoundError
+from shared.domain.record_errors import clip_message, next_error
+from shared.domain.records import ArchivedQuote, Checkpoint, RecordErrorEntry, ReviewLine, Side, SyncJob, SyncRun
+from shared.storage.keys import escape_key, format_instant, job_row_key, revision_row_key, side_row_key, utc_now
+from shared.storage.large_values import encode_json
+
+_versions = itertools.count(1)
+_versions_lock = threading.Lock()
+SETTINGS_PARTITIONS = ("setup", "mapping")
+MAX_SETTINGS_CHANGES = 99
+
+
+def _new_etag() -> str:
+    with _versions_lock:
+        return f'W/"fake-{next(_versions)}"'
+
+
+def _stale(what: str) -> ConcurrencyError:
+    return ConcurrencyError("etagMismatch", f"{what} changed since it was read; re-read and decide again")
+
+
+def _via_json(value: Any) -> Any:
+    return json.loads(json.dumps(value))
+
+
+class InMemoryCouplingStore:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_bc: dict[tuple[str, str], Coupling] = {}  # stored with their etag
+        self._bc_of_dv: dict[tuple[str, str], str] = {}
+
+    def find_by_bc_id(self, mapping: str, bc_id: str) -> Coupling | None:
+        with self._lock:
+            return self._by_bc.get((mapping, bc_id))
+
+    def find_by_dataverse_id(self, mapping: str, dataverse_id: str) -> Coupling | None:
+        with self._lock:
+            bc_id = self._bc_of_dv.get((mapping, dataverse_id))
+            return None if bc_id is None else self._by_bc[(mapping, bc_id)]
+
+    def find_many_by_bc_ids(self, mapping: str, bc_ids: Iterable[str]) -> dict[str, Coupling]:
+        found = {bc_id: self.find_by_bc_id(mapping, bc_id) for bc_id in bc_ids}
+        return {bc_id: coupling for bc_id, coupling in found.items() if coupling is not None}
+
+    def find_many_by_dataverse_ids(self, mapping: str, dataverse_ids: Iterable[str]) -> dict[str, Coupling]:
+        found = {dv_id: self.find_by_dataverse_id(mapping, dv_id) for dv_id in dataverse_ids}
+        return {dv_id: coupling for dv_id, coupling in found.items() if coupling is not None}
+
+    def list_couplings(self, mapping: str) -> Iterator[Coupling]:
+        with self._lock:
+            couplings = [coupling for (name, _), coupling in self._by_bc.items() if name == mapping]
+        return iter(sorted(couplings, key=lambda coupling: side_row_key(Side.BC, coupling.bc_id)))
+
+    def create_coupling(self, coupling: Coupling) -> Coupling:
+        with self._lock:
+            bc_taken = (coupling.mapping, coupling.bc_id) in self._by_bc
+            if bc_taken or (coupling.mapping, coupling.dataverse_id) in self._bc_of_dv:
+                taken = "bcId" if bc_taken else "dataverseId"
+                raise ConflictError(
+                    "alreadyCoupled", f"{taken} is already coupled in mapping {coupling.mapping}", field=taken
+                )
+            return self._store(coupling)
+
+    def update_coupling(self, coupling: Coupling) -> Coupling:
+        if coupling.etag is None:
+            raise ValueError("update_coupling needs the etag of the coupling it read")
+        with self._lock:
+            current = self._by_bc.get((coupling.mapping, coupling.bc_id))
+            if current is None:
+                raise NotFoundError("couplingNotFound", f"{coupling.mapping}/{coupling.bc_id} is not coupled")
+            if current.dataverse_id != coupling.dataverse_id:
+                raise ConflictError(
+                    "couplingIdsChanged", "re-couple with delete + create, not update", field="dataverseId"
+                )
+            if current.etag != coupling.etag:
+                raise _stale(f"coupling {coupling.mapping}/{coupling.bc_id}")
+            return self._store(coupling)
+
+    def delete_coupling(self, mapping: str, bc_id: str) -> None:
+        with self._lock:
+            current = self._by_bc.pop((mapping, bc_id), None)
+            if current is not None:
+                self._bc_of_dv.pop((mapping, current.dataverse_id), None)
+
+    def _store(self, coupling: Coupling) -> Coupling:
+        stored = replace(coupling, etag=_new_etag())
+        self._by_bc[(coupling.mapping, coupling.bc_id)] = stored
+        self._bc_of_dv[(coupling.mapping, coupling.dataverse_id)] = coupling.bc_id
+        return stored
+
+
+class InMemoryCheckpointStore:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._checkpoints: dict[tuple[str, Side], Checkpoint] = {}
+
+    def find_checkpoint(self, mapping: str, side: Side) -> Checkpoint | None:
+        with self._lock:
+            return self._checkpoints.get((mapping, side))
+
+    def save_checkpoint(self, checkpoint: Checkpoint) -> Checkpoint:
+        key = (checkpoint.mapping, checkpoint.side)
+        with self._lock:
+            current = self._checkpoints.get(key)
+            if (None if current is None else current.etag) != checkpoint.etag:
+                raise _stale(f"checkpoint {checkpoint.mapping}/{checkpoint.side.value}")
+            encode_json("BoundaryIds", list(checkpoint.boundary_ids))  # the same size limit as the table
+            stored = replace(checkpoint, boundary_ids=tuple(checkpoint.boundary_ids), etag=_new_etag())
+            self._checkpoints[key] = stored
+            return stored
+
+
+class InMemoryRunStore:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: dict[str, SyncRun] = {}
+        self._lines: dict[str, dict[str, ReviewLine]] = {}
+
+    def create_run(self, run: SyncRun, lines: Sequence[ReviewLine]) -> SyncRun:
+        with self._lock:
+            if len({line.mapping for line in lines}) != len(lines):
+                raise ValueError("a run has one line per mapping")
+            if run.run_id in self._runs:
+                raise ConflictError("runExists", f"run {run.run_id} exists already", field="runId")
+            self._runs[run.run_id] = replace(run, etag=_new_etag())
+            self._lines[run.run_id] = {line.mapping: _copy_line(line, _new_etag()) for line in lines}
+            return self._runs[run.run_id]
+
+    def get_run(self, run_id: str) -> tuple[SyncRun, list[ReviewLine]]:
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run is None:
+                raise NotFoundError("runNotFound", f"no full synchronization run {run_id}", field="runId")
+            lines = [_copy_line(line, line.etag) for line in self._lines[run_id].values()]
+        position = {mapping: index for index, mapping in enumerate(run.mappings)}
+        lines.sort(key=lambda line: (position.get(line.mapping, len(position)), escape_key(line.mapping)))
+        return run, lines
+
+    def update_run(self, run: SyncRun) -> SyncRun:
+        if run.etag is None:
+            raise ValueError("update_run needs the etag of the run it read")
+        with self._lock:
+            current = self._runs.get(run.run_id)
+            if current is None:
+                raise NotFoundError("runNotFound", f"no full synchronization run {run.run_id}", field="runId")
+            if current.etag != run.etag:
+                raise _stale(f"run {run.run_id}")
+            self._runs[run.run_id] = replace(run, etag=_new_etag())
+            return self._runs[run.run_id]
+
+    def update_line(self, run_id: str, line: ReviewLine) -> ReviewLine:
+        if line.etag is None:
+            raise ValueError("update_line needs the etag of the line it read")
+        with self._lock:
+            current = self._lines.get(run_id, {}).get(line.mapping)
+            if current is None:
+                raise NotFoundError("lineNotFound", f"run {run_id} has no line {line.mapping}", field="mapping")
+            if current.etag != line.etag:
+                raise _stale(f"line {run_id}/{line.mapping}")
+            stored = _copy_line(line, _new_etag())
+            self._lines[run_id][line.mapping] = stored
+            return _copy_line(stored, stored.etag)
+
+
+def _copy_line(line: ReviewLine, etag: str | None) -> ReviewLine:
+    """`Counters` is mutable, so a line is copied on the way in and out."""
+    return replace(line, counters=copy.copy(line.counters), error=clip_message(line.error), etag=etag)
+
+
+class InMemoryJobLog:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: dict[tuple[str, str], SyncJob] = {}  # (escaped mapping, row key): the table's order
+
+    def record_job(self, job: SyncJob) -> None:
+        stored = replace(_copy_job(job), message=clip_message(job.message))
+        with self._lock:
+            self._jobs[(escape_key(job.mapping), job_row_key(job.started_on, job.job_id))] = stored
+
+    def list_jobs(self, mapping: str, limit: int = 50) -> list[SyncJob]:
+        with self._lock:
+            keys = sorted(key for key in self._jobs if key[0] == escape_key(mapping))[: max(limit, 0)]
+            return [_copy_job(self._jobs[key]) for key in keys]
+
+    def find_job(self, job_id: str) -> SyncJob | None:
+        with self._lock:
+            job = next((self._jobs[key] for key in sorted(self._jobs) if self._jobs[key].job_id == job_id), None)
+            return None if job is None else _copy_job(job)
+
+
+def _copy_job(job: SyncJob) -> SyncJob:
+    return replace(job, counters=copy.copy(job.counters))
+
+
+class InMemorySyncErrorStore:
+    def __init__(self, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._errors: dict[tuple[str, str], RecordErrorEntry] = {}  # (escaped mapping, row key): the table's order
+
+    def record_error(self, mapping: str, side: Side, record_id: str, code: str, message: str) -> RecordErrorEntry:
+        key = (escape_key(mapping), side_row_key(side, record_id))
+        with self._lock:
+            entry = next_error(
+                self._errors.get(key), mapping, side, record_id, code, message, format_instant(self._clock())
+            )
+            self._errors[key] = replace(entry, etag=_new_etag())
+            return self._errors[key]
+
+    def clear_error(self, mapping: str, side: Side, record_id: str) -> None:
+        with self._lock:
+            self._errors.pop((escape_key(mapping), side_row_key(side, record_id)), None)
+
+    def find_error(self, mapping: str, side: Side, record_id: str) -> RecordErrorEntry | None:
+        with self._lock:
+            return self._errors.get((escape_key(mapping), side_row_key(side, record_id)))
+
+    def list_errors(self, mapping: str | None = None) -> list[RecordErrorEntry]:
+        with self._lock:
+            keys = sorted(key for key in self._errors if mapping is None or key[0] == escape_key(mapping))
+            return [self._errors[key] for key in keys]
+
+    def restore(self, mapping: str, side: Side, record_id: str) -> None:
+        key = (escape_key(mapping), side_row_key(side, record_id))
+        with self._lock:
+            entry = self._errors.get(key)
+            if entry is not None and entry.skipped:
+                self._errors[key] = replace(entry, skipped=False, etag=_new_etag())
+
+
+class InMemorySettingsStore:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._partitions: dict[str, tuple[dict[str, Any], str]] = {}
+
+    def get_settings(self, partition: str) -> tuple[dict[str, Any], str | None]:
+        with self._lock:
+            values, etag = self._partitions.get(_settings_partition(partition), ({}, None))
+            return _via_json(values), etag
+
+    def update_settings(self, partition: str, values: Mapping[str, Any], etag: str | None) -> str:
+        new_values = _via_json(dict(values))
+        with self._lock:
+            current, current_etag = self._partitions.get(_settings_partition(partition), ({}, None))
+            if current_etag != etag:
+                raise _stale(f"{partition} settings")
+            changes = [key for key, value in new_values.items() if key not in current or current[key] != value]
+            removed = [key for key in current if key not in new_values]
+            if len(changes) + len(removed) > MAX_SETTINGS_CHANGES:
+                raise ValueError(f"one save changes at most {MAX_SETTINGS_CHANGES} {partition} settings")
+            for key in changes:
+                encode_json("Value", new_values[key])  # the same size limit as the table
+            self._partitions[partition] = (new_values, _new_etag())
+            return self._partitions[partition][1]
+
+
+def _settings_partition(partition: str) -> str:
+    if partition not in SETTINGS_PARTITIONS:
+        raise ValueError(f"settings partition {partition!r}: one of {', '.join(SETTINGS_PARTITIONS)}")
+    return partition
+
+
+class InMemoryQuoteArchive:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._quotes: dict[str, dict[str, ArchivedQuote]] = {}
+
+    def archive_quote(self, quote: ArchivedQuote) -> None:
+        row_key = revision_row_key(quote.revision)
+        encode_json("Document", quote.document)  # the same size limit as the table
+        stored = replace(quote, document=_via_json(quote.document))
+        with self._lock:
+            self._quotes.setdefault(quote.quote_number, {}).setdefault(row_key, stored)
+
+    def list_revisions(self, quote_number: str) -> list[ArchivedQuote]:
+        with self._lock:
+            revisions = self._quotes.get(quote_number, {})
+            return [replace(revisions[key], document=_via_json(revisions[key].document)) for key in sorted(revisions)]

@@ -1,0 +1,83 @@
+"""The job log in Table Storage: PartitionKey mapping, RowKey inverted start time + job id.
+
+Why inverted time: Table Storage returns rows in key order only, so keys that shrink as time grows make "the last 50
+jobs of a mapping" one query for the first page, with no sort and no scan. Why an upsert without `If-Match`: a job
+row is written only by the job it describes (started, then finished), never by anyone else, so there is no race to
+lose; the key is derived from the job's start, so recording the finished job replaces the started one.
+`find_job` by id alone has no key to use and scans (`JobId` property); it serves the occasional API lookup only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from azure.data.tables import TableClient, TableEntity, UpdateMode
+
+from shared.domain.record_errors import clip_message
+from shared.domain.records import SyncJob
+from shared.storage.keys import escape_key, job_row_key, odata_string, parse_instant
+from shared.storage.runs import counter_properties, counters_from
+from shared.storage.tables import SYNC_JOBS, TableFactory
+
+
+class TableJobLog:
+    """`JobLog` on the `SyncJobs` table."""
+
+    def __init__(self, tables: TableFactory) -> None:
+        self._tables = tables
+
+    @property
+    def _table(self) -> TableClient:
+        return self._tables.table(SYNC_JOBS)
+
+    def record_job(self, job: SyncJob) -> None:
+        entity: dict[str, Any] = {
+            "PartitionKey": escape_key(job.mapping),
+            "RowKey": job_row_key(job.started_on, job.job_id),
+            "Mapping": job.mapping,
+            "JobId": job.job_id,
+            "StartedOn": job.started_on,
+            "FinishedOn": job.finished_on,
+            "Status": job.status,
+            "Message": clip_message(job.message),
+            "DurationSeconds": _duration(job),
+            **counter_properties(job.counters),
+        }
+        self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    def list_jobs(self, mapping: str, limit: int = 50) -> list[SyncJob]:
+        """Newest first (by start time; the job id breaks ties)."""
+        if limit <= 0:
+            return []
+        rows = self._table.query_entities(
+            f"PartitionKey eq {odata_string(escape_key(mapping))}", results_per_page=min(limit, 1000)
+        )
+        jobs: list[SyncJob] = []
+        for row in rows:
+            jobs.append(_job(row))
+            if len(jobs) == limit:
+                break
+        return jobs
+
+    def find_job(self, job_id: str) -> SyncJob | None:
+        rows = self._table.query_entities(f"JobId eq {odata_string(job_id)}")
+        return next((_job(row) for row in rows), None)
+
+
+def _duration(job: SyncJob) -> float | None:
+    """Stored for operators (sortable in Storage Explorer); derived, so not part of `SyncJob`."""
+    if job.finished_on is None:
+        return None
+    return (parse_instant(job.finished_on) - parse_instant(job.started_on)).total_seconds()
+
+
+def _job(row: TableEntity) -> SyncJob:
+    return SyncJob(
+        mapping=row["Mapping"],
+        job_id=row["JobId"],
+        started_on=row["StartedOn"],
+        finished_on=row.get("FinishedOn"),
+        status=row["Status"],
+        counters=counters_from(row),
+        message=row.get("Message", ""),
+    )

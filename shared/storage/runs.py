@@ -1,0 +1,137 @@
+"""Full synchronization runs (BC's "Full Synch. Review") in Table Storage: PartitionKey run id, RowKey `~` for the
+run itself and the mapping name for each review line.
+
+Why one partition per run: the run and all its lines are read with one query and created in one transaction, so
+a review never shows a run without its lines. `~` sorts after every mapping name, keeping the lines first in key
+order. Lines are updated by the queue workers of different chunks at the same time, each conditionally on the ETag
+it read, so two chunks finishing together cannot lose each other's counters: the loser re-reads and adds again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from azure.data.tables import TableClient, TableEntity, TableTransactionError
+
+from shared.domain.errors import ConflictError, NotFoundError
+from shared.domain.record_errors import clip_message
+from shared.domain.records import Counters, LineStatus, ReviewLine, SyncRun
+from shared.storage.conditional import save_entity
+from shared.storage.keys import escape_key, odata_string
+from shared.storage.tables import SYNC_RUNS, TableFactory, etag_of
+from shared.storage.transactions import Operation, transaction_chunks
+
+RUN_ROW_KEY = "~"
+
+
+class TableRunStore:
+    """`RunStore` on the `SyncRuns` table."""
+
+    def __init__(self, tables: TableFactory) -> None:
+        self._tables = tables
+
+    @property
+    def _table(self) -> TableClient:
+        return self._tables.table(SYNC_RUNS)
+
+    def create_run(self, run: SyncRun, lines: Sequence[ReviewLine]) -> SyncRun:
+        """The run and its lines in one transaction (atomic up to 99 lines); `ConflictError` if the id is taken."""
+        _require_distinct(lines)
+        operations: list[Operation] = [("create", _run_entity(run))]
+        operations += [("create", _line_entity(run.run_id, line)) for line in lines]
+        metadata: list[Mapping[str, Any]] = []
+        try:
+            for chunk in transaction_chunks(operations):
+                metadata.extend(self._table.submit_transaction(chunk))
+        except TableTransactionError as error:
+            if error.status_code != 409:
+                raise
+            raise ConflictError("runExists", f"run {run.run_id} exists already", field="runId") from None
+        return replace(run, etag=str(metadata[0]["etag"]))
+
+    def get_run(self, run_id: str) -> tuple[SyncRun, list[ReviewLine]]:
+        """Lines in the run's mapping order (the planned dependency order), then any others by name."""
+        rows = list(self._table.query_entities(f"PartitionKey eq {odata_string(escape_key(run_id))}"))
+        head = next((row for row in rows if row["RowKey"] == RUN_ROW_KEY), None)
+        if head is None:
+            raise NotFoundError("runNotFound", f"no full synchronization run {run_id}", field="runId")
+        run = SyncRun(
+            run_id=run_id,
+            created_on=head["CreatedOn"],
+            status=head["Status"],
+            mappings=tuple(json.loads(head.get("Mappings") or "[]")),
+            etag=etag_of(head),
+        )
+        lines = [_line(row) for row in rows if row["RowKey"] != RUN_ROW_KEY]
+        position = {mapping: index for index, mapping in enumerate(run.mappings)}
+        lines.sort(key=lambda line: (position.get(line.mapping, len(position)), escape_key(line.mapping)))
+        return run, lines
+
+    def update_run(self, run: SyncRun) -> SyncRun:
+        if run.etag is None:
+            raise ValueError("update_run needs the etag of the run it read")
+        missing = NotFoundError("runNotFound", f"no full synchronization run {run.run_id}", field="runId")
+        etag = save_entity(self._table, _run_entity(run), run.etag, what=f"run {run.run_id}", when_missing=missing)
+        return replace(run, etag=etag)
+
+    def update_line(self, run_id: str, line: ReviewLine) -> ReviewLine:
+        if line.etag is None:
+            raise ValueError("update_line needs the etag of the line it read")
+        missing = NotFoundError("lineNotFound", f"run {run_id} has no line {line.mapping}", field="mapping")
+        entity = _line_entity(run_id, line)
+        etag = save_entity(self._table, entity, line.etag, what=f"line {run_id}/{line.mapping}", when_missing=missing)
+        return replace(line, etag=etag)
+
+
+def _require_distinct(lines: Sequence[ReviewLine]) -> None:
+    if len({line.mapping for line in lines}) != len(lines):
+        raise ValueError("a run has one line per mapping")
+
+
+def counter_properties(counters: Counters) -> dict[str, int]:
+    """One property per counter (`Inserted`, `Modified`, ...), so they read well in Storage Explorer."""
+    return {name.capitalize(): value for name, value in counters.as_dict().items()}
+
+
+def counters_from(row: Mapping[str, Any]) -> Counters:
+    return Counters(**{name: int(row.get(name.capitalize(), 0)) for name in Counters().as_dict()})
+
+
+def _run_entity(run: SyncRun) -> dict[str, Any]:
+    return {
+        "PartitionKey": escape_key(run.run_id),
+        "RowKey": RUN_ROW_KEY,
+        "CreatedOn": run.created_on,
+        "Status": run.status,
+        "Mappings": json.dumps(list(run.mappings)),
+    }
+
+
+def _line_entity(run_id: str, line: ReviewLine) -> dict[str, Any]:
+    return {
+        "PartitionKey": escape_key(run_id),
+        "RowKey": escape_key(line.mapping),
+        "Mapping": line.mapping,
+        "Recommendation": line.recommendation,
+        "Status": line.status.value,
+        "ChunksTotal": line.chunks_total,
+        "ChunksDone": line.chunks_done,
+        "Error": clip_message(line.error),
+        **counter_properties(line.counters),
+    }
+
+
+def _line(row: TableEntity) -> ReviewLine:
+    return ReviewLine(
+        mapping=row["Mapping"],
+        recommendation=row["Recommendation"],
+        status=LineStatus(row["Status"]),
+        counters=counters_from(row),
+        chunks_total=int(row.get("ChunksTotal", 0)),
+        chunks_done=int(row.get("ChunksDone", 0)),
+        error=row.get("Error", ""),
+        etag=etag_of(row),
+    )

@@ -1,0 +1,111 @@
+"""Record errors in Table Storage: PartitionKey mapping, RowKey `bc:<id>` / `dv:<id>`, the last error per record.
+
+Why read-modify-write with a retry: counting and the skip rule (`record_errors.next_error`) depend on the previous
+error, and two workers can fail on the same record at once (a chunk and a retry). Each write is conditional on
+the ETag read; the loser re-reads and applies its error on top, so no error is lost or counted twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TableClient, TableEntity
+
+from shared.domain.errors import ConcurrencyError
+from shared.domain.record_errors import next_error
+from shared.domain.records import RecordErrorEntry, Side
+from shared.storage.conditional import read_entity, save_entity
+from shared.storage.keys import escape_key, format_instant, odata_string, side_row_key, utc_now
+from shared.storage.tables import SYNC_ERRORS, TableFactory, etag_of
+
+ATTEMPTS = 10
+
+
+class TableSyncErrorStore:
+    """`SyncErrorStore` on the `SyncErrors` table."""
+
+    def __init__(self, tables: TableFactory, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self._tables = tables
+        self._clock = clock
+
+    @property
+    def _table(self) -> TableClient:
+        return self._tables.table(SYNC_ERRORS)
+
+    def record_error(self, mapping: str, side: Side, record_id: str, code: str, message: str) -> RecordErrorEntry:
+        for _ in range(ATTEMPTS):
+            previous = self.find_error(mapping, side, record_id)
+            entry = next_error(previous, mapping, side, record_id, code, message, format_instant(self._clock()))
+            try:
+                return self._save(entry)
+            except ConcurrencyError:
+                continue
+        raise ConcurrencyError("etagMismatch", f"error of {mapping}/{side.value}:{record_id} kept changing")
+
+    def clear_error(self, mapping: str, side: Side, record_id: str) -> None:
+        """Unconditional: called after the record synchronized successfully, which supersedes any error."""
+        with contextlib.suppress(ResourceNotFoundError):
+            self._table.delete_entity(escape_key(mapping), side_row_key(side, record_id))
+
+    def find_error(self, mapping: str, side: Side, record_id: str) -> RecordErrorEntry | None:
+        row = read_entity(self._table, escape_key(mapping), side_row_key(side, record_id))
+        return None if row is None else _entry(row)
+
+    def list_errors(self, mapping: str | None = None) -> list[RecordErrorEntry]:
+        """By mapping, then side, then record id (key order)."""
+        if mapping is None:
+            rows = self._table.list_entities()
+        else:
+            rows = self._table.query_entities(f"PartitionKey eq {odata_string(escape_key(mapping))}")
+        return [_entry(row) for row in rows]
+
+    def restore(self, mapping: str, side: Side, record_id: str) -> None:
+        """Clear the skipped flag, keeping count and dates; nothing to do when there is no error (idempotent, so
+        'retry all' never fails on a record that synchronized meanwhile)."""
+        for _ in range(ATTEMPTS):
+            entry = self.find_error(mapping, side, record_id)
+            if entry is None or not entry.skipped:
+                return
+            try:
+                self._save(replace(entry, skipped=False))
+                return
+            except ConcurrencyError:
+                continue
+        raise ConcurrencyError("etagMismatch", f"error of {mapping}/{side.value}:{record_id} kept changing")
+
+    def _save(self, entry: RecordErrorEntry) -> RecordErrorEntry:
+        entity: dict[str, Any] = {
+            "PartitionKey": escape_key(entry.mapping),
+            "RowKey": side_row_key(entry.side, entry.record_id),
+            "Mapping": entry.mapping,
+            "Side": entry.side.value,
+            "RecordId": entry.record_id,
+            "Code": entry.code,
+            "Message": entry.message,
+            "Count": entry.count,
+            "FirstSeen": entry.first_seen,
+            "LastSeen": entry.last_seen,
+            "Skipped": entry.skipped,
+        }
+        what = f"error of {entry.mapping}/{entry.side.value}:{entry.record_id}"
+        return replace(entry, etag=save_entity(self._table, entity, entry.etag, what=what))
+
+
+def _entry(row: TableEntity) -> RecordErrorEntry:
+    return RecordErrorEntry(
+        mapping=row["Mapping"],
+        side=Side(row["Side"]),
+        record_id=row["RecordId"],
+        code=row["Code"],
+        message=row.get("Message", ""),
+        count=int(row["Count"]),
+        first_seen=row["FirstSeen"],
+        last_seen=row["LastSeen"],
+        skipped=bool(row.get("Skipped", False)),
+        etag=etag_of(row),
+    )
