@@ -6,6 +6,11 @@ token requests like Microsoft Entra ID does, and the emulators validate the toke
 MSAL refuses non-HTTPS authorities, hence a self-signed certificate written to the certificate directory *before* the
 port opens: anyone who sees the port listening can already read `authority.crt` and trust it.
 
+Beyond client secrets it accepts certificate credentials (trust an app by dropping its certificate PEM into
+`<cert-dir>/clients/<client_id>.pem`) and serves the App Service managed identity endpoint at `GET /msi/token`
+(set `IDENTITY_ENDPOINT=<authority>/msi/token` and `IDENTITY_HEADER` to env `LOCAL_IDENTITY_HEADER`, default
+`local-identity-header`); see `identity_credentials.py`.
+
 Run: `python -m local.emulators.identity --port 7083 [--host 127.0.0.1] [--cert-dir DIR]`.
 """
 
@@ -29,11 +34,14 @@ from types import FrameType
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
-from local.emulators import identity_keys, identity_oauth
+from local.emulators import identity_credentials, identity_keys, identity_oauth
+from local.emulators.identity_credentials import ManagedIdentityError
 from local.emulators.identity_oauth import SigningMaterial, TokenError
 
 LOG = logging.getLogger("local.emulators.identity")
 DEFAULT_CLIENT_SECRET = "local-dev-secret"  # noqa: S105 - a documented local-only default, overridable by env
+DEFAULT_IDENTITY_HEADER = "local-identity-header"  # the managed identity endpoint's shared secret, env-overridable
+DEFAULT_MSI_TENANT = "local"  # the tenant managed identity tokens name (env LOCAL_MSI_TENANT)
 _MAX_BODY = 64 * 1024
 _SAFE_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-_]*$")
@@ -44,13 +52,27 @@ class AuthorityServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, host: str, port: int, signing: SigningMaterial, client_secret: str, tls: ssl.SSLContext) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        signing: SigningMaterial,
+        client_secret: str,
+        tls: ssl.SSLContext,
+        *,
+        clients_dir: Path | None = None,
+        identity_header: str = DEFAULT_IDENTITY_HEADER,
+        msi_tenant: str = DEFAULT_MSI_TENANT,
+    ) -> None:
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         super().__init__((host, port), _Handler)
         # The handshake is deferred to the request thread so a slow or broken client cannot stall `accept()`.
         self.socket = tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
         self.signing = signing
         self.client_secret = client_secret
+        self.clients_dir = clients_dir  # None: no certificate is trusted
+        self.identity_header = identity_header
+        self.msi_tenant = msi_tenant
         bound_port = self.server_address[1]
         self.base_url = f"https://[{host}]:{bound_port}" if ":" in host else f"https://{host}:{bound_port}"
 
@@ -143,7 +165,30 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- verbs ----------------------------------------------------------------------------------------------------
 
+    def _managed_identity(self) -> None:
+        """The App Service identity endpoint MSAL's ManagedIdentityClient calls (never logs the identity header)."""
+        query = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+        tenant = self.authority.msi_tenant
+        try:
+            client_id, body = identity_credentials.issue_managed_identity_token(
+                query,
+                self.headers.get("X-IDENTITY-HEADER"),
+                expected_header=self.authority.identity_header,
+                signing=self.authority.signing,
+                issuer=identity_oauth.issuer_for(self._base_url(), tenant),
+                tenant=tenant,
+            )
+        except ManagedIdentityError as exc:
+            LOG.info("managed identity token refused: %s", exc.message)
+            self._send_json(exc.status, exc.body(self._correlation_id()), no_store=True)
+            return
+        LOG.info("managed identity token issued: client_id=%s aud=%s", client_id, body["resource"])
+        self._send_json(200, body, no_store=True)
+
     def do_GET(self) -> None:
+        if urlsplit(self.path).path == identity_credentials.MSI_PATH:
+            self._managed_identity()
+            return
         route = self._route()
         if route is None:
             self._not_found()
@@ -167,6 +212,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._not_found()
             return
         tenant = route[1]
+        clients_dir = self.authority.clients_dir
+        token_endpoint = f"{self._base_url()}/{tenant}/oauth2/v2.0/token"
+        check = identity_credentials.certificate_check(clients_dir, token_endpoint) if clients_dir else None
         try:
             client_id, audience, body = identity_oauth.issue_token(
                 form,
@@ -175,6 +223,7 @@ class _Handler(BaseHTTPRequestHandler):
                 tenant=tenant,
                 signing=self.authority.signing,
                 expected_secret=self.authority.client_secret,
+                check_assertion=check,
             )
         except TokenError as exc:
             LOG.info("token refused for tenant %s: %s", tenant, exc)
@@ -184,10 +233,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(200, body, no_store=True)
 
 
-def build_server(host: str, port: int, cert_dir: Path | str, client_secret: str | None = None) -> AuthorityServer:
+def build_server(
+    host: str, port: int, cert_dir: Path | str, client_secret: str | None = None, identity_header: str | None = None
+) -> AuthorityServer:
     """Prepare key material on disk, then bind and listen (port 0 picks a free port; see `server.server_address`).
 
-    The client secret defaults to env `LOCAL_CLIENT_SECRET` (else `local-dev-secret`).
+    The client secret defaults to env `LOCAL_CLIENT_SECRET` (else `local-dev-secret`), the managed identity header
+    to env `LOCAL_IDENTITY_HEADER` (else `local-identity-header`). Trusted client certificates: `<cert_dir>/clients/`.
     """
     directory = Path(cert_dir)
     tls_files = identity_keys.ensure_tls_files(directory, host)
@@ -198,7 +250,13 @@ def build_server(host: str, port: int, cert_dir: Path | str, client_secret: str 
     tls.load_cert_chain(tls_files.cert, tls_files.key)
     if client_secret is None:
         client_secret = os.environ.get("LOCAL_CLIENT_SECRET", DEFAULT_CLIENT_SECRET)
-    return AuthorityServer(host, port, signing, client_secret, tls)
+    header = identity_header or os.environ.get("LOCAL_IDENTITY_HEADER", DEFAULT_IDENTITY_HEADER)
+    tenant = os.environ.get("LOCAL_MSI_TENANT", DEFAULT_MSI_TENANT)
+    clients = directory / identity_credentials.CLIENTS_DIR
+    clients.mkdir(parents=True, exist_ok=True)  # a visible place to drop client certificates
+    return AuthorityServer(
+        host, port, signing, client_secret, tls, clients_dir=clients, identity_header=header, msi_tenant=tenant
+    )
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:

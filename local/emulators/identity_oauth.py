@@ -14,7 +14,7 @@ import datetime as dt
 import hmac
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
@@ -26,6 +26,7 @@ TOKEN_LIFETIME_S = 3600
 _EXPIRES_IN_S = TOKEN_LIFETIME_S - 1  # Entra reports one second less than the token's real lifetime.
 _DEFAULT_SUFFIX = "/.default"
 _ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+AssertionCheck = Callable[[str, str], None]
 
 
 @dataclass(frozen=True)
@@ -124,8 +125,9 @@ def mint_access_token(
     tenant: str,
     now: float | None = None,
     lifetime_s: int = TOKEN_LIFETIME_S,
+    client_auth: str = "1",
 ) -> str:
-    """An RS256 app-only access token with the claims Entra puts into client-credentials tokens."""
+    """An RS256 app-only access token with Entra's claims; `client_auth` (appidacr): 1 secret, 2 certificate/MI."""
     issued_at = int(time.time() if now is None else now)
     object_id = app_object_id(client_id)
     claims: dict[str, Any] = {
@@ -136,8 +138,8 @@ def mint_access_token(
         "exp": issued_at + lifetime_s,
         "appid": client_id,
         "azp": client_id,
-        "appidacr": "1",
-        "azpacr": "1",
+        "appidacr": client_auth,
+        "azpacr": client_auth,
         "oid": object_id,
         "sub": object_id,
         "tid": tenant_id_for(tenant),
@@ -177,10 +179,16 @@ def _check_client_secret(client_id: str, secret: str, expected_secret: str) -> N
         )
 
 
-def _check_client_assertion(client_id: str, assertion_type: str, assertion: str) -> None:
-    """Certificate (private_key_jwt) credentials: the place to add them; today no certificate is registered."""
+def _check_client_assertion(
+    client_id: str, assertion_type: str, assertion: str, check_assertion: AssertionCheck | None
+) -> None:
+    """Certificate (private_key_jwt) credentials: `check_assertion(client_id, assertion)` (see identity_credentials)
+    accepts them or raises TokenError; without one, no certificate is trusted."""
     if assertion_type != _ASSERTION_TYPE or not assertion:
         raise TokenError(400, "invalid_request", 90014, "The request must contain a valid 'client_assertion'.")
+    if check_assertion is not None:
+        check_assertion(client_id, assertion)
+        return
     raise TokenError(
         401,
         "invalid_client",
@@ -190,7 +198,12 @@ def _check_client_assertion(client_id: str, assertion_type: str, assertion: str)
     )
 
 
-def authenticate_client(form: Mapping[str, str], authorization: str | None, expected_secret: str) -> str:
+def authenticate_client(
+    form: Mapping[str, str],
+    authorization: str | None,
+    expected_secret: str,
+    check_assertion: AssertionCheck | None = None,
+) -> str:
     """Return the authenticated client id, or raise the TokenError Entra would answer with."""
     basic = _basic_credentials(authorization)
     client_id = basic[0] if basic else form.get("client_id", "")
@@ -204,7 +217,8 @@ def authenticate_client(form: Mapping[str, str], authorization: str | None, expe
     if secret is not None:
         _check_client_secret(client_id, secret, expected_secret)
     elif "client_assertion_type" in form or "client_assertion" in form:
-        _check_client_assertion(client_id, form.get("client_assertion_type", ""), form.get("client_assertion", ""))
+        assertion_type, assertion = form.get("client_assertion_type", ""), form.get("client_assertion", "")
+        _check_client_assertion(client_id, assertion_type, assertion, check_assertion)
     else:
         raise TokenError(
             401,
@@ -250,6 +264,7 @@ def issue_token(
     tenant: str,
     signing: SigningMaterial,
     expected_secret: str,
+    check_assertion: AssertionCheck | None = None,
 ) -> tuple[str, str, dict[str, Any]]:
     """Handle one token request; returns (client_id, audience, response body) or raises TokenError.
 
@@ -269,9 +284,15 @@ def issue_token(
             400, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'."
         )
     audience = resource_from_scope(form.get("scope"))
-    client_id = authenticate_client(form, authorization, expected_secret)
+    client_id = authenticate_client(form, authorization, expected_secret, check_assertion)
+    by_secret = "client_secret" in form or _basic_credentials(authorization) is not None
     token = mint_access_token(
-        signing, issuer=issuer_for(base_url, tenant), audience=audience, client_id=client_id, tenant=tenant
+        signing,
+        issuer=issuer_for(base_url, tenant),
+        audience=audience,
+        client_id=client_id,
+        tenant=tenant,
+        client_auth="1" if by_secret else "2",
     )
     body = {"token_type": "Bearer", "expires_in": _EXPIRES_IN_S, "ext_expires_in": _EXPIRES_IN_S, "access_token": token}
     return client_id, audience, body

@@ -46,6 +46,9 @@ class ApiError(SyncError):
         self.request_id = request_id
         self.body_excerpt = body_excerpt[:BODY_EXCERPT]
         self.attempts = attempts
+        # True when an earlier attempt of this call may have been applied (dropped connection, 502/504): a 412 or a
+        # "same key exists" answer then most likely means our own earlier attempt landed, so callers re-read.
+        self.after_unknown_outcome = False
 
     def __str__(self) -> str:
         where = f"{self.method} {self.url}"

@@ -45,8 +45,9 @@ class RetryPolicy:
     jitter: float = 0.25
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
-        base = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
-        return float(base * (1 + rng.uniform(-self.jitter, self.jitter)))
+        """Exponential, jittered, and never above `backoff_max` (the cap applies after the jitter)."""
+        base = self.backoff_base * (2 ** (attempt - 1))
+        return float(min(self.backoff_max, base * (1 + rng.uniform(-self.jitter, self.jitter))))
 
 
 @dataclass
@@ -74,11 +75,16 @@ def error_from_response(response: requests.Response, method: str, url: str, atte
     code, message = f"HTTP{response.status_code}", response.reason or ""
     try:
         body = response.json()
-        error = body.get("error", {}) if isinstance(body, dict) else {}
-        code = str(error.get("code") or code)
-        message = str(error.get("message") or message)
     except ValueError:
-        pass
+        body = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):  # OData: {"error": {"code", "message"}}
+            code = str(error.get("code") or code)
+            message = str(error.get("message") or message)
+        elif isinstance(error, str) and error:  # OAuth style: {"error": "...", "error_description": "..."}
+            code = error
+            message = str(body.get("error_description") or message)
     request_id = next((response.headers[h] for h in REQUEST_ID_HEADERS if h in response.headers), None)
     return ApiError(
         status=response.status_code,
@@ -150,7 +156,7 @@ class HttpClient:
         url = self.url(path_or_url)
         headers = dict(headers or {})
         safe_to_repeat = self.is_idempotent(method, headers) if idempotent is None else idempotent
-        attempt, waited, refreshed = 0, 0.0, False
+        attempt, waited, refreshed, unknown_before = 0, 0.0, False, False
         while True:
             attempt += 1
             self.stats.attempts += 1
@@ -169,6 +175,7 @@ class HttpClient:
                 )
                 if not safe_to_repeat:
                     raise failure from error
+                unknown_before = True
                 wait = self.policy.backoff(attempt, self._rng)
             else:
                 if response.status_code < 400 or response.status_code in ok_statuses:
@@ -183,7 +190,9 @@ class HttpClient:
                     response.status_code in UNKNOWN_OUTCOME_STATUSES and safe_to_repeat
                 )
                 if not retryable:
+                    failure.after_unknown_outcome = unknown_before
                     raise failure
+                unknown_before = unknown_before or response.status_code in UNKNOWN_OUTCOME_STATUSES
                 wait = (
                     failure.retry_after if failure.retry_after is not None else self.policy.backoff(attempt, self._rng)
                 )
@@ -212,8 +221,9 @@ class HttpClient:
         self, path_or_url: str, *, params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None
     ) -> Iterator[dict[str, Any]]:
         """Follow `@odata.nextLink` exactly as given; a link seen twice means the server is looping: raise."""
-        seen: set[str] = set()
-        body = self.get_json(path_or_url, params=params, headers=headers)
+        first = self.request("GET", path_or_url, params=params, headers=headers)
+        seen: set[str] = {self.url(path_or_url), first.url}
+        body = first.json()
         while True:
             yield body
             next_link = body.get("@odata.nextLink")
