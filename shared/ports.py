@@ -125,7 +125,8 @@ class DeltaResult:
 
 @dataclass
 class BatchOutcome:
-    """The answer to one operation of a batch."""
+    """The answer to one operation of a batch: exactly one per operation, header names lower-cased; 424 when the
+    operation was not executed or was rolled back."""
 
     status: int
     body: Any = None
@@ -137,7 +138,10 @@ class BatchOutcome:
 
 
 class DataverseClientPort(Protocol):
-    def get_row(self, entity_set: str, row_id: str, select: Sequence[str] | None = None) -> Row | None: ...
+    def get_row(self, entity_set: str, row_id: str, select: Sequence[str] | None = None) -> Row | None:
+        """None when missing (named after the Web API's GET; an exception to the get_/find_ convention above)."""
+        ...
+
     def list_changed_since(
         self,
         entity_set: str,
@@ -146,7 +150,10 @@ class DataverseClientPort(Protocol):
         extra_filter: str | None = None,
         page_size: int = 5000,
     ) -> Iterator[Page]: ...
-    def track_changes(self, entity_set: str, select: Sequence[str], delta_link: str | None = None) -> DeltaResult: ...
+    def track_changes(self, entity_set: str, select: Sequence[str], delta_link: str | None = None) -> DeltaResult:
+        """First call (no link): every row and the delta link; with a link: changes since (its `$select` wins)."""
+        ...
+
     def create_row(self, entity_set: str, row_id: str, body: Mapping[str, Any]) -> None:
         """Create with a chosen id; an existing row with that id is success (idempotent retry)."""
         ...
@@ -164,8 +171,16 @@ class DataverseClientPort(Protocol):
     def win_quote(self, quote_id: str, status: int = 4, subject: str = "Won") -> None: ...
     def fulfill_sales_order(self, order_id: str, status: int = 100001, subject: str = "Fulfilled") -> None: ...
     def create_post(
-        self, regarding_entity_set: str, regarding_logical_name: str, regarding_id: str, text: str
-    ) -> str: ...
+        self,
+        regarding_entity_set: str,
+        regarding_logical_name: str,
+        regarding_id: str,
+        text: str,
+        *,
+        post_id: str | None = None,
+    ) -> str:
+        """A timeline post; a deterministic `post_id` makes a re-run of the same job idempotent."""
+        ...
 
 
 class BusinessCentralClientPort(Protocol):

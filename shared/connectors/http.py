@@ -9,6 +9,9 @@ on 401, or cap the total wait below the function timeout):
   id). A non-idempotent call raises a transient `ApiError` and the caller decides.
 - 401 refreshes the token once and retries; a second 401 is fatal.
 - The total time spent waiting never exceeds `RetryPolicy.max_total_wait`, kept well below the function timeout.
+- A conditional write retried after an unknown outcome may meet its own first attempt (412, "same key exists"):
+  the error then carries `after_unknown_outcome=True` and the connector re-reads before reporting a failure.
+- The bearer token is sent only to the API's own host.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -29,6 +33,13 @@ from shared.domain.errors import ErrorKind
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 REFUSED_STATUSES = frozenset({429, 503})
 UNKNOWN_OUTCOME_STATUSES = frozenset({408, 502, 504})
+# a connection lost before or while the answer arrived: the request may or may not have been applied
+DROPPED = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 
 
 class TokenProvider(Protocol):
@@ -130,6 +141,10 @@ class HttpClient:
         self.session.mount("http://", adapter)
         self.session.headers.update({"Accept": "application/json", **(default_headers or {})})
 
+    def same_host(self, url: str) -> bool:
+        """The bearer token goes only to the API's own host: a foreign nextLink or Location never receives it."""
+        return urlsplit(url).netloc.lower() == urlsplit(self.base_url).netloc.lower()
+
     def url(self, path_or_url: str) -> str:
         return path_or_url if "://" in path_or_url else f"{self.base_url}/{path_or_url.lstrip('/')}"
 
@@ -160,7 +175,7 @@ class HttpClient:
         while True:
             attempt += 1
             self.stats.attempts += 1
-            if self.tokens is not None:
+            if self.tokens is not None and self.same_host(url):
                 headers["Authorization"] = f"Bearer {self.tokens.get_token()}"
             try:
                 body = json.dumps(json_body) if json_body is not None else data
@@ -169,7 +184,7 @@ class HttpClient:
                 response = self.session.request(
                     method, url, params=params, data=body, headers=headers, timeout=self.timeout
                 )
-            except (requests.ConnectionError, requests.Timeout) as error:
+            except DROPPED as error:
                 failure = ApiError(
                     status=None, code="ConnectionFailed", message=str(error), method=method, url=url, attempts=attempt
                 )
@@ -177,6 +192,16 @@ class HttpClient:
                     raise failure from error
                 unknown_before = True
                 wait = self.policy.backoff(attempt, self._rng)
+            except requests.RequestException as error:  # a malformed request or URL: retrying cannot help
+                raise ApiError(
+                    status=None,
+                    code="RequestFailed",
+                    message=str(error),
+                    method=method,
+                    url=url,
+                    attempts=attempt,
+                    kind=ErrorKind.FATAL,
+                ) from error
             else:
                 if response.status_code < 400 or response.status_code in ok_statuses:
                     return response

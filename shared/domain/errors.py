@@ -9,6 +9,8 @@ stops the job, and its queue message is dead-lettered with the reason.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -58,3 +60,38 @@ class ConcurrencyError(RecordError):
 
 class ConflictError(RecordError):
     """The write would break a rule (already coupled, dependency missing): the API answers 409."""
+
+
+@dataclass(frozen=True)
+class RecordFailure:
+    """One record a bulk write could not store: `index` into the rows the caller gave, its id when it had one."""
+
+    index: int
+    row_id: str | None
+    error: SyncError  # an `ApiError` (with status and request id) unless the row was refused before sending
+
+
+_SEVERITY = {ErrorKind.RECORD: 0, ErrorKind.TRANSIENT: 1, ErrorKind.FATAL: 2}
+
+
+class BulkWriteError(SyncError):
+    """Some records of a bulk write failed and every other record was written (see the module docstring).
+
+    `kind` is the most severe kind among the failures: RECORD when only data was bad (log them on the records and
+    go on), TRANSIENT when some records were refused for load (redo them), FATAL when e.g. a privilege is missing.
+    """
+
+    def __init__(self, operation: str, failures: Sequence[RecordFailure], ids: Sequence[str | None]) -> None:
+        first = failures[0].error if failures else None
+        kind = max((f.error.kind for f in failures), key=_SEVERITY.__getitem__, default=ErrorKind.RECORD)
+        message = f"{operation}: {len(failures)} of {len(ids)} records failed"
+        if first is not None:
+            message += f"; first: {first.code} {first.message}"
+        super().__init__("BulkWritePartialFailure", message, kind=kind)
+        self.operation = operation
+        self.failures = list(failures)
+        self.ids = list(ids)
+
+    @property
+    def written_ids(self) -> list[str]:
+        return [row_id for row_id in self.ids if row_id is not None]
