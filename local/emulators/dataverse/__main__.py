@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
-import signal
 import sys
-from types import FrameType
 
+from local.emulators.cli import run_emulator
 from local.emulators.dataverse.app import DataverseApp
 from local.emulators.service import EmulatorService
 from local.emulators.tokens import TokenValidator, local_authority_settings
-from local.emulators.web import EmulatorHTTPServer
 
 
 def build_service(host: str, port: int, *, auth: bool = True) -> EmulatorService:
@@ -21,29 +18,13 @@ def build_service(host: str, port: int, *, auth: bool = True) -> EmulatorService
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=7082)
-    parser.add_argument("--seed", choices=["none", "demo"], default="none", help="seed data at start")
-    parser.add_argument("--verbose", action="store_true")
-    args = parser.parse_args(argv)
-    service = build_service(args.host, args.port)
-    if args.seed == "demo":
-        service.app.seed("demo", {})
-    server = EmulatorHTTPServer((args.host, args.port), service, verbose=args.verbose)
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    print(f"dataverse: listening on http://{args.host}:{args.port}/api/data/v9.2", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return run_emulator(
+        __doc__ or "",
+        7082,
+        build_service,
+        lambda host, port: f"dataverse: listening on http://{host}:{port}/api/data/v9.2",
+        argv,
+    )
 
 
 if __name__ == "__main__":
