@@ -1,0 +1,134 @@
+"""Table and field mappings (BC's "Integration Table Mapping" / "Integration Field Mapping") as frozen data.
+
+A mapping says which BC entity is coupled to which Dataverse table, which way data flows, how each field is carried
+(as is, as a constant, through a transform, or through another mapping's couplings), which records are in scope on
+each side, what must be coupled first, and what happens on a conflict or a deletion. The catalog (`shared/mappings/`)
+is plain data built from these types; the engine interprets it, so a mapping is changed by editing data, not code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Direction(StrEnum):
+    TO_DATAVERSE = "toDataverse"  # BC ToIntegrationTable
+    FROM_DATAVERSE = "fromDataverse"  # BC FromIntegrationTable
+    BIDIRECTIONAL = "bidirectional"
+
+    def allows(self, wanted: Direction) -> bool:
+        """Whether a field or table mapping in this direction may carry data in the `wanted` direction."""
+        return self is Direction.BIDIRECTIONAL or self is wanted
+
+
+class ConflictPolicy(StrEnum):
+    """BC's "Update-Conflict Resolution", plus a field-level merge BC does not have."""
+
+    NONE = "none"  # both sides changed -> record error "changed in both apps", nothing overwritten
+    BC_WINS = "bcWins"  # BC's "Send Update to Integration"
+    DATAVERSE_WINS = "dataverseWins"  # BC's "Get Update from Integration"
+    MERGE = "merge"  # apply each side's changed fields when no field changed on both sides, else NONE
+
+
+class DeletionPolicy(StrEnum):
+    """BC's "Deletion-Conflict Resolution": what to do when a coupled record is gone on the other side."""
+
+    NONE = "none"  # record error "the coupled record is deleted"
+    REMOVE_COUPLING = "removeCoupling"
+    RESTORE = "restore"  # re-create the missing record and couple it again
+
+
+class Availability(StrEnum):
+    """How a BC default field mapping is covered (docs/mappings.md is generated from this)."""
+
+    MAPPED = "mapped"
+    MAPPED_DIFFERENTLY = "mappedDifferently"
+    NOT_AVAILABLE = "notAvailable"
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """Resolve a value through another mapping's couplings (currency, owner via salesperson, parent account ...).
+
+    BC side: the BC field holds the looked-up record's `bc_key` (its `id`, `number` or `code`); Dataverse side: the
+    attribute is a lookup written with `<navigation>@odata.bind` to `/<target_entity_set>(<id>)` and read back as
+    `_<attribute>_value`.
+    """
+
+    mapping: str
+    target_entity_set: str
+    navigation: str
+    bc_key: str = "id"
+    bc_entity_set: str | None = None  # the BC entity set of the looked-up record, when `bc_key` is not `id`
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    bc_field: str | None  # BC API v2.0 property, or the canonical name of a page/custom source property
+    dataverse_field: str | None  # Dataverse attribute (a lookup's attribute name, not `_x_value`)
+    direction: Direction
+    constant: Any = None  # written to the destination when the source field is None
+    transform: str | None = None  # a name in `domain/transforms.py` (e.g. "upper", "nonNegative", "option:terms")
+    lookup: Lookup | None = None
+    clear_on_failed_lookup: bool = False  # BC's "Clear Value on Failed Sync"; else a failed lookup is a record error
+    match_priority: int | None = None  # used for match-based coupling when set (lower first)
+    case_sensitive_match: bool = False
+    enabled: bool = True
+    bc_default_field: str | None = None  # the BC table field of BC's default mapping this field covers
+    note: str = ""
+
+    @property
+    def key(self) -> str:
+        """A stable name for the field pair (used for per-field hashes and in the API)."""
+        return f"{self.bc_field or '='}>{self.dataverse_field or '='}"
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A BC default field mapping this project does not carry (or carries differently), and why."""
+
+    bc_default_field: str
+    dataverse_field: str | None
+    availability: Availability
+    reason: str
+
+
+@dataclass(frozen=True)
+class TableMapping:
+    name: str
+    bc_entity: str  # canonical entity name of `connectors/entity_sources.py` (customer, item, resource ...)
+    bc_entity_set: str  # the API v2.0 entity set, or the canonical set name of a page/custom source
+    dataverse_table: str  # logical name
+    dataverse_entity_set: str
+    dataverse_id: str  # primary id attribute
+    direction: Direction
+    fields: tuple[FieldMapping, ...]
+    bc_filter: str | None = None  # OData $filter on the BC side (BC's table filter)
+    dataverse_filter: str | None = None  # OData $filter on the Dataverse side (BC's integration table filter)
+    dependencies: tuple[str, ...] = ()
+    sync_only_coupled: bool = True
+    conflict_policy: ConflictPolicy = ConflictPolicy.NONE
+    deletion_policy: DeletionPolicy = DeletionPolicy.NONE
+    create_if_no_match: bool = False
+    sync_after_coupling: bool = False
+    dataverse_on_create: dict[str, Any] = field(default_factory=dict)  # constants only set when creating in Dataverse
+    bc_on_create: dict[str, Any] = field(default_factory=dict)
+    bc_default_table: str | None = None  # BC's table name for the coverage docs
+    gaps: tuple[Gap, ...] = ()
+    enabled: bool = True
+    schedule: str | None = None  # app setting name of the timer schedule, when the mapping runs periodically
+    note: str = ""
+
+    def field_mappings(self, direction: Direction) -> tuple[FieldMapping, ...]:
+        """The enabled field mappings that carry data in `direction`."""
+        return tuple(f for f in self.fields if f.enabled and f.direction.allows(direction))
+
+    def match_fields(self) -> tuple[FieldMapping, ...]:
+        return tuple(
+            sorted(
+                (f for f in self.fields if f.enabled and f.match_priority is not None),
+                key=lambda f: f.match_priority or 0,
+            )
+        )
