@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.domain.changes import (
+    Decision,
     FieldRule,
     Outcome,
     decide,
@@ -35,7 +36,7 @@ def run(
     policy: ConflictPolicy = ConflictPolicy.NONE,
     stored: dict[str, str] | None = STORED,
     direction: Direction = Direction.BIDIRECTIONAL,
-):
+) -> Decision:
     return decide(TWO_WAY, {**BASE, **bc}, {**BASE, **dv}, stored, table_direction=direction, policy=policy)
 
 
