@@ -95,3 +95,8 @@ class BulkWriteError(SyncError):
     @property
     def written_ids(self) -> list[str]:
         return [row_id for row_id in self.ids if row_id is not None]
+
+
+class InvalidInputError(RecordError):
+    """The caller asked for something the rules do not allow (a direction the mapping does not permit, an unknown
+    mapping): the API answers 400 naming `field`."""

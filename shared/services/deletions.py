@@ -1,0 +1,50 @@
+"""A coupled record that is gone on one side: the mapping's deletion policy decides (BC's Deletion-Conflict
+Resolution). `none` reports it on the record and changes nothing; `removeCoupling` forgets the pair;
+`restore` re-creates the missing record from the one that still exists (same deterministic id) and couples it."""
+
+from __future__ import annotations
+
+from shared.domain.coupling import Coupling
+from shared.domain.errors import RecordError
+from shared.domain.mapping import DeletionPolicy
+from shared.domain.records import Counters, Side
+from shared.ports import Row
+from shared.services.creation import Creator
+from shared.services.outcomes import record_failure
+
+
+def handle_missing(
+    creator: Creator, coupling: Coupling, bc_row: Row | None, dv_row: Row | None, counters: Counters
+) -> None:
+    context, mapping = creator.context, creator.mapping
+    if bc_row is None and dv_row is None:
+        context.couplings.delete_coupling(mapping.name, coupling.bc_id)
+        counters.uncoupled += 1
+        return
+    policy = mapping.deletion_policy
+    if policy is DeletionPolicy.NONE:
+        side, record_id = (Side.BC, coupling.bc_id) if bc_row is not None else (Side.DATAVERSE, coupling.dataverse_id)
+        missing = "Dataverse" if dv_row is None else "Business Central"
+        counters.failed += 1
+        if record_failure(
+            context,
+            mapping.name,
+            side,
+            record_id,
+            RecordError("coupledRecordDeleted", f"The coupled record in {missing} was deleted."),
+        ):
+            counters.skipped += 1
+        return
+    context.couplings.delete_coupling(mapping.name, coupling.bc_id)
+    counters.uncoupled += 1
+    if policy is DeletionPolicy.RESTORE:
+
+        def fail(side: Side, record_id: str, error: Exception, row: Row | None) -> None:
+            counters.failed += 1
+            if isinstance(error, RecordError):
+                record_failure(context, mapping.name, side, record_id, error)
+
+        if dv_row is None and bc_row is not None:
+            creator.create_in_dataverse([bc_row], counters, fail)
+        elif dv_row is not None:
+            creator.create_in_business_central([dv_row], counters, fail)

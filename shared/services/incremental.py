@@ -1,0 +1,320 @@
+"""One incremental run of one table mapping (ARCHITECTURE section 5).
+
+1. Candidates: records changed since each side's checkpoint (with an overlap), plus records whose last sync failed
+   and are not skipped (retried first, like BC).
+2. Decide per coupled pair with the per-field hashes (`domain/changes.py`); uncoupled candidates are created on the
+   other side and coupled unless the mapping syncs only coupled records.
+3. Write in bulk (Dataverse UpsertMultiple, BC $batch), then record couplings and errors.
+4. Advance the checkpoints last, and never past a record that failed transiently (it must be read again).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shared.domain.changes import Outcome, decide, decode_hashes
+from shared.domain.coupling import Coupling
+from shared.domain.errors import BulkWriteError, ErrorKind, SyncError
+from shared.domain.mapping import Direction, TableMapping
+from shared.domain.records import Checkpoint, Counters, Side, SyncJob
+from shared.domain.watermarks import advance, format_instant, parse_instant, read_from
+from shared.ports import BatchOutcome, Row
+from shared.services.context import SyncContext
+from shared.services.creation import Creator
+from shared.services.deletions import handle_missing
+from shared.services.lookups import LookupResolver
+from shared.services.outcomes import final_values, record_failure, save_synchronized
+from shared.services.sides import BcSide, DataverseSide
+from shared.services.values import ValueMapper
+
+MAX_BOUNDARY = 2000
+
+
+@dataclass
+class _Pending:
+    coupling: Coupling
+    bc_row: Row
+    dv_row: Row
+    values: dict[str, Any]
+    to_dv: tuple[str, ...]
+    to_bc: tuple[str, ...]
+
+
+@dataclass
+class MappingRun:
+    context: SyncContext
+    mapping: TableMapping
+    job_id: str = field(default_factory=lambda: f"run-{uuid.uuid4()}")
+    counters: Counters = field(default_factory=Counters)
+    transient_bc: list[str] = field(default_factory=list)  # modified-on of records that failed transiently
+    transient_dv: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.mapper = ValueMapper(self.mapping, LookupResolver(self.context), self.context.option_maps)
+        self.bc = BcSide(self.context.bc, self.mapping, self.mapper)
+        self.dv = DataverseSide(self.context.dataverse, self.mapping, self.mapper)
+        self.creator = Creator(self.context, self.mapping, self.mapper, self.bc, self.dv, self.job_id)
+
+    # -- the run ---------------------------------------------------------------------------------------------
+    def run(self) -> SyncJob:
+        started = self.context.clock()
+        bc_checkpoint = self.context.checkpoints.find_checkpoint(self.mapping.name, Side.BC)
+        dv_checkpoint = self.context.checkpoints.find_checkpoint(self.mapping.name, Side.DATAVERSE)
+        bc_read = self._bc_candidates(bc_checkpoint)
+        dv_read = self._dv_candidates(dv_checkpoint)
+        bc_rows = _not_seen(bc_read, bc_checkpoint)
+        dv_rows = _not_seen(dv_read, dv_checkpoint)
+        self._add_failed_records(bc_rows, dv_rows)
+        by_bc = self.context.couplings.find_many_by_bc_ids(self.mapping.name, bc_rows)
+        by_dv = self.context.couplings.find_many_by_dataverse_ids(self.mapping.name, dv_rows)
+        couplings = {c.bc_id: c for c in [*by_bc.values(), *by_dv.values()]}
+        missing_bc = [c.bc_id for c in couplings.values() if c.bc_id not in bc_rows]
+        missing_dv = [c.dataverse_id for c in couplings.values() if c.dataverse_id not in dv_rows]
+        bc_all = {**self.bc.get_many(missing_bc), **bc_rows}
+        dv_all = {**self.dv.get_many(missing_dv), **dv_rows}
+        pending = [p for c in couplings.values() if (p := self._decide(c, bc_all, dv_all, bc_rows, dv_rows))]
+        self._write(pending)
+        self._create_uncoupled(bc_rows, dv_rows, by_bc, by_dv)
+        self._save_checkpoints(started, bc_checkpoint, dv_checkpoint, bc_read, dv_read)
+        job = SyncJob(
+            self.mapping.name,
+            self.job_id,
+            format_instant(started),
+            format_instant(self.context.clock()),
+            "finished",
+            self.counters,
+        )
+        self.context.jobs.record_job(job)
+        return job
+
+    def _bc_candidates(self, checkpoint: Checkpoint | None) -> dict[str, Row]:
+        if not self.mapping.direction.allows(Direction.TO_DATAVERSE):
+            return {}
+        since = read_from(checkpoint.watermark if checkpoint else None)
+        return {str(row["id"]): row for row in self.bc.changed_since(since)}
+
+    def _dv_candidates(self, checkpoint: Checkpoint | None) -> dict[str, Row]:
+        if not self.mapping.direction.allows(Direction.FROM_DATAVERSE):
+            return {}
+        since = read_from(checkpoint.watermark if checkpoint else None)
+        return {str(row[self.mapping.dataverse_id]): row for row in self.dv.changed_since(since)}
+
+    def _add_failed_records(self, bc_rows: dict[str, Row], dv_rows: dict[str, Row]) -> None:
+        """Records whose last sync failed (and are not skipped) are retried first, changed or not."""
+        failed = [e for e in self.context.errors.list_errors(self.mapping.name) if not e.skipped]
+        bc_ids = [e.record_id for e in failed if e.side is Side.BC and e.record_id not in bc_rows]
+        dv_ids = [e.record_id for e in failed if e.side is Side.DATAVERSE and e.record_id not in dv_rows]
+        bc_rows.update(self.bc.get_many(bc_ids, in_scope_only=True))
+        dv_rows.update(self.dv.get_many(dv_ids, in_scope_only=True))
+
+    # -- per pair --------------------------------------------------------------------------------------------
+    def _decide(
+        self,
+        coupling: Coupling,
+        bc_all: dict[str, Row],
+        dv_all: dict[str, Row],
+        bc_changed: dict[str, Row],
+        dv_changed: dict[str, Row],
+    ) -> _Pending | None:
+        if coupling.skipped:
+            self.counters.skipped += 1
+            return None
+        bc_row, dv_row = bc_all.get(coupling.bc_id), dv_all.get(coupling.dataverse_id)
+        if bc_row is None or dv_row is None:
+            handle_missing(self.creator, coupling, bc_row, dv_row, self.counters)
+            return None
+        bc_values = self.mapper.from_bc(bc_row)
+        if bc_values.failures:
+            self._fail(Side.BC, coupling.bc_id, next(iter(bc_values.failures.values())), bc_row)
+            return None
+        dv_values = self.mapper.from_dataverse(dv_row)
+        decision = decide(
+            self.mapper.rules(),
+            bc_values.values,
+            dv_values.values,
+            decode_hashes(coupling.values_hash),
+            table_direction=self.mapping.direction,
+            policy=self.mapping.conflict_policy,
+            bc_changed_hint=coupling.bc_id in bc_changed,
+            dataverse_changed_hint=coupling.dataverse_id in dv_changed,
+        )
+        if decision.outcome is Outcome.CONFLICT:
+            fields = ", ".join(decision.conflicting)
+            error = SyncError(
+                "changedInBothApps",
+                f"The record was changed in both apps since the last sync "
+                f"({fields}); choose which side to keep with Synchronize Now.",
+            )
+            self._fail(Side.BC, coupling.bc_id, error, bc_row)
+            return None
+        values = final_values(decision, bc_values.values, dv_values.values)
+        if decision.outcome is Outcome.UNCHANGED:
+            self.counters.unchanged += 1
+            if decode_hashes(coupling.values_hash) is None or coupling.skipped:
+                save_synchronized(
+                    self.context,
+                    coupling,
+                    values,
+                    bc_modified=self.bc.modified_on(bc_row),
+                    dv_modified=self.dv.modified_on(dv_row),
+                    job_id=self.job_id,
+                )
+            return None
+        return _Pending(coupling, bc_row, dv_row, values, decision.to_dataverse, decision.to_bc)
+
+    def _fail(self, side: Side, record_id: str, error: SyncError, row: Row | None) -> None:
+        self.counters.failed += 1
+        if error.is_transient and row is not None:
+            modified = self.bc.modified_on(row) if side is Side.BC else self.dv.modified_on(row)
+            (self.transient_bc if side is Side.BC else self.transient_dv).append(modified or "")
+        if record_failure(self.context, self.mapping.name, side, record_id, error):
+            self.counters.skipped += 1
+
+    # -- writing ---------------------------------------------------------------------------------------------
+    def _write(self, pending: list[_Pending]) -> None:
+        failed: set[str] = set()
+        dv_rows: list[dict[str, Any]] = []
+        dv_owners: list[_Pending] = []
+        for item in (p for p in pending if p.to_dv):
+            try:
+                payload = self.mapper.dataverse_payload(item.bc_row, item.to_dv, creating=False)
+            except SyncError as error:
+                self._fail(Side.BC, item.coupling.bc_id, error, item.bc_row)
+                failed.add(item.coupling.bc_id)
+                continue
+            dv_rows.append({self.mapping.dataverse_id: item.coupling.dataverse_id, **payload})
+            dv_owners.append(item)
+        self._upsert_dataverse(dv_rows, dv_owners, failed)
+        self._update_bc([p for p in pending if p.to_bc and p.coupling.bc_id not in failed], failed)
+        for item in pending:
+            if item.coupling.bc_id in failed:
+                continue
+            self.counters.modified += 1
+            save_synchronized(
+                self.context,
+                item.coupling,
+                item.values,
+                bc_modified=None if item.to_bc else self.bc.modified_on(item.bc_row),
+                dv_modified=None if item.to_dv else self.dv.modified_on(item.dv_row),
+                job_id=self.job_id,
+            )
+
+    def _upsert_dataverse(self, rows: list[dict[str, Any]], owners: list[_Pending], failed: set[str]) -> None:
+        for start in range(0, len(rows), self.context.bulk_size):
+            chunk, chunk_owners = (
+                rows[start : start + self.context.bulk_size],
+                owners[start : start + self.context.bulk_size],
+            )
+            try:
+                self.dv.upsert_many(chunk)
+            except BulkWriteError as error:
+                for failure in error.failures:
+                    owner = chunk_owners[failure.index]
+                    self._fail(Side.BC, owner.coupling.bc_id, failure.error, owner.bc_row)
+                    failed.add(owner.coupling.bc_id)
+            except SyncError as error:
+                for owner in chunk_owners:
+                    self._fail(Side.BC, owner.coupling.bc_id, error, owner.bc_row)
+                    failed.add(owner.coupling.bc_id)
+
+    def _update_bc(self, items: list[_Pending], failed: set[str]) -> None:
+        updates = []
+        sendable = []
+        for item in items:
+            try:
+                body = self.mapper.bc_payload(item.dv_row, item.to_bc, creating=False)
+            except SyncError as error:
+                self._fail(Side.DATAVERSE, item.coupling.dataverse_id, error, item.dv_row)
+                failed.add(item.coupling.bc_id)
+                continue
+            updates.append((item.coupling.bc_id, body, str(item.bc_row.get("@odata.etag") or "*")))
+            sendable.append(item)
+        for item, outcome in zip(sendable, self.bc.update_many(updates), strict=True):
+            if not outcome.ok:
+                self._fail(Side.DATAVERSE, item.coupling.dataverse_id, outcome_error(outcome), item.dv_row)
+                failed.add(item.coupling.bc_id)
+
+    def _create_uncoupled(
+        self, bc_rows: dict[str, Row], dv_rows: dict[str, Row], by_bc: dict[str, Coupling], by_dv: dict[str, Coupling]
+    ) -> None:
+        if self.mapping.sync_only_coupled:
+            return
+        self.creator.create_in_dataverse(
+            [row for bc_id, row in bc_rows.items() if bc_id not in by_bc], self.counters, self._fail
+        )
+        self.creator.create_in_business_central(
+            [row for dv_id, row in dv_rows.items() if dv_id not in by_dv], self.counters, self._fail
+        )
+
+    # -- checkpoints -----------------------------------------------------------------------------------------
+    def _save_checkpoints(
+        self,
+        started: datetime,
+        bc_checkpoint: Checkpoint | None,
+        dv_checkpoint: Checkpoint | None,
+        bc_rows: dict[str, Row],
+        dv_rows: dict[str, Row],
+    ) -> None:
+        for side, checkpoint, rows, transient, modified_of in (
+            (Side.BC, bc_checkpoint, bc_rows, self.transient_bc, self.bc.modified_on),
+            (Side.DATAVERSE, dv_checkpoint, dv_rows, self.transient_dv, self.dv.modified_on),
+        ):
+            seen = [m for row in rows.values() if (m := modified_of(row))]
+            cap = min([started, *[parse_instant(t) for t in transient if t]])
+            if checkpoint is not None and checkpoint.watermark:
+                cap = max(cap, parse_instant(checkpoint.watermark))  # forward only
+            watermark = advance(checkpoint.watermark if checkpoint else None, seen, cap)
+            if watermark is None:
+                continue
+            boundary = _boundary(rows, modified_of, watermark)
+            if checkpoint is not None and (watermark, boundary) == (checkpoint.watermark, checkpoint.boundary_ids):
+                continue
+            base = checkpoint or Checkpoint(self.mapping.name, side)
+            self.context.checkpoints.save_checkpoint(
+                Checkpoint(base.mapping, side, watermark, boundary, base.delta_link, base.etag)
+            )
+
+
+def _version_key(record_id: str, row: Row) -> str:
+    return f"{record_id}|{row.get('@odata.etag', '')}"
+
+
+def _not_seen(rows: dict[str, Row], checkpoint: Checkpoint | None) -> dict[str, Row]:
+    """Skip the records the last run already processed at exactly this version (ETags change on every write, so a
+    record written again, even within the same second, is never skipped)."""
+    if checkpoint is None or not checkpoint.boundary_ids:
+        return dict(rows)
+    processed = set(checkpoint.boundary_ids)
+    return {key: row for key, row in rows.items() if _version_key(key, row) not in processed}
+
+
+def _boundary(rows: dict[str, Row], modified_of: Callable[[Row], str | None], watermark: str) -> tuple[str, ...]:
+    """The versions the next run will read again because of the overlap window (capped: past the cap it just
+    re-compares them, which costs reads, never writes)."""
+    since = read_from(watermark)
+    if since is None:
+        return ()
+    keys = sorted(
+        _version_key(key, row)
+        for key, row in rows.items()
+        if (modified := modified_of(row)) and parse_instant(modified) >= since
+    )
+    return tuple(keys) if len(keys) <= MAX_BOUNDARY else ()
+
+
+def outcome_error(outcome: BatchOutcome) -> SyncError:
+    """A failed BC batch operation as a domain error: 409 (changed meanwhile), 424 (not executed) and throttling are
+    transient (the next run reads the record again), everything else is a record error."""
+    error = (outcome.body or {}).get("error", {}) if isinstance(outcome.body, dict) else {}
+    code = str(error.get("code") or f"HTTP{outcome.status}")
+    kind = ErrorKind.TRANSIENT if outcome.status in (408, 409, 424, 429, 502, 503, 504) else ErrorKind.RECORD
+    return SyncError(code, str(error.get("message") or ""), kind=kind)
+
+
+def run_mapping(context: SyncContext, mapping_name: str) -> SyncJob:
+    mapping = context.mapping(mapping_name)
+    return MappingRun(context, mapping).run()

@@ -1,0 +1,71 @@
+"""What happens after a decision for one coupled pair: the coupling's new per-field hashes and side states, and the
+record's error entry (cleared on success, counted on a record error). Shared by Synchronize Now and the runs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from shared.domain.changes import Decision, encode_hashes, field_hashes
+from shared.domain.coupling import Coupling, SideState, SyncResult
+from shared.domain.errors import ConcurrencyError, SyncError
+from shared.domain.records import Side
+from shared.services.context import SyncContext
+
+
+def final_values(decision: Decision, bc_values: Mapping[str, Any], dv_values: Mapping[str, Any]) -> dict[str, Any]:
+    """The canonical values both sides hold once the decision's writes are applied."""
+    merged = dict(bc_values)
+    for key in decision.to_bc:
+        merged[key] = dv_values.get(key)
+    return merged
+
+
+def save_synchronized(
+    context: SyncContext,
+    coupling: Coupling,
+    values: Mapping[str, Any],
+    *,
+    bc_modified: str | None,
+    dv_modified: str | None,
+    job_id: str,
+) -> Coupling:
+    """Record a successful sync: hashes of the values both sides now hold, and restore a skipped record."""
+    updated = coupling.with_changes(
+        values_hash=encode_hashes(field_hashes(values)),
+        bc=SideState(
+            modified_on=bc_modified or coupling.bc.modified_on,
+            version=None,
+            last_result=SyncResult.SUCCESS,
+            last_job_id=job_id,
+        ),
+        dataverse=SideState(
+            modified_on=dv_modified or coupling.dataverse.modified_on,
+            version=None,
+            last_result=SyncResult.SUCCESS,
+            last_job_id=job_id,
+        ),
+        skipped=False,
+    )
+    for attempt in range(3):
+        try:
+            saved = context.couplings.update_coupling(updated)
+            break
+        except ConcurrencyError:
+            if attempt == 2:
+                raise
+            fresh = context.couplings.find_by_bc_id(coupling.mapping, coupling.bc_id)
+            if fresh is None:
+                raise
+            updated = updated.with_changes(etag=fresh.etag)
+    for side, record_id in ((Side.BC, coupling.bc_id), (Side.DATAVERSE, coupling.dataverse_id)):
+        context.errors.clear_error(coupling.mapping, side, record_id)
+    return saved
+
+
+def record_failure(context: SyncContext, mapping: str, side: Side, record_id: str, error: SyncError) -> bool:
+    """Count a record error (transient ones are never counted: they are retried). Returns whether it is now skipped."""
+    if error.is_transient:
+        return False
+    entry = context.errors.record_error(mapping, side, record_id, error.code, error.message)
+    return entry.skipped

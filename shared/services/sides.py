@@ -1,0 +1,126 @@
+"""Reading and writing one mapping's records on each side, in as few requests as the APIs allow.
+
+Reads select only the mapped fields and page at the server maximum; records needed by id are fetched with one
+filter per chunk of ids, never one request each; Dataverse writes go out as `UpsertMultiple` (one request per chunk,
+deterministic ids so a retry never duplicates), BC writes as JSON `$batch` (100 per request) with `If-Match`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shared.domain.mapping import TableMapping
+from shared.ports import BatchOutcome, BusinessCentralClientPort, DataverseClientPort, Row
+from shared.services.values import BC_ID, BC_MODIFIED, DV_MODIFIED, ValueMapper
+
+ID_CHUNK = 15  # ids per `$filter` (Table-Storage-like limits do not apply, but URLs stay short)
+COUPLING_NAMESPACE = uuid.UUID("3c4f2b1e-8d7a-4e55-9a0b-6f1d2c3e4a5b")
+
+
+def deterministic_id(mapping: str, source_side: str, source_id: str) -> str:
+    """The id a record created from `source_id` gets on the other side: the same on every retry, never a duplicate."""
+    return str(uuid.uuid5(COUPLING_NAMESPACE, f"{mapping}:{source_side}:{source_id.lower()}"))
+
+
+def _and(*filters: str | None) -> str | None:
+    parts = [f"({f})" for f in filters if f]
+    return " and ".join(parts) if parts else None
+
+
+def _chunks(values: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+@dataclass
+class BcSide:
+    client: BusinessCentralClientPort
+    mapping: TableMapping
+    mapper: ValueMapper
+
+    @property
+    def entity_set(self) -> str:
+        return self.mapping.bc_entity_set
+
+    def changed_since(self, since: datetime | None) -> Iterator[Row]:
+        for page in self.client.list_changed_since(
+            self.entity_set, since, self.mapper.bc_select(), extra_filter=self.mapping.bc_filter
+        ):
+            yield from page.rows
+
+    def get_many(self, ids: Iterable[str], *, in_scope_only: bool = False) -> dict[str, Row]:
+        found: dict[str, Row] = {}
+        unique = sorted(set(ids))
+        for chunk in _chunks(unique, ID_CHUNK):
+            ids_filter = " or ".join(f"id eq {value}" for value in chunk)
+            scope = self.mapping.bc_filter if in_scope_only else None
+            for page in self.client.list_changed_since(
+                self.entity_set, None, self.mapper.bc_select(), extra_filter=_and(ids_filter, scope)
+            ):
+                found.update({str(row[BC_ID]): row for row in page.rows})
+        return found
+
+    def create(self, entity_id: str, payload: Mapping[str, Any]) -> Row:
+        return self.client.create_entity(self.entity_set, payload, entity_id)
+
+    def update_many(self, updates: Sequence[tuple[str, Mapping[str, Any], str]]) -> list[BatchOutcome]:
+        """(id, payload, etag) each; one outcome per update, in order (failed ones are reported, not raised)."""
+        requests = [
+            {"method": "PATCH", "url": f"{self.entity_set}({entity_id})", "body": dict(body), "etag": etag}
+            for entity_id, body, etag in updates
+        ]
+        return self.client.execute_batch(requests, continue_on_error=True) if requests else []
+
+    @staticmethod
+    def modified_on(row: Mapping[str, Any]) -> str | None:
+        value = row.get(BC_MODIFIED)
+        return str(value) if value else None
+
+
+@dataclass
+class DataverseSide:
+    client: DataverseClientPort
+    mapping: TableMapping
+    mapper: ValueMapper
+
+    @property
+    def entity_set(self) -> str:
+        return self.mapping.dataverse_entity_set
+
+    @property
+    def primary_id(self) -> str:
+        return self.mapping.dataverse_id
+
+    def changed_since(self, since: datetime | None) -> Iterator[Row]:
+        for page in self.client.list_changed_since(
+            self.entity_set, since, self.mapper.dataverse_select(), extra_filter=self.mapping.dataverse_filter
+        ):
+            yield from page.rows
+
+    def get_many(self, ids: Iterable[str], *, in_scope_only: bool = False) -> dict[str, Row]:
+        found: dict[str, Row] = {}
+        for chunk in _chunks(sorted(set(ids)), ID_CHUNK):
+            ids_filter = " or ".join(f"{self.primary_id} eq {value}" for value in chunk)
+            scope = self.mapping.dataverse_filter if in_scope_only else None
+            for page in self.client.list_changed_since(
+                self.entity_set, None, self.mapper.dataverse_select(), extra_filter=_and(ids_filter, scope)
+            ):
+                found.update({str(row[self.primary_id]): row for row in page.rows})
+        return found
+
+    def create(self, row_id: str, payload: Mapping[str, Any]) -> None:
+        self.client.create_row(self.entity_set, row_id, payload)
+
+    def upsert_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Rows carry their primary id; raises `BulkWriteError` listing the rows that failed (the rest are written)."""
+        if rows:
+            self.client.upsert_multiple(self.mapping.dataverse_table, self.entity_set, rows)
+
+    @staticmethod
+    def modified_on(row: Mapping[str, Any]) -> str | None:
+        value = row.get(DV_MODIFIED)
+        return str(value) if value else None

@@ -1,0 +1,140 @@
+"""From a BC record or a Dataverse row to the canonical values the engine compares, and back to write payloads.
+
+Each field is compared in one domain: a one-way field in its destination's (after the transform that is applied when
+writing it, so e.g. a negative BC price and the 0 it became in Sales compare equal), a two-way field in BC's (BC
+upper-cases Codes and has no nulls), a lookup as the Dataverse id it resolves to through the couplings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.domain.changes import FieldRule
+from shared.domain.mapping import Direction, FieldMapping, TableMapping
+from shared.domain.transforms import OptionMap, Transform, normalize, transform_named
+from shared.services.lookups import LookupFailed, LookupResolver
+
+BC_ID, BC_MODIFIED = "id", "lastModifiedDateTime"
+DV_MODIFIED = "modifiedon"
+
+
+def read_name(dataverse_field: str, is_lookup: bool) -> str:
+    return f"_{dataverse_field}_value" if is_lookup else dataverse_field
+
+
+@dataclass
+class Canonical:
+    values: dict[str, Any] = field(default_factory=dict)
+    failures: dict[str, LookupFailed] = field(default_factory=dict)
+
+
+class ValueMapper:
+    """Field-level work for one table mapping during one run (it shares the run's lookup cache)."""
+
+    def __init__(
+        self, mapping: TableMapping, resolver: LookupResolver, option_maps: Mapping[str, OptionMap] | None = None
+    ) -> None:
+        self.mapping = mapping
+        self.resolver = resolver
+        self.fields = tuple(f for f in mapping.fields if f.enabled and (f.bc_field or f.dataverse_field))
+        self._transforms: dict[str, Transform] = {f.key: transform_named(f.transform, option_maps) for f in self.fields}
+
+    # -- reading -------------------------------------------------------------------------------------------
+    def rules(self) -> tuple[FieldRule, ...]:
+        return tuple(FieldRule(f.key, f.direction) for f in self.fields)
+
+    def bc_select(self) -> list[str]:
+        names = [BC_ID, BC_MODIFIED] + [f.bc_field for f in self.fields if f.bc_field]
+        return list(dict.fromkeys(names))
+
+    def dataverse_select(self) -> list[str]:
+        names = [self.mapping.dataverse_id, DV_MODIFIED] + [
+            read_name(f.dataverse_field, f.lookup is not None) for f in self.fields if f.dataverse_field
+        ]
+        return list(dict.fromkeys(names))
+
+    def _bc_raw(self, f: FieldMapping, row: Mapping[str, Any]) -> Any:
+        return row.get(f.bc_field) if f.bc_field else f.constant
+
+    def _dv_raw(self, f: FieldMapping, row: Mapping[str, Any]) -> Any:
+        if not f.dataverse_field:
+            return f.constant
+        return row.get(read_name(f.dataverse_field, f.lookup is not None))
+
+    def from_bc(self, row: Mapping[str, Any]) -> Canonical:
+        result = Canonical()
+        for f in self.fields:
+            raw, transform = self._bc_raw(f, row), self._transforms[f.key]
+            try:
+                if f.lookup is not None:
+                    result.values[f.key] = normalize(self.resolver.to_dataverse_id(f.lookup, raw))
+                elif f.direction is Direction.TO_DATAVERSE:
+                    result.values[f.key] = normalize(transform.to_dataverse(raw))
+                else:
+                    result.values[f.key] = normalize(raw)
+            except LookupFailed as failure:
+                result.failures[f.key] = failure
+                result.values[f.key] = "" if f.clear_on_failed_lookup else f"unresolved:{raw}"
+        return result
+
+    def from_dataverse(self, row: Mapping[str, Any]) -> Canonical:
+        result = Canonical()
+        for f in self.fields:
+            raw, transform = self._dv_raw(f, row), self._transforms[f.key]
+            if f.lookup is not None or f.direction is Direction.TO_DATAVERSE:
+                result.values[f.key] = normalize(raw)
+            else:
+                result.values[f.key] = normalize(transform.to_bc(raw))
+        return result
+
+    # -- writing -------------------------------------------------------------------------------------------
+    def _selected(self, keys: Iterable[str] | None) -> list[FieldMapping]:
+        wanted = None if keys is None else set(keys)
+        return [f for f in self.fields if wanted is None or f.key in wanted]
+
+    def dataverse_payload(
+        self, bc_row: Mapping[str, Any], keys: Iterable[str] | None, *, creating: bool
+    ) -> dict[str, Any]:
+        """Attributes (and `@odata.bind`s) to write to Dataverse; `keys=None` means every field that may be sent."""
+        payload: dict[str, Any] = dict(self.mapping.dataverse_on_create) if creating else {}
+        for f in self._selected(keys):
+            if not f.dataverse_field or not f.direction.allows(Direction.TO_DATAVERSE):
+                continue
+            raw = self._bc_raw(f, bc_row)
+            if f.lookup is not None:
+                try:
+                    target = self.resolver.to_dataverse_id(f.lookup, raw)
+                except LookupFailed:
+                    if not f.clear_on_failed_lookup:
+                        raise
+                    target = None
+                if target is None and creating:
+                    continue  # nothing to clear on a new row
+                bind = f"/{f.lookup.target_entity_set}({target})" if target else None
+                payload[f"{f.lookup.navigation}@odata.bind"] = bind
+            else:
+                payload[f.dataverse_field] = self._transforms[f.key].to_dataverse(raw)
+        return payload
+
+    def bc_payload(
+        self, dataverse_row: Mapping[str, Any], keys: Iterable[str] | None, *, creating: bool
+    ) -> dict[str, Any]:
+        """Properties to write to BC; `keys=None` means every field that may be received."""
+        payload: dict[str, Any] = dict(self.mapping.bc_on_create) if creating else {}
+        for f in self._selected(keys):
+            if not f.bc_field or not f.direction.allows(Direction.FROM_DATAVERSE):
+                continue
+            raw = self._dv_raw(f, dataverse_row)
+            if f.lookup is not None:
+                try:
+                    payload[f.bc_field] = self.resolver.to_bc_value(f.lookup, raw)
+                except LookupFailed:
+                    if not f.clear_on_failed_lookup:
+                        raise
+                    payload[f.bc_field] = ""
+            else:
+                value = self._transforms[f.key].to_bc(raw)
+                payload[f.bc_field] = "" if value is None else value
+        return payload
