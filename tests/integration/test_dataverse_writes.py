@@ -253,3 +253,8 @@ def test_unknown_entity_set_is_404(dataverse: EmulatorHandle) -> None:
     response = dataverse.session.get(api(dataverse, "nosuchthings"))
     assert response.status_code == 404
     assert "error" in response.json()
+
+
+def test_an_empty_string_is_stored_as_null(dataverse: EmulatorHandle) -> None:
+    row = create(dataverse, "accounts", {"name": "Blank phone", "telephone1": ""})
+    assert row["telephone1"] is None

@@ -26,14 +26,14 @@ def dv_get(stack: SyncStack, path: str, **params: str) -> Any:
 def dv_writes(stack: SyncStack, entity_set: str = "accounts") -> int:
     by_set = stack.dv_handle.stats()["byEntitySet"]
     counts = by_set.get(entity_set, {}) if isinstance(by_set, dict) else {}
-    return sum(v for k, v in counts.items() if k in ("POST", "PATCH", "DELETE"))
+    return int(sum(v for k, v in counts.items() if k in ("POST", "PATCH", "DELETE")))
 
 
 def bc_writes(stack: SyncStack, entity_set: str = "customers") -> int:
     by_set = stack.bc_handle.stats()["byEntitySet"]
     counts = by_set.get(entity_set, {}) if isinstance(by_set, dict) else {}
     batch = by_set.get("$batch", {}) if isinstance(by_set, dict) else {}
-    return sum(v for k, v in counts.items() if k in ("POST", "PATCH", "DELETE")) + sum(batch.values())
+    return int(sum(v for k, v in counts.items() if k in ("POST", "PATCH", "DELETE")) + sum(batch.values()))
 
 
 def couple_currencies(stack: SyncStack) -> None:

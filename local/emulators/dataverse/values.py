@@ -57,6 +57,8 @@ def coerce(table: Table, attribute: Attribute, value: Any) -> Any:
     if kind == "string":
         if not isinstance(value, str):
             raise _type_error(table, attribute, value, "Edm.String")
+        if value == "":
+            return None  # Dataverse stores an empty string as null
         if attribute.max_length is not None and len(value) > attribute.max_length:
             raise DataverseError(
                 400,
