@@ -188,6 +188,12 @@ class BusinessCentralClientPort(Protocol):
     def get_entity(
         self, entity_set: str, entity_id: str, select: Sequence[str] | None = None, expand: str | None = None
     ) -> Row | None: ...
+    def get_entities(
+        self, entity_set: str, ids: Sequence[str], select: Sequence[str], extra_filter: str | None = None
+    ) -> dict[str, Row]:
+        """The entities with these ids (and matching `extra_filter`), keyed by id; missing ones are absent."""
+        ...
+
     def list_changed_since(
         self,
         entity_set: str,

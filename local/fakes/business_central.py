@@ -114,6 +114,17 @@ class InMemoryBusinessCentralClient:
                 return company_id
         raise FatalError("CompanyNotFound", f"Business Central has no company '{name_or_id}'.")
 
+    def get_entities(
+        self, entity_set: str, ids: Sequence[str], select: Sequence[str], extra_filter: str | None = None
+    ) -> dict[str, Row]:
+        wanted = set(ids)
+        return {
+            str(row["id"]): row
+            for page in self.list_changed_since(entity_set, None, select, extra_filter=extra_filter)
+            for row in page.rows
+            if str(row["id"]) in wanted
+        }
+
     def get_entity(
         self, entity_set: str, entity_id: str, select: Sequence[str] | None = None, expand: str | None = None
     ) -> Row | None:

@@ -21,10 +21,11 @@ from typing import Any
 from urllib.parse import quote
 
 from shared.connectors.bc_batch import SAME_KEY, BatchItem, BatchRunner, prepare
+from shared.connectors.bc_pages import page_key, page_select, page_source, to_canonical_row, translate_filter
 from shared.connectors.entity_sources import API_ROUTE, DEFAULT_SOURCES, EntitySources
 from shared.connectors.errors import ApiError
 from shared.connectors.http import HttpClient, TokenProvider
-from shared.domain.errors import ConcurrencyError, FatalError, NotFoundError
+from shared.domain.errors import ConcurrencyError, FatalError, NotFoundError, SyncError
 from shared.ports import BatchOutcome, Page, Row
 
 MAX_PAGE_SIZE = 20_000
@@ -63,6 +64,10 @@ def location_target(location: str) -> tuple[str, str]:
     last = location.rstrip("/").rsplit("/", 1)[-1]
     name, _, rest = last.partition("(")
     return name, rest.rstrip(")").strip("'")
+
+
+def _set_of(url: str) -> str:
+    return url.lstrip("/").split("(", 1)[0].split("?", 1)[0].split("/", 1)[0]
 
 
 def _row(body: Mapping[str, Any]) -> Row:
@@ -139,6 +144,10 @@ class BusinessCentralClient:
     def get_entity(
         self, entity_set: str, entity_id: str, select: Sequence[str] | None = None, expand: str | None = None
     ) -> Row | None:
+        source = page_source(self.sources, entity_set)
+        if source is not None:
+            found = self.get_page_entity(source.name, page_key(source, entity_id))
+            return None if found is None else to_canonical_row(source, found)
         params: dict[str, str] = {}
         if select:
             params["$select"] = ",".join(select)
@@ -146,6 +155,25 @@ class BusinessCentralClient:
             params["$expand"] = expand
         body = self.http.get_json(self._entity_url(entity_set, entity_id), params=params, ok_statuses=NOT_FOUND)
         return None if body is None else _row(body)
+
+    def get_entities(
+        self, entity_set: str, ids: Sequence[str], select: Sequence[str], extra_filter: str | None = None
+    ) -> dict[str, Row]:
+        """One filtered read per 15 ids for API entities; page entities (keyed by page key) are read by key."""
+        found: dict[str, Row] = {}
+        unique = sorted(set(ids))
+        if page_source(self.sources, entity_set) is not None:
+            for entity_id in unique:
+                row = self.get_entity(entity_set, entity_id)
+                if row is not None:
+                    found[entity_id] = row
+            return found
+        for start in range(0, len(unique), 15):
+            ids_filter = " or ".join(f"id eq {value}" for value in unique[start : start + 15])
+            combined = f"({ids_filter}) and ({extra_filter})" if extra_filter else ids_filter
+            for page in self.list_changed_since(entity_set, None, select, extra_filter=combined):
+                found.update({str(row["id"]): row for row in page.rows})
+        return found
 
     def list_changed_since(
         self,
@@ -159,6 +187,13 @@ class BusinessCentralClient:
         checkpoint can follow the last row read. `id` is always selected, `lastModifiedDateTime` when `since` is."""
         if not select:
             raise ValueError("$select is required: read only the mapped fields")
+        source = page_source(self.sources, entity_set)
+        if source is not None:  # pages carry no lastModifiedDateTime: read in full, the sync compares values
+            for page in self.list_page(
+                source.name, page_select(source, list(select)), translate_filter(source, extra_filter)
+            ):
+                yield Page([to_canonical_row(source, row) for row in page.rows], page.next_link)
+            return
         names = ["id", *select, *(["lastModifiedDateTime"] if since is not None else [])]
         params = {"$select": ",".join(dict.fromkeys(names))}
         filters = [f"lastModifiedDateTime ge {odata_datetime(since)}"] if since is not None else []
@@ -177,6 +212,13 @@ class BusinessCentralClient:
             yield Page([dict(row) for row in body.get("value", [])], body.get("@odata.nextLink"))
 
     def create_entity(self, entity_set: str, body: Mapping[str, Any], entity_id: str | None = None) -> Row:
+        source = page_source(self.sources, entity_set)
+        if source is not None:  # a page entity's id is its key, which the body carries
+            response = self.http.request("POST", self._page_url(source.name), json_body=source.to_source(body))
+            return to_canonical_row(source, response.json())
+        return self._create_api_entity(entity_set, body, entity_id)
+
+    def _create_api_entity(self, entity_set: str, body: Mapping[str, Any], entity_id: str | None) -> Row:
         chosen = entity_id or str(body.get("id") or uuid.uuid4())
         url = self._set_url(entity_set)
         try:
@@ -193,6 +235,10 @@ class BusinessCentralClient:
     def update_entity(
         self, entity_set: str, entity_id: str, body: Mapping[str, Any], etag: str, *, merge: bool = False
     ) -> Row:
+        source = page_source(self.sources, entity_set)
+        if source is not None:
+            updated = self.update_page_entity(source.name, page_key(source, entity_id), source.to_source(body), etag)
+            return to_canonical_row(source, updated)
         url = self._entity_url(entity_set, entity_id)
         try:
             return self._patch(url, body, etag)
@@ -233,6 +279,8 @@ class BusinessCentralClient:
         (`customers`, `salesOrders(<id>)`); `etag` becomes `If-Match`. See `bc_batch` for the outcome rules."""
         if not requests:
             return []
+        if any(page_source(self.sources, _set_of(str(r["url"]))) for r in requests):
+            return [self._one_by_one(r) for r in requests]  # page services take no JSON $batch
         company = self.resolve_company(self.company)
         items: list[BatchItem] = []
         routes: set[str] = set()
@@ -248,6 +296,23 @@ class BusinessCentralClient:
             raise ValueError(f"one batch goes to one route; these requests span {sorted(routes)}")
         runner = BatchRunner(self.http, f"{routes.pop()}/$batch")
         return runner.run(items, atomic=atomic, continue_on_error=continue_on_error)
+
+    def _one_by_one(self, request: Mapping[str, Any]) -> BatchOutcome:
+        url = str(request["url"]).lstrip("/")
+        entity_set, _, rest = url.partition("(")
+        try:
+            if request["method"] == "PATCH":
+                row = self.update_entity(
+                    entity_set, rest.rstrip(")"), request.get("body") or {}, str(request.get("etag") or "*")
+                )
+            else:
+                row = self.create_entity(entity_set, request.get("body") or {})
+        except SyncError as error:
+            status = getattr(error, "status", None) or (
+                409 if isinstance(error, ConcurrencyError) else 404 if isinstance(error, NotFoundError) else 400
+            )
+            return BatchOutcome(status, {"error": {"code": error.code, "message": error.message}})
+        return BatchOutcome(200, row)
 
     def invoke_action(self, entity_set: str, entity_id: str, action: str) -> str | None:
         """Not repeated on a lost answer (posting twice is not harmless): a transient `ApiError` reaches the

@@ -15,7 +15,7 @@ from typing import Any
 
 from shared.domain.mapping import TableMapping
 from shared.ports import BatchOutcome, BusinessCentralClientPort, DataverseClientPort, Row
-from shared.services.values import BC_ID, BC_MODIFIED, DV_MODIFIED, ValueMapper
+from shared.services.values import BC_MODIFIED, DV_MODIFIED, ValueMapper
 
 ID_CHUNK = 15  # ids per `$filter` (Table-Storage-like limits do not apply, but URLs stay short)
 COUPLING_NAMESPACE = uuid.UUID("3c4f2b1e-8d7a-4e55-9a0b-6f1d2c3e4a5b")
@@ -53,16 +53,8 @@ class BcSide:
             yield from page.rows
 
     def get_many(self, ids: Iterable[str], *, in_scope_only: bool = False) -> dict[str, Row]:
-        found: dict[str, Row] = {}
-        unique = sorted(set(ids))
-        for chunk in _chunks(unique, ID_CHUNK):
-            ids_filter = " or ".join(f"id eq {value}" for value in chunk)
-            scope = self.mapping.bc_filter if in_scope_only else None
-            for page in self.client.list_changed_since(
-                self.entity_set, None, self.mapper.bc_select(), extra_filter=_and(ids_filter, scope)
-            ):
-                found.update({str(row[BC_ID]): row for row in page.rows})
-        return found
+        scope = self.mapping.bc_filter if in_scope_only else None
+        return self.client.get_entities(self.entity_set, sorted(set(ids)), self.mapper.bc_select(), scope)
 
     def create(self, entity_id: str, payload: Mapping[str, Any]) -> Row:
         return self.client.create_entity(self.entity_set, payload, entity_id)

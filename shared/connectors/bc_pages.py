@@ -1,0 +1,58 @@
+"""Page-web-service entities behind the same calls as API entities, so the sync never knows which surface it uses.
+
+A page-sourced entity (resources, price lists and lines, item/resource units ...) is addressed by its canonical set
+name (the custom route's, e.g. `resources`), read and written in canonical property names, and identified by its
+page key: `R0010`, or `S00001|10000` for a composite key. Pages have no `lastModifiedDateTime`, so such an entity is
+read in full each run (these tables are small) and changes are found by the sync's value hashes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from shared.connectors.entity_sources import EntitySource, EntitySources
+
+KEY_SEPARATOR = "|"
+_INTEGER_KEY = re.compile(r"(^|_)(Line_No|Entry_No)$")
+_IDENTIFIER = re.compile(r"'(?:[^']|'')*'|\b[A-Za-z_][A-Za-z0-9_]*\b")
+
+
+def page_source(sources: EntitySources, entity_set: str) -> EntitySource | None:
+    return next((s for s in sources if s.kind == "page" and s.custom_set == entity_set), None)
+
+
+def page_entity_id(source: EntitySource, row: Mapping[str, Any]) -> str:
+    """The id the sync couples a page entity by: its key values, in key order."""
+    return KEY_SEPARATOR.join(str(row[name]) for name in source.key)
+
+
+def page_key(source: EntitySource, entity_id: str) -> dict[str, Any]:
+    parts = entity_id.split(KEY_SEPARATOR)
+    if len(parts) != len(source.key):
+        raise ValueError(f"'{entity_id}' is not a key of {source.name} ({', '.join(source.key)})")
+    return {
+        name: int(part) if _INTEGER_KEY.search(name) and part.isdigit() else part
+        for name, part in zip(source.key, parts, strict=True)
+    }
+
+
+def translate_filter(source: EntitySource, text: str | None) -> str | None:
+    """A `$filter` written in canonical names, with the page's property names instead (string literals untouched)."""
+    if not text:
+        return text
+    return _IDENTIFIER.sub(lambda m: m.group(0) if m.group(0).startswith("'") else source.source_name(m.group(0)), text)
+
+
+def to_canonical_row(source: EntitySource, row: Mapping[str, Any]) -> dict[str, Any]:
+    canonical = source.to_canonical({k: v for k, v in row.items() if not k.startswith("@")})
+    canonical["id"] = page_entity_id(source, row)
+    if "@odata.etag" in row:
+        canonical["@odata.etag"] = row["@odata.etag"]
+    return canonical
+
+
+def page_select(source: EntitySource, canonical: list[str]) -> list[str]:
+    names = [n for n in canonical if n not in ("id", "lastModifiedDateTime")]
+    return list(dict.fromkeys([*source.key, *source.select(names)]))
