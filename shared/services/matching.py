@@ -1,0 +1,299 @@
+"""Match-based coupling (BC's "Match-Based Coupling"): couple each uncoupled BC record in the mapping's BC filter
+to the one uncoupled Dataverse row in its Dataverse filter that holds the same values in the match fields.
+
+Rules, as BC has them. Criteria come in priorities, lowest first. All fields of one priority must match, and the next
+priority is tried only when no uncoupled row was found. An empty BC value is not used, so a priority whose values
+are all empty is skipped. Text is compared without case unless the field is `case_sensitive_match`. Dataverse's
+`eq` ignores case, so for such a field the rows returned are checked again exactly. One uncoupled row: couple.
+Several: `severalMatches`, and nothing is coupled, because a guess could couple the wrong pair. Such a record is
+never created either, since that would add one more duplicate. None: `noMatch`, or created in Dataverse when
+create-if-no-match is on. `fields` (field keys or BC field names) replaces the mapping's criteria with one
+criterion, all of whose fields must match, as BC treats criteria fields left at the same priority.
+
+Cost per priority: one Dataverse query for every 20 BC records (an `or` of their criteria) and one coupling read
+for the rows found. There is never one query per record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from itertools import groupby
+from typing import Any
+
+from shared.domain.coupling import Coupling
+from shared.domain.errors import ConflictError, InvalidInputError, SyncError
+from shared.domain.mapping import ConflictPolicy, Direction, FieldMapping, TableMapping
+from shared.domain.records import Counters, SyncJob
+from shared.domain.transforms import EMPTY_GUID, normalize, transform_named
+from shared.domain.watermarks import format_instant
+from shared.ports import Row
+from shared.services.context import SyncContext
+from shared.services.coupling import MappingTools, dependency_message
+from shared.services.lookups import LookupFailed
+from shared.services.synchronize import synchronize_record
+from shared.services.values import read_name
+
+RECORDS_PER_QUERY = 20  # an `or` of 20 criteria keeps the URL far below Dataverse's limit
+Wanted = tuple[Any, ...]  # per criterion field: the value to find in Dataverse, None when not used
+
+
+@dataclass(frozen=True)
+class Matched:
+    bc_id: str
+    dataverse_id: str
+    priority: int | None  # None: created in Dataverse because nothing matched
+
+
+@dataclass(frozen=True)
+class Unmatched:
+    bc_id: str
+    reason: str  # "noMatch" | "severalMatches"
+    count: int
+
+
+@dataclass(frozen=True)
+class MatchFailure:
+    bc_id: str
+    code: str  # e.g. dependencyNotCoupled, alreadyCoupled (a race), a create or sync error
+    message: str
+
+
+@dataclass
+class MatchReport:
+    mapping: str
+    job_id: str
+    examined: int = 0  # uncoupled BC records in the filter
+    coupled: list[Matched] = field(default_factory=list)
+    created: list[Matched] = field(default_factory=list)
+    unmatched: list[Unmatched] = field(default_factory=list)
+    failed: list[MatchFailure] = field(default_factory=list)
+    synchronized: list[str] = field(default_factory=list)  # BC ids synchronized after coupling
+
+    def as_dict(self) -> dict[str, Any]:
+        """The API's JSON shape (camelCase keys)."""
+        shape: dict[str, Any] = _camel(asdict(self))
+        return shape
+
+
+def _camel(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), k): _camel(v) for k, v in value.items()}
+    return [_camel(v) for v in value] if isinstance(value, list) else value
+
+
+@dataclass(frozen=True)
+class Criterion:
+    priority: int
+    fields: tuple[FieldMapping, ...]
+
+
+def match_criteria(mapping: TableMapping, fields: Sequence[str] | None = None) -> list[Criterion]:
+    """The criteria by priority. InvalidInputError (field `fields`): an unknown field, or none at all."""
+    if fields is None:
+        by_priority = groupby(mapping.match_fields(), key=lambda f: f.match_priority or 0)
+        criteria = [Criterion(priority, tuple(group)) for priority, group in by_priority]
+    else:
+        enabled = [f for f in mapping.fields if f.enabled]
+        picked: list[FieldMapping] = []
+        for name in fields:
+            found = [f for f in enabled if name in (f.key, f.bc_field)]
+            if not found:
+                raise InvalidInputError("unknownMatchField", f"{mapping.name} has no field '{name}'.", field="fields")
+            picked += [f for f in found if f not in picked]
+        criteria = [Criterion(0, tuple(picked))] if picked else []
+    if not criteria:
+        raise InvalidInputError("noMatchFields", f"{mapping.name} has no match fields: give `fields`.", field="fields")
+    for f in (f for c in criteria for f in c.fields):
+        if not f.bc_field or not f.dataverse_field:
+            raise InvalidInputError("notMatchable", f"Field '{f.key}' is a constant: it cannot match.", field="fields")
+    return criteria
+
+
+def sync_directions(mapping: TableMapping) -> tuple[Direction, ...]:
+    """Where a newly matched pair is synchronized. A one-way mapping goes its own way. With bcWins the pair goes
+    toDataverse, and with dataverseWins fromDataverse. With none or merge it goes toDataverse first (BC's two-way
+    values win, since the coupling was started from the BC records), then fromDataverse for the Dataverse-only
+    fields, if any. This follows BC's "None -> both"."""
+    if mapping.direction is not Direction.BIDIRECTIONAL:
+        return (mapping.direction,)
+    if mapping.conflict_policy is ConflictPolicy.BC_WINS:
+        return (Direction.TO_DATAVERSE,)
+    if mapping.conflict_policy is ConflictPolicy.DATAVERSE_WINS:
+        return (Direction.FROM_DATAVERSE,)
+    from_only = any(f.direction is Direction.FROM_DATAVERSE for f in mapping.fields if f.enabled)
+    return (Direction.TO_DATAVERSE, Direction.FROM_DATAVERSE) if from_only else (Direction.TO_DATAVERSE,)
+
+
+def odata_literal(value: Any, *, guid: bool = False) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if guid or isinstance(value, int | float | Decimal):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _used(values: Wanted) -> tuple[bool, ...]:
+    return tuple(value is not None for value in values)
+
+
+def _key(fields: Sequence[FieldMapping], values: Sequence[Any], used: tuple[bool, ...]) -> tuple[Any, ...]:
+    """What two records must share to match: per used field the canonical value, case-folded unless the field is
+    case-sensitive (a lookup's id is compared without case)."""
+    key: list[Any] = [used]
+    for f, value, is_used in zip(fields, values, used, strict=True):
+        canonical = normalize(value) if is_used else None
+        case_blind = f.lookup is not None or not f.case_sensitive_match
+        key.append(canonical.casefold() if isinstance(canonical, str) and case_blind else canonical)
+    return tuple(key)
+
+
+class Matcher:
+    def __init__(self, context: SyncContext, mapping: TableMapping, report: MatchReport) -> None:
+        self.context, self.mapping, self.report = context, mapping, report
+        self.tools = MappingTools(context, mapping)
+        self.claimed: set[str] = set()
+
+    def uncoupled_bc_records(self) -> dict[str, Row]:
+        """The uncoupled BC records in the filter whose lookups are coupled (the others are reported as failed)."""
+        rows = {str(row["id"]): row for row in self.tools.bc.changed_since(None)}
+        coupled = self.context.couplings.find_many_by_bc_ids(self.mapping.name, rows)
+        pending: dict[str, Row] = {}
+        for bc_id, row in ((bc_id, row) for bc_id, row in rows.items() if bc_id not in coupled):
+            self.report.examined += 1
+            if missing := self.tools.missing_bc_dependencies(row):
+                self.report.failed.append(MatchFailure(bc_id, "dependencyNotCoupled", dependency_message(missing)))
+            else:
+                pending[bc_id] = row
+        return pending
+
+    def wanted(self, criterion: Criterion, row: Row) -> Wanted:
+        """The BC record's values in Dataverse's terms: through the transform, or the coupled id for a lookup."""
+        values: list[Any] = []
+        for f in criterion.fields:
+            raw, value = row.get(f.bc_field or ""), None
+            if raw not in ("", None, EMPTY_GUID) and f.lookup is not None:
+                with contextlib.suppress(LookupFailed):
+                    value = self.tools.mapper.resolver.to_dataverse_id(f.lookup, raw)
+            elif raw not in ("", None, EMPTY_GUID):
+                value = transform_named(f.transform, self.context.option_maps).to_dataverse(raw)
+            values.append(None if isinstance(value, str) and not value.strip() else value)
+        return tuple(values)
+
+    def candidates(self, criterion: Criterion, wanted: dict[str, Wanted]) -> dict[str, list[str]]:
+        """BC id -> the Dataverse ids (in the filter, coupled or not) that hold all of its values."""
+        primary, fields = self.mapping.dataverse_id, criterion.fields
+        names = [read_name(f.dataverse_field or "", f.lookup is not None) for f in fields]
+
+        def clause(values: Wanted) -> str:
+            parts = zip(names, fields, values, strict=True)
+            return " and ".join(
+                f"{n} eq {odata_literal(v, guid=f.lookup is not None)}" for n, f, v in parts if v is not None
+            )
+
+        clauses = sorted({clause(values) for values in wanted.values()})
+        rows: dict[str, Row] = {}
+        for start in range(0, len(clauses), RECORDS_PER_QUERY):
+            any_of = " or ".join(f"({clause})" for clause in clauses[start : start + RECORDS_PER_QUERY])
+            scope = f"({self.mapping.dataverse_filter}) and ({any_of})" if self.mapping.dataverse_filter else any_of
+            for page in self.context.dataverse.list_changed_since(
+                self.mapping.dataverse_entity_set, None, [primary, *names], extra_filter=scope
+            ):
+                rows.update({str(row[primary]): row for row in page.rows})
+        index: dict[tuple[Any, ...], list[str]] = {}
+        for used in {_used(values) for values in wanted.values()}:
+            for dv_id, row in rows.items():
+                index.setdefault(_key(fields, [row.get(name) for name in names], used), []).append(dv_id)
+        return {bc_id: index.get(_key(fields, values, _used(values)), []) for bc_id, values in wanted.items()}
+
+    def match(self, criteria: Sequence[Criterion], pending: dict[str, Row]) -> None:
+        """Priority by priority, couple what has exactly one free match. What remains in `pending` matched nothing."""
+        for criterion in criteria:
+            values = {bc_id: self.wanted(criterion, row) for bc_id, row in pending.items()}
+            wanted = {bc_id: wanted for bc_id, wanted in values.items() if any(_used(wanted))}
+            if not wanted:
+                continue
+            found = self.candidates(criterion, wanted)
+            every_id = {dv_id for ids in found.values() for dv_id in ids}
+            taken = self.context.couplings.find_many_by_dataverse_ids(self.mapping.name, every_id)
+            for bc_id in wanted:
+                free = [dv_id for dv_id in found[bc_id] if dv_id not in taken and dv_id not in self.claimed]
+                if len(free) > 1:
+                    self.report.unmatched.append(Unmatched(bc_id, "severalMatches", len(free)))
+                    del pending[bc_id]
+                elif free:
+                    self._couple(bc_id, free[0], criterion.priority)
+                    del pending[bc_id]
+
+    def _couple(self, bc_id: str, dataverse_id: str, priority: int) -> None:
+        try:
+            self.context.couplings.create_coupling(Coupling(self.mapping.name, bc_id, dataverse_id))
+        except ConflictError as error:  # coupled by someone else since we read
+            self.report.failed.append(MatchFailure(bc_id, error.code, error.message))
+        else:
+            self.claimed.add(dataverse_id)
+            self.report.coupled.append(Matched(bc_id, dataverse_id, priority))
+
+    def create(self, rows: Sequence[Row]) -> None:
+        def fail(_side: object, record_id: str, error: SyncError, _row: object) -> None:
+            self.report.failed.append(MatchFailure(record_id, error.code, error.message))
+
+        creator = self.tools.creator(self.report.job_id)
+        for coupling in creator.create_in_dataverse(rows, Counters(), fail):
+            self.report.created.append(Matched(coupling.bc_id, coupling.dataverse_id, None))
+
+    def synchronize(self, pairs: Sequence[Matched]) -> None:
+        directions = sync_directions(self.mapping)
+        for pair in pairs:
+            try:
+                for direction in directions:
+                    synchronize_record(self.context, self.mapping.name, direction, bc_id=pair.bc_id)
+            except SyncError as error:
+                self.report.failed.append(MatchFailure(pair.bc_id, error.code, error.message))
+                continue
+            self.report.synchronized.append(pair.bc_id)
+
+
+def match_and_couple(
+    context: SyncContext,
+    mapping_name: str,
+    *,
+    fields: Sequence[str] | None = None,
+    create_if_no_match: bool | None = None,
+    synchronize_after: bool | None = None,
+    job_id: str | None = None,
+) -> MatchReport:
+    """Couple uncoupled BC records to their unique uncoupled Dataverse match (see the module docstring). The
+    options default to the mapping's `create_if_no_match` / `sync_after_coupling`. Raises InvalidInputError for bad
+    `fields`, or for create-if-no-match on a mapping that cannot carry data toDataverse. Per-record problems are
+    reported, never raised. The job is logged under `job_id`."""
+    mapping = context.mapping(mapping_name)
+    criteria = match_criteria(mapping, fields)
+    create = mapping.create_if_no_match if create_if_no_match is None else create_if_no_match
+    if create and not mapping.direction.allows(Direction.TO_DATAVERSE):
+        raise InvalidInputError(
+            "directionNotAllowed", f"{mapping.name} cannot create records in Dataverse.", field="createIfNoMatch"
+        )
+    started = context.clock()
+    report = MatchReport(mapping.name, job_id or f"match-{uuid.uuid4()}")
+    matcher = Matcher(context, mapping, report)
+    pending = matcher.uncoupled_bc_records()
+    matcher.match(criteria, pending)
+    if create:
+        matcher.create(list(pending.values()))
+    else:
+        report.unmatched += [Unmatched(bc_id, "noMatch", 0) for bc_id in pending]
+    if synchronize_after if synchronize_after is not None else mapping.sync_after_coupling:
+        matcher.synchronize(report.coupled)
+    created, coupled, failed = len(report.created), len(report.coupled), len(report.failed) + len(report.unmatched)
+    counters = Counters(inserted=created, coupled=coupled + created, failed=failed, modified=len(report.synchronized))
+    note = f"{len(report.unmatched)} without a unique uncoupled match, {len(report.failed)} failed"
+    finished = format_instant(context.clock())
+    context.jobs.record_job(
+        SyncJob(mapping.name, report.job_id, format_instant(started), finished, "finished", counters, note)
+    )
+    return report
