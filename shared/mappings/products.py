@@ -1,0 +1,162 @@
+"""ITEM-PRODUCT and RESOURCE-PRODUCT: BC items and resources <-> Dataverse products (Sales Inventory / Services).
+
+Why these choices:
+- Product state: Dataverse creates products as Draft (unless the org turns that off) and only Active products can
+  be sold; BC activates every product right after inserting it. The Dataverse filter keeps BC's `statecode eq 0`,
+  so the engine must publish (SetState statecode 0 / statuscode 1) a product it created, in the same unit of work;
+  a product left in Draft is still coupled and still receives BC's changes, it only stops flowing back.
+- The product type is set on create (`producttypecode` 1 for items, 3 for resources) and is part of the filter,
+  so an item and a resource with the same number never meet in one mapping.
+- Match on the product number (our choice; BC defines no default criteria for products).
+- Prices and quantities go through `nonNegative`: Dataverse refuses negative prices, BC sends 0 (so a negative BC
+  price and Sales' 0 compare equal and are not re-sent forever).
+- The unit group is the item's own (unit-group mode, see `units.py`): `defaultuomscheduleid` is the UNIT GROUP of
+  this item, `defaultuomid` its base unit's ITEM UOM coupling, looked up by code *within this item's units*.
+
+Left to the engine (BC does them in code, not by field mapping): the write-in product (Sales & Receivables Setup)
+is never synchronized; the product's currency is Dataverse's default, the base currency = LCY; a product is put on
+the default price list (`pricelevelid` is refused on create, so it is set by an update once a price list item
+exists); a product Retired in Sales blocks the item/resource in BC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from shared.domain.mapping import FieldMapping, Lookup, TableMapping
+from shared.mappings.common import BOTH, SYNC_SCHEDULE, TO, differently, missing
+from shared.mappings.units import UNIT_GROUP_LOOKUP
+
+VENDOR_REASON = "Vendors are out of scope (no VENDOR mapping), and {what} carry no vendor number."
+PRICE_NOTE = "Negative prices are sent as 0 (Dataverse refuses them), as BC does."
+
+
+def _uom_lookup(mapping: str, entity_set: str) -> Lookup:
+    return Lookup(mapping=mapping, target_entity_set="uoms", navigation="defaultuomid", bc_key="code",
+                  bc_entity_set=entity_set)  # fmt: skip
+
+
+def _unit_group(kind: str) -> FieldMapping:
+    return FieldMapping(
+        "number",
+        "defaultuomscheduleid",
+        TO,
+        lookup=replace(UNIT_GROUP_LOOKUP, navigation="defaultuomscheduleid"),
+        note=f"This {kind}'s own unit group (sourceType {kind.capitalize()}, sourceNumber = number); BC: in code.",
+    )
+
+
+ITEM_PRODUCT = TableMapping(
+    name="ITEM-PRODUCT",
+    bc_entity="item",
+    bc_entity_set="items",
+    dataverse_table="product",
+    dataverse_entity_set="products",
+    dataverse_id="productid",
+    direction=BOTH,
+    bc_default_table="Item",
+    bc_filter="blocked eq false",
+    dataverse_filter="producttypecode eq 1 and statecode eq 0",
+    dependencies=("ITEM UOM",),
+    sync_only_coupled=True,
+    dataverse_on_create={"producttypecode": 1, "quantitydecimal": 2},
+    schedule=SYNC_SCHEDULE,
+    fields=(
+        FieldMapping(
+            "number",
+            "productnumber",
+            TO,
+            match_priority=1,
+            bc_default_field="No.",
+            note="Our match criterion: the product number is unique in Sales.",
+        ),
+        FieldMapping("displayName", "name", BOTH, transform="truncate100", bc_default_field="Description"),
+        FieldMapping("unitPrice", "price", TO, transform="nonNegative", bc_default_field="Unit Price", note=PRICE_NOTE),
+        FieldMapping("unitCost", "standardcost", TO, bc_default_field="Unit Cost"),
+        FieldMapping("unitCost", "currentcost", TO, bc_default_field="Unit Cost"),
+        FieldMapping(
+            "inventory",
+            "quantityonhand",
+            TO,
+            transform="nonNegative",
+            bc_default_field="Inventory",
+            note=(
+                "A FlowField: a change of stock does not move the item's lastModifiedDateTime, so it travels with "
+                "the item's next change or a full synchronization. Negative stock is sent as 0, as BC does."
+            ),
+        ),
+        FieldMapping(
+            "baseUnitOfMeasureCode",
+            "defaultuomid",
+            BOTH,
+            lookup=_uom_lookup("ITEM UOM", "itemUnitsOfMeasure"),
+            bc_default_field="Base Unit of Measure",
+            note="The ITEM UOM of this item (itemNumber = number) with this code; unit-group mode.",
+        ),
+        _unit_group("item"),
+    ),
+    gaps=(
+        missing("Unit Volume", "stockvolume", "Unit Volume is not exposed by API v2.0 items."),
+        missing("Gross Weight", "stockweight", "Gross Weight is not exposed by API v2.0 items."),
+        missing("Vendor No.", "vendorid", VENDOR_REASON.format(what="API v2.0 items")),
+        missing("Vendor Item No.", "vendorpartnumber", "Vendor Item No. is not exposed by API v2.0 items."),
+        differently(
+            "Base Unit of Measure",
+            "defaultuomscheduleid",
+            "Legacy UoM mode only; in unit-group mode the product's unit group is the item's own "
+            "(number -> defaultuomscheduleid through UNIT GROUP).",
+        ),
+    ),
+)
+
+RESOURCE_PRODUCT = TableMapping(
+    name="RESOURCE-PRODUCT",
+    bc_entity="resource",
+    bc_entity_set="resources",
+    dataverse_table="product",
+    dataverse_entity_set="products",
+    dataverse_id="productid",
+    direction=BOTH,
+    bc_default_table="Resource",
+    bc_filter="blocked eq false",
+    dataverse_filter="producttypecode eq 3 and statecode eq 0",
+    dependencies=("RESOURCE UOM",),
+    sync_only_coupled=True,
+    dataverse_on_create={"producttypecode": 3, "quantitydecimal": 2},
+    schedule=SYNC_SCHEDULE,
+    fields=(
+        FieldMapping(
+            "number",
+            "productnumber",
+            TO,
+            match_priority=1,
+            bc_default_field="No.",
+            note="Our match criterion: the product number is unique in Sales.",
+        ),
+        FieldMapping("displayName", "name", BOTH, transform="truncate100", bc_default_field="Name"),
+        FieldMapping("unitPrice", "price", TO, transform="nonNegative", bc_default_field="Unit Price", note=PRICE_NOTE),
+        FieldMapping("unitCost", "standardcost", TO, bc_default_field="Unit Cost"),
+        FieldMapping("unitCost", "currentcost", TO, bc_default_field="Unit Cost"),
+        FieldMapping(
+            "baseUnitOfMeasureCode",
+            "defaultuomid",
+            TO,
+            lookup=_uom_lookup("RESOURCE UOM", "resourceUnitsOfMeasure"),
+            bc_default_field="Base Unit of Measure",
+            note="The RESOURCE UOM of this resource (resourceNumber = number) with this code; unit-group mode.",
+        ),
+        _unit_group("resource"),
+    ),
+    gaps=(
+        missing("Vendor No.", "vendorid", VENDOR_REASON.format(what="resources (Resource Card page)")),
+        missing(
+            "Capacity",
+            "quantityonhand",
+            "Capacity is a FlowField (sum of capacity entries) on neither the Resource Card page nor the "
+            "companion-extension resources API.",
+        ),
+    ),
+    note="Resources come from the Resource Card page web service (or the companion extension's API), not API v2.0.",
+)
+
+MAPPINGS = (ITEM_PRODUCT, RESOURCE_PRODUCT)
