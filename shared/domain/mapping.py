@@ -78,6 +78,8 @@ class FieldMapping:
     enabled: bool = True
     bc_default_field: str | None = None  # the BC table field of BC's default mapping this field covers
     note: str = ""
+    create_only: bool = False  # Dataverse takes the attribute on create only (IsValidForUpdate = false)
+    keep_when_blank: bool = False  # BC's "Not Null": a blank BC value leaves the destination as it is (owner)
 
     @property
     def key(self) -> str:

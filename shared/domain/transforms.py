@@ -78,23 +78,24 @@ TRANSFORMS: dict[str, Transform] = {
 
 @dataclass(frozen=True)
 class OptionMap:
-    """BC codes <-> a Dataverse option set (payment terms, shipment methods, shipping agents)."""
+    """BC codes (or ids) <-> a Dataverse option set (payment terms, shipment methods, shipping agents).
+
+    Keys compare case-insensitively (BC upper-cases codes, GUIDs come lower-case) and map back to the key as stored.
+    """
 
     name: str
-    values: Mapping[str, int]  # BC code -> option value
+    values: Mapping[str, int]  # BC code or id -> option value
 
     def to_dataverse(self, code: Any) -> Any:
-        if code in (None, ""):
+        if code in (None, "", EMPTY_GUID):
             return None
-        return self.values.get(str(code).upper())
+        wanted = str(code).casefold()
+        return next((value for key, value in self.values.items() if key.casefold() == wanted), None)
 
     def to_bc(self, option: Any) -> Any:
         if option is None:
             return ""
-        for code, value in self.values.items():
-            if value == option:
-                return code
-        return None
+        return next((code for code, value in self.values.items() if value == option), None)
 
 
 def transform_named(name: str | None, option_maps: Mapping[str, OptionMap] | None = None) -> Transform:
@@ -103,7 +104,7 @@ def transform_named(name: str | None, option_maps: Mapping[str, OptionMap] | Non
         return Transform("identity", _identity, _identity)
     if name.startswith("option:"):
         option = (option_maps or {}).get(name.removeprefix("option:"))
-        if option is None:
+        if option is None or not option.values:
             raise KeyError(f"option map '{name.removeprefix('option:')}' is not configured")
         return Transform(name, option.to_dataverse, option.to_bc)
     return TRANSFORMS[name]

@@ -17,9 +17,11 @@ Administrators change a mapping through overrides (`with_overrides`), never by e
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
+from shared.domain.errors import InvalidInputError
 from shared.domain.mapping import TableMapping
 from shared.mappings import (
     contacts,
@@ -68,13 +70,44 @@ _FAMILIES = (
 )
 
 
+# Dataverse attributes valid on create only (IsValidForUpdate = false): sent when creating, never on update.
+CREATE_ONLY = frozenset(
+    {
+        ("uomschedule", "baseuomname"),
+        ("uom", "uomscheduleid"),
+        ("productpricelevel", "pricelevelid"),
+        ("salesorder", "transactioncurrencyid"),
+        ("invoice", "invoicenumber"),
+        ("salesorderdetail", "salesorderid"),
+        ("salesorderdetail", "producttypecode"),
+        ("invoicedetail", "invoiceid"),
+        ("invoicedetail", "producttypecode"),
+        ("product", "productstructure"),
+    }
+)
+# BC's "Not Null" on the owner: a salesperson left blank in BC keeps the owner Sales has.
+KEEP_WHEN_BLANK = frozenset({"ownerid"})
+
+
+def _with_attribute_rules(mapping: TableMapping) -> TableMapping:
+    fields = tuple(
+        replace(
+            f,
+            create_only=(mapping.dataverse_table, f.dataverse_field) in CREATE_ONLY or f.create_only,
+            keep_when_blank=f.dataverse_field in KEEP_WHEN_BLANK or f.keep_when_blank,
+        )
+        for f in mapping.fields
+    )
+    return replace(mapping, fields=fields)
+
+
 def _registry() -> Mapping[str, TableMapping]:
     registry: dict[str, TableMapping] = {}
     for family in _FAMILIES:
         for mapping in family:
             if mapping.name in registry:
                 raise ValueError(f"two mappings are named {mapping.name!r}")
-            registry[mapping.name] = mapping
+            registry[mapping.name] = _with_attribute_rules(mapping)
     return MappingProxyType(registry)
 
 
@@ -91,7 +124,17 @@ def get_mapping(name: str) -> TableMapping:
     try:
         return CATALOG[name]
     except KeyError:
-        raise KeyError(f"no mapping named {name!r}; known: {', '.join(CATALOG)}") from None
+        raise UnknownMapping(name) from None
+
+
+class UnknownMapping(InvalidInputError, KeyError):
+    """An unknown mapping name: the API answers 400 naming the `mapping` field (and it is still a KeyError)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__("unknownMapping", f"no mapping named {name!r}; known: {', '.join(CATALOG)}", field="mapping")
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def describe_all(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:

@@ -47,6 +47,7 @@ class Creator:
         next run finds the pair in step instead of writing again."""
         bc_values = self.mapper.from_bc(bc_row).values
         dv_values = self.mapper.from_dataverse(dv_row).values
+        self.mapper.align(bc_values, dv_values)
         to_dv = tuple(
             f.key
             for f in self.mapper.fields

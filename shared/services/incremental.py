@@ -17,9 +17,9 @@ from datetime import datetime
 from typing import Any
 
 from shared.domain.changes import Outcome, decide, decode_hashes
-from shared.domain.coupling import Coupling
+from shared.domain.coupling import Coupling, SyncResult
 from shared.domain.errors import BulkWriteError, ErrorKind, SyncError
-from shared.domain.mapping import Direction, TableMapping
+from shared.domain.mapping import ConflictPolicy, Direction, TableMapping
 from shared.domain.records import Checkpoint, Counters, Side, SyncJob
 from shared.domain.watermarks import advance, format_instant, parse_instant, read_from
 from shared.ports import BatchOutcome, Row
@@ -132,6 +132,8 @@ class MappingRun:
             self._fail(Side.BC, coupling.bc_id, next(iter(bc_values.failures.values())), bc_row)
             return None
         dv_values = self.mapper.from_dataverse(dv_row)
+        self.mapper.align(bc_values.values, dv_values.values)
+        bc_hint, dv_hint = _change_hints(self.mapping, coupling, bc_changed, dv_changed)
         decision = decide(
             self.mapper.rules(),
             bc_values.values,
@@ -139,8 +141,8 @@ class MappingRun:
             decode_hashes(coupling.values_hash),
             table_direction=self.mapping.direction,
             policy=self.mapping.conflict_policy,
-            bc_changed_hint=coupling.bc_id in bc_changed,
-            dataverse_changed_hint=coupling.dataverse_id in dv_changed,
+            bc_changed_hint=bc_hint,
+            dataverse_changed_hint=dv_hint,
         )
         if decision.outcome is Outcome.CONFLICT:
             fields = ", ".join(decision.conflicting)
@@ -277,6 +279,19 @@ class MappingRun:
             self.context.checkpoints.save_checkpoint(
                 Checkpoint(base.mapping, side, watermark, boundary, base.delta_link, base.etag)
             )
+
+
+def _change_hints(
+    mapping: TableMapping, coupling: Coupling, bc_changed: dict[str, Row], dv_changed: dict[str, Row]
+) -> tuple[bool, bool]:
+    """Which side changed, when the coupling has no stored values to tell (it was never synchronized, e.g. coupled
+    by matching without "synchronize after"). Like BC's first synchronization after bulk coupling, the conflict
+    policy picks the initial source: Dataverse when it wins, else BC (BC's own run sends BC -> Sales first). Once
+    synchronized, the stored hashes decide and these hints are not used."""
+    if decode_hashes(coupling.values_hash) is None and coupling.bc.last_result is SyncResult.NONE:
+        dataverse_first = mapping.conflict_policy is ConflictPolicy.DATAVERSE_WINS
+        return not dataverse_first, dataverse_first
+    return coupling.bc_id in bc_changed, coupling.dataverse_id in dv_changed
 
 
 def _version_key(record_id: str, row: Row) -> str:

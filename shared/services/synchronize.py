@@ -83,6 +83,7 @@ def synchronize_record(
     if source.failures:
         raise next(iter(source.failures.values()))
     bc_values, dv_values = mapper.from_bc(bc_row).values, mapper.from_dataverse(dv_row).values
+    mapper.align(bc_values, dv_values)
     decision = forced(mapper.rules(), bc_values, dv_values, direction)
     job_id = f"now-{uuid.uuid4()}"
     by_key = {f.key: f for f in mapper.fields}

@@ -38,12 +38,30 @@ class ValueMapper:
     ) -> None:
         self.mapping = mapping
         self.resolver = resolver
-        self.fields = tuple(f for f in mapping.fields if f.enabled and (f.bc_field or f.dataverse_field))
-        self._transforms: dict[str, Transform] = {f.key: transform_named(f.transform, option_maps) for f in self.fields}
+        self._transforms: dict[str, Transform] = {}
+        self.unavailable: dict[str, str] = {}  # field key -> why it is not carried in this run
+        fields: list[FieldMapping] = []
+        for f in mapping.fields:
+            if not f.enabled or not (f.bc_field or f.dataverse_field):
+                continue
+            try:
+                self._transforms[f.key] = transform_named(f.transform, option_maps)
+            except KeyError as missing:  # an option map not set up yet: the field waits, the record still syncs
+                self.unavailable[f.key] = str(missing)
+                continue
+            fields.append(f)
+        self.fields = tuple(fields)
 
     # -- reading -------------------------------------------------------------------------------------------
     def rules(self) -> tuple[FieldRule, ...]:
-        return tuple(FieldRule(f.key, f.direction) for f in self.fields)
+        """Create-only fields are not compared: they cannot be updated, so a difference is no reason to write."""
+        return tuple(FieldRule(f.key, f.direction) for f in self.fields if not f.create_only)
+
+    def align(self, bc_values: dict[str, Any], dv_values: dict[str, Any]) -> None:
+        """Keep-when-blank fields: a blank BC value stands for "whatever Sales has" (BC's Not Null owner)."""
+        for f in self.fields:
+            if f.keep_when_blank and bc_values.get(f.key) in ("", None):
+                bc_values[f.key] = dv_values.get(f.key)
 
     def bc_select(self) -> list[str]:
         names = [BC_ID, BC_MODIFIED] + [f.bc_field for f in self.fields if f.bc_field]
@@ -102,7 +120,11 @@ class ValueMapper:
         for f in self._selected(keys):
             if not f.dataverse_field or not f.direction.allows(Direction.TO_DATAVERSE):
                 continue
+            if f.create_only and not creating:
+                continue
             raw = self._bc_raw(f, bc_row)
+            if f.keep_when_blank and raw in ("", None):
+                continue
             if f.lookup is not None:
                 try:
                     target = self.resolver.to_dataverse_id(f.lookup, raw)

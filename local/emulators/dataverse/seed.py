@@ -78,6 +78,9 @@ def seed_demo(writer: Writer) -> dict[str, int]:
                 "lastname": last,
                 "internalemailaddress": email,
                 "domainname": email,
+                "islicensed": True,
+                "isintegrationuser": False,
+                "isdisabled": False,
             },
         )
     _create(
