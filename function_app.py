@@ -1,12 +1,13 @@
 """Azure Functions entry point (Python v2 programming model).
 
 The Functions host imports this module on every cold start, so it only builds the app and registers blueprints:
-no I/O, no SDK clients, no settings read here (see shared/bootstrap.py, built lazily on first use).
+no I/O, no SDK clients, no settings read here (`shared/bootstrap.py` builds them lazily on first use).
 """
 
 import azure.functions as func
 
-from shared.triggers.health import blueprint as health_blueprint
+from shared.triggers import health, http_couplings, http_mappings, openapi, queues, timers
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-app.register_functions(health_blueprint)
+for module in (health, openapi, http_mappings, http_couplings, timers, queues):
+    app.register_functions(module.blueprint)

@@ -7,9 +7,21 @@ import json
 
 import azure.functions as func
 
+from shared.triggers.http_support import RouteSpec, documented
+
 VERSION = "0.1.0"
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
+documented(RouteSpec("health", "health", "GET", "Liveness of the app", auth="anonymous", responses=(200,)))
+
+
+def _document_health() -> None:
+    from shared.triggers.http_support import RouteSpec, documented
+
+    documented(RouteSpec("health", "health", "GET", "Liveness of the app", auth="anonymous", responses=(200,)))
+
+
+_document_health()
 
 
 @blueprint.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

@@ -1,0 +1,109 @@
+"""The app's settings: one frozen object read from the environment once (app settings in Azure, `local.settings.json`
+locally). Every missing or malformed value is named in one error, so a misconfigured deployment is fixed in one go.
+
+No secret is ever part of a message or a repr: secrets are kept out of `__repr__` and never logged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from shared.domain.errors import FatalError
+
+
+class AuthMode(StrEnum):
+    SECRET = "secret"  # noqa: S105 - a mode name: client id + secret (Key Vault reference in Azure)
+    CERTIFICATE = "certificate"  # client id + PEM private key and certificate (Key Vault reference)
+    MANAGED_IDENTITY = "managedIdentity"  # federated: not for BC/Dataverse app registrations, kept for completeness
+
+
+class SettingsError(FatalError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalidSettings", "App settings are missing or invalid: " + "; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Settings:
+    bc_base_url: str  # https://api.businesscentral.dynamics.com/v2.0/<tenant>/<environment>
+    bc_company: str  # company name or id
+    dataverse_url: str  # https://<org>.crm.dynamics.com
+    tenant_id: str
+    client_id: str
+    auth_mode: AuthMode
+    client_secret: str | None = field(default=None, repr=False)
+    client_certificate: str | None = field(default=None, repr=False)
+    authority_host: str = "https://login.microsoftonline.com"
+    authority_ca_file: str | None = None  # the local authority's self-signed certificate (local only)
+    storage_connection: str | None = field(default=None, repr=False)  # Azurite only
+    storage_account_url: str | None = None  # Azure: https://<account>.table.core.windows.net
+    managed_identity_client_id: str | None = None  # the user-assigned identity for Storage and Service Bus
+    service_bus_connection: str | None = field(default=None, repr=False)  # development emulator only
+    service_bus_namespace: str | None = None  # Azure: <namespace>.servicebus.windows.net
+    sync_jobs_queue: str = "sync-jobs"
+    local_currency: str = "USD"
+    table_prefix: str = ""
+    bulk_size: int = 500
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        source = os.environ if env is None else env
+        problems: list[str] = []
+
+        def need(name: str) -> str:
+            value = (source.get(name) or "").strip()
+            if not value:
+                problems.append(f"{name} is required")
+            return value
+
+        def optional(name: str) -> str | None:
+            value = (source.get(name) or "").strip()
+            return value or None
+
+        mode_text = source.get("AUTH_MODE", AuthMode.SECRET.value)
+        try:
+            mode = AuthMode(mode_text)
+        except ValueError:
+            problems.append(f"AUTH_MODE must be one of {', '.join(m.value for m in AuthMode)}")
+            mode = AuthMode.SECRET
+        values = {
+            "bc_base_url": need("BC_BASE_URL").rstrip("/"),
+            "bc_company": need("BC_COMPANY"),
+            "dataverse_url": need("DATAVERSE_URL").rstrip("/"),
+            "tenant_id": need("TENANT_ID"),
+            "client_id": need("CLIENT_ID"),
+        }
+        secret, certificate = optional("CLIENT_SECRET"), optional("CLIENT_CERTIFICATE")
+        if mode is AuthMode.SECRET and not secret:
+            problems.append("CLIENT_SECRET is required when AUTH_MODE is secret")
+        if mode is AuthMode.CERTIFICATE and not certificate:
+            problems.append("CLIENT_CERTIFICATE is required when AUTH_MODE is certificate")
+        storage = optional("AzureWebJobsStorage")
+        account_url = optional("STORAGE_ACCOUNT_URL") or optional("AzureWebJobsStorage__tableServiceUri")
+        if not storage and not account_url:
+            problems.append("AzureWebJobsStorage (Azurite) or STORAGE_ACCOUNT_URL (managed identity) is required")
+        bulk = source.get("BULK_SIZE", "500")
+        if not bulk.isdigit() or not 1 <= int(bulk) <= 1000:
+            problems.append("BULK_SIZE must be a whole number from 1 to 1000")
+        if problems:
+            raise SettingsError(problems)
+        return cls(
+            **values,
+            auth_mode=mode,
+            client_secret=secret,
+            client_certificate=certificate,
+            authority_host=(optional("AUTHORITY_HOST") or "https://login.microsoftonline.com").rstrip("/"),
+            authority_ca_file=optional("AUTHORITY_CA_FILE"),
+            storage_connection=storage,
+            storage_account_url=account_url,
+            managed_identity_client_id=optional("AZURE_CLIENT_ID"),
+            service_bus_connection=optional("ServiceBusConnection"),
+            service_bus_namespace=optional("ServiceBusConnection__fullyQualifiedNamespace"),
+            sync_jobs_queue=source.get("SYNC_JOBS_QUEUE", "sync-jobs"),
+            local_currency=source.get("LOCAL_CURRENCY", "USD"),
+            table_prefix=source.get("TABLE_PREFIX", ""),
+            bulk_size=int(bulk),
+        )

@@ -1,0 +1,84 @@
+"""`GET /api/openapi.json`: an OpenAPI 3.1 document generated from the route registry of `http_support`.
+
+Generated, not hand-written, so it cannot drift: a test compares it with the functions `function_app` registers.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import azure.functions as func
+
+from shared.triggers.health import VERSION
+from shared.triggers.http_support import ERROR_SCHEMA, ROUTES, RouteSpec, documented, json_response
+
+blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
+STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    204: "No content",
+    400: "Bad input",
+    401: "Missing or wrong function key",
+    404: "Unknown record",
+    409: "Dependency or conflict",
+    422: "The other system refused the data",
+    502: "The other system refused our credentials or configuration",
+    503: "A downstream service is throttling or unavailable; retry after Retry-After",
+}
+
+
+def _operation(spec: RouteSpec) -> dict[str, Any]:
+    operation: dict[str, Any] = {"operationId": spec.function_name, "summary": spec.summary, "responses": {}}
+    params = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+        for name in re.findall(r"{(\w+)}", spec.route)
+    ]
+    params += [
+        {"name": name, "in": "query", "required": False, "schema": schema} for name, schema in spec.query.items()
+    ]
+    if params:
+        operation["parameters"] = params
+    if spec.body is not None:
+        operation["requestBody"] = {
+            "required": bool(spec.body.get("required")),
+            "content": {"application/json": {"schema": spec.body}},
+        }
+    for status in sorted({*spec.responses, 400, 502, 503} | ({401} if spec.auth == "function" else set())):
+        response: dict[str, Any] = {"description": STATUS_TEXT.get(status, str(status))}
+        if status != 204:
+            schema = spec.response_schema if status < 400 else ERROR_SCHEMA
+            response["content"] = {"application/json": {"schema": schema}}
+        operation["responses"][str(status)] = response
+    if spec.auth == "function":
+        operation["security"] = [{"functionKey": []}]
+    else:
+        operation["security"] = []
+    return operation
+
+
+def document() -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for spec in ROUTES:
+        paths.setdefault(f"/api/{spec.route}", {})[spec.method.lower()] = _operation(spec)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "bc-sales-sync",
+            "version": VERSION,
+            "description": "Business Central <-> Dynamics 365 Sales integration: couplings, Synchronize Now, "
+            "mappings, record errors.",
+        },
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "securitySchemes": {"functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"}}
+        },
+    }
+
+
+documented(RouteSpec("openapi_document", "openapi.json", "GET", "This document", auth="anonymous", responses=(200,)))
+
+
+@blueprint.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def openapi_document(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response(200, document())

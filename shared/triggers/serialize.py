@@ -1,0 +1,55 @@
+"""Domain objects as the API's camelCase JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.domain.coupling import Coupling
+from shared.domain.records import RecordErrorEntry, SyncJob
+
+
+def coupling_json(coupling: Coupling) -> dict[str, Any]:
+    return {
+        "mapping": coupling.mapping,
+        "bcId": coupling.bc_id,
+        "dataverseId": coupling.dataverse_id,
+        "skipped": coupling.skipped,
+        "coupledOn": coupling.coupled_on,
+        "bc": {
+            "modifiedOn": coupling.bc.modified_on,
+            "lastResult": coupling.bc.last_result.value or None,
+            "lastJobId": coupling.bc.last_job_id,
+        },
+        "dataverse": {
+            "modifiedOn": coupling.dataverse.modified_on,
+            "lastResult": coupling.dataverse.last_result.value or None,
+            "lastJobId": coupling.dataverse.last_job_id,
+        },
+        "synchronized": coupling.values_hash is not None,
+    }
+
+
+def job_json(job: SyncJob) -> dict[str, Any]:
+    return {
+        "mapping": job.mapping,
+        "jobId": job.job_id,
+        "startedOn": job.started_on,
+        "finishedOn": job.finished_on,
+        "status": job.status,
+        "counters": job.counters.as_dict(),
+        "message": job.message,
+    }
+
+
+def error_entry_json(entry: RecordErrorEntry) -> dict[str, Any]:
+    return {
+        "mapping": entry.mapping,
+        "side": entry.side.value,
+        "id": entry.record_id,
+        "code": entry.code,
+        "message": entry.message,
+        "count": entry.count,
+        "firstSeen": entry.first_seen,
+        "lastSeen": entry.last_seen,
+        "skipped": entry.skipped,
+    }

@@ -1,0 +1,44 @@
+"""Timers: the periodic incremental sync of every enabled mapping (schedule = app setting `SYNC_SCHEDULE`).
+
+Mappings run in dependency order (the catalog's order), each on its own: one failing mapping is logged and the
+others still run, and a transient failure simply waits for the next tick (nothing is lost: checkpoints only move
+after a successful write).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import azure.functions as func
+
+blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
+log = logging.getLogger("bc_sales_sync.timers")
+SYNC_SCHEDULE = "SYNC_SCHEDULE"
+
+
+def run_scheduled_mappings(schedule: str) -> dict[str, str]:
+    """Run every enabled mapping whose schedule setting is `schedule`; returns mapping -> outcome."""
+    from shared.bootstrap import get_services
+    from shared.domain.errors import SyncError
+    from shared.mappings import mapping_names
+    from shared.services.incremental import run_mapping
+
+    services = get_services()
+    outcomes: dict[str, str] = {}
+    for name in mapping_names():
+        mapping = services.context.mapping(name)
+        if not mapping.enabled or mapping.schedule != schedule:
+            continue
+        try:
+            job = run_mapping(services.context, name)
+            outcomes[name] = f"finished: {job.counters.as_dict()}"
+        except SyncError as error:
+            outcomes[name] = f"{error.kind.value} error {error.code}: {error.message}"
+            log.warning("mapping %s did not run: %s", name, outcomes[name])
+    return outcomes
+
+
+@blueprint.timer_trigger(schedule="%SYNC_SCHEDULE%", arg_name="timer", run_on_startup=False)
+def incremental_sync(timer: func.TimerRequest) -> None:
+    outcomes = run_scheduled_mappings(SYNC_SCHEDULE)
+    log.info("incremental sync (past due: %s): %s", timer.past_due, outcomes)
