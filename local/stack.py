@@ -13,14 +13,24 @@ from pathlib import Path
 from local.azurite import connection_string, start_azurite
 from local.processes import REPO_ROOT, ChildProcess, free_port, start_python_module
 
-DEFAULT_PORTS = {"functions": 7071, "business_central": 7081, "dataverse": 7082, "authority": 7083, "azurite": 10002}
+DEFAULT_PORTS = {
+    "functions": 7071,
+    "business_central": 7081,
+    "dataverse": 7082,
+    "authority": 7083,
+    "azurite": 10002,
+    "service_bus": 5672,
+}
 PORT_ENV = {
     "business_central": "BC_EMULATOR_PORT",
     "dataverse": "DATAVERSE_EMULATOR_PORT",
     "authority": "LOCAL_AUTHORITY_PORT",
     "azurite": "AZURITE_TABLE_PORT",
     "functions": "FUNCTIONS_PORT",
+    "service_bus": "LOCAL_BROKER_PORT",
 }
+LOCAL_TENANT = "7e0c6b3a-0000-4000-8000-00000000de70"
+LOCAL_FUNCTION_KEY = "local-function-key"  # the local host's key, never a real secret
 LOCAL_CLIENT_ID = "00000000-0000-4000-8000-00000000c11e"
 
 
@@ -51,14 +61,38 @@ class LocalStack:
             "dataverse": f"http://127.0.0.1:{self.ports['dataverse']}",
             "business_central": f"http://127.0.0.1:{self.ports['business_central']}",
             "azurite": f"http://127.0.0.1:{self.ports['azurite']}/devstoreaccount1",
+            "functions": f"http://127.0.0.1:{self.ports['functions']}/api",
         }
 
     @property
     def ca_file(self) -> Path:
         return self.cert_dir / "authority.crt"
 
+    @property
+    def function_key(self) -> str:
+        return os.environ.get("LOCAL_FUNCTION_KEY", LOCAL_FUNCTION_KEY)
+
+    def app_settings(self) -> dict[str, str]:
+        """The Function App's settings against the local stack (what `shared/settings.py` reads), as App Settings
+        would hold them in Azure. Environment variables win over local.settings.json in the local host."""
+        return {
+            "BC_BASE_URL": f"{self.urls['business_central']}/{LOCAL_TENANT}/production",
+            "BC_COMPANY": os.environ.get("BC_COMPANY", "CRONUS USA, Inc."),
+            "DATAVERSE_URL": self.urls["dataverse"],
+            "TENANT_ID": LOCAL_TENANT,
+            "CLIENT_ID": LOCAL_CLIENT_ID,
+            "CLIENT_SECRET": self.client_secret,
+            "AUTH_MODE": "secret",
+            "AUTHORITY_HOST": self.urls["authority"],
+            "AUTHORITY_CA_FILE": str(self.ca_file),
+            "SYNC_JOBS_QUEUE": "sync-jobs",
+            "SYNC_SCHEDULE": os.environ.get("SYNC_SCHEDULE", "0 */5 * * * *"),
+            "LOCAL_FUNCTION_KEY": self.function_key,
+            "LOCAL_CURRENCY": "USD",
+        }
+
     def env(self) -> dict[str, str]:
-        """What every local process (emulators, later the Functions host) needs to find the others."""
+        """What every local process (emulators, the Functions host) needs to find the others."""
         return {
             "LOCAL_AUTHORITY_URL": self.urls["authority"],
             "LOCAL_AUTHORITY_CA_FILE": str(self.ca_file),
@@ -96,6 +130,16 @@ class LocalStack:
                     "local.emulators.business_central",
                     port=self.ports["business_central"],
                     env=self.env(),
+                    quiet=self.quiet,
+                )
+            )
+            self.children.append(
+                start_python_module(
+                    "functions",
+                    "local.host",
+                    port=self.ports["functions"],
+                    args=["--broker-port", str(self.ports["service_bus"])],
+                    env={**self.env(), **self.app_settings()},
                     quiet=self.quiet,
                 )
             )
