@@ -1,142 +1,241 @@
-"""`make demo`: bring the local stack up on free ports, seed it, and show what is there, the way the sync will.
+"""`make demo`: the story a new admin wants to see, on the local stack, through the app's own HTTP API.
 
-It gets a token from the local authority with unmodified MSAL (as the Function App will from Entra), reads the
-Dataverse emulator through the Web API with `$select` and paging, and prints the service-protection figures.
-Later issues extend this into the whole story (coupling, Synchronize Now, full sync, documents).
+It starts the stack (token authority, Azurite, both emulators, the Functions host) on free ports, seeds a CRONUS-like
+BC company and a small Sales org, and then, as an admin would: tries a coupling that must be refused (a dependency is
+missing), couples salespeople and currencies, runs match-based coupling for customers, creates an account in Sales
+from a BC customer and a customer in BC from a Sales account, changes a record on each side and uses Synchronize Now,
+and shows a conflict. It ends with a summary and exits 0 (non-zero when a step did not behave as the story says).
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 
+from local.emulators.business_central.seed import COMPANY_ID
+from local.emulators.business_central.seed import seeded_id as bc_id
 from local.emulators.tokens import acquire_local_token
-from local.stack import LOCAL_CLIENT_ID, LocalStack
+from local.stack import LocalStack
 
-BC_RESOURCE = "https://api.businesscentral.dynamics.com"
-
-TENANT = "7e0c6b3a-0000-4000-8000-00000000de70"
+API_DV = "/api/data/v9.2"
 
 
-def _session(token: str) -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False
-    session.headers.update(
-        {
-            "Authorization": f"Bearer {token}",
-            "Accept": "application/json",
-            "OData-MaxVersion": "4.0",
-            "OData-Version": "4.0",
-        }
+class StoryError(Exception):
+    """A step did not behave as the story says."""
+
+
+@dataclass
+class Story:
+    stack: LocalStack
+    session: requests.Session = field(default_factory=requests.Session)
+    summary: dict[str, list[str]] = field(
+        default_factory=lambda: {"coupled": [], "created": [], "synchronized": [], "refused": [], "errors": []}
     )
-    return session
 
+    def __post_init__(self) -> None:
+        self.session.trust_env = False
 
-def _show(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
-    print(f"\n{title} ({len(rows)})")
-    for row in rows:
-        print("  " + " | ".join(str(row.get(column, "")) for column in columns))
+    # -- plumbing --------------------------------------------------------------------------------------------
+    def api(self, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
+        response = self.session.request(
+            method,
+            f"{self.stack.urls['functions']}/{path}",
+            json=body,
+            timeout=60,
+            headers={"x-functions-key": self.stack.function_key},
+        )
+        if response.status_code != expect:
+            raise StoryError(
+                f"{method} /api/{path} answered {response.status_code}, expected {expect}: {response.text[:300]}"
+            )
+        return response.json() if response.content else None
 
+    def dataverse(self, method: str, path: str, body: Any = None) -> Any:
+        response = self.session.request(
+            method,
+            f"{self.stack.urls['dataverse']}{API_DV}/{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {self._dv_token()}", "If-Match": "*", "Prefer": "return=representation"},
+            timeout=30,
+        )
+        response.raise_for_status()
+        return response.json() if response.content else None
 
-def show_dataverse(stack: LocalStack, admin: requests.Session) -> None:
-    dataverse = stack.urls["dataverse"]
-    seeded = admin.post(f"{dataverse}/_admin/seed", json={"profile": "demo"}, timeout=30).json()
-    print(f"\n== Dynamics 365 Sales (Dataverse emulator) ==\nseeded: {seeded['created']}")
-    token = acquire_local_token(
-        stack.urls["authority"], stack.ca_file, LOCAL_CLIENT_ID, stack.client_secret, dataverse, TENANT
-    )
-    api = _session(token)
-    base = f"{dataverse}/api/data/v9.2"
-    who = api.get(f"{base}/WhoAmI", timeout=30).json()
-    print(f"got a token with MSAL; calling as application user {who['UserId']}")
-    currencies = api.get(
-        f"{base}/transactioncurrencies", params={"$select": "isocurrencycode,currencyname"}, timeout=30
-    ).json()["value"]
-    _show("Currencies", currencies, ["isocurrencycode", "currencyname"])
-    accounts = api.get(
-        f"{base}/accounts",
-        params={
-            "$select": "name,address1_city",
-            "$orderby": "name",
-            "$expand": "contact_customer_accounts($select=fullname)",
-        },
-        timeout=30,
-    ).json()["value"]
-    for account in accounts:
-        account["contacts"] = ", ".join(c["fullname"] for c in account["contact_customer_accounts"])
-    _show("Accounts with their contacts", accounts, ["name", "address1_city", "contacts"])
-    users = api.get(
-        f"{base}/systemusers",
-        params={"$select": "fullname,internalemailaddress", "$filter": "internalemailaddress ne null"},
-        timeout=30,
-    ).json()
-    _show("Salespeople (users)", users["value"], ["fullname", "internalemailaddress"])
-    stats = admin.get(f"{dataverse}/_admin/stats", timeout=30).json()
-    print(f"Dataverse requests: {stats['requests']}, charged service-protection units: {stats['chargedUnits']}")
+    def bc(self, method: str, path: str, body: Any = None, etag: str | None = None) -> Any:
+        root = f"{self.stack.app_settings()['BC_BASE_URL']}/api/v2.0/companies({COMPANY_ID})"
+        headers = {"Authorization": f"Bearer {self._bc_token()}"}
+        if etag:
+            headers["If-Match"] = etag
+        response = self.session.request(method, f"{root}/{path}", json=body, headers=headers, timeout=30)
+        response.raise_for_status()
+        return response.json() if response.content else None
 
+    def _dv_token(self) -> str:
+        return self._token(self.stack.urls["dataverse"])
 
-def show_business_central(stack: LocalStack, admin: requests.Session) -> None:
-    bc = stack.urls["business_central"]
-    seeded = admin.post(f"{bc}/_admin/seed", json={"profile": "demo"}, timeout=30).json()
-    print(f"\n== Business Central (BC emulator) ==\nseeded: {seeded['created']}")
-    token = acquire_local_token(
-        stack.urls["authority"], stack.ca_file, LOCAL_CLIENT_ID, stack.client_secret, BC_RESOURCE, TENANT
-    )
-    api = _session(token)
-    root = f"{bc}/{TENANT}/production/api/v2.0"
-    company = api.get(f"{root}/companies", timeout=30).json()["value"][0]
-    print(f"company: {company['name']} ({company['id']})")
-    company_root = f"{root}/companies({company['id']})"
-    customers = api.get(
-        f"{company_root}/customers",
-        params={"$select": "number,displayName,city,salespersonCode", "$orderby": "number"},
-        timeout=30,
-    ).json()["value"]
-    _show("Customers", customers, ["number", "displayName", "city", "salespersonCode"])
-    items = api.get(
-        f"{company_root}/items", params={"$select": "number,displayName,unitPrice", "$orderby": "number"}, timeout=30
-    ).json()["value"]
-    _show("Items", items, ["number", "displayName", "unitPrice"])
-    order = api.post(
-        f"{company_root}/salesOrders",
-        json={
-            "customerNumber": "C00010",
-            "externalDocumentNumber": "demo-order",
-            "salesOrderLines": [
-                {"lineType": "Item", "lineObjectNumber": "1896-S", "quantity": 2},
-                {"lineType": "Comment", "description": "A comment line carries only a description"},
-            ],
-        },
-        timeout=30,
-    ).json()
-    print(
-        f"\ncreated sales order {order['number']} for {order['customerName']}: "
-        f"{order['totalAmountExcludingTax']} {order['currencyCode']} (status {order['status']})"
-    )
-    stats = admin.get(f"{bc}/_admin/stats", timeout=30).json()
-    print(f"BC requests: {stats['requests']}, charged units: {stats['chargedUnits']}")
+    def _bc_token(self) -> str:
+        return self._token("https://api.businesscentral.dynamics.com")
 
+    def _token(self, resource: str) -> str:
+        settings = self.stack.app_settings()
+        return acquire_local_token(
+            self.stack.urls["authority"],
+            self.stack.ca_file,
+            settings["CLIENT_ID"],
+            settings["CLIENT_SECRET"],
+            resource,
+            settings["TENANT_ID"],
+        )
 
-def run(stack: LocalStack) -> None:
-    admin = requests.Session()
-    admin.trust_env = False
-    show_business_central(stack, admin)
-    show_dataverse(stack, admin)
+    @staticmethod
+    def step(title: str) -> None:
+        print(f"\n== {title}", flush=True)
+
+    # -- the story -------------------------------------------------------------------------------------------
+    def run(self) -> None:
+        self.step("Seeding the demo company in Business Central and a small org in Sales")
+        for name in ("business_central", "dataverse"):
+            created = self.session.post(
+                f"{self.stack.urls[name]}/_admin/seed", json={"profile": "demo"}, timeout=30
+            ).json()["created"]
+            print(f"   {name}: {created}")
+        self.refused_coupling()
+        self.couple_basics()
+        self.match_customers()
+        self.create_both_ways()
+        self.synchronize_now()
+        self.conflict()
+
+    def refused_coupling(self) -> None:
+        self.step("Creating 'Alpine Ski House' in Sales before its salesperson and currency are coupled")
+        answer = self.api(
+            "POST", "records/CUSTOMER/create-in-dataverse", {"bcId": bc_id("customer", "Alpine Ski House")}, expect=409
+        )
+        print(f"   refused (409 {answer['error']['code']}): {answer['error']['message']}")
+        self.summary["refused"].append(f"Alpine Ski House: {answer['error']['message']}")
+
+    def couple_basics(self) -> None:
+        for mapping in ("SALESPEOPLE", "CURRENCY"):
+            self.step(f"Match-based coupling for {mapping}")
+            report = self.api("POST", f"couplings/{mapping}/match", {})
+            print(
+                f"   examined {report['examined']}: coupled {len(report['coupled'])}, created "
+                f"{len(report['created'])}, unmatched {len(report['unmatched'])}"
+            )
+            self.summary["coupled"].append(
+                f"{mapping}: {len(report['coupled'])} coupled, {len(report['created'])} created in Sales"
+            )
+        self.step("Units of measure")
+        print("   skipped: unit groups are read from BC page web services that have no entity source yet")
+
+    def match_customers(self) -> None:
+        self.step("Match-based coupling for CUSTOMER (by name)")
+        report = self.api("POST", "couplings/CUSTOMER/match", {})
+        print(
+            f"   coupled {len(report['coupled'])} customers to the accounts Sales already had; "
+            f"{len(report['unmatched'])} have no match in Sales"
+        )
+        self.summary["coupled"].append(f"CUSTOMER: {len(report['coupled'])} matched by name")
+
+    def create_both_ways(self) -> None:
+        self.step("Creating 'Adatum Corporation' in Sales from BC")
+        coupling = self.api(
+            "POST",
+            "records/CUSTOMER/create-in-dataverse",
+            {"bcId": bc_id("customer", "Adatum Corporation")},
+            expect=201,
+        )
+        account = self.dataverse("GET", f"accounts({coupling['dataverseId']})?$select=name,address1_city")
+        print(f"   account '{account['name']}' ({account['address1_city']}) created and coupled")
+        self.summary["created"].append("Adatum Corporation: account in Sales")
+        self.step("Creating a customer in BC from the Sales account 'Fabrikam Residences'")
+        lead = self.dataverse(
+            "POST",
+            "accounts",
+            {
+                "name": "Fabrikam Residences",
+                "address1_city": "Redmond",
+                "telephone1": "+1 425 555 0100",
+                "customertypecode": 3,
+            },
+        )
+        coupling = self.api(
+            "POST", "records/CUSTOMER/create-in-business-central", {"dataverseId": lead["accountid"]}, expect=201
+        )
+        customer = self.bc("GET", f"customers({coupling['bcId']})")
+        print(f"   customer {customer['number']} '{customer['displayName']}' created in BC and coupled")
+        self.summary["created"].append(f"Fabrikam Residences: customer {customer['number']} in BC")
+
+    def synchronize_now(self) -> None:
+        self.step("Changing Trey Research's phone in BC, then Synchronize Now to Sales")
+        trey = self.bc("GET", f"customers({bc_id('customer', 'Trey Research')})")
+        self.bc("PATCH", f"customers({trey['id']})", {"phoneNumber": "+1 404 555 0188"}, etag=trey["@odata.etag"])
+        report = self.api(
+            "POST", "synchronize", {"mapping": "CUSTOMER", "bcId": trey["id"], "direction": "toDataverse"}
+        )
+        for change in report["changes"]:
+            print(f"   {change['dataverseField']}: {change['old']!r} -> {change['new']!r}")
+        self.summary["synchronized"].append(f"Trey Research -> Sales: {len(report['changes'])} field(s)")
+        self.step("Changing Selangorian's city in Sales, then Synchronize Now to BC")
+        coupling = self.api("GET", f"couplings/CUSTOMER?bcId={bc_id('customer', 'Selangorian Ltd.')}")
+        self.dataverse("PATCH", f"accounts({coupling['dataverseId']})", {"address1_city": "Leamington Spa"})
+        report = self.api(
+            "POST",
+            "synchronize",
+            {"mapping": "CUSTOMER", "dataverseId": coupling["dataverseId"], "direction": "fromDataverse"},
+        )
+        for change in report["changes"]:
+            print(f"   {change['bcField']}: {change['old']!r} -> {change['new']!r}")
+        self.summary["synchronized"].append(f"Selangorian Ltd. -> BC: {len(report['changes'])} field(s)")
+
+    def conflict(self) -> None:
+        self.step("Changing The Cannon Group in both apps, then synchronizing the mapping")
+        self.api("POST", "mappings/CUSTOMER/synchronize")  # bring every coupled pair in step first
+        cannon_id = bc_id("customer", "The Cannon Group PLC")
+        cannon = self.bc("GET", f"customers({cannon_id})")
+        self.bc("PATCH", f"customers({cannon_id})", {"city": "Solihull"}, etag=cannon["@odata.etag"])
+        coupling = self.api("GET", f"couplings/CUSTOMER?bcId={cannon_id}")
+        self.dataverse("PATCH", f"accounts({coupling['dataverseId']})", {"address1_city": "Redditch"})
+        job = self.api("POST", "mappings/CUSTOMER/synchronize")
+        print(f"   job {job['jobId']}: {job['counters']}")
+        errors = self.api("GET", "sync-errors?mapping=CUSTOMER")["value"]
+        conflicts = [e for e in errors if e["code"] == "changedInBothApps"]
+        if not conflicts:
+            raise StoryError("the conflict was not reported")
+        print(f"   reported, nothing overwritten: {conflicts[0]['message']}")
+        self.summary["errors"].append(f"The Cannon Group PLC: {conflicts[0]['code']}")
+
+    def print_summary(self) -> None:
+        print("\n== Summary")
+        for title, lines in self.summary.items():
+            print(f"   {title}:")
+            for line in lines or ["(none)"]:
+                print(f"     - {line}")
 
 
 def main() -> int:
     stack = LocalStack.on_free_ports()
-    print("starting the local stack (token authority, Azurite, Dataverse and Business Central emulators)...")
+    print(
+        "starting the local stack (token authority, Azurite, Business Central and Dataverse emulators, "
+        "Functions host)...",
+        flush=True,
+    )
     stack.start()
     try:
         for name, url in stack.urls.items():
-            print(f"  {name:<17} {url}")
-        run(stack)
+            print(f"   {name:<17} {url}")
+        story = Story(stack)
+        story.run()
+        story.print_summary()
+    except StoryError as error:
+        print(f"\nthe demo stopped: {error}", file=sys.stderr)
+        return 1
     finally:
         stack.stop()
-    print("\ndemo finished; `make serve` keeps the stack running on the default ports.")
+    print("\ndemo finished; `make serve` keeps the stack (and the API on 7071) running.")
     return 0
 
 
