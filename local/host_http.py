@@ -241,6 +241,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 
+    def __getattr__(self, name: str) -> Any:
+        """Every other method (TRACE, QUERY, ...) reaches the router too and gets Azure's 404 for an undeclared
+        method, never the stdlib's 501 page (the stdlib looks a `do_<METHOD>` attribute up for each request)."""
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
+
 
 class LocalHostServer(ThreadingHTTPServer):
     daemon_threads = True

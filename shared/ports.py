@@ -185,6 +185,10 @@ class DataverseClientPort(Protocol):
 
 class BusinessCentralClientPort(Protocol):
     def resolve_company(self, name_or_id: str) -> str: ...
+    def serves(self, entity_set: str) -> bool:
+        """Whether a surface (API v2.0, a published page, the custom route) is configured for this entity set."""
+        ...
+
     def get_entity(
         self, entity_set: str, entity_id: str, select: Sequence[str] | None = None, expand: str | None = None
     ) -> Row | None: ...

@@ -108,6 +108,9 @@ class InMemoryBusinessCentralClient:
         return sorted(children, key=lambda r: int(r.get("sequence", 0)))
 
     # -- port: API v2.0 / custom route --------------------------------------------------------------------------
+    def serves(self, entity_set: str) -> bool:
+        return self.sources.serves(entity_set)
+
     def resolve_company(self, name_or_id: str) -> str:
         for company_id, name in self.companies.items():
             if name_or_id in (name, company_id) or name_or_id.lower() == company_id.lower():

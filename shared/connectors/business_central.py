@@ -107,6 +107,9 @@ class BusinessCentralClient:
         self._companies: dict[str, tuple[str, str]] = {}
 
     # -- company and URLs --------------------------------------------------------------------------------------
+    def serves(self, entity_set: str) -> bool:
+        return self.sources.serves(entity_set)
+
     def resolve_company(self, name_or_id: str) -> str:
         return self._company(name_or_id)[0]
 

@@ -165,6 +165,14 @@ class EntitySources:
         """The api/custom source serving `entity_set` (how the client finds a set's route)."""
         return next((s for s in self.sources if s.kind != "page" and s.name == entity_set), None)
 
+    def serves(self, entity_set: str) -> bool:
+        """Whether some source serves `entity_set`: an api/custom set of that name, the lines of one, or a page
+        behind it. A set the registry does not list (e.g. `vendors`, `shippingAgents`: the sync has no source for
+        them yet) is not served, so a mapping on it is refused before any request goes to BC."""
+        return any(
+            (s.kind != "page" and s.name == entity_set) or entity_set in (s.lines, s.custom_set) for s in self.sources
+        )
+
     def by_service(self, service: str) -> EntitySource | None:
         return next((s for s in self.sources if s.kind == "page" and s.name == service), None)
 

@@ -6,8 +6,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from shared.domain.errors import ConflictError
 from shared.domain.mapping import TableMapping
 from shared.domain.transforms import OptionMap
+from shared.mappings.options import OPTION_MAPS
 from shared.ports import (
     BusinessCentralClientPort,
     CheckpointStore,
@@ -35,3 +37,29 @@ class SyncContext:
     local_currency: str = "USD"  # BC's LCY: a blank currency code in BC means this currency
     clock: Callable[[], datetime] = utc_now
     bulk_size: int = 500
+
+    def runnable(self, name: str) -> TableMapping:
+        """The mapping, when the engine can run it: refused up front (409 `mappingNotRunnable`, saying why) when its
+        BC entity, or the BC entity of a lookup every record needs, has no source configured, or when it is an option
+        mapping, rather than failing on its first request to BC or on every record."""
+        mapping = self.mapping(name)
+        why = self._not_runnable_because(mapping)
+        if why:
+            raise ConflictError("mappingNotRunnable", f"{mapping.name} cannot run: {why}", field="mapping")
+        return mapping
+
+    def _not_runnable_because(self, mapping: TableMapping) -> str | None:
+        if mapping.name in OPTION_MAPS.values():
+            return (
+                f"it is an option mapping (BC codes <-> the option set {mapping.dataverse_id}) and the engine does not "
+                "run option mappings yet."
+            )
+        if not self.bc.serves(mapping.bc_entity_set):
+            return f"no Business Central source is configured for '{mapping.bc_entity_set}'."
+        for f in mapping.fields:
+            if f.lookup and not f.clear_on_failed_lookup and not self.bc.serves(f.lookup.bc_entity_set or ""):
+                return (
+                    f"its field {f.dataverse_field} looks up {f.lookup.mapping}, and no Business Central source is "
+                    f"configured for '{f.lookup.bc_entity_set}'."
+                )
+        return None

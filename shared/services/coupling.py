@@ -159,7 +159,7 @@ def couple_records(
     NotFoundError (either record missing: field bcId/dataverseId), ConflictError `alreadyCoupled` (naming the other
     record) or `dependencyNotCoupled`. Coupling the same pair again returns the coupling, so a repeated request
     succeeds."""
-    mapping = context.mapping(mapping_name)
+    mapping = context.runnable(mapping_name)
     bc_id, dataverse_id = parse_id(bc_id, "bcId"), parse_id(dataverse_id, "dataverseId")
     if synchronize is not None:
         require_direction(mapping, synchronize, "synchronize")
@@ -189,7 +189,7 @@ def _first_created(created: list[Coupling], errors: list[SyncError]) -> Coupling
 def create_in_dataverse(context: SyncContext, mapping_name: str, bc_id: str) -> Coupling:
     """Create the BC record in Dataverse and couple it. Raises InvalidInputError (mapping not toDataverse),
     NotFoundError (field bcId), ConflictError `alreadyCoupled` / `dependencyNotCoupled`, or the write's error."""
-    mapping = context.mapping(mapping_name)
+    mapping = context.runnable(mapping_name)
     require_direction(mapping, Direction.TO_DATAVERSE, "mapping")
     bc_id = parse_id(bc_id, "bcId")
     tools = MappingTools(context, mapping)
@@ -206,7 +206,7 @@ def create_in_dataverse(context: SyncContext, mapping_name: str, bc_id: str) -> 
 def create_in_business_central(context: SyncContext, mapping_name: str, dataverse_id: str) -> Coupling:
     """Create the Dataverse row in BC and couple it. Raises InvalidInputError (mapping not fromDataverse),
     NotFoundError (field dataverseId), ConflictError `alreadyCoupled` / `dependencyNotCoupled`, or the write's error."""
-    mapping = context.mapping(mapping_name)
+    mapping = context.runnable(mapping_name)
     require_direction(mapping, Direction.FROM_DATAVERSE, "mapping")
     dataverse_id = parse_id(dataverse_id, "dataverseId")
     tools = MappingTools(context, mapping)

@@ -331,5 +331,5 @@ def outcome_error(outcome: BatchOutcome) -> SyncError:
 
 
 def run_mapping(context: SyncContext, mapping_name: str) -> SyncJob:
-    mapping = context.mapping(mapping_name)
+    mapping = context.runnable(mapping_name)
     return MappingRun(context, mapping).run()

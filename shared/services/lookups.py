@@ -53,6 +53,7 @@ class LookupResolver:
         if lookup.bc_key == "id":
             return value
         key = (lookup.bc_entity_set or "", lookup.bc_key, value)
+        self._require_source(lookup, value)
         if key not in self._bc_ids:
             literal = value.replace("'", "''")
             rows = [
@@ -67,6 +68,18 @@ class LookupResolver:
             ]
             self._bc_ids[key] = str(rows[0]["id"]) if rows else None
         return self._bc_ids[key]
+
+    def _require_source(self, lookup: Lookup, value: str) -> None:
+        """A lookup into a BC entity the sync has no source for is a record error (the record waits), not a failed
+        request that would stop the whole run."""
+        entity_set = lookup.bc_entity_set or ""
+        if not self.context.bc.serves(entity_set):
+            raise LookupFailed(
+                "lookupNotRunnable",
+                f"{lookup.mapping} '{value}' cannot be looked up: no Business Central source is configured for "
+                f"'{entity_set}'.",
+                field=lookup.navigation,
+            )
 
     def to_dataverse_id(self, lookup: Lookup, bc_value: Any) -> str | None:
         """The Dataverse id for a BC value; "" / None -> None (no link). Raises LookupFailed when not coupled."""
@@ -112,6 +125,7 @@ class LookupResolver:
 
     def _bc_key_of(self, lookup: Lookup, bc_id: str) -> str | None:
         key = (lookup.bc_entity_set or "", lookup.bc_key, bc_id)
+        self._require_source(lookup, bc_id)
         if key not in self._bc_keys:
             row = self.context.bc.get_entity(lookup.bc_entity_set or "", bc_id, select=["id", lookup.bc_key])
             self._bc_keys[key] = str(row[lookup.bc_key]) if row else None

@@ -271,7 +271,7 @@ def match_and_couple(
     options default to the mapping's `create_if_no_match` / `sync_after_coupling`. Raises InvalidInputError for bad
     `fields`, or for create-if-no-match on a mapping that cannot carry data toDataverse. Per-record problems are
     reported, never raised. The job is logged under `job_id`."""
-    mapping = context.mapping(mapping_name)
+    mapping = context.runnable(mapping_name)
     criteria = match_criteria(mapping, fields)
     create = mapping.create_if_no_match if create_if_no_match is None else create_if_no_match
     if create and not mapping.direction.allows(Direction.TO_DATAVERSE):

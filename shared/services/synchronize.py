@@ -64,7 +64,7 @@ def synchronize_record(
     bc_id: str | None = None,
     dataverse_id: str | None = None,
 ) -> SyncReport:
-    mapping = context.mapping(mapping_name)
+    mapping = context.runnable(mapping_name)
     if direction is Direction.BIDIRECTIONAL or not mapping.direction.allows(direction):
         raise InvalidInputError(
             "directionNotAllowed",

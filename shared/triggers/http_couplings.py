@@ -9,6 +9,7 @@ import azure.functions as func
 from shared.domain.errors import InvalidInputError, NotFoundError
 from shared.domain.mapping import Direction
 from shared.triggers.http_support import (
+    ID_SCHEMA,
     RouteSpec,
     boolean,
     documented,
@@ -16,6 +17,7 @@ from shared.triggers.http_support import (
     json_object,
     json_response,
     mapping_name,
+    mapping_schema,
     one_of,
     text,
 )
@@ -23,7 +25,7 @@ from shared.triggers.serialize import coupling_json
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 DIRECTIONS = ("toDataverse", "fromDataverse")
-ID = {"type": "string", "minLength": 1, "maxLength": 100}
+ID = ID_SCHEMA
 
 
 def _context() -> Any:
@@ -54,7 +56,7 @@ documented(
             "required": ["mapping", "bcId", "dataverseId"],
             "additionalProperties": False,
             "properties": {
-                "mapping": {"type": "string"},
+                "mapping": mapping_schema(),
                 "bcId": ID,
                 "dataverseId": ID,
                 "synchronize": {"type": "string", "enum": list(DIRECTIONS)},
@@ -142,12 +144,12 @@ documented(
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "fields": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                "fields": {"type": ["array", "null"], "items": {"type": "string"}, "minItems": 1},
                 "createIfNoMatch": {"type": "boolean"},
                 "synchronizeAfter": {"type": "boolean"},
             },
         },
-        responses=(200, 400, 503),
+        responses=(200, 400, 409, 503),
     )
 )
 
@@ -213,7 +215,7 @@ documented(
             "required": ["mapping", "direction"],
             "additionalProperties": False,
             "properties": {
-                "mapping": {"type": "string"},
+                "mapping": mapping_schema(),
                 "bcId": ID,
                 "dataverseId": ID,
                 "direction": {"type": "string", "enum": list(DIRECTIONS)},

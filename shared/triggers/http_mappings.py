@@ -8,6 +8,7 @@ import azure.functions as func
 
 from shared.domain.errors import InvalidInputError, NotFoundError
 from shared.triggers.http_support import (
+    ID_SCHEMA,
     RouteSpec,
     boolean,
     documented,
@@ -15,6 +16,7 @@ from shared.triggers.http_support import (
     json_object,
     json_response,
     mapping_name,
+    mapping_schema,
     text,
 )
 from shared.triggers.serialize import error_entry_json, job_json
@@ -181,7 +183,7 @@ documented(
         "sync-errors",
         "GET",
         "Coupled-record synchronization errors",
-        query={"mapping": {"type": "string"}},
+        query={"mapping": mapping_schema()},
     )
 )
 
@@ -208,12 +210,12 @@ documented(
             "required": ["mapping"],
             "additionalProperties": False,
             "properties": {
-                "mapping": {"type": "string"},
-                "ids": {"type": "array", "items": {"type": "string"}},
+                "mapping": mapping_schema(),
+                "ids": {"type": "array", "items": ID_SCHEMA},
                 "all": {"type": "boolean"},
             },
         },
-        responses=(200, 400, 503),
+        responses=(200, 400, 409, 503),
     )
 )
 

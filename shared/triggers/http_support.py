@@ -95,10 +95,12 @@ def map_error(exc: Exception) -> func.HttpResponse:
 def handled(
     handler: Callable[[func.HttpRequest], func.HttpResponse],
 ) -> Callable[[func.HttpRequest], func.HttpResponse]:
-    """Wrap a function body: any exception is mapped to its status (never an unhandled 500 from the host)."""
+    """Wrap a function body: any exception is mapped to its status (never an unhandled 500 from the host), and a
+    query parameter the operation does not document is refused, so a typo (`?mappings=`) is not silently ignored."""
 
     def wrapper(req: func.HttpRequest) -> func.HttpResponse:
         try:
+            _refuse_unknown_query(req, handler.__name__)
             return handler(req)
         except Exception as exc:  # the mapping decides what the caller sees
             return map_error(exc)
@@ -109,6 +111,16 @@ def handled(
 
 
 # -- validation ------------------------------------------------------------------------------------------------
+def _refuse_unknown_query(req: func.HttpRequest, function_name: str) -> None:
+    """`code` is the function key when given in the query string; it is the host's, never the operation's."""
+    spec = next((s for s in ROUTES if s.function_name == function_name), None)
+    if spec is None:
+        return
+    for name in req.params:
+        if name != "code" and name not in spec.query:
+            raise InvalidInputError("unknownParameter", f"Unknown query parameter '{name[:100]}'.", field=name[:100])
+
+
 def json_object(
     req: func.HttpRequest, allowed: set[str], required: frozenset[str] | set[str] = frozenset()
 ) -> dict[str, Any]:
@@ -166,6 +178,14 @@ def mapping_name(value: Any, field_name: str = "mapping") -> str:
         raise InvalidInputError("unknownMapping", f"No mapping named '{name}'.", field=field_name)
     return name
 
+
+def mapping_schema() -> dict[str, Any]:
+    from shared.mappings import CATALOG
+
+    return {"type": "string", "enum": list(CATALOG)}
+
+
+ID_SCHEMA: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"\S"}
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",

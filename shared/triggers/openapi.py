@@ -11,7 +11,15 @@ from typing import Any
 import azure.functions as func
 
 from shared.triggers.health import VERSION
-from shared.triggers.http_support import ERROR_SCHEMA, ROUTES, RouteSpec, documented, json_response
+from shared.triggers.http_support import (
+    ERROR_SCHEMA,
+    ID_SCHEMA,
+    ROUTES,
+    RouteSpec,
+    documented,
+    json_response,
+    mapping_schema,
+)
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 STATUS_TEXT = {
@@ -28,10 +36,15 @@ STATUS_TEXT = {
 }
 
 
+def _path_schema(name: str) -> dict[str, Any]:
+    """Mapping names are a closed set the document can list; every other path segment is an identifier."""
+    return mapping_schema() if name in ("mapping", "name") else ID_SCHEMA
+
+
 def _operation(spec: RouteSpec) -> dict[str, Any]:
     operation: dict[str, Any] = {"operationId": spec.function_name, "summary": spec.summary, "responses": {}}
     params = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+        {"name": name, "in": "path", "required": True, "schema": _path_schema(name)}
         for name in re.findall(r"{(\w+)}", spec.route)
     ]
     params += [
@@ -46,7 +59,7 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
         }
     for status in sorted({*spec.responses, 400, 502, 503} | ({401} if spec.auth == "function" else set())):
         response: dict[str, Any] = {"description": STATUS_TEXT.get(status, str(status))}
-        if status != 204:
+        if status not in (204, 401):  # Azure answers a missing or wrong key with an empty 401
             schema = spec.response_schema if status < 400 else ERROR_SCHEMA
             response["content"] = {"application/json": {"schema": schema}}
         operation["responses"][str(status)] = response

@@ -15,8 +15,9 @@ blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 log = logging.getLogger("bc_sales_sync.queue")
 
 
-@blueprint.service_bus_queue_trigger(arg_name="message", queue_name="%SYNC_JOBS_QUEUE%",
-                                     connection="ServiceBusConnection")
+@blueprint.service_bus_queue_trigger(
+    arg_name="message", queue_name="%SYNC_JOBS_QUEUE%", connection="ServiceBusConnection"
+)
 def sync_job(message: func.ServiceBusMessage) -> None:
     from shared.bootstrap import get_services
     from shared.domain.jobs import InvalidJobMessage, JobKind
@@ -34,7 +35,12 @@ def sync_job(message: func.ServiceBusMessage) -> None:
     if job.kind is JobKind.MAPPING_RUN:
         run_mapping(context, mapping)
     elif job.kind is JobKind.MATCH_COUPLING:
-        match_and_couple(context, mapping, create_if_no_match=job.payload.get("createIfNoMatch"),
-                         synchronize_after=job.payload.get("synchronizeAfter"), job_id=job.message_id)
+        match_and_couple(
+            context,
+            mapping,
+            create_if_no_match=job.payload.get("createIfNoMatch"),
+            synchronize_after=job.payload.get("synchronizeAfter"),
+            job_id=job.message_id,
+        )
     else:
         log.error("job kind %s has no handler yet; message %s completed", job.kind, job.message_id)

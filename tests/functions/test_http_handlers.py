@@ -133,3 +133,30 @@ def test_a_downstream_outage_is_a_503_with_retry_after(api: Api) -> None:
     )
     api.stack.dv_handle.admin("POST", "faults", json={"status5xxRate": 0})
     assert status in (404, 503), body  # not coupled -> 404 before any call; else the outage -> 503
+
+
+def test_an_undocumented_query_parameter_is_a_400_naming_it_but_the_key_is_the_hosts(api: Api) -> None:
+    status, answer = api.call("list_sync_errors", params={"mappings": "CUSTOMER"})  # a typo of `mapping`
+    assert (status, answer["error"]["code"], answer["error"]["field"]) == (400, "unknownParameter", "mappings")
+    status, answer = api.call("list_sync_errors", params={"mapping": "CUSTOMER", "code": "the-function-key"})
+    assert status == 200 and answer == {"value": []}
+    status, answer = api.call("list_mappings", params={"top": "5"})
+    assert (status, answer["error"]["field"]) == (400, "top")
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "body", "route", "why"),
+    [
+        ("run_mapping_now", "POST", None, {"name": "UNIT GROUP"}, "unitGroups"),  # BC's unit groups: no source yet
+        ("match_couplings", "POST", {}, {"mapping": "PAYMENT TERMS"}, "option mapping"),
+        ("retry_sync_errors", "POST", {"mapping": "SHIPMENT METHOD", "all": True}, None, "option mapping"),
+        ("match_couplings", "POST", {}, {"mapping": "RESOURCE UOM"}, "looks up UNIT GROUP"),
+        ("create_in_dataverse", "POST", {"bcId": CANNON}, {"mapping": "VENDOR"}, "'vendors'"),
+    ],
+)
+def test_a_mapping_the_engine_cannot_run_is_a_409_saying_why(
+    api: Api, name: str, method: str, body: object, route: dict[str, str] | None, why: str
+) -> None:
+    status, answer = api.call(name, method, body, route=route)
+    assert (status, answer["error"]["code"]) == (409, "mappingNotRunnable"), answer
+    assert why in answer["error"]["message"]

@@ -23,8 +23,10 @@ def listening(port: int) -> bool:
 
 
 def test_serve_starts_the_stack_and_sigint_stops_every_child() -> None:
-    ports = {name: free_port() for name in ("authority", "dataverse", "business_central", "azurite", "functions",
-                                            "service_bus")}
+    ports = {
+        name: free_port()
+        for name in ("authority", "dataverse", "business_central", "azurite", "functions", "service_bus")
+    }
     env = {**os.environ, **{PORT_ENV[name]: str(port) for name, port in ports.items()}}
     process = subprocess.Popen(
         [sys.executable, "-m", "local.serve"],

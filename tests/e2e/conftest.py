@@ -1,0 +1,42 @@
+"""The whole local stack (token authority, Azurite, both emulators, the Functions host running function_app), once
+per session on free ports, as `make serve` runs it; tests talk to the API over HTTP like an admin would."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from local.stack import LocalStack
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    stack = LocalStack.on_free_ports(cert_dir=Path(tmp_path_factory.mktemp("identity")))
+    stack.start()
+    session = requests.Session()
+    session.trust_env = False
+    for name in ("business_central", "dataverse"):
+        session.post(f"{stack.urls[name]}/_admin/seed", json={"profile": "demo"}, timeout=30).raise_for_status()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def api(local_stack: LocalStack) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False
+    session.headers["x-functions-key"] = local_stack.function_key
+    return session
+
+
+@pytest.fixture(scope="session")
+def keyless(local_stack: LocalStack) -> requests.Session:
+    """No function key: what a caller without one gets (and what the fuzzer adds its key to)."""
+    session = requests.Session()
+    session.trust_env = False
+    return session
