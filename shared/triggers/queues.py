@@ -1,8 +1,9 @@
 """The `sync-jobs` queue trigger: one message is one unit of work (a mapping run, a match-based coupling).
 
-A message that is not a job of a known kind and version is logged and completed (it would fail the same way ten
-times); a transient failure raises so Service Bus redelivers it; any other failure raises too and, after the
-queue's max delivery count, lands in the dead-letter queue with the reason in the log.
+Every failure raises: a transient one so Service Bus redelivers the message; any other one (also a message that is
+not a job of a known kind and version) lands, after the queue's max delivery count, in the dead-letter queue with
+the reason in the log. A Python trigger cannot dead-letter at once without the SDK-type bindings, and completing a
+junk message would lose it; ten quick failures of a rare junk message are the cheaper price.
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ def sync_job(message: func.ServiceBusMessage) -> None:
     try:
         job = job_from_function_message(message)
     except InvalidJobMessage as junk:
-        log.error("dropping message %s: %s", message.message_id, junk)
-        return
+        # Raised, not swallowed: the trigger cannot dead-letter by itself (no SDK settlement here), so the message
+        # is redelivered until the max delivery count and then lands in the dead-letter queue, kept for an admin
+        # to read, instead of being completed and lost.
+        log.error("invalid job message %s (delivery %s): %s", message.message_id, message.delivery_count, junk)
+        raise
     context = get_services().context
     mapping = str(job.payload.get("mapping", ""))
     if job.kind is JobKind.MAPPING_RUN:
