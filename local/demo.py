@@ -118,19 +118,18 @@ class Story:
         self.summary["refused"].append(f"Alpine Ski House: {answer['error']['message']}")
 
     def couple_basics(self) -> None:
-        for mapping in ("SALESPEOPLE", "CURRENCY"):
+        """Salespeople and currencies, then BC's unit-group mode: a Sales unit group per item and resource, and
+        each item/resource unit in its own group (all created in Sales where there is no match)."""
+        for mapping in ("SALESPEOPLE", "CURRENCY", "UNIT GROUP", "ITEM UOM", "RESOURCE UOM"):
             self.step(f"Match-based coupling for {mapping}")
             report = self.api("POST", f"couplings/{mapping}/match", {})
             print(
                 f"   examined {report['examined']}: coupled {len(report['coupled'])}, created "
-                f"{len(report['created'])}, unmatched {len(report['unmatched'])}"
+                f"{len(report['created'])}, unmatched {len(report['unmatched'])}, failed {len(report['failed'])}"
             )
             self.summary["coupled"].append(
                 f"{mapping}: {len(report['coupled'])} coupled, {len(report['created'])} created in Sales"
             )
-        self.step("Match-based coupling for UNIT GROUP")
-        answer = self.api("POST", "couplings/UNIT GROUP/match", {}, expect=409)
-        print(f"   skipped (409 {answer['error']['code']}): {answer['error']['message']}")
 
     def match_customers(self) -> None:
         self.step("Match-based coupling for CUSTOMER (by name)")

@@ -9,6 +9,7 @@ read in full each run (these tables are small) and changes are found by the sync
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,8 +20,22 @@ _INTEGER_KEY = re.compile(r"(^|_)(Line_No|Entry_No)$")
 _IDENTIFIER = re.compile(r"'(?:[^']|'')*'|\b[A-Za-z_][A-Za-z0-9_]*\b")
 
 
-def page_source(sources: EntitySources, entity_set: str) -> EntitySource | None:
-    return next((s for s in sources if s.kind == "page" and s.custom_set == entity_set), None)
+def page_sources(sources: EntitySources, entity_set: str) -> list[EntitySource]:
+    """Every page behind a canonical set: one, or several when pages each show a slice of one table (unit groups:
+    the item page and the resource page)."""
+    return [s for s in sources if s.kind == "page" and s.custom_set == entity_set]
+
+
+def page_source(sources: EntitySources, entity_set: str, entity_id: str | None = None) -> EntitySource | None:
+    """The page serving `entity_set`; with several, the one whose fixed view values the id's key carries."""
+    candidates = page_sources(sources, entity_set)
+    if entity_id is not None and len(candidates) > 1:
+        parts = entity_id.split(KEY_SEPARATOR)
+        for source in candidates:
+            key = dict(zip(source.key, parts, strict=False))
+            if all(key.get(name) == value for name, value in source.view):
+                return source
+    return candidates[0] if candidates else None
 
 
 def page_entity_id(source: EntitySource, row: Mapping[str, Any]) -> str:
@@ -32,10 +47,19 @@ def page_key(source: EntitySource, entity_id: str) -> dict[str, Any]:
     parts = entity_id.split(KEY_SEPARATOR)
     if len(parts) != len(source.key):
         raise ValueError(f"'{entity_id}' is not a key of {source.name} ({', '.join(source.key)})")
-    return {
-        name: int(part) if _INTEGER_KEY.search(name) and part.isdigit() else part
-        for name, part in zip(source.key, parts, strict=True)
-    }
+    return {name: _key_value(name, part) for name, part in zip(source.key, parts, strict=True)}
+
+
+def _key_value(name: str, part: str) -> Any:
+    """Integers and Guids go into a key segment unquoted (`Line_No=10000`, `Source_Id=<guid>`), text quoted."""
+    if _INTEGER_KEY.search(name) and part.isdigit():
+        return int(part)
+    if name.endswith("_Id"):
+        try:
+            return uuid.UUID(part)
+        except ValueError:
+            return part
+    return part
 
 
 def translate_filter(source: EntitySource, text: str | None) -> str | None:

@@ -21,7 +21,14 @@ from typing import Any
 from urllib.parse import quote
 
 from shared.connectors.bc_batch import SAME_KEY, BatchItem, BatchRunner, prepare
-from shared.connectors.bc_pages import page_key, page_select, page_source, to_canonical_row, translate_filter
+from shared.connectors.bc_pages import (
+    page_key,
+    page_select,
+    page_source,
+    page_sources,
+    to_canonical_row,
+    translate_filter,
+)
 from shared.connectors.entity_sources import API_ROUTE, DEFAULT_SOURCES, EntitySources
 from shared.connectors.errors import ApiError
 from shared.connectors.http import HttpClient, TokenProvider
@@ -147,7 +154,7 @@ class BusinessCentralClient:
     def get_entity(
         self, entity_set: str, entity_id: str, select: Sequence[str] | None = None, expand: str | None = None
     ) -> Row | None:
-        source = page_source(self.sources, entity_set)
+        source = page_source(self.sources, entity_set, entity_id)
         if source is not None:
             found = self.get_page_entity(source.name, page_key(source, entity_id))
             return None if found is None else to_canonical_row(source, found)
@@ -165,7 +172,7 @@ class BusinessCentralClient:
         """One filtered read per 15 ids for API entities; page entities (keyed by page key) are read by key."""
         found: dict[str, Row] = {}
         unique = sorted(set(ids))
-        if page_source(self.sources, entity_set) is not None:
+        if page_sources(self.sources, entity_set):
             for entity_id in unique:
                 row = self.get_entity(entity_set, entity_id)
                 if row is not None:
@@ -190,12 +197,13 @@ class BusinessCentralClient:
         checkpoint can follow the last row read. `id` is always selected, `lastModifiedDateTime` when `since` is."""
         if not select:
             raise ValueError("$select is required: read only the mapped fields")
-        source = page_source(self.sources, entity_set)
-        if source is not None:  # pages carry no lastModifiedDateTime: read in full, the sync compares values
+        sources = page_sources(self.sources, entity_set)
+        for source in sources:  # pages carry no lastModifiedDateTime: read in full, the sync compares values
             for page in self.list_page(
                 source.name, page_select(source, list(select)), translate_filter(source, extra_filter)
             ):
                 yield Page([to_canonical_row(source, row) for row in page.rows], page.next_link)
+        if sources:
             return
         names = ["id", *select, *(["lastModifiedDateTime"] if since is not None else [])]
         params = {"$select": ",".join(dict.fromkeys(names))}
@@ -238,7 +246,7 @@ class BusinessCentralClient:
     def update_entity(
         self, entity_set: str, entity_id: str, body: Mapping[str, Any], etag: str, *, merge: bool = False
     ) -> Row:
-        source = page_source(self.sources, entity_set)
+        source = page_source(self.sources, entity_set, entity_id)
         if source is not None:
             updated = self.update_page_entity(source.name, page_key(source, entity_id), source.to_source(body), etag)
             return to_canonical_row(source, updated)

@@ -45,6 +45,7 @@ class EntitySource:
     page_id: int | None = None
     custom_set: str | None = None
     delta: bool = True
+    view: tuple[tuple[str, str], ...] = ()  # a page's SourceTableView constants: (source property, value)
 
     @property
     def is_page(self) -> bool:
@@ -81,12 +82,27 @@ def _api(entity: str, entity_set: str, *, lines: str | None = None, delta: bool 
 
 
 def _page(
-    entity: str, service: str, page_id: int, key: Sequence[str], custom_set: str, fields: Mapping[str, str]
+    entity: str,
+    service: str,
+    page_id: int,
+    key: Sequence[str],
+    custom_set: str,
+    fields: Mapping[str, str],
+    view: Mapping[str, str] | None = None,
 ) -> EntitySource:
     return EntitySource(
         entity, "page", service, tuple(key), tuple(fields.items()), route="ODataV4", page_id=page_id,
-        custom_set=custom_set, delta=False,
+        custom_set=custom_set, delta=False, view=tuple((view or {}).items()),
     )  # fmt: skip
+
+
+def _unit_groups(kind: str, service: str, page_id: int, number: str, description: str) -> EntitySource:
+    """BC's Unit Group table (5400) has one row per item and per resource, shown by two read-only pages that each
+    fix Source Type; together they serve the one canonical set `unitGroups` (key `Item|<item SystemId>`)."""
+    fields = {"sourceType": "Source_Type", "sourceId": "Source_Id", "code": "Code", "sourceNumber": number,
+              "description": description}  # fmt: skip
+    key = ["Source_Type", "Source_Id"]
+    return _page(f"{kind.lower()}UnitGroup", service, page_id, key, "unitGroups", fields, {"Source_Type": kind})
 
 
 _API_SOURCES = (
@@ -135,6 +151,8 @@ _PAGE_SOURCES = (
           {"itemNumber": "Item_No", **_UOM}),
     _page("resourceUnitOfMeasure", "ResourceUnitsOfMeasure", 210, ["Resource_No", "Code"], "resourceUnitsOfMeasure",
           {"resourceNumber": "Resource_No", **_UOM, "relatedToBaseUnitOfMeasure": "Related_to_Base_Unit_of_Meas"}),
+    _unit_groups("Item", "ItemUnitGroupList", 5400, "Item_No", "Item_Description"),
+    _unit_groups("Resource", "ResourceUnitGroupList", 5403, "Resource_No", "Resource_Name"),
     _page("salesReceivablesSetup", "SalesReceivablesSetup", 459, ["Primary_Key"], "salesReceivablesSetups", {
         "writeInProductType": "Write_in_Product_Type", "writeInProductNumber": "Write_in_Product_No",
         "allowEditingActivePrice": "Allow_Editing_Active_Price", "defaultPriceListCode": "Default_Price_List_Code",

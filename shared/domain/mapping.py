@@ -62,6 +62,7 @@ class Lookup:
     navigation: str
     bc_key: str = "id"
     bc_entity_set: str | None = None  # the BC entity set of the looked-up record, when `bc_key` is not `id`
+    bc_scope: str | None = None  # a `$filter` (canonical names) narrowing that set, when `bc_key` repeats across it
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,9 @@ exists); a product Retired in Sales blocks the item/resource in BC.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from shared.domain.mapping import FieldMapping, Lookup, TableMapping
 from shared.mappings.common import BOTH, SYNC_SCHEDULE, TO, differently, missing
-from shared.mappings.units import UNIT_GROUP_LOOKUP
+from shared.mappings.units import unit_group_lookup
 
 VENDOR_REASON = "Vendors are out of scope (no VENDOR mapping), and {what} carry no vendor number."
 PRICE_NOTE = "Negative prices are sent as 0 (Dataverse refuses them), as BC does."
@@ -41,7 +39,7 @@ def _unit_group(kind: str) -> FieldMapping:
         "number",
         "defaultuomscheduleid",
         TO,
-        lookup=replace(UNIT_GROUP_LOOKUP, navigation="defaultuomscheduleid"),
+        lookup=unit_group_lookup(kind.capitalize(), "defaultuomscheduleid"),
         note=f"This {kind}'s own unit group (sourceType {kind.capitalize()}, sourceNumber = number); BC: in code.",
     )
 

@@ -9,13 +9,16 @@ What the engine must know:
 - BC keeps one Unit Group per item and per resource, coded `ITEM <No.> UOM GR` / `RESOURCE <No.> UOM GR`; BC writes
   that code as both the uomschedule's name and its base unit name (baseuomname, which Dataverse only accepts on
   create). API v2.0 has no unit groups: they come from the read-only pages ItemUnitGroupList (5400) and
-  ResourceUnitGroupList (5403); the entity source `unitGroup` (canonical names code, sourceType, sourceId,
-  sourceNumber) is proposed for `connectors/entity_sources.py`.
+  ResourceUnitGroupList (5403), which `connectors/entity_sources.py` serves together as the canonical set
+  `unitGroups` (canonical names code, sourceType, sourceId, sourceNumber, description; id `Item|<SystemId>`).
 - An item/resource unit belongs to the unit group of its item/resource: `uomscheduleid` (required and create-only
   in Dataverse) is the UNIT GROUP coupling of the group whose sourceNumber is the unit's item number *and* whose
-  sourceType is Item (Resource for resource units). Unit codes repeat across items, so every lookup of a unit is
-  scoped by its item or resource number as well (a `Lookup` scope is proposed; until then it is in the notes).
-- Dataverse units need a base unit (`baseuom`); the engine sets it to the group's base unit when it creates one.
+  sourceType is Item (Resource for resource units): the lookup carries that scope (`Lookup.bc_scope`). Unit codes
+  repeat across items, so a lookup *of a unit* by code must be scoped by its item or resource number too; that
+  per-record scope is not built yet (products' `defaultuomid`, price lines' `uomid`), and match-based coupling of
+  units compares names across all groups (a name found in several groups is reported, not coupled).
+- Dataverse units need a base unit (`baseuom`); the engine sets it to the group's base unit when it creates one
+  (`services/create_rules.py`; Dataverse makes the base unit itself when the group is created).
 """
 
 from __future__ import annotations
@@ -23,13 +26,20 @@ from __future__ import annotations
 from shared.domain.mapping import FieldMapping, Lookup, TableMapping
 from shared.mappings.common import SYNC_SCHEDULE, TO
 
-UNIT_GROUP_LOOKUP = Lookup(
-    mapping="UNIT GROUP",
-    target_entity_set="uomschedules",
-    navigation="uomscheduleid",
-    bc_key="sourceNumber",
-    bc_entity_set="unitGroups",
-)
+
+def unit_group_lookup(kind: str, navigation: str = "uomscheduleid") -> Lookup:
+    """The unit group of an item or a resource (`kind`): numbers repeat across items and resources, so the lookup
+    is scoped to the source type."""
+    return Lookup(
+        mapping="UNIT GROUP",
+        target_entity_set="uomschedules",
+        navigation=navigation,
+        bc_key="sourceNumber",
+        bc_entity_set="unitGroups",
+        bc_scope=f"sourceType eq '{kind}'",
+    )
+
+
 CREATE_ONLY = "Dataverse accepts it only on create: the engine leaves it out of updates."
 
 UNIT_GROUP = TableMapping(
@@ -90,7 +100,7 @@ def _unit_mapping(name: str, entity: str, entity_set: str, owner_number: str, bc
                 owner_number,
                 "uomscheduleid",
                 TO,
-                lookup=UNIT_GROUP_LOOKUP,
+                lookup=unit_group_lookup(kind),
                 note=f"The unit group with this sourceNumber and sourceType {kind}. {CREATE_ONLY}",
             ),
         ),

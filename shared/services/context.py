@@ -57,7 +57,8 @@ class SyncContext:
         if not self.bc.serves(mapping.bc_entity_set):
             return f"no Business Central source is configured for '{mapping.bc_entity_set}'."
         for f in mapping.fields:
-            if f.lookup and not f.clear_on_failed_lookup and not self.bc.serves(f.lookup.bc_entity_set or ""):
+            needs_read = f.lookup and f.lookup.bc_key != "id" and not f.clear_on_failed_lookup
+            if f.lookup and needs_read and not self.bc.serves(f.lookup.bc_entity_set or ""):
                 return (
                     f"its field {f.dataverse_field} looks up {f.lookup.mapping}, and no Business Central source is "
                     f"configured for '{f.lookup.bc_entity_set}'."

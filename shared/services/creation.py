@@ -11,16 +11,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from shared.domain.coupling import Coupling
-from shared.domain.errors import BulkWriteError, ConflictError, SyncError
+from shared.domain.errors import BulkWriteError, ConflictError, RecordError, SyncError
 from shared.domain.mapping import Direction, TableMapping
 from shared.domain.records import Counters, Side
 from shared.ports import Row
 from shared.services.context import SyncContext
+from shared.services.create_rules import CreateRules
 from shared.services.outcomes import save_synchronized
 from shared.services.sides import BcSide, DataverseSide, deterministic_id
 from shared.services.values import ValueMapper
 
 Fail = Callable[[Side, str, SyncError, Row | None], None]
+NOT_CREATED = (
+    "Dataverse answered as if the record {dv_id} existed, but it does not: another record holds the same key "
+    "(e.g. the same name where names must be unique)."
+)
 
 
 @dataclass
@@ -31,6 +36,7 @@ class Creator:
     bc: BcSide
     dv: DataverseSide
     job_id: str
+    rules: CreateRules | None = None
 
     def _couple(self, bc_id: str, dataverse_id: str) -> Coupling:
         try:
@@ -85,6 +91,8 @@ class Creator:
                 if values.failures:
                     raise next(iter(values.failures.values()))
                 payload = self.mapper.dataverse_payload(row, None, creating=True)
+                self.rules = self.rules or CreateRules(self.context, self.mapping)
+                payload = self.rules.apply(payload)
             except SyncError as error:
                 fail(Side.BC, bc_id, error, row)
                 continue
@@ -108,6 +116,9 @@ class Creator:
         ]
         read_back = self.dv.get_many([dv_id for _, dv_id in written])
         for row, dv_id in written:
+            if dv_id not in read_back:  # a 412 taken for "created before" that was another record's duplicate key
+                fail(Side.BC, str(row["id"]), RecordError("notCreated", NOT_CREATED.format(dv_id=dv_id)), row)
+                continue
             coupling = self._couple(str(row["id"]), dv_id)
             created.append(self._complete(coupling, row, read_back.get(dv_id, {}), source=Side.BC))
             counters.inserted += 1

@@ -52,17 +52,18 @@ class LookupResolver:
     def _bc_id_for(self, lookup: Lookup, value: str) -> str | None:
         if lookup.bc_key == "id":
             return value
-        key = (lookup.bc_entity_set or "", lookup.bc_key, value)
+        key = (f"{lookup.bc_entity_set}?{lookup.bc_scope or ''}", lookup.bc_key, value)
         self._require_source(lookup, value)
         if key not in self._bc_ids:
             literal = value.replace("'", "''")
+            match = f"{lookup.bc_key} eq '{literal}'"
             rows = [
                 row
                 for page in self.context.bc.list_changed_since(
                     lookup.bc_entity_set or "",
                     None,
                     ["id", lookup.bc_key],
-                    extra_filter=f"{lookup.bc_key} eq '{literal}'",
+                    extra_filter=f"({match}) and ({lookup.bc_scope})" if lookup.bc_scope else match,
                 )
                 for row in page.rows
             ]

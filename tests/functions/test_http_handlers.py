@@ -147,10 +147,9 @@ def test_an_undocumented_query_parameter_is_a_400_naming_it_but_the_key_is_the_h
 @pytest.mark.parametrize(
     ("name", "method", "body", "route", "why"),
     [
-        ("run_mapping_now", "POST", None, {"name": "UNIT GROUP"}, "unitGroups"),  # BC's unit groups: no source yet
+        ("run_mapping_now", "POST", None, {"name": "PAYMENT TERMS"}, "option mapping"),
         ("match_couplings", "POST", {}, {"mapping": "PAYMENT TERMS"}, "option mapping"),
         ("retry_sync_errors", "POST", {"mapping": "SHIPMENT METHOD", "all": True}, None, "option mapping"),
-        ("match_couplings", "POST", {}, {"mapping": "RESOURCE UOM"}, "looks up UNIT GROUP"),
         ("create_in_dataverse", "POST", {"bcId": CANNON}, {"mapping": "VENDOR"}, "'vendors'"),
     ],
 )

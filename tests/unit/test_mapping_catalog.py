@@ -45,8 +45,8 @@ MAPPINGS = list(CATALOG.values())
 IDS = [m.name for m in MAPPINGS]
 DEFAULTS = json.loads((SCHEMA_DIR / "bc_default_mappings.json").read_text(encoding="utf-8"))["table_mappings"]
 
-# Entity sources the catalog needs and connectors/entity_sources.py does not have yet (proposed there): the unit
-# groups are BC pages too. Canonical name -> property of the page that serves it.
+# Canonical sets served by several pages (entity_sources has one entry per page, each with its own entity name):
+# the unit groups come from the item page and the resource page. Canonical name -> property of the item page.
 PROPOSED_PAGE_SOURCES = {
     "unitGroup": ("unitGroups", "ItemUnitGroupList", {
         "code": "Code", "sourceType": "Source_Type", "sourceId": "Source_Id", "sourceNumber": "Item_No",

@@ -3,7 +3,8 @@
 The rules the sync depends on live here: client-chosen ids, `If-Match`/`If-None-Match` semantics, lookups that
 must point at existing rows, valid statecode/statuscode pairs, records that are read-only in some states (a
 submitted order, an activated, won or closed quote), lines that follow their parent's state, and `modifiedby`
-naming the calling application user.
+naming the calling application user. Unit groups and units add their own rules (units.py), hooked in here so
+every route that writes (POST, PATCH upsert, deep insert, `$batch`, the bulk messages) applies them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from local.emulators.dataverse import units
 from local.emulators.dataverse.errors import (
     DUPLICATE_RECORD,
     VERSION_MISMATCH,
@@ -135,6 +137,16 @@ class Writer:
             row["_createdby_value"] = user_id
         return version
 
+    def _create_base_unit(self, group: Row, user_id: str) -> None:
+        """Dataverse creates a unit group's base unit itself (per the docs sample: "retrieve the default unit created
+        with the unit group"), in the same transaction as the group, so an upsert retry that finds the group finds
+        its base unit too and creates no second one."""
+        unit_table = self.schema.tables[units.UNIT]
+        row, binds = units.base_unit(group)
+        self._apply_binds(unit_table, row, binds)
+        version = self._stamp(row, user_id, created=True)
+        self.store.put(unit_table.logical_name, row[unit_table.primary_id], row, version=version)
+
     # -- operations ------------------------------------------------------------------------------------------
     def create(
         self,
@@ -168,8 +180,11 @@ class Writer:
                 row["_ownerid_value"], row[LOOKUP_TYPE + "ownerid"] = user_id, "systemuser"
             self._apply_binds(table, row, payload)
             self._check_parent_editable(table, row)
+            units.check_write(self.store, table, row, None)
             version = self._stamp(row, user_id, created=True)
             self.store.put(table.logical_name, new_id, row, version=version)
+            if table.logical_name == units.GROUP:
+                self._create_base_unit(row, user_id)
             for navigation, children in payload.children.items():
                 child_table_name, lookup = table.collection_navigations[navigation]
                 child_table = self.schema.tables[child_table_name]
@@ -220,6 +235,7 @@ class Writer:
             row.update(payload.values)
             self._check_state(table, row, payload)
             self._apply_binds(table, row, payload)
+            units.check_write(self.store, table, row, existing)
             version = self._stamp(row, user_id, created=False)
             self.store.put(table.logical_name, row_id, row, version=version)
             return row, False
@@ -244,6 +260,7 @@ class Writer:
             if if_match not in (None, "*") and if_match != etag_of(existing):
                 raise stale_version()
             self._check_parent_editable(table, existing)
+            units.check_delete(self.store, table, existing)
             for child_table_name, lookup in table.collection_navigations.values():
                 child_table = self.schema.tables[child_table_name]
                 if child_table.parent_lookup != lookup:
