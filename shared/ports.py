@@ -138,6 +138,10 @@ class BatchOutcome:
 
 
 class DataverseClientPort(Protocol):
+    def has_records(self, entity_set: str, extra_filter: str | None = None) -> bool:
+        """Whether at least one row (matching `extra_filter`) exists: one `$top=1` read (full-sync planning)."""
+        ...
+
     def get_row(self, entity_set: str, row_id: str, select: Sequence[str] | None = None) -> Row | None:
         """None when missing (named after the Web API's GET; an exception to the get_/find_ convention above)."""
         ...
@@ -187,6 +191,10 @@ class BusinessCentralClientPort(Protocol):
     def resolve_company(self, name_or_id: str) -> str: ...
     def serves(self, entity_set: str) -> bool:
         """Whether a surface (API v2.0, a published page, the custom route) is configured for this entity set."""
+        ...
+
+    def has_records(self, entity_set: str, extra_filter: str | None = None) -> bool:
+        """Whether at least one entity (matching `extra_filter`) exists: one `$top=1` read per page behind it."""
         ...
 
     def get_entity(

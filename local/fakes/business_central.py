@@ -111,6 +111,9 @@ class InMemoryBusinessCentralClient:
     def serves(self, entity_set: str) -> bool:
         return self.sources.serves(entity_set)
 
+    def has_records(self, entity_set: str, extra_filter: str | None = None) -> bool:
+        return any(page.rows for page in self.list_changed_since(entity_set, None, ["id"], extra_filter=extra_filter))
+
     def resolve_company(self, name_or_id: str) -> str:
         for company_id, name in self.companies.items():
             if name_or_id in (name, company_id) or name_or_id.lower() == company_id.lower():

@@ -83,6 +83,10 @@ class InMemoryDataverseClient(DataverseOperations):
         return RowFormatter(self.schema, self.store, annotations=False).format(table, row, names)
 
     # -- reads -------------------------------------------------------------------------------------------------
+    def has_records(self, entity_set: str, extra_filter: str | None = None) -> bool:
+        select = [self._table(entity_set).primary_id]
+        return any(page.rows for page in self.list_changed_since(entity_set, None, select, extra_filter))
+
     def list_changed_since(
         self,
         entity_set: str,

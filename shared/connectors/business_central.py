@@ -117,6 +117,18 @@ class BusinessCentralClient:
     def serves(self, entity_set: str) -> bool:
         return self.sources.serves(entity_set)
 
+    def has_records(self, entity_set: str, extra_filter: str | None = None) -> bool:
+        targets = [
+            (self._page_url(s.name), ",".join(s.key), translate_filter(s, extra_filter))
+            for s in page_sources(self.sources, entity_set)
+        ] or [(self._set_url(entity_set), "id", extra_filter)]
+        for url, select, text in targets:
+            params = {"$select": select, "$top": "1", **({"$filter": text} if text else {})}
+            body = self.http.get_json(url, params=params) or {}
+            if body.get("value"):
+                return True
+        return False
+
     def resolve_company(self, name_or_id: str) -> str:
         return self._company(name_or_id)[0]
 

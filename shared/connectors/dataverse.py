@@ -135,6 +135,10 @@ class DataverseClient(DataverseOperations):
             request = build.follow_link(link, request)
 
     # -- reads -------------------------------------------------------------------------------------------------
+    def has_records(self, entity_set: str, extra_filter: str | None = None) -> bool:
+        body = self._send(build.first_row(entity_set, extra_filter)).body or {}
+        return bool(body.get("value"))
+
     def list_changed_since(
         self,
         entity_set: str,

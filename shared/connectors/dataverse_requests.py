@@ -129,6 +129,15 @@ def get_row(entity_set: str, row_id: str, select: Sequence[str] | None = None) -
     return DataverseRequest("GET", path, READ_HEADERS, accept=frozenset({404}))
 
 
+def first_row(entity_set: str, extra_filter: str | None) -> DataverseRequest:
+    """`$top=1` of the primary id: whether a table (slice) holds anything, at the price of one row."""
+    primary = primary_id_of(entity_set)
+    params = {"$top": "1", **({"$select": primary} if primary else {})}
+    if extra_filter:
+        params["$filter"] = extra_filter
+    return DataverseRequest("GET", with_query(entity_set, params), READ_HEADERS)
+
+
 def list_changed_since(
     entity_set: str, since: datetime | None, select: Sequence[str], extra_filter: str | None, page_size: int
 ) -> DataverseRequest:

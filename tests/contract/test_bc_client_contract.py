@@ -283,3 +283,11 @@ def test_sources_from_settings() -> None:
     assert all(s.kind != "page" for s in sources_from_settings({"BC_MAJOR_VERSION": "30"}))
     with pytest.raises(ValueError, match="page"):
         DEFAULT_SOURCES.with_service("customer", "Customers")
+
+
+def test_has_records_reads_one_row_of_an_api_or_page_set(bc: BusinessCentralClientPort) -> None:
+    assert not bc.has_records("customers", "displayName eq 'Has Records Contract'")
+    new_customer(bc, "Has Records Contract")
+    assert bc.has_records("customers", "displayName eq 'Has Records Contract'")
+    assert bc.has_records("resources", "number eq 'R0010'")
+    assert not bc.has_records("resources", "number eq 'R9999'")

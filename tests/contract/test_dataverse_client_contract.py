@@ -341,3 +341,10 @@ def test_boundary_dedupe_and_advance() -> None:
     mark, ids = advance_boundary(rows, at, {"z"}, primary_id="accountid")
     assert mark == datetime(2026, 11, 25, 10, 0, 1, tzinfo=UTC) and ids == {"c"}
     assert advance_boundary([], later, {"c"}, primary_id="accountid")[0] == mark
+
+
+def test_has_records_reads_one_row(dv: Client) -> None:
+    assert not dv.has_records("accounts", "name eq 'Has Records Contract'")
+    account(dv, "Has Records Contract")
+    assert dv.has_records("accounts", "name eq 'Has Records Contract'")
+    assert dv.has_records("accounts")
