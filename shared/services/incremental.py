@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -69,6 +69,24 @@ class MappingRun:
         bc_rows = _not_seen(bc_read, bc_checkpoint)
         dv_rows = _not_seen(dv_read, dv_checkpoint)
         self._add_failed_records(bc_rows, dv_rows)
+        self._synchronize(bc_rows, dv_rows, create=not self.mapping.sync_only_coupled)
+        self._save_checkpoints(started, bc_checkpoint, dv_checkpoint, bc_read, dv_read)
+        return self._log_job(started)
+
+    def run_records(self, bc_ids: Sequence[str], dv_ids: Sequence[str]) -> SyncJob:
+        """One chunk of a full synchronization: these records (those still in the mapping's filters), decided and
+        written as a run would, and uncoupled ones created on the other side whatever `sync_only_coupled` says
+        (BC's full sync clears it). No checkpoint moves: the incremental runs keep their own place."""
+        started = self.context.clock()
+        bc_rows = self.bc.get_many(bc_ids, in_scope_only=True) if self._reads(Direction.TO_DATAVERSE) else {}
+        dv_rows = self.dv.get_many(dv_ids, in_scope_only=True) if self._reads(Direction.FROM_DATAVERSE) else {}
+        self._synchronize(bc_rows, dv_rows, create=True)
+        return self._log_job(started)
+
+    def _reads(self, direction: Direction) -> bool:
+        return self.mapping.direction.allows(direction)
+
+    def _synchronize(self, bc_rows: dict[str, Row], dv_rows: dict[str, Row], *, create: bool) -> None:
         by_bc = self.context.couplings.find_many_by_bc_ids(self.mapping.name, bc_rows)
         by_dv = self.context.couplings.find_many_by_dataverse_ids(self.mapping.name, dv_rows)
         couplings = {c.bc_id: c for c in [*by_bc.values(), *by_dv.values()]}
@@ -78,8 +96,10 @@ class MappingRun:
         dv_all = {**self.dv.get_many(missing_dv), **dv_rows}
         pending = [p for c in couplings.values() if (p := self._decide(c, bc_all, dv_all, bc_rows, dv_rows))]
         self._write(pending)
-        self._create_uncoupled(bc_rows, dv_rows, by_bc, by_dv)
-        self._save_checkpoints(started, bc_checkpoint, dv_checkpoint, bc_read, dv_read)
+        if create:
+            self._create_uncoupled(bc_rows, dv_rows, by_bc, by_dv)
+
+    def _log_job(self, started: datetime) -> SyncJob:
         job = SyncJob(
             self.mapping.name,
             self.job_id,
@@ -243,8 +263,6 @@ class MappingRun:
     def _create_uncoupled(
         self, bc_rows: dict[str, Row], dv_rows: dict[str, Row], by_bc: dict[str, Coupling], by_dv: dict[str, Coupling]
     ) -> None:
-        if self.mapping.sync_only_coupled:
-            return
         self.creator.create_in_dataverse(
             [row for bc_id, row in bc_rows.items() if bc_id not in by_bc], self.counters, self._fail
         )

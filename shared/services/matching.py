@@ -158,9 +158,13 @@ class Matcher:
         self.tools = MappingTools(context, mapping)
         self.claimed: set[str] = set()
 
-    def uncoupled_bc_records(self) -> dict[str, Row]:
-        """The uncoupled BC records in the filter whose lookups are coupled (the others are reported as failed)."""
-        rows = {str(row["id"]): row for row in self.tools.bc.changed_since(None)}
+    def uncoupled_bc_records(self, bc_ids: Sequence[str] | None = None) -> dict[str, Row]:
+        """The uncoupled BC records in the filter (all, or these ids: one full-sync chunk) whose lookups are coupled
+        (the others are reported as failed)."""
+        if bc_ids is None:
+            rows = {str(row["id"]): row for row in self.tools.bc.changed_since(None)}
+        else:
+            rows = self.tools.bc.get_many(bc_ids, in_scope_only=True)
         coupled = self.context.couplings.find_many_by_bc_ids(self.mapping.name, rows)
         pending: dict[str, Row] = {}
         for bc_id, row in ((bc_id, row) for bc_id, row in rows.items() if bc_id not in coupled):
@@ -266,11 +270,12 @@ def match_and_couple(
     create_if_no_match: bool | None = None,
     synchronize_after: bool | None = None,
     job_id: str | None = None,
+    bc_ids: Sequence[str] | None = None,
 ) -> MatchReport:
     """Couple uncoupled BC records to their unique uncoupled Dataverse match (see the module docstring). The
     options default to the mapping's `create_if_no_match` / `sync_after_coupling`. Raises InvalidInputError for bad
     `fields`, or for create-if-no-match on a mapping that cannot carry data toDataverse. Per-record problems are
-    reported, never raised. The job is logged under `job_id`."""
+    reported, never raised. The job is logged under `job_id`. `bc_ids` limits it to those records (a chunk)."""
     mapping = context.runnable(mapping_name)
     criteria = match_criteria(mapping, fields)
     create = mapping.create_if_no_match if create_if_no_match is None else create_if_no_match
@@ -281,7 +286,7 @@ def match_and_couple(
     started = context.clock()
     report = MatchReport(mapping.name, job_id or f"match-{uuid.uuid4()}")
     matcher = Matcher(context, mapping, report)
-    pending = matcher.uncoupled_bc_records()
+    pending = matcher.uncoupled_bc_records(bc_ids)
     matcher.match(criteria, pending)
     if create:
         matcher.create(list(pending.values()))
