@@ -142,6 +142,11 @@ class DataverseClientPort(Protocol):
         """Whether at least one row (matching `extra_filter`) exists: one `$top=1` read (full-sync planning)."""
         ...
 
+    def list_ids(self, entity_set: str, extra_filter: str | None = None) -> Iterator[list[str]]:
+        """Every primary id (matching `extra_filter`), page by page, ordered by id: the same order on every call,
+        so a full-sync chunk number always stands for the same records."""
+        ...
+
     def get_row(self, entity_set: str, row_id: str, select: Sequence[str] | None = None) -> Row | None:
         """None when missing (named after the Web API's GET; an exception to the get_/find_ convention above)."""
         ...
@@ -195,6 +200,11 @@ class BusinessCentralClientPort(Protocol):
 
     def has_records(self, entity_set: str, extra_filter: str | None = None) -> bool:
         """Whether at least one entity (matching `extra_filter`) exists: one `$top=1` read per page behind it."""
+        ...
+
+    def list_ids(self, entity_set: str, extra_filter: str | None = None) -> Iterator[list[str]]:
+        """Every id (a page entity's key id), page by page, in the server's key order, which does not change
+        between calls: a full-sync chunk number always stands for the same records."""
         ...
 
     def get_entity(

@@ -111,6 +111,10 @@ class InMemoryBusinessCentralClient:
     def serves(self, entity_set: str) -> bool:
         return self.sources.serves(entity_set)
 
+    def list_ids(self, entity_set: str, extra_filter: str | None = None) -> Iterator[list[str]]:
+        for page in self.list_changed_since(entity_set, None, ["id"], extra_filter=extra_filter):
+            yield [str(row["id"]) for row in page.rows]
+
     def has_records(self, entity_set: str, extra_filter: str | None = None) -> bool:
         return any(page.rows for page in self.list_changed_since(entity_set, None, ["id"], extra_filter=extra_filter))
 

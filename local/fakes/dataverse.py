@@ -83,6 +83,13 @@ class InMemoryDataverseClient(DataverseOperations):
         return RowFormatter(self.schema, self.store, annotations=False).format(table, row, names)
 
     # -- reads -------------------------------------------------------------------------------------------------
+    def list_ids(self, entity_set: str, extra_filter: str | None = None) -> Iterator[list[str]]:
+        primary = self._table(entity_set).primary_id
+        ids = sorted(str(r[primary]) for page in self.list_changed_since(entity_set, None, [primary], extra_filter)
+                     for r in page.rows)  # fmt: skip
+        size = max(1, self.page_size)
+        yield from (ids[start : start + size] for start in range(0, len(ids), size))
+
     def has_records(self, entity_set: str, extra_filter: str | None = None) -> bool:
         select = [self._table(entity_set).primary_id]
         return any(page.rows for page in self.list_changed_since(entity_set, None, select, extra_filter))

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from shared.connectors.bc_batch import SAME_KEY, BatchItem, BatchRunner, prepare
 from shared.connectors.bc_pages import (
+    page_entity_id,
     page_key,
     page_select,
     page_source,
@@ -229,6 +230,17 @@ class BusinessCentralClient:
         if expand:
             params["$expand"] = expand
         yield from self._pages(self._set_url(entity_set), params)
+
+    def list_ids(self, entity_set: str, extra_filter: str | None = None) -> Iterator[list[str]]:
+        sources = page_sources(self.sources, entity_set)
+        for source in sources:
+            for page in self.list_page(source.name, list(source.key), translate_filter(source, extra_filter)):
+                yield [page_entity_id(source, row) for row in page.rows]
+        if sources:
+            return
+        params = {"$select": "id", **({"$filter": extra_filter} if extra_filter else {})}
+        for page in self._pages(self._set_url(entity_set), params):
+            yield [str(row["id"]) for row in page.rows]
 
     def _pages(self, url: str, params: Mapping[str, str]) -> Iterator[Page]:
         for body in self.http.pages(url, params=params, headers=self._prefer()):

@@ -139,6 +139,11 @@ class DataverseClient(DataverseOperations):
         body = self._send(build.first_row(entity_set, extra_filter)).body or {}
         return bool(body.get("value"))
 
+    def list_ids(self, entity_set: str, extra_filter: str | None = None) -> Iterator[list[str]]:
+        primary = build.primary_id_of(entity_set) or ""
+        for body in self._pages(build.list_ids(entity_set, extra_filter)):
+            yield [str(row[primary]) for row in body.get("value", [])]
+
     def list_changed_since(
         self,
         entity_set: str,

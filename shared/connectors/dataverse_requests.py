@@ -138,6 +138,17 @@ def first_row(entity_set: str, extra_filter: str | None) -> DataverseRequest:
     return DataverseRequest("GET", with_query(entity_set, params), READ_HEADERS)
 
 
+def list_ids(entity_set: str, extra_filter: str | None) -> DataverseRequest:
+    """Primary ids ordered by themselves: stable while other writers change rows (a modifiedon order is not)."""
+    primary = primary_id_of(entity_set) or ""
+    params = {"$select": primary, "$orderby": f"{primary} asc"}
+    if extra_filter:
+        params["$filter"] = extra_filter
+    return DataverseRequest(
+        "GET", with_query(entity_set, params), {**READ_HEADERS, **prefer(page_preference(MAX_PAGE_SIZE))}
+    )
+
+
 def list_changed_since(
     entity_set: str, since: datetime | None, select: Sequence[str], extra_filter: str | None, page_size: int
 ) -> DataverseRequest:

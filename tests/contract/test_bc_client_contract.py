@@ -291,3 +291,15 @@ def test_has_records_reads_one_row_of_an_api_or_page_set(bc: BusinessCentralClie
     assert bc.has_records("customers", "displayName eq 'Has Records Contract'")
     assert bc.has_records("resources", "number eq 'R0010'")
     assert not bc.has_records("resources", "number eq 'R9999'")
+
+
+def test_list_ids_pages_every_id_in_the_same_order_each_time(bc: BusinessCentralClientPort) -> None:
+    for n in range(4):
+        new_customer(bc, f"List Ids {n}")
+    pages = list(bc.list_ids("customers"))
+    ids = [entity_id for page in pages for entity_id in page]
+    assert len(pages) > 1 and all(len(page) <= PAGE_SIZE for page in pages)  # server-driven paging
+    assert sorted(ids) == sorted(str(row["id"]) for row in rows(bc.list_changed_since("customers", None, ["id"])))
+    assert [i for page in bc.list_ids("customers") for i in page] == ids
+    only = [i for page in bc.list_ids("customers", "displayName eq 'List Ids 2'") for i in page]
+    assert len(only) == 1

@@ -348,3 +348,10 @@ def test_has_records_reads_one_row(dv: Client) -> None:
     account(dv, "Has Records Contract")
     assert dv.has_records("accounts", "name eq 'Has Records Contract'")
     assert dv.has_records("accounts")
+
+
+def test_list_ids_is_ordered_by_id_and_filtered(dv: Client) -> None:
+    made = {account(dv, f"List Ids {n}") for n in range(4)}
+    ids = [row_id for page in dv.list_ids("accounts", "startswith(name,'List Ids')") for row_id in page]
+    assert len(ids) == len(made) and set(ids) == made  # SQL Server orders GUIDs its own way: only stability counts
+    assert [row_id for page in dv.list_ids("accounts", "startswith(name,'List Ids')") for row_id in page] == ids
