@@ -142,3 +142,14 @@ def waves(mappings: Sequence[TableMapping]) -> list[list[str]]:
     for mapping in mappings:
         layers[level[mapping.name]].append(mapping.name)
     return layers
+
+
+def chunk_counted(bitmap: str, chunk: int) -> bool:
+    value = int(bitmap, 16) if bitmap else 0
+    return bool(value >> chunk & 1)
+
+
+def count_chunk(bitmap: str, chunk: int) -> str:
+    """The bitmap with `chunk` set (hex, no prefix): a few hundred characters for thousands of chunks."""
+    value = (int(bitmap, 16) if bitmap else 0) | (1 << chunk)
+    return format(value, "x")

@@ -80,6 +80,10 @@ class ReviewLine:
     chunks_done: int = 0
     error: str = ""
     etag: str | None = None
+    planned: bool = False  # every chunk is sent and `chunks_total` is final
+    done_chunks: str = ""  # hex bitmap of the chunks counted, so a redelivered chunk is never counted twice
+    started_on: str = ""
+    finished_on: str = ""
 
 
 @dataclass(frozen=True)

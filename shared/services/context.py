@@ -43,12 +43,12 @@ class SyncContext:
         BC entity, or the BC entity of a lookup every record needs, has no source configured, or when it is an option
         mapping, rather than failing on its first request to BC or on every record."""
         mapping = self.mapping(name)
-        why = self._not_runnable_because(mapping)
+        why = self.not_runnable_because(mapping)
         if why:
             raise ConflictError("mappingNotRunnable", f"{mapping.name} cannot run: {why}", field="mapping")
         return mapping
 
-    def _not_runnable_because(self, mapping: TableMapping) -> str | None:
+    def not_runnable_because(self, mapping: TableMapping) -> str | None:
         if mapping.name in OPTION_MAPS.values():
             return (
                 f"it is an option mapping (BC codes <-> the option set {mapping.dataverse_id}) and the engine does not "

@@ -120,6 +120,10 @@ def _line_entity(run_id: str, line: ReviewLine) -> dict[str, Any]:
         "ChunksTotal": line.chunks_total,
         "ChunksDone": line.chunks_done,
         "Error": clip_message(line.error),
+        "Planned": line.planned,
+        "DoneChunks": line.done_chunks,
+        "StartedOn": line.started_on,
+        "FinishedOn": line.finished_on,
         **counter_properties(line.counters),
     }
 
@@ -134,4 +138,8 @@ def _line(row: TableEntity) -> ReviewLine:
         chunks_done=int(row.get("ChunksDone", 0)),
         error=row.get("Error", ""),
         etag=etag_of(row),
+        planned=bool(row.get("Planned", False)),
+        done_chunks=row.get("DoneChunks", ""),
+        started_on=row.get("StartedOn", ""),
+        finished_on=row.get("FinishedOn", ""),
     )

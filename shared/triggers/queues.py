@@ -9,6 +9,8 @@ junk message would lose it; ten quick failures of a rare junk message are the ch
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 import azure.functions as func
 
@@ -34,7 +36,8 @@ def sync_job(message: func.ServiceBusMessage) -> None:
         # to read, instead of being completed and lost.
         log.error("invalid job message %s (delivery %s): %s", message.message_id, message.delivery_count, junk)
         raise
-    context = get_services().context
+    services = get_services()
+    context = services.context
     mapping = str(job.payload.get("mapping", ""))
     if job.kind is JobKind.MAPPING_RUN:
         run_mapping(context, mapping)
@@ -47,4 +50,23 @@ def sync_job(message: func.ServiceBusMessage) -> None:
             job_id=job.message_id,
         )
     else:
-        log.error("job kind %s has no handler yet; message %s completed", job.kind, job.message_id)
+        full_sync_chunk(services, job.payload, message.delivery_count or 1)
+
+
+def full_sync_chunk(services: Any, payload: Mapping[str, Any], delivery_count: int) -> None:
+    """Chunk 0 splits a line into chunks, any other chunk synchronizes its records. On the last delivery a failure
+    also fails the line with the reason (the message then goes to the dead-letter queue), so the review shows it."""
+    from shared.services.full_sync import MAX_DELIVERIES, FullSync
+
+    full_sync = FullSync(services.context, services.runs, services.queue)
+    run_id, mapping, chunk = str(payload.get("runId")), str(payload.get("mapping")), int(payload.get("chunk", 0))
+    try:
+        if chunk == 0:
+            full_sync.split(run_id, mapping)
+        else:
+            full_sync.run_chunk(run_id, mapping, chunk, payload)
+    except Exception as error:
+        if delivery_count >= MAX_DELIVERIES:
+            log.error("full sync %s/%s chunk %s failed for good: %s", run_id, mapping, chunk, error)
+            full_sync.fail_chunk(run_id, mapping, chunk, error)
+        raise

@@ -1,0 +1,288 @@
+"""Full synchronization fanned out on the `sync-jobs` queue (ARCHITECTURE section 5; BC's "Full Synch. Review").
+
+How a run goes, and why it is safe to repeat any step:
+1. `plan` reads both apps (one `$top=1` per side and mapping), stores one review line per mapping with BC's
+   recommendation (the caller may override), in dependency order.
+2. `start` starts every line whose dependencies are satisfied: a line becomes `running` and its *split* message
+   (chunk 0) is sent; a line recommended `noRecords` finishes at once; a line whose dependency failed fails with the
+   reason. Message ids are `run/mapping/chunk`, so a repeated start sends nothing new (duplicate detection).
+3. The split lists the ids of the line's records in a stable order and sends one message per `chunk_records`
+   ids (chunk 1..n) as it goes, never holding a whole table; then it marks the line planned with its total.
+4. Each chunk is synchronized like a run (`MappingRun.run_records`) or coupled by matching (`match_and_couple`),
+   then its counters are added to the line with an ETag-conditional write; the chunk's bit in `done_chunks` makes
+   a redelivered chunk count once. Whoever brings `chunks_done` to the planned total (the last chunk, or the split
+   when the chunks were faster) finishes the line and starts the lines that waited for it.
+5. A chunk that fails for a non-record reason raises (Service Bus redelivers it); on its last delivery the line is
+   marked failed with the reason before the message goes to the dead-letter queue, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import partial
+
+from shared.domain.errors import ConcurrencyError, InvalidInputError, SyncError
+from shared.domain.full_sync import (
+    Recommendation,
+    SideData,
+    chunk_counted,
+    count_chunk,
+    next_steps,
+    plan,
+)
+from shared.domain.jobs import JobKind, JobMessage, chunk_message_id
+from shared.domain.mapping import Direction, TableMapping
+from shared.domain.records import Counters, LineStatus, ReviewLine, SyncRun
+from shared.domain.watermarks import format_instant
+from shared.mappings import OPTION_MAPS, mapping_names
+from shared.ports import JobQueue, RunStore
+from shared.services.context import SyncContext
+from shared.services.incremental import MappingRun
+from shared.services.matching import match_and_couple
+
+CHUNK_RECORDS = 200  # records per chunk: one chunk finishes in seconds, far inside the message lock
+SEND_BATCH = 50
+MAX_DELIVERIES = 10  # the queue's max delivery count (infra/ and the local host use the same)
+OVERRIDABLE = frozenset({r.value for r in Recommendation} - {Recommendation.DEPENDENCY_NOT_SATISFIED.value})
+
+
+@dataclass
+class FullSync:
+    context: SyncContext
+    runs: RunStore
+    queue: JobQueue
+    chunk_records: int = field(default_factory=lambda: CHUNK_RECORDS)  # read at use: settable per deployment
+
+    def _catalog(self) -> dict[str, TableMapping]:
+        """The mappings as configured, a mapping the engine cannot run counted as disabled: it takes no part, and
+        its dependents do not wait for it (as BC treats a disabled dependency)."""
+        catalog = {name: self.context.mapping(name) for name in mapping_names()}
+        return {
+            name: mapping if self.context.not_runnable_because(mapping) is None else replace(mapping, enabled=False)
+            for name, mapping in catalog.items()
+        }
+
+    def not_runnable(self, names: Sequence[str] | None = None) -> dict[str, str]:
+        """Enabled mappings (of `names`) left out of a run because the engine cannot run them, with the reason."""
+        reasons: dict[str, str] = {}
+        for name in names or mapping_names():
+            mapping = self.context.mapping(name)
+            if mapping.enabled and (why := self.context.not_runnable_because(mapping)):
+                reasons[name] = why
+        return reasons
+
+    def _now(self) -> str:
+        return format_instant(self.context.clock())
+
+    # -- 1. plan ---------------------------------------------------------------------------------------------
+    def plan(
+        self, names: Sequence[str] | None = None, overrides: Mapping[str, str] | None = None
+    ) -> tuple[SyncRun, list[ReviewLine]]:
+        catalog = self._catalog()
+        for name in [*(names or ()), *(overrides or {})]:
+            if name not in catalog:
+                raise InvalidInputError("unknownMapping", f"No mapping named '{name}'.", field="mappings")
+        ordered = [catalog[name] for name in catalog if names is None or name in names]
+        needed = {n for m in ordered for n in (m.name, *m.dependencies)}
+        data = {name: self._side_data(catalog[name]) for name in needed}
+        lines = plan(ordered, data, catalog=catalog, option_mappings=OPTION_MAPS.values())
+        lines = _overridden(lines, overrides or {})
+        run = SyncRun(f"fs-{uuid.uuid4()}", self._now(), "running", tuple(line.mapping for line in lines))
+        return self.runs.create_run(run, lines), lines
+
+    def _side_data(self, mapping: TableMapping) -> SideData:
+        bc = self.context.bc
+        bc_has = bc.serves(mapping.bc_entity_set) and bc.has_records(mapping.bc_entity_set, mapping.bc_filter)
+        option = mapping.name in OPTION_MAPS.values()
+        dv_has = not option and self.context.dataverse.has_records(
+            mapping.dataverse_entity_set, mapping.dataverse_filter
+        )
+        coupled = next(iter(self.context.couplings.list_couplings(mapping.name)), None) is not None
+        only_base = False
+        if mapping.name == "CURRENCY":
+            rates = [
+                row.get("exchangerate")
+                for page in self.context.dataverse.list_changed_since(
+                    "transactioncurrencies", None, ["transactioncurrencyid", "exchangerate"]
+                )
+                for row in page.rows
+            ]
+            only_base = len(rates) == 1 and float(rates[0] or 0) == 1.0
+        return SideData(bc_has, dv_has, int(coupled), only_base)
+
+    # -- 2. start --------------------------------------------------------------------------------------------
+    def start(self, run_id: str) -> list[str]:
+        """Start what can start now; returns the lines started. Safe to call again at any time."""
+        catalog = self._catalog()
+        started: list[str] = []
+        while True:
+            _, lines = self.runs.get_run(run_id)
+            ready, failing = next_steps(lines, catalog)
+            if not ready and not failing:
+                break
+            by_name = {line.mapping: line for line in lines}
+            for name, reason in failing.items():
+                self._save(run_id, by_name[name], partial(_failed, reason=reason, now=self._now()))
+            for name in ready:
+                line = by_name[name]
+                if line.recommendation == Recommendation.NO_RECORDS.value:
+                    self._save(run_id, line, lambda ln: _finished(replace(ln, planned=True), self._now()))
+                    continue
+                running = self._save(run_id, line, lambda ln: _running(ln, self._now()))
+                if running is not None:
+                    self.queue.send([self._message(run_id, name, 0, {"mode": line.recommendation})])
+                    started.append(name)
+        self._close_run_if_done(run_id)
+        return started
+
+    # -- 3. split --------------------------------------------------------------------------------------------
+    def split(self, run_id: str, name: str) -> int:
+        """Send the line's chunks; returns how many. A redelivered split sends the same ids under the same
+        message ids, so duplicate detection drops them."""
+        line = self._line(run_id, name)
+        if line.status is not LineStatus.RUNNING or line.planned:
+            return line.chunks_total
+        mapping = self.context.mapping(name)
+        total = 0
+        batch: list[JobMessage] = []
+        for side, ids in self._id_chunks(mapping, line.recommendation):
+            total += 1
+            batch.append(self._message(run_id, name, total, {"mode": line.recommendation, "side": side, "ids": ids}))
+            if len(batch) >= SEND_BATCH:
+                self.queue.send(batch)
+                batch = []
+        if batch:
+            self.queue.send(batch)
+        self._count(run_id, name, None, Counters(), total=total)
+        return total
+
+    def _id_chunks(self, mapping: TableMapping, mode: str) -> Iterator[tuple[str, list[str]]]:
+        """Coupling matches from BC's records; a full synchronization reads each side the mapping copies from."""
+        full = mode == Recommendation.FULL_SYNCHRONIZATION.value
+        sides: list[tuple[str, str, str | None]] = []
+        if not full or mapping.direction.allows(Direction.TO_DATAVERSE):
+            sides.append(("bc", mapping.bc_entity_set, mapping.bc_filter))
+        if full and mapping.direction.allows(Direction.FROM_DATAVERSE):
+            sides.append(("dv", mapping.dataverse_entity_set, mapping.dataverse_filter))
+        for side, entity_set, scope in sides:
+            pages = (self.context.bc if side == "bc" else self.context.dataverse).list_ids(entity_set, scope)
+            pending: list[str] = []
+            for page in pages:
+                pending.extend(page)
+                while len(pending) >= self.chunk_records:
+                    yield side, pending[: self.chunk_records]
+                    pending = pending[self.chunk_records :]
+            if pending:
+                yield side, pending
+
+    # -- 4. chunks -------------------------------------------------------------------------------------------
+    def run_chunk(self, run_id: str, name: str, chunk: int, payload: Mapping[str, object]) -> None:
+        line = self._line(run_id, name)
+        if line.status is not LineStatus.RUNNING or chunk_counted(line.done_chunks, chunk):
+            return  # redelivered after it was counted, or the line was closed (failed) meanwhile
+        raw = payload.get("ids")
+        ids = [str(i) for i in raw] if isinstance(raw, list) else []
+        job_id = chunk_message_id(run_id, name, chunk)
+        if payload.get("mode") == Recommendation.COUPLE_RECORDS.value:
+            report = match_and_couple(self.context, name, job_id=job_id, bc_ids=ids)
+            created, coupled = len(report.created), len(report.coupled)
+            failed = len(report.failed) + len(report.unmatched)
+            counters = Counters(inserted=created, coupled=created + coupled, failed=failed)
+        else:
+            side_bc = payload.get("side") == "bc"
+            job = MappingRun(self.context, self.context.runnable(name), job_id).run_records(
+                ids if side_bc else [], [] if side_bc else ids
+            )
+            counters = job.counters
+        self._count(run_id, name, chunk, counters)
+
+    def fail_chunk(self, run_id: str, name: str, chunk: int, error: Exception) -> None:
+        """The chunk's last delivery failed: its line fails with the reason, the rest of the run goes on."""
+        reason = f"chunk {chunk}: {error.code if isinstance(error, SyncError) else type(error).__name__}: {error}"
+        line = self._line(run_id, name)
+        self._save(run_id, line, lambda ln: _failed(ln, reason, self._now()))
+        self.start(run_id)
+
+    # -- counting and closing --------------------------------------------------------------------------------
+    def _count(self, run_id: str, name: str, chunk: int | None, counters: Counters, total: int | None = None) -> None:
+        def change(line: ReviewLine) -> ReviewLine | None:
+            if chunk is not None and chunk_counted(line.done_chunks, chunk):
+                return None
+            if chunk is not None:
+                line = replace(
+                    line,
+                    counters=line.counters.add(counters),
+                    chunks_done=line.chunks_done + 1,
+                    done_chunks=count_chunk(line.done_chunks, chunk),
+                )
+            if total is not None:
+                line = replace(line, chunks_total=total, planned=True)
+            if line.planned and line.chunks_done >= line.chunks_total and line.status is LineStatus.RUNNING:
+                line = _finished(line, self._now())
+            return line
+
+        saved = self._save(run_id, self._line(run_id, name), change)
+        if saved is not None and saved.status is LineStatus.FINISHED:
+            self.start(run_id)
+
+    def _save(
+        self, run_id: str, line: ReviewLine, change: Callable[[ReviewLine], ReviewLine | None]
+    ) -> ReviewLine | None:
+        """Apply `change` to the line and store it conditionally; on a lost race re-read and apply again.
+        Returns the stored line, or None when `change` found nothing to do."""
+        for _ in range(50):
+            changed = change(line)
+            if changed is None:
+                return None
+            try:
+                return self.runs.update_line(run_id, changed)
+            except ConcurrencyError:
+                line = self._line(run_id, line.mapping)
+        raise ConcurrencyError("lineBusy", f"line {line.mapping} of run {run_id} kept changing; try again")
+
+    def _close_run_if_done(self, run_id: str) -> None:
+        run, lines = self.runs.get_run(run_id)
+        if run.status != "running" or any(line.status in (LineStatus.WAITING, LineStatus.RUNNING) for line in lines):
+            return
+        status = "failed" if any(line.status is LineStatus.FAILED for line in lines) else "finished"
+        with contextlib.suppress(ConcurrencyError):  # someone else closed it
+            self.runs.update_run(replace(run, status=status))
+
+    def _line(self, run_id: str, name: str) -> ReviewLine:
+        _, lines = self.runs.get_run(run_id)
+        for line in lines:
+            if line.mapping == name:
+                return line
+        raise InvalidInputError("unknownLine", f"Run {run_id} has no line for {name}.", field="mapping")
+
+    def _message(self, run_id: str, name: str, chunk: int, extra: Mapping[str, object]) -> JobMessage:
+        payload = {"runId": run_id, "mapping": name, "chunk": chunk, **extra}
+        return JobMessage(JobKind.FULL_SYNC_CHUNK, chunk_message_id(run_id, name, chunk), payload)
+
+
+def _overridden(lines: list[ReviewLine], overrides: Mapping[str, str]) -> list[ReviewLine]:
+    names = {line.mapping for line in lines}
+    for name, value in overrides.items():
+        if name not in names:
+            raise InvalidInputError("notInRun", f"{name} takes no part in this run.", field="recommendations")
+        if value not in OVERRIDABLE:
+            allowed = ", ".join(sorted(OVERRIDABLE))
+            raise InvalidInputError("invalidValue", f"'{value}' is not one of {allowed}.", field="recommendations")
+    return [replace(line, recommendation=overrides.get(line.mapping, line.recommendation)) for line in lines]
+
+
+def _running(line: ReviewLine, now: str) -> ReviewLine | None:
+    return replace(line, status=LineStatus.RUNNING, started_on=now) if line.status is LineStatus.WAITING else None
+
+
+def _finished(line: ReviewLine, now: str) -> ReviewLine:
+    return replace(line, status=LineStatus.FINISHED, started_on=line.started_on or now, finished_on=now)
+
+
+def _failed(line: ReviewLine, reason: str, now: str) -> ReviewLine | None:
+    if line.status in (LineStatus.FINISHED, LineStatus.FAILED):
+        return None
+    return replace(line, status=LineStatus.FAILED, error=reason, finished_on=now)

@@ -1,0 +1,99 @@
+"""Full synchronization through the `sync-jobs` trigger: planned, fanned out in chunks on a queue with Service Bus
+semantics (the in-memory queue: peek-lock, redelivery, duplicate detection), run against the real stack."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from local.fakes.queue import InMemoryJobQueue, to_function_message
+from shared.domain.records import LineStatus
+from shared.services import full_sync as full_sync_module
+from shared.services.full_sync import FullSync
+from tests.functions.conftest import FUNCTIONS, Api
+
+pytestmark = pytest.mark.integration
+SYNC_JOB = FUNCTIONS["sync_job"].get_user_function()
+RUN = ["SALESPEOPLE", "CURRENCY", "UNIT GROUP", "ITEM UOM", "RESOURCE UOM", "CUSTOMER", "CONTACT"]
+
+
+def drain(queue: InMemoryJobQueue, *, twice: bool = False, crash: Callable[[str], bool] | None = None) -> int:
+    """Deliver until the queue is empty, as the host does: complete on success, abandon on an exception.
+    `twice` delivers every message a second time after it succeeded (a duplicate the lock could not stop);
+    `crash` makes the first delivery of chosen messages fail (a worker that dies mid-chunk)."""
+    handled = 0
+    crashed: set[str] = set()
+    while locked := queue.receive(max_messages=1):
+        message = locked[0]
+        try:
+            if crash and message.envelope.message_id not in crashed and crash(message.envelope.message_id):
+                crashed.add(message.envelope.message_id)
+                raise RuntimeError("worker crashed")
+            SYNC_JOB(to_function_message(message))
+            if twice:
+                SYNC_JOB(to_function_message(message))
+        except Exception:
+            queue.abandon(message.lock_token)
+            continue
+        queue.complete(message.lock_token)
+        handled += 1
+    return handled
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(full_sync_module, "CHUNK_RECORDS", 2)  # several chunks per line on the demo data
+
+
+def run_full_sync(api: Api, **drain_options: object) -> tuple[FullSync, str]:
+    services = api.services
+    assert isinstance(services.queue, InMemoryJobQueue)
+    full = FullSync(services.context, services.runs, services.queue)
+    run, _ = full.plan(RUN)
+    full.start(run.run_id)
+    drain(services.queue, **drain_options)  # type: ignore[arg-type]
+    return full, run.run_id
+
+
+def state(api: Api) -> dict[str, set[tuple[str, str]]]:
+    couplings = api.services.context.couplings
+    return {name: {(c.bc_id, c.dataverse_id) for c in couplings.list_couplings(name)} for name in RUN}
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_a_full_sync_couples_or_creates_every_record_once_and_a_second_run_inserts_nothing(api: Api) -> None:
+    _, run_id = run_full_sync(api)
+    run, lines = api.services.runs.get_run(run_id)
+    by_name = {line.mapping: line for line in lines}
+    assert run.status == "finished", [(ln.mapping, ln.status, ln.error) for ln in lines]
+    assert all(line.status is LineStatus.FINISHED for line in lines)
+    customers = by_name["CUSTOMER"]
+    assert customers.planned and customers.chunks_done == customers.chunks_total > 1
+    assert customers.started_on and customers.finished_on
+    first = state(api)
+    bc_customers = {bc for bc, _ in first["CUSTOMER"]}
+    assert len(bc_customers) == len(first["CUSTOMER"])  # each BC record coupled once
+    assert len({dv for _, dv in first["CUSTOMER"]}) == len(first["CUSTOMER"])  # each Dataverse row once
+    assert len(first["UNIT GROUP"]) == 9 and len(first["ITEM UOM"]) == 6
+    for line in lines:
+        assert line.counters.coupled == len(first[line.mapping]), line
+
+    _, again = run_full_sync(api)
+    _, lines = api.services.runs.get_run(again)
+    assert sum(line.counters.inserted for line in lines) == 0, [(ln.mapping, ln.counters) for ln in lines]
+    assert state(api) == first
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_duplicates_and_crashes_leave_the_same_end_state_and_count_each_chunk_once(api: Api) -> None:
+    _, run_id = run_full_sync(api, twice=True, crash=lambda message_id: message_id.endswith("/1"))
+    run, lines = api.services.runs.get_run(run_id)
+    assert run.status == "finished", [(ln.mapping, ln.status, ln.error) for ln in lines]
+    for line in lines:
+        assert line.chunks_done == line.chunks_total, line
+    couplings = state(api)
+    for line in lines:  # nothing was coupled before: a chunk counted twice would count its couplings twice
+        assert line.counters.coupled == len(couplings[line.mapping]), line
+    assert len({bc for bc, _ in couplings["CUSTOMER"]}) == len(couplings["CUSTOMER"])
+    assert len({dv for _, dv in couplings["CUSTOMER"]}) == len(couplings["CUSTOMER"])
