@@ -6,8 +6,8 @@ no I/O, no SDK clients, no settings read here (`shared/bootstrap.py` builds them
 
 import azure.functions as func
 
-from shared.triggers import health, http_couplings, http_mappings, openapi, queues, timers
+from shared.triggers import health, http_couplings, http_full_sync, http_mappings, openapi, queues, timers
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-for module in (health, openapi, http_mappings, http_couplings, timers, queues):
+for module in (health, openapi, http_mappings, http_couplings, http_full_sync, timers, queues):
     app.register_functions(module.blueprint)

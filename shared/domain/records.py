@@ -84,6 +84,7 @@ class ReviewLine:
     done_chunks: str = ""  # hex bitmap of the chunks counted, so a redelivered chunk is never counted twice
     started_on: str = ""
     finished_on: str = ""
+    attempt: int = 0  # restarts of this line: part of its message ids, so a restart is not taken for a duplicate
 
 
 @dataclass(frozen=True)

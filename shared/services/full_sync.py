@@ -74,7 +74,7 @@ class FullSync:
                 reasons[name] = why
         return reasons
 
-    def _now(self) -> str:
+    def now(self) -> str:
         return format_instant(self.context.clock())
 
     # -- 1. plan ---------------------------------------------------------------------------------------------
@@ -90,7 +90,11 @@ class FullSync:
         data = {name: self._side_data(catalog[name]) for name in needed}
         lines = plan(ordered, data, catalog=catalog, option_mappings=OPTION_MAPS.values())
         lines = _overridden(lines, overrides or {})
-        run = SyncRun(f"fs-{uuid.uuid4()}", self._now(), "running", tuple(line.mapping for line in lines))
+        if not lines:
+            raise InvalidInputError(
+                "nothingToSynchronize", "None of these mappings takes part in a full synchronization.", field="mappings"
+            )
+        run = SyncRun(f"fs-{uuid.uuid4()}", self.now(), "planned", tuple(line.mapping for line in lines))
         return self.runs.create_run(run, lines), lines
 
     def _side_data(self, mapping: TableMapping) -> SideData:
@@ -116,6 +120,10 @@ class FullSync:
     # -- 2. start --------------------------------------------------------------------------------------------
     def start(self, run_id: str) -> list[str]:
         """Start what can start now; returns the lines started. Safe to call again at any time."""
+        run, _ = self.runs.get_run(run_id)
+        if run.status == "planned":
+            with contextlib.suppress(ConcurrencyError):  # another caller started it
+                self.runs.update_run(replace(run, status="running"))
         catalog = self._catalog()
         started: list[str] = []
         while True:
@@ -125,32 +133,32 @@ class FullSync:
                 break
             by_name = {line.mapping: line for line in lines}
             for name, reason in failing.items():
-                self._save(run_id, by_name[name], partial(_failed, reason=reason, now=self._now()))
+                self._save(run_id, by_name[name], partial(_failed, reason=reason, now=self.now()))
             for name in ready:
                 line = by_name[name]
                 if line.recommendation == Recommendation.NO_RECORDS.value:
-                    self._save(run_id, line, lambda ln: _finished(replace(ln, planned=True), self._now()))
+                    self._save(run_id, line, lambda ln: _finished(replace(ln, planned=True), self.now()))
                     continue
-                running = self._save(run_id, line, lambda ln: _running(ln, self._now()))
+                running = self._save(run_id, line, lambda ln: _running(ln, self.now()))
                 if running is not None:
-                    self.queue.send([self._message(run_id, name, 0, {"mode": line.recommendation})])
+                    self.queue.send([self._message(running, run_id, 0, {"mode": line.recommendation})])
                     started.append(name)
         self._close_run_if_done(run_id)
         return started
 
     # -- 3. split --------------------------------------------------------------------------------------------
-    def split(self, run_id: str, name: str) -> int:
+    def split(self, run_id: str, name: str, attempt: int = 0) -> int:
         """Send the line's chunks; returns how many. A redelivered split sends the same ids under the same
         message ids, so duplicate detection drops them."""
         line = self._line(run_id, name)
-        if line.status is not LineStatus.RUNNING or line.planned:
+        if line.status is not LineStatus.RUNNING or line.planned or attempt != line.attempt:
             return line.chunks_total
         mapping = self.context.mapping(name)
         total = 0
         batch: list[JobMessage] = []
         for side, ids in self._id_chunks(mapping, line.recommendation):
             total += 1
-            batch.append(self._message(run_id, name, total, {"mode": line.recommendation, "side": side, "ids": ids}))
+            batch.append(self._message(line, run_id, total, {"mode": line.recommendation, "side": side, "ids": ids}))
             if len(batch) >= SEND_BATCH:
                 self.queue.send(batch)
                 batch = []
@@ -181,7 +189,8 @@ class FullSync:
     # -- 4. chunks -------------------------------------------------------------------------------------------
     def run_chunk(self, run_id: str, name: str, chunk: int, payload: Mapping[str, object]) -> None:
         line = self._line(run_id, name)
-        if line.status is not LineStatus.RUNNING or chunk_counted(line.done_chunks, chunk):
+        stale = payload.get("attempt", 0) != line.attempt  # sent before a restart of the line
+        if stale or line.status is not LineStatus.RUNNING or chunk_counted(line.done_chunks, chunk):
             return  # redelivered after it was counted, or the line was closed (failed) meanwhile
         raw = payload.get("ids")
         ids = [str(i) for i in raw] if isinstance(raw, list) else []
@@ -203,8 +212,23 @@ class FullSync:
         """The chunk's last delivery failed: its line fails with the reason, the rest of the run goes on."""
         reason = f"chunk {chunk}: {error.code if isinstance(error, SyncError) else type(error).__name__}: {error}"
         line = self._line(run_id, name)
-        self._save(run_id, line, lambda ln: _failed(ln, reason, self._now()))
+        self._save(run_id, line, lambda ln: _failed(ln, reason, self.now()))
         self.start(run_id)
+
+    # -- restart ----------------------------------------------------------------------------------------------
+    def restart(self, run_id: str) -> list[str]:
+        """Re-run the failed lines (and the lines that failed because of them) from the start: their chunks are
+        sent again under new message ids; records a first attempt already did come out unchanged. Finished lines
+        are left alone. Returns the lines started now."""
+        run, lines = self.runs.get_run(run_id)
+        failed = [line for line in lines if line.status is LineStatus.FAILED]
+        if not failed:
+            raise InvalidInputError("nothingToRestart", f"Run {run_id} has no failed line.", field="runId")
+        for line in failed:
+            self._save(run_id, line, _reset)
+        if run.status != "running":
+            self.runs.update_run(replace(run, status="running"))
+        return self.start(run_id)
 
     # -- counting and closing --------------------------------------------------------------------------------
     def _count(self, run_id: str, name: str, chunk: int | None, counters: Counters, total: int | None = None) -> None:
@@ -221,7 +245,7 @@ class FullSync:
             if total is not None:
                 line = replace(line, chunks_total=total, planned=True)
             if line.planned and line.chunks_done >= line.chunks_total and line.status is LineStatus.RUNNING:
-                line = _finished(line, self._now())
+                line = _finished(line, self.now())
             return line
 
         saved = self._save(run_id, self._line(run_id, name), change)
@@ -258,9 +282,10 @@ class FullSync:
                 return line
         raise InvalidInputError("unknownLine", f"Run {run_id} has no line for {name}.", field="mapping")
 
-    def _message(self, run_id: str, name: str, chunk: int, extra: Mapping[str, object]) -> JobMessage:
-        payload = {"runId": run_id, "mapping": name, "chunk": chunk, **extra}
-        return JobMessage(JobKind.FULL_SYNC_CHUNK, chunk_message_id(run_id, name, chunk), payload)
+    def _message(self, line: ReviewLine, run_id: str, chunk: int, extra: Mapping[str, object]) -> JobMessage:
+        payload = {"runId": run_id, "mapping": line.mapping, "chunk": chunk, "attempt": line.attempt, **extra}
+        message_id = chunk_message_id(run_id, line.mapping, chunk) + (f"/r{line.attempt}" if line.attempt else "")
+        return JobMessage(JobKind.FULL_SYNC_CHUNK, message_id, payload)
 
 
 def _overridden(lines: list[ReviewLine], overrides: Mapping[str, str]) -> list[ReviewLine]:
@@ -272,6 +297,12 @@ def _overridden(lines: list[ReviewLine], overrides: Mapping[str, str]) -> list[R
             allowed = ", ".join(sorted(OVERRIDABLE))
             raise InvalidInputError("invalidValue", f"'{value}' is not one of {allowed}.", field="recommendations")
     return [replace(line, recommendation=overrides.get(line.mapping, line.recommendation)) for line in lines]
+
+
+def _reset(line: ReviewLine) -> ReviewLine | None:
+    if line.status is not LineStatus.FAILED:
+        return None
+    return ReviewLine(line.mapping, line.recommendation, etag=line.etag, attempt=line.attempt + 1)
 
 
 def _running(line: ReviewLine, now: str) -> ReviewLine | None:

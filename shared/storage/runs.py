@@ -124,6 +124,7 @@ def _line_entity(run_id: str, line: ReviewLine) -> dict[str, Any]:
         "DoneChunks": line.done_chunks,
         "StartedOn": line.started_on,
         "FinishedOn": line.finished_on,
+        "Attempt": line.attempt,
         **counter_properties(line.counters),
     }
 
@@ -142,4 +143,5 @@ def _line(row: TableEntity) -> ReviewLine:
         done_chunks=row.get("DoneChunks", ""),
         started_on=row.get("StartedOn", ""),
         finished_on=row.get("FinishedOn", ""),
+        attempt=int(row.get("Attempt", 0)),
     )

@@ -97,3 +97,93 @@ def test_duplicates_and_crashes_leave_the_same_end_state_and_count_each_chunk_on
         assert line.counters.coupled == len(couplings[line.mapping]), line
     assert len({bc for bc, _ in couplings["CUSTOMER"]}) == len(couplings["CUSTOMER"])
     assert len({dv for _, dv in couplings["CUSTOMER"]}) == len(couplings["CUSTOMER"])
+
+
+def test_the_api_plans_starts_and_reviews_a_run_while_it_goes(api: Api) -> None:
+    status, review = api.call(
+        "start_full_sync",
+        "POST",
+        {"mappings": ["SALESPEOPLE", "CURRENCY"], "recommendations": {"CURRENCY": "noRecords"}},
+    )
+    assert status == 202, review
+    run_id = review["runId"]
+    lines = {line["mapping"]: line for line in review["lines"]}
+    assert lines["SALESPEOPLE"]["status"] == "running" and lines["SALESPEOPLE"]["chunks"]["total"] is None
+    assert lines["CURRENCY"]["status"] == "finished"  # overridden to noRecords: nothing to do
+    assert (
+        "PAYMENT TERMS" not in lines
+        and "PAYMENT TERMS" in api.call("start_full_sync", "POST", {"start": False})[1]["notRunnable"]
+    )
+    assert isinstance(api.services.queue, InMemoryJobQueue)
+    drain(api.services.queue)
+    status, review = api.call("get_full_sync", route={"runId": run_id})
+    assert status == 200 and review["status"] == "finished", review
+    salespeople = review["lines"][0]
+    assert salespeople["chunks"]["done"] == salespeople["chunks"]["total"]
+    assert salespeople["finishedOn"] and review["progress"] == {"linesDone": 2, "lines": 2}
+    status, answer = api.call("restart_full_sync", "POST", route={"runId": run_id})
+    assert (status, answer["error"]["code"]) == (400, "nothingToRestart")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"mappings": ["NOPE"]}, "mappings"),
+        ({"mappings": []}, "mappings"),
+        ({"recommendations": {"CUSTOMER": "sometimes"}}, "recommendations"),
+        ({"recommendations": {"NOPE": "noRecords"}}, "mappings"),
+        ({"start": "yes"}, "start"),
+        ({"recommendations": None}, "recommendations"),
+        ({"mappings": None}, "mappings"),
+        ({"mappings": ["VENDOR"]}, "mappings"),  # disabled: nothing takes part
+        ({"extra": 1}, "extra"),
+    ],
+)
+def test_bad_full_sync_requests_are_400s_naming_the_field(api: Api, body: dict[str, object], field: str) -> None:
+    status, answer = api.call("start_full_sync", "POST", body)
+    assert (status, answer["error"]["field"]) == (400, field), answer
+
+
+def test_a_run_planned_without_starting_is_started_once(api: Api) -> None:
+    status, review = api.call("start_full_sync", "POST", {"mappings": ["UNIT GROUP"], "start": False})
+    assert (status, review["status"], review["lines"][0]["status"]) == (202, "planned", "waiting")
+    assert review["lines"][0]["recommendation"] == "fullSynchronization"
+    status, review = api.call("run_planned_full_sync", "POST", route={"runId": review["runId"]})
+    assert (status, review["status"], review["lines"][0]["status"]) == (202, "running", "running")
+    status, answer = api.call("run_planned_full_sync", "POST", route={"runId": review["runId"]})
+    assert (status, answer["error"]["code"]) == (400, "alreadyStarted")
+
+
+def test_an_unknown_run_is_a_404(api: Api) -> None:
+    status, answer = api.call("get_full_sync", route={"runId": "fs-nope"})
+    assert (status, answer["error"]["code"]) == (404, "runNotFound")
+
+
+def test_a_chunk_failing_on_every_delivery_fails_its_line_and_a_restart_finishes_it(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_run_chunk = FullSync.run_chunk
+
+    def broken(self: FullSync, run_id: str, name: str, chunk: int, payload: object) -> None:
+        raise RuntimeError("Dataverse is misconfigured")
+
+    monkeypatch.setattr(FullSync, "run_chunk", broken)
+    status, review = api.call("start_full_sync", "POST", {"mappings": ["UNIT GROUP", "ITEM UOM"]})
+    run_id = review["runId"]
+    queue = api.services.queue
+    assert isinstance(queue, InMemoryJobQueue)
+    drain(queue)
+    _, review = api.call("get_full_sync", route={"runId": run_id})
+    lines = {line["mapping"]: line for line in review["lines"]}
+    assert review["status"] == "failed"
+    assert lines["UNIT GROUP"]["status"] == "failed" and "misconfigured" in lines["UNIT GROUP"]["error"]
+    assert lines["ITEM UOM"]["status"] == "failed" and "UNIT GROUP failed" in lines["ITEM UOM"]["error"]
+    assert queue.dead_letters()  # the chunk is kept in the dead-letter queue
+
+    monkeypatch.setattr(FullSync, "run_chunk", real_run_chunk)
+    status, review = api.call("restart_full_sync", "POST", route={"runId": run_id})
+    assert status == 202
+    drain(queue)
+    _, review = api.call("get_full_sync", route={"runId": run_id})
+    assert review["status"] == "finished", review
+    assert [line["counters"]["coupled"] for line in review["lines"]] == [9, 6]

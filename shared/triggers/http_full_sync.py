@@ -1,0 +1,208 @@
+"""HTTP routes for full synchronization: plan and start a run, read its review while it runs, restart failed lines.
+
+`POST /api/full-sync` answers 202 at once: the work goes out on the `sync-jobs` queue. The review is read from the
+run store, so it can be polled (or shown by the console) at any time; throughput is records per second of a line's
+elapsed time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import azure.functions as func
+
+from shared.domain.errors import InvalidInputError
+from shared.domain.records import ReviewLine, SyncRun
+from shared.triggers.http_support import (
+    RouteSpec,
+    boolean,
+    documented,
+    handled,
+    json_object,
+    json_response,
+    mapping_name,
+    mapping_schema,
+    text,
+)
+from shared.triggers.serialize import error_entry_json
+
+blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
+RECOMMENDATIONS = ["fullSynchronization", "coupleRecords", "noRecords"]
+ERRORS_PER_LINE = 20
+
+
+def _full_sync() -> Any:
+    from shared.bootstrap import get_services
+    from shared.services.full_sync import FullSync
+
+    services = get_services()
+    return FullSync(services.context, services.runs, services.queue)
+
+
+def _seconds(start: str, end: str) -> float:
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+
+
+def line_json(line: ReviewLine, now: str, errors: list[dict[str, Any]]) -> dict[str, Any]:
+    counters = line.counters.as_dict()
+    elapsed = _seconds(line.started_on, line.finished_on or now) if line.started_on else 0.0
+    records = sum(counters[k] for k in ("inserted", "modified", "unchanged", "coupled", "failed", "skipped"))
+    return {
+        "mapping": line.mapping,
+        "recommendation": line.recommendation,
+        "status": line.status.value,
+        "counters": counters,
+        "chunks": {"done": line.chunks_done, "total": line.chunks_total if line.planned else None},
+        "startedOn": line.started_on or None,
+        "finishedOn": line.finished_on or None,
+        "recordsPerSecond": round(records / elapsed, 1) if elapsed > 0 else None,
+        "error": line.error or None,
+        "errors": errors,
+    }
+
+
+def review_json(run: SyncRun, lines: list[ReviewLine], now: str, errors: dict[str, list[Any]]) -> dict[str, Any]:
+    done = sum(1 for line in lines if line.status.value in ("finished", "failed"))
+    return {
+        "runId": run.run_id,
+        "createdOn": run.created_on,
+        "status": run.status,
+        "progress": {"linesDone": done, "lines": len(lines)},
+        "lines": [line_json(line, now, errors.get(line.mapping, [])) for line in lines],
+    }
+
+
+REVIEW_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["runId", "status", "lines"],
+    "properties": {
+        "runId": {"type": "string"},
+        "status": {"type": "string", "enum": ["planned", "running", "finished", "failed"]},
+        "lines": {"type": "array", "items": {"type": "object", "required": ["mapping", "status", "counters"]}},
+    },
+}
+
+documented(
+    RouteSpec(
+        "start_full_sync",
+        "full-sync",
+        "POST",
+        "Plan a full synchronization (BC's Full Synch. Review) and start it",
+        body={
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "mappings": {"type": "array", "items": mapping_schema(), "minItems": 1},
+                "recommendations": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string", "enum": RECOMMENDATIONS},
+                },
+                "start": {"type": "boolean"},
+            },
+        },
+        responses=(202, 400, 503),
+        response_schema=REVIEW_SCHEMA,
+    )
+)
+
+
+@blueprint.route(route="full-sync", methods=["POST"])
+@handled
+def start_full_sync(req: func.HttpRequest) -> func.HttpResponse:
+    body = json_object(req, {"mappings", "recommendations", "start"})
+    names = body.get("mappings")
+    if "mappings" in body and (not isinstance(names, list) or not names):  # null is not "all": leave it out
+        raise InvalidInputError(
+            "invalidValue", "'mappings' must be a non-empty list of mapping names.", field="mappings"
+        )
+    chosen = [mapping_name(name, "mappings") for name in names] if isinstance(names, list) else None
+    overrides = body.get("recommendations", {})
+    if not isinstance(overrides, dict):
+        raise InvalidInputError(
+            "invalidValue", "'recommendations' must map mapping names to a recommendation.", field="recommendations"
+        )
+    start = boolean(body.get("start", True), "start")
+    full_sync = _full_sync()
+    run, _ = full_sync.plan(chosen, {str(k): str(v) for k, v in overrides.items()})
+    if start:
+        full_sync.start(run.run_id)
+    run, lines = full_sync.runs.get_run(run.run_id)
+    review = review_json(run, lines, full_sync.now(), {})
+    review["notRunnable"] = full_sync.not_runnable(chosen)
+    return json_response(202, review, {"Location": f"/api/full-sync/{run.run_id}"})
+
+
+documented(
+    RouteSpec(
+        "get_full_sync",
+        "full-sync/{runId}",
+        "GET",
+        "The review of a full synchronization run: per line status, counters, chunks, throughput, errors",
+        responses=(200, 400, 404),
+        response_schema=REVIEW_SCHEMA,
+    )
+)
+
+
+@blueprint.route(route="full-sync/{runId}", methods=["GET"])
+@handled
+def get_full_sync(req: func.HttpRequest) -> func.HttpResponse:
+    run_id = text(req.route_params.get("runId"), "runId", max_length=100)
+    full_sync = _full_sync()
+    run, lines = full_sync.runs.get_run(run_id)
+    errors = {
+        line.mapping: [error_entry_json(e) for e in full_sync.context.errors.list_errors(line.mapping)][
+            :ERRORS_PER_LINE
+        ]
+        for line in lines
+        if line.counters.failed or line.counters.skipped
+    }
+    return json_response(200, review_json(run, lines, full_sync.now(), errors))
+
+
+documented(
+    RouteSpec(
+        "run_planned_full_sync",
+        "full-sync/{runId}/start",
+        "POST",
+        "Start a run planned with start=false (after reviewing its recommendations)",
+        responses=(202, 400, 404, 503),
+        response_schema=REVIEW_SCHEMA,
+    )
+)
+
+
+@blueprint.route(route="full-sync/{runId}/start", methods=["POST"])
+@handled
+def run_planned_full_sync(req: func.HttpRequest) -> func.HttpResponse:
+    run_id = text(req.route_params.get("runId"), "runId", max_length=100)
+    full_sync = _full_sync()
+    run, _ = full_sync.runs.get_run(run_id)
+    if run.status != "planned":
+        raise InvalidInputError("alreadyStarted", f"Run {run_id} is {run.status}, not planned.", field="runId")
+    full_sync.start(run_id)
+    run, lines = full_sync.runs.get_run(run_id)
+    return json_response(202, review_json(run, lines, full_sync.now(), {}))
+
+
+documented(
+    RouteSpec(
+        "restart_full_sync",
+        "full-sync/{runId}/restart",
+        "POST",
+        "Re-run the failed lines of a full synchronization run",
+        responses=(202, 400, 404, 503),
+        response_schema=REVIEW_SCHEMA,
+    )
+)
+
+
+@blueprint.route(route="full-sync/{runId}/restart", methods=["POST"])
+@handled
+def restart_full_sync(req: func.HttpRequest) -> func.HttpResponse:
+    run_id = text(req.route_params.get("runId"), "runId", max_length=100)
+    full_sync = _full_sync()
+    full_sync.restart(run_id)
+    run, lines = full_sync.runs.get_run(run_id)
+    return json_response(202, review_json(run, lines, full_sync.now(), {}))
