@@ -7,6 +7,7 @@ elapsed time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -161,48 +162,45 @@ def get_full_sync(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(200, review_json(run, lines, full_sync.now(), errors))
 
 
-documented(
-    RouteSpec(
-        "run_planned_full_sync",
-        "full-sync/{runId}/start",
-        "POST",
-        "Start a run planned with start=false (after reviewing its recommendations)",
-        responses=(202, 400, 404, 503),
-        response_schema=REVIEW_SCHEMA,
+def _action_route(function_name: str, action: str, summary: str) -> None:
+    documented(
+        RouteSpec(
+            function_name,
+            f"full-sync/{{runId}}/{action}",
+            "POST",
+            summary,
+            responses=(202, 400, 404, 503),
+            response_schema=REVIEW_SCHEMA,
+        )
     )
-)
+
+
+def _act(req: func.HttpRequest, act: Callable[[Any, str], object]) -> func.HttpResponse:
+    run_id = text(req.route_params.get("runId"), "runId", max_length=100)
+    full_sync = _full_sync()
+    act(full_sync, run_id)
+    run, lines = full_sync.runs.get_run(run_id)
+    return json_response(202, review_json(run, lines, full_sync.now(), {}))
+
+
+def _start_planned(full_sync: Any, run_id: str) -> None:
+    run, _ = full_sync.runs.get_run(run_id)
+    if run.status != "planned":
+        raise InvalidInputError("alreadyStarted", f"Run {run_id} is {run.status}, not planned.", field="runId")
+    full_sync.start(run_id)
+
+
+_action_route("run_planned_full_sync", "start", "Start a run planned with start=false (after reviewing it)")
+_action_route("restart_full_sync", "restart", "Re-run the failed lines of a full synchronization run")
 
 
 @blueprint.route(route="full-sync/{runId}/start", methods=["POST"])
 @handled
 def run_planned_full_sync(req: func.HttpRequest) -> func.HttpResponse:
-    run_id = text(req.route_params.get("runId"), "runId", max_length=100)
-    full_sync = _full_sync()
-    run, _ = full_sync.runs.get_run(run_id)
-    if run.status != "planned":
-        raise InvalidInputError("alreadyStarted", f"Run {run_id} is {run.status}, not planned.", field="runId")
-    full_sync.start(run_id)
-    run, lines = full_sync.runs.get_run(run_id)
-    return json_response(202, review_json(run, lines, full_sync.now(), {}))
-
-
-documented(
-    RouteSpec(
-        "restart_full_sync",
-        "full-sync/{runId}/restart",
-        "POST",
-        "Re-run the failed lines of a full synchronization run",
-        responses=(202, 400, 404, 503),
-        response_schema=REVIEW_SCHEMA,
-    )
-)
+    return _act(req, _start_planned)
 
 
 @blueprint.route(route="full-sync/{runId}/restart", methods=["POST"])
 @handled
 def restart_full_sync(req: func.HttpRequest) -> func.HttpResponse:
-    run_id = text(req.route_params.get("runId"), "runId", max_length=100)
-    full_sync = _full_sync()
-    full_sync.restart(run_id)
-    run, lines = full_sync.runs.get_run(run_id)
-    return json_response(202, review_json(run, lines, full_sync.now(), {}))
+    return _act(req, lambda full_sync, run_id: full_sync.restart(run_id))
