@@ -85,6 +85,7 @@ class ReviewLine:
     started_on: str = ""
     finished_on: str = ""
     attempt: int = 0  # restarts of this line: part of its message ids, so a restart is not taken for a duplicate
+    phase: int = 0  # coupleRecords: 0 = match BC's records, 1 = then copy what Dataverse has left uncoupled
 
 
 @dataclass(frozen=True)

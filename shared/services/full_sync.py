@@ -147,16 +147,16 @@ class FullSync:
         return started
 
     # -- 3. split --------------------------------------------------------------------------------------------
-    def split(self, run_id: str, name: str, attempt: int = 0) -> int:
-        """Send the line's chunks; returns how many. A redelivered split sends the same ids under the same
-        message ids, so duplicate detection drops them."""
+    def split(self, run_id: str, name: str, attempt: int = 0, phase: int = 0) -> int:
+        """Send the line's chunks (of this phase); returns how many. A redelivered split sends the same ids under
+        the same message ids, so duplicate detection drops them."""
         line = self._line(run_id, name)
-        if line.status is not LineStatus.RUNNING or line.planned or attempt != line.attempt:
+        if line.status is not LineStatus.RUNNING or line.planned or (attempt, phase) != (line.attempt, line.phase):
             return line.chunks_total
         mapping = self.context.mapping(name)
-        total = 0
+        total = line.chunks_total  # phase 1 numbers its chunks after phase 0's
         batch: list[JobMessage] = []
-        for side, ids in self._id_chunks(mapping, line.recommendation):
+        for side, ids in self._id_chunks(mapping, line.recommendation, phase):
             total += 1
             batch.append(self._message(line, run_id, total, {"mode": line.recommendation, "side": side, "ids": ids}))
             if len(batch) >= SEND_BATCH:
@@ -167,13 +167,14 @@ class FullSync:
         self._count(run_id, name, None, Counters(), total=total)
         return total
 
-    def _id_chunks(self, mapping: TableMapping, mode: str) -> Iterator[tuple[str, list[str]]]:
-        """Coupling matches from BC's records; a full synchronization reads each side the mapping copies from."""
+    def _id_chunks(self, mapping: TableMapping, mode: str, phase: int) -> Iterator[tuple[str, list[str]]]:
+        """Coupling matches BC's records first (phase 0), then copies Dataverse's still uncoupled rows (phase 1), so
+        nothing is created before its match had a chance; a full synchronization reads each side it copies from."""
         full = mode == Recommendation.FULL_SYNCHRONIZATION.value
         sides: list[tuple[str, str, str | None]] = []
-        if not full or mapping.direction.allows(Direction.TO_DATAVERSE):
+        if phase == 0 and (not full or mapping.direction.allows(Direction.TO_DATAVERSE)):
             sides.append(("bc", mapping.bc_entity_set, mapping.bc_filter))
-        if full and mapping.direction.allows(Direction.FROM_DATAVERSE):
+        if (full or phase == 1) and mapping.direction.allows(Direction.FROM_DATAVERSE):
             sides.append(("dv", mapping.dataverse_entity_set, mapping.dataverse_filter))
         for side, entity_set, scope in sides:
             pages = (self.context.bc if side == "bc" else self.context.dataverse).list_ids(entity_set, scope)
@@ -195,16 +196,18 @@ class FullSync:
         raw = payload.get("ids")
         ids = [str(i) for i in raw] if isinstance(raw, list) else []
         job_id = chunk_message_id(run_id, name, chunk)
-        if payload.get("mode") == Recommendation.COUPLE_RECORDS.value:
-            report = match_and_couple(self.context, name, job_id=job_id, bc_ids=ids)
+        mapping = self.context.runnable(name)
+        if payload.get("mode") == Recommendation.COUPLE_RECORDS.value and payload.get("side") == "bc":
+            # a full synchronization leaves nothing behind: what has no match is created, whatever the mapping's
+            # "create new in case of no match" says (that setting is for match-based coupling run on its own)
+            create = mapping.direction.allows(Direction.TO_DATAVERSE)
+            report = match_and_couple(self.context, name, job_id=job_id, bc_ids=ids, create_if_no_match=create)
             created, coupled = len(report.created), len(report.coupled)
             failed = len(report.failed) + len(report.unmatched)
             counters = Counters(inserted=created, coupled=created + coupled, failed=failed)
         else:
             side_bc = payload.get("side") == "bc"
-            job = MappingRun(self.context, self.context.runnable(name), job_id).run_records(
-                ids if side_bc else [], [] if side_bc else ids
-            )
+            job = MappingRun(self.context, mapping, job_id).run_records(ids if side_bc else [], [] if side_bc else ids)
             counters = job.counters
         self._count(run_id, name, chunk, counters)
 
@@ -232,7 +235,11 @@ class FullSync:
 
     # -- counting and closing --------------------------------------------------------------------------------
     def _count(self, run_id: str, name: str, chunk: int | None, counters: Counters, total: int | None = None) -> None:
+        next_phase = False
+
         def change(line: ReviewLine) -> ReviewLine | None:
+            nonlocal next_phase
+            next_phase = False
             if chunk is not None and chunk_counted(line.done_chunks, chunk):
                 return None
             if chunk is not None:
@@ -245,12 +252,24 @@ class FullSync:
             if total is not None:
                 line = replace(line, chunks_total=total, planned=True)
             if line.planned and line.chunks_done >= line.chunks_total and line.status is LineStatus.RUNNING:
-                line = _finished(line, self.now())
+                line = (
+                    replace(line, phase=1, planned=False) if self._second_phase(line) else _finished(line, self.now())
+                )
             return line
 
-        saved = self._save(run_id, self._line(run_id, name), change)
+        before = self._line(run_id, name)
+        saved = self._save(run_id, before, change)
         if saved is not None and saved.status is LineStatus.FINISHED:
             self.start(run_id)
+        elif saved is not None and saved.phase == 1 and not saved.planned and chunk is not None:
+            self.queue.send([self._message(saved, run_id, 0, {"mode": saved.recommendation})])
+
+    def _second_phase(self, line: ReviewLine) -> bool:
+        return (
+            line.phase == 0
+            and line.recommendation == Recommendation.COUPLE_RECORDS.value
+            and self.context.mapping(line.mapping).direction.allows(Direction.FROM_DATAVERSE)
+        )
 
     def _save(
         self, run_id: str, line: ReviewLine, change: Callable[[ReviewLine], ReviewLine | None]
@@ -283,8 +302,14 @@ class FullSync:
         raise InvalidInputError("unknownLine", f"Run {run_id} has no line for {name}.", field="mapping")
 
     def _message(self, line: ReviewLine, run_id: str, chunk: int, extra: Mapping[str, object]) -> JobMessage:
-        payload = {"runId": run_id, "mapping": line.mapping, "chunk": chunk, "attempt": line.attempt, **extra}
-        message_id = chunk_message_id(run_id, line.mapping, chunk) + (f"/r{line.attempt}" if line.attempt else "")
+        payload = {
+            "runId": run_id, "mapping": line.mapping, "chunk": chunk, "attempt": line.attempt, "phase": line.phase,
+            **extra,
+        }  # fmt: skip
+        message_id = chunk_message_id(run_id, line.mapping, chunk)
+        message_id += (f"/p{line.phase}" if chunk == 0 and line.phase else "") + (
+            f"/r{line.attempt}" if line.attempt else ""
+        )
         return JobMessage(JobKind.FULL_SYNC_CHUNK, message_id, payload)
 
 

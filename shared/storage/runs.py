@@ -125,6 +125,7 @@ def _line_entity(run_id: str, line: ReviewLine) -> dict[str, Any]:
         "StartedOn": line.started_on,
         "FinishedOn": line.finished_on,
         "Attempt": line.attempt,
+        "Phase": line.phase,
         **counter_properties(line.counters),
     }
 
@@ -144,4 +145,5 @@ def _line(row: TableEntity) -> ReviewLine:
         started_on=row.get("StartedOn", ""),
         finished_on=row.get("FinishedOn", ""),
         attempt=int(row.get("Attempt", 0)),
+        phase=int(row.get("Phase", 0)),
     )

@@ -62,7 +62,7 @@ def full_sync_chunk(services: Any, payload: Mapping[str, Any], delivery_count: i
     run_id, mapping, chunk = str(payload.get("runId")), str(payload.get("mapping")), int(payload.get("chunk", 0))
     try:
         if chunk == 0:
-            full_sync.split(run_id, mapping, int(payload.get("attempt", 0)))
+            full_sync.split(run_id, mapping, int(payload.get("attempt", 0)), int(payload.get("phase", 0)))
         else:
             full_sync.run_chunk(run_id, mapping, chunk, payload)
     except Exception as error:
