@@ -15,6 +15,7 @@ from typing import Any
 
 import requests
 
+from local.demo_full_sync import review_table, run_full_sync
 from local.emulators.business_central.seed import COMPANY_ID
 from local.emulators.business_central.seed import seeded_id as bc_id
 from local.emulators.tokens import acquire_local_token
@@ -32,7 +33,14 @@ class Story:
     stack: LocalStack
     session: requests.Session = field(default_factory=requests.Session)
     summary: dict[str, list[str]] = field(
-        default_factory=lambda: {"coupled": [], "created": [], "synchronized": [], "refused": [], "errors": []}
+        default_factory=lambda: {
+            "coupled": [],
+            "created": [],
+            "synchronized": [],
+            "refused": [],
+            "errors": [],
+            "full synchronization": [],
+        }
     )
 
     def __post_init__(self) -> None:
@@ -108,6 +116,7 @@ class Story:
         self.create_both_ways()
         self.synchronize_now()
         self.conflict()
+        self.full_sync()
 
     def refused_coupling(self) -> None:
         self.step("Creating 'Alpine Ski House' in Sales before its salesperson and currency are coupled")
@@ -207,6 +216,19 @@ class Story:
             raise StoryError("the conflict was not reported")
         print(f"   reported, nothing overwritten: {conflicts[0]['message']}")
         self.summary["errors"].append(f"The Cannon Group PLC: {conflicts[0]['code']}")
+
+    def full_sync(self) -> None:
+        self.step("Full synchronization of every mapping, fanned out on the sync-jobs queue")
+        review = run_full_sync(self.api)
+        print(f"\n   review of run {review['runId']}: {review['status']}")
+        print("\n".join(review_table(review)))
+        if review["status"] not in ("finished", "failed"):
+            raise StoryError(f"the full synchronization did not end: {review['status']}")
+        failed = [line["mapping"] for line in review["lines"] if line["status"] == "failed"]
+        self.summary["full synchronization"].append(
+            f"run {review['runId']}: {review['status']}, {len(review['lines'])} lines"
+            + (f", failed: {', '.join(failed)}" if failed else "")
+        )
 
     def print_summary(self) -> None:
         print("\n== Summary")
