@@ -1,8 +1,9 @@
 """`make bench`: measure the local platform the sync is benchmarked against.
 
-For now (the platform issue) this measures the Dataverse emulator itself, so later sync benchmarks can tell the
-emulator's share of the time from the sync's: bulk upsert throughput, paged read throughput and delta reads. Figures
-are printed as a table and written to bench/results/latest.json with the machine they came from.
+First the emulators themselves (bulk upsert, paged and delta reads, BC batches), so the sync's figures can be told
+from the emulators' share; then a full synchronization each way through the whole local stack (`bench/full_sync.py`;
+`BENCH_SCALE=0.1` for a quick look, `BENCH_FULL_SYNC=0` to leave it out). Figures are printed as a table and written
+to bench/results/latest.json with the machine they came from.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import requests
 
+from bench.full_sync import measure_full_sync
 from local.emulators.business_central.app import BusinessCentralApp
 from local.emulators.business_central.seed import COMPANY_ID
 from local.emulators.dataverse.app import DataverseApp
@@ -133,6 +135,8 @@ def measure_business_central() -> dict[str, Any]:
 def main() -> None:
     figures = measure_dataverse()
     figures.update(measure_business_central())
+    if os.environ.get("BENCH_FULL_SYNC", "1") != "0":  # the full sync through the whole stack takes minutes
+        figures.update(measure_full_sync(float(os.environ.get("BENCH_SCALE", "1"))))
     machine = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
     width = max(len(k) for k in figures)
     print(f"{'figure'.ljust(width)}  value")
