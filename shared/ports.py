@@ -192,6 +192,9 @@ class DataverseClientPort(Protocol):
         ...
 
 
+BC_SAME_KEY = "Internal_EntityWithSameKeyExists"  # a batch outcome's error code: the chosen id exists already
+
+
 class BusinessCentralClientPort(Protocol):
     def resolve_company(self, name_or_id: str) -> str: ...
     def serves(self, entity_set: str) -> bool:

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.connectors.http import HttpClient
-from shared.ports import BatchOutcome
+from shared.ports import BC_SAME_KEY, BatchOutcome
 
 MAX_BATCH = 100
 NOT_EXECUTED = 424
-SAME_KEY = "Internal_EntityWithSameKeyExists"
+SAME_KEY = BC_SAME_KEY
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ and a coupling that already exists for the source is left alone (someone else go
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from shared.domain.coupling import Coupling
 from shared.domain.errors import BulkWriteError, ConflictError, RecordError, SyncError
@@ -26,6 +27,20 @@ NOT_CREATED = (
     "Dataverse answered as if the record {dv_id} existed, but it does not: another record holds the same key "
     "(e.g. the same name where names must be unique)."
 )
+
+
+@dataclass
+class _Created:
+    """One new record and its counterpart, on its way to being completed and recorded."""
+
+    coupling: Coupling
+    bc_row: Row
+    dv_row: Row
+    source: Side
+    source_id: str
+    bc_values: dict[str, Any] = field(default_factory=dict)
+    dv_values: dict[str, Any] = field(default_factory=dict)
+    failed: SyncError | None = None
 
 
 @dataclass
@@ -47,39 +62,80 @@ class Creator:
                 raise
             return existing  # our own earlier attempt
 
-    def _complete(self, coupling: Coupling, bc_row: Row, dv_row: Row, *, source: Side) -> Coupling:
-        """Right after a create, the new record holds its own defaults for fields the create did not carry (BC has
-        no nulls: a new customer's credit limit is 0). One-way fields that now differ are written at once, so the
-        next run finds the pair in step instead of writing again."""
-        bc_values = self.mapper.from_bc(bc_row).values
-        dv_values = self.mapper.from_dataverse(dv_row).values
-        self.mapper.align(bc_values, dv_values)
-        to_dv = tuple(
+    def _differing(self, bc_values: dict[str, Any], dv_values: dict[str, Any], direction: Direction) -> tuple[str, ...]:
+        if not self.mapping.direction.allows(direction):
+            return ()
+        return tuple(
             f.key
             for f in self.mapper.fields
-            if f.direction is Direction.TO_DATAVERSE
-            and self.mapping.direction.allows(Direction.TO_DATAVERSE)
-            and bc_values.get(f.key) != dv_values.get(f.key)
+            if f.direction is direction and bc_values.get(f.key) != dv_values.get(f.key)
         )
-        to_bc = tuple(
-            f.key
-            for f in self.mapper.fields
-            if f.direction is Direction.FROM_DATAVERSE
-            and self.mapping.direction.allows(Direction.FROM_DATAVERSE)
-            and bc_values.get(f.key) != dv_values.get(f.key)
-        )
-        if to_dv:
-            payload = self.mapper.dataverse_payload(bc_row, to_dv, creating=False)
-            self.dv.upsert_many([{self.mapping.dataverse_id: coupling.dataverse_id, **payload}])
-            dv_values.update({k: bc_values[k] for k in to_dv})
-        if to_bc:
-            body = self.mapper.bc_payload(dv_row, to_bc, creating=False)
-            self.bc.update_many([(coupling.bc_id, body, str(bc_row.get("@odata.etag") or "*"))])
-            bc_values.update({k: dv_values[k] for k in to_bc})
-        # the source's values: should the new record hold a two-way field differently (a lossy transform), the next
-        # run sees the destination as changed from them and resends the source's value rather than the reverse
-        held = bc_values if source is Side.BC else dv_values
-        return save_synchronized(self.context, coupling, held, bc_modified=None, dv_modified=None, job_id=self.job_id)
+
+    def _complete_many(self, items: Sequence[_Created], fail: Fail) -> list[Coupling]:
+        """Right after creates, each new record holds its own defaults for fields the create did not carry (BC has
+        no nulls: a new customer's credit limit is 0; BC numbers a new customer). One-way fields that now differ
+        are written at once, all records together (one UpsertMultiple, one BC batch), so the next run finds the
+        pairs in step instead of writing again. A record whose follow-up write fails stays coupled and is reported;
+        its values are not recorded, so the next run sends them again."""
+        dv_rows: list[dict[str, Any]] = []
+        bc_updates: list[tuple[str, Mapping[str, Any], str]] = []
+        owners_dv: list[_Created] = []
+        owners_bc: list[_Created] = []
+        for item in items:
+            item.bc_values = self.mapper.from_bc(item.bc_row).values
+            item.dv_values = self.mapper.from_dataverse(item.dv_row).values
+            self.mapper.align(item.bc_values, item.dv_values)
+            to_dv = self._differing(item.bc_values, item.dv_values, Direction.TO_DATAVERSE)
+            to_bc = self._differing(item.bc_values, item.dv_values, Direction.FROM_DATAVERSE)
+            try:
+                if to_dv:
+                    payload = self.mapper.dataverse_payload(item.bc_row, to_dv, creating=False)
+                    dv_rows.append({self.mapping.dataverse_id: item.coupling.dataverse_id, **payload})
+                    owners_dv.append(item)
+                    item.dv_values.update({k: item.bc_values[k] for k in to_dv})
+                if to_bc:
+                    body = self.mapper.bc_payload(item.dv_row, to_bc, creating=False)
+                    bc_updates.append((item.coupling.bc_id, body, str(item.bc_row.get("@odata.etag") or "*")))
+                    owners_bc.append(item)
+                    item.bc_values.update({k: item.dv_values[k] for k in to_bc})
+            except SyncError as error:
+                item.failed = error
+        self._flush_dv(dv_rows, owners_dv)
+        for item, outcome in zip(owners_bc, self.bc.update_many(bc_updates), strict=True):
+            if not outcome.ok:
+                item.failed = item.failed or SyncError(
+                    str((outcome.body or {}).get("error", {}).get("code", outcome.status)), "BC refused the update."
+                )
+        done: list[Coupling] = []
+        for item in items:
+            if item.failed is not None:
+                fail(item.source, item.source_id, item.failed, item.bc_row if item.source is Side.BC else item.dv_row)
+                done.append(item.coupling)
+                continue
+            # the source's values: should the new record hold a two-way field differently (a lossy transform), the
+            # next run sees the destination as changed from them and resends the source's value, not the reverse
+            held = item.bc_values if item.source is Side.BC else item.dv_values
+            done.append(
+                save_synchronized(
+                    self.context, item.coupling, held, bc_modified=None, dv_modified=None, job_id=self.job_id
+                )
+            )
+        return done
+
+    def _flush_dv(self, rows: list[dict[str, Any]], owners: list[_Created]) -> None:
+        for start in range(0, len(rows), self.context.bulk_size):
+            chunk, chunk_owners = (
+                rows[start : start + self.context.bulk_size],
+                owners[start : start + self.context.bulk_size],
+            )
+            try:
+                self.dv.upsert_many(chunk)
+            except BulkWriteError as error:
+                for failure in error.failures:
+                    chunk_owners[failure.index].failed = failure.error
+            except SyncError as error:
+                for owner in chunk_owners:
+                    owner.failed = error
 
     def create_in_dataverse(self, rows: Sequence[Row], counters: Counters, fail: Fail) -> list[Coupling]:
         payloads: list[dict[str, object]] = []
@@ -115,28 +171,39 @@ class Creator:
             (row, str(payloads[i][self.mapping.dataverse_id])) for i, (row, _) in enumerate(sources) if i not in failed
         ]
         read_back = self.dv.get_many([dv_id for _, dv_id in written])
+        items: list[_Created] = []
         for row, dv_id in written:
             if dv_id not in read_back:  # a 412 taken for "created before" that was another record's duplicate key
                 fail(Side.BC, str(row["id"]), RecordError("notCreated", NOT_CREATED.format(dv_id=dv_id)), row)
                 continue
-            coupling = self._couple(str(row["id"]), dv_id)
-            created.append(self._complete(coupling, row, read_back.get(dv_id, {}), source=Side.BC))
+            items.append(_Created(self._couple(str(row["id"]), dv_id), row, read_back[dv_id], Side.BC, str(row["id"])))
             counters.inserted += 1
             counters.coupled += 1
+        created.extend(self._complete_many(items, fail))
         return created
 
     def create_in_business_central(self, rows: Sequence[Row], counters: Counters, fail: Fail) -> list[Coupling]:
-        created: list[Coupling] = []
+        """Creates go out as JSON batches of 100 with chosen SystemIds; an id BC already has (our own earlier
+        attempt) is read back instead of failing."""
+        planned: list[tuple[Row, str, Mapping[str, Any]]] = []
         for row in rows:
             dataverse_id = str(row[self.mapping.dataverse_id])
             try:
                 payload = self.mapper.bc_payload(row, None, creating=True)
-                new_row = self.bc.create(deterministic_id(self.mapping.name, "dv", dataverse_id), payload)
             except SyncError as error:
                 fail(Side.DATAVERSE, dataverse_id, error, row)
                 continue
-            coupling = self._couple(str(new_row["id"]), dataverse_id)
-            created.append(self._complete(coupling, new_row, row, source=Side.DATAVERSE))
+            planned.append((row, deterministic_id(self.mapping.name, "dv", dataverse_id), payload))
+        items: list[_Created] = []
+        outcomes = self.bc.create_many([(new_id, payload) for _, new_id, payload in planned])
+        for (row, _new_id, _payload), (new_row, refused) in zip(planned, outcomes, strict=True):
+            dataverse_id = str(row[self.mapping.dataverse_id])
+            if new_row is None:
+                fail(Side.DATAVERSE, dataverse_id, refused or SyncError("notCreated", "BC did not create it."), row)
+                continue
+            items.append(
+                _Created(self._couple(str(new_row["id"]), dataverse_id), new_row, row, Side.DATAVERSE, dataverse_id)
+            )
             counters.inserted += 1
             counters.coupled += 1
-        return created
+        return self._complete_many(items, fail)

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from shared.domain.errors import SyncError
 from shared.domain.mapping import TableMapping
-from shared.ports import BatchOutcome, BusinessCentralClientPort, DataverseClientPort, Row
+from shared.ports import BC_SAME_KEY, BatchOutcome, BusinessCentralClientPort, DataverseClientPort, Row
 from shared.services.values import BC_MODIFIED, DV_MODIFIED, ValueMapper
 
-ID_CHUNK = 15  # ids per `$filter` (Table-Storage-like limits do not apply, but URLs stay short)
+ID_CHUNK = 15  # BC: ids per `$filter` (URLs stay near 1 KB: BC's URL limit is not documented)
+DATAVERSE_ID_CHUNK = 100  # Dataverse: ~5 KB URLs, well inside the Web API's limit (UNCONFIRMED figure: 32 KB)
 COUPLING_NAMESPACE = uuid.UUID("3c4f2b1e-8d7a-4e55-9a0b-6f1d2c3e4a5b")
 
 
@@ -59,6 +61,26 @@ class BcSide:
     def create(self, entity_id: str, payload: Mapping[str, Any]) -> Row:
         return self.client.create_entity(self.entity_set, payload, entity_id)
 
+    def create_many(
+        self, creates: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> list[tuple[Row | None, SyncError | None]]:
+        """(new id, body) each, in JSON batches; per create the stored row, or the error. A create whose id BC
+        already holds (our own earlier attempt, answered or not) gives that row."""
+        requests = [
+            {"method": "POST", "url": self.entity_set, "body": {**body, "id": new_id}} for new_id, body in creates
+        ]
+        outcomes = self.client.execute_batch(requests, continue_on_error=True) if requests else []
+        results: list[tuple[Row | None, SyncError | None]] = []
+        for (new_id, _), outcome in zip(creates, outcomes, strict=True):
+            if outcome.ok:
+                results.append((dict(outcome.body or {}), None))
+                continue
+            code = str(((outcome.body or {}).get("error") or {}).get("code", outcome.status))
+            existing = self.client.get_entity(self.entity_set, new_id) if code == BC_SAME_KEY else None
+            message = str(((outcome.body or {}).get("error") or {}).get("message", "BC refused the record."))
+            results.append((existing, None if existing else SyncError(code, message)))
+        return results
+
     def update_many(self, updates: Sequence[tuple[str, Mapping[str, Any], str]]) -> list[BatchOutcome]:
         """(id, payload, etag) each; one outcome per update, in order (failed ones are reported, not raised)."""
         requests = [
@@ -95,7 +117,7 @@ class DataverseSide:
 
     def get_many(self, ids: Iterable[str], *, in_scope_only: bool = False) -> dict[str, Row]:
         found: dict[str, Row] = {}
-        for chunk in _chunks(sorted(set(ids)), ID_CHUNK):
+        for chunk in _chunks(sorted(set(ids)), DATAVERSE_ID_CHUNK):
             ids_filter = " or ".join(f"{self.primary_id} eq {value}" for value in chunk)
             scope = self.mapping.dataverse_filter if in_scope_only else None
             for page in self.client.list_changed_since(
