@@ -11,6 +11,7 @@ Dataverse.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -70,6 +71,11 @@ def run_direction(
             host = next(child for child in stack.children if child.name == "functions")
             peak = _peak_rss_mb(host.process.pid)
             bc, dv = _stats(admin, stack.urls["business_central"]), _stats(admin, stack.urls["dataverse"])
+            if os.environ.get("BENCH_DETAIL"):
+                print(name, "BC by entity set:", bc["byEntitySet"], file=sys.stderr)
+                print(name, "Dataverse by entity set:", dv["byEntitySet"], file=sys.stderr)
+                for line in review["lines"]:
+                    print(name, line["mapping"], line["counters"], line.get("errors", [])[:3], file=sys.stderr)
         finally:
             stack.stop()
     records = sum(

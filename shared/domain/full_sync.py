@@ -106,7 +106,10 @@ def dependencies_in_run(mapping: TableMapping, lines: Sequence[ReviewLine]) -> l
 
 
 def _satisfied(line: ReviewLine) -> bool:
-    return line.status is LineStatus.FINISHED or line.recommendation == Recommendation.NO_RECORDS.value
+    """Finished. BC also counts a line recommended 'No Records Found' as satisfied while it waits; we do not: such
+    a line finishes (at once) only after its own dependencies did, so a mapping never starts before a mapping its
+    empty parent depends on (ITEM-PRODUCT needs the unit groups even when ITEM UOM has nothing to copy)."""
+    return line.status is LineStatus.FINISHED
 
 
 def next_steps(lines: Sequence[ReviewLine], catalog: Mapping[str, TableMapping]) -> tuple[list[str], dict[str, str]]:

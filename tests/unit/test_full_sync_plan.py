@@ -86,15 +86,27 @@ def _line(
     return ReviewLine(name, recommendation, status)
 
 
-def test_lines_start_when_their_dependencies_are_finished_or_had_no_records() -> None:
+def test_lines_start_when_their_dependencies_are_finished() -> None:
     lines = [_line("UNIT GROUP"), _line("ITEM UOM"), _line("ITEM-PRODUCT")]
     assert next_steps(lines, CATALOG) == (["UNIT GROUP"], {})
     lines[0] = _line("UNIT GROUP", LineStatus.RUNNING)
     assert next_steps(lines, CATALOG) == ([], {})
     lines[0] = _line("UNIT GROUP", LineStatus.FINISHED)
     assert next_steps(lines, CATALOG) == (["ITEM UOM"], {})
-    lines[0] = _line("UNIT GROUP", recommendation="noRecords")
-    assert next_steps(lines, CATALOG)[0] == ["UNIT GROUP", "ITEM UOM"]
+
+
+def test_an_empty_line_satisfies_its_dependents_only_once_its_own_dependencies_finished() -> None:
+    """ITEM UOM with no records must not let ITEM-PRODUCT start while the unit groups are still being copied."""
+    lines = [
+        _line("UNIT GROUP", LineStatus.RUNNING),
+        _line("ITEM UOM", recommendation="noRecords"),
+        _line("ITEM-PRODUCT"),
+    ]
+    assert next_steps(lines, CATALOG) == ([], {})
+    lines[0] = _line("UNIT GROUP", LineStatus.FINISHED)
+    assert next_steps(lines, CATALOG) == (["ITEM UOM"], {})
+    lines[1] = _line("ITEM UOM", LineStatus.FINISHED, recommendation="noRecords")
+    assert next_steps(lines, CATALOG) == (["ITEM-PRODUCT"], {})
 
 
 def test_a_failed_dependency_fails_its_dependents_with_the_reason() -> None:
