@@ -110,6 +110,8 @@ def lookup_text(lookup: dict[str, Any] | None) -> str:
     if lookup is None:
         return DASH
     key = lookup["bcKey"] if lookup["bcEntitySet"] is None else f"{lookup['bcEntitySet']}.{lookup['bcKey']}"
+    if lookup.get("bcIdFrom"):  # a record-scoped lookup: this record's fields, then the value, make the key id
+        key = "|".join([*lookup["bcIdFrom"], "value"])
     return f"{lookup['mapping']} ({key} -> `{lookup['navigation']}` /{lookup['targetEntitySet']})"
 
 

@@ -147,6 +147,11 @@ class DataverseClientPort(Protocol):
         so a full-sync chunk number always stands for the same records."""
         ...
 
+    def id_range_filter(self, entity_set: str, first: str, last: str) -> str | None:
+        """A `$filter` for every row from `first` to `last` in `list_ids`' order (one read for a listed page), or
+        None where the set cannot be read by range. No I/O."""
+        ...
+
     def get_row(self, entity_set: str, row_id: str, select: Sequence[str] | None = None) -> Row | None:
         """None when missing (named after the Web API's GET; an exception to the get_/find_ convention above)."""
         ...
@@ -208,6 +213,10 @@ class BusinessCentralClientPort(Protocol):
     def list_ids(self, entity_set: str, extra_filter: str | None = None) -> Iterator[list[str]]:
         """Every id (a page entity's key id), page by page, in the server's key order, which does not change
         between calls: a full-sync chunk number always stands for the same records."""
+        ...
+
+    def id_range_filter(self, entity_set: str, first: str, last: str) -> str | None:
+        """A `$filter` for every entity from `first` to `last` in `list_ids`' order, or None (page entities). No I/O."""
         ...
 
     def get_entity(

@@ -112,8 +112,17 @@ class InMemoryBusinessCentralClient:
         return self.sources.serves(entity_set)
 
     def list_ids(self, entity_set: str, extra_filter: str | None = None) -> Iterator[list[str]]:
-        for page in self.list_changed_since(entity_set, None, ["id"], extra_filter=extra_filter):
-            yield [str(row["id"]) for row in page.rows]
+        pages = self.list_changed_since(entity_set, None, ["id"], extra_filter=extra_filter)
+        ids = [str(row["id"]) for page in pages for row in page.rows]
+        if not any(s.kind == "page" and s.custom_set == entity_set for s in self.sources):
+            ids.sort()  # API entities by id, as the client asks BC for them
+        size = max(1, self.page_size)
+        yield from (ids[start : start + size] for start in range(0, len(ids), size))
+
+    def id_range_filter(self, entity_set: str, first: str, last: str) -> str | None:
+        if any(s.kind == "page" and s.custom_set == entity_set for s in self.sources):
+            return None
+        return f"id ge {first} and id le {last}"
 
     def has_records(self, entity_set: str, extra_filter: str | None = None) -> bool:
         return any(page.rows for page in self.list_changed_since(entity_set, None, ["id"], extra_filter=extra_filter))

@@ -90,6 +90,10 @@ class InMemoryDataverseClient(DataverseOperations):
         size = max(1, self.page_size)
         yield from (ids[start : start + size] for start in range(0, len(ids), size))
 
+    def id_range_filter(self, entity_set: str, first: str, last: str) -> str | None:
+        primary = self._table(entity_set).primary_id
+        return f"{primary} ge {first} and {primary} le {last}"
+
     def has_records(self, entity_set: str, extra_filter: str | None = None) -> bool:
         select = [self._table(entity_set).primary_id]
         return any(page.rows for page in self.list_changed_since(entity_set, None, select, extra_filter))

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import date
+from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 from shared.connectors.entity_sources import EntitySource, EntitySources
+from shared.domain.mapping import PAGE_KEY_SEPARATOR
 
-KEY_SEPARATOR = "|"
+KEY_SEPARATOR = PAGE_KEY_SEPARATOR
 _INTEGER_KEY = re.compile(r"(^|_)(Line_No|Entry_No)$")
 _IDENTIFIER = re.compile(r"'(?:[^']|'')*'|\b[A-Za-z_][A-Za-z0-9_]*\b")
 
@@ -48,6 +52,41 @@ def page_key(source: EntitySource, entity_id: str) -> dict[str, Any]:
     if len(parts) != len(source.key):
         raise ValueError(f"'{entity_id}' is not a key of {source.name} ({', '.join(source.key)})")
     return {name: _key_value(name, part) for name, part in zip(source.key, parts, strict=True)}
+
+
+def key_literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, date):  # datetime is a date too
+        return value.isoformat()
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def key_segment(key: Mapping[str, Any]) -> str:
+    """`('R0010')` for a one-field key, `(Price_List_Code='S00001',Line_No=10000)` for a composite one."""
+    if not key:
+        raise ValueError("a page entity key needs at least one field")
+    literals = [(name, key_literal(value)) for name, value in key.items()]
+    inner = literals[0][1] if len(literals) == 1 else ",".join(f"{name}={text}" for name, text in literals)
+    return "(" + quote(inner, safe="'=,-._~") + ")"
+
+
+def keys_filters(source: EntitySource, entity_ids: Sequence[str]) -> list[str]:
+    """`$filter`s (in the page's names) for several key ids, one per value of the leading key fields: BC takes `or`
+    only within one property, so `Code eq 'A' or Code eq 'B'`, and for a composite key
+    `Source_Type eq 'Item' and (Source_Id eq <a> or Source_Id eq <b>)`: a handful of ids costs one read."""
+    groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
+    for entity_id in entity_ids:
+        literals = [(name, key_literal(value)) for name, value in page_key(source, entity_id).items()]
+        groups.setdefault(tuple(literals[:-1]), []).append(literals[-1][1])
+    last = source.key[-1]
+    filters = []
+    for leading, values in groups.items():
+        fixed = [f"{name} eq {text}" for name, text in leading]
+        filters.append(" and ".join([*fixed, "(" + " or ".join(f"{last} eq {v}" for v in values) + ")"]))
+    return filters
 
 
 def _key_value(name: str, part: str) -> Any:

@@ -144,6 +144,11 @@ class DataverseClient(DataverseOperations):
         for body in self._pages(build.list_ids(entity_set, extra_filter)):
             yield [str(row[primary]) for row in body.get("value", [])]
 
+    def id_range_filter(self, entity_set: str, first: str, last: str) -> str | None:
+        """`list_ids` orders by the primary id, so one listed page is the range `first`..`last`."""
+        primary = build.primary_id_of(entity_set)
+        return f"{primary} ge {first} and {primary} le {last}" if primary else None
+
     def list_changed_since(
         self,
         entity_set: str,

@@ -48,6 +48,9 @@ class Availability(StrEnum):
     NOT_AVAILABLE = "notAvailable"
 
 
+PAGE_KEY_SEPARATOR = "|"  # between the fields of a page entity's key id (`S00001|10000`)
+
+
 @dataclass(frozen=True)
 class Lookup:
     """Resolve a value through another mapping's couplings (currency, owner via salesperson, parent account ...).
@@ -63,6 +66,10 @@ class Lookup:
     bc_key: str = "id"
     bc_entity_set: str | None = None  # the BC entity set of the looked-up record, when `bc_key` is not `id`
     bc_scope: str | None = None  # a `$filter` (canonical names) narrowing that set, when `bc_key` repeats across it
+    # Fields of the *record* whose values, then the looked-up value, form the looked-up record's page key id
+    # (`Item_No|Code`): the lookup is scoped to this record (an item's base unit among its own units, not any unit
+    # with that code) and costs no BC read. With it, `bc_key` is "id".
+    bc_id_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ def describe_lookup(lookup: Lookup | None) -> dict[str, Any] | None:
         "navigation": lookup.navigation,
         "bcKey": lookup.bc_key,
         "bcEntitySet": lookup.bc_entity_set,
+        "bcIdFrom": list(lookup.bc_id_from),
     }
 
 

@@ -29,9 +29,9 @@ VENDOR_REASON = "Vendors are out of scope (no VENDOR mapping), and {what} carry 
 PRICE_NOTE = "Negative prices are sent as 0 (Dataverse refuses them), as BC does."
 
 
-def _uom_lookup(mapping: str, entity_set: str) -> Lookup:
-    return Lookup(mapping=mapping, target_entity_set="uoms", navigation="defaultuomid", bc_key="code",
-                  bc_entity_set=entity_set)  # fmt: skip
+def _uom_lookup(mapping: str) -> Lookup:
+    """The base unit among this item's (resource's) own units: the unit's key id is `<number>|<code>`."""
+    return Lookup(mapping=mapping, target_entity_set="uoms", navigation="defaultuomid", bc_id_from=("number",))
 
 
 def _unit_group(kind: str) -> FieldMapping:
@@ -87,7 +87,7 @@ ITEM_PRODUCT = TableMapping(
             "baseUnitOfMeasureCode",
             "defaultuomid",
             BOTH,
-            lookup=_uom_lookup("ITEM UOM", "itemUnitsOfMeasure"),
+            lookup=_uom_lookup("ITEM UOM"),
             bc_default_field="Base Unit of Measure",
             note="The ITEM UOM of this item (itemNumber = number) with this code; unit-group mode.",
         ),
@@ -139,7 +139,7 @@ RESOURCE_PRODUCT = TableMapping(
             "baseUnitOfMeasureCode",
             "defaultuomid",
             TO,
-            lookup=_uom_lookup("RESOURCE UOM", "resourceUnitsOfMeasure"),
+            lookup=_uom_lookup("RESOURCE UOM"),
             bc_default_field="Base Unit of Measure",
             note="The RESOURCE UOM of this resource (resourceNumber = number) with this code; unit-group mode.",
         ),

@@ -85,7 +85,7 @@ class MappingTools:
                 continue
             value = bc_row[f.bc_field]
             try:
-                self.mapper.resolver.to_dataverse_id(f.lookup, value)
+                self.mapper.resolver.to_dataverse_id(f.lookup, self.mapper.bc_lookup_value(f, bc_row))
             except LookupFailed:
                 missing.append((f"{f.lookup.mapping} '{value}'", f.bc_field))
         return missing

@@ -74,12 +74,13 @@ class MappingRun:
         return self._log_job(started)
 
     def run_records(self, bc_ids: Sequence[str], dv_ids: Sequence[str]) -> SyncJob:
-        """One chunk of a full synchronization: these records (those still in the mapping's filters), decided and
-        written as a run would, and uncoupled ones created on the other side whatever `sync_only_coupled` says
-        (BC's full sync clears it). No checkpoint moves: the incremental runs keep their own place."""
+        """One chunk of a full synchronization (ids as `list_ids` gave them, in its order): these records (those
+        still in the mapping's filters), decided and written as a run would, and uncoupled ones created on the other
+        side whatever `sync_only_coupled` says (BC's full sync clears it). No checkpoint moves: the incremental
+        runs keep their own place."""
         started = self.context.clock()
-        bc_rows = self.bc.get_many(bc_ids, in_scope_only=True) if self._reads(Direction.TO_DATAVERSE) else {}
-        dv_rows = self.dv.get_many(dv_ids, in_scope_only=True) if self._reads(Direction.FROM_DATAVERSE) else {}
+        bc_rows = self.bc.get_listed(bc_ids) if bc_ids and self._reads(Direction.TO_DATAVERSE) else {}
+        dv_rows = self.dv.get_listed(dv_ids) if dv_ids and self._reads(Direction.FROM_DATAVERSE) else {}
         self._synchronize(bc_rows, dv_rows, create=True)
         return self._log_job(started)
 
@@ -94,6 +95,7 @@ class MappingRun:
         missing_dv = [c.dataverse_id for c in couplings.values() if c.dataverse_id not in dv_rows]
         bc_all = {**self.bc.get_many(missing_bc), **bc_rows}
         dv_all = {**self.dv.get_many(missing_dv), **dv_rows}
+        self.mapper.prefetch(bc_all.values(), dv_all.values())
         pending = [p for c in couplings.values() if (p := self._decide(c, bc_all, dv_all, bc_rows, dv_rows))]
         self._write(pending)
         if create:

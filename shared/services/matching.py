@@ -159,12 +159,13 @@ class Matcher:
         self.claimed: set[str] = set()
 
     def uncoupled_bc_records(self, bc_ids: Sequence[str] | None = None) -> dict[str, Row]:
-        """The uncoupled BC records in the filter (all, or these ids: one full-sync chunk) whose lookups are coupled
-        (the others are reported as failed)."""
+        """The uncoupled BC records in the filter (all, or these ids: one full-sync chunk, in `list_ids`' order)
+        whose lookups are coupled (the others are reported as failed)."""
         if bc_ids is None:
             rows = {str(row["id"]): row for row in self.tools.bc.changed_since(None)}
         else:
-            rows = self.tools.bc.get_many(bc_ids, in_scope_only=True)
+            rows = self.tools.bc.get_listed(bc_ids) if bc_ids else {}
+        self.tools.mapper.prefetch(rows.values(), ())
         coupled = self.context.couplings.find_many_by_bc_ids(self.mapping.name, rows)
         pending: dict[str, Row] = {}
         for bc_id, row in ((bc_id, row) for bc_id, row in rows.items() if bc_id not in coupled):
@@ -182,7 +183,9 @@ class Matcher:
             raw, value = row.get(f.bc_field or ""), None
             if raw not in ("", None, EMPTY_GUID) and f.lookup is not None:
                 with contextlib.suppress(LookupFailed):
-                    value = self.tools.mapper.resolver.to_dataverse_id(f.lookup, raw)
+                    value = self.tools.mapper.resolver.to_dataverse_id(
+                        f.lookup, self.tools.mapper.bc_lookup_value(f, row)
+                    )
             elif raw not in ("", None, EMPTY_GUID):
                 value = transform_named(f.transform, self.context.option_maps).to_dataverse(raw)
             values.append(None if isinstance(value, str) and not value.strip() else value)

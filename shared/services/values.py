@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.domain.changes import FieldRule
-from shared.domain.mapping import Direction, FieldMapping, TableMapping
+from shared.domain.mapping import PAGE_KEY_SEPARATOR, Direction, FieldMapping, TableMapping
 from shared.domain.transforms import OptionMap, Transform, normalize, transform_named
 from shared.services.lookups import LookupFailed, LookupResolver
 
@@ -65,6 +65,7 @@ class ValueMapper:
 
     def bc_select(self) -> list[str]:
         names = [BC_ID, BC_MODIFIED] + [f.bc_field for f in self.fields if f.bc_field]
+        names += [name for f in self.fields if f.lookup for name in f.lookup.bc_id_from]
         return list(dict.fromkeys(names))
 
     def dataverse_select(self) -> list[str]:
@@ -73,8 +74,27 @@ class ValueMapper:
         ]
         return list(dict.fromkeys(names))
 
+    def prefetch(self, bc_rows: Iterable[Mapping[str, Any]], dv_rows: Iterable[Mapping[str, Any]]) -> None:
+        """Resolve the lookups of a whole chunk of records up front (a few reads), not record by record."""
+        bc_list, dv_list = list(bc_rows), list(dv_rows)
+        for f in self.fields:
+            if f.lookup is None:
+                continue
+            if f.bc_field and bc_list:
+                self.resolver.prefetch_bc_values(f.lookup, (self.bc_lookup_value(f, row) for row in bc_list))
+            if f.dataverse_field and dv_list and f.direction.allows(Direction.FROM_DATAVERSE):
+                self.resolver.prefetch_dataverse_ids(f.lookup, (self._dv_raw(f, row) for row in dv_list))
+
     def _bc_raw(self, f: FieldMapping, row: Mapping[str, Any]) -> Any:
         return row.get(f.bc_field) if f.bc_field else f.constant
+
+    def bc_lookup_value(self, f: FieldMapping, row: Mapping[str, Any]) -> Any:
+        """What a lookup field resolves from a BC record: its value, or for a record-scoped lookup (`bc_id_from`)
+        the looked-up record's key id built from this record's fields and the value."""
+        raw = self._bc_raw(f, row)
+        if f.lookup is None or not f.lookup.bc_id_from or raw in ("", None):
+            return raw
+        return PAGE_KEY_SEPARATOR.join([*(str(row.get(name) or "") for name in f.lookup.bc_id_from), str(raw)])
 
     def _dv_raw(self, f: FieldMapping, row: Mapping[str, Any]) -> Any:
         if not f.dataverse_field:
@@ -87,7 +107,9 @@ class ValueMapper:
             raw, transform = self._bc_raw(f, row), self._transforms[f.key]
             try:
                 if f.lookup is not None:
-                    result.values[f.key] = normalize(self.resolver.to_dataverse_id(f.lookup, raw))
+                    result.values[f.key] = normalize(
+                        self.resolver.to_dataverse_id(f.lookup, self.bc_lookup_value(f, row))
+                    )
                 elif f.direction is Direction.TO_DATAVERSE:
                     result.values[f.key] = normalize(transform.to_dataverse(raw))
                 else:
@@ -127,7 +149,7 @@ class ValueMapper:
                 continue
             if f.lookup is not None:
                 try:
-                    target = self.resolver.to_dataverse_id(f.lookup, raw)
+                    target = self.resolver.to_dataverse_id(f.lookup, self.bc_lookup_value(f, bc_row))
                 except LookupFailed:
                     if not f.clear_on_failed_lookup:
                         raise
@@ -151,7 +173,10 @@ class ValueMapper:
             raw = self._dv_raw(f, dataverse_row)
             if f.lookup is not None:
                 try:
-                    payload[f.bc_field] = self.resolver.to_bc_value(f.lookup, raw)
+                    value = self.resolver.to_bc_value(f.lookup, raw)
+                    if f.lookup.bc_id_from and value:  # the key id's last part is the value (the unit's code)
+                        value = str(value).rsplit(PAGE_KEY_SEPARATOR, 1)[-1]
+                    payload[f.bc_field] = value
                 except LookupFailed:
                     if not f.clear_on_failed_lookup:
                         raise

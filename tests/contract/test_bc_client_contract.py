@@ -303,3 +303,34 @@ def test_list_ids_pages_every_id_in_the_same_order_each_time(bc: BusinessCentral
     assert [i for page in bc.list_ids("customers") for i in page] == ids
     only = [i for page in bc.list_ids("customers", "displayName eq 'List Ids 2'") for i in page]
     assert len(only) == 1
+
+
+def test_a_listed_page_reads_back_as_one_range(bc: BusinessCentralClientPort) -> None:
+    """A full-sync chunk is a run of `list_ids`; its id range must give exactly those records (and no page entity
+    claims a range it cannot keep)."""
+    for n in range(7):
+        new_customer(bc, f"Range {n}")
+    ids = [i for page in bc.list_ids("customers") for i in page]
+    assert ids == sorted(ids)  # listed by id
+    middle = ids[2:6]
+    text = bc.id_range_filter("customers", middle[0], middle[-1])
+    assert text is not None
+    got = [str(row["id"]) for row in rows(bc.list_changed_since("customers", None, ["id"], extra_filter=text))]
+    assert sorted(got) == sorted(middle)
+    assert bc.id_range_filter("resources", "R0010", "R0030") is None
+
+
+@pytest.mark.integration
+def test_page_entities_are_read_several_keys_at_a_time(request: pytest.FixtureRequest) -> None:
+    """The client's page layer (the fake keeps canonical sets as plain rows): one keyed `$filter` per 15 ids."""
+    bc = real_client(request)
+    numbers = [number for number, *_ in pages_seed.RESOURCES]
+    got = bc.get_entities("resources", [*numbers, "R9999"], ["number", "displayName"])
+    assert sorted(got) == sorted(numbers)
+    assert {row["number"] for row in got.values()} == set(numbers)
+    scoped = bc.get_entities("resources", numbers, ["number"], extra_filter=f"number eq '{numbers[0]}'")
+    assert list(scoped) == [numbers[0]]
+    groups = [i for page in bc.list_ids("unitGroups") for i in page]  # composite keys, two pages behind one set
+    assert {i.split("|")[0] for i in groups} == {"Item", "Resource"}
+    got = bc.get_entities("unitGroups", groups, ["code", "sourceNumber"])
+    assert sorted(got) == sorted(groups) and all(row["code"] for row in got.values())

@@ -355,3 +355,16 @@ def test_list_ids_is_ordered_by_id_and_filtered(dv: Client) -> None:
     ids = [row_id for page in dv.list_ids("accounts", "startswith(name,'List Ids')") for row_id in page]
     assert len(ids) == len(made) and set(ids) == made  # SQL Server orders GUIDs its own way: only stability counts
     assert [row_id for page in dv.list_ids("accounts", "startswith(name,'List Ids')") for row_id in page] == ids
+
+
+def test_a_listed_run_of_ids_reads_back_as_one_range(dv: Client) -> None:
+    """A full-sync chunk is a run of `list_ids`: the range from its first to its last id holds exactly it."""
+    for n in range(6):
+        account(dv, f"Range {n}")
+    ids = [row_id for page in dv.list_ids("accounts", "startswith(name,'Range ')") for row_id in page]
+    middle = ids[1:5]
+    text = dv.id_range_filter("accounts", middle[0], middle[-1])
+    assert text is not None
+    scoped = f"({text}) and startswith(name,'Range ')"
+    got = [str(r["accountid"]) for page in dv.list_changed_since("accounts", None, ["name"], scoped) for r in page.rows]
+    assert sorted(got) == sorted(middle)

@@ -55,3 +55,21 @@ def test_unit_groups_then_units_are_created_in_their_own_group(sync_stack: SyncS
         job = run_mapping(context, name)
         assert (job.counters.modified, job.counters.failed) == (0, 0), (name, job.counters)
     assert dv_writes(sync_stack, "uoms") == dv_writes(sync_stack, "uomschedules") == 0
+
+
+def test_a_product_gets_the_base_unit_of_its_own_unit_group(sync_stack: SyncStack) -> None:
+    """Every item has a unit coded PCS; a product's default unit must be the PCS of *its* group (Dataverse refuses
+    a default unit from another group), so the lookup is scoped to the item, not just to the code."""
+    context = sync_stack.context
+    for name in ("UNIT GROUP", "ITEM UOM"):
+        match_and_couple(context, name)
+    job = run_mapping(context, "ITEM-PRODUCT")  # sync_only_coupled: nothing yet
+    products = match_and_couple(context, "ITEM-PRODUCT", create_if_no_match=True).as_dict()
+    assert len(products["created"]) == len(ITEMS) and not products["failed"], (products, job.counters)
+    rows = dv_get(
+        sync_stack, "products", **{"$select": "productnumber,_defaultuomid_value,_defaultuomscheduleid_value"}
+    )
+    units = dv_get(sync_stack, "uoms", **{"$select": "uomid,_uomscheduleid_value"})["value"]
+    group_of = {u["uomid"]: u["_uomscheduleid_value"] for u in units}
+    for row in (r for r in rows["value"] if r["productnumber"] in {number for number, *_ in ITEMS}):
+        assert group_of[row["_defaultuomid_value"]] == row["_defaultuomscheduleid_value"], row

@@ -189,6 +189,10 @@ def test_lookups_use_a_bind_navigation_of_a_mapping_that_couples_that_table(mapp
             assert source is not None and lookup.bc_key in source.names, f"{where}: {lookup.bc_key}"
             if field.enabled:  # the resolver finds the BC id in this set, then the coupling in the looked-up mapping
                 assert lookup.bc_entity_set == looked_up.bc_entity_set, where
+        if lookup.bc_id_from:  # the record's own fields, then its value, make the looked-up record's key id
+            own, target_source = bc_source(mapping.name), bc_source(lookup.mapping)
+            assert lookup.bc_key == "id" and own is not None and target_source is not None, where
+            assert all(name in own.names for name in (*lookup.bc_id_from, field.bc_field)), where
 
 
 # -- transforms and option sets ---------------------------------------------------------------------------------

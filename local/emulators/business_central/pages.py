@@ -51,6 +51,11 @@ def seed_demo(writer: Writer, company_id: str) -> dict[str, int]:
     return pages_seed.seed_demo(Context(writer, company_id))
 
 
+def seed_item_units(writer: Writer, company_id: str) -> int:
+    """The item unit rows of every item (bench data)."""
+    return pages_seed.seed_item_units(Context(writer, company_id))
+
+
 def _odata(app: BusinessCentralApp, request: Request, service_root: str, rest: str) -> Response:
     segments = split_path(rest)
     if segments == ["$metadata"]:

@@ -58,17 +58,24 @@ def seed_demo(ctx: Context) -> dict[str, int]:
         create(ctx, services["PriceListLines"], line, system_id=seeded_id("price-line", f"{PRICE_LIST}/{line_no}"))
     shown = find(ctx, services["SalesPriceList"], {"Code": PRICE_LIST})
     update(ctx, services["SalesPriceList"], shown, {"Status": "Active"}, "*")
-    items = sorted(ctx.rows("items"), key=lambda item: str(item.get("number")))
-    for item in items:
-        body = {"Item_No": item["number"], "Code": item.get("baseUnitOfMeasureCode") or "PCS"}
-        create(ctx, services["ItemUnitsOfMeasure"], body, system_id=seeded_id("item-unit", str(item["number"])))
+    items = seed_item_units(ctx)
     ensure_setup(ctx)
     return {
         "resources": len(RESOURCES),
         "customerPriceGroups": len(PRICE_GROUPS),
         "priceListHeaders": 1,
         "priceListLines": len(PRICE_LINES),
-        "itemUnitsOfMeasure": len(items),
+        "itemUnitsOfMeasure": items,
         "resourceUnitsOfMeasure": len(ctx.rows("resourceUnitsOfMeasure")),
         SETUP: len(ctx.rows(SETUP)),
     }
+
+
+def seed_item_units(ctx: Context) -> int:
+    """Every item's base unit as its Item Unit of Measure row (what BC creates when the base unit is set)."""
+    service = load_pages().services["ItemUnitsOfMeasure"]
+    items = sorted(ctx.rows("items"), key=lambda item: str(item.get("number")))
+    for item in items:
+        body = {"Item_No": item["number"], "Code": item.get("baseUnitOfMeasureCode") or "PCS"}
+        create(ctx, service, body, system_id=seeded_id("item-unit", str(item["number"])))
+    return len(items)

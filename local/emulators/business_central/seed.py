@@ -20,6 +20,7 @@ SEED_NAMESPACE = uuid.UUID("0b7c4d0e-5a3b-4c1e-9f7a-2d6e8c9b1a20")
 COMPANY_NAME = "CRONUS USA, Inc."
 COMPANY_ID = str(uuid.uuid5(SEED_NAMESPACE, "company:CRONUS USA, Inc."))
 BENCH_COUNTS = frozenset({"customers", "contacts", "items"})
+BENCH_PERSONS_PER_COMPANY = 5
 
 CURRENCIES = [("EUR", "Euro", "€"), ("GBP", "British Pound", "£"), ("CAD", "Canadian Dollar", "$")]
 UNITS = [("PCS", "Piece"), ("BOX", "Box"), ("HOUR", "Hour"), ("SET", "Set")]
@@ -172,7 +173,12 @@ def seed_bench(writer: Writer, counts: Mapping[str, int]) -> dict[str, int]:
                 "city": "Seattle",
             },
         )
-    for n in range(counts.get("contacts", 0)):
+    persons = counts.get("contacts", 0)
+    companies = (persons + BENCH_PERSONS_PER_COMPANY - 1) // BENCH_PERSONS_PER_COMPANY
+    for n in range(companies):  # the CONTACT mapping takes persons of a company only, as BC's does
+        company = {"number": f"BK{n:06d}", "type": "Company", "displayName": f"Bench company {n:06d}"}
+        _create(writer, "contacts", {"id": seeded_id("bench-company", str(n)), **company})
+    for n in range(persons):
         _create(
             writer,
             "contacts",
@@ -181,9 +187,14 @@ def seed_bench(writer: Writer, counts: Mapping[str, int]) -> dict[str, int]:
                 "number": f"BC{n:06d}",
                 "type": "Person",
                 "displayName": f"Bench contact {n:06d}",
+                "companyNumber": f"BK{n // BENCH_PERSONS_PER_COMPANY:06d}",
+                "email": f"contact{n:06d}@bench.example",
             },
         )
-    for n in range(counts.get("items", 0)):
+    items = counts.get("items", 0)
+    if items:  # every BC item has a base unit, with its item unit row
+        _create(writer, "unitsOfMeasure", {"id": seeded_id("unit", "PCS"), "code": "PCS", "displayName": "Piece"})
+    for n in range(items):
         _create(
             writer,
             "items",
@@ -192,8 +203,11 @@ def seed_bench(writer: Writer, counts: Mapping[str, int]) -> dict[str, int]:
                 "number": f"BI{n:06d}",
                 "displayName": f"Bench item {n:06d}",
                 "unitPrice": 10 + n % 90,
+                "baseUnitOfMeasureCode": "PCS",
             },
         )
+    if items:
+        pages.seed_item_units(writer, COMPANY_ID)
     return {name: counts.get(name, 0) for name in sorted(BENCH_COUNTS)}
 
 
