@@ -74,18 +74,24 @@ def key_segment(key: Mapping[str, Any]) -> str:
 
 
 def keys_filters(source: EntitySource, entity_ids: Sequence[str]) -> list[str]:
-    """`$filter`s (in the page's names) for several key ids, one per value of the leading key fields: BC takes `or`
-    only within one property, so `Code eq 'A' or Code eq 'B'`, and for a composite key
-    `Source_Type eq 'Item' and (Source_Id eq <a> or Source_Id eq <b>)`: a handful of ids costs one read."""
-    groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
-    for entity_id in entity_ids:
-        literals = [(name, key_literal(value)) for name, value in page_key(source, entity_id).items()]
-        groups.setdefault(tuple(literals[:-1]), []).append(literals[-1][1])
-    last = source.key[-1]
+    """`$filter`s (in the page's names) for several key ids. BC takes `or` only within one property, so one key
+    field varies inside a filter and the others are fixed: `Code eq 'A' or Code eq 'B'`; for a composite key the
+    field whose variation needs the fewest filters, e.g. `Code eq 'PCS' and (Item_No eq 'A' or Item_No eq 'B')`
+    for item units, `Source_Type eq 'Item' and (Source_Id eq <a> or Source_Id eq <b>)` for unit groups."""
+    keys = [[(name, key_literal(value)) for name, value in page_key(source, i).items()] for i in entity_ids]
+    best: dict[tuple[tuple[str, str], ...], list[str]] = {}
+    varying = ""
+    for position, name in enumerate(source.key):
+        groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
+        for literals in keys:
+            fixed = tuple(literals[:position] + literals[position + 1 :])
+            groups.setdefault(fixed, []).append(literals[position][1])
+        if not varying or len(groups) < len(best):
+            best, varying = groups, name
     filters = []
-    for leading, values in groups.items():
-        fixed = [f"{name} eq {text}" for name, text in leading]
-        filters.append(" and ".join([*fixed, "(" + " or ".join(f"{last} eq {v}" for v in values) + ")"]))
+    for fixed, values in best.items():
+        terms = [f"{name} eq {text}" for name, text in fixed]
+        filters.append(" and ".join([*terms, "(" + " or ".join(f"{varying} eq {v}" for v in values) + ")"]))
     return filters
 
 

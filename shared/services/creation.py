@@ -20,7 +20,7 @@ from shared.services.context import SyncContext
 from shared.services.create_rules import CreateRules
 from shared.services.outcomes import save_synchronized
 from shared.services.sides import BcSide, DataverseSide, deterministic_id
-from shared.services.values import ValueMapper
+from shared.services.values import Canonical, ValueMapper
 
 Fail = Callable[[Side, str, SyncError, Row | None], None]
 NOT_CREATED = (
@@ -138,17 +138,23 @@ class Creator:
                     owner.failed = error
 
     def create_in_dataverse(self, rows: Sequence[Row], counters: Counters, fail: Fail) -> list[Coupling]:
-        payloads: list[dict[str, object]] = []
-        sources: list[tuple[Row, dict[str, object]]] = []
+        prepared: list[tuple[Row, Canonical, dict[str, Any]]] = []
         for row in rows:
-            bc_id = str(row["id"])
             values = self.mapper.from_bc(row)
             try:
                 if values.failures:
                     raise next(iter(values.failures.values()))
-                payload = self.mapper.dataverse_payload(row, None, creating=True)
-                self.rules = self.rules or CreateRules(self.context, self.mapping)
-                payload = self.rules.apply(payload)
+                prepared.append((row, values, self.mapper.dataverse_payload(row, None, creating=True)))
+            except SyncError as error:
+                fail(Side.BC, str(row["id"]), error, row)
+        self.rules = self.rules or CreateRules(self.context, self.mapping)
+        self.rules.prefetch(payload for _, _, payload in prepared)
+        payloads: list[dict[str, object]] = []
+        sources: list[tuple[Row, dict[str, object]]] = []
+        for row, values, mapped in prepared:
+            bc_id = str(row["id"])
+            try:
+                payload = self.rules.apply(mapped)
             except SyncError as error:
                 fail(Side.BC, bc_id, error, row)
                 continue
