@@ -95,6 +95,22 @@ def keys_filters(source: EntitySource, entity_ids: Sequence[str]) -> list[str]:
     return filters
 
 
+def key_range_filter(source: EntitySource, first: str, last: str) -> str:
+    """A `$filter` (canonical names) for the keys from `first` to `last` in the page's key order: equal leading
+    fields fixed, the first differing field as the range (`Item_No ge 'A' and Item_No le 'B'` for item units; a
+    little wider than the listed run when later key fields differ: the caller keeps only the ids it wants)."""
+    low, high = page_key(source, first), page_key(source, last)
+    terms: list[str] = []
+    for name in source.key:
+        canonical = source.canonical_name(name)
+        if low[name] == high[name]:
+            terms.append(f"{canonical} eq {key_literal(low[name])}")
+            continue
+        terms += [f"{canonical} ge {key_literal(low[name])}", f"{canonical} le {key_literal(high[name])}"]
+        break
+    return " and ".join(terms)
+
+
 def _key_value(name: str, part: str) -> Any:
     """Integers and Guids go into a key segment unquoted (`Line_No=10000`, `Source_Id=<guid>`), text quoted."""
     if _INTEGER_KEY.search(name) and part.isdigit():

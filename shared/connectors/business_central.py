@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from shared.connectors.bc_batch import SAME_KEY, BatchItem, BatchRunner, prepare
 from shared.connectors.bc_pages import (
+    key_range_filter,
     key_segment,
     keys_filters,
     page_entity_id,
@@ -202,12 +203,16 @@ class BusinessCentralClient:
 
     def id_range_filter(self, entity_set: str, first: str, last: str) -> str | None:
         """API entities are listed by id (`list_ids`), so the ids of one listed page are exactly the range
-        `first`..`last`: one read instead of one per 15 ids. Pages are listed by their key: no range (None).
-        UNCONFIRMED that BC accepts `ge`/`le` on an Edm.Guid (AL allows ranges on a Guid field); callers fall back
-        to id filters when BC refuses it."""
-        if page_sources(self.sources, entity_set):
+        `first`..`last`: one read instead of one per 15 ids; page entities are listed by their key, so the range is
+        on the key (None when the two ids come from different pages behind one set). UNCONFIRMED that BC accepts
+        `ge`/`le` on an Edm.Guid (AL allows ranges on a Guid field); callers fall back to id filters when BC
+        refuses it."""
+        if not page_sources(self.sources, entity_set):
+            return f"id ge {first} and id le {last}"
+        source = page_source(self.sources, entity_set, first)
+        if source is None or source is not page_source(self.sources, entity_set, last):
             return None
-        return f"id ge {first} and id le {last}"
+        return key_range_filter(source, first, last)
 
     def list_changed_since(
         self,

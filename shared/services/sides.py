@@ -62,6 +62,10 @@ def _range_rows(
         return {}
 
 
+def _code(outcome: BatchOutcome) -> str:
+    return "" if outcome.ok else str(((outcome.body or {}).get("error") or {}).get("code", outcome.status))
+
+
 @dataclass
 class BcSide:
     client: BusinessCentralClientPort
@@ -100,15 +104,18 @@ class BcSide:
             {"method": "POST", "url": self.entity_set, "body": {**body, "id": new_id}} for new_id, body in creates
         ]
         outcomes = self.client.execute_batch(requests, continue_on_error=True) if requests else []
+        same_key = [
+            new_id for (new_id, _), outcome in zip(creates, outcomes, strict=True) if _code(outcome) == BC_SAME_KEY
+        ]
+        existing = self.client.get_entities(self.entity_set, same_key, self.mapper.bc_select()) if same_key else {}
         results: list[tuple[Row | None, SyncError | None]] = []
         for (new_id, _), outcome in zip(creates, outcomes, strict=True):
             if outcome.ok:
                 results.append((dict(outcome.body or {}), None))
                 continue
-            code = str(((outcome.body or {}).get("error") or {}).get("code", outcome.status))
-            existing = self.client.get_entity(self.entity_set, new_id) if code == BC_SAME_KEY else None
+            found = existing.get(new_id)
             message = str(((outcome.body or {}).get("error") or {}).get("message", "BC refused the record."))
-            results.append((existing, None if existing else SyncError(code, message)))
+            results.append((found, None if found else SyncError(_code(outcome), message)))
         return results
 
     def update_many(self, updates: Sequence[tuple[str, Mapping[str, Any], str]]) -> list[BatchOutcome]:

@@ -317,7 +317,7 @@ def test_a_listed_page_reads_back_as_one_range(bc: BusinessCentralClientPort) ->
     assert text is not None
     got = [str(row["id"]) for row in rows(bc.list_changed_since("customers", None, ["id"], extra_filter=text))]
     assert sorted(got) == sorted(middle)
-    assert bc.id_range_filter("resources", "R0010", "R0030") is None
+    assert bc.id_range_filter("unitGroups", "Item|00000000-0000-0000-0000-000000000001", "Resource|R0010") is None
 
 
 @pytest.mark.integration
@@ -334,3 +334,21 @@ def test_page_entities_are_read_several_keys_at_a_time(request: pytest.FixtureRe
     assert {i.split("|")[0] for i in groups} == {"Item", "Resource"}
     got = bc.get_entities("unitGroups", groups, ["code", "sourceNumber"])
     assert sorted(got) == sorted(groups) and all(row["code"] for row in got.values())
+
+
+@pytest.mark.integration
+def test_a_listed_run_of_page_entities_reads_back_as_one_key_range(request: pytest.FixtureRequest) -> None:
+    """Pages are listed by their key: the run's key range (leading fields fixed where equal) holds every id of it."""
+    bc = real_client(request)
+    for entity_set in ("resources", "unitGroups", "itemUnitsOfMeasure"):
+        ids = [i for page in bc.list_ids(entity_set) for i in page]
+        runs = (
+            [ids]
+            if entity_set != "unitGroups"
+            else [[i for i in ids if i.startswith(k)] for k in ("Item|", "Resource|")]
+        )
+        for run in runs:
+            text = bc.id_range_filter(entity_set, run[0], run[-1])
+            assert text is not None, entity_set
+            got = {str(r["id"]) for r in rows(bc.list_changed_since(entity_set, None, ["id"], extra_filter=text))}
+            assert set(run) <= got, (entity_set, text)

@@ -12,6 +12,7 @@ from local.emulators.business_central.seed import seeded_id as bc_seeded
 from shared.domain.coupling import Coupling
 from shared.mappings import get_mapping
 from shared.mappings.common import OWNER_LOOKUP
+from shared.services.incremental import MappingRun
 from shared.services.lookups import LookupFailed, LookupResolver
 from shared.services.sides import BcSide, DataverseSide
 from shared.services.values import ValueMapper
@@ -107,3 +108,26 @@ def test_a_chunk_resolves_its_lookups_in_one_read_per_direction(sync_stack: Sync
     assert _reads(sync_stack.bc_handle.stats(), "salespeoplePurchasers") == 2
     assert back.to_bc_value(OWNER_LOOKUP, dv_jo) == "JO" and back.to_bc_value(OWNER_LOOKUP, dv_of) == "OF"
     assert _reads(sync_stack.bc_handle.stats(), "salespeoplePurchasers") == 2
+
+
+def test_a_chunk_redone_after_its_couplings_were_lost_couples_what_bc_already_holds(sync_stack: SyncStack) -> None:
+    """A worker that died after BC created the chunk's customers but before the couplings were stored: the redone
+    chunk meets "same key" for every create (the chosen ids are deterministic), takes BC's rows and couples them."""
+    made = []
+    for n in range(20):
+        row_id = str(uuid.uuid4())
+        sync_stack.dataverse.create_row("accounts", row_id, {"name": f"Redone {n:03d}", "customertypecode": 3})
+        made.append(row_id)
+    ids = [i for page in sync_stack.dataverse.list_ids("accounts", "startswith(name,'Redone ')") for i in page]
+    mapping = get_mapping("CUSTOMER")
+    first = MappingRun(sync_stack.context, mapping).run_records([], ids)
+    assert first.counters.inserted == 20
+    couplings = sync_stack.context.couplings
+    bc_ids = sorted(couplings.find_many_by_dataverse_ids("CUSTOMER", made)[i].bc_id for i in made)
+    for bc_id in bc_ids:
+        couplings.delete_coupling("CUSTOMER", bc_id)
+    before = sum(len(page) for page in sync_stack.bc.list_ids("customers"))
+    again = MappingRun(sync_stack.context, mapping).run_records([], ids)
+    assert (again.counters.coupled, again.counters.failed) == (20, 0), again.counters
+    assert sorted(c.bc_id for c in couplings.find_many_by_dataverse_ids("CUSTOMER", made).values()) == bc_ids
+    assert sum(len(page) for page in sync_stack.bc.list_ids("customers")) == before  # no duplicate
