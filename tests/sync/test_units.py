@@ -32,7 +32,8 @@ def test_unit_groups_then_units_are_created_in_their_own_group(sync_stack: SyncS
     units = match_and_couple(context, "ITEM UOM").as_dict()
     assert len(units["created"]) == len(ITEMS) and not units["failed"], units
     # the match candidates, the base units of every group in one read (not one per unit), the created rows read back
-    assert sync_stack.dv_handle.stats()["byEntitySet"]["uoms"]["GET"] == 3
+    by_set = sync_stack.dv_handle.stats()["byEntitySet"]
+    assert isinstance(by_set, dict) and by_set["uoms"]["GET"] == 3
     desk_group = by_name["ITEM 1896-S UOM GR"]
     rows = dv_get(
         sync_stack,
