@@ -20,6 +20,7 @@ from queue import Empty, SimpleQueue
 from typing import Any, ClassVar
 
 from local.fakes.queue import (
+    DEAD_LETTER_SUBQUEUE,
     DEFAULT_MAX_DELIVERY_COUNT,
     Envelope,
     InMemoryJobQueue,
@@ -51,6 +52,13 @@ class HostQueues:
         self._lock = threading.Lock()
 
     def declare(self, name: str) -> InMemoryJobQueue:
+        """A queue by name; `<queue>/$deadletterqueue` is that queue's dead-letter subqueue (a trigger may read it)."""
+        main, _, sub = name.partition("/")
+        if sub == DEAD_LETTER_SUBQUEUE:
+            dead = self.declare(main).dead_letter_subqueue()
+            with self._lock:
+                self.queues[name] = dead
+            return dead
         with self._lock:
             if name not in self.queues:
                 self.queues[name] = InMemoryJobQueue(max_delivery_count=self.max_delivery_count, queue_name=name)

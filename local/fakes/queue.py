@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ from shared.queue import message_fields
 DEFAULT_DUPLICATE_WINDOW = timedelta(minutes=10)
 DEFAULT_LOCK_DURATION = timedelta(minutes=1)  # Service Bus's default LockDuration (PT1M)
 DEFAULT_MAX_DELIVERY_COUNT = 10
+DEAD_LETTER_SUBQUEUE = "$deadletterqueue"  # the path suffix Service Bus (and a Functions trigger) use for it
 MAX_DELIVERY_COUNT_EXCEEDED = "MaxDeliveryCountExceeded"  # the reason Service Bus itself writes
 POLL_SECONDS = 0.02
 
@@ -118,6 +119,23 @@ class InMemoryJobQueue:
         self._dead: list[DeadLetter] = []
         self._sequence = itertools.count(1)
         self._changed = threading.Condition(threading.RLock())
+        self._dead_letter_queue: InMemoryJobQueue | None = None
+
+    def dead_letter_subqueue(self) -> InMemoryJobQueue:
+        """`<queue>/$deadletterqueue` as a queue of its own, for a function triggered by it: from now on every
+        dead-lettered message is also delivered there, carrying `DeadLetterReason` and `DeadLetterErrorDescription`
+        as application properties (as Service Bus sets them), and completing it there removes it from
+        `dead_letters()`. Its messages are never dead-lettered again (Service Bus has no DLQ of a DLQ)."""
+        with self._changed:
+            if self._dead_letter_queue is None:
+                self._dead_letter_queue = InMemoryJobQueue(
+                    duplicate_window=timedelta(0),
+                    lock_duration=self.lock_duration,
+                    max_delivery_count=10**9,
+                    clock=lambda: self._clock(),  # noqa: PLW0108 (follows a clock swapped later)
+                    queue_name=f"{self.queue_name}/{DEAD_LETTER_SUBQUEUE}",
+                )
+            return self._dead_letter_queue
 
     # -- sending (the port) ---------------------------------------------------------------------------------
     def send(self, messages: Sequence[JobMessage], *, delay: timedelta | None = None) -> None:
@@ -181,7 +199,10 @@ class InMemoryJobQueue:
     def dead_letters(self) -> list[DeadLetter]:
         with self._changed:
             self._expire_locks(self._clock())
-            return list(self._dead)
+            if self._dead_letter_queue is None:
+                return list(self._dead)
+            kept = {envelope.message_id for envelope in self._dead_letter_queue.active_messages()}
+            return [dead for dead in self._dead if dead.envelope.message_id in kept]
 
     def active_messages(self) -> list[Envelope]:
         """Messages visible now or locked (Service Bus's active count), oldest first; not the scheduled ones."""
@@ -247,6 +268,10 @@ class InMemoryJobQueue:
         self._dead.append(
             DeadLetter(entry.envelope, reason, description, entry.delivery_count, entry.sequence_number, now)
         )
+        if self._dead_letter_queue is not None:
+            why = {"DeadLetterReason": reason, "DeadLetterErrorDescription": description}
+            properties = {**entry.envelope.application_properties, **why}
+            self._dead_letter_queue.enqueue(replace(entry.envelope, application_properties=properties))
 
     def _forget_old_ids(self, now: datetime) -> None:
         """Ids are kept in the order accepted, so the expired ones are at the front: stop at the first live one."""
@@ -279,10 +304,13 @@ def to_function_message(locked: LockedMessage, queue_name: str = "sync-jobs") ->
         enqueued_time_utc=locked.enqueued_time,
         scheduled_enqueue_time_utc=locked.scheduled_enqueue_time,
         to=queue_name,
+        dead_letter_reason=properties.get("DeadLetterReason"),
+        dead_letter_error_description=properties.get("DeadLetterErrorDescription"),
     )
 
 
 __all__ = [
+    "DEAD_LETTER_SUBQUEUE",
     "DEFAULT_DUPLICATE_WINDOW",
     "DEFAULT_LOCK_DURATION",
     "DEFAULT_MAX_DELIVERY_COUNT",

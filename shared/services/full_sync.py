@@ -13,18 +13,21 @@ How a run goes, and why it is safe to repeat any step:
    a redelivered chunk count once. Whoever brings `chunks_done` to the planned total (the last chunk, or the split
    when the chunks were faster) finishes the line and starts the lines that waited for it.
 5. A chunk that fails for a non-record reason raises (Service Bus redelivers it); on its last delivery the line is
-   marked failed with the reason before the message goes to the dead-letter queue, and the run goes on.
+   marked failed with the reason before the message goes to the dead-letter queue, and the run goes on. A chunk
+   still throttled after the HTTP client's retries is rescheduled after the service's `Retry-After` instead.
 """
 
 from __future__ import annotations
 
 import contextlib
+import random
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from functools import partial
 
-from shared.domain.errors import ConcurrencyError, InvalidInputError, SyncError
+from shared.domain.errors import ConcurrencyError, InvalidInputError, NotFoundError, SyncError
 from shared.domain.full_sync import (
     Recommendation,
     SideData,
@@ -46,6 +49,8 @@ from shared.services.matching import match_and_couple
 CHUNK_RECORDS = 200  # records per chunk: one chunk finishes in seconds, far inside the message lock
 SEND_BATCH = 50
 MAX_DELIVERIES = 10  # the queue's max delivery count (infra/ and the local host use the same)
+MAX_RESCHEDULES = 20  # throttled waits a chunk may take before it goes back to plain redelivery
+RESCHEDULE_JITTER = 0.2  # chunks throttled together come back spread over 20 % of the wait, not all at once
 OVERRIDABLE = frozenset({r.value for r in Recommendation} - {Recommendation.DEPENDENCY_NOT_SATISFIED.value})
 
 
@@ -216,6 +221,31 @@ class FullSync:
         reason = f"chunk {chunk}: {error.code if isinstance(error, SyncError) else type(error).__name__}: {error}"
         line = self._line(run_id, name)
         self._save(run_id, line, lambda ln: _failed(ln, reason, self.now()))
+        self.start(run_id)
+
+    def reschedule(self, message_id: str, payload: Mapping[str, object], retry_after: float) -> bool:
+        """A chunk throttled past the HTTP client's own retries comes back after the service's `Retry-After` as a
+        scheduled copy (new message id `.../t<n>`, so duplicate detection keeps it), instead of being redelivered
+        at once and spending its ten deliveries within seconds. False when it has waited enough times already."""
+        waits = int(str(payload.get("waits", 0)))
+        if waits >= MAX_RESCHEDULES:
+            return False
+        base = message_id.rsplit("/t", 1)[0] if "/t" in message_id.rsplit("/", 1)[-1] else message_id
+        delay = max(1.0, retry_after) * (1 + random.random() * RESCHEDULE_JITTER)  # noqa: S311 (spreading only)
+        again = JobMessage(JobKind.FULL_SYNC_CHUNK, f"{base}/t{waits + 1}", {**payload, "waits": waits + 1})
+        self.queue.send([again], delay=timedelta(seconds=delay))
+        return True
+
+    def record_dead_letter(self, run_id: str, name: str, chunk: int, attempt: int, reason: str) -> None:
+        """A chunk of this line's current attempt was dead-lettered: the line fails with the reason unless it was
+        closed already (the last delivery said so itself) or restarted since (an older attempt's chunk)."""
+        try:
+            line = self._line(run_id, name)
+        except (InvalidInputError, NotFoundError):
+            return  # a run or line that no longer exists: nothing to record it on
+        if line.attempt != attempt or line.status is not LineStatus.RUNNING:
+            return
+        self._save(run_id, line, lambda ln: _failed(ln, f"chunk {chunk} dead-lettered: {reason}", self.now()))
         self.start(run_id)
 
     # -- restart ----------------------------------------------------------------------------------------------

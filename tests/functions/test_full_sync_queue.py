@@ -3,31 +3,43 @@ semantics (the in-memory queue: peek-lock, redelivery, duplicate detection), run
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from local.fakes.queue import InMemoryJobQueue, to_function_message
+from shared.connectors.errors import ApiError
 from shared.domain.records import LineStatus
 from shared.services import full_sync as full_sync_module
 from shared.services.full_sync import FullSync
+from shared.services.incremental import MappingRun
 from tests.functions.conftest import FUNCTIONS, Api
 
 pytestmark = pytest.mark.integration
 SYNC_JOB = FUNCTIONS["sync_job"].get_user_function()
+DEAD_LETTERED = FUNCTIONS["dead_lettered_job"].get_user_function()
 RUN = ["SALESPEOPLE", "CURRENCY", "UNIT GROUP", "ITEM UOM", "RESOURCE UOM", "CUSTOMER", "CONTACT"]
 
 
-def drain(queue: InMemoryJobQueue, *, twice: bool = False, crash: Callable[[str], bool] | None = None) -> int:
+def drain(
+    queue: InMemoryJobQueue,
+    *,
+    twice: bool = False,
+    crash: Callable[[str], bool] | None = None,
+    every_time: bool = False,
+) -> int:
     """Deliver until the queue is empty, as the host does: complete on success, abandon on an exception.
     `twice` delivers every message a second time after it succeeded (a duplicate the lock could not stop);
-    `crash` makes the first delivery of chosen messages fail (a worker that dies mid-chunk)."""
+    `crash` makes the first delivery of chosen messages fail (a worker that dies mid-chunk), or every delivery
+    with `every_time` (the worker dies each time, so not even the last delivery reaches the handler)."""
     handled = 0
     crashed: set[str] = set()
     while locked := queue.receive(max_messages=1):
         message = locked[0]
         try:
-            if crash and message.envelope.message_id not in crashed and crash(message.envelope.message_id):
+            first = message.envelope.message_id not in crashed or every_time
+            if crash and first and crash(message.envelope.message_id):
                 crashed.add(message.envelope.message_id)
                 raise RuntimeError("worker crashed")
             SYNC_JOB(to_function_message(message))
@@ -187,3 +199,68 @@ def test_a_chunk_failing_on_every_delivery_fails_its_line_and_a_restart_finishes
     _, review = api.call("get_full_sync", route={"runId": run_id})
     assert review["status"] == "finished", review
     assert [line["counters"]["coupled"] for line in review["lines"]] == [9, 6]
+
+
+def test_a_throttled_chunk_waits_for_retry_after_on_the_queue_then_finishes(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Throttled past the HTTP client's retries: the chunk comes back after Retry-After as a scheduled message,
+    not redelivered at once (which would spend its ten deliveries in a second and dead-letter it)."""
+    queue = api.services.queue
+    assert isinstance(queue, InMemoryJobQueue)
+    now = [datetime.now(UTC)]
+    monkeypatch.setattr(queue, "_clock", lambda: now[0])
+    real = MappingRun.run_records
+    throttled = {"left": 12}  # more than the ten deliveries a message has
+
+    def busy(self: MappingRun, bc_ids: Sequence[str], dv_ids: Sequence[str]) -> object:
+        if throttled["left"]:
+            throttled["left"] -= 1
+            raise ApiError(
+                status=429, code="TooManyRequests", message="slow down", method="GET", url="x", retry_after=30
+            )
+        return real(self, bc_ids, dv_ids)
+
+    monkeypatch.setattr(MappingRun, "run_records", busy)
+    _, review = api.call("start_full_sync", "POST", {"mappings": ["UNIT GROUP"]})
+    for _ in range(15):
+        drain(queue)
+        if not queue.scheduled_messages():
+            break
+        waiting = queue.scheduled_messages()
+        assert all(at - now[0] >= timedelta(seconds=30) for _, at in waiting)  # not visible before Retry-After
+        assert all("/t" in envelope.message_id for envelope, _ in waiting)
+        now[0] += timedelta(seconds=37)  # Retry-After plus the most jitter
+    _, review = api.call("get_full_sync", route={"runId": review["runId"]})
+    assert review["status"] == "finished", review
+    assert review["lines"][0]["counters"]["coupled"] == 9 and throttled["left"] == 0
+    assert not queue.dead_letters()
+
+
+def test_a_worker_killed_on_its_last_delivery_is_recorded_from_the_dead_letter_queue(api: Api) -> None:
+    """The last delivery could not fail the line itself (the worker died): the dead-letter trigger does it, with
+    Service Bus's reason, and a restart finishes the run."""
+    queue = api.services.queue
+    assert isinstance(queue, InMemoryJobQueue)
+    dead_letter_queue = queue.dead_letter_subqueue()
+    _, review = api.call("start_full_sync", "POST", {"mappings": ["UNIT GROUP", "ITEM UOM"]})
+    run_id = review["runId"]
+    drain(queue, crash=lambda message_id: True, every_time=True)
+    assert len(queue.dead_letters()) == 1
+    _, review = api.call("get_full_sync", route={"runId": run_id})
+    assert review["lines"][0]["status"] == "running"  # nobody has said anything yet
+
+    while locked := dead_letter_queue.receive(max_messages=1):
+        DEAD_LETTERED(to_function_message(locked[0], "sync-jobs/$deadletterqueue"))
+        dead_letter_queue.complete(locked[0].lock_token)
+    assert queue.dead_letters() == []  # settled on the subqueue
+    _, review = api.call("get_full_sync", route={"runId": run_id})
+    lines = {line["mapping"]: line for line in review["lines"]}
+    assert review["status"] == "failed"
+    assert lines["UNIT GROUP"]["status"] == "failed" and "MaxDeliveryCountExceeded" in lines["UNIT GROUP"]["error"]
+    assert lines["ITEM UOM"]["status"] == "failed"
+
+    api.call("restart_full_sync", "POST", route={"runId": run_id})
+    drain(queue)
+    _, review = api.call("get_full_sync", route={"runId": run_id})
+    assert review["status"] == "finished", review

@@ -19,6 +19,7 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 _lock = threading.Lock()
 _timer_runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
 _deliveries: dict[str, list[int]] = defaultdict(list)  # message id -> delivery counts seen, in order
+_dead_lettered: dict[str, dict[str, Any]] = {}  # message id -> what the dead-letter trigger saw
 
 
 def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
@@ -72,7 +73,9 @@ async def with_context(req: func.HttpRequest, context: func.Context) -> func.Htt
 @app.route(route="state", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def state(req: func.HttpRequest) -> func.HttpResponse:
     with _lock:
-        return _json({"timers": dict(_timer_runs), "deliveries": dict(_deliveries)})
+        return _json(
+            {"timers": dict(_timer_runs), "deliveries": dict(_deliveries), "deadLettered": dict(_dead_lettered)}
+        )
 
 
 @app.timer_trigger(schedule="%TEST_SCHEDULE%", arg_name="timer")
@@ -108,3 +111,21 @@ def poison(msg: func.ServiceBusMessage) -> None:
     with _lock:
         _deliveries[msg.message_id].append(msg.delivery_count or 0)
     raise RuntimeError("this message can never be processed")
+
+
+@app.service_bus_queue_trigger(arg_name="msg", queue_name="doomed-jobs", connection="ServiceBusConnection")
+def doomed(msg: func.ServiceBusMessage) -> None:
+    raise RuntimeError("this one is dead-lettered and then read from the dead-letter queue")
+
+
+@app.service_bus_queue_trigger(
+    arg_name="msg", queue_name="doomed-jobs/$deadletterqueue", connection="ServiceBusConnection"
+)
+def doomed_dead_letters(msg: func.ServiceBusMessage) -> None:
+    """Records what a function triggered by a dead-letter subqueue is given."""
+    with _lock:
+        _dead_lettered[msg.message_id] = {
+            "reason": msg.dead_letter_reason,
+            "description": msg.dead_letter_error_description,
+            "body": msg.get_body().decode("utf-8"),
+        }

@@ -171,7 +171,7 @@ def test_connections_are_kept_alive(host: Host) -> None:
 def test_the_admin_api_needs_the_key_and_describes_the_host(host: Host) -> None:
     assert host.get("/admin/host/status").status_code == 401
     status = host.admin("GET", "host/status").json()
-    assert status["state"] == "Running" and status["queues"] == ["jobs-under-test", "poison-jobs"]
+    assert status["state"] == "Running" and status["queues"] == [*DOOMED, "jobs-under-test", "poison-jobs"]
     assert "UseDevelopmentEmulator=true" in status["serviceBusConnection"]
     functions = {f["name"]: f for f in host.admin("GET", "functions").json()}
     assert functions["echo"] == {"name": "echo", "trigger": "httpTrigger", "route": "echo", "methods": ["POST"],
@@ -203,6 +203,9 @@ def test_run_on_startup_and_on_demand_runs(host: Host) -> None:
     eventually(lambda: any(r["invocationId"] == accepted.json()["id"] for r in host.state()["timers"]["yearly"]))
     invocations = host.admin("GET", "functions/yearly").json()["invocations"]
     assert {i["reason"] for i in invocations} >= {"Timer fired at startup (run_on_startup)."}
+
+
+DOOMED = ["doomed-jobs", "doomed-jobs/$deadletterqueue"]  # a queue and its dead-letter subqueue, both triggers
 
 
 # -- queues -------------------------------------------------------------------------------------------------------
@@ -237,6 +240,14 @@ def test_a_message_failing_ten_times_is_dead_lettered(host: Host) -> None:
     assert dead[0]["body"] == "junk"
     assert host.deliveries("poison-1") == list(range(1, 11))
     assert queue(host, "poison-jobs")["counts"]["active"] == 0
+
+
+def test_a_function_on_the_dead_letter_subqueue_gets_what_was_given_up_with_the_reason(host: Host) -> None:
+    host.admin("POST", "functions/doomed", json={"input": "doomed body", "messageId": "doomed-1"})
+    seen = eventually(lambda: host.state()["deadLettered"].get("doomed-1"), timeout=30)
+    assert seen["reason"] == "MaxDeliveryCountExceeded" and "10 delivery attempts" in seen["description"]
+    assert seen["body"] == "doomed body"
+    eventually(lambda: queue(host, "doomed-jobs")["counts"]["deadLettered"] == 0)  # completed on the subqueue
 
 
 def test_a_scheduled_message_waits_for_its_time(host: Host) -> None:
@@ -275,7 +286,8 @@ def test_settings_environment_wins_and_sigterm_stops_cleanly(tmp_path: Path) -> 
     child = start_python_module("local-host-2", "local.host", port=port, args=args, env=env)
     try:
         status = requests.get(f"http://127.0.0.1:{port}/admin/host/status", params={"code": KEY}, timeout=10).json()
-        assert status["queues"] == ["from-environment", "poison-jobs"] and status["serviceBusConnection"] is None
+        assert status["queues"] == [*DOOMED, "from-environment", "poison-jobs"]
+        assert status["serviceBusConnection"] is None
     finally:
         started = time.monotonic()
         child.stop()
