@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from local.host_admin import AdminApi
+from local.host_chaos import Chaos
 from local.host_functions import HttpFunction, QueueFunction, TimerFunction, build_functions, load_app
 from local.host_http import KeyCheck, LocalHostServer, Router
 from local.host_queues import HostQueues, QueueRunner
@@ -83,6 +84,7 @@ class LocalHost:
         self.queues = HostQueues()
         self.timers: dict[str, TimerRunner] = {}
         self.receivers: list[QueueRunner] = []
+        self.chaos: Chaos | None = None
         self.server: LocalHostServer | None = None
         self.broker: Any = None  # local.broker.RunningBroker, imported only when a queue needs it (proton)
         self.broker_connection: str | None = None
@@ -108,6 +110,7 @@ class LocalHost:
             for name in exported:
                 os.environ.pop(name, None)
             self.broker_connection = None
+        chaos = self.chaos = Chaos.from_environment()  # delivery faults for e2e tests (LOCAL_HOST_CHAOS); else None
         for queue_function in queue_functions:
             self.queues.declare(queue_function.queue_name)
             self._advertise_broker(queue_function.connection)
@@ -136,7 +139,7 @@ class LocalHost:
                 self.timers[function.name] = TimerRunner(function, self.stopping)
             elif isinstance(function, QueueFunction):
                 queue = self.queues.get(function.queue_name)
-                self.receivers.append(QueueRunner(function, queue, config, self.stopping))
+                self.receivers.append(QueueRunner(function, queue, config, self.stopping, chaos))
         self.queues.make_running()
         # Requests that arrived since the bind wait in the backlog until here, when everything they can reach exists.
         self.server = server  # set only once served: `shutdown()` waits for a `serve_forever` that must have begun
@@ -196,6 +199,7 @@ class LocalHost:
             "serviceBusConnection": self.broker_connection if self.broker is not None else None,
             "queues": sorted(self.queues.queues),
             "timers": sorted(self.timers),
+            **({"chaos": dict(self.chaos.counts)} if self.chaos is not None else {}),
         }
 
     def _print_functions(self, functions: list[Any], prefix: str) -> None:

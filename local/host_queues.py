@@ -28,6 +28,7 @@ from local.fakes.queue import (
     MessageLockLost,
     to_function_message,
 )
+from local.host_chaos import Chaos, DeliveryPlan, WorkerCrashed, crash_point
 from local.host_functions import QueueFunction
 from local.host_settings import HostConfig
 
@@ -152,9 +153,15 @@ class QueueRunner:
     """
 
     def __init__(
-        self, function: QueueFunction, queue: InMemoryJobQueue, config: HostConfig, stopping: threading.Event
+        self,
+        function: QueueFunction,
+        queue: InMemoryJobQueue,
+        config: HostConfig,
+        stopping: threading.Event,
+        chaos: Chaos | None = None,
     ) -> None:
         self.function, self.queue, self.config, self.stopping = function, queue, config, stopping
+        self.chaos = chaos
         self.workers = config.max_concurrent_calls
         self._slots = threading.BoundedSemaphore(self.workers)
         self._work: SimpleQueue[LockedMessage] = SimpleQueue()
@@ -210,10 +217,23 @@ class QueueRunner:
     def _deliver(self, locked: LockedMessage) -> None:
         message = to_function_message(locked, self.function.queue_name)
         reason = f"New ServiceBus message detected on '{self.function.queue_name}'."
+        plan = self.chaos.plan(locked.delivery_count) if self.chaos else DeliveryPlan()
         try:
-            self.function.invoker.invoke(message, reason)
+            with crash_point(plan.crash_after):
+                self.function.invoker.invoke(message, reason)
             succeeded = True
+            if plan.duplicate and self.chaos:  # the same message once more, as a duplicate delivery would
+                self.chaos.count("duplicated")
+                self.function.invoker.invoke(to_function_message(locked, self.function.queue_name), reason)
+        except WorkerCrashed as crashed:  # local chaos only: the work stopped mid-way, the message comes back
+            LOG.warning("chaos: %s (message %s)", crashed, locked.envelope.message_id)
+            if self.chaos:
+                self.chaos.count("crashed")
+            succeeded = False
         except Exception:  # logged by the invoker; the message goes back, as with autoCompleteMessages
+            succeeded = False
+        if succeeded and plan.lose_completion and self.chaos:
+            self.chaos.count("lostCompletions")
             succeeded = False
         with self._held_lock:
             self._held.pop(locked.lock_token, None)

@@ -44,6 +44,7 @@ class LocalStack:
     cert_dir: Path = field(default_factory=lambda: REPO_ROOT / ".local" / "identity")
     quiet: bool = True
     children: list[ChildProcess] = field(default_factory=list)
+    host_env: dict[str, str] = field(default_factory=dict)  # extra settings for the Functions host (e.g. chaos)
 
     @classmethod
     def on_free_ports(cls, cert_dir: Path | None = None) -> LocalStack:
@@ -139,7 +140,7 @@ class LocalStack:
                     "local.host",
                     port=self.ports["functions"],
                     args=["--broker-port", str(self.ports["service_bus"])],
-                    env={**self.env(), **self.app_settings()},
+                    env={**self.env(), **self.app_settings(), **self.host_env},
                     quiet=self.quiet,
                 )
             )
