@@ -72,6 +72,10 @@ class InMemoryCouplingStore:
             couplings = [coupling for (name, _), coupling in self._by_bc.items() if name == mapping]
         return iter(sorted(couplings, key=lambda coupling: side_row_key(Side.BC, coupling.bc_id)))
 
+    def has_couplings(self, mapping: str) -> bool:
+        with self._lock:
+            return any(name == mapping for name, _ in self._by_bc)
+
     def create_coupling(self, coupling: Coupling) -> Coupling:
         with self._lock:
             bc_taken = (coupling.mapping, coupling.bc_id) in self._by_bc

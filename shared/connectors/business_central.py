@@ -39,6 +39,7 @@ from shared.domain.errors import ConcurrencyError, FatalError, NotFoundError, Sy
 from shared.ports import BatchOutcome, Page, Row
 
 MAX_PAGE_SIZE = 20_000
+LIST_IDS_PAGE = 5000  # ids per listing page: one request per 5,000 records, and a page of ids stays near 1 MB
 ID_CHUNK = 15  # ids per `$filter`: URLs stay near 1 KB (BC's URL limit is not documented)
 ENTITY_CHANGED = "Request_EntityChanged"
 NOT_FOUND = frozenset({404})
@@ -149,8 +150,8 @@ class BusinessCentralClient:
         name = self._company(self.company)[1].replace("'", "''")
         return f"ODataV4/Company('{quote(name, safe='')}')/{service}"
 
-    def _prefer(self) -> dict[str, str]:
-        return {"Prefer": f"odata.maxpagesize={self.page_size}"}
+    def _prefer(self, page_size: int | None = None) -> dict[str, str]:
+        return {"Prefer": f"odata.maxpagesize={min(self.page_size, page_size or self.page_size)}"}
 
     # -- API v2.0 / custom route -------------------------------------------------------------------------------
     def get_entity(
@@ -255,11 +256,11 @@ class BusinessCentralClient:
         if sources:
             return
         params = {"$select": "id", "$orderby": "id", **({"$filter": extra_filter} if extra_filter else {})}
-        for page in self._pages(self._set_url(entity_set), params):
+        for page in self._pages(self._set_url(entity_set), params, LIST_IDS_PAGE):
             yield [str(row["id"]) for row in page.rows]
 
-    def _pages(self, url: str, params: Mapping[str, str]) -> Iterator[Page]:
-        for body in self.http.pages(url, params=params, headers=self._prefer()):
+    def _pages(self, url: str, params: Mapping[str, str], page_size: int | None = None) -> Iterator[Page]:
+        for body in self.http.pages(url, params=params, headers=self._prefer(page_size)):
             yield Page([dict(row) for row in body.get("value", [])], body.get("@odata.nextLink"))
 
     def create_entity(self, entity_set: str, body: Mapping[str, Any], entity_id: str | None = None) -> Row:

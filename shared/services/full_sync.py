@@ -109,7 +109,7 @@ class FullSync:
         dv_has = not option and self.context.dataverse.has_records(
             mapping.dataverse_entity_set, mapping.dataverse_filter
         )
-        coupled = next(iter(self.context.couplings.list_couplings(mapping.name)), None) is not None
+        coupled = self.context.couplings.has_couplings(mapping.name)
         only_base = False
         if mapping.name == "CURRENCY":
             rates = [

@@ -73,6 +73,15 @@ class TableCouplingStore:
             if coupling is not None:
                 yield coupling
 
+    def has_couplings(self, mapping: str) -> bool:
+        low, high = prefix_range("bc:")
+        query = (
+            f"PartitionKey eq {odata_string(escape_key(mapping))} "
+            f"and RowKey ge {odata_string(low)} and RowKey lt {odata_string(high)}"
+        )
+        pages = self._table.query_entities(query, select=["RowKey"], results_per_page=1)
+        return next(iter(pages), None) is not None
+
     def _find_many(self, mapping: str, side: Side, ids: Iterable[str]) -> dict[str, Coupling]:
         wanted = list(dict.fromkeys(ids))
         rows = self._rows(mapping, [side_row_key(side, record_id) for record_id in wanted])

@@ -207,6 +207,8 @@ def test_list_couplings_lists_one_mapping_in_bc_id_order_with_usable_etags(store
     assert listed[1] == stores.couplings.find_by_bc_id(M, "bc-b")
     stores.couplings.update_coupling(listed[0].with_changes(skipped=True))
     assert list(stores.couplings.list_couplings("ITEM")) == []
+    assert stores.couplings.has_couplings(M) and stores.couplings.has_couplings("CONTACT")
+    assert not stores.couplings.has_couplings("ITEM") and not stores.couplings.has_couplings("CUSTOME")
 
 
 # -- checkpoints ----------------------------------------------------------------------------------------------
