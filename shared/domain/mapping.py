@@ -66,9 +66,9 @@ class Lookup:
     bc_key: str = "id"
     bc_entity_set: str | None = None  # the BC entity set of the looked-up record, when `bc_key` is not `id`
     bc_scope: str | None = None  # a `$filter` (canonical names) narrowing that set, when `bc_key` repeats across it
-    # Fields of the *record* whose values, then the looked-up value, form the looked-up record's page key id
-    # (`Item_No|Code`): the lookup is scoped to this record (an item's base unit among its own units, not any unit
-    # with that code) and costs no BC read. With it, `bc_key` is "id".
+    # Fields of the *record* (or `=literal`s) whose values, then the looked-up value, form the looked-up record's
+    # page key id (`Item_No|Code`, `Item|<SystemId>`): the lookup is scoped to this record (an item's base unit
+    # among its own units, not any unit with that code) and costs no BC read. With it, `bc_key` is "id".
     bc_id_from: tuple[str, ...] = ()
 
 

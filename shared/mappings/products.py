@@ -34,7 +34,22 @@ def _uom_lookup(mapping: str) -> Lookup:
     return Lookup(mapping=mapping, target_entity_set="uoms", navigation="defaultuomid", bc_id_from=("number",))
 
 
+ITEM_UNIT_GROUP = FieldMapping(
+    "id",
+    "defaultuomscheduleid",
+    TO,
+    lookup=Lookup(
+        mapping="UNIT GROUP",
+        target_entity_set="uomschedules",
+        navigation="defaultuomscheduleid",
+        bc_id_from=("=Item",),
+    ),
+    note="This item's own unit group: its key id is `Item|<the item's SystemId>` (no read); BC: in code.",
+)
+
+
 def _unit_group(kind: str) -> FieldMapping:
+    """A resource's unit group, found by the resource number: pages key resources by number, not SystemId."""
     return FieldMapping(
         "number",
         "defaultuomscheduleid",
@@ -91,7 +106,7 @@ ITEM_PRODUCT = TableMapping(
             bc_default_field="Base Unit of Measure",
             note="The ITEM UOM of this item (itemNumber = number) with this code; unit-group mode.",
         ),
-        _unit_group("item"),
+        ITEM_UNIT_GROUP,
     ),
     gaps=(
         missing("Unit Volume", "stockvolume", "Unit Volume is not exposed by API v2.0 items."),

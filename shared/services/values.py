@@ -65,7 +65,7 @@ class ValueMapper:
 
     def bc_select(self) -> list[str]:
         names = [BC_ID, BC_MODIFIED] + [f.bc_field for f in self.fields if f.bc_field]
-        names += [name for f in self.fields if f.lookup for name in f.lookup.bc_id_from]
+        names += [name for f in self.fields if f.lookup for name in f.lookup.bc_id_from if not name.startswith("=")]
         return list(dict.fromkeys(names))
 
     def dataverse_select(self) -> list[str]:
@@ -94,7 +94,8 @@ class ValueMapper:
         raw = self._bc_raw(f, row)
         if f.lookup is None or not f.lookup.bc_id_from or raw in ("", None):
             return raw
-        return PAGE_KEY_SEPARATOR.join([*(str(row.get(name) or "") for name in f.lookup.bc_id_from), str(raw)])
+        parts = [name[1:] if name.startswith("=") else str(row.get(name) or "") for name in f.lookup.bc_id_from]
+        return PAGE_KEY_SEPARATOR.join([*parts, str(raw)])
 
     def _dv_raw(self, f: FieldMapping, row: Mapping[str, Any]) -> Any:
         if not f.dataverse_field:
