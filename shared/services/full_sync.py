@@ -43,6 +43,7 @@ from shared.domain.watermarks import format_instant
 from shared.mappings import OPTION_MAPS, mapping_names
 from shared.ports import JobQueue, RunStore
 from shared.services.context import SyncContext
+from shared.services.full_sync_lines import failed, finished, hand_over, overridden, reset, running
 from shared.services.incremental import MappingRun
 from shared.services.matching import match_and_couple
 
@@ -51,7 +52,6 @@ SEND_BATCH = 50
 MAX_DELIVERIES = 10  # the queue's max delivery count (infra/ and the local host use the same)
 MAX_RESCHEDULES = 20  # throttled waits a chunk may take before it goes back to plain redelivery
 RESCHEDULE_JITTER = 0.2  # chunks throttled together come back spread over 20 % of the wait, not all at once
-OVERRIDABLE = frozenset({r.value for r in Recommendation} - {Recommendation.DEPENDENCY_NOT_SATISFIED.value})
 
 
 @dataclass
@@ -94,7 +94,7 @@ class FullSync:
         needed = {n for m in ordered for n in (m.name, *m.dependencies)}
         data = {name: self._side_data(catalog[name]) for name in needed}
         lines = plan(ordered, data, catalog=catalog, option_mappings=OPTION_MAPS.values())
-        lines = _overridden(lines, overrides or {})
+        lines = overridden(lines, overrides or {})
         if not lines:
             raise InvalidInputError(
                 "nothingToSynchronize", "None of these mappings takes part in a full synchronization.", field="mappings"
@@ -138,15 +138,17 @@ class FullSync:
                 break
             by_name = {line.mapping: line for line in lines}
             for name, reason in failing.items():
-                self._save(run_id, by_name[name], partial(_failed, reason=reason, now=self.now()))
+                self._save(run_id, by_name[name], partial(failed, reason=reason, now=self.now()))
             for name in ready:
                 line = by_name[name]
                 if line.recommendation == Recommendation.NO_RECORDS.value:
-                    self._save(run_id, line, lambda ln: _finished(replace(ln, planned=True), self.now()))
+                    done = self._save(run_id, line, lambda ln: finished(replace(ln, planned=True), self.now()))
+                    if done is not None:
+                        hand_over(self.context, done)
                     continue
-                running = self._save(run_id, line, lambda ln: _running(ln, self.now()))
-                if running is not None:
-                    self.queue.send([self._message(running, run_id, 0, {"mode": line.recommendation})])
+                started_line = self._save(run_id, line, lambda ln: running(ln, self.now()))
+                if started_line is not None:
+                    self.queue.send([self._message(started_line, run_id, 0, {"mode": line.recommendation})])
                     started.append(name)
         self._close_run_if_done(run_id)
         return started
@@ -220,7 +222,7 @@ class FullSync:
         """The chunk's last delivery failed: its line fails with the reason, the rest of the run goes on."""
         reason = f"chunk {chunk}: {error.code if isinstance(error, SyncError) else type(error).__name__}: {error}"
         line = self._line(run_id, name)
-        self._save(run_id, line, lambda ln: _failed(ln, reason, self.now()))
+        self._save(run_id, line, lambda ln: failed(ln, reason, self.now()))
         self.start(run_id)
 
     def reschedule(self, message_id: str, payload: Mapping[str, object], retry_after: float) -> bool:
@@ -245,7 +247,7 @@ class FullSync:
             return  # a run or line that no longer exists: nothing to record it on
         if line.attempt != attempt or line.status is not LineStatus.RUNNING:
             return
-        self._save(run_id, line, lambda ln: _failed(ln, f"chunk {chunk} dead-lettered: {reason}", self.now()))
+        self._save(run_id, line, lambda ln: failed(ln, f"chunk {chunk} dead-lettered: {reason}", self.now()))
         self.start(run_id)
 
     # -- restart ----------------------------------------------------------------------------------------------
@@ -258,7 +260,7 @@ class FullSync:
         if not failed:
             raise InvalidInputError("nothingToRestart", f"Run {run_id} has no failed line.", field="runId")
         for line in failed:
-            self._save(run_id, line, _reset)
+            self._save(run_id, line, reset)
         if run.status != "running":
             self.runs.update_run(replace(run, status="running"))
         return self.start(run_id)
@@ -282,14 +284,13 @@ class FullSync:
             if total is not None:
                 line = replace(line, chunks_total=total, planned=True)
             if line.planned and line.chunks_done >= line.chunks_total and line.status is LineStatus.RUNNING:
-                line = (
-                    replace(line, phase=1, planned=False) if self._second_phase(line) else _finished(line, self.now())
-                )
+                line = replace(line, phase=1, planned=False) if self._second_phase(line) else finished(line, self.now())
             return line
 
         before = self._line(run_id, name)
         saved = self._save(run_id, before, change)
         if saved is not None and saved.status is LineStatus.FINISHED:
+            hand_over(self.context, saved)
             self.start(run_id)
         elif saved is not None and saved.phase == 1 and not saved.planned and chunk is not None:
             self.queue.send([self._message(saved, run_id, 0, {"mode": saved.recommendation})])
@@ -341,34 +342,3 @@ class FullSync:
             f"/r{line.attempt}" if line.attempt else ""
         )
         return JobMessage(JobKind.FULL_SYNC_CHUNK, message_id, payload)
-
-
-def _overridden(lines: list[ReviewLine], overrides: Mapping[str, str]) -> list[ReviewLine]:
-    names = {line.mapping for line in lines}
-    for name, value in overrides.items():
-        if name not in names:
-            raise InvalidInputError("notInRun", f"{name} takes no part in this run.", field="recommendations")
-        if value not in OVERRIDABLE:
-            allowed = ", ".join(sorted(OVERRIDABLE))
-            raise InvalidInputError("invalidValue", f"'{value}' is not one of {allowed}.", field="recommendations")
-    return [replace(line, recommendation=overrides.get(line.mapping, line.recommendation)) for line in lines]
-
-
-def _reset(line: ReviewLine) -> ReviewLine | None:
-    if line.status is not LineStatus.FAILED:
-        return None
-    return ReviewLine(line.mapping, line.recommendation, etag=line.etag, attempt=line.attempt + 1)
-
-
-def _running(line: ReviewLine, now: str) -> ReviewLine | None:
-    return replace(line, status=LineStatus.RUNNING, started_on=now) if line.status is LineStatus.WAITING else None
-
-
-def _finished(line: ReviewLine, now: str) -> ReviewLine:
-    return replace(line, status=LineStatus.FINISHED, started_on=line.started_on or now, finished_on=now)
-
-
-def _failed(line: ReviewLine, reason: str, now: str) -> ReviewLine | None:
-    if line.status in (LineStatus.FINISHED, LineStatus.FAILED):
-        return None
-    return replace(line, status=LineStatus.FAILED, error=reason, finished_on=now)

@@ -76,8 +76,8 @@ class MappingRun:
     def run_records(self, bc_ids: Sequence[str], dv_ids: Sequence[str]) -> SyncJob:
         """One chunk of a full synchronization (ids as `list_ids` gave them, in its order): these records (those
         still in the mapping's filters), decided and written as a run would, and uncoupled ones created on the other
-        side whatever `sync_only_coupled` says (BC's full sync clears it). No checkpoint moves: the incremental
-        runs keep their own place."""
+        side whatever `sync_only_coupled` says (BC's full sync clears it). A chunk moves no checkpoint; the finished
+        line hands the mapping over to the incremental runs (`full_sync_lines.hand_over`)."""
         started = self.context.clock()
         bc_rows = self.bc.get_listed(bc_ids) if bc_ids and self._reads(Direction.TO_DATAVERSE) else {}
         dv_rows = self.dv.get_listed(dv_ids) if dv_ids and self._reads(Direction.FROM_DATAVERSE) else {}

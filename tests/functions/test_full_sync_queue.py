@@ -10,10 +10,10 @@ import pytest
 
 from local.fakes.queue import InMemoryJobQueue, to_function_message
 from shared.connectors.errors import ApiError
-from shared.domain.records import LineStatus
+from shared.domain.records import LineStatus, Side
 from shared.services import full_sync as full_sync_module
 from shared.services.full_sync import FullSync
-from shared.services.incremental import MappingRun
+from shared.services.incremental import MappingRun, run_mapping
 from tests.functions.conftest import FUNCTIONS, Api
 
 pytestmark = pytest.mark.integration
@@ -90,6 +90,12 @@ def test_a_full_sync_couples_or_creates_every_record_once_and_a_second_run_inser
     assert len(first["UNIT GROUP"]) == 9 and len(first["ITEM UOM"]) == 6
     for line in lines:
         assert line.counters.coupled == len(first[line.mapping]), line
+    checkpoints = api.services.context.checkpoints
+    for side in (Side.BC, Side.DATAVERSE):  # handed over to the incremental runs at the line's start
+        found = checkpoints.find_checkpoint("CUSTOMER", side)
+        assert found is not None and found.watermark == customers.started_on
+    job = run_mapping(api.services.context, "CUSTOMER")  # reads what changed since, not the whole table
+    assert job.counters.inserted == job.counters.modified == job.counters.failed == 0, job.counters
 
     _, again = run_full_sync(api)
     _, lines = api.services.runs.get_run(again)
