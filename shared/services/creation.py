@@ -123,19 +123,8 @@ class Creator:
         return done
 
     def _flush_dv(self, rows: list[dict[str, Any]], owners: list[_Created]) -> None:
-        for start in range(0, len(rows), self.context.bulk_size):
-            chunk, chunk_owners = (
-                rows[start : start + self.context.bulk_size],
-                owners[start : start + self.context.bulk_size],
-            )
-            try:
-                self.dv.upsert_many(chunk)
-            except BulkWriteError as error:
-                for failure in error.failures:
-                    chunk_owners[failure.index].failed = failure.error
-            except SyncError as error:
-                for owner in chunk_owners:
-                    owner.failed = error
+        for index, error in self.dv.upsert_in_chunks(rows, self.context.bulk_size).items():
+            owners[index].failed = error
 
     def create_in_dataverse(self, rows: Sequence[Row], counters: Counters, fail: Fail) -> list[Coupling]:
         prepared: list[tuple[Row, Canonical, dict[str, Any]]] = []

@@ -18,7 +18,7 @@ from typing import Any
 
 from shared.domain.changes import Outcome, decide, decode_hashes
 from shared.domain.coupling import Coupling, SyncResult
-from shared.domain.errors import BulkWriteError, ErrorKind, SyncError
+from shared.domain.errors import ErrorKind, SyncError
 from shared.domain.mapping import ConflictPolicy, Direction, TableMapping
 from shared.domain.records import Checkpoint, Counters, Side, SyncJob
 from shared.domain.watermarks import advance, format_instant, parse_instant, read_from
@@ -228,22 +228,10 @@ class MappingRun:
             )
 
     def _upsert_dataverse(self, rows: list[dict[str, Any]], owners: list[_Pending], failed: set[str]) -> None:
-        for start in range(0, len(rows), self.context.bulk_size):
-            chunk, chunk_owners = (
-                rows[start : start + self.context.bulk_size],
-                owners[start : start + self.context.bulk_size],
-            )
-            try:
-                self.dv.upsert_many(chunk)
-            except BulkWriteError as error:
-                for failure in error.failures:
-                    owner = chunk_owners[failure.index]
-                    self._fail(Side.BC, owner.coupling.bc_id, failure.error, owner.bc_row)
-                    failed.add(owner.coupling.bc_id)
-            except SyncError as error:
-                for owner in chunk_owners:
-                    self._fail(Side.BC, owner.coupling.bc_id, error, owner.bc_row)
-                    failed.add(owner.coupling.bc_id)
+        for index, error in self.dv.upsert_in_chunks(rows, self.context.bulk_size).items():
+            owner = owners[index]
+            self._fail(Side.BC, owner.coupling.bc_id, error, owner.bc_row)
+            failed.add(owner.coupling.bc_id)
 
     def _update_bc(self, items: list[_Pending], failed: set[str]) -> None:
         updates = []

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared.domain.errors import ErrorKind, SyncError
+from shared.domain.errors import BulkWriteError, ErrorKind, SyncError
 from shared.domain.mapping import TableMapping
-from shared.ports import BC_SAME_KEY, BatchOutcome, BusinessCentralClientPort, DataverseClientPort, Row
+from shared.ports import BatchOutcome, BusinessCentralClientPort, DataverseClientPort, Row
 from shared.services.values import BC_MODIFIED, DV_MODIFIED, ValueMapper
 
 DATAVERSE_ID_CHUNK = 100  # Dataverse: ~5 KB URLs, well inside the Web API's limit (UNCONFIRMED figure: 32 KB)
@@ -99,23 +99,19 @@ class BcSide:
         self, creates: Sequence[tuple[str, Mapping[str, Any]]]
     ) -> list[tuple[Row | None, SyncError | None]]:
         """(new id, body) each, in JSON batches; per create the stored row, or the error. A create whose id BC
-        already holds (our own earlier attempt, answered or not) gives that row."""
+        already holds (our own earlier attempt, answered or not) is settled by the batch runner, which reads that
+        row back and reports it as created."""
         requests = [
             {"method": "POST", "url": self.entity_set, "body": {**body, "id": new_id}} for new_id, body in creates
         ]
         outcomes = self.client.execute_batch(requests, continue_on_error=True) if requests else []
-        same_key = [
-            new_id for (new_id, _), outcome in zip(creates, outcomes, strict=True) if _code(outcome) == BC_SAME_KEY
-        ]
-        existing = self.client.get_entities(self.entity_set, same_key, self.mapper.bc_select()) if same_key else {}
         results: list[tuple[Row | None, SyncError | None]] = []
-        for (new_id, _), outcome in zip(creates, outcomes, strict=True):
+        for outcome in outcomes:
             if outcome.ok:
                 results.append((dict(outcome.body or {}), None))
                 continue
-            found = existing.get(new_id)
             message = str(((outcome.body or {}).get("error") or {}).get("message", "BC refused the record."))
-            results.append((found, None if found else SyncError(_code(outcome), message)))
+            results.append((None, SyncError(_code(outcome), message)))
         return results
 
     def update_many(self, updates: Sequence[tuple[str, Mapping[str, Any], str]]) -> list[BatchOutcome]:
@@ -172,6 +168,20 @@ class DataverseSide:
 
     def create(self, row_id: str, payload: Mapping[str, Any]) -> None:
         self.client.create_row(self.entity_set, row_id, payload)
+
+    def upsert_in_chunks(self, rows: Sequence[Mapping[str, Any]], size: int) -> dict[int, SyncError]:
+        """`upsert_many` per `size` rows; the error of each row that was not written, by its index in `rows`
+        (a whole chunk's when the request failed as a whole)."""
+        failures: dict[int, SyncError] = {}
+        for start in range(0, len(rows), size):
+            chunk = rows[start : start + size]
+            try:
+                self.upsert_many(chunk)
+            except BulkWriteError as error:
+                failures.update({start + failure.index: failure.error for failure in error.failures})
+            except SyncError as error:
+                failures.update({start + offset: error for offset in range(len(chunk))})
+        return failures
 
     def upsert_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Rows carry their primary id; raises `BulkWriteError` listing the rows that failed (the rest are written)."""

@@ -74,13 +74,7 @@ class TableCouplingStore:
                 yield coupling
 
     def has_couplings(self, mapping: str) -> bool:
-        low, high = prefix_range("bc:")
-        query = (
-            f"PartitionKey eq {odata_string(escape_key(mapping))} "
-            f"and RowKey ge {odata_string(low)} and RowKey lt {odata_string(high)}"
-        )
-        pages = self._table.query_entities(query, select=["RowKey"], results_per_page=1)
-        return next(iter(pages), None) is not None
+        return next(self._scan(mapping, "bc:", select=["RowKey"], per_page=1), None) is not None
 
     def _find_many(self, mapping: str, side: Side, ids: Iterable[str]) -> dict[str, Coupling]:
         wanted = list(dict.fromkeys(ids))
@@ -110,13 +104,15 @@ class TableCouplingStore:
         any_key = " or ".join(f"RowKey eq {odata_string(key)}" for key in row_keys)
         return list(self._table.query_entities(f"PartitionKey eq {odata_string(escape_key(mapping))} and ({any_key})"))
 
-    def _scan(self, mapping: str, prefix: str, select: list[str] | None = None) -> Iterator[TableEntity]:
+    def _scan(
+        self, mapping: str, prefix: str, select: list[str] | None = None, per_page: int | None = None
+    ) -> Iterator[TableEntity]:
         low, high = prefix_range(prefix)
         query = (
             f"PartitionKey eq {odata_string(escape_key(mapping))} "
             f"and RowKey ge {odata_string(low)} and RowKey lt {odata_string(high)}"
         )
-        return iter(self._table.query_entities(query, select=select))
+        return iter(self._table.query_entities(query, select=select, results_per_page=per_page))
 
     # -- writes --------------------------------------------------------------------------------------------------
     def create_coupling(self, coupling: Coupling) -> Coupling:
