@@ -6,8 +6,28 @@ no I/O, no SDK clients, no settings read here (`shared/bootstrap.py` builds them
 
 import azure.functions as func
 
-from shared.triggers import health, http_couplings, http_full_sync, http_mappings, openapi, queues, timers
+from shared.triggers import (
+    availability,
+    health,
+    http_couplings,
+    http_full_sync,
+    http_mappings,
+    http_setup,
+    openapi,
+    queues,
+    timers,
+)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-for module in (health, openapi, http_mappings, http_couplings, http_full_sync, timers, queues):
+for module in (
+    health,
+    openapi,
+    http_mappings,
+    http_couplings,
+    http_full_sync,
+    http_setup,
+    availability,
+    timers,
+    queues,
+):
     app.register_functions(module.blueprint)

@@ -7,15 +7,19 @@ built services with `set_services()`.
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from shared.domain.mapping import TableMapping
 from shared.ports import JobQueue, QuoteArchive, RunStore, SettingsStore
 from shared.services.context import SyncContext
 from shared.settings import AuthMode, Settings
+
+if TYPE_CHECKING:
+    from shared.services.setup import Setup
 
 BC_RESOURCE = "https://api.businesscentral.dynamics.com"
 MAPPING_PARTITION = "mapping"
@@ -29,6 +33,7 @@ class Services:
     queue: JobQueue
     runs: RunStore
     archive: QuoteArchive
+    environment: Mapping[str, str] = field(default_factory=dict)  # app settings: the setup's defaults
 
 
 _services: Services | None = None
@@ -68,6 +73,7 @@ def build_services(settings: Settings) -> Services:
     from shared.connectors.business_central import BusinessCentralClient
     from shared.connectors.credentials import ManagedIdentityCredential
     from shared.connectors.dataverse import DataverseClient
+    from shared.connectors.entity_sources import sources_from_settings
     from shared.queue import ServiceBusJobQueue
     from shared.storage.archive import TableQuoteArchive
     from shared.storage.checkpoints import TableCheckpointStore
@@ -93,7 +99,12 @@ def build_services(settings: Settings) -> Services:
         )
     settings_store = TableSettingsStore(tables)
     context = SyncContext(
-        bc=BusinessCentralClient(settings.bc_base_url, _token_provider(settings, BC_RESOURCE), settings.bc_company),
+        bc=BusinessCentralClient(
+            settings.bc_base_url,
+            _token_provider(settings, BC_RESOURCE),
+            settings.bc_company,
+            sources=sources_from_settings(os.environ),
+        ),
         dataverse=DataverseClient(settings.dataverse_url, _token_provider(settings, settings.dataverse_url)),
         couplings=TableCouplingStore(tables),
         checkpoints=TableCheckpointStore(tables),
@@ -103,7 +114,9 @@ def build_services(settings: Settings) -> Services:
         local_currency=settings.local_currency,
         bulk_size=settings.bulk_size,
     )
-    return Services(settings, context, settings_store, queue, TableRunStore(tables), TableQuoteArchive(tables))
+    return Services(
+        settings, context, settings_store, queue, TableRunStore(tables), TableQuoteArchive(tables), dict(os.environ)
+    )
 
 
 def get_services() -> Services:
@@ -112,6 +125,37 @@ def get_services() -> Services:
         if _services is None:
             _services = build_services(Settings.from_env())
         return _services
+
+
+def current_setup(services: Services) -> Setup:
+    """The effective setup (one small table read), with its BC company and page service names applied to the BC
+    client, so a PATCH on any instance reaches every instance at its next call."""
+    from shared.connectors.business_central import BusinessCentralClient
+    from shared.connectors.entity_sources import sources_from_settings
+    from shared.services.setup import read_setup
+
+    setup = read_setup(services.settings_store, services.environment)
+    bc = services.context.bc
+    if isinstance(bc, BusinessCentralClient):
+        if setup["bcCompany"]:
+            bc.company = str(setup["bcCompany"])
+        services_text = ",".join(f"{entity}={name}" for entity, name in dict(setup["pageServices"]).items())
+        bc.sources = sources_from_settings({**services.environment, "BC_PAGE_SERVICES": services_text})
+    return setup
+
+
+def check_page_services(names: Mapping[str, str]) -> None:
+    """Every key must be a page-backed entity of the connector's registry (400 naming the entity otherwise)."""
+    from shared.connectors.entity_sources import DEFAULT_SOURCES
+    from shared.domain.errors import InvalidInputError
+
+    pages = sorted(s.entity for s in DEFAULT_SOURCES if s.is_page)
+    for entity in names:
+        if entity not in pages:
+            raise InvalidInputError(
+                "invalidValue", f"'{entity}' is not a page-backed entity (one of {', '.join(pages)}).",
+                field=f"pageServices.{entity}",
+            )
 
 
 def set_services(services: Services | None) -> None:

@@ -12,6 +12,7 @@ import azure.functions as func
 import pytest
 
 import function_app
+from local.emulators.business_central.seed import COMPANY_NAME
 from local.fakes.queue import InMemoryJobQueue
 from shared.bootstrap import Services, mapping_resolver, set_services
 from shared.storage.archive import TableQuoteArchive
@@ -36,12 +37,13 @@ class Api:
         route: dict[str, str] | None = None,
         params: dict[str, str] | None = None,
         raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
         request = func.HttpRequest(
             method,
             f"http://localhost/api/{name}",
-            headers={"content-type": "application/json"},
+            headers={"content-type": "application/json", **(headers or {})},
             params=params or {},
             route_params=route or {},
             body=data,
@@ -59,6 +61,7 @@ def api(sync_stack: SyncStack, azurite: str) -> Iterator[Api]:  # noqa: F811 - t
     services = Services(
         None, sync_stack.context, settings_store, InMemoryJobQueue(), TableRunStore(tables), TableQuoteArchive(tables)
     )
+    services.environment = {"BC_COMPANY": COMPANY_NAME}
     set_services(services)
     try:
         yield Api(sync_stack, services)

@@ -1,0 +1,196 @@
+"""Connection and document setup (BC's "Dynamics 365 Connection Setup" plus the Sales & Receivables write-in fields):
+defaults from app settings, overrides stored in Table Storage (`Settings`, partition `setup`), one etag for the page.
+
+Why both sources: a deployment sets its defaults as app settings (Bicep, no portal clicks), and an admin changes a
+value from the API or console without a redeploy; `GET` says where each value comes from (`appSetting`, `default`,
+`override`), and `PATCH` with `null` drops an override so the app setting applies again.
+
+Why the write-in check: BC's write-in item or resource is "never synchronized as a product". If it were coupled to a
+Sales product, that product's lines would come back as write-ins and the item's sync would fight the write-in
+texts, so a coupled write-in product is refused (409, naming the coupling), as BC's setup page refuses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shared.domain.documents import WRITE_IN_TYPES, WriteInProduct
+from shared.domain.errors import ConflictError, FatalError, InvalidInputError
+from shared.ports import BusinessCentralClientPort, CouplingStore, SettingsStore
+
+PARTITION = "setup"
+WRITE_IN_MAPPING = {"Item": ("items", "ITEM-PRODUCT"), "Resource": ("resources", "RESOURCE-PRODUCT")}
+
+
+@dataclass(frozen=True)
+class SetupKey:
+    """One setup value: its app setting, its type and the value when neither app setting nor override is set."""
+
+    name: str
+    app_setting: str
+    kind: type
+    default: Any
+    description: str
+
+
+KEYS = (
+    SetupKey("salesOrderIntegrationEnabled", "SALES_ORDER_INTEGRATION_ENABLED", bool, False,
+             "Orders from Sales become BC orders, and SALESORDER-ORDER keeps Sales informed of their progress."),
+    SetupKey("autoCreateSalesOrders", "AUTO_CREATE_SALES_ORDERS", bool, False,
+             "The timer creates BC orders from submitted Sales orders (else only on request)."),
+    SetupKey("autoProcessQuotes", "AUTO_PROCESS_SALES_QUOTES", bool, False,
+             "The timer processes active and won Sales quotes (else only on request)."),
+    SetupKey("writeInProductType", "WRITE_IN_PRODUCT_TYPE", str, "Item", "Item or Resource."),
+    SetupKey("writeInProductNumber", "WRITE_IN_PRODUCT_NO", str, "",
+             "The BC item or resource number write-in lines use (Code[20])."),
+    SetupKey("bcCompany", "BC_COMPANY", str, "", "The Business Central company (name or id)."),
+    SetupKey("pageServices", "BC_PAGE_SERVICES", dict, {},
+             "Service names the admin published for page-backed entities (entity -> service name)."),
+)  # fmt: skip
+BY_NAME = {key.name: key for key in KEYS}
+
+
+@dataclass(frozen=True)
+class Setup:
+    values: dict[str, Any]
+    sources: dict[str, str]  # name -> appSetting | default | override
+    etag: str | None
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    @property
+    def write_in(self) -> WriteInProduct | None:
+        number = str(self.values["writeInProductNumber"] or "")
+        return WriteInProduct(str(self.values["writeInProductType"]), number) if number else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"values": self.values, "sources": self.sources, "etag": self.etag}
+
+
+def _from_app_setting(key: SetupKey, raw: str) -> Any:
+    if key.kind is bool:
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if key.kind is dict:
+        return {p.split("=", 1)[0].strip(): p.split("=", 1)[1].strip() for p in raw.split(",") if "=" in p}
+    return raw.strip()
+
+
+def read_setup(store: SettingsStore, environment: Mapping[str, str]) -> Setup:
+    """The effective setup: override, else app setting, else default."""
+    stored, etag = store.get_settings(PARTITION)
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for key in KEYS:
+        if key.name in stored:
+            values[key.name], sources[key.name] = stored[key.name], "override"
+        elif (environment.get(key.app_setting) or "").strip():
+            values[key.name] = _from_app_setting(key, environment[key.app_setting])
+            sources[key.name] = "appSetting"
+        else:
+            values[key.name], sources[key.name] = key.default, "default"
+    return Setup(values, sources, etag)
+
+
+def _validated(name: str, value: Any) -> Any:
+    key = BY_NAME.get(name)
+    if key is None:
+        raise InvalidInputError("unknownField", f"Unknown setup value '{name}'.", field=name)
+    if value is None:
+        return None
+    if key.kind is bool and not isinstance(value, bool):
+        raise InvalidInputError("invalidValue", f"'{name}' must be true or false.", field=name)
+    if name == "writeInProductType" and value not in WRITE_IN_TYPES:
+        raise InvalidInputError("invalidValue", f"'{name}' must be one of {', '.join(WRITE_IN_TYPES)}.", field=name)
+    if name == "writeInProductNumber":
+        if not isinstance(value, str) or len(value.strip()) > 20:
+            raise InvalidInputError("invalidValue", f"'{name}' must be a text of at most 20 characters.", field=name)
+        return value.strip().upper()  # Code[20]
+    if name == "bcCompany" and (not isinstance(value, str) or not value.strip() or len(value) > 100):
+        message = f"'{name}' must be a non-empty text of at most 100 characters."
+        raise InvalidInputError("invalidValue", message, field=name)
+    if name == "pageServices":
+        ok = isinstance(value, dict) and all(
+            isinstance(k, str) and isinstance(v, str) and v.strip() and len(v) <= 240 for k, v in value.items()
+        )
+        if not ok:
+            raise InvalidInputError("invalidValue", f"'{name}' must map entity names to service names.", field=name)
+    return value
+
+
+def update_setup(
+    store: SettingsStore,
+    environment: Mapping[str, str],
+    changes: Mapping[str, Any],
+    *,
+    etag: str | None,
+    bc: BusinessCentralClientPort,
+    couplings: CouplingStore,
+    check_page_services: Callable[[Mapping[str, str]], None] | None = None,
+) -> Setup:
+    """Apply `changes` (None drops an override) if the setup is still at `etag` (the caller's If-Match; None: take
+    the current one). Every value is checked before anything is stored, so a refused PATCH changes nothing."""
+    cleaned = {name: _validated(name, value) for name, value in changes.items()}
+    stored, current_etag = store.get_settings(PARTITION)
+    merged = {**stored}
+    for name, value in cleaned.items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    effective = read_setup(_Fixed(merged, current_etag), environment)
+    if "pageServices" in cleaned and check_page_services is not None:
+        check_page_services(effective["pageServices"])
+    if "bcCompany" in cleaned and cleaned["bcCompany"] is not None:
+        try:
+            bc.resolve_company(cleaned["bcCompany"])
+        except FatalError as error:
+            raise InvalidInputError("unknownCompany", error.message, field="bcCompany") from None
+    if {"writeInProductType", "writeInProductNumber"} & set(cleaned):
+        check_write_in(effective.write_in, bc, couplings)
+    new_etag = store.update_settings(PARTITION, merged, current_etag if etag is None else etag)
+    return read_setup(_Fixed(merged, new_etag), environment)
+
+
+def check_write_in(write_in: WriteInProduct | None, bc: BusinessCentralClientPort, couplings: CouplingStore) -> str:
+    """The write-in item's or resource's BC id; 400 when BC has no such number, 409 when it is coupled to a product."""
+    if write_in is None:
+        return ""
+    entity_set, mapping = WRITE_IN_MAPPING[write_in.kind]
+    literal = write_in.number.replace("'", "''")
+    found = [
+        row
+        for page in bc.list_changed_since(entity_set, None, ["id", "number"], extra_filter=f"number eq '{literal}'")
+        for row in page.rows
+    ]
+    if not found:
+        raise InvalidInputError(
+            "unknownWriteInProduct",
+            f"Business Central has no {write_in.kind.lower()} '{write_in.number}' for write-in lines.",
+            field="writeInProductNumber",
+        )
+    bc_id = str(found[0]["id"])
+    coupling = couplings.find_by_bc_id(mapping, bc_id)
+    if coupling is not None:
+        raise ConflictError(
+            "writeInProductCoupled",
+            f"The {write_in.kind.lower()} '{write_in.number}' is coupled to the Sales product {coupling.dataverse_id} "
+            f"({mapping}); a write-in product is never synchronized as a product. Uncouple it first or choose another.",
+            field="writeInProductNumber",
+        )
+    return bc_id
+
+
+class _Fixed:
+    """A read-only view of values not yet stored, so the effective setup is computed once, the same way."""
+
+    def __init__(self, values: dict[str, Any], etag: str | None) -> None:
+        self._values, self._etag = values, etag
+
+    def get_settings(self, partition: str) -> tuple[dict[str, Any], str | None]:
+        return dict(self._values), self._etag
+
+    def update_settings(self, partition: str, values: Mapping[str, Any], etag: str | None) -> str:
+        raise NotImplementedError("read-only")

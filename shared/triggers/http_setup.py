@@ -1,0 +1,78 @@
+"""HTTP routes for the setup (BC's Dynamics 365 Connection Setup and the write-in product fields).
+
+`GET /api/setup` answers the effective values, where each comes from and the etag (also as the `ETag` header);
+`PATCH /api/setup` takes any subset of the values (`null` drops an override) and an optional `If-Match`, so two
+admins saving at once cannot silently overwrite each other (409 `etagMismatch`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.functions as func
+
+from shared.triggers.http_support import RouteSpec, documented, handled, json_object, json_response
+
+blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
+
+SETUP_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "salesOrderIntegrationEnabled": {"type": ["boolean", "null"]},
+        "autoCreateSalesOrders": {"type": ["boolean", "null"]},
+        "autoProcessQuotes": {"type": ["boolean", "null"]},
+        "writeInProductType": {"enum": ["Item", "Resource", None]},
+        "writeInProductNumber": {"type": ["string", "null"], "maxLength": 20},
+        "bcCompany": {"type": ["string", "null"], "maxLength": 100},
+        "pageServices": {"type": ["object", "null"], "additionalProperties": {"type": "string"}},
+    },
+}
+
+
+def _respond(setup: Any) -> func.HttpResponse:
+    headers = {"ETag": setup.etag} if setup.etag else {}
+    return json_response(200, setup.as_dict(), headers)
+
+
+documented(RouteSpec("get_setup", "setup", "GET", "The effective setup, each value's source, and the etag"))
+
+
+@blueprint.route(route="setup", methods=["GET"])
+@handled
+def get_setup(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.bootstrap import current_setup, get_services
+
+    return _respond(current_setup(get_services()))
+
+
+documented(
+    RouteSpec(
+        "patch_setup",
+        "setup",
+        "PATCH",
+        "Change setup values (null drops an override); If-Match guards against a concurrent save",
+        body=SETUP_SCHEMA,
+        responses=(200, 400, 409),
+    )
+)
+
+
+@blueprint.route(route="setup", methods=["PATCH"])
+@handled
+def patch_setup(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.bootstrap import check_page_services, current_setup, get_services
+    from shared.services.setup import BY_NAME, update_setup
+
+    body = json_object(req, set(BY_NAME))
+    services = get_services()
+    update_setup(
+        services.settings_store,
+        services.environment,
+        body,
+        etag=req.headers.get("If-Match") or None,
+        bc=services.context.bc,
+        couplings=services.context.couplings,
+        check_page_services=check_page_services,
+    )
+    return _respond(current_setup(services))
