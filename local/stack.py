@@ -88,6 +88,7 @@ class LocalStack:
             "AUTHORITY_CA_FILE": str(self.ca_file),
             "SYNC_JOBS_QUEUE": "sync-jobs",
             "SYNC_SCHEDULE": os.environ.get("SYNC_SCHEDULE", "0 */5 * * * *"),
+            "ITEM_AVAILABILITY_SCHEDULE": os.environ.get("ITEM_AVAILABILITY_SCHEDULE", "0 */15 * * * *"),
             "LOCAL_FUNCTION_KEY": self.function_key,
             "LOCAL_CURRENCY": "USD",
         }
