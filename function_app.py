@@ -8,8 +8,10 @@ import azure.functions as func
 
 from shared.triggers import (
     availability,
+    document_timers,
     health,
     http_couplings,
+    http_documents,
     http_full_sync,
     http_mappings,
     http_setup,
@@ -26,8 +28,10 @@ for module in (
     http_couplings,
     http_full_sync,
     http_setup,
+    http_documents,
     availability,
     timers,
+    document_timers,
     queues,
 ):
     app.register_functions(module.blueprint)

@@ -89,6 +89,7 @@ class LocalStack:
             "SYNC_JOBS_QUEUE": "sync-jobs",
             "SYNC_SCHEDULE": os.environ.get("SYNC_SCHEDULE", "0 */5 * * * *"),
             "ITEM_AVAILABILITY_SCHEDULE": os.environ.get("ITEM_AVAILABILITY_SCHEDULE", "0 */15 * * * *"),
+            "SALES_DOCUMENTS_SCHEDULE": os.environ.get("SALES_DOCUMENTS_SCHEDULE", "0 */5 * * * *"),
             "LOCAL_FUNCTION_KEY": self.function_key,
             "LOCAL_CURRENCY": "USD",
         }

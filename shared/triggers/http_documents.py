@@ -1,0 +1,45 @@
+"""HTTP routes for the sales document processes: orders from Sales (and, as they land, quotes, posted invoices and
+customer statistics). Each is the manual twin of a timer job, so an admin can push one document through now and see
+exactly why it was refused (409 not submitted, 422 with the record to fix, 404 unknown)."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from shared.triggers.http_support import RouteSpec, documented, guid, handled, json_response
+
+blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
+ORDER_RESULT: dict[str, object] = {
+    "type": "object",
+    "properties": {
+        "status": {"enum": ["created", "alreadyCreated"]},
+        "dataverseId": {"type": "string"},
+        "bcId": {"type": "string"},
+        "bcNumber": {"type": "string"},
+        "warnings": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+documented(
+    RouteSpec(
+        "create_sales_order_in_bc",
+        "sales-orders/{dataverseId}/create-in-business-central",
+        "POST",
+        "Create the BC order of a submitted Sales order (once only; a repeat answers alreadyCreated)",
+        responses=(200, 201, 400, 404, 409, 422),
+        response_schema=ORDER_RESULT,
+    )
+)
+
+
+@blueprint.route(route="sales-orders/{dataverseId}/create-in-business-central", methods=["POST"])
+@handled
+def create_sales_order_in_bc(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.bootstrap import current_setup, get_services
+    from shared.services.sales_orders import create_in_business_central
+
+    order_id = guid(req.route_params.get("dataverseId"), "dataverseId")
+    services = get_services()
+    setup = current_setup(services)
+    result = create_in_business_central(services.context, setup, order_id)
+    return json_response(201 if result.status == "created" else 200, result.as_dict())

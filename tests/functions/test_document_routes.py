@@ -1,0 +1,45 @@
+"""The sales document routes through the registered functions: statuses and bodies a caller relies on."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.functions.conftest import Api
+from tests.sync.sales_documents import WRITE_IN_NUMBER, add_write_in_item, couple_sales_basics, sales_order
+
+pytestmark = pytest.mark.integration
+
+
+def test_create_sales_order_in_bc_route(api: Api) -> None:
+    context = api.stack.context
+    ids = couple_sales_basics(context)
+    add_write_in_item(context)
+    status, body = api.call("patch_setup", "PATCH", {"writeInProductNumber": WRITE_IN_NUMBER})
+    assert status == 200, body
+    order_id = sales_order(context, ids["account"], [{"productdescription": "Gift wrap", "quantity": 1}])
+    route = {"dataverseId": order_id}
+    status, created = api.call("create_sales_order_in_bc", "POST", route=route)
+    assert status == 201 and created["status"] == "created" and created["bcNumber"]
+    status, again = api.call("create_sales_order_in_bc", "POST", route=route)
+    assert (status, again["status"], again["bcId"]) == (200, "alreadyCreated", created["bcId"])
+
+
+def test_create_sales_order_in_bc_refusals(api: Api) -> None:
+    context = api.stack.context
+    ids = couple_sales_basics(context)
+    status, body = api.call("create_sales_order_in_bc", "POST", route={"dataverseId": "not-a-guid"})
+    assert (status, body["error"]["field"]) == (400, "dataverseId")
+    status, body = api.call("create_sales_order_in_bc", "POST", route={"dataverseId": str(uuid.uuid4())})
+    assert (status, body["error"]["code"]) == (404, "orderNotFound")
+    draft = sales_order(context, ids["account"], [{"productid": ids["desk"], "quantity": 1}], submit=False)
+    status, body = api.call("create_sales_order_in_bc", "POST", route={"dataverseId": draft})
+    assert (status, body["error"]["code"]) == (409, "orderNotSubmitted")
+    write_in = sales_order(context, ids["account"], [{"productdescription": "Gift wrap", "quantity": 1}])
+    status, body = api.call("create_sales_order_in_bc", "POST", route={"dataverseId": write_in})
+    assert (status, body["error"]["code"], body["error"]["field"]) == (
+        422,
+        "writeInProductMissing",
+        "writeInProductNumber",
+    )
