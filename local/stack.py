@@ -90,6 +90,8 @@ class LocalStack:
             "SYNC_SCHEDULE": os.environ.get("SYNC_SCHEDULE", "0 */5 * * * *"),
             "ITEM_AVAILABILITY_SCHEDULE": os.environ.get("ITEM_AVAILABILITY_SCHEDULE", "0 */15 * * * *"),
             "SALES_DOCUMENTS_SCHEDULE": os.environ.get("SALES_DOCUMENTS_SCHEDULE", "0 */5 * * * *"),
+            "ORDER_SYNC_SCHEDULE": os.environ.get("ORDER_SYNC_SCHEDULE", "0 */5 * * * *"),
+            "INVOICE_SYNC_SCHEDULE": os.environ.get("INVOICE_SYNC_SCHEDULE", "0 */15 * * * *"),
             "LOCAL_FUNCTION_KEY": self.function_key,
             "LOCAL_CURRENCY": "USD",
         }

@@ -20,6 +20,7 @@ anything is written to BC and its error is kept in the sync errors of SALESORDER
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -153,8 +154,14 @@ def _write_page_fields(context: SyncContext, number: str, order: dict[str, Any])
 
 
 def _write_back(context: SyncContext, order: dict[str, Any], number: str) -> None:
-    order_id, status = str(order["salesorderid"]), order.get("statuscode")
     body = {"lastbackofficesubmit": date.today().isoformat(), "bcbi_businesscentralordernumber": number}
+    update_submitted(context, order, body)
+
+
+def update_submitted(context: SyncContext, order: Mapping[str, Any], body: Mapping[str, Any]) -> None:
+    """Write to a Sales order that may be Submitted (read-only in Sales): Active for the write, then Submitted again
+    with the status it had, as BC does; a failed write still puts the order back."""
+    order_id, status = str(order["salesorderid"]), order.get("statuscode")
     submitted = order.get("statecode") == SUBMITTED
     try:
         if submitted:

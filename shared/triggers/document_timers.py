@@ -1,5 +1,6 @@
 """Timers of the sales document processes (schedules are app settings): Auto Create Sales Orders (and, as they land,
-Auto Process Sales Quotes) on `SALES_DOCUMENTS_SCHEDULE`. Each job checks the setup first, so switching the
+Auto Process Sales Quotes) on `SALES_DOCUMENTS_SCHEDULE`, and the SALESORDER-ORDER order status on
+`ORDER_SYNC_SCHEDULE`. Each job checks the setup first, so switching the
 automation off in setup stops it at the next tick without a redeploy."""
 
 from __future__ import annotations
@@ -20,3 +21,13 @@ def sales_documents(timer: func.TimerRequest) -> None:
     services = get_services()
     setup = current_setup(services)
     log.info("auto create sales orders: %s", auto_create(services.context, setup))
+
+
+@blueprint.timer_trigger(schedule="%ORDER_SYNC_SCHEDULE%", arg_name="timer", run_on_startup=False)
+def order_status(timer: func.TimerRequest) -> None:
+    """SALESORDER-ORDER: header changes, release/ship/invoice posts and Invoiced orders (setup permitting)."""
+    from shared.bootstrap import current_setup, get_services
+    from shared.services.order_status import update_order_status
+
+    services = get_services()
+    log.info("order status: %s", update_order_status(services.context, current_setup(services)).as_dict())
