@@ -4,7 +4,8 @@ Why semantics and not a dict: services are only right if they survive what BC do
 create with an existing chosen id returns that entity, every write changes the ETag and `lastModifiedDateTime`, a
 stale `If-Match` is a `ConcurrencyError` (merged once when asked), missing reads as None and deletes as success,
 batches stop at the first failure unless told to go on and roll back when atomic (<= 100), page entities are found
-by page key, and `$filter`/`$expand` go through the emulator's OData parsers. One contract suite runs against this
+by page key (bc_pages: the sales order pages 9305 and 42 are views of the API orders, as on BC), and `$filter`/
+`$expand` go through the emulator's OData parsers. One contract suite runs against this
 fake and the real client (tests/contract/test_bc_client_contract.py), so the two cannot drift apart.
 """
 
@@ -20,7 +21,8 @@ from typing import Any
 
 from local.emulators.odata.expand import parse_expand
 from local.emulators.odata.filter import compile_filter
-from local.emulators.odata.types import EdmType
+from local.fakes.bc_pages import FakePageServices, make_order
+from local.fakes.bc_rows import checked, resolver, shape
 from shared.connectors.bc_batch import MAX_BATCH, NOT_EXECUTED
 from shared.connectors.business_central import odata_datetime
 from shared.connectors.entity_sources import DEFAULT_SOURCES, EntitySources
@@ -28,7 +30,6 @@ from shared.domain.errors import ConcurrencyError, FatalError, NotFoundError, Re
 from shared.ports import BatchOutcome, Page, Row
 
 ROOT = "https://bc.fake.invalid/v2.0/tenant/production/api/v2.0"
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _URL = re.compile(r"^(?:companies\([^)]*\)/)?(?P<set>[A-Za-z]+)(?:\((?P<id>[^)]*)\))?(?:/(?P<tail>[^?]+))?")
 Action = Callable[["InMemoryBusinessCentralClient", Row], tuple[str, Row] | None]
 
@@ -37,35 +38,7 @@ def _error(status: int, code: str, message: str) -> BatchOutcome:
     return BatchOutcome(status, {"error": {"code": code, "message": message}})
 
 
-def _resolver(rows: Sequence[Mapping[str, Any]]) -> Callable[[str], EdmType]:
-    """Property types guessed from stored values (the fake has no schema); unknown names read as strings."""
-
-    def resolve(name: str) -> EdmType:
-        value = next((r[name] for r in rows if r.get(name) is not None), None)
-        kinds: list[tuple[type, EdmType]] = [(bool, "bool"), (int, "int"), (float, "decimal")]
-        edm = next((edm for kind, edm in kinds if isinstance(value, kind)), None)
-        if name.endswith("DateTime"):
-            return "datetime"
-        return edm or ("guid" if isinstance(value, str) and _GUID.match(value) else "string")
-
-    return resolve
-
-
-def _checked(row: Row | None, etag: str, what: str) -> Row:
-    """BC's order: the record must exist (404), then the `If-Match` must be current (409)."""
-    if row is None:
-        raise NotFoundError("BadRequest_NotFound", f"{what} does not exist.")
-    if etag not in ("*", row["@odata.etag"]):
-        raise ConcurrencyError("Request_EntityChanged", "Another user has already changed the record.")
-    return row
-
-
-def _shape(row: Mapping[str, Any], select: Sequence[str] | None) -> Row:
-    names = select if select else [k for k in row if not k.startswith("@")]
-    return {"@odata.etag": row["@odata.etag"], **{name: row.get(name) for name in names}}
-
-
-class InMemoryBusinessCentralClient:
+class InMemoryBusinessCentralClient(FakePageServices):
     def __init__(
         self,
         companies: Mapping[str, str] | None = None,
@@ -79,7 +52,10 @@ class InMemoryBusinessCentralClient:
         self.sources, self.page_size = sources, page_size
         self.sets: dict[str, dict[str, Row]] = {}
         self.pages: dict[str, list[Row]] = {}
-        self.actions: dict[tuple[str, str], Action] = {("salesOrders", "shipAndInvoice"): ship_and_invoice}
+        self.actions: dict[tuple[str, str], Action] = {
+            ("salesOrders", "shipAndInvoice"): ship_and_invoice,
+            ("salesQuotes", "makeOrder"): make_order,
+        }
         self._versions, self._numbers = itertools.count(1), itertools.count(1001)
         self._last = datetime.now(UTC)
         self.resolve_company(self.company)  # a wrong company is a configuration error: fail at once
@@ -87,11 +63,6 @@ class InMemoryBusinessCentralClient:
     # -- test helpers (not part of the port) ---------------------------------------------------------------------
     def seed_entity(self, entity_set: str, row: Mapping[str, Any]) -> Row:
         return self._create(entity_set, dict(row))
-
-    def seed_page_row(self, service: str, row: Mapping[str, Any]) -> Row:
-        self.pages.setdefault(service, []).append(stored := dict(row))
-        self._stamp(stored, api=False)
-        return dict(stored)
 
     def _stamp(self, row: Row, *, api: bool = True) -> None:
         """A new ETag on every write; API rows also a strictly later `lastModifiedDateTime` (UI pages have none)."""
@@ -147,17 +118,19 @@ class InMemoryBusinessCentralClient:
     def get_entity(
         self, entity_set: str, entity_id: str, select: Sequence[str] | None = None, expand: str | None = None
     ) -> Row | None:
+        if (view := self._view_source(entity_set)) is not None:
+            return self._view_entity(view, entity_id)
         row = self.sets.get(entity_set, {}).get(entity_id)
         return None if row is None else self._expanded(entity_set, row, select, expand)
 
     def _expanded(self, entity_set: str, row: Row, select: Sequence[str] | None, expand: str | None) -> Row:
-        out = _shape(row, select)
+        out = shape(row, select)
         lines = self._lines_of(entity_set)
         for item in parse_expand(expand) if expand else []:
             if item.navigation != lines:
                 raise RecordError("BadRequest", f"Could not find a property named '{item.navigation}'.")
             nested = item.options["$select"].split(",") if "$select" in item.options else None
-            out[lines] = [_shape(child, nested) for child in self.children(lines, row["id"])]
+            out[lines] = [shape(child, nested) for child in self.children(lines, row["id"])]
         return out
 
     def list_changed_since(
@@ -170,12 +143,15 @@ class InMemoryBusinessCentralClient:
     ) -> Iterator[Page]:
         if not select:
             raise ValueError("$select is required: read only the mapped fields")
+        if (view := self._view_source(entity_set)) is not None:  # pages carry no lastModifiedDateTime: all rows
+            yield from self._view_changes(view, select, extra_filter)
+            return
         rows = list(self.sets.get(entity_set, {}).values())
         if since is not None:
             rows = [r for r in rows if r["lastModifiedDateTime"] >= odata_datetime(since)]
             rows.sort(key=lambda r: str(r["lastModifiedDateTime"]))  # one fixed-width UTC format: text order is time
         if extra_filter:
-            predicate = compile_filter(extra_filter, _resolver(rows), case_insensitive=False)
+            predicate = compile_filter(extra_filter, resolver(rows), case_insensitive=False)
             rows = [r for r in rows if predicate(r)]
         names = list(dict.fromkeys(["id", *select, *(["lastModifiedDateTime"] if since is not None else [])]))
         yield from self._paged([self._expanded(entity_set, r, names, expand) for r in rows])
@@ -214,7 +190,9 @@ class InMemoryBusinessCentralClient:
     def update_entity(
         self, entity_set: str, entity_id: str, body: Mapping[str, Any], etag: str, *, merge: bool = False
     ) -> Row:
-        row = _checked(self.sets.get(entity_set, {}).get(entity_id), "*" if merge else etag, entity_id)
+        if (view := self._view_source(entity_set)) is not None:
+            return self._view_update(view, entity_id, body, "*" if merge else etag)
+        row = checked(self.sets.get(entity_set, {}).get(entity_id), "*" if merge else etag, entity_id)
         row.update({k: v for k, v in body.items() if not k.startswith("@")})
         self._stamp(row)
         self._touch_parent(entity_set, row)
@@ -223,7 +201,7 @@ class InMemoryBusinessCentralClient:
     def delete_entity(self, entity_set: str, entity_id: str, etag: str = "*") -> None:
         if entity_id not in self.sets.get(entity_set, {}):
             return
-        row = _checked(self.sets[entity_set][entity_id], etag, entity_id)
+        row = checked(self.sets[entity_set][entity_id], etag, entity_id)
         del self.sets[entity_set][entity_id]
         lines = self._lines_of(entity_set)
         for line in self.children(lines, entity_id):
@@ -231,7 +209,7 @@ class InMemoryBusinessCentralClient:
         self._touch_parent(entity_set, row)
 
     def invoke_action(self, entity_set: str, entity_id: str, action: str) -> str | None:
-        row = _checked(self.sets.get(entity_set, {}).get(entity_id), "*", entity_id)
+        row = checked(self.sets.get(entity_set, {}).get(entity_id), "*", entity_id)
         handler = self.actions.get((entity_set, action))
         if handler is None:
             raise RecordError("BadRequest", f"The action '{action}' is not bound to '{entity_set}'.")
@@ -268,7 +246,7 @@ class InMemoryBusinessCentralClient:
             if method == "POST" and entity_id is None:
                 existed = str(body.get("id")) in self.sets.get(entity_set, {})
                 return BatchOutcome(200 if existed else 201, self.create_entity(entity_set, body))
-            row = _checked(self.sets.get(entity_set, {}).get(str(entity_id)), "*", f"{entity_set}({entity_id})")
+            row = checked(self.sets.get(entity_set, {}).get(str(entity_id)), "*", f"{entity_set}({entity_id})")
             if method == "POST" and tail and tail.startswith("Microsoft.NAV."):
                 location = self.invoke_action(entity_set, row["id"], tail.removeprefix("Microsoft.NAV."))
                 return BatchOutcome(204, None, {"location": location} if location else {})
@@ -290,31 +268,6 @@ class InMemoryBusinessCentralClient:
             return _error(404 if isinstance(error, NotFoundError) else 400, error.code, error.message)
         return _error(405, "BadRequest_MethodNotAllowed", f"{method} {url} is not supported by the fake.")
 
-    # -- port: page web services --------------------------------------------------------------------------------
-    def list_page(
-        self, service: str, select: Sequence[str] | None = None, extra_filter: str | None = None
-    ) -> Iterator[Page]:
-        rows = list(self.pages.get(service, []))
-        source = self.sources.by_service(service)
-        if source is not None:
-            rows.sort(key=lambda r: tuple(str(r.get(k)) for k in source.key))
-        if extra_filter:
-            predicate = compile_filter(extra_filter, _resolver(rows), case_insensitive=False)
-            rows = [r for r in rows if predicate(r)]
-        yield from self._paged([_shape(r, select) for r in rows])
-
-    def _page_row(self, service: str, key: Mapping[str, Any]) -> Row | None:
-        return next((r for r in self.pages.get(service, []) if all(r.get(k) == v for k, v in key.items())), None)
-
-    def get_page_entity(self, service: str, key: Mapping[str, Any]) -> Row | None:
-        return None if (row := self._page_row(service, key)) is None else dict(row)
-
-    def update_page_entity(self, service: str, key: Mapping[str, Any], body: Mapping[str, Any], etag: str) -> Row:
-        row = _checked(self._page_row(service, key), etag, f"The {service} {dict(key)}")
-        row.update({k: v for k, v in body.items() if not k.startswith("@")})
-        self._stamp(row, api=False)
-        return dict(row)
-
 
 def ship_and_invoice(fake: InMemoryBusinessCentralClient, order: Row) -> tuple[str, Row]:
     """Posting an order makes a posted invoice with a NEW id that names the order, and removes the order."""
@@ -322,6 +275,7 @@ def ship_and_invoice(fake: InMemoryBusinessCentralClient, order: Row) -> tuple[s
     lines = [{k: v for k, v in line.items() if k not in own} for line in fake.children("salesOrderLines", order["id"])]
     header = {k: v for k, v in order.items() if k not in own}
     links = {"orderId": order["id"], "orderNumber": order.get("number"), "status": "Open"}
+    links["customerPurchaseOrderReference"] = order.get("@yourReference", "")  # Your Reference, set on page 42
     invoice = fake.seed_entity("salesInvoices", {**header, **links, "salesInvoiceLines": lines})
     fake.delete_entity("salesOrders", order["id"])
     return "salesInvoices", invoice

@@ -1,10 +1,11 @@
 """Where each Business Central entity the sync needs comes from: API v2.0, a page web service, or the companion
 extension's custom API route. Data, not code paths.
 
-Why: API v2.0 lacks resources, price groups, price lists, unit conversions, the write-in product setup and the
-order Status text, so today those come from standard pages an administrator publishes as web services. Microsoft
-stops exposing its pages as OData endpoints from BC version 30 (2027 release wave 1), so each page-backed entity
-must be switchable to our own API page (the custom route) without touching sync code or mappings. Hence:
+Why: API v2.0 lacks resources, price groups, price lists, unit conversions, the write-in product setup, the
+order Status text and an order's Your Reference, Quote No. and Work Description, so today those come from standard
+pages an administrator publishes as web services. Microsoft stops exposing its pages as OData endpoints from BC
+version 30 (2027 release wave 1), so each page-backed entity must be switchable to our own API page (the custom
+route) without touching sync code or mappings. Hence:
 
 - every entity has one `EntitySource` saying which surface, which entity set or service, its key, and how its
   property names translate to the entity's *canonical* names;
@@ -159,7 +160,15 @@ _PAGE_SOURCES = (
     }),
     _page("salesOrderStatus", "SalesOrderList", 9305, ["Document_Type", "No"], "salesOrderStatuses", {
         "number": "No", "customerNumber": "Sell_to_Customer_No", "externalDocumentNumber": "External_Document_No",
-        "status": "Status", "completelyShipped": "Completely_Shipped",
+        "status": "Status", "completelyShipped": "Completely_Shipped", "yourReference": "Your_Reference",
+        "quoteNumber": "Quote_No",
+    }),
+    # The order header fields API v2.0 cannot write (Your Reference, Work Description) or show (Quote No.); the
+    # same Sales Header record as the API's salesOrders row, keyed `Order|<number>`. Status stays read-only here.
+    _page("salesOrderHeader", "SalesOrder", 42, ["Document_Type", "No"], "salesOrderHeaders", {
+        "number": "No", "documentType": "Document_Type", "yourReference": "Your_Reference", "quoteNumber": "Quote_No",
+        "externalDocumentNumber": "External_Document_No", "requestedDeliveryDate": "Requested_Delivery_Date",
+        "workDescription": "WorkDescription", "status": "Status",
     }),
 )  # fmt: skip
 

@@ -3,8 +3,8 @@
 Stored rows live in one company-scoped table per BC source table (`table_name(company, "resources")`), keyed by
 an internal SystemId (`@systemId`, never a page property: UI pages do not expose SystemId), with `@version` for
 the ETag and `@modifiedAt` for the custom API's lastModifiedDateTime. Columns are named after the table field.
-SalesOrderList and the unit-group lists are read views computed from the API tables, so a sales order created
-through API v2.0 (and released through the admin route) shows on the page with BC's Status text.
+The sales order pages (9305, 42) and the unit-group lists are views computed from the API tables (pages_orders), so
+a sales order created through API v2.0 (and released through the admin route) shows on the pages with BC's Status.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 from local.emulators.business_central.errors import BcError
 from local.emulators.business_central.naming import table_name
+from local.emulators.business_central.pages_orders import ORDERS_VIEW, order_rows, shape_order
 from local.emulators.business_central.pages_schema import PageSchema, PageService, load_pages
 from local.emulators.business_central.values import default_value, now_text
 from local.emulators.business_central.writer import Writer
@@ -109,7 +110,10 @@ COMPUTED: dict[str, Callable[[Context, Row], Any]] = {
 
 
 def shape(ctx: Context, service: PageService, row: Row) -> dict[str, Any]:
-    """A stored row as the page shows it: every page property, plus the internal keys for ETag and paging."""
+    """A stored row as the page shows it: every page property, plus the internal keys for ETag and paging (for the
+    sales order views the stored row is the API order)."""
+    if service.table == ORDERS_VIEW:
+        return shape_order(ctx, service, row)
     out: dict[str, Any] = {}
     for name, page_field in service.fields.items():
         if page_field.column is not None:
@@ -122,22 +126,6 @@ def shape(ctx: Context, service: PageService, row: Row) -> dict[str, Any]:
         if name in row:
             out[name] = row[name]
     return out
-
-
-def _sales_orders(ctx: Context, service: PageService) -> list[dict[str, Any]]:
-    mapping: dict[str, str] = ctx.schema.overlay["salesOrderList"]
-    rows = []
-    for order in ctx.rows("salesOrders"):
-        out = {name: default_value(f.prop) for name, f in service.fields.items()}
-        out.update({name: order.get(source, out[name]) for name, source in mapping.items()})
-        out["Document_Type"] = "Order"
-        out["Status"] = "Released" if order.get("@released") else "Open"
-        currency = order.get("currencyCode") or ""
-        out["Currency_Code"] = "" if currency == ctx.local_currency else currency  # blank means LCY in BC
-        out.update({"@systemId": order["id"], "@version": order["@version"]})
-        out["@modifiedAt"] = order.get("lastModifiedDateTime", "")
-        rows.append(out)
-    return rows
 
 
 def _unit_groups(ctx: Context, service: PageService) -> list[dict[str, Any]]:
@@ -166,8 +154,8 @@ def _unit_groups(ctx: Context, service: PageService) -> list[dict[str, Any]]:
 
 def page_rows(ctx: Context, service: PageService) -> list[dict[str, Any]]:
     """Every row the page shows (its SourceTableView applied), in page shape."""
-    if service.table == "@salesOrders":
-        return _sales_orders(ctx, service)
+    if service.table == ORDERS_VIEW:
+        return order_rows(ctx, service)
     if service.table == "@unitGroups":
         return _unit_groups(ctx, service)
     if service.table == SETUP:

@@ -70,13 +70,14 @@ class PageField:
     prop: Property
     column: str | None  # the stored column; None for a computed page variable or expression
     writable: Writable
+    accepts: bool = False  # BC's page takes a value for it (facts verdict), whether or not the emulator writes it
 
 
 @dataclass
 class PageService:
     name: str
     page_id: int
-    table: str  # store table family; "@salesOrders" / "@unitGroups" are read views over other tables
+    table: str  # store table family; "@salesOrders" / "@unitGroups" are views over API tables (pages_orders)
     fields: dict[str, PageField]
     keys: tuple[str, ...]
     editable: bool
@@ -153,6 +154,11 @@ def _writable(spec: dict[str, Any], column: str | None, page_editable: bool) -> 
     return "never"
 
 
+def _accepts(spec: dict[str, Any], page_editable: bool) -> bool:
+    verdict = str(spec.get("writable", "no"))
+    return page_editable and verdict.startswith(("yes", "conditional", "key", "page variable"))
+
+
 def _load_enums(facts: dict[str, Any], overlay: dict[str, Any]) -> dict[str, list[str]]:
     enums = {
         re.sub(r"\s*\(.*\)$", "", name): members
@@ -173,7 +179,10 @@ def _service(
         table_field = field_spec.get("table_field")
         column = externalize(table_field) if table_field else variables.get(odata)
         prop = al_property(odata, field_spec["al_type"], enums)
-        fields[odata] = PageField(odata, prop, column, _writable(field_spec, column, bool(spec["editable"])))
+        editable = bool(spec["editable"])
+        fields[odata] = PageField(
+            odata, prop, column, _writable(field_spec, column, editable), _accepts(field_spec, editable)
+        )
     properties = {field.name: field.prop for field in fields.values()}
     return PageService(
         name=name,

@@ -53,6 +53,7 @@ SOURCES: dict[str, Source] = {
     "resourceUnitGroup": _page("ResourceUnitGroupList", 5403, "Source_Type", "Source_Id"),
     "salesReceivablesSetup": _page("SalesReceivablesSetup", 459, "Primary_Key"),
     "salesOrderStatus": _page("SalesOrderList", 9305, "Document_Type", "No"),
+    "salesOrderHeader": _page("SalesOrder", 42, "Document_Type", "No"),
 }
 """Today's sources (BC up to version 29): API v2.0 where it has the entity, else a standard page."""
 
@@ -65,6 +66,7 @@ CUSTOM_SOURCES: dict[str, Source] = {
     "resourceUnitOfMeasure": _custom("resourceUnitsOfMeasure"),
     "salesReceivablesSetup": _custom("salesReceivablesSetups"),
     "salesOrderStatus": _custom("salesOrderStatuses"),
+    "salesOrderHeader": _custom("salesOrderHeaders"),
 }
 """The companion extension's replacement for the page sources (the emulator serves these too).
 

@@ -5,7 +5,7 @@ DeleteAllowed; 405), `If-Match` must be present (400 `BadRequest_InvalidToken`) 
 `Request_EntityChanged`), then each body property must exist on the page (400), be writable there (400) and fit
 its AL type (Code upper-cased and trimmed, `Application_StringExceededLength`). Deep insert does not exist on
 page services, so a nested object or array is refused. Everything runs in one store transaction, so a refused
-write leaves nothing behind.
+write leaves nothing behind. Page 42 (Sales Order) is a view over the API order: its PATCH is pages_order_write's.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from typing import Any
 
 from local.emulators.business_central.errors import METHOD_NOT_ALLOWED, SAME_KEY, BcError, bad_request
 from local.emulators.business_central.pages_data import Context, new_row, remove, save, stored
+from local.emulators.business_central.pages_order_write import not_emulated, update_order
+from local.emulators.business_central.pages_orders import ORDERS_VIEW
 from local.emulators.business_central.pages_rules import after, before_delete, before_write
 from local.emulators.business_central.pages_schema import PageField, PageService, decode_member
 from local.emulators.business_central.values import coerce
@@ -23,6 +25,8 @@ from local.emulators.web import Request
 
 
 def _refused(service: PageService, operation: str) -> BcError:
+    if service.table == ORDERS_VIEW and service.editable:  # page 42: BC allows it, the emulator does not emulate it
+        return not_emulated(service, operation)
     return BcError(405, METHOD_NOT_ALLOWED, f"{operation} is not allowed on the page '{service.name}'.")
 
 
@@ -113,7 +117,9 @@ def create(ctx: Context, service: PageService, body: Any, *, system_id: str | No
 
 
 def update(ctx: Context, service: PageService, shown: Row, body: Any, if_match: str | None) -> Row:
-    """PATCH the record behind `shown` (a page-shaped row found by key)."""
+    """PATCH the record behind `shown` (a page-shaped row found by key); on page 42 the API order behind it."""
+    if service.table == ORDERS_VIEW and service.editable and service.modify_allowed:
+        return update_order(ctx, service, shown, body, if_match)
     if not service.can_modify:
         raise _refused(service, "Modify")
     with ctx.writer.store.transaction():  # read, check the ETag and write under one lock: no lost update

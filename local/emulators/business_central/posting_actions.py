@@ -4,7 +4,8 @@ half-way leaves nothing behind. Each returns the `(entity set, row)` its 204 `Lo
 - `salesOrders/shipAndInvoice`: posts a shipment and an invoice, then deletes the fully invoiced order (BC's Sales-
   Post does). The posted invoice gets a NEW id (the posted header's SystemId) and links back by `orderNumber`/
   `orderId` (api-facts A5 "Id continuity").
-- `salesQuotes/makeOrder` and `makeInvoice`: a new order or draft invoice from the quote; the quote is removed.
+- `salesQuotes/makeOrder` and `makeInvoice`: a new order or draft invoice from the quote; the quote is removed. The
+  order's Quote No. is the quote's number (shown on pages 9305 and 42).
 - `salesInvoices/post` (drafts only): the invoice KEEPS its id (Draft Invoice SystemId) and gets a posted number.
 - `salesInvoices/cancel` (posted only): status Canceled and remainingAmount 0, as BC's page reports them.
 """
@@ -87,9 +88,12 @@ def _from_quote(writer: Writer, company_id: str, quote: Row, target_set: EntityS
 
 
 def make_order(writer: Writer, company_id: str, quotes: EntitySet, quote: Row) -> tuple[str, Row]:
+    """Sales-Quote to Order also sets the order's Quote No. (kept as `@quoteNumber`: API v2.0 has no such property;
+    pages 9305 and 42 show it as Quote_No)."""
     orders = writer.entity_set("salesOrders")
     document_date = date_or(quote.get("documentDate"), today())
-    return orders.name, _from_quote(writer, company_id, quote, orders, orderDate=document_date.isoformat())
+    values = {"orderDate": document_date.isoformat(), "@quoteNumber": str(quote["number"])}
+    return orders.name, _from_quote(writer, company_id, quote, orders, **values)
 
 
 def make_invoice(writer: Writer, company_id: str, quotes: EntitySet, quote: Row) -> tuple[str, Row]:
