@@ -69,10 +69,15 @@ class LookupResolver:
     def _bc_id_key(lookup: Lookup, value: str) -> tuple[str, str, str]:
         return (f"{lookup.bc_entity_set}?{lookup.bc_scope or ''}", lookup.bc_key, value)
 
+    def _is_lcy(self, bc_value: Any) -> bool:
+        """Blank is BC's local currency, and API v2.0 documents return the LCY code itself for it (api-facts A3)."""
+        return bc_value in ("", None) or str(bc_value).upper() == self.context.local_currency.upper()
+
     def prefetch_bc_values(self, lookup: Lookup, values: Iterable[Any]) -> None:
         """Resolve many BC values (of one chunk) at once, so `to_dataverse_id` answers them from the cache."""
         texts = sorted(
-            {str(v) for v in values if v not in NO_VALUE} - {t for m, t in self._to_dv if m == lookup.mapping}
+            {str(v) for v in values if v not in NO_VALUE and not (lookup.mapping == LCY_MAPPING and self._is_lcy(v))}
+            - {t for m, t in self._to_dv if m == lookup.mapping}
         )
         if not texts or (lookup.bc_key != "id" and not self.context.bc.serves(lookup.bc_entity_set or "")):
             return
@@ -157,7 +162,7 @@ class LookupResolver:
 
     def to_dataverse_id(self, lookup: Lookup, bc_value: Any) -> str | None:
         """The Dataverse id for a BC value; "" / None -> None (no link). Raises LookupFailed when not coupled."""
-        if lookup.mapping == LCY_MAPPING and bc_value in ("", None):
+        if lookup.mapping == LCY_MAPPING and self._is_lcy(bc_value):
             return self.lcy_dataverse_id()
         if bc_value in ("", None, "00000000-0000-0000-0000-000000000000"):
             return None

@@ -31,3 +31,12 @@ def order_status(timer: func.TimerRequest) -> None:
 
     services = get_services()
     log.info("order status: %s", update_order_status(services.context, current_setup(services)).as_dict())
+
+
+@blueprint.timer_trigger(schedule="%INVOICE_SYNC_SCHEDULE%", arg_name="timer", run_on_startup=False)
+def posted_invoices(timer: func.TimerRequest) -> None:
+    """POSTEDSALESINV-INV: new posted invoices of coupled customers, then every coupled invoice's payment status."""
+    from shared.bootstrap import get_services
+    from shared.services.invoices import sync_posted_invoices
+
+    log.info("posted invoices: %s", sync_posted_invoices(get_services().context).as_dict())

@@ -43,3 +43,25 @@ def create_sales_order_in_bc(req: func.HttpRequest) -> func.HttpResponse:
     setup = current_setup(services)
     result = create_in_business_central(services.context, setup, order_id)
     return json_response(201 if result.status == "created" else 200, result.as_dict())
+
+
+documented(
+    RouteSpec(
+        "create_posted_invoice_in_dataverse",
+        "posted-sales-invoices/{bcId}/create-in-dataverse",
+        "POST",
+        "Create the Sales invoice (with lines, status Billed or its payment status) of a posted BC invoice, once",
+        responses=(200, 201, 400, 404, 409, 422),
+    )
+)
+
+
+@blueprint.route(route="posted-sales-invoices/{bcId}/create-in-dataverse", methods=["POST"])
+@handled
+def create_posted_invoice_in_dataverse(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.bootstrap import get_services
+    from shared.services.invoices import create_in_dataverse
+
+    bc_id = guid(req.route_params.get("bcId"), "bcId")
+    result = create_in_dataverse(get_services().context, bc_id)
+    return json_response(201 if result["status"] == "created" else 200, result)

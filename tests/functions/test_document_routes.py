@@ -43,3 +43,17 @@ def test_create_sales_order_in_bc_refusals(api: Api) -> None:
         "writeInProductMissing",
         "writeInProductNumber",
     )
+
+
+def test_create_posted_invoice_in_dataverse_route(api: Api) -> None:
+    from tests.sync.test_posted_invoices import invoiced_order
+
+    _, invoice_id = invoiced_order(api.stack)
+    status, body = api.call("create_posted_invoice_in_dataverse", "POST", route={"bcId": invoice_id})
+    assert status == 201 and body["status"] == "created", body
+    status, again = api.call("create_posted_invoice_in_dataverse", "POST", route={"bcId": invoice_id})
+    assert (status, again["dataverseId"]) == (200, body["dataverseId"])
+    status, body = api.call("create_posted_invoice_in_dataverse", "POST", route={"bcId": str(uuid.uuid4())})
+    assert (status, body["error"]["code"]) == (404, "invoiceNotFound")
+    status, body = api.call("create_posted_invoice_in_dataverse", "POST", route={"bcId": "x"})
+    assert (status, body["error"]["field"]) == (400, "bcId")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from local.emulators.business_central import inventory_admin, posting_actions, posting_admin
+from local.emulators.business_central import inventory_admin, payment_reversal, posting_actions, posting_admin
 from local.emulators.business_central.schema import EntitySet
 from local.emulators.business_central.writer import Writer
 from local.emulators.store import Row
@@ -27,6 +27,7 @@ ACTIONS: dict[tuple[str, str], Action] = {
 }
 ADMIN_ROUTES: dict[tuple[str, str], Callable[[Writer, Request], Response]] = {
     ("POST", "/_admin/payments"): posting_admin.apply_payment,
+    ("POST", "/_admin/payments/unapply"): payment_reversal.unapply_payment,
     ("POST", "/_admin/release"): posting_admin.release_order,
     ("POST", "/_admin/reopen"): posting_admin.reopen_order,
     ("POST", "/_admin/backdate"): posting_admin.backdate_invoice,
