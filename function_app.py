@@ -17,6 +17,7 @@ from shared.triggers import (
     http_setup,
     openapi,
     queues,
+    statistics,
     timers,
 )
 
@@ -30,6 +31,7 @@ for module in (
     http_setup,
     http_documents,
     availability,
+    statistics,
     timers,
     document_timers,
     queues,

@@ -1,0 +1,71 @@
+"""Customer statistics on demand: `POST /api/customers/{bcId}/update-statistics` refreshes one coupled customer's
+`nav_accountstatistics` row from BC now (BC's "Update Account Statistics" action on a coupled customer) and answers
+the values the row holds.
+
+No timer here on purpose: the periodic run (`refresh_statistics` for every coupled customer) belongs with the posted
+invoice timer (`INVOICE_SYNC_SCHEDULE`), next to the invoice payment status, as BC's one "CRM Statistics Job" does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.functions as func
+
+from shared.triggers.http_support import RouteSpec, documented, guid, handled, json_response
+
+blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
+
+MONEY: dict[str, Any] = {"type": ["number", "null"]}
+STATISTICS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["bcId", "accountId", "statisticsId", "outcome", "linked", "values"],
+    "properties": {
+        "bcId": {"type": "string", "format": "uuid"},
+        "accountId": {"type": "string", "format": "uuid", "description": "The coupled account."},
+        "statisticsId": {"type": "string", "format": "uuid", "description": "The account's nav_accountstatistics."},
+        "outcome": {"type": "string", "enum": ["created", "updated", "unchanged"]},
+        "linked": {"type": "boolean", "description": "Whether this call linked the account to the row."},
+        "values": {
+            "type": "object",
+            "description": "What the row holds now. Figures API v2.0 does not expose (outstanding orders, shipped "
+            "not invoiced, outstanding invoices, service amounts, prepayments, total) are null.",
+            "properties": {
+                "nav_name": {"type": "string"},
+                "nav_customerno": {"type": "string"},
+                "nav_balancelcy": MONEY,
+                "nav_totalsaleslcy": MONEY,
+                "nav_overdueamountslcy": MONEY,
+                "nav_overdueamountsasof": {"type": "string", "format": "date"},
+                "nav_creditlimitlcy": MONEY,
+                "transactioncurrencyid": {"type": "string", "format": "uuid"},
+            },
+        },
+    },
+}
+
+
+def _context() -> Any:
+    from shared.bootstrap import get_services
+
+    return get_services().context
+
+
+documented(
+    RouteSpec(
+        "update_customer_statistics",
+        "customers/{bcId}/update-statistics",
+        "POST",
+        "Refresh a coupled customer's account statistics in Sales from Business Central",
+        responses=(200, 400, 404, 409, 422, 503),
+        response_schema=STATISTICS_SCHEMA,
+    )
+)
+
+
+@blueprint.route(route="customers/{bcId}/update-statistics", methods=["POST"])
+@handled
+def update_customer_statistics(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.services.statistics import update_customer_statistics as update
+
+    return json_response(200, update(_context(), guid(req.route_params.get("bcId"), "bcId")))
