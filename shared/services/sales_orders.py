@@ -29,8 +29,10 @@ from shared.domain.coupling import Coupling
 from shared.domain.documents import header_texts
 from shared.domain.errors import ConflictError, NotFoundError, RecordError, SyncError
 from shared.domain.records import Side
+from shared.ports import QuoteArchive
 from shared.services.context import SyncContext
 from shared.services.document_parts import bc_currency_code, bc_customer_id, bc_lines, read_details
+from shared.services.quote_orders import LINES_PENDING, finish_lines, order_from_quote, quote_coupling
 from shared.services.setup import Setup
 from shared.services.sides import deterministic_id
 
@@ -66,11 +68,16 @@ def read_order(context: SyncContext, order_id: str) -> dict[str, Any]:
     return order
 
 
-def create_in_business_central(context: SyncContext, setup: Setup, order_id: str) -> OrderResult:
-    """Create (or finish creating) the BC order of a submitted Sales order; the same answer on every repeat."""
+def create_in_business_central(
+    context: SyncContext, setup: Setup, order_id: str, archive: QuoteArchive | None = None
+) -> OrderResult:
+    """Create (or finish creating) the BC order of a submitted Sales order; the same answer on every repeat. An
+    order made from a quote that was processed into BC becomes the BC order through the quote (`quote_orders`)."""
     order = read_order(context, order_id)
     existing = context.couplings.find_by_dataverse_id(MAPPING, order_id)
     if existing is not None:
+        if existing.values_hash == LINES_PENDING:
+            finish_lines(context, existing, _order_body(context, setup, order)[0])
         return _finish(context, order, existing.bc_id, "alreadyCreated", [])
     if order.get("statecode") != SUBMITTED:
         raise ConflictError(
@@ -83,6 +90,11 @@ def create_in_business_central(context: SyncContext, setup: Setup, order_id: str
     except RecordError as error:
         context.errors.record_error(MAPPING, Side.DATAVERSE, order_id, error.code, error.message)
         raise
+    quote = quote_coupling(context, order)
+    if quote is not None:
+        bc_id = order_from_quote(context, archive, quote, order, body)
+        context.errors.clear_error(MAPPING, Side.DATAVERSE, order_id)
+        return _finish(context, order, bc_id, "created", warnings)
     bc_id = deterministic_id(MAPPING, Side.DATAVERSE, order_id)
     context.bc.create_entity(BC_ORDERS, body, entity_id=bc_id)
     try:
@@ -172,7 +184,7 @@ def update_submitted(context: SyncContext, order: Mapping[str, Any], body: Mappi
             context.dataverse.set_state(ORDERS, order_id, SUBMITTED, int(status or 3))
 
 
-def auto_create(context: SyncContext, setup: Setup) -> dict[str, int]:
+def auto_create(context: SyncContext, setup: Setup, archive: QuoteArchive | None = None) -> dict[str, int]:
     """Auto Create Sales Orders: every Submitted order not yet sent to the back office (no `lastbackofficesubmit`).
     One refused order does not stop the others; its error stays in the sync errors."""
     counts = {"created": 0, "alreadyCreated": 0, "failed": 0}
@@ -187,7 +199,7 @@ def auto_create(context: SyncContext, setup: Setup) -> dict[str, int]:
     ]
     for order_id in pending:
         try:
-            counts[create_in_business_central(context, setup, order_id).status] += 1
+            counts[create_in_business_central(context, setup, order_id, archive).status] += 1
         except SyncError as error:
             counts["failed"] += 1
             log.warning("Sales order %s not created in Business Central: %s", order_id, error.message)

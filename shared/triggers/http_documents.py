@@ -41,7 +41,7 @@ def create_sales_order_in_bc(req: func.HttpRequest) -> func.HttpResponse:
     order_id = guid(req.route_params.get("dataverseId"), "dataverseId")
     services = get_services()
     setup = current_setup(services)
-    result = create_in_business_central(services.context, setup, order_id)
+    result = create_in_business_central(services.context, setup, order_id, services.archive)
     return json_response(201 if result.status == "created" else 200, result.as_dict())
 
 
@@ -65,3 +65,53 @@ def create_posted_invoice_in_dataverse(req: func.HttpRequest) -> func.HttpRespon
     bc_id = guid(req.route_params.get("bcId"), "bcId")
     result = create_in_dataverse(get_services().context, bc_id)
     return json_response(201 if result["status"] == "created" else 200, result)
+
+
+documented(
+    RouteSpec(
+        "process_quote",
+        "quotes/{dataverseId}/process",
+        "POST",
+        "Process an active or won Sales quote: create, revise (archiving the BC quote first) or convert it",
+        responses=(200, 400, 404, 409, 422),
+    )
+)
+
+
+@blueprint.route(route="quotes/{dataverseId}/process", methods=["POST"])
+@handled
+def process_quote(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.bootstrap import current_setup, get_services
+    from shared.services.quotes import process_quote as process
+
+    quote_id = guid(req.route_params.get("dataverseId"), "dataverseId")
+    services = get_services()
+    return json_response(200, process(services.context, current_setup(services), services.archive, quote_id))
+
+
+documented(
+    RouteSpec(
+        "get_quote_archive",
+        "quotes/{dataverseId}/archive",
+        "GET",
+        "The archived versions of a Sales quote's BC quote (oldest revision first)",
+        responses=(200, 400, 404),
+    )
+)
+
+
+@blueprint.route(route="quotes/{dataverseId}/archive", methods=["GET"])
+@handled
+def get_quote_archive(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.bootstrap import get_services
+    from shared.services.quotes import read_quote
+
+    quote_id = guid(req.route_params.get("dataverseId"), "dataverseId")
+    services = get_services()
+    number = str(read_quote(services.context, quote_id)["quotenumber"])
+    versions = services.archive.list_revisions(number)
+    body = [
+        {"quoteNumber": v.quote_number, "revision": v.revision, "archivedOn": v.archived_on, "document": v.document}
+        for v in versions
+    ]
+    return json_response(200, {"quoteNumber": number, "value": body})

@@ -57,3 +57,22 @@ def test_create_posted_invoice_in_dataverse_route(api: Api) -> None:
     assert (status, body["error"]["code"]) == (404, "invoiceNotFound")
     status, body = api.call("create_posted_invoice_in_dataverse", "POST", route={"bcId": "x"})
     assert (status, body["error"]["field"]) == (400, "bcId")
+
+
+def test_quote_process_and_archive_routes(api: Api) -> None:
+    from tests.sync.test_quotes import revise, sales_quote
+
+    ids = couple_sales_basics(api.stack.context)
+    first = sales_quote(api.stack, ids["account"], [{"productid": ids["desk"], "quantity": 1}])
+    status, body = api.call("process_quote", "POST", route={"dataverseId": first})
+    assert status == 200 and body["status"] == "created", body
+    second = revise(api.stack, first, 5)
+    status, body = api.call("process_quote", "POST", route={"dataverseId": second})
+    assert status == 200 and body["status"] == "revised"
+    status, body = api.call("get_quote_archive", route={"dataverseId": second})
+    assert status == 200 and [v["revision"] for v in body["value"]] == [0]
+    assert body["value"][0]["document"]["salesQuoteLines"][0]["quantity"] == 1
+    status, body = api.call("process_quote", "POST", route={"dataverseId": str(uuid.uuid4())})
+    assert (status, body["error"]["code"]) == (404, "quoteNotFound")
+    status, body = api.call("get_quote_archive", route={"dataverseId": "nope"})
+    assert (status, body["error"]["field"]) == (400, "dataverseId")

@@ -57,6 +57,9 @@ def sales_order(
     import uuid
 
     order_id = str(uuid.uuid4())
+    quote = header.pop("quoteid_bind", None)
+    if quote:
+        header["quoteid@odata.bind"] = f"/quotes({quote})"
     context.dataverse.create_row(
         "salesorders",
         order_id,

@@ -80,6 +80,8 @@ def test_an_order_with_a_write_in_and_long_descriptions_becomes_one_coupled_bc_o
     ]
     write_in_line = bc_lines(sync_stack, result.bc_id)[3]
     assert (write_in_line["itemId"], write_in_line["quantity"], write_in_line["discountAmount"]) == (write_in_id, 3, 5)
+    header = sync_stack.bc.get_entity("salesOrderHeaders", f"Order|{result.bc_number}") or {}
+    assert header["yourReference"] == "ORD-1001"  # Sales' order number, on BC's Sales Order page (42)
     coupling = context.couplings.find_by_dataverse_id(MAPPING, order_id)
     assert coupling is not None and coupling.bc_id == result.bc_id
     sales = sync_stack.dataverse.get_row("salesorders", order_id) or {}

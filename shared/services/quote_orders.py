@@ -1,0 +1,111 @@
+"""A Sales order made from a quote that has a BC quote becomes the BC order through BC's Sales-Quote to Order.
+
+Why `makeOrder` and not a plain create: BC sets the order's Quote No. there and nowhere else (the field is read-only
+on every page and absent from API v2.0), and BC's rule is that such an order carries the Quote No. and its quote is
+archived. The quote is archived in `QuoteArchive` first (under its current revision), then `makeOrder` turns it into
+the order (BC removes the quote), then the order takes the Sales order's header texts and lines (the Sales order is
+what the customer ordered, the quote only what was offered).
+
+Crash safety: the coupling of the new order is written right after `makeOrder`, marked `lines:pending`, and the mark
+is cleared once the lines are the Sales order's; a repeat finds the coupling and finishes the lines (a repeat that
+finds the quote gone finds its order through BC's Sales Order List by Quote No.). Two conversions of the same quote
+at the very same moment may both rebuild the lines; the quote is converted once either way (BC removes it).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC
+from typing import Any
+
+from shared.domain.coupling import Coupling
+from shared.domain.errors import ConflictError, NotFoundError
+from shared.domain.records import ArchivedQuote
+from shared.ports import QuoteArchive
+from shared.services.context import SyncContext
+
+ORDER_MAPPING, BC_ORDERS, BC_ORDER_LINES = "SALESORDER-ORDER", "salesOrders", "salesOrderLines"
+QUOTE_MAPPING, BC_QUOTES, BC_QUOTE_LINES = "SALESQUOTE-QUOTE", "salesQuotes", "salesQuoteLines"
+CONVERTED_MARK = "won:converted"  # on the quote's coupling: its order was made from it (never again)
+LINES_PENDING = "lines:pending"
+_ID_IN_LOCATION = re.compile(r"\(([0-9a-fA-F-]{36})\)\s*$")
+
+
+def quote_coupling(context: SyncContext, order: dict[str, Any]) -> Coupling | None:
+    """The BC quote coupling of the order's quote, when the quote was processed into BC."""
+    quote_id = order.get("_quoteid_value")
+    return context.couplings.find_by_dataverse_id(QUOTE_MAPPING, str(quote_id)) if quote_id else None
+
+
+def order_from_quote(
+    context: SyncContext, archive: QuoteArchive | None, quote: Coupling, order: dict[str, Any], body: dict[str, Any]
+) -> str:
+    """The BC order's id, made from the coupled BC quote and given the Sales order's texts and lines."""
+    order_id = str(order["salesorderid"])
+    row = context.dataverse.get_row("quotes", quote.dataverse_id, ["quotenumber", "revisionnumber"]) or {}
+    bc_quote = context.bc.get_entity(BC_QUOTES, quote.bc_id, expand=BC_QUOTE_LINES)
+    if bc_quote is not None:
+        if archive is not None:
+            document = {k: v for k, v in bc_quote.items() if not k.startswith("@odata")}
+            when = context.clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            archive.archive_quote(
+                ArchivedQuote(str(row.get("quotenumber")), int(row.get("revisionnumber") or 0), when, document)
+            )
+        location = context.bc.invoke_action(BC_QUOTES, quote.bc_id, "makeOrder") or ""
+        match = _ID_IN_LOCATION.search(location)
+        bc_order_id = match.group(1) if match else _order_by_quote_number(context, str(bc_quote["number"]))
+    else:
+        bc_order_id = _order_by_quote_number(context, _archived_number(archive, row))
+    try:
+        coupling = context.couplings.create_coupling(
+            Coupling(ORDER_MAPPING, bc_order_id, order_id, values_hash=LINES_PENDING)
+        )
+    except ConflictError:
+        coupling = context.couplings.find_by_dataverse_id(ORDER_MAPPING, order_id) or Coupling(
+            ORDER_MAPPING, bc_order_id, order_id
+        )
+    finish_lines(context, coupling, body)
+    context.couplings.update_coupling(quote.with_changes(values_hash=CONVERTED_MARK))
+    return bc_order_id
+
+
+def finish_lines(context: SyncContext, coupling: Coupling, body: dict[str, Any]) -> None:
+    """Replace the order's lines (the quote's) by the Sales order's, and its header texts; clears the mark."""
+    if coupling.values_hash != LINES_PENDING:
+        return
+    bc_id = coupling.bc_id
+    current = context.bc.get_entity(BC_ORDERS, bc_id, expand=BC_ORDER_LINES)
+    if current is None:
+        raise NotFoundError("bcOrderMissing", f"The Business Central order {bc_id} made from the quote is gone.")
+    for line in current.get(BC_ORDER_LINES) or []:
+        context.bc.delete_entity(BC_ORDER_LINES, str(line["id"]))
+    header = {k: v for k, v in body.items() if k not in (BC_ORDER_LINES, "customerId", "currencyCode")}
+    fresh = context.bc.get_entity(BC_ORDERS, bc_id) or current
+    context.bc.update_entity(BC_ORDERS, bc_id, header, str(fresh.get("@odata.etag") or "*"))
+    for line in body.get(BC_ORDER_LINES) or []:
+        context.bc.create_entity(BC_ORDER_LINES, {**line, "documentId": bc_id})
+    context.couplings.update_coupling(coupling.with_changes(values_hash=None))
+
+
+def _archived_number(archive: QuoteArchive | None, row: dict[str, Any]) -> str:
+    revisions = archive.list_revisions(str(row.get("quotenumber"))) if archive is not None else []
+    if not revisions:
+        raise NotFoundError(
+            "bcQuoteMissing", f"The Business Central quote of Sales quote {row.get('quotenumber')} is gone."
+        )
+    return str(revisions[-1].document.get("number") or "")
+
+
+def _order_by_quote_number(context: SyncContext, quote_number: str) -> str:
+    literal = quote_number.replace("'", "''")
+    for page in context.bc.list_changed_since(
+        "salesOrderStatuses", None, ["number", "quoteNumber"], extra_filter=f"quoteNumber eq '{literal}'"
+    ):
+        for row in page.rows:
+            found = context.bc.list_changed_since(
+                BC_ORDERS, None, ["id", "number"], extra_filter=f"number eq '{row['number']}'"
+            )
+            for order_page in found:
+                for order in order_page.rows:
+                    return str(order["id"])
+    raise NotFoundError("bcOrderMissing", f"No Business Central order carries the Quote No. {quote_number}.")
