@@ -27,7 +27,7 @@ from typing import Any
 
 from shared.domain.coupling import Coupling
 from shared.domain.documents import header_texts
-from shared.domain.errors import ConflictError, NotFoundError, RecordError, SyncError
+from shared.domain.errors import ConcurrencyError, ConflictError, NotFoundError, RecordError, SyncError
 from shared.domain.records import Side
 from shared.ports import QuoteArchive
 from shared.services.context import SyncContext
@@ -40,6 +40,7 @@ log = logging.getLogger("bc_sales_sync.sales_orders")
 MAPPING = "SALESORDER-ORDER"
 ORDERS, DETAILS, BC_ORDERS, BC_ORDER_PAGE = "salesorders", "salesorderdetails", "salesOrders", "salesOrderHeaders"
 ACTIVE, SUBMITTED = 0, 1
+PAGE_WRITE_ATTEMPTS = 5
 ORDER_SELECT = (
     "name", "ordernumber", "statecode", "statuscode", "_customerid_value", "_transactioncurrencyid_value",
     "requestdeliveryby", "description", "_quoteid_value", "lastbackofficesubmit", "bcbi_businesscentralordernumber",
@@ -157,12 +158,19 @@ def _write_page_fields(context: SyncContext, number: str, order: dict[str, Any])
     texts = header_texts(order.get("name"), order.get("ordernumber"))
     wanted = {"yourReference": texts.your_reference, "workDescription": str(order.get("description") or "")}
     page_id = f"Order|{number}"
-    current = context.bc.get_entity(BC_ORDER_PAGE, page_id, ["yourReference", "workDescription"])
-    if current is None:
-        return
-    changed = {k: v for k, v in wanted.items() if (current.get(k) or "") != v}
-    if changed:
-        context.bc.update_entity(BC_ORDER_PAGE, page_id, changed, str(current.get("@odata.etag") or "*"))
+    for _ in range(PAGE_WRITE_ATTEMPTS):  # a racer writing the same values is no conflict: re-read and compare
+        current = context.bc.get_entity(BC_ORDER_PAGE, page_id, ["yourReference", "workDescription"])
+        if current is None:
+            return
+        changed = {k: v for k, v in wanted.items() if (current.get(k) or "") != v}
+        if not changed:
+            return
+        try:
+            context.bc.update_entity(BC_ORDER_PAGE, page_id, changed, str(current.get("@odata.etag") or "*"))
+            return
+        except ConcurrencyError:
+            continue
+    raise ConcurrencyError("orderChanging", f"BC order {number} kept changing while Your Reference was written.")
 
 
 def _write_back(context: SyncContext, order: dict[str, Any], number: str) -> None:
