@@ -4,7 +4,8 @@ It starts the stack (token authority, Azurite, both emulators, the Functions hos
 BC company and a small Sales org, and then, as an admin would: tries a coupling that must be refused (a dependency is
 missing), couples salespeople and currencies, runs match-based coupling for customers, creates an account in Sales
 from a BC customer and a customer in BC from a Sales account, changes a record on each side and uses Synchronize Now,
-and shows a conflict. It ends with a summary and exits 0 (non-zero when a step did not behave as the story says).
+and shows a conflict; then a full synchronization and the document story (`demo_documents`). It ends with a
+summary and exits 0 (non-zero when a step did not behave as the story says).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 import requests
 
+from local.demo_documents import document_story
+from local.demo_errors import StoryError
 from local.demo_full_sync import review_table, run_full_sync
 from local.emulators.business_central.seed import COMPANY_ID
 from local.emulators.business_central.seed import seeded_id as bc_id
@@ -22,10 +25,6 @@ from local.emulators.tokens import acquire_local_token
 from local.stack import LocalStack
 
 API_DV = "/api/data/v9.2"
-
-
-class StoryError(Exception):
-    """A step did not behave as the story says."""
 
 
 @dataclass
@@ -40,6 +39,7 @@ class Story:
             "refused": [],
             "errors": [],
             "full synchronization": [],
+            "documents": [],
         }
     )
 
@@ -117,6 +117,7 @@ class Story:
         self.synchronize_now()
         self.conflict()
         self.full_sync()
+        document_story(self)
 
     def refused_coupling(self) -> None:
         self.step("Creating 'Alpine Ski House' in Sales before its salesperson and currency are coupled")
