@@ -19,6 +19,13 @@ from shared.ports import (
     SyncErrorStore,
 )
 
+PROCESS_MAPPINGS = {  # mappings BC runs in code, with rules the generic engine does not know: their own processes
+    "POSTEDSALESINV-INV": "posted invoices are created by the invoice process (INVOICE_SYNC_SCHEDULE or "
+    "POST /api/posted-sales-invoices/{bcId}/create-in-dataverse), with their lines, order link and payment status.",
+    "SALESORDER-ORDER": "orders are created by the sales-order process and kept up to date by the order status job "
+    "(ORDER_SYNC_SCHEDULE).",
+}
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -49,6 +56,8 @@ class SyncContext:
         return mapping
 
     def not_runnable_because(self, mapping: TableMapping) -> str | None:
+        if mapping.name in PROCESS_MAPPINGS:
+            return PROCESS_MAPPINGS[mapping.name]
         if mapping.name in OPTION_MAPS.values():
             return (
                 f"it is an option mapping (BC codes <-> the option set {mapping.dataverse_id}) and the engine does not "

@@ -76,3 +76,16 @@ def test_quote_process_and_archive_routes(api: Api) -> None:
     assert (status, body["error"]["code"]) == (404, "quoteNotFound")
     status, body = api.call("get_quote_archive", route={"dataverseId": "nope"})
     assert (status, body["error"]["field"]) == (400, "dataverseId")
+
+
+def test_the_generic_engine_refuses_mappings_their_processes_run(api: Api) -> None:
+    status, body = api.call("start_full_sync", "POST", {"mappings": ["CURRENCY", "POSTEDSALESINV-INV"], "start": False})
+    assert status == 202, body
+    assert "invoice process" in body["notRunnable"]["POSTEDSALESINV-INV"]
+    assert [line["mapping"] for line in body["lines"]] == ["CURRENCY"]
+    status, body = api.call(
+        "synchronize_now",
+        "POST",
+        {"mapping": "POSTEDSALESINV-INV", "bcId": str(uuid.uuid4()), "direction": "toDataverse"},
+    )
+    assert (status, body["error"]["code"]) == (409, "mappingNotRunnable")
