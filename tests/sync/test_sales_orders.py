@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from local.emulators.business_central.seed import seeded_id as bc_seeded
 from shared.domain.errors import ConflictError, RecordError
 from shared.domain.records import Side
 from shared.services.sales_orders import MAPPING, auto_create, create_in_business_central
@@ -188,3 +189,23 @@ def test_auto_create_runs_only_when_enabled_and_once_per_order(sync_stack: SyncS
     assert context.couplings.find_by_dataverse_id(MAPPING, first) is not None
     assert {"AUTO-1", "AUTO-2"} <= {o["externalDocumentNumber"] for o in bc_orders(sync_stack)}
     assert "DRAFT" not in {o["externalDocumentNumber"] for o in bc_orders(sync_stack)}
+
+
+def test_the_currency_comes_from_its_coupling_and_the_local_currency_is_blank(sync_stack: SyncStack) -> None:
+    context = sync_stack.context
+    ids = couple_sales_basics(context)
+    alpine = context.couplings.find_by_bc_id("CUSTOMER", bc_seeded("customer", "Alpine Ski House"))
+    euro = context.couplings.find_by_bc_id("CURRENCY", bc_seeded("currency", "EUR"))
+    assert alpine is not None and euro is not None
+    order_id = sales_order(
+        context,
+        alpine.dataverse_id,
+        [{"productid": ids["desk"], "quantity": 1}],
+        **{"transactioncurrencyid@odata.bind": f"/transactioncurrencies({euro.dataverse_id})"},
+    )
+    result = create_in_business_central(context, SETUP, order_id)
+    assert (sync_stack.bc.get_entity("salesOrders", result.bc_id) or {})["currencyCode"] == "EUR"
+    local = create_in_business_central(
+        context, SETUP, sales_order(context, ids["account"], [{"productid": ids["desk"], "quantity": 1}])
+    )
+    assert (sync_stack.bc.get_entity("salesOrders", local.bc_id) or {})["currencyCode"] == "USD"  # BC's LCY (blank)
