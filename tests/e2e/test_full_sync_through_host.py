@@ -27,7 +27,7 @@ from shared.storage.couplings import TableCouplingStore
 from shared.storage.tables import TableFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]  # two stacks and two full syncs: minutes
-COUNTS = {"customers": 1200, "contacts": 1200, "items": 250}
+COUNTS = {"customers": 2000, "contacts": 2000, "items": 400}
 MAPPINGS = ["SALESPEOPLE", "CURRENCY", "UNIT GROUP", "ITEM UOM", "CUSTOMER", "CONTACT", "ITEM-PRODUCT"]
 FAULTS = {"status429Rate": 0.03, "status5xxRate": 0.02, "retryAfterSeconds": 0}
 CHAOS = {"duplicate": True, "crashRate": 0.3, "crashAfterMax": 6, "lostCompletionRate": 0.1, "seed": 11}
