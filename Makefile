@@ -46,7 +46,7 @@ bench: setup
 	$(PY) -m bench
 
 chaos: setup
-	$(BIN)/pytest -m chaos
+	$(BIN)/pytest -m "chaos or chaos_full"
 
 constraints: $(STAMP_PY)
 	@{ echo "# Every transitive Python package, pinned (pip freeze of requirements-dev.txt). Regenerate with 'make constraints'."; \
