@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from local.emulators.clock import set_offset
+
 
 class Throttled(Exception):
     """Raised when a principal is over a limit; `kind` says which (requests or concurrency)."""
@@ -131,6 +133,7 @@ class Faults:
     dropAfterProcessingRate: float = 0.0
     latencyMs: int = 0
     retryAfterSeconds: int = 1
+    clockOffsetSeconds: float = 0.0  # this emulator's clock ahead (+) or behind (-) the machine's
     seed: int | None = None
 
 
@@ -152,6 +155,9 @@ class FaultInjector:
             if name == "seed":
                 if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
                     raise ValueError("fault 'seed' must be an integer or null")
+            elif name == "clockOffsetSeconds":
+                if not isinstance(value, int | float) or isinstance(value, bool) or abs(value) > 3600:
+                    raise ValueError("fault 'clockOffsetSeconds' must be a number of seconds within an hour")
             elif not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"fault '{name}' must be a non-negative number")
             elif name in self.RATE_FIELDS and value > 1:
@@ -161,6 +167,7 @@ class FaultInjector:
             self.faults = Faults(**merged)
             if self.faults.seed is not None:
                 self._random.seed(self.faults.seed)
+        set_offset(self.faults.clockOffsetSeconds)
         return self.faults
 
     def roll(self, rate: float) -> bool:

@@ -26,7 +26,7 @@ from local.stack import LocalStack
 from shared.storage.couplings import TableCouplingStore
 from shared.storage.tables import TableFactory
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]  # two stacks and two full syncs: minutes
+pytestmark = [pytest.mark.integration, pytest.mark.chaos, pytest.mark.timeout(600)]  # two stacks, two full syncs: minutes
 COUNTS = {"customers": 2000, "contacts": 2000, "items": 400}
 MAPPINGS = ["SALESPEOPLE", "CURRENCY", "UNIT GROUP", "ITEM UOM", "CUSTOMER", "CONTACT", "ITEM-PRODUCT"]
 FAULTS = {"status429Rate": 0.03, "status5xxRate": 0.02, "retryAfterSeconds": 0}

@@ -13,6 +13,7 @@ from typing import Any
 
 from local.emulators.business_central.errors import STRING_TOO_LONG, bad_request
 from local.emulators.business_central.schema import EntitySet, Property
+from local.emulators.clock import utc_now
 
 EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
 EMPTY_DATE = "0001-01-01"
@@ -21,7 +22,7 @@ EMPTY_DATETIME = "0001-01-01T00:00:00Z"
 
 def now_text() -> str:
     """BC returns SystemModifiedAt with milliseconds."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return utc_now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def default_value(prop: Property) -> Any:

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from local.emulators.clock import utc_now
 from local.emulators.dataverse.errors import LENGTH_EXCEEDED, DataverseError, bad_payload
 from local.emulators.dataverse.schema import Attribute, Table
 
@@ -16,7 +17,7 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 def now_text() -> str:
     """Dataverse returns date-times in UTC with whole seconds: several writes in one second share `modifiedon`."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def canonical_guid(value: Any, what: str) -> str:
