@@ -57,11 +57,11 @@ _REFERENCE_WORDS = frozenset({"name", "names", "uri", "url", "id", "ids", "vault
 
 
 def is_sensitive_name(name: str) -> bool:
-    """True when a name says it holds a secret (`storageKey`, `APPLICATIONINSIGHTS_CONNECTION_STRING`)."""
+    """True when a name says it holds a secret (`storageKey`, `APPLICATIONINSIGHTS_CONNECTION_STRING`); a sensitive
+    word followed by a reference word is the name or address of a secret (`credentialSecretName`, `keyVaultUri`)."""
     parts = words(name)
     return any(
-        word in _SENSITIVE and (i + 1 == len(parts) or parts[i + 1] not in _REFERENCE_WORDS)
-        for i, word in enumerate(parts)
+        word in _SENSITIVE and not _REFERENCE_WORDS.intersection(parts[i + 1 :]) for i, word in enumerate(parts)
     )
 
 

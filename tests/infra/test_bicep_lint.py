@@ -205,6 +205,9 @@ def test_role_by_name_in_a_module_parameter_and_an_existing_definition(tmp_path:
         ("clientSecretName", False),
         ("secretUri", False),
         ("identityClientId", False),
+        ("credentialSecretName", False),
+        ("KEY_VAULT_CREDENTIAL_NAME", False),
+        ("secretValue", True),
     ],
 )
 def test_sensitive_names(name: str, sensitive: bool) -> None:
