@@ -1,0 +1,66 @@
+"""HTTP routes the admin console reads: both sides of a coupled record, and the recent jobs of a mapping."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from shared.domain.errors import InvalidInputError
+from shared.triggers.http_couplings import ID, record_id
+from shared.triggers.http_support import RouteSpec, documented, handled, json_response, mapping_name, mapping_schema
+from shared.triggers.serialize import job_json
+
+blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
+
+documented(
+    RouteSpec(
+        "compare_record",
+        "records/{mapping}/compare",
+        "GET",
+        "Both sides of a coupled record, field by field (the conflict view: choose a side with Synchronize Now)",
+        query={"bcId": ID, "dataverseId": ID},
+        responses=(200, 400, 404, 409),
+    )
+)
+
+
+@blueprint.route(route="records/{mapping}/compare", methods=["GET"])
+@handled
+def compare_record(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.bootstrap import get_services
+    from shared.services.compare import compare_record as compare
+
+    name = mapping_name(req.route_params.get("mapping"))
+    bc_id, dataverse_id = req.params.get("bcId"), req.params.get("dataverseId")
+    if (bc_id is None) == (dataverse_id is None):
+        raise InvalidInputError("bcIdOrDataverseId", "Give exactly one of bcId and dataverseId.", field="bcId")
+    ids = (
+        {"bc_id": record_id(bc_id, "bcId")}
+        if bc_id is not None
+        else {"dataverse_id": record_id(dataverse_id, "dataverseId")}
+    )
+    return json_response(200, compare(get_services().context, name, **ids))
+
+
+documented(
+    RouteSpec(
+        "list_jobs",
+        "jobs",
+        "GET",
+        "The recent sync jobs of a mapping, newest first, with counters and times",
+        query={"mapping": mapping_schema(), "limit": {"type": "string", "pattern": "^[0-9]{1,3}$"}},
+        responses=(200, 400),
+    )
+)
+
+
+@blueprint.route(route="jobs", methods=["GET"])
+@handled
+def list_jobs(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.bootstrap import get_services
+
+    name = mapping_name(req.params.get("mapping"))
+    raw = req.params.get("limit", "20")
+    if not raw.isdigit() or not 1 <= int(raw) <= 200:
+        raise InvalidInputError("invalidValue", "'limit' must be a number from 1 to 200.", field="limit")
+    jobs = get_services().context.jobs.list_jobs(name, int(raw))
+    return json_response(200, {"mapping": name, "value": [job_json(job) for job in jobs]})
