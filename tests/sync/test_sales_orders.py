@@ -197,12 +197,8 @@ def test_the_currency_comes_from_its_coupling_and_the_local_currency_is_blank(sy
     alpine = context.couplings.find_by_bc_id("CUSTOMER", bc_seeded("customer", "Alpine Ski House"))
     euro = context.couplings.find_by_bc_id("CURRENCY", bc_seeded("currency", "EUR"))
     assert alpine is not None and euro is not None
-    order_id = sales_order(
-        context,
-        alpine.dataverse_id,
-        [{"productid": ids["desk"], "quantity": 1}],
-        **{"transactioncurrencyid@odata.bind": f"/transactioncurrencies({euro.dataverse_id})"},
-    )
+    currency: dict[str, Any] = {"transactioncurrencyid@odata.bind": f"/transactioncurrencies({euro.dataverse_id})"}
+    order_id = sales_order(context, alpine.dataverse_id, [{"productid": ids["desk"], "quantity": 1}], **currency)
     result = create_in_business_central(context, SETUP, order_id)
     assert (sync_stack.bc.get_entity("salesOrders", result.bc_id) or {})["currencyCode"] == "EUR"
     local = create_in_business_central(
