@@ -255,6 +255,8 @@ module functionApp './app/functionapp.bicep' = {
       WRITE_IN_PRODUCT_TYPE: writeInProductType
       WRITE_IN_PRODUCT_NO: writeInProductNo
       BC_PAGE_SERVICES: bcPageServices
+      // /api/health calls a mapping stale after the same quiet time as the "no successful sync" alert
+      HEALTH_STALE_AFTER_MINUTES: string(noSuccessMinutes)
     }
   }
 }

@@ -91,3 +91,16 @@ def test_flex_consumption_python_311() -> None:
     assert "tier: 'FlexConsumption'" in text
     assert re.search(r"runtime: \{\s*name: 'python'\s*version: '3\.11'\s*\}", text)
     assert "type: 'UserAssignedIdentity'" in text  # the deployment container is read with the identity
+
+
+def test_the_workflow_builds_and_what_ifs_with_the_pinned_parser() -> None:
+    workflow = (ROOT / ".github" / "workflows" / "infra.yml").read_text()
+    assert "az bicep build --file infra/main.bicep" in workflow
+    assert "az deployment sub what-if" in workflow
+    assert "id-token: write" in workflow  # OIDC, no client secret
+    pins = set(re.findall(r"^(tree-sitter(?:-bicep)?==\S+)$", (ROOT / "requirements-dev.txt").read_text(), re.M))
+    assert len(pins) == 2
+    assert pins <= set(workflow.split()), "the workflow's lint must use the versions make test uses"
+    declared = main_parameters()
+    passed = set(re.findall(r"^\s+(\w+)=", workflow, re.M))
+    assert {name for name, has_default in declared.items() if not has_default} <= passed
