@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shared.domain.mapping import TableMapping
-from shared.ports import JobQueue, QuoteArchive, RunStore, SettingsStore
+from shared.ports import JobQueue, QuoteArchive, RunStore, SettingsStore, StorageProbe
 from shared.services.context import SyncContext
 from shared.settings import AuthMode, Settings
 
@@ -34,6 +34,7 @@ class Services:
     runs: RunStore
     archive: QuoteArchive
     environment: Mapping[str, str] = field(default_factory=dict)  # app settings: the setup's defaults
+    storage: StorageProbe | None = None  # `/api/health`: the Table Storage account
 
 
 _services: Services | None = None
@@ -115,7 +116,14 @@ def build_services(settings: Settings) -> Services:
         bulk_size=settings.bulk_size,
     )
     return Services(
-        settings, context, settings_store, queue, TableRunStore(tables), TableQuoteArchive(tables), dict(os.environ)
+        settings,
+        context,
+        settings_store,
+        queue,
+        TableRunStore(tables),
+        TableQuoteArchive(tables),
+        dict(os.environ),
+        storage=tables,
     )
 
 
@@ -156,6 +164,17 @@ def check_page_services(names: Mapping[str, str]) -> None:
                 "invalidValue", f"'{entity}' is not a page-backed entity (one of {', '.join(pages)}).",
                 field=f"pageServices.{entity}",
             )
+
+
+def token_getters(services: Services) -> dict[str, Callable[[], object] | None]:
+    """For `/api/health`: "obtain a token" of the BC and Dataverse clients' own providers (the very path a sync
+    takes), or None for a client that sends no token (an in-memory fake)."""
+    getters: dict[str, Callable[[], object] | None] = {}
+    for app, client in (("businessCentral", services.context.bc), ("dataverse", services.context.dataverse)):
+        http = getattr(client, "http", None)
+        tokens = getattr(http, "tokens", None) if http is not None else None
+        getters[app] = tokens.get_token if tokens is not None else None
+    return getters
 
 
 def set_services(services: Services | None) -> None:

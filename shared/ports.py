@@ -104,9 +104,32 @@ class QuoteArchive(Protocol):
 
 
 # -- queue -----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class QueueCounts:
+    """A queue's message counts as its service reports them (`/api/health`)."""
+
+    active: int
+    dead_lettered: int
+    scheduled: int = 0
+
+
 class JobQueue(Protocol):
     def send(self, messages: Sequence[JobMessage], *, delay: timedelta | None = None) -> None:
         """Send in batches; the deterministic `message_id` lets duplicate detection drop a repeated send."""
+        ...
+
+    def ping(self) -> None:
+        """Reach the queue as a sender would (raises a `SyncError` when it cannot, or the identity is refused)."""
+        ...
+
+    def message_counts(self) -> QueueCounts | None:
+        """Active, dead-lettered and scheduled messages (one management read), None where the queue cannot tell."""
+        ...
+
+
+class StorageProbe(Protocol):
+    def ping(self) -> None:
+        """One cheap read of the storage account (raises when it cannot be reached or refuses the identity)."""
         ...
 
 

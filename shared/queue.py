@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.domain.errors import FatalError, SyncError, TransientError
 from shared.domain.jobs import InvalidJobMessage, JobMessage
-from shared.ports import JobQueue
+from shared.ports import JobQueue, QueueCounts
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
     from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusMessageBatch, ServiceBusSender
+    from azure.servicebus.management import ServiceBusAdministrationClient
 
 __all__ = [
     "CONTENT_TYPE",
@@ -135,6 +136,7 @@ class ServiceBusJobQueue:
         self._client_options = dict(client_options or {})
         self._client: ServiceBusClient | None = None
         self._sender: ServiceBusSender | None = None
+        self._admin: ServiceBusAdministrationClient | None = None
         self._lock = threading.Lock()
 
     def send(self, messages: Sequence[JobMessage], *, delay: timedelta | None = None) -> None:
@@ -169,13 +171,53 @@ class ServiceBusJobQueue:
             except AzureError as error:
                 raise domain_error(error) from error
 
+    def ping(self) -> None:
+        """Open the sender's link if it is not open yet (namespace reachable, queue there, identity may send); an open
+        link is taken as is. In Azure, `message_counts` then adds a fresh HTTPS round trip on every call."""
+        from azure.core.exceptions import AzureError  # noqa: PLC0415
+
+        with self._lock:
+            try:
+                self._get_sender().create_message_batch()
+            except AzureError as error:
+                raise domain_error(error) from error
+
+    def message_counts(self) -> QueueCounts | None:
+        """The queue's runtime properties through `ServiceBusAdministrationClient` (HTTPS, the management path). The
+        identity needs `Microsoft.ServiceBus/namespaces/queues/read`; that the Data Sender/Receiver roles (which list
+        `Microsoft.ServiceBus/*/queues/read`) suffice for this call is UNCONFIRMED: a refusal is reported as
+        `ServiceBusUnauthorized`. None with a connection string: the development emulator and `local/broker.py`
+        have no management endpoint."""
+        if self._connection_string is not None:
+            return None
+        from azure.core.exceptions import AzureError, HttpResponseError  # noqa: PLC0415
+        from azure.servicebus.management import ServiceBusAdministrationClient  # noqa: PLC0415
+
+        try:
+            if self._admin is None:
+                assert self._namespace is not None and self._credential is not None
+                self._admin = ServiceBusAdministrationClient(self._namespace, self._credential)
+            found = self._admin.get_queue_runtime_properties(self.queue_name)
+        except HttpResponseError as error:
+            if error.status_code in (401, 403):
+                raise FatalError("ServiceBusUnauthorized", "Service Bus refused to read the queue") from error
+            if error.status_code == 404:
+                raise FatalError("QueueNotFound", f"Service Bus has no queue {self.queue_name}") from error
+            raise domain_error(error) from error
+        except AzureError as error:
+            raise domain_error(error) from error
+        scheduled = found.scheduled_message_count or 0
+        return QueueCounts(found.active_message_count or 0, found.dead_letter_message_count or 0, scheduled)
+
     def close(self) -> None:
         with self._lock:
             if self._sender is not None:
                 self._sender.close()
             if self._client is not None:
                 self._client.close()
-            self._sender = self._client = None
+            if self._admin is not None:
+                self._admin.close()
+            self._sender = self._client = self._admin = None
 
     def _get_sender(self) -> ServiceBusSender:
         if self._sender is None:

@@ -21,6 +21,7 @@ from typing import Any
 from azure.functions.servicebus import ServiceBusMessage as FunctionMessage
 
 from shared.domain.jobs import JobMessage
+from shared.ports import QueueCounts
 from shared.queue import message_fields
 
 DEFAULT_DUPLICATE_WINDOW = timedelta(minutes=10)
@@ -196,6 +197,13 @@ class InMemoryJobQueue:
             return entry.locked_until
 
     # -- looking ------------------------------------------------------------------------------------------
+    def ping(self) -> None:
+        """Always reachable: it lives in this process."""
+
+    def message_counts(self) -> QueueCounts:
+        """Service Bus's runtime properties: active (visible or locked), dead-lettered, scheduled."""
+        return QueueCounts(len(self.active_messages()), len(self.dead_letters()), len(self.scheduled_messages()))
+
     def dead_letters(self) -> list[DeadLetter]:
         with self._changed:
             self._expire_locks(self._clock())

@@ -99,6 +99,7 @@ class BusinessCentralClient:
         page_size: int = MAX_PAGE_SIZE,
     ) -> None:
         self.http = http or HttpClient(base_url, token_provider)
+        self.http.service = "bc"  # the telemetry dimension of its spans and 429 counts
         self.company = company
         self.sources = sources
         self.page_size = min(page_size, MAX_PAGE_SIZE)

@@ -73,6 +73,7 @@ class DataverseClient(DataverseOperations):
             verify=verify,
             default_headers=BASE_HEADERS,
         )
+        self.http.service = "dataverse"  # the telemetry dimension of its spans and 429 counts
         self.bulk_chunk = bulk_chunk
         self.batch_chunk = batch_chunk
         origin = urlsplit(self.api_root)

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from shared import telemetry
 from shared.connectors.errors import REQUEST_ID_HEADERS, ApiError
 from shared.domain.errors import ErrorKind
 
@@ -113,6 +114,8 @@ def error_from_response(response: requests.Response, method: str, url: str, atte
 class HttpClient:
     """Sends requests to one API: auth header, timeouts, retries, structured errors."""
 
+    service = "http"  # the telemetry dimension `service`: the BC and Dataverse clients set `bc` / `dataverse`
+
     def __init__(
         self,
         base_url: str,
@@ -167,7 +170,23 @@ class HttpClient:
         idempotent: bool | None = None,
         ok_statuses: frozenset[int] = frozenset(),
     ) -> requests.Response:
-        """Send with retries; return the response when 2xx (or in `ok_statuses`), else raise `ApiError`."""
+        """Send with retries; return the response when 2xx (or in `ok_statuses`), else raise `ApiError`. One
+        dependency span covers the call with its retries (a child of the running sync job's span)."""
+        with telemetry.http_span(self.service, method, self.url(path_or_url)) as call:
+            return self._send(method, path_or_url, params, json_body, data, headers, idempotent, ok_statuses, call)
+
+    def _send(
+        self,
+        method: str,
+        path_or_url: str,
+        params: Mapping[str, str] | None,
+        json_body: Any,
+        data: bytes | str | None,
+        headers: Mapping[str, str] | None,
+        idempotent: bool | None,
+        ok_statuses: frozenset[int],
+        call: telemetry.HttpCall,
+    ) -> requests.Response:
         url = self.url(path_or_url)
         headers = dict(headers or {})
         safe_to_repeat = self.is_idempotent(method, headers) if idempotent is None else idempotent
@@ -204,6 +223,7 @@ class HttpClient:
                 ) from error
             else:
                 if response.status_code < 400 or response.status_code in ok_statuses:
+                    call.answered(response.status_code, attempt)
                     return response
                 failure = error_from_response(response, method, url, attempt)
                 if response.status_code == 401 and self.tokens is not None and not refreshed:
@@ -221,7 +241,10 @@ class HttpClient:
                 wait = (
                     failure.retry_after if failure.retry_after is not None else self.policy.backoff(attempt, self._rng)
                 )
-            if attempt >= self.policy.max_attempts or waited + wait > self.policy.max_total_wait:
+            gives_up = attempt >= self.policy.max_attempts or waited + wait > self.policy.max_total_wait
+            if failure.status == 429:
+                telemetry.record_throttle(self.service, 0.0 if gives_up else wait)
+            if gives_up:
                 raise failure
             self.stats.retries += 1
             self.stats.waits.append(wait)

@@ -46,6 +46,7 @@ from shared.services.context import SyncContext
 from shared.services.full_sync_lines import failed, finished, hand_over, overridden, reset, running
 from shared.services.incremental import MappingRun
 from shared.services.matching import match_and_couple
+from shared.telemetry import job_span
 
 CHUNK_RECORDS = 200  # records per chunk: one chunk finishes in seconds, far inside the message lock
 SEND_BATCH = 50
@@ -204,18 +205,21 @@ class FullSync:
         ids = [str(i) for i in raw] if isinstance(raw, list) else []
         job_id = chunk_message_id(run_id, name, chunk)
         mapping = self.context.runnable(name)
-        if payload.get("mode") == Recommendation.COUPLE_RECORDS.value and payload.get("side") == "bc":
-            # a full synchronization leaves nothing behind: what has no match is created, whatever the mapping's
-            # "create new in case of no match" says (that setting is for match-based coupling run on its own)
-            create = mapping.direction.allows(Direction.TO_DATAVERSE)
-            report = match_and_couple(self.context, name, job_id=job_id, bc_ids=ids, create_if_no_match=create)
-            created, coupled = len(report.created), len(report.coupled)
-            failed = len(report.failed) + len(report.unmatched)
-            counters = Counters(inserted=created, coupled=created + coupled, failed=failed)
-        else:
-            side_bc = payload.get("side") == "bc"
-            job = MappingRun(self.context, mapping, job_id).run_records(ids if side_bc else [], [] if side_bc else ids)
-            counters = job.counters
+        side_bc = payload.get("side") == "bc"
+        direction = (Direction.TO_DATAVERSE if side_bc else Direction.FROM_DATAVERSE).value
+        with job_span("fullSyncChunk", name, job_id=job_id, run_id=run_id, direction=direction) as span:
+            if payload.get("mode") == Recommendation.COUPLE_RECORDS.value and side_bc:
+                # a full synchronization leaves nothing behind: what has no match is created, whatever the mapping's
+                # "create new in case of no match" says (that setting is for match-based coupling run on its own)
+                create = mapping.direction.allows(Direction.TO_DATAVERSE)
+                report = match_and_couple(self.context, name, job_id=job_id, bc_ids=ids, create_if_no_match=create)
+                created, coupled = len(report.created), len(report.coupled)
+                failed = len(report.failed) + len(report.unmatched)
+                counters = Counters(inserted=created, coupled=created + coupled, failed=failed)
+            else:
+                run = MappingRun(self.context, mapping, job_id)
+                counters = run.run_records(ids if side_bc else [], [] if side_bc else ids).counters
+            span.finish(counters.as_dict())
         self._count(run_id, name, chunk, counters)
 
     def fail_chunk(self, run_id: str, name: str, chunk: int, error: Exception) -> None:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,8 +31,10 @@ from shared.services.lookups import LookupResolver
 from shared.services.outcomes import final_values, record_failure, save_synchronized
 from shared.services.sides import BcSide, DataverseSide
 from shared.services.values import ValueMapper
+from shared.telemetry import job_span, log_event
 
 MAX_BOUNDARY = 2000
+LOG = logging.getLogger("bc_sales_sync.sync")
 
 
 @dataclass
@@ -192,6 +195,7 @@ class MappingRun:
 
     def _fail(self, side: Side, record_id: str, error: SyncError, row: Row | None) -> None:
         self.counters.failed += 1
+        log_event(LOG, "record failed", side=side.value, recordId=record_id, code=error.code)
         if error.is_transient and row is not None:
             modified = self.bc.modified_on(row) if side is Side.BC else self.dv.modified_on(row)
             (self.transient_bc if side is Side.BC else self.transient_dv).append(modified or "")
@@ -339,5 +343,10 @@ def outcome_error(outcome: BatchOutcome) -> SyncError:
 
 
 def run_mapping(context: SyncContext, mapping_name: str) -> SyncJob:
+    """One incremental run, traced as one job: its span (HTTP calls as children), metrics and log line."""
     mapping = context.runnable(mapping_name)
-    return MappingRun(context, mapping).run()
+    run = MappingRun(context, mapping)
+    with job_span("incremental", mapping.name, job_id=run.job_id, direction=mapping.direction.value) as span:
+        job = run.run()
+        span.finish(job.counters.as_dict())
+    return job

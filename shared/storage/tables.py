@@ -17,9 +17,10 @@ import threading
 from typing import Any
 
 from azure.core.credentials import TokenCredential
+from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableEntity, TableServiceClient
 
-from shared.domain.errors import FatalError
+from shared.domain.errors import FatalError, TransientError
 
 COUPLINGS = "Couplings"
 CHECKPOINTS = "Checkpoints"
@@ -82,6 +83,21 @@ class TableFactory:
                 client = self._service.create_table_if_not_exists(full_name)
                 self._tables[full_name] = client
             return client
+
+    def ping(self) -> None:
+        """`StorageProbe` (`/api/health`): one query for a partition no one writes, in the job log's table, with the
+        reach and rights the app works with (a missing table still proves the account answered). One quick attempt,
+        not the SDK's retries: a health probe must answer while an outage lasts, not wait it out."""
+        client = self._service.get_table_client(self.table_name(SYNC_JOBS))
+        try:
+            rows = client.query_entities(
+                "PartitionKey eq '~health'", results_per_page=1, retry_total=0, connection_timeout=5, read_timeout=10
+            )
+            next(iter(rows), None)
+        except ResourceNotFoundError:
+            return
+        except AzureError as error:
+            raise TransientError("StorageUnavailable", f"Table Storage: {type(error).__name__}") from error
 
 
 def is_azurite_connection_string(connection_string: str) -> bool:

@@ -45,12 +45,17 @@ def item_availability(timer: func.TimerRequest) -> None:
     """A transient failure waits for the next tick: the run writes plain values, so a re-run redoes what is left."""
     from shared.domain.errors import SyncError
     from shared.services.availability import refresh_availability
+    from shared.telemetry import flush, job_span
 
     try:
-        result = refresh_availability(_context())
+        with job_span("availability", "ITEM-AVAILABILITY", direction="toDataverse") as span:
+            result = refresh_availability(_context())
+            span.finish(result.as_dict())
     except SyncError as error:
         log.warning("item availability did not finish: %s error %s: %s", error.kind.value, error.code, error.message)
         return
+    finally:
+        flush()
     log.info("item availability (past due: %s): %s", timer.past_due, result.as_dict())
 
 

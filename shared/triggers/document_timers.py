@@ -6,11 +6,25 @@ switching the automation off in setup stops it at the next tick without a redepl
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import azure.functions as func
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 log = logging.getLogger("bc_sales_sync.document_timers")
+TO_DATAVERSE, FROM_DATAVERSE = "toDataverse", "fromDataverse"
+
+
+def _traced(kind: str, mapping: str, direction: str, work: Callable[[], Any]) -> Any:
+    """Run one process as a sync job for telemetry (span, metrics, log line with its counters, never its error
+    texts); what it returns goes back to the caller."""
+    from shared.telemetry import job_span
+
+    with job_span(kind, mapping, direction=direction) as span:
+        result = work()
+        span.finish(result if isinstance(result, dict) else result.as_dict())
+        return result
 
 
 @blueprint.timer_trigger(schedule="%SALES_DOCUMENTS_SCHEDULE%", arg_name="timer", run_on_startup=False)
@@ -18,13 +32,17 @@ def sales_documents(timer: func.TimerRequest) -> None:
     """Auto Process Sales Quotes first (a won quote's order is converted through its quote), then Auto Create Sales
     Orders; each only when enabled in setup."""
     from shared.bootstrap import current_setup, get_services
+    from shared.services.quote_orders import QUOTE_MAPPING
     from shared.services.quotes import auto_process
     from shared.services.sales_orders import auto_create
+    from shared.telemetry import flush
 
     services = get_services()
     setup = current_setup(services)
-    log.info("auto process quotes: %s", auto_process(services.context, setup, services.archive))
-    log.info("auto create sales orders: %s", auto_create(services.context, setup, services.archive))
+    context, archive = services.context, services.archive
+    _traced("quotes", QUOTE_MAPPING, FROM_DATAVERSE, lambda: auto_process(context, setup, archive))
+    _traced("salesOrders", "SALESORDER-ORDER", FROM_DATAVERSE, lambda: auto_create(context, setup, archive))
+    flush()
 
 
 @blueprint.timer_trigger(schedule="%ORDER_SYNC_SCHEDULE%", arg_name="timer", run_on_startup=False)
@@ -32,9 +50,12 @@ def order_status(timer: func.TimerRequest) -> None:
     """SALESORDER-ORDER: header changes, release/ship/invoice posts and Invoiced orders (setup permitting)."""
     from shared.bootstrap import current_setup, get_services
     from shared.services.order_status import update_order_status
+    from shared.telemetry import flush
 
     services = get_services()
-    log.info("order status: %s", update_order_status(services.context, current_setup(services)).as_dict())
+    setup = current_setup(services)
+    _traced("orderStatus", "SALESORDER-ORDER", TO_DATAVERSE, lambda: update_order_status(services.context, setup))
+    flush()
 
 
 @blueprint.timer_trigger(schedule="%INVOICE_SYNC_SCHEDULE%", arg_name="timer", run_on_startup=False)
@@ -44,7 +65,9 @@ def posted_invoices(timer: func.TimerRequest) -> None:
     from shared.bootstrap import get_services
     from shared.services.invoices import sync_posted_invoices
     from shared.services.statistics import refresh_statistics
+    from shared.telemetry import flush
 
     context = get_services().context
-    log.info("posted invoices: %s", sync_posted_invoices(context).as_dict())
-    log.info("account statistics: %s", refresh_statistics(context))
+    _traced("postedInvoices", "POSTEDSALESINV-INV", TO_DATAVERSE, lambda: sync_posted_invoices(context))
+    _traced("statistics", "CUSTOMER-STATISTICS", TO_DATAVERSE, lambda: refresh_statistics(context))
+    flush()

@@ -40,5 +40,8 @@ def run_scheduled_mappings(schedule: str) -> dict[str, str]:
 
 @blueprint.timer_trigger(schedule="%SYNC_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def incremental_sync(timer: func.TimerRequest) -> None:
+    from shared.telemetry import flush
+
     outcomes = run_scheduled_mappings(SYNC_SCHEDULE)
     log.info("incremental sync (past due: %s): %s", timer.past_due, outcomes)
+    flush()  # the instance may be frozen once the timer returns: export this tick's job metrics now

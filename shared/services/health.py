@@ -1,0 +1,151 @@
+"""`GET /api/health`: can the app work right now? Each dependency is really asked, once, in parallel.
+
+Checks: `storage` (one Table Storage query), `queue` (the Service Bus sender's link), `deadLetters` (the queue's
+dead-letter count, where the queue can tell), `tokens` (a token for Business Central and for Dataverse, through the
+same providers the connectors use), `jobs` (per enabled incremental mapping: the last successful job and its age).
+
+What fails the health (503): a dependency that cannot be reached or refuses the app's identity, and a mapping whose
+last successful job is older than `stale_after` (its timer stopped, or every run fails). What does not: dead letters
+(the dead-letter trigger records and completes them, so a count above 0 is a moment, or the alert's business) and a
+mapping that never ran yet (a fresh install). A failure is reported by its code only, never by its text: the
+route is anonymous, and texts can carry URLs or record data.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from shared.domain.watermarks import parse_instant
+from shared.mappings import mapping_names
+from shared.ports import JobLog, JobQueue, StorageProbe
+from shared.services.context import SyncContext
+from shared.telemetry import error_code, log_event
+
+LOG = logging.getLogger("bc_sales_sync.health")
+INCREMENTAL_SCHEDULE = "SYNC_SCHEDULE"
+CHECK_TIMEOUT_SECONDS = 20.0  # a check still running by then is reported as `timeout` (it may finish unseen)
+
+Check = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class HealthProbes:
+    """What the health route asks; `tokens` maps an app (`businessCentral`, `dataverse`) to "obtain a token", or to
+    None when its client sends none (an in-memory fake)."""
+
+    storage: StorageProbe | None
+    queue: JobQueue
+    tokens: Mapping[str, Callable[[], object] | None]
+    jobs: JobLog
+    mappings: Sequence[str]
+    clock: Callable[[], datetime]
+    stale_after: timedelta = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    healthy: bool
+    failing: list[str]
+    checks: dict[str, Check]
+
+
+def incremental_mappings(context: SyncContext) -> list[str]:
+    """The mappings the incremental timer runs and logs jobs for: enabled, on its schedule, runnable by the engine."""
+    names = []
+    for name in mapping_names():
+        mapping = context.mapping(name)
+        if mapping.enabled and mapping.schedule == INCREMENTAL_SCHEDULE and not context.not_runnable_because(mapping):
+            names.append(name)
+    return names
+
+
+def check_health(probes: HealthProbes) -> HealthReport:
+    checks: dict[str, Callable[[], Check]] = {
+        "storage": lambda: _storage(probes.storage),
+        "queue": lambda: _ok(probes.queue.ping),
+        "deadLetters": lambda: _dead_letters(probes.queue),
+        "jobs": lambda: _jobs(probes),
+        **{f"tokens.{app}": partial(_token, get) for app, get in probes.tokens.items()},
+    }
+    pool = ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="health")
+    futures = {name: pool.submit(check) for name, check in checks.items()}
+    results: dict[str, Check] = {}
+    for name, future in futures.items():
+        try:
+            results[name] = future.result(timeout=CHECK_TIMEOUT_SECONDS)
+        except FutureTimeout:
+            results[name] = {"ok": False, "error": "timeout"}
+    pool.shutdown(wait=False, cancel_futures=True)  # a hung check must not hold the answer (no `with`: it waits)
+    tokens = {name.removeprefix("tokens."): results.pop(name) for name in list(results) if name.startswith("tokens.")}
+    results["tokens"] = {"ok": all(t["ok"] for t in tokens.values()), "apps": tokens}
+    failing = sorted(
+        [name for name, check in results.items() if not check["ok"] and name != "tokens"]
+        + [f"tokens.{app}" for app, check in tokens.items() if not check["ok"]]
+    )
+    for name in failing:
+        log_event(LOG, "health check failed", level=logging.WARNING, check=name, code=_code_of(name, results, tokens))
+    return HealthReport(not failing, failing, results)
+
+
+def _code_of(name: str, results: dict[str, Check], tokens: dict[str, Check]) -> str:
+    check = tokens[name.removeprefix("tokens.")] if name.startswith("tokens.") else results[name]
+    return str(check.get("error") or "stale")
+
+
+def _ok(call: Callable[[], object]) -> Check:
+    try:
+        call()
+    except Exception as error:  # reported by code: the route never shows an exception's text
+        return {"ok": False, "error": error_code(error)}
+    return {"ok": True}
+
+
+def _storage(storage: StorageProbe | None) -> Check:
+    return {"ok": False, "error": "notConfigured"} if storage is None else _ok(storage.ping)
+
+
+def _token(get: Callable[[], object] | None) -> Check:
+    return {"ok": True, "note": "no token provider: the client sends none"} if get is None else _ok(get)
+
+
+def _dead_letters(queue: JobQueue) -> Check:
+    try:
+        counts = queue.message_counts()
+    except Exception as error:
+        return {"ok": False, "error": error_code(error)}
+    if counts is None:
+        return {"ok": True, "count": None, "note": "not readable on the development emulator"}
+    return {"ok": True, "count": counts.dead_lettered, "active": counts.active, "scheduled": counts.scheduled}
+
+
+def _jobs(probes: HealthProbes) -> Check:
+    now = probes.clock()
+    mappings: dict[str, Check] = {}
+    try:
+        for name in probes.mappings:
+            last = next((job for job in probes.jobs.list_jobs(name, limit=5) if job.status == "finished"), None)
+            finished = last.finished_on if last is not None else None
+            if last is None or finished is None:
+                mappings[name] = {"lastSuccess": None, "stale": False}
+                continue
+            age = (now - parse_instant(finished)).total_seconds()
+            mappings[name] = {
+                "lastSuccess": finished,
+                "jobId": last.job_id,
+                "ageSeconds": int(age),
+                "stale": age > probes.stale_after.total_seconds(),
+            }
+    except Exception as error:
+        return {"ok": False, "error": error_code(error)}
+    stale = sorted(name for name, entry in mappings.items() if entry["stale"])
+    check: Check = {"ok": not stale, "staleAfterMinutes": int(probes.stale_after.total_seconds() // 60)}
+    if stale:
+        check["stale"] = stale
+    return {**check, "mappings": mappings}
