@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from local.azurite import connection_string, start_azurite
+from local.emulators.tokens import acquire_local_token
 from local.processes import REPO_ROOT, ChildProcess, free_port, start_python_module
 
 DEFAULT_PORTS = {
@@ -95,6 +96,15 @@ class LocalStack:
             "LOCAL_FUNCTION_KEY": self.function_key,
             "LOCAL_CURRENCY": "USD",
         }
+
+    def token(self, resource: str) -> str:
+        """An app-only token from the local authority for `resource` (a test or the demo calling an emulator as the
+        app does); one place, so every caller asks the same way."""
+        settings = self.app_settings()
+        return acquire_local_token(
+            self.urls["authority"], self.ca_file, settings["CLIENT_ID"], settings["CLIENT_SECRET"], resource,
+            settings["TENANT_ID"],
+        )  # fmt: skip
 
     def env(self) -> dict[str, str]:
         """What every local process (emulators, the Functions host) needs to find the others."""

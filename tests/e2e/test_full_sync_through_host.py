@@ -26,7 +26,8 @@ from local.stack import LocalStack
 from shared.storage.couplings import TableCouplingStore
 from shared.storage.tables import TableFactory
 
-pytestmark = [pytest.mark.integration, pytest.mark.chaos, pytest.mark.timeout(600)]  # two stacks, two full syncs: minutes
+# two stacks and two full syncs: minutes; queue faults (duplicates, crashes, lost completions): part of the chaos suite
+pytestmark = [pytest.mark.integration, pytest.mark.chaos, pytest.mark.timeout(600)]
 COUNTS = {"customers": 2000, "contacts": 2000, "items": 400}
 MAPPINGS = ["SALESPEOPLE", "CURRENCY", "UNIT GROUP", "ITEM UOM", "CUSTOMER", "CONTACT", "ITEM-PRODUCT"]
 FAULTS = {"status429Rate": 0.03, "status5xxRate": 0.02, "retryAfterSeconds": 0}

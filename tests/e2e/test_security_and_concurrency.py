@@ -14,7 +14,6 @@ import requests
 
 from local.emulators.business_central.seed import COMPANY_ID
 from local.emulators.business_central.seed import seeded_id as bc_id
-from local.emulators.tokens import acquire_local_token
 from local.stack import LocalStack
 
 pytestmark = pytest.mark.integration
@@ -23,11 +22,7 @@ TOKEN_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")
 
 
 def token(stack: LocalStack, resource: str) -> str:
-    settings = stack.app_settings()
-    return acquire_local_token(
-        stack.urls["authority"], stack.ca_file, settings["CLIENT_ID"], settings["CLIENT_SECRET"], resource,
-        settings["TENANT_ID"],
-    )  # fmt: skip
+    return stack.token(resource)
 
 
 def operations(stack: LocalStack, api: requests.Session) -> list[tuple[str, str, bool]]:
