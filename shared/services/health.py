@@ -5,10 +5,11 @@ dead-letter count, where the queue can tell), `tokens` (a token for Business Cen
 same providers the connectors use), `jobs` (per enabled incremental mapping: the last successful job and its age).
 
 What fails the health (503): a dependency that cannot be reached or refuses the app's identity, and a mapping whose
-last successful job is older than `stale_after` (its timer stopped, or every run fails). What does not: dead letters
-(the dead-letter trigger records and completes them, so a count above 0 is a moment, or the alert's business) and a
-mapping that never ran yet (a fresh install). A failure is reported by its code only, never by its text: the
-route is anonymous, and texts can carry URLs or record data.
+last successful job is older than `stale_after` (its timer stopped, or every run fails). What only warns: dead
+letters, and a dead-letter count that cannot be read (the dead-letter trigger records and completes dead letters, so
+a count above 0 is a moment or the dead-letter alert's business; the count needs a management read the sync itself
+does not need). A mapping that never ran yet (a fresh install) is neither. A failure is reported by its code only,
+never by its text: the route is anonymous, and texts can carry URLs or record data.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ INCREMENTAL_SCHEDULE = "SYNC_SCHEDULE"
 CHECK_TIMEOUT_SECONDS = 20.0  # a check still running by then is reported as `timeout` (it may finish unseen)
 
 Check = dict[str, Any]
+WARN_ONLY = ("deadLetters",)
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,8 @@ class HealthProbes:
 @dataclass(frozen=True)
 class HealthReport:
     healthy: bool
-    failing: list[str]
+    failing: list[str]  # checks that make the app unhealthy
+    warnings: list[str]  # informational checks that need a look (dead letters)
     checks: dict[str, Check]
 
 
@@ -86,12 +89,14 @@ def check_health(probes: HealthProbes) -> HealthReport:
     tokens = {name.removeprefix("tokens."): results.pop(name) for name in list(results) if name.startswith("tokens.")}
     results["tokens"] = {"ok": all(t["ok"] for t in tokens.values()), "apps": tokens}
     failing = sorted(
-        [name for name, check in results.items() if not check["ok"] and name != "tokens"]
+        [name for name, check in results.items() if not check["ok"] and name not in ("tokens", *WARN_ONLY)]
         + [f"tokens.{app}" for app, check in tokens.items() if not check["ok"]]
     )
+    dead = results["deadLetters"]
+    warnings = ["deadLetters"] if not dead["ok"] or (dead.get("count") or 0) > 0 else []
     for name in failing:
         log_event(LOG, "health check failed", level=logging.WARNING, check=name, code=_code_of(name, results, tokens))
-    return HealthReport(not failing, failing, results)
+    return HealthReport(not failing, failing, warnings, results)
 
 
 def _code_of(name: str, results: dict[str, Check], tokens: dict[str, Check]) -> str:

@@ -1,8 +1,9 @@
 """`GET /api/health`: anonymous, so an availability test or an admin can probe the app without a key.
 
 It reports for real (`shared/services/health.py`): storage reachable, queue reachable, a token for each app, the last
-successful job per mapping and its age, the dead-letter count; 200 `{"status": "healthy", "checks": ...}`, or 503
-naming the failing checks (the body also carries `error` so it matches the API's error shape). Failures show codes
+successful job per mapping and its age, the dead-letter count; 200 `{"status": "healthy", "checks": ...}` (with
+`warnings` naming dead letters), or 503 naming the failing checks (the body also carries `error`, the API's error
+shape). Failures show codes
 only, never exception texts. Because it is anonymous and every call reads storage and the queue, an answer is reused
 for `CACHE_SECONDS` per instance: a flood of probes costs at most one round of checks every few seconds.
 """
@@ -34,6 +35,7 @@ HEALTH_SCHEMA: dict[str, Any] = {
     "properties": {
         "status": {"enum": ["healthy", "unhealthy"]},
         "failing": {"type": "array", "items": {"type": "string"}},
+        "warnings": {"type": "array", "items": {"type": "string"}},
         "checks": {"type": "object", "additionalProperties": CHECK_SCHEMA},
         "app": {"type": "string"},
         "version": {"type": "string"},
@@ -98,7 +100,10 @@ def _check(services: Any) -> tuple[int, dict[str, Any]]:
     dead = report.checks["deadLetters"]
     queue_name = services.settings.sync_jobs_queue if services.settings is not None else "sync-jobs"
     record_queue(queue_name, dead.get("active"), dead.get("count"))
-    return (200 if report.healthy else 503), _body(report.healthy, report.failing, report.checks)
+    body = _body(report.healthy, report.failing, report.checks)
+    if report.warnings:
+        body["warnings"] = report.warnings
+    return (200 if report.healthy else 503), body
 
 
 def _stale_minutes(environment: Any) -> int:

@@ -47,7 +47,7 @@ def test_healthy_reports_every_dependency_for_real(app: Api) -> None:
     job = finished_job(app, "CUSTOMER", timedelta(minutes=2))
     status, body = app.call("health")
     assert status == 200, body
-    assert body["status"] == "healthy" and "failing" not in body
+    assert body["status"] == "healthy" and "failing" not in body and "warnings" not in body
     checks = body["checks"]
     assert checks["storage"] == {"ok": True} and checks["queue"] == {"ok": True}
     assert checks["deadLetters"] == {"ok": True, "count": 0, "active": 0, "scheduled": 0}
@@ -68,7 +68,21 @@ def test_dead_letters_are_counted_without_failing_the_health(app: Api) -> None:
     (locked,) = queue.receive()
     queue.dead_letter(locked.lock_token, "MaxDeliveryCountExceeded")
     status, body = app.call("health")
-    assert status == 200 and body["checks"]["deadLetters"]["count"] == 1
+    assert status == 200 and body["checks"]["deadLetters"]["count"] == 1 and body["warnings"] == ["deadLetters"]
+
+
+def test_a_dead_letter_count_that_cannot_be_read_only_warns(app: Api) -> None:
+    """The count needs a management read (Service Bus: queue read rights) that sending and receiving do not."""
+    queue = app.services.queue
+    assert isinstance(queue, InMemoryJobQueue)
+
+    def refused() -> None:
+        raise FatalError("ServiceBusUnauthorized", "Service Bus refused to read the queue")
+
+    queue.message_counts = refused  # type: ignore[method-assign,assignment]
+    status, body = app.call("health")
+    assert status == 200 and body["warnings"] == ["deadLetters"]
+    assert body["checks"]["deadLetters"] == {"ok": False, "error": "ServiceBusUnauthorized"}
 
 
 def test_a_dataverse_token_that_cannot_be_obtained_is_a_503_naming_it_without_its_text(app: Api) -> None:
