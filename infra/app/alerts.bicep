@@ -1,9 +1,8 @@
 // Alerts, so the integration never "stops silently", and the action group that e-mails the operator.
 //
-// The log alerts read telemetry the app emits through OpenTelemetry (shared/telemetry.py). ASSUMED names, to be
-// kept in step with it: a custom metric or a log message `sync.job.succeeded` per successful job, and custom
-// metrics `sync.records.synced` / `sync.records.failed` (the record counts of a job), each with a `mapping`
-// dimension (customDimensions.mapping). What each alert means and what to do: docs/operations.md.
+// The log alerts read the custom metrics the app emits through OpenTelemetry (shared/telemetry.py):
+// `sync.job.succeeded` per successful job, and `sync.records.synced` / `sync.records.failed` (the record counts of a
+// job), each with a `mapping` dimension (customDimensions.mapping). What each alert means and what to do: docs/operations.md.
 
 @description('Prefix of the alert and action group names.')
 param namePrefix string
@@ -66,9 +65,8 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
 // A mapping that succeeded within the last 2 days (the longest a log alert may look back) but not in the last
 // noSuccessMinutes: one alert per mapping. A mapping disabled on purpose alerts until 2 days have passed.
 var noSuccessQuery = format('''
-union isfuzzy=true
-    (customMetrics | where name == "sync.job.succeeded"),
-    (traces | where message == "sync.job.succeeded")
+customMetrics
+| where name == "sync.job.succeeded"
 | extend mapping = tostring(customDimensions["mapping"])
 | where isnotempty(mapping)
 | summarize lastSuccess = max(timestamp) by mapping
