@@ -146,7 +146,9 @@ def _run_chunk(
         except Exception as error:  # one order's trouble must not stop the others: kept and counted
             result.failed += 1
             result.errors.append(f"{order.get('ordernumber')}: {error}")
-            log.warning("order status of %s failed: %s", coupling.dataverse_id, error)
+            log.warning(
+                "order status of %s failed: %s", coupling.dataverse_id, getattr(error, "code", type(error).__name__)
+            )
 
 
 def _one_order(

@@ -222,5 +222,5 @@ def auto_process(context: SyncContext, setup: Setup, archive: QuoteArchive) -> d
             if error.is_transient:
                 raise
             counts["failed"] += 1
-            log.warning("quote %s not processed: %s", quote["quoteid"], error.message)
+            log.warning("quote %s not processed: %s", quote["quoteid"], error.code)
     return counts

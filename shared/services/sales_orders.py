@@ -144,8 +144,8 @@ def _finish(context: SyncContext, order: dict[str, Any], bc_id: str, status: str
             again = read_order(context, str(order["salesorderid"]))
             if error.is_transient or again.get("lastbackofficesubmit") is None:
                 raise
-    for warning in warnings:
-        log.warning("Sales order %s: %s", order.get("ordernumber"), warning)
+    if warnings:
+        log.warning("Sales order %s: %d header text(s) cut to BC's length", order.get("salesorderid"), len(warnings))
     return OrderResult(status, str(order["salesorderid"]), bc_id, number, warnings)
 
 
@@ -210,5 +210,5 @@ def auto_create(context: SyncContext, setup: Setup, archive: QuoteArchive | None
             counts[create_in_business_central(context, setup, order_id, archive).status] += 1
         except SyncError as error:
             counts["failed"] += 1
-            log.warning("Sales order %s not created in Business Central: %s", order_id, error.message)
+            log.warning("Sales order %s not created in Business Central: %s", order_id, error.code)
     return counts
