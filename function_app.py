@@ -8,6 +8,7 @@ import azure.functions as func
 
 from shared.triggers import (
     availability,
+    console,
     document_timers,
     health,
     http_couplings,
@@ -37,5 +38,6 @@ for module in (
     timers,
     document_timers,
     queues,
+    console,
 ):
     app.register_functions(module.blueprint)

@@ -45,6 +45,10 @@ class RouteSpec:
     query: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> schema (all optional)
     responses: tuple[int, ...] = (200, 400)
     response_schema: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
+    # Media types of the success responses: JSON for the API; the console's page and assets are HTML, JS and CSS
+    # (schema `{"type": "string"}`). Error responses are always the JSON error shape.
+    media_types: tuple[str, ...] = (JSON_TYPE,)
+    path: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> schema, for a closed set of values
 
 
 ROUTES: list[RouteSpec] = []

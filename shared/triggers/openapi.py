@@ -44,7 +44,7 @@ def _path_schema(name: str) -> dict[str, Any]:
 def _operation(spec: RouteSpec) -> dict[str, Any]:
     operation: dict[str, Any] = {"operationId": spec.function_name, "summary": spec.summary, "responses": {}}
     params = [
-        {"name": name, "in": "path", "required": True, "schema": _path_schema(name)}
+        {"name": name, "in": "path", "required": True, "schema": spec.path.get(name) or _path_schema(name)}
         for name in re.findall(r"{(\w+)}", spec.route)
     ]
     params += [
@@ -60,8 +60,10 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
     for status in sorted({*spec.responses, 400, 502, 503} | ({401} if spec.auth == "function" else set())):
         response: dict[str, Any] = {"description": STATUS_TEXT.get(status, str(status))}
         if status not in (204, 401):  # Azure answers a missing or wrong key with an empty 401
-            schema = spec.response_schema if status < 400 else ERROR_SCHEMA
-            response["content"] = {"application/json": {"schema": schema}}
+            if status < 400:
+                response["content"] = {media: {"schema": spec.response_schema} for media in spec.media_types}
+            else:
+                response["content"] = {"application/json": {"schema": ERROR_SCHEMA}}
         operation["responses"][str(status)] = response
     if spec.auth == "function":
         operation["security"] = [{"functionKey": []}]

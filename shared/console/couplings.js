@@ -1,0 +1,167 @@
+// Couplings: BC's "Coupled Data Synchronization" actions on one record — find its coupling by the BC or the Sales
+// (Dataverse) id; couple two records; uncouple; Synchronize Now with an explicit choice of which side overwrites the
+// other; create the record in the other app when it is not coupled.
+"use strict";
+
+(function () {
+  const { api, h, clear, announce, fail, act, field, mappingSelect, time, uid } = window.BCS;
+  const SIDES = {
+    toDataverse: "Business Central wins: overwrite Sales with Business Central's values",
+    fromDataverse: "Sales wins: overwrite Business Central with Sales' values",
+  };
+
+  function radios(legend, name, choices, hint) {
+    const fieldset = h("fieldset", {}, h("legend", { text: legend }));
+    for (const [value, label] of Object.entries(choices)) {
+      const input = h("input", { type: "radio", name, value, id: uid(name) });
+      fieldset.append(h("div", { class: "choice" }, input, h("label", { for: input.id, text: label })));
+    }
+    if (hint) fieldset.append(h("p", { class: "hint", text: hint }));
+    return fieldset;
+  }
+
+  function chosen(container, name) {
+    const input = container.querySelector(`input[name="${name}"]:checked`);
+    return input ? input.value : "";
+  }
+
+  function sideText(side) {
+    return [side.lastResult || "not synchronized yet", side.modifiedOn ? `modified ${time(side.modifiedOn)}` : null,
+      side.lastJobId ? `job ${side.lastJobId}` : null].filter(Boolean).join(" · ");
+  }
+
+  function changesList(report) {
+    if (!report.changes.length) return h("p", { text: "No field differed: nothing was written." });
+    return h("ul", { class: "compact" }, report.changes.map((c) => h("li", {},
+      h("code", { text: report.direction === "toDataverse" ? c.dataverseField : c.bcField }),
+      `: ${JSON.stringify(c.old)} → ${JSON.stringify(c.new)}`)));
+  }
+
+  // The coupling card with its actions; `onChange(note)` re-reads it and shows `note` (what an action did) in it.
+  function couplingCard(coupling, onChange, onGone, note) {
+    const card = h("section", { class: "panel coupling", "aria-labelledby": "coupling-heading", "data-bc-id": coupling.bcId });
+    const result = h("div", { class: "result" }, note || null);
+    const syncChoice = radios("Synchronize Now: which side overwrites the other?", "sync-direction", SIDES,
+      "Only the chosen direction is written; the other side's differing values are replaced.");
+    const syncButton = h("button", { type: "button", text: "Synchronize now" });
+    syncButton.addEventListener("click", () => act(syncButton, async () => {
+      const direction = chosen(syncChoice, "sync-direction");
+      if (!direction) throw new Error("Choose which side wins before synchronizing.");
+      const { data } = await api("POST", "synchronize", { body: { mapping: coupling.mapping, bcId: coupling.bcId, direction } });
+      await onChange([h("h3", { text: `Synchronized (${data.outcome})` }), changesList(data)]);
+      announce(`Synchronized ${coupling.mapping} record: ${data.changes.length} field(s) written.`);
+    }));
+    const uncouple = h("button", { type: "button", class: "danger", text: "Uncouple" });
+    uncouple.addEventListener("click", () => act(uncouple, async () => {
+      await api("DELETE", `couplings/${encodeURIComponent(coupling.mapping)}/${encodeURIComponent(coupling.bcId)}`);
+      announce(`Uncoupled: ${coupling.mapping} BC ${coupling.bcId} and Sales ${coupling.dataverseId} are no longer coupled.`);
+      onGone(coupling);
+    }));
+    const compareButton = h("button", { type: "button", class: "secondary", text: "Compare both sides" });
+    compareButton.addEventListener("click", () => act(compareButton, async () => {
+      await window.BCS.compare.show(result, coupling.mapping, { bcId: coupling.bcId }, () => onChange());
+    }));
+    card.append(
+      h("h2", { id: "coupling-heading", text: `Coupled (${coupling.mapping})` }),
+      h("dl", { class: "facts" },
+        h("dt", { text: "Business Central id" }), h("dd", {}, h("code", { class: "bc-id", text: coupling.bcId })),
+        h("dt", { text: "Sales (Dataverse) id" }), h("dd", {}, h("code", { class: "dv-id", text: coupling.dataverseId })),
+        h("dt", { text: "Coupled on" }), h("dd", { text: time(coupling.coupledOn) || "–" }),
+        h("dt", { text: "Synchronized" }), h("dd", { text: coupling.synchronized ? "yes" : "not yet" }),
+        h("dt", { text: "Skipped" }), h("dd", { text: coupling.skipped ? "yes (a repeated error): retry it on Sync errors" : "no" }),
+        h("dt", { text: "Business Central side" }), h("dd", { text: sideText(coupling.bc) }),
+        h("dt", { text: "Sales side" }), h("dd", { text: sideText(coupling.dataverse) })),
+      syncChoice,
+      h("div", { class: "actions" }, syncButton, compareButton, uncouple),
+      result,
+    );
+    return card;
+  }
+
+  window.BCS.register({
+    id: "couplings",
+    title: "Couplings",
+    render(main, params) {
+      const output = h("div", { class: "coupling-output" });
+
+      // -- find ------------------------------------------------------------------------------------------------
+      const findMapping = mappingSelect({ value: params.get("mapping") || "CUSTOMER" });
+      const idKind = h("select", { name: "idKind" },
+        h("option", { value: "bcId", text: "Business Central id" }), h("option", { value: "dataverseId", text: "Sales (Dataverse) id" }));
+      const idInput = h("input", { type: "text", name: "recordId", size: 40, autocomplete: "off", value: params.get("bcId") || params.get("dataverseId") || "" });
+      if (params.get("dataverseId")) idKind.value = "dataverseId";
+      const findButton = h("button", { type: "submit", text: "Find coupling" });
+
+      async function find(note) {
+        const mapping = findMapping.value;
+        const id = idInput.value.trim();
+        if (!id) throw new Error("Enter the record's id.");
+        try {
+          const { data } = await api("GET", `couplings/${encodeURIComponent(mapping)}?${idKind.value}=${encodeURIComponent(id)}`);
+          clear(output).append(couplingCard(data, find, gone, note));
+          if (!note) announce(`Found the coupling of ${mapping} record ${id}.`);
+        } catch (error) {
+          if (error.code !== "notCoupled") throw error;
+          clear(output).append(notCoupled(mapping, idKind.value, id));
+          announce(`${mapping} record ${id} is not coupled.`);
+        }
+      }
+
+      function gone(coupling) {
+        clear(output).append(h("section", { class: "panel" }, h("h2", { text: "Uncoupled" }),
+          h("p", { text: `${coupling.mapping}: BC ${coupling.bcId} and Sales ${coupling.dataverseId} are no longer coupled. Neither record was changed.` })));
+      }
+
+      function notCoupled(mapping, kind, id) {
+        const target = kind === "bcId" ? "Sales" : "Business Central";
+        const create = h("button", { type: "button", text: `Create in ${target} and couple` });
+        create.addEventListener("click", () => act(create, async () => {
+          const route = kind === "bcId" ? "create-in-dataverse" : "create-in-business-central";
+          const { data } = await api("POST", `records/${encodeURIComponent(mapping)}/${route}`, { body: { [kind]: id } });
+          clear(output).append(couplingCard(data, find, gone));
+          announce(`Created in ${target} and coupled.`);
+        }));
+        return h("section", { class: "panel" }, h("h2", { text: "Not coupled" }),
+          h("p", { text: `${mapping} record ${id} is not coupled. Couple it with an existing record below, or create it in ${target}.` }),
+          h("div", { class: "actions" }, create));
+      }
+
+      const findForm = h("form", { class: "inline", novalidate: true, "aria-labelledby": "find-heading",
+        on: { submit: (event) => { event.preventDefault(); act(findButton, () => find()); } } },
+      field("Mapping", findMapping), field("Id of", idKind), field("Record id", idInput), findButton);
+
+      // -- couple ----------------------------------------------------------------------------------------------
+      const coupleMapping = mappingSelect({ value: "CUSTOMER" });
+      const bcInput = h("input", { type: "text", name: "bcId", size: 40, autocomplete: "off" });
+      const dvInput = h("input", { type: "text", name: "dataverseId", size: 40, autocomplete: "off" });
+      const after = h("select", { name: "synchronize" },
+        h("option", { value: "", text: "Do not synchronize" }),
+        h("option", { value: "toDataverse", text: "Business Central wins (toDataverse)" }),
+        h("option", { value: "fromDataverse", text: "Sales wins (fromDataverse)" }));
+      const coupleButton = h("button", { type: "submit", text: "Couple" });
+      const coupleForm = h("form", { class: "inline", novalidate: true, "aria-labelledby": "couple-heading",
+        on: { submit: (event) => { event.preventDefault(); act(coupleButton, couple); } } },
+      field("Mapping", coupleMapping), field("Business Central id", bcInput), field("Sales (Dataverse) id", dvInput),
+      field("After coupling", after), coupleButton);
+
+      async function couple() {
+        const body = { mapping: coupleMapping.value, bcId: bcInput.value.trim(), dataverseId: dvInput.value.trim() };
+        if (!body.bcId || !body.dataverseId) throw new Error("Enter both ids to couple two records.");
+        if (after.value) body.synchronize = after.value;
+        const { data } = await api("POST", "couplings", { body });
+        findMapping.value = body.mapping;
+        idKind.value = "bcId";
+        idInput.value = body.bcId;
+        clear(output).append(couplingCard(data.coupling, find, gone));
+        const syncNote = data.synchronizationError ? ` Synchronizing failed: ${data.synchronizationError.message}` : "";
+        announce(`Coupled ${body.mapping}: BC ${body.bcId} with Sales ${body.dataverseId}.${syncNote}`);
+      }
+
+      main.append(
+        h("section", { class: "panel" }, h("h2", { id: "find-heading", text: "Find a coupling" }), findForm),
+        h("section", { class: "panel" }, h("h2", { id: "couple-heading", text: "Couple two records" }), coupleForm),
+        output);
+      if (idInput.value) findMapping.addEventListener("mappings-loaded", () => act(findButton, () => find()), { once: true });
+    },
+  });
+})();

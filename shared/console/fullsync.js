@@ -1,0 +1,149 @@
+// Full sync: BC's "Full Synch. Review" — start a run (every mapping that can run, each with its recommendation),
+// then watch its lines update live: status, counters, progress from chunks done/total, throughput and errors; restart
+// the failed lines. The last run id is kept in sessionStorage so the review survives a reload.
+"use strict";
+
+(function () {
+  const { api, h, clear, announce, fail, act, field, table, time, duration, secondsBetween, lastRun, rememberRun } = window.BCS;
+  const POLL_MS = 1000;
+  const SHOWN_COUNTERS = ["inserted", "modified", "unchanged", "coupled", "failed", "skipped"];
+  const ENDED = ["finished", "failed"];
+
+  function progress(done, total, label, unit = "chunks") {
+    const bar = h("progress", { max: total || 1, value: total ? Math.min(done, total) : 0, "aria-label": label });
+    return h("span", { class: "progress" }, bar, h("span", { text: `${done}/${total || "?"} ${unit}` }));
+  }
+
+  function lineErrors(line) {
+    const items = [];
+    if (line.error) items.push(h("li", { class: "bad-text", text: line.error }));
+    for (const entry of line.errors || []) {
+      items.push(h("li", {}, h("code", { text: entry.id }), `: ${entry.code}: ${entry.message}${entry.skipped ? " (skipped)" : ""}`));
+    }
+    return items.length ? h("ul", { class: "compact" }, items) : "";
+  }
+
+  function lineRow(line) {
+    const c = line.counters;
+    return h("tr", { "data-mapping": line.mapping, "data-status": line.status },
+      h("th", { scope: "row", text: line.mapping }),
+      h("td", { text: line.recommendation }),
+      h("td", {}, h("span", { class: `badge status-${line.status}`, text: line.status })),
+      h("td", {}, line.chunks.total === 0 || (line.chunks.total === null && ENDED.includes(line.status))
+        ? h("span", { class: "hint", text: "no chunks" }) // noRecords, or a line that failed before planning
+        : progress(line.chunks.done, line.chunks.total, `${line.mapping} progress`)),
+      SHOWN_COUNTERS.map((name) => h("td", { class: "number", text: String(c[name]) })),
+      h("td", { class: "number", text: line.recordsPerSecond === null ? "–" : String(line.recordsPerSecond) }),
+      h("td", { class: "nowrap", text: line.startedOn ? duration(secondsBetween(line.startedOn, line.finishedOn)) : "" }),
+      h("td", {}, lineErrors(line)));
+  }
+
+  function reviewTable(review) {
+    const headers = ["Mapping", "Recommendation", "Status", "Progress", ...SHOWN_COUNTERS, "Records/s", "Duration", "Errors"];
+    return table(`Review of run ${review.runId}`, headers, review.lines.map(lineRow), { class: "review", hideCaption: true });
+  }
+
+  // The review of one run: GET /api/full-sync/{runId} (shared with the Jobs page's dead-lettered work).
+  async function readReview(runId) {
+    return (await api("GET", `full-sync/${encodeURIComponent(runId)}`)).data;
+  }
+
+  async function restart(runId) {
+    const { data } = await api("POST", `full-sync/${encodeURIComponent(runId)}/restart`);
+    announce(`Restarted the failed lines of run ${runId}.`);
+    return data;
+  }
+
+  window.BCS.fullSync = { readReview, restart, lineErrors };
+
+  window.BCS.register({
+    id: "full-sync",
+    title: "Full sync",
+    render(main) {
+      let timer = null;
+      let stopped = false;
+      const review = h("section", { class: "panel", "aria-labelledby": "review-heading" });
+      const runInput = h("input", { type: "text", name: "runId", value: lastRun(), size: 44, autocomplete: "off" });
+      const start = h("button", { type: "button", text: "Start full synchronization" });
+      const open = h("button", { type: "submit", class: "secondary", text: "Show run" });
+      const left = h("div", { class: "left-out" });
+
+      function schedule(runId) {
+        window.clearTimeout(timer);
+        if (!stopped) timer = window.setTimeout(() => show(runId, false), POLL_MS);
+      }
+
+      // The review's frame is built once per run; polls only update the texts, bars and rows, so focus and the
+      // reading position stay where the admin left them.
+      let frame = null;
+      function build(runId) {
+        const status = h("strong", { id: "run-status" });
+        const lines = h("span");
+        const restartButton = h("button", {
+          type: "button", class: "secondary", text: "Restart failed lines",
+          on: { click: (e) => act(e.currentTarget, async () => { await restart(runId); await show(runId, true); }) },
+        });
+        const body = h("div");
+        clear(review).append(
+          h("h2", { id: "review-heading", text: `Run ${runId}` }),
+          h("p", {}, "Status: ", status, " · ", lines),
+          h("div", { class: "actions" }, restartButton),
+          body,
+        );
+        return { runId, status, lines, restartButton, body };
+      }
+
+      async function show(runId, fresh) {
+        let data;
+        try {
+          data = await readReview(runId);
+        } catch (error) {
+          fail(error);
+          return;
+        }
+        if (stopped) return;
+        if (!frame || frame.runId !== runId) frame = build(runId);
+        const ended = ENDED.includes(data.status);
+        frame.status.textContent = data.status;
+        frame.status.dataset.runStatus = data.status;
+        frame.lines.replaceChildren(`created ${time(data.createdOn)} · `,
+          progress(data.progress.linesDone, data.progress.lines, "Lines done", "lines done"));
+        frame.restartButton.disabled = !data.lines.some((line) => line.status === "failed");
+        frame.body.replaceChildren(reviewTable(data));
+        if (ended && !fresh) announce(`Run ${data.runId} ${data.status}.`);
+        if (!ended) schedule(runId);
+      }
+
+      start.addEventListener("click", () => act(start, async () => {
+        const { data } = await api("POST", "full-sync", { body: {} });
+        rememberRun(data.runId);
+        runInput.value = data.runId;
+        const notRunnable = Object.entries(data.notRunnable || {});
+        clear(left).append(notRunnable.length
+          ? h("details", {}, h("summary", { text: `${notRunnable.length} mappings left out` }),
+            h("ul", { class: "compact" }, notRunnable.map(([name, why]) => h("li", { text: `${name}: ${why}` }))))
+          : "");
+        announce(`Full synchronization ${data.runId} started.`);
+        await show(data.runId, true);
+      }));
+
+      const form = h("form", { class: "inline", novalidate: true, on: {
+        submit: (event) => {
+          event.preventDefault();
+          const runId = runInput.value.trim();
+          if (!runId) { fail(new Error("Enter a run id.")); return; }
+          rememberRun(runId);
+          act(open, () => show(runId, true));
+        },
+      } }, field("Run id", runInput), open);
+
+      main.append(
+        h("section", { class: "panel" },
+          h("p", { text: "A full synchronization runs every mapping that can run, in dependency order, fanned out on the sync-jobs queue." }),
+          h("div", { class: "actions" }, start), left, form),
+        review);
+      if (lastRun()) show(lastRun(), true);
+      return () => { stopped = true; window.clearTimeout(timer); };
+    },
+  });
+})();
