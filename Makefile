@@ -6,14 +6,16 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
+SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
-.PHONY: help setup test lint unit demo serve bench chaos constraints clean
+.PHONY: help setup test lint unit demo serve bench chaos constraints clean chromium screenshots
 
 help:
 	@echo "make test   - set up, lint, run every test (Azurite and the emulators are started by the tests)"
 	@echo "make demo   - set up, start the local stack, seed it and show what is there"
 	@echo "make serve  - the local stack in the foreground (Ctrl-C stops it)"
 	@echo "make bench  - benchmarks (figures printed; never part of make test)"
+	@echo "make screenshots - the admin console's browser tests, saving each page to docs/console/"
 
 $(STAMP_PY): requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,7 +26,12 @@ $(STAMP_NODE): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-setup: $(STAMP_PY) $(STAMP_NODE)
+# The browser tests drive the system Chromium (tests/browser; CHROMIUM_PATH overrides), never a downloaded build.
+chromium:
+	@if [ -n "$$CHROMIUM_PATH" ] || command -v chromium >/dev/null; then :; else \
+	  $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; fi
+
+setup: $(STAMP_PY) $(STAMP_NODE) chromium
 
 lint: $(STAMP_PY)
 	$(BIN)/ruff check .
@@ -47,6 +54,9 @@ bench: setup
 
 chaos: setup
 	$(BIN)/pytest -m "chaos or chaos_full"
+
+screenshots: setup
+	UPDATE_SCREENSHOTS=1 $(BIN)/pytest tests/browser
 
 constraints: $(STAMP_PY)
 	@{ echo "# Every transitive Python package, pinned (pip freeze of requirements-dev.txt). Regenerate with 'make constraints'."; \

@@ -11,8 +11,8 @@
 
   function route(event) {
     const hash = window.location.hash;
-    if (hash && !hash.startsWith("#/")) return; // an in-page link (the skip link), not a page change
-    const [path, query] = (hash.slice(2) || DEFAULT).split("?");
+    if (event && !hash.startsWith("#/")) return; // an in-page link, not a page change
+    const [path, query] = (hash.startsWith("#/") ? hash.slice(2) : DEFAULT).split("?");
     const page = window.BCS.pages.find((p) => p.id === path) || window.BCS.pages.find((p) => p.id === DEFAULT);
     if (cleanup) cleanup();
     cleanup = null;
@@ -34,6 +34,11 @@
   }
 
   window.addEventListener("hashchange", route);
+  // The skip link moves focus to the content without touching the hash (the hash is the page's route).
+  document.querySelector(".skip-link").addEventListener("click", (event) => {
+    event.preventDefault();
+    document.getElementById("main").focus();
+  });
   window.addEventListener("unhandledrejection", (event) => {
     fail(event.reason); // shown to the admin; an API answer is not a bug, anything else stays in the browser console
     if (event.reason instanceof window.BCS.ApiError) event.preventDefault();
