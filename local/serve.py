@@ -25,6 +25,7 @@ def main() -> int:
         for name, url in stack.urls.items():
             print(f"  {name:<12} {url}", flush=True)
         print(f"  {'ca file':<12} {stack.ca_file}", flush=True)
+        print(f"  {'console':<12} {stack.urls['functions']}/console?code={stack.function_key}", flush=True)
         print("Ctrl-C stops everything.", flush=True)
         while all(child.process.poll() is None for child in stack.children):
             time.sleep(0.5)
