@@ -104,6 +104,19 @@ def line_text(detail: Mapping[str, Any]) -> list[str]:
     return [line for line in str(text).replace("\r\n", "\n").split("\n") if line.strip()]
 
 
+def header_discount(details: Sequence[Mapping[str, Any]], amount: Any, percentage: Any) -> float:
+    """BC's invoice discount for a Sales header discount: totallineitemamount - totalamountlessfreight, i.e. the
+    percentage of the lines' total plus the amount. Computed from the lines, so it does not depend on Dataverse's
+    calculated totals being current; 0 when Sales has no header discount."""
+    if not float(amount or 0) and not float(percentage or 0):
+        return 0.0
+    lines = sum(
+        float(d.get("quantity") or 0) * float(d.get("priceperunit") or 0) - float(_amounts(d).get("discountAmount", 0))
+        for d in details
+    )
+    return round(lines * float(percentage or 0) / 100 + float(amount or 0), 2)
+
+
 def _pieces(texts: Sequence[str]) -> list[str]:
     return [piece for text in texts for piece in split_text(text)]
 

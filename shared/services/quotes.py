@@ -24,7 +24,7 @@ from datetime import UTC
 from typing import Any
 
 from shared.domain.coupling import Coupling
-from shared.domain.documents import header_texts
+from shared.domain.documents import header_discount, header_texts
 from shared.domain.errors import ConflictError, NotFoundError, RecordError, SyncError
 from shared.domain.records import ArchivedQuote, Side
 from shared.ports import QuoteArchive
@@ -42,7 +42,7 @@ REVISED = 7
 WON_MARK = "won"
 QUOTE_SELECT = (
     "name", "quotenumber", "revisionnumber", "statecode", "statuscode", "_customerid_value",
-    "_transactioncurrencyid_value", "effectiveto",
+    "_transactioncurrencyid_value", "effectiveto", "discountamount", "discountpercentage",
 )  # fmt: skip
 
 
@@ -90,6 +90,9 @@ def _quote_body(context: SyncContext, setup: Setup, quote: dict[str, Any]) -> di
         body["validUntilDate"] = str(quote["effectiveto"])[:10]
     details = read_details(context, QUOTE_DETAILS, "quoteid", str(quote["quoteid"]))
     body[BC_QUOTE_LINES] = bc_lines(context, details, setup.write_in, "quote")
+    discount = header_discount(details, quote.get("discountamount"), quote.get("discountpercentage"))
+    if discount:
+        body["discountAmount"] = discount
     return body
 
 

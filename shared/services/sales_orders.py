@@ -26,7 +26,7 @@ from datetime import date
 from typing import Any
 
 from shared.domain.coupling import Coupling
-from shared.domain.documents import header_texts
+from shared.domain.documents import header_discount, header_texts
 from shared.domain.errors import ConcurrencyError, ConflictError, NotFoundError, RecordError, SyncError
 from shared.domain.records import Side
 from shared.ports import QuoteArchive
@@ -44,6 +44,7 @@ PAGE_WRITE_ATTEMPTS = 5
 ORDER_SELECT = (
     "name", "ordernumber", "statecode", "statuscode", "_customerid_value", "_transactioncurrencyid_value",
     "requestdeliveryby", "description", "_quoteid_value", "lastbackofficesubmit", "bcbi_businesscentralordernumber",
+    "discountamount", "discountpercentage",
 )  # fmt: skip
 
 
@@ -122,6 +123,9 @@ def _order_body(context: SyncContext, setup: Setup, order: dict[str, Any]) -> tu
         body["currencyCode"] = currency
     if order.get("requestdeliveryby"):
         body["requestedDeliveryDate"] = str(order["requestdeliveryby"])[:10]
+    discount = header_discount(details, order.get("discountamount"), order.get("discountpercentage"))
+    if discount:
+        body["discountAmount"] = discount
     return body, texts.warnings
 
 

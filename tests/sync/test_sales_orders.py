@@ -205,3 +205,18 @@ def test_the_currency_comes_from_its_coupling_and_the_local_currency_is_blank(sy
         context, SETUP, sales_order(context, ids["account"], [{"productid": ids["desk"], "quantity": 1}])
     )
     assert (sync_stack.bc.get_entity("salesOrders", local.bc_id) or {})["currencyCode"] == "USD"  # BC's LCY (blank)
+
+
+def test_a_header_discount_becomes_the_bc_invoice_discount(sync_stack: SyncStack) -> None:
+    context = sync_stack.context
+    ids = couple_sales_basics(context)
+    order_id = sales_order(
+        context,
+        ids["account"],
+        [{"productid": ids["desk"], "quantity": 2, "priceperunit": 500, "manualdiscountamount": 100}],
+        discountpercentage=10,
+        discountamount=20,
+    )
+    result = create_in_business_central(context, SETUP, order_id)
+    order = sync_stack.bc.get_entity("salesOrders", result.bc_id) or {}
+    assert order["discountAmount"] == 110.0  # 10 % of (2 x 500 - 100) + 20

@@ -8,6 +8,7 @@ from shared.domain.documents import (
     ProductTarget,
     WriteInProduct,
     document_lines,
+    header_discount,
     header_texts,
     split_text,
 )
@@ -87,3 +88,13 @@ def test_a_write_in_without_setup_and_an_uncoupled_product_are_refused_naming_th
     with pytest.raises(RecordError) as uncoupled:
         document_lines([{"sequencenumber": 1, "_productid_value": "p-other", "quantity": 1}], PRODUCTS, WRITE_IN)
     assert uncoupled.value.code == "productNotCoupled"
+
+
+def test_the_header_discount_is_the_percentage_of_the_lines_plus_the_amount() -> None:
+    details = [
+        {"quantity": 2, "priceperunit": 500, "manualdiscountamount": 100},
+        {"quantity": 1, "priceperunit": 100, "volumediscountamount": 10},
+    ]
+    assert header_discount(details, 20, 10) == 119.0  # 10 % of (900 + 90) + 20
+    assert header_discount(details, None, None) == 0.0
+    assert header_discount(details, 0, 5) == 49.5
