@@ -231,6 +231,16 @@ def uncouple(context: SyncContext, mapping_name: str, bc_id: str) -> None:
     context.couplings.delete_coupling(mapping.name, bc_id)
     context.errors.clear_error(mapping.name, Side.BC, coupling.bc_id)
     context.errors.clear_error(mapping.name, Side.DATAVERSE, coupling.dataverse_id)
+    if mapping.name == "CUSTOMER":
+        _drop_statistics(context, coupling.dataverse_id)
+
+
+def _drop_statistics(context: SyncContext, account_id: str) -> None:
+    """BC deletes an uncoupled customer's account statistics row: its figures would no longer be kept up to date."""
+    account = context.dataverse.get_row("accounts", account_id, ["_nav_accountstatisticsid_value"])
+    statistics_id = (account or {}).get("_nav_accountstatisticsid_value")
+    if statistics_id:
+        context.dataverse.delete_row("nav_accountstatisticses", str(statistics_id))
 
 
 def uncouple_all(context: SyncContext, mapping_name: str) -> int:

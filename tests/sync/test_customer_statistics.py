@@ -212,3 +212,16 @@ def test_skipped_couplings_are_left_alone(sync_stack: SyncStack) -> None:
     sync_stack.context.couplings.update_coupling(coupling.with_changes(skipped=True))
     result = refresh_statistics(sync_stack.context)
     assert (result.skipped, result.coupled, result.created) == (1, len(CUSTOMERS) - 1, len(CUSTOMERS) - 1)
+
+
+def test_uncoupling_a_customer_deletes_its_statistics_row(sync_stack: SyncStack) -> None:
+    from shared.services.coupling import uncouple
+
+    couple_sales_basics(sync_stack.context)
+    refresh_statistics(sync_stack.context)
+    trey = sync_stack.bc.get_entity("customers", TREY, select=["number"])
+    assert trey is not None and trey["number"] in rows_by_number(sync_stack)
+    others = len(rows_by_number(sync_stack))
+    uncouple(sync_stack.context, "CUSTOMER", TREY)
+    assert trey["number"] not in rows_by_number(sync_stack)
+    assert len(rows_by_number(sync_stack)) == others - 1  # only its own row
