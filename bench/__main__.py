@@ -1,9 +1,21 @@
-"""`make bench`: measure the local platform the sync is benchmarked against.
+"""`make bench`: measure the local platform, then the sync through the whole local stack.
 
-First the emulators themselves (bulk upsert, paged and delta reads, BC batches), so the sync's figures can be told
-from the emulators' share; then a full synchronization each way through the whole local stack (`bench/full_sync.py`;
-`BENCH_SCALE=0.1` for a quick look, `BENCH_FULL_SYNC=0` to leave it out). Figures are printed as a table and written
-to bench/results/latest.json with the machine they came from.
+1. The emulators themselves (bulk upsert, paged and delta reads, BC batches), so the sync's figures can be told from
+   the emulators' share.
+2. A full synchronization each way (`bench/full_sync.py`): records/s, requests and charged units per record on each
+   side, the worker's CPU seconds per 1,000 records and its memory over the run. On the stack of the run toward
+   Sales, once everything is coupled: the incremental timer with nothing changed, per mapping, and with 1 % of the
+   customers changed on either side (`bench/incremental.py`), then Synchronize Now latency
+   (`bench/synchronize_now.py`).
+3. The projected time of a 100,000-customer initial load and of a 1 % daily change under the real service-protection
+   limits, from the charged units measured (`bench/projection.py`).
+4. Cold start: importing `function_app` in a fresh interpreter with and without bytecode (`bench/cold_start.py`).
+
+Settings: `BENCH_SCALE=0.1` a smaller full sync for a quick look; `BENCH_FULL_SYNC=0` leaves out the full syncs and
+what runs on their stack; `BENCH_SYNC_CALLS` (200) Synchronize Now calls; `BENCH_LARGE=1` adds the
+100,000-customer run toward Sales (`BENCH_CUSTOMERS` changes the count; about half an hour on two shared cores).
+Figures are printed as a table and written to bench/results/latest.json with the machine they came from (the memory
+samples over time go to its `series`, not the table).
 """
 
 from __future__ import annotations
@@ -18,12 +30,17 @@ from typing import Any
 
 import requests
 
-from bench.full_sync import measure_full_sync
+from bench.cold_start import measure_cold_start
+from bench.full_sync import measure_full_sync, measure_large
+from bench.incremental import measure_incremental
+from bench.projection import projections
+from bench.synchronize_now import measure_synchronize_now
 from local.emulators.business_central.app import BusinessCentralApp
 from local.emulators.business_central.seed import COMPANY_ID
 from local.emulators.dataverse.app import DataverseApp
 from local.emulators.service import EmulatorService
 from local.emulators.web import EmulatorHTTPServer, serve_in_thread
+from local.stack import LocalStack
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 ACCOUNTS = 20_000
@@ -132,18 +149,59 @@ def measure_business_central() -> dict[str, Any]:
     }
 
 
+def after_full_sync(stack: LocalStack) -> dict[str, Any]:
+    """On the stack of the full sync toward Sales (everything coupled): incremental runs, then Synchronize Now."""
+    customers = int(10_000 * float(os.environ.get("BENCH_SCALE", "1")))
+    figures = measure_incremental(stack, changed=min(customers, 1000))
+    figures.update(measure_synchronize_now(stack, int(os.environ.get("BENCH_SYNC_CALLS", "200"))))
+    return figures
+
+
+def machine() -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+    }
+    for path, key, field in (("/proc/cpuinfo", "cpu", "model name"), ("/proc/meminfo", "memory", "MemTotal")):
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except OSError:
+            continue
+        info[key] = next((line.split(":", 1)[1].strip() for line in lines if line.startswith(field)), None)
+    info["load_average_at_start"] = os.getloadavg()
+    info["note"] = "cores shared with other test runs: times are upper bounds, records/s lower bounds"
+    return info
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dict):
+        return " ".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "-"
+    return str(value)
+
+
 def main() -> None:
+    about = machine()
     figures = measure_dataverse()
     figures.update(measure_business_central())
     if os.environ.get("BENCH_FULL_SYNC", "1") != "0":  # the full sync through the whole stack takes minutes
-        figures.update(measure_full_sync(float(os.environ.get("BENCH_SCALE", "1"))))
-    machine = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
+        figures.update(measure_full_sync(float(os.environ.get("BENCH_SCALE", "1")), after_full_sync))
+    if os.environ.get("BENCH_LARGE") == "1":
+        figures.update(measure_large(int(os.environ.get("BENCH_CUSTOMERS", "100000"))))
+    figures.update(projections(figures))
+    figures.update(measure_cold_start())
+    about["load_average_at_end"] = os.getloadavg()
+    series = {k.removesuffix(".rss_series"): figures.pop(k) for k in list(figures) if k.endswith(".rss_series")}
     width = max(len(k) for k in figures)
     print(f"{'figure'.ljust(width)}  value")
     for name, value in figures.items():
-        print(f"{name.ljust(width)}  {value}")
+        print(f"{name.ljust(width)}  {_cell(value)}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"machine": machine, "figures": figures}, indent=2) + "\n", encoding="utf-8")
+    columns = ["seconds", "records done", "worker RSS MB"]
+    results = {"machine": about, "figures": figures, "series_columns": columns, "series": series}
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"written to {RESULTS}")
 
 
