@@ -19,6 +19,7 @@ from shared.ports import Row
 from shared.services.context import SyncContext
 from shared.services.create_rules import CreateRules
 from shared.services.outcomes import save_synchronized
+from shared.services.run_candidates import etag_of
 from shared.services.sides import BcSide, DataverseSide, deterministic_id
 from shared.services.values import Canonical, ValueMapper
 
@@ -41,6 +42,7 @@ class _Created:
     bc_values: dict[str, Any] = field(default_factory=dict)
     dv_values: dict[str, Any] = field(default_factory=dict)
     failed: SyncError | None = None
+    written: set[Side] = field(default_factory=set)  # the sides the follow-up write changed (new ETag unknown)
 
 
 @dataclass
@@ -92,11 +94,13 @@ class Creator:
                     payload = self.mapper.dataverse_payload(item.bc_row, to_dv, creating=False)
                     dv_rows.append({self.mapping.dataverse_id: item.coupling.dataverse_id, **payload})
                     owners_dv.append(item)
+                    item.written.add(Side.DATAVERSE)
                     item.dv_values.update({k: item.bc_values[k] for k in to_dv})
                 if to_bc:
                     body = self.mapper.bc_payload(item.dv_row, to_bc, creating=False)
                     bc_updates.append((item.coupling.bc_id, body, str(item.bc_row.get("@odata.etag") or "*")))
                     owners_bc.append(item)
+                    item.written.add(Side.BC)
                     item.bc_values.update({k: item.dv_values[k] for k in to_bc})
             except SyncError as error:
                 item.failed = error
@@ -117,7 +121,14 @@ class Creator:
             held = item.bc_values if item.source is Side.BC else item.dv_values
             done.append(
                 save_synchronized(
-                    self.context, item.coupling, held, bc_modified=None, dv_modified=None, job_id=self.job_id
+                    self.context,
+                    item.coupling,
+                    held,
+                    bc_modified=None,
+                    dv_modified=None,
+                    job_id=self.job_id,
+                    bc_version=None if Side.BC in item.written else etag_of(item.bc_row),
+                    dv_version=None if Side.DATAVERSE in item.written else etag_of(item.dv_row),
                 )
             )
         return done

@@ -12,28 +12,28 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shared.domain.changes import Outcome, decide, decode_hashes
-from shared.domain.coupling import Coupling, SyncResult
-from shared.domain.errors import ErrorKind, SyncError
-from shared.domain.mapping import ConflictPolicy, Direction, TableMapping
+from shared.domain.changes import Outcome, decide, decode_hashes, encode_hashes, field_hashes
+from shared.domain.coupling import Coupling
+from shared.domain.errors import SyncError
+from shared.domain.mapping import Direction, TableMapping
 from shared.domain.records import Checkpoint, Counters, Side, SyncJob
-from shared.domain.watermarks import advance, format_instant, parse_instant, read_from
-from shared.ports import BatchOutcome, Row
+from shared.domain.watermarks import format_instant, read_from
+from shared.ports import Row
 from shared.services.context import SyncContext
 from shared.services.creation import Creator
 from shared.services.deletions import handle_missing
 from shared.services.lookups import LookupResolver
-from shared.services.outcomes import final_values, record_failure, save_synchronized
+from shared.services.outcomes import final_values, outcome_error, record_failure, save_synchronized
+from shared.services.run_candidates import change_hints, etag_of, needs_versions, next_checkpoint, not_seen, settled
 from shared.services.sides import BcSide, DataverseSide
 from shared.services.values import ValueMapper
 from shared.telemetry import job_span, log_event
 
-MAX_BOUNDARY = 2000
 LOG = logging.getLogger("bc_sales_sync.sync")
 
 
@@ -55,6 +55,7 @@ class MappingRun:
     counters: Counters = field(default_factory=Counters)
     transient_bc: list[str] = field(default_factory=list)  # modified-on of records that failed transiently
     transient_dv: list[str] = field(default_factory=list)
+    retried: set[str] = field(default_factory=set)  # ids of records whose last sync failed (always compared)
 
     def __post_init__(self) -> None:
         self.mapper = ValueMapper(self.mapping, LookupResolver(self.context), self.context.option_maps)
@@ -69,10 +70,10 @@ class MappingRun:
         dv_checkpoint = self.context.checkpoints.find_checkpoint(self.mapping.name, Side.DATAVERSE)
         bc_read = self._bc_candidates(bc_checkpoint)
         dv_read = self._dv_candidates(dv_checkpoint)
-        bc_rows = _not_seen(bc_read, bc_checkpoint)
-        dv_rows = _not_seen(dv_read, dv_checkpoint)
+        bc_rows = not_seen(bc_read, bc_checkpoint)
+        dv_rows = not_seen(dv_read, dv_checkpoint)
         self._add_failed_records(bc_rows, dv_rows)
-        self._synchronize(bc_rows, dv_rows, create=not self.mapping.sync_only_coupled)
+        self._synchronize(bc_rows, dv_rows, create=not self.mapping.sync_only_coupled, pass_settled=True)
         self._save_checkpoints(started, bc_checkpoint, dv_checkpoint, bc_read, dv_read)
         return self._log_job(started)
 
@@ -90,10 +91,22 @@ class MappingRun:
     def _reads(self, direction: Direction) -> bool:
         return self.mapping.direction.allows(direction)
 
-    def _synchronize(self, bc_rows: dict[str, Row], dv_rows: dict[str, Row], *, create: bool) -> None:
+    def _synchronize(
+        self, bc_rows: dict[str, Row], dv_rows: dict[str, Row], *, create: bool, pass_settled: bool = False
+    ) -> None:
+        """Compare the coupled candidates (reading the other side of each pair) and write what changed, then create
+        the uncoupled ones. An incremental run passes over pairs still at their synchronized versions
+        (`run_candidates.settled`); a full-sync chunk compares every pair, as BC's full synchronization does."""
         by_bc = self.context.couplings.find_many_by_bc_ids(self.mapping.name, bc_rows)
         by_dv = self.context.couplings.find_many_by_dataverse_ids(self.mapping.name, dv_rows)
         couplings = {c.bc_id: c for c in [*by_bc.values(), *by_dv.values()]}
+        if pass_settled:
+            quiet = settled(couplings.values(), bc_rows, dv_rows, self.retried)
+            self.counters.unchanged += len(quiet)
+            quiet_dv = {couplings[bc_id].dataverse_id for bc_id in quiet}
+            couplings = {bc_id: c for bc_id, c in couplings.items() if bc_id not in quiet}
+            bc_rows = {key: row for key, row in bc_rows.items() if key not in quiet}  # nor their lookups resolved
+            dv_rows = {key: row for key, row in dv_rows.items() if key not in quiet_dv}
         missing_bc = [c.bc_id for c in couplings.values() if c.bc_id not in bc_rows]
         missing_dv = [c.dataverse_id for c in couplings.values() if c.dataverse_id not in dv_rows]
         bc_all = {**self.bc.get_many(missing_bc), **bc_rows}
@@ -131,6 +144,7 @@ class MappingRun:
     def _add_failed_records(self, bc_rows: dict[str, Row], dv_rows: dict[str, Row]) -> None:
         """Records whose last sync failed (and are not skipped) are retried first, changed or not."""
         failed = [e for e in self.context.errors.list_errors(self.mapping.name) if not e.skipped]
+        self.retried = {e.record_id for e in failed}
         bc_ids = [e.record_id for e in failed if e.side is Side.BC and e.record_id not in bc_rows]
         dv_ids = [e.record_id for e in failed if e.side is Side.DATAVERSE and e.record_id not in dv_rows]
         bc_rows.update(self.bc.get_many(bc_ids, in_scope_only=True))
@@ -158,7 +172,7 @@ class MappingRun:
             return None
         dv_values = self.mapper.from_dataverse(dv_row)
         self.mapper.align(bc_values.values, dv_values.values)
-        bc_hint, dv_hint = _change_hints(self.mapping, coupling, bc_changed, dv_changed)
+        bc_hint, dv_hint = change_hints(self.mapping, coupling, bc_changed, dv_changed)
         decision = decide(
             self.mapper.rules(),
             bc_values.values,
@@ -181,17 +195,29 @@ class MappingRun:
         values = final_values(decision, bc_values.values, dv_values.values)
         if decision.outcome is Outcome.UNCHANGED:
             self.counters.unchanged += 1
-            if decode_hashes(coupling.values_hash) is None or coupling.skipped:
-                save_synchronized(
-                    self.context,
-                    coupling,
-                    values,
-                    bc_modified=self.bc.modified_on(bc_row),
-                    dv_modified=self.dv.modified_on(dv_row),
-                    job_id=self.job_id,
-                )
+            self._remember_unchanged(coupling, values, bc_row, dv_row)
             return None
         return _Pending(coupling, bc_row, dv_row, values, decision.to_dataverse, decision.to_bc)
+
+    def _remember_unchanged(self, coupling: Coupling, values: dict[str, Any], bc_row: Row, dv_row: Row) -> None:
+        """Save an unchanged pair when it was never synchronized (or was skipped), when both sides moved to the
+        same values (the stored hashes must follow, or a later revert on one side would read as the other side's
+        change), or when its recorded versions are stale, so that the next run passes over it without a read."""
+        fresh = decode_hashes(coupling.values_hash) is None or coupling.skipped
+        moved = coupling.values_hash != encode_hashes(field_hashes(values))
+        if not (fresh or moved or needs_versions(coupling, bc_row, dv_row)):
+            return
+        save_synchronized(
+            self.context,
+            coupling,
+            values,
+            bc_modified=self.bc.modified_on(bc_row),
+            dv_modified=self.dv.modified_on(dv_row),
+            job_id=self.job_id,
+            bc_version=etag_of(bc_row),
+            dv_version=etag_of(dv_row),
+            clear_errors=fresh or coupling.bc_id in self.retried or coupling.dataverse_id in self.retried,
+        )
 
     def _fail(self, side: Side, record_id: str, error: SyncError, row: Row | None) -> None:
         self.counters.failed += 1
@@ -229,6 +255,8 @@ class MappingRun:
                 bc_modified=None if item.to_bc else self.bc.modified_on(item.bc_row),
                 dv_modified=None if item.to_dv else self.dv.modified_on(item.dv_row),
                 job_id=self.job_id,
+                bc_version=None if item.to_bc else etag_of(item.bc_row),
+                dv_version=None if item.to_dv else etag_of(item.dv_row),
             )
 
     def _upsert_dataverse(self, rows: list[dict[str, Any]], owners: list[_Pending], failed: set[str]) -> None:
@@ -277,69 +305,9 @@ class MappingRun:
             (Side.BC, bc_checkpoint, bc_rows, self.transient_bc, self.bc.modified_on),
             (Side.DATAVERSE, dv_checkpoint, dv_rows, self.transient_dv, self.dv.modified_on),
         ):
-            seen = [m for row in rows.values() if (m := modified_of(row))]
-            cap = min([started, *[parse_instant(t) for t in transient if t]])
-            if checkpoint is not None and checkpoint.watermark:
-                cap = max(cap, parse_instant(checkpoint.watermark))  # forward only
-            watermark = advance(checkpoint.watermark if checkpoint else None, seen, cap)
-            if watermark is None:
-                continue
-            boundary = _boundary(rows, modified_of, watermark)
-            if checkpoint is not None and (watermark, boundary) == (checkpoint.watermark, checkpoint.boundary_ids):
-                continue
-            base = checkpoint or Checkpoint(self.mapping.name, side)
-            self.context.checkpoints.save_checkpoint(
-                Checkpoint(base.mapping, side, watermark, boundary, base.delta_link, base.etag)
-            )
-
-
-def _change_hints(
-    mapping: TableMapping, coupling: Coupling, bc_changed: dict[str, Row], dv_changed: dict[str, Row]
-) -> tuple[bool, bool]:
-    """Which side changed, when the coupling has no stored values to tell (it was never synchronized, e.g. coupled
-    by matching without "synchronize after"). Like BC's first synchronization after bulk coupling, the conflict
-    policy picks the initial source: Dataverse when it wins, else BC (BC's own run sends BC -> Sales first). Once
-    synchronized, the stored hashes decide and these hints are not used."""
-    if decode_hashes(coupling.values_hash) is None and coupling.bc.last_result is SyncResult.NONE:
-        dataverse_first = mapping.conflict_policy is ConflictPolicy.DATAVERSE_WINS
-        return not dataverse_first, dataverse_first
-    return coupling.bc_id in bc_changed, coupling.dataverse_id in dv_changed
-
-
-def _version_key(record_id: str, row: Row) -> str:
-    return f"{record_id}|{row.get('@odata.etag', '')}"
-
-
-def _not_seen(rows: dict[str, Row], checkpoint: Checkpoint | None) -> dict[str, Row]:
-    """Skip the records the last run already processed at exactly this version (ETags change on every write, so a
-    record written again, even within the same second, is never skipped)."""
-    if checkpoint is None or not checkpoint.boundary_ids:
-        return dict(rows)
-    processed = set(checkpoint.boundary_ids)
-    return {key: row for key, row in rows.items() if _version_key(key, row) not in processed}
-
-
-def _boundary(rows: dict[str, Row], modified_of: Callable[[Row], str | None], watermark: str) -> tuple[str, ...]:
-    """The versions the next run will read again because of the overlap window (capped: past the cap it just
-    re-compares them, which costs reads, never writes)."""
-    since = read_from(watermark)
-    if since is None:
-        return ()
-    keys = sorted(
-        _version_key(key, row)
-        for key, row in rows.items()
-        if (modified := modified_of(row)) and parse_instant(modified) >= since
-    )
-    return tuple(keys) if len(keys) <= MAX_BOUNDARY else ()
-
-
-def outcome_error(outcome: BatchOutcome) -> SyncError:
-    """A failed BC batch operation as a domain error: 409 (changed meanwhile), 424 (not executed) and throttling are
-    transient (the next run reads the record again), everything else is a record error."""
-    error = (outcome.body or {}).get("error", {}) if isinstance(outcome.body, dict) else {}
-    code = str(error.get("code") or f"HTTP{outcome.status}")
-    kind = ErrorKind.TRANSIENT if outcome.status in (408, 409, 424, 429, 502, 503, 504) else ErrorKind.RECORD
-    return SyncError(code, str(error.get("message") or ""), kind=kind)
+            saved = next_checkpoint(self.mapping.name, side, checkpoint, rows, modified_of, started, transient)
+            if saved is not None:
+                self.context.checkpoints.save_checkpoint(saved)
 
 
 def run_mapping(context: SyncContext, mapping_name: str) -> SyncJob:

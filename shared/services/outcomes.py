@@ -8,8 +8,9 @@ from typing import Any
 
 from shared.domain.changes import Decision, encode_hashes, field_hashes
 from shared.domain.coupling import Coupling, SideState, SyncResult
-from shared.domain.errors import ConcurrencyError, SyncError
+from shared.domain.errors import ConcurrencyError, ErrorKind, SyncError
 from shared.domain.records import Side
+from shared.ports import BatchOutcome
 from shared.services.context import SyncContext
 
 
@@ -29,19 +30,27 @@ def save_synchronized(
     bc_modified: str | None,
     dv_modified: str | None,
     job_id: str,
+    bc_version: str | None = None,
+    dv_version: str | None = None,
+    clear_errors: bool = True,
 ) -> Coupling:
-    """Record a successful sync: hashes of the values both sides now hold, and restore a skipped record."""
+    """Record a successful sync: hashes of the values both sides now hold, and restore a skipped record.
+
+    A side's version is the ETag of the row that holds these values, None when we have just written that side (its
+    new ETag is unknown until read): the next run passes over a pair still at its recorded versions
+    (`run_candidates.settled`). `clear_errors=False` saves the two error-table deletes when the caller knows the
+    record has no error entry."""
     updated = coupling.with_changes(
         values_hash=encode_hashes(field_hashes(values)),
         bc=SideState(
             modified_on=bc_modified or coupling.bc.modified_on,
-            version=None,
+            version=bc_version,
             last_result=SyncResult.SUCCESS,
             last_job_id=job_id,
         ),
         dataverse=SideState(
             modified_on=dv_modified or coupling.dataverse.modified_on,
-            version=None,
+            version=dv_version,
             last_result=SyncResult.SUCCESS,
             last_job_id=job_id,
         ),
@@ -58,8 +67,9 @@ def save_synchronized(
             if fresh is None:
                 raise
             updated = updated.with_changes(etag=fresh.etag)
-    for side, record_id in ((Side.BC, coupling.bc_id), (Side.DATAVERSE, coupling.dataverse_id)):
-        context.errors.clear_error(coupling.mapping, side, record_id)
+    if clear_errors:
+        for side, record_id in ((Side.BC, coupling.bc_id), (Side.DATAVERSE, coupling.dataverse_id)):
+            context.errors.clear_error(coupling.mapping, side, record_id)
     return saved
 
 
@@ -69,3 +79,12 @@ def record_failure(context: SyncContext, mapping: str, side: Side, record_id: st
         return False
     entry = context.errors.record_error(mapping, side, record_id, error.code, error.message)
     return entry.skipped
+
+
+def outcome_error(outcome: BatchOutcome) -> SyncError:
+    """A failed BC batch operation as a domain error: 409 (changed meanwhile), 424 (not executed) and throttling are
+    transient (the next run reads the record again), everything else is a record error."""
+    error = (outcome.body or {}).get("error", {}) if isinstance(outcome.body, dict) else {}
+    code = str(error.get("code") or f"HTTP{outcome.status}")
+    kind = ErrorKind.TRANSIENT if outcome.status in (408, 409, 424, 429, 502, 503, 504) else ErrorKind.RECORD
+    return SyncError(code, str(error.get("message") or ""), kind=kind)

@@ -18,6 +18,7 @@ from shared.domain.mapping import Direction
 from shared.services.context import SyncContext
 from shared.services.lookups import LookupResolver
 from shared.services.outcomes import final_values, save_synchronized
+from shared.services.run_candidates import etag_of
 from shared.services.sides import BcSide, DataverseSide
 from shared.services.values import ValueMapper
 
@@ -89,6 +90,7 @@ def synchronize_record(
     by_key = {f.key: f for f in mapper.fields}
     changes: list[FieldChange] = []
     bc_modified, dv_modified = bc_side.modified_on(bc_row), dv_side.modified_on(dv_row)
+    bc_version, dv_version = etag_of(bc_row), etag_of(dv_row)
     if decision.outcome is Outcome.WRITE and decision.to_dataverse:
         payload = {
             mapping.dataverse_id: coupling.dataverse_id,
@@ -99,7 +101,7 @@ def synchronize_record(
             FieldChange(k, by_key[k].bc_field, by_key[k].dataverse_field, dv_values.get(k), bc_values.get(k))
             for k in decision.to_dataverse
         ]
-        dv_modified = None
+        dv_modified = dv_version = None
     if decision.outcome is Outcome.WRITE and decision.to_bc:
         payload = mapper.bc_payload(dv_row, decision.to_bc, creating=False)
         outcome = bc_side.update_many([(coupling.bc_id, payload, str(bc_row.get("@odata.etag", "*")))])[0]
@@ -109,7 +111,7 @@ def synchronize_record(
             FieldChange(k, by_key[k].bc_field, by_key[k].dataverse_field, bc_values.get(k), dv_values.get(k))
             for k in decision.to_bc
         ]
-        bc_modified = None
+        bc_modified = bc_version = None
     save_synchronized(
         context,
         coupling,
@@ -117,6 +119,8 @@ def synchronize_record(
         bc_modified=bc_modified,
         dv_modified=dv_modified,
         job_id=job_id,
+        bc_version=bc_version,
+        dv_version=dv_version,
     )
     return SyncReport(
         mapping.name,
