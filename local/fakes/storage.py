@@ -21,7 +21,16 @@ from typing import Any
 from shared.domain.coupling import Coupling
 from shared.domain.errors import ConcurrencyError, ConflictError, NotFoundError
 from shared.domain.record_errors import clip_message, next_error
-from shared.domain.records import ArchivedQuote, Checkpoint, RecordErrorEntry, ReviewLine, Side, SyncJob, SyncRun
+from shared.domain.records import (
+    ArchivedQuote,
+    Checkpoint,
+    LineStatus,
+    RecordErrorEntry,
+    ReviewLine,
+    Side,
+    SyncJob,
+    SyncRun,
+)
 from shared.storage.keys import escape_key, format_instant, job_row_key, revision_row_key, side_row_key, utc_now
 from shared.storage.large_values import encode_json
 
@@ -160,6 +169,15 @@ class InMemoryRunStore:
         position = {mapping: index for index, mapping in enumerate(run.mappings)}
         lines.sort(key=lambda line: (position.get(line.mapping, len(position)), escape_key(line.mapping)))
         return run, lines
+
+    def running_mappings(self, started_after: str) -> set[str]:
+        with self._lock:
+            return {
+                line.mapping
+                for lines in self._lines.values()
+                for line in lines.values()
+                if line.status is LineStatus.RUNNING and (line.started_on or "") > started_after
+            }
 
     def update_run(self, run: SyncRun) -> SyncRun:
         if run.etag is None:

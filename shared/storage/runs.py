@@ -85,6 +85,14 @@ class TableRunStore:
         etag = save_entity(self._table, entity, line.etag, what=f"line {run_id}/{line.mapping}", when_missing=missing)
         return replace(line, etag=etag)
 
+    def running_mappings(self, started_after: str) -> set[str]:
+        """One filtered query over all runs (a few rows each; the table holds runs, not records)."""
+        query = (
+            f"RowKey ne {odata_string(RUN_ROW_KEY)} and Status eq {odata_string(LineStatus.RUNNING.value)}"
+            f" and StartedOn gt {odata_string(started_after)}"
+        )
+        return {str(row["Mapping"]) for row in self._table.query_entities(query, select=["Mapping"])}
+
 
 def _require_distinct(lines: Sequence[ReviewLine]) -> None:
     if len({line.mapping for line in lines}) != len(lines):

@@ -2,7 +2,9 @@
 
 Mappings run in dependency order (the catalog's order), each on its own: one failing mapping is logged and the
 others still run, and a transient failure simply waits for the next tick (nothing is lost: checkpoints only move
-after a successful write).
+after a successful write). A mapping whose full-synchronization line is running is left to that line (both would
+read the same records; the line hands its checkpoints over when it finishes); a line running for longer than
+`FULL_SYNC_LINE_HOURS` is taken as abandoned and no longer holds the mapping back.
 """
 
 from __future__ import annotations
@@ -14,20 +16,29 @@ import azure.functions as func
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 log = logging.getLogger("bc_sales_sync.timers")
 SYNC_SCHEDULE = "SYNC_SCHEDULE"
+FULL_SYNC_LINE_HOURS = 6  # the 100,000-customer load took under an hour on two shared cores (docs/performance.md)
 
 
 def run_scheduled_mappings(schedule: str) -> dict[str, str]:
     """Run every enabled mapping whose schedule setting is `schedule`; returns mapping -> outcome."""
+    from datetime import timedelta
+
     from shared.bootstrap import get_services
     from shared.domain.errors import SyncError
+    from shared.domain.watermarks import format_instant
     from shared.mappings import mapping_names
     from shared.services.incremental import run_mapping
 
     services = get_services()
     outcomes: dict[str, str] = {}
+    recent = format_instant(services.context.clock() - timedelta(hours=FULL_SYNC_LINE_HOURS))
+    in_full_sync = services.runs.running_mappings(recent)
     for name in mapping_names():
         mapping = services.context.mapping(name)
         if not mapping.enabled or mapping.schedule != schedule:
+            continue
+        if name in in_full_sync:
+            outcomes[name] = "skipped: its full synchronization line is running"
             continue
         try:
             job = run_mapping(services.context, name)

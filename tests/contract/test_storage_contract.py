@@ -3,6 +3,7 @@ Azurite (a fresh table prefix per test), so the fakes the unit tests rely on can
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import uuid
@@ -261,6 +262,25 @@ def test_runs_and_lines_update_conditionally(stores: Stores) -> None:
     assert stores.runs.get_run("run-1")[0] == finished and finished.status == "finished"
     with pytest.raises(ConcurrencyError):
         stores.runs.update_run(run)
+
+
+def test_running_mappings_are_the_lines_running_that_started_after_the_instant(stores: Stores) -> None:
+    names = ("CUSTOMER", "CONTACT", "ITEM-PRODUCT", "SALESPEOPLE")
+    stores.runs.create_run(SyncRun("old", "2025-03-01T08:00:00Z", mappings=names), [ReviewLine(n, "x") for n in names])
+    stores.runs.create_run(SyncRun("new", "2025-03-02T08:00:00Z", mappings=names), [ReviewLine(n, "x") for n in names])
+    assert stores.runs.running_mappings("2025-01-01T00:00:00.000Z") == set()  # waiting lines are not running
+    _, old_lines = stores.runs.get_run("old")
+    _, new_lines = stores.runs.get_run("new")
+    by_name = {line.mapping: line for line in new_lines}
+    stores.runs.update_line("old", _started(old_lines[0], LineStatus.RUNNING, "2025-03-01T08:00:01.000Z"))
+    stores.runs.update_line("new", _started(by_name["CUSTOMER"], LineStatus.RUNNING, "2025-03-02T08:00:01.000Z"))
+    stores.runs.update_line("new", _started(by_name["CONTACT"], LineStatus.FINISHED, "2025-03-02T08:00:01.000Z"))
+    assert stores.runs.running_mappings("2025-03-02T00:00:00.000Z") == {"CUSTOMER"}  # the old run's is abandoned
+    assert stores.runs.running_mappings("2025-02-01T00:00:00.000Z") == {"CUSTOMER", old_lines[0].mapping}
+
+
+def _started(line: ReviewLine, status: LineStatus, started_on: str) -> ReviewLine:
+    return dataclasses.replace(line, status=status, started_on=started_on)
 
 
 def replace_line(line: ReviewLine, status: LineStatus, counters: Counters, chunks_done: int = 0) -> ReviewLine:
