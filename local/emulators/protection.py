@@ -17,7 +17,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from local.emulators.clock import set_offset
@@ -134,6 +134,8 @@ class Faults:
     latencyMs: int = 0
     retryAfterSeconds: int = 1
     clockOffsetSeconds: float = 0.0  # this emulator's clock ahead (+) or behind (-) the machine's
+    failRecordId: str = ""  # a record id: the next `failRecordTimes` batch operations on it answer 503
+    failRecordTimes: int = 0
     seed: int | None = None
 
 
@@ -152,7 +154,10 @@ class FaultInjector:
         for name, value in values.items():
             if name not in merged:
                 raise ValueError(f"unknown fault '{name}'")
-            if name == "seed":
+            if name == "failRecordId":
+                if not isinstance(value, str):
+                    raise ValueError("fault 'failRecordId' must be a record id (a string)")
+            elif name == "seed":
                 if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
                     raise ValueError("fault 'seed' must be an integer or null")
             elif name == "clockOffsetSeconds":
@@ -169,6 +174,16 @@ class FaultInjector:
                 self._random.seed(self.faults.seed)
         set_offset(self.faults.clockOffsetSeconds)
         return self.faults
+
+    def fails_record(self, url: str) -> bool:
+        """Whether this batch operation (by its URL) is one of the targeted record's failures; counts it down, so
+        a transient error can be repeated on one record exactly N times while every other record goes through."""
+        with self._lock:
+            target = self.faults.failRecordId
+            if not target or self.faults.failRecordTimes <= 0 or target.lower() not in url.lower():
+                return False
+            self.faults = replace(self.faults, failRecordTimes=self.faults.failRecordTimes - 1)
+            return True
 
     def roll(self, rate: float) -> bool:
         if rate <= 0:

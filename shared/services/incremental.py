@@ -53,8 +53,8 @@ class MappingRun:
     mapping: TableMapping
     job_id: str = field(default_factory=lambda: f"run-{uuid.uuid4()}")
     counters: Counters = field(default_factory=Counters)
-    transient_bc: list[str] = field(default_factory=list)  # modified-on of records that failed transiently
-    transient_dv: list[str] = field(default_factory=list)
+    transient_bc: dict[str, str] = field(default_factory=dict)  # id -> modified-on of records failed transiently
+    transient_dv: dict[str, str] = field(default_factory=dict)
     retried: set[str] = field(default_factory=set)  # ids of records whose last sync failed (always compared)
 
     def __post_init__(self) -> None:
@@ -224,7 +224,7 @@ class MappingRun:
         log_event(LOG, "record failed", side=side.value, recordId=record_id, code=error.code)
         if error.is_transient and row is not None:
             modified = self.bc.modified_on(row) if side is Side.BC else self.dv.modified_on(row)
-            (self.transient_bc if side is Side.BC else self.transient_dv).append(modified or "")
+            (self.transient_bc if side is Side.BC else self.transient_dv)[record_id] = modified or ""
         if record_failure(self.context, self.mapping.name, side, record_id, error):
             self.counters.skipped += 1
 

@@ -118,18 +118,19 @@ def next_checkpoint(
     rows: dict[str, Row],
     modified_of: Callable[[Row], str | None],
     started: datetime,
-    transient: list[str],
+    transient: Mapping[str, str],
 ) -> Checkpoint | None:
     """Where the next run on this side resumes, or None when it stays: forward only, never past the run's start nor
     past a record that failed transiently (it must be read again)."""
     seen = [m for row in rows.values() if (m := modified_of(row))]
-    cap = min([started, *[parse_instant(t) for t in transient if t]])
+    cap = min([started, *[parse_instant(t) for t in transient.values() if t]])
     if checkpoint is not None and checkpoint.watermark:
         cap = max(cap, parse_instant(checkpoint.watermark))
     watermark = advance(checkpoint.watermark if checkpoint else None, seen, cap)
     if watermark is None:
         return None
-    kept = boundary(rows, modified_of, watermark)
+    # a record that failed transiently must not be remembered as processed, or the next run would pass it by
+    kept = boundary({k: row for k, row in rows.items() if k not in transient}, modified_of, watermark)
     if checkpoint is not None and (watermark, kept) == (checkpoint.watermark, checkpoint.boundary_ids):
         return None
     base = checkpoint or Checkpoint(mapping, side)

@@ -239,3 +239,21 @@ def test_the_same_record_error_twice_marks_skipped_but_transient_errors_do_not(c
     assert entry is not None and entry.skipped and entry.count == 2
     third = run_mapping(stack.context, "CUSTOMER")
     assert third.counters.failed == 0  # skipped records are left alone until retried or restored
+
+
+def test_a_record_whose_write_failed_transiently_inside_a_run_is_read_again_by_the_next(customers: SyncStack) -> None:
+    """The run itself succeeds (the other records are written); the checkpoint must neither pass the failed record
+    nor remember it as processed at its version, so the next run applies it."""
+    stack = customers
+    run_mapping(stack.context, "CUSTOMER")
+    coupling = stack.context.couplings.find_by_bc_id("CUSTOMER", bc_seeded("customer", "Adatum Corporation"))
+    assert coupling is not None
+    patch_account(stack, coupling.dataverse_id, {"telephone1": "+1 404 555 0142"})
+    stack.bc_handle.admin("POST", "faults", json={"failRecordId": coupling.bc_id, "failRecordTimes": 2})
+    for _ in range(2):
+        job = run_mapping(stack.context, "CUSTOMER")
+        assert (job.counters.failed, job.counters.modified) == (1, 0)
+    assert stack.context.errors.find_error("CUSTOMER", Side.DATAVERSE, coupling.dataverse_id) is None  # not counted
+    third = run_mapping(stack.context, "CUSTOMER")
+    assert (third.counters.failed, third.counters.modified) == (0, 1)
+    assert bc_customer(stack, "C00050")["phoneNumber"] == "+1 404 555 0142"

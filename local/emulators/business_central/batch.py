@@ -2,7 +2,9 @@
 
 At most 100 operations (more: 400); processing stops at the first failed operation (the batch itself answers 200
 with per-item statuses) unless `Prefer: odata.continue-on-error`; `Isolation: snapshot` runs everything in one
-transaction that a failure rolls back. Each operation is charged toward the principal's limits.
+transaction that a failure rolls back. Each operation is charged toward the principal's limits. The fault
+`failRecordId`/`failRecordTimes` fails the operations on one record with 503 (the others go through), the way a
+transient failure of one record inside a batch does (the rest of the batch is applied).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from local.emulators.business_central.app import BusinessCentralApp
 
 MAX_BATCH = 100
+_UNAVAILABLE = {"error": {"code": "ServiceUnavailable", "message": "The service is temporarily unavailable."}}
 
 
 def run(app: BusinessCentralApp, request: Request, principal: Principal, root: str) -> Response:
@@ -86,6 +89,9 @@ def _item(
             inner.method,
             app.entity_set_of(Request.from_target(inner.method, "/t/e/api/v2.0" + inner.path, headers, b"", "")),
         )
+    if service is not None and service.faults.fails_record(url):
+        service.stats.record_fault("recordFailure")
+        return {"id": item_id, "status": 503, "headers": {}, "body": _UNAVAILABLE}
     try:
         response = app.dispatch(inner, inner.path, root)
     except HttpError as error:
