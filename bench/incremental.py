@@ -7,10 +7,11 @@ Run on the stack of the full sync toward Sales (`full_sync.run_direction(after=.
    time through `POST /api/mappings/{name}/synchronize` (the timer's own `run_mapping`), emulator statistics reset in
    between: HTTP requests, charged units and writes per side. Target: at most one read per side per mapping and no
    write; a mapping above it is listed in `...above_target` with the entity sets it asked;
-2. the same in the steady state (`steady`): the seeded records were all modified within a few seconds, and a
-   checkpoint remembers at most 2,000 records of its 5-second overlap window (`shared/services/incremental.py`), so
-   until something newer is modified every tick reads them again and compares them (reads, no write). One edit on
-   each side, absorbed by two ticks, moves the watermarks on, as in any live system;
+2. the same in the steady state (`steady`), after one edit on each side absorbed by two ticks. The seeded records
+   were all modified within a few seconds, more than the 2,000 versions a checkpoint remembers of its overlap window,
+   so right after the load each tick reads them again; since couplings record the ETags they synchronized
+   (`shared/services/run_candidates.py`), those pairs are passed over without a read of the other side, and both
+   figures should be the same;
 3. `changed` customers (1,000, or all when fewer) edited in BC, the CUSTOMER mapping run, then as many Sales accounts
    edited and the mapping run again: requests and charged units per changed record beyond the steady
    nothing-changed run of that mapping; the 1 % daily change projection (`bench/projection.py`) uses them.

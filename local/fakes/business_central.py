@@ -24,7 +24,7 @@ from local.emulators.odata.filter import compile_filter
 from local.fakes.bc_pages import FakePageServices, make_order
 from local.fakes.bc_rows import checked, resolver, shape
 from shared.connectors.bc_batch import MAX_BATCH, NOT_EXECUTED
-from shared.connectors.business_central import odata_datetime
+from shared.connectors.bc_odata import odata_datetime
 from shared.connectors.entity_sources import DEFAULT_SOURCES, EntitySources
 from shared.domain.errors import ConcurrencyError, FatalError, NotFoundError, RecordError
 from shared.ports import BatchOutcome, Page, Row

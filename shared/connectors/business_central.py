@@ -15,11 +15,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from shared.connectors.bc_batch import SAME_KEY, BatchItem, BatchRunner, prepare
+from shared.connectors.bc_odata import (
+    and_filters,
+    domain_errors,
+    odata_datetime,
+    row_of,
+    set_of,
+    writable,
+)
 from shared.connectors.bc_pages import (
     key_range_filter,
     key_segment,
@@ -41,47 +49,7 @@ from shared.ports import BatchOutcome, Page, Row
 MAX_PAGE_SIZE = 20_000
 LIST_IDS_PAGE = 5000  # ids per listing page: one request per 5,000 records, and a page of ids stays near 1 MB
 ID_CHUNK = 15  # ids per `$filter`: URLs stay near 1 KB (BC's URL limit is not documented)
-ENTITY_CHANGED = "Request_EntityChanged"
 NOT_FOUND = frozenset({404})
-
-
-def odata_datetime(moment: datetime) -> str:
-    """UTC with milliseconds (BC's precision), truncated down: with `ge` that can only include, never miss."""
-    if moment.tzinfo is None:
-        raise ValueError("a naive datetime is ambiguous; pass an aware one (UTC)")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def _and(*filters: str | None) -> str | None:
-    parts = [f"({f})" for f in filters if f]
-    return " and ".join(parts) if parts else None
-
-
-def location_target(location: str) -> tuple[str, str]:
-    """`.../companies(<c>)/salesInvoices(<id>)` -> ("salesInvoices", "<id>")."""
-    last = location.rstrip("/").rsplit("/", 1)[-1]
-    name, _, rest = last.partition("(")
-    return name, rest.rstrip(")").strip("'")
-
-
-def _set_of(url: str) -> str:
-    return url.lstrip("/").split("(", 1)[0].split("?", 1)[0].split("/", 1)[0]
-
-
-def _row(body: Mapping[str, Any]) -> Row:
-    return {k: v for k, v in body.items() if k != "@odata.context"}
-
-
-def _translated(error: ApiError) -> Exception:
-    if error.status in (409, 412) or error.code == ENTITY_CHANGED:
-        return ConcurrencyError(error.code, error.message)
-    if error.status == 404:
-        return NotFoundError(error.code, error.message)
-    return error
-
-
-def _writable(body: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in body.items() if not k.startswith("@odata.")}
 
 
 class BusinessCentralClient:
@@ -168,7 +136,7 @@ class BusinessCentralClient:
         if expand:
             params["$expand"] = expand
         body = self.http.get_json(self._entity_url(entity_set, entity_id), params=params, ok_statuses=NOT_FOUND)
-        return None if body is None else _row(body)
+        return None if body is None else row_of(body)
 
     def get_entities(
         self, entity_set: str, ids: Sequence[str], select: Sequence[str], extra_filter: str | None = None
@@ -197,7 +165,7 @@ class BusinessCentralClient:
         scope = translate_filter(source, extra_filter)
         found: dict[str, Row] = {}
         for text in keys_filters(source, ids):
-            for page in self.list_page(source.name, page_select(source, list(select)), _and(text, scope)):
+            for page in self.list_page(source.name, page_select(source, list(select)), and_filters(text, scope)):
                 for row in page.rows:
                     canonical = to_canonical_row(source, row)
                     found[str(canonical["id"])] = canonical
@@ -275,7 +243,7 @@ class BusinessCentralClient:
         chosen = entity_id or str(body.get("id") or uuid.uuid4())
         url = self._set_url(entity_set)
         try:
-            response = self.http.request("POST", url, json_body={**_writable(body), "id": chosen}, idempotent=True)
+            response = self.http.request("POST", url, json_body={**writable(body), "id": chosen}, idempotent=True)
         except ApiError as error:
             if not (error.is_transient or error.code == SAME_KEY):
                 raise
@@ -283,7 +251,7 @@ class BusinessCentralClient:
             if existing is None:  # not ours: the outcome stays unknown, or another key clashed
                 raise
             return existing
-        return _row(response.json())
+        return row_of(response.json())
 
     def update_entity(
         self, entity_set: str, entity_id: str, body: Mapping[str, Any], etag: str, *, merge: bool = False
@@ -304,26 +272,16 @@ class BusinessCentralClient:
         return self._patch(url, body, str(fresh["@odata.etag"]))
 
     def _patch(self, url: str, body: Mapping[str, Any], etag: str) -> Row:
-        try:
-            response = self.http.request("PATCH", url, json_body=_writable(body), headers={"If-Match": etag})
-        except ApiError as error:
-            translated = _translated(error)
-            if translated is error:
-                raise
-            raise translated from error
-        return _row(response.json())
+        with domain_errors():
+            response = self.http.request("PATCH", url, json_body=writable(body), headers={"If-Match": etag})
+        return row_of(response.json())
 
     def delete_entity(self, entity_set: str, entity_id: str, etag: str = "*") -> None:
         self._delete(self._entity_url(entity_set, entity_id), etag)
 
     def _delete(self, url: str, etag: str) -> None:
-        try:
+        with domain_errors():
             self.http.request("DELETE", url, headers={"If-Match": etag}, ok_statuses=NOT_FOUND)
-        except ApiError as error:
-            translated = _translated(error)
-            if translated is error:
-                raise
-            raise translated from error
 
     def execute_batch(
         self, requests: Sequence[Mapping[str, Any]], *, atomic: bool = False, continue_on_error: bool = False
@@ -332,7 +290,7 @@ class BusinessCentralClient:
         (`customers`, `salesOrders(<id>)`); `etag` becomes `If-Match`. See `bc_batch` for the outcome rules."""
         if not requests:
             return []
-        if any(page_source(self.sources, _set_of(str(r["url"]))) for r in requests):
+        if any(page_source(self.sources, set_of(str(r["url"]))) for r in requests):
             return [self._one_by_one(r) for r in requests]  # page services take no JSON $batch
         company = self.resolve_company(self.company)
         items: list[BatchItem] = []
@@ -371,13 +329,8 @@ class BusinessCentralClient:
         """Not repeated on a lost answer (posting twice is not harmless): a transient `ApiError` reaches the
         caller, who re-reads the document to learn whether it was posted."""
         url = f"{self._entity_url(entity_set, entity_id)}/Microsoft.NAV.{action}"
-        try:
+        with domain_errors(only_not_found=True):
             response = self.http.request("POST", url)
-        except ApiError as error:
-            translated = _translated(error)
-            if translated is error or error.status != 404:
-                raise
-            raise translated from error
         return response.headers.get("Location")
 
     # -- page web services -------------------------------------------------------------------------------------
@@ -393,7 +346,7 @@ class BusinessCentralClient:
 
     def get_page_entity(self, service: str, key: Mapping[str, Any]) -> Row | None:
         body = self.http.get_json(self._page_url(service) + key_segment(key), ok_statuses=NOT_FOUND)
-        return None if body is None else _row(body)
+        return None if body is None else row_of(body)
 
     def update_page_entity(self, service: str, key: Mapping[str, Any], body: Mapping[str, Any], etag: str) -> Row:
         return self._patch(self._page_url(service) + key_segment(key), body, etag)

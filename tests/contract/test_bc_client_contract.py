@@ -21,7 +21,8 @@ from local.emulators.business_central import pages_seed
 from local.emulators.business_central.pages_sources import CUSTOM_SOURCES, SOURCES
 from local.emulators.business_central.seed import COMPANY_ID, COMPANY_NAME
 from local.fakes.business_central import InMemoryBusinessCentralClient
-from shared.connectors.business_central import BusinessCentralClient, location_target
+from shared.connectors.bc_odata import location_target
+from shared.connectors.business_central import BusinessCentralClient
 from shared.connectors.entity_sources import DEFAULT_SOURCES, EntitySources, sources_from_settings
 from shared.connectors.http import HttpClient
 from shared.domain.errors import ConcurrencyError, FatalError, NotFoundError

@@ -16,7 +16,7 @@ from datetime import datetime
 
 import pytest
 
-from shared.connectors.business_central import location_target
+from shared.connectors.bc_odata import location_target
 from shared.connectors.entity_sources import DEFAULT_SOURCES
 from shared.domain.errors import ConcurrencyError, ErrorKind, SyncError
 from shared.ports import BusinessCentralClientPort, Row
