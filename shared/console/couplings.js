@@ -87,15 +87,18 @@
       // -- find ------------------------------------------------------------------------------------------------
       const findMapping = mappingSelect({ value: params.get("mapping") || "CUSTOMER" });
       const idKind = h("select", { name: "idKind" },
+        h("option", { value: "bcNumber", text: "Business Central No." }),
         h("option", { value: "bcId", text: "Business Central id" }), h("option", { value: "dataverseId", text: "Sales (Dataverse) id" }));
-      const idInput = h("input", { type: "text", name: "recordId", size: 40, autocomplete: "off", value: params.get("bcId") || params.get("dataverseId") || "" });
-      if (params.get("dataverseId")) idKind.value = "dataverseId";
+      const idInput = h("input", { type: "text", name: "recordId", size: 40, autocomplete: "off",
+        value: params.get("bcNumber") || params.get("bcId") || params.get("dataverseId") || "" });
+      idKind.value = ["dataverseId", "bcId"].find((kind) => params.get(kind)) || "bcNumber";
       const findButton = h("button", { type: "submit", text: "Find coupling" });
 
       async function find(note) {
         const mapping = findMapping.value;
         const id = idInput.value.trim();
-        if (!id) throw new Error("Enter the record's id.");
+        if (!id) throw new Error(idKind.value === "bcNumber" ? "Enter the record's number." : "Enter the record's id.");
+        if (idKind.value === "bcNumber") return findByNumber(mapping, id, note);
         try {
           const { data } = await api("GET", `couplings/${encodeURIComponent(mapping)}?${idKind.value}=${encodeURIComponent(id)}`);
           clear(output).append(couplingCard(data, find, gone, note));
@@ -107,12 +110,24 @@
         }
       }
 
+      // BC's No. (or Code): one call gives the record's id and its coupling, or null when it has none
+      async function findByNumber(mapping, number, note) {
+        const { data } = await api("GET", `records/${encodeURIComponent(mapping)}/by-number?number=${encodeURIComponent(number)}`);
+        if (data.coupling) {
+          clear(output).append(couplingCard(data.coupling, find, gone, note));
+          if (!note) announce(`Found the coupling of ${mapping} ${data.number}.`);
+          return;
+        }
+        clear(output).append(notCoupled(mapping, "bcId", data.bcId, data.number));
+        announce(`${mapping} ${data.number} is not coupled.`);
+      }
+
       function gone(coupling) {
         clear(output).append(h("section", { class: "panel" }, h("h2", { text: "Uncoupled" }),
           h("p", { text: `${coupling.mapping}: BC ${coupling.bcId} and Sales ${coupling.dataverseId} are no longer coupled. Neither record was changed.` })));
       }
 
-      function notCoupled(mapping, kind, id) {
+      function notCoupled(mapping, kind, id, number) {
         const target = kind === "bcId" ? "Sales" : "Business Central";
         const create = h("button", { type: "button", text: `Create in ${target} and couple` });
         create.addEventListener("click", () => act(create, async () => {
@@ -122,13 +137,13 @@
           announce(`Created in ${target} and coupled.`);
         }));
         return h("section", { class: "panel" }, h("h2", { text: "Not coupled" }),
-          h("p", { text: `${mapping} record ${id} is not coupled. Couple it with an existing record below, or create it in ${target}.` }),
+          h("p", { text: `${mapping} record ${number ? `${number} (${id})` : id} is not coupled. Couple it with an existing record below, or create it in ${target}.` }),
           h("div", { class: "actions" }, create));
       }
 
       const findForm = h("form", { class: "inline", novalidate: true, "aria-labelledby": "find-heading",
         on: { submit: (event) => { event.preventDefault(); act(findButton, () => find()); } } },
-      field("Mapping", findMapping), field("Id of", idKind), field("Record id", idInput), findButton);
+      field("Mapping", findMapping), field("Find by", idKind), field("Record No. or id", idInput), findButton);
 
       // -- couple ----------------------------------------------------------------------------------------------
       const coupleMapping = mappingSelect({ value: "CUSTOMER" });

@@ -64,3 +64,28 @@ def list_jobs(req: func.HttpRequest) -> func.HttpResponse:
         raise InvalidInputError("invalidValue", "'limit' must be a number from 1 to 200.", field="limit")
     jobs = get_services().context.jobs.list_jobs(name, int(raw))
     return json_response(200, {"mapping": name, "value": [job_json(job) for job in jobs]})
+
+
+documented(
+    RouteSpec(
+        "find_by_number",
+        "records/{mapping}/by-number",
+        "GET",
+        "A BC record by its number or code (BC's No.), with its id and its coupling (null when not coupled)",
+        query={"number": {"type": "string", "minLength": 1, "maxLength": 20, "pattern": r"\S"}},
+        responses=(200, 400, 404),
+    )
+)
+
+
+@blueprint.route(route="records/{mapping}/by-number", methods=["GET"])
+@handled
+def find_by_number(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.bootstrap import get_services
+    from shared.services.bc_numbers import find_by_number as find
+    from shared.triggers.serialize import coupling_json
+
+    name = mapping_name(req.route_params.get("mapping"))
+    found = find(get_services().context, name, req.params.get("number") or "")
+    coupling = None if found.coupling is None else coupling_json(found.coupling)
+    return json_response(200, {"mapping": name, "number": found.number, "bcId": found.bc_id, "coupling": coupling})

@@ -65,3 +65,31 @@ def test_a_record_that_is_not_coupled_is_created_in_sales(console: Console, scen
     network_404 = [e for e in console.errors if "status of 404" in e and "/api/couplings/CUSTOMER?bcId=" in e]
     assert len(network_404) == 1
     assert [e for e in console.errors if e not in network_404] == []
+
+
+def test_a_record_is_found_by_its_business_central_number(console: Console, scenario: Scenario) -> None:
+    """BC users know C00050, not its SystemId: the number finds the coupling, or offers to create the record."""
+    for mapping in ("SALESPEOPLE", "CURRENCY"):
+        scenario.api("POST", f"couplings/{mapping}/match", {})
+    bc_id = bc_seeded("customer", "Adatum Corporation")
+
+    page = console.open("couplings")
+    form = page.locator("form", has=page.get_by_role("button", name="Find coupling"))
+    form.get_by_label("Mapping").select_option("CUSTOMER")
+    expect(form.get_by_label("Find by")).to_have_value("bcNumber")  # the default: what BC users know
+    form.get_by_label("Record No. or id").fill("c00050")
+    form.get_by_role("button", name="Find coupling").click()
+    expect(page.get_by_role("heading", name="Not coupled")).to_be_visible()
+    expect(page.locator(".coupling-output")).to_contain_text(f"CUSTOMER record C00050 ({bc_id}) is not coupled.")
+    page.get_by_role("button", name="Create in Sales and couple").click()
+    expect(page.locator(".coupling .bc-id")).to_have_text(bc_id)
+
+    form.get_by_role("button", name="Find coupling").click()  # found now, by the same number
+    expect(page.locator("#status")).to_contain_text("Found the coupling of CUSTOMER C00050.")
+    expect(page.locator(".coupling .bc-id")).to_have_text(bc_id)
+
+    form.get_by_label("Record No. or id").fill("C99999")
+    form.get_by_role("button", name="Find coupling").click()
+    expect(page.locator("#alert")).to_contain_text("Business Central has no CUSTOMER record C99999.")
+    unknown = [e for e in console.errors if "status of 404" in e and "/by-number?number=C99999" in e]
+    assert len(unknown) == 1 and [e for e in console.errors if e not in unknown] == []
