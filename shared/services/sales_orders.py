@@ -32,7 +32,7 @@ from shared.domain.records import Side
 from shared.ports import QuoteArchive
 from shared.services.context import SyncContext
 from shared.services.document_parts import bc_currency_code, bc_customer_id, bc_lines, read_details
-from shared.services.quote_orders import LINES_PENDING, finish_lines, order_from_quote, quote_coupling
+from shared.services.quote_orders import finish_lines, lines_unfinished, order_from_quote, quote_coupling
 from shared.services.setup import Setup
 from shared.services.sides import deterministic_id
 
@@ -78,7 +78,7 @@ def create_in_business_central(
     order = read_order(context, order_id)
     existing = context.couplings.find_by_dataverse_id(MAPPING, order_id)
     if existing is not None:
-        if existing.values_hash == LINES_PENDING:
+        if lines_unfinished(existing.values_hash):
             finish_lines(context, existing, _order_body(context, setup, order)[0])
         return _finish(context, order, existing.bc_id, "alreadyCreated", [])
     if order.get("statecode") != SUBMITTED:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
 
-from shared.domain.errors import ConflictError
-from shared.services.quote_orders import CONVERTED_MARK, QUOTE_MAPPING
+from shared.domain.errors import ConflictError, SyncError
+from shared.services.quote_orders import BUILD_LEASE, CONVERTED_MARK, LINES_BUILDING, QUOTE_MAPPING
 from shared.services.quotes import auto_process, process_quote
 from shared.services.sales_orders import MAPPING as ORDER_MAPPING
 from shared.services.sales_orders import create_in_business_central
@@ -172,3 +175,67 @@ def test_a_draft_quote_is_refused(sync_stack: SyncStack, archive: TableQuoteArch
     )
     with pytest.raises(ConflictError):
         process_quote(context, SETUP, archive, quote_id)
+
+
+def test_conversions_of_one_won_quote_at_the_same_moment_give_one_order_with_its_lines_once(
+    sync_stack: SyncStack, archive: TableQuoteArchive
+) -> None:
+    """Several workers process the same won quote at once (a timer and a click): one order, its lines exactly once
+    (the order's lines are rebuilt by whoever claims them; the others leave them alone)."""
+    context = sync_stack.context
+    ids = couple_sales_basics(context)
+    quote_id = sales_quote(sync_stack, ids["account"], [{"productid": ids["desk"], "quantity": 1}])
+    process_quote(context, SETUP, archive, quote_id)
+    order_id = sales_order(
+        context,
+        ids["account"],
+        [{"productid": ids["chair"], "quantity": 4}, {"productid": ids["desk"], "quantity": 2}],
+        quoteid_bind=quote_id,
+    )
+    sync_stack.dataverse.win_quote(quote_id)
+    barrier = threading.Barrier(4)
+
+    def convert() -> str:
+        barrier.wait()
+        try:
+            return str(create_in_business_central(context, SETUP, order_id, archive).bc_id)
+        except SyncError as error:
+            return f"{error.code}"
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: convert(), range(4)))
+    coupling = context.couplings.find_by_dataverse_id(ORDER_MAPPING, order_id)
+    assert coupling is not None and coupling.values_hash is None  # the lines are finished, the mark cleared
+    orders = [r for p in sync_stack.bc.list_changed_since("salesOrders", None, ["id"]) for r in p.rows]
+    assert [str(o["id"]) for o in orders] == [coupling.bc_id]
+    assert answers == [coupling.bc_id] * 4  # the same answer for every caller
+    order = sync_stack.bc.get_entity("salesOrders", coupling.bc_id, expand="salesOrderLines") or {}
+    lines = sorted((line["lineObjectNumber"], line["quantity"]) for line in order["salesOrderLines"])
+    assert lines == [("1896-S", 2.0), ("1900-S", 4.0)]
+
+
+def test_a_claim_on_the_lines_left_by_a_crashed_worker_is_taken_over_once_its_lease_is_over(
+    sync_stack: SyncStack, archive: TableQuoteArchive
+) -> None:
+    context = sync_stack.context
+    ids = couple_sales_basics(context)
+    quote_id = sales_quote(sync_stack, ids["account"], [{"productid": ids["desk"], "quantity": 1}])
+    process_quote(context, SETUP, archive, quote_id)
+    order_id = sales_order(context, ids["account"], [{"productid": ids["chair"], "quantity": 4}], quoteid_bind=quote_id)
+    sync_stack.dataverse.win_quote(quote_id)
+    bc_id = create_in_business_central(context, SETUP, order_id, archive).bc_id
+    coupling = context.couplings.find_by_dataverse_id(ORDER_MAPPING, order_id)
+    assert coupling is not None
+    for line in (sync_stack.bc.get_entity("salesOrders", bc_id, expand="salesOrderLines") or {})["salesOrderLines"]:
+        sync_stack.bc.delete_entity("salesOrderLines", str(line["id"]))  # the crash: lines deleted, none rebuilt
+    now = context.clock().astimezone(UTC)
+    live = LINES_BUILDING + now.isoformat(timespec="seconds")
+    coupling = context.couplings.update_coupling(coupling.with_changes(values_hash=live))
+    create_in_business_central(context, SETUP, order_id, archive)  # a live claim: left alone
+    assert (context.couplings.find_by_dataverse_id(ORDER_MAPPING, order_id) or coupling).values_hash == live
+    stale = LINES_BUILDING + (now - BUILD_LEASE - timedelta(seconds=1)).isoformat(timespec="seconds")
+    context.couplings.update_coupling(coupling.with_changes(values_hash=stale))
+    create_in_business_central(context, SETUP, order_id, archive)
+    order = sync_stack.bc.get_entity("salesOrders", bc_id, expand="salesOrderLines") or {}
+    assert [(line["lineObjectNumber"], line["quantity"]) for line in order["salesOrderLines"]] == [("1900-S", 4.0)]
+    assert (context.couplings.find_by_dataverse_id(ORDER_MAPPING, order_id) or coupling).values_hash is None
