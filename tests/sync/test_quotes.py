@@ -177,22 +177,24 @@ def test_a_draft_quote_is_refused(sync_stack: SyncStack, archive: TableQuoteArch
         process_quote(context, SETUP, archive, quote_id)
 
 
+def won_quote_with_order(stack: SyncStack, archive: TableQuoteArchive, lines: list[tuple[str, float]]) -> str:
+    """A quote processed into BC (one desk), then a submitted Sales order made from it with these lines, and the
+    quote won; returns the Sales order's id."""
+    ids = couple_sales_basics(stack.context)
+    quote_id = sales_quote(stack, ids["account"], [{"productid": ids["desk"], "quantity": 1}])
+    process_quote(stack.context, SETUP, archive, quote_id)
+    details = [{"productid": ids[product], "quantity": quantity} for product, quantity in lines]
+    order_id = sales_order(stack.context, ids["account"], details, quoteid_bind=quote_id)
+    stack.dataverse.win_quote(quote_id)
+    return order_id
+
 def test_conversions_of_one_won_quote_at_the_same_moment_give_one_order_with_its_lines_once(
     sync_stack: SyncStack, archive: TableQuoteArchive
 ) -> None:
     """Several workers process the same won quote at once (a timer and a click): one order, its lines exactly once
     (the order's lines are rebuilt by whoever claims them; the others leave them alone)."""
     context = sync_stack.context
-    ids = couple_sales_basics(context)
-    quote_id = sales_quote(sync_stack, ids["account"], [{"productid": ids["desk"], "quantity": 1}])
-    process_quote(context, SETUP, archive, quote_id)
-    order_id = sales_order(
-        context,
-        ids["account"],
-        [{"productid": ids["chair"], "quantity": 4}, {"productid": ids["desk"], "quantity": 2}],
-        quoteid_bind=quote_id,
-    )
-    sync_stack.dataverse.win_quote(quote_id)
+    order_id = won_quote_with_order(sync_stack, archive, [("chair", 4), ("desk", 2)])
     barrier = threading.Barrier(4)
 
     def convert() -> str:
@@ -218,11 +220,7 @@ def test_a_claim_on_the_lines_left_by_a_crashed_worker_is_taken_over_once_its_le
     sync_stack: SyncStack, archive: TableQuoteArchive
 ) -> None:
     context = sync_stack.context
-    ids = couple_sales_basics(context)
-    quote_id = sales_quote(sync_stack, ids["account"], [{"productid": ids["desk"], "quantity": 1}])
-    process_quote(context, SETUP, archive, quote_id)
-    order_id = sales_order(context, ids["account"], [{"productid": ids["chair"], "quantity": 4}], quoteid_bind=quote_id)
-    sync_stack.dataverse.win_quote(quote_id)
+    order_id = won_quote_with_order(sync_stack, archive, [("chair", 4)])
     bc_id = create_in_business_central(context, SETUP, order_id, archive).bc_id
     coupling = context.couplings.find_by_dataverse_id(ORDER_MAPPING, order_id)
     assert coupling is not None
