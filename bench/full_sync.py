@@ -31,8 +31,18 @@ from local.stack import LocalStack
 
 TO_SALES = {"customers": 10_000, "contacts": 10_000, "items": 2_000}
 TO_BC = {"accounts": 10_000, "contacts": 10_000}
-TO_SALES_MAPPINGS = ["SALESPEOPLE", "CURRENCY", "UNIT GROUP", "ITEM UOM", "CUSTOMER", "CONTACT", "ITEM-PRODUCT"]
-TO_BC_MAPPINGS = ["SALESPEOPLE", "CURRENCY", "CUSTOMER", "CONTACT"]
+TO_SALES_MAPPINGS = [
+    "SALESPEOPLE",
+    "CURRENCY",
+    "PAYMENT TERMS",
+    "SHIPMENT METHOD",
+    "UNIT GROUP",
+    "ITEM UOM",
+    "CUSTOMER",
+    "CONTACT",
+    "ITEM-PRODUCT",
+]
+TO_BC_MAPPINGS = ["SALESPEOPLE", "CURRENCY", "PAYMENT TERMS", "SHIPMENT METHOD", "CUSTOMER", "CONTACT"]
 
 
 def _session(key: str | None = None) -> requests.Session:

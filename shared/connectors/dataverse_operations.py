@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from shared.connectors import dataverse_options as options
 from shared.connectors import dataverse_requests as build
 from shared.connectors.dataverse_batch import not_executed
 from shared.connectors.dataverse_bulk import write_in_bulk
@@ -117,6 +118,20 @@ class DataverseOperations(ABC):
             outcomes += chunk_outcomes
             stopped = not continue_on_error and not all(o.ok for o in chunk_outcomes)
         return outcomes
+
+    # -- option sets (option mappings) -------------------------------------------------------------------------
+    def option_set(self, table: str, attribute: str) -> dict[int, str]:
+        """The picklist's options: value -> label."""
+        return options.options_of(self._send(options.read_options(table, attribute)).body or {})
+
+    def insert_option(self, table: str, attribute: str, label: str) -> int:
+        """A new option labelled `label`; its value, chosen by Dataverse. Not repeated on a lost answer (it would
+        add a second option): the caller reads the option set again and finds it by label."""
+        answer = self._send(options.insert_option(table, attribute, label)).body or {}
+        return int(answer["NewOptionValue"])
+
+    def update_option_label(self, table: str, attribute: str, value: int, label: str) -> None:
+        self._send(options.update_option(table, attribute, value, label))
 
     # -- actions and timeline ----------------------------------------------------------------------------------
     def win_quote(self, quote_id: str, status: int = 4, subject: str = "Won") -> None:

@@ -9,9 +9,11 @@ option values then stand for the codes on accounts and documents. How the engine
   toDataverse (never bidirectional: a Dataverse option cannot be told apart from a changed one).
 - Match-based coupling compares the BC code with the option's label (case-insensitive). With "create if no match"
   the engine adds an option value labelled with the code (metadata action InsertOptionValue on the attribute's
-  option set) and couples it; "sync after coupling" refreshes the label.
+  option set) and couples it; "sync after coupling" refreshes the label. Built: `services/option_mappings.py`
+  (every run does all three).
 - Every other mapping reaches these couplings through a transform `option:<name>` (`OPTION_MAPS` says which
-  mapping builds which option map). API v2.0 customers and documents carry the code record's *id*
+  mapping builds which option map; not yet wired: those fields wait, see `services/values.py`). API v2.0
+  customers and documents carry the code record's *id*
   (`paymentTermsId`, `shipmentMethodId`), so an option map is keyed by BC id: `to_dataverse(id)` gives the option
   value, `to_bc(value)` the id. A value without a coupled BC record must be a record error (BC's "Option Mapping
   Failure"), never a blanked BC field.

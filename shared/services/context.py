@@ -45,23 +45,26 @@ class SyncContext:
     clock: Callable[[], datetime] = utc_now
     bulk_size: int = 500
 
-    def runnable(self, name: str) -> TableMapping:
+    def runnable(self, name: str, *, whole_runs: bool = False) -> TableMapping:
         """The mapping, when the engine can run it: refused up front (409 `mappingNotRunnable`, saying why) when its
-        BC entity, or the BC entity of a lookup every record needs, has no source configured, or when it is an option
-        mapping, rather than failing on its first request to BC or on every record."""
+        BC entity (e.g. SHIPPING AGENT's), or the BC entity of a lookup every record needs, has no source configured,
+        or when one of BC's own processes runs it, rather than failing on its first request to BC or on every
+        record."""
         mapping = self.mapping(name)
-        why = self.not_runnable_because(mapping)
+        why = self.not_runnable_because(mapping, whole_runs=whole_runs)
         if why:
             raise ConflictError("mappingNotRunnable", f"{mapping.name} cannot run: {why}", field="mapping")
         return mapping
 
-    def not_runnable_because(self, mapping: TableMapping) -> str | None:
+    def not_runnable_because(self, mapping: TableMapping, *, whole_runs: bool = False) -> str | None:
+        """`whole_runs`: the caller runs the whole mapping (the incremental run, a full synchronization), which is
+        how an option mapping runs (`option_mappings.py`); record-level operations do not apply to it."""
         if mapping.name in PROCESS_MAPPINGS:
             return PROCESS_MAPPINGS[mapping.name]
-        if mapping.name in OPTION_MAPS.values():
+        if mapping.name in OPTION_MAPS.values() and not whole_runs:
             return (
-                f"it is an option mapping (BC codes <-> the option set {mapping.dataverse_id}) and the engine does not "
-                "run option mappings yet."
+                f"it is an option mapping (BC codes <-> the options of {mapping.dataverse_id}): it runs as a whole, "
+                "by its schedule, Synchronize for the mapping or a full synchronization, not record by record."
             )
         if not self.bc.serves(mapping.bc_entity_set):
             return f"no Business Central source is configured for '{mapping.bc_entity_set}'."

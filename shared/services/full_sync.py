@@ -46,6 +46,7 @@ from shared.services.context import SyncContext
 from shared.services.full_sync_lines import failed, finished, hand_over, overridden, reset, running
 from shared.services.incremental import MappingRun
 from shared.services.matching import match_and_couple
+from shared.services.option_mappings import is_option_mapping, run_option_mapping
 from shared.telemetry import job_span
 
 CHUNK_RECORDS = 200  # records per chunk: one chunk finishes in seconds, far inside the message lock
@@ -67,7 +68,9 @@ class FullSync:
         its dependents do not wait for it (as BC treats a disabled dependency)."""
         catalog = {name: self.context.mapping(name) for name in mapping_names()}
         return {
-            name: mapping if self.context.not_runnable_because(mapping) is None else replace(mapping, enabled=False)
+            name: mapping
+            if self.context.not_runnable_because(mapping, whole_runs=True) is None
+            else replace(mapping, enabled=False)
             for name, mapping in catalog.items()
         }
 
@@ -76,7 +79,7 @@ class FullSync:
         reasons: dict[str, str] = {}
         for name in names or mapping_names():
             mapping = self.context.mapping(name)
-            if mapping.enabled and (why := self.context.not_runnable_because(mapping)):
+            if mapping.enabled and (why := self.context.not_runnable_because(mapping, whole_runs=True)):
                 reasons[name] = why
         return reasons
 
@@ -204,11 +207,13 @@ class FullSync:
         raw = payload.get("ids")
         ids = [str(i) for i in raw] if isinstance(raw, list) else []
         job_id = chunk_message_id(run_id, name, chunk)
-        mapping = self.context.runnable(name)
+        mapping = self.context.runnable(name, whole_runs=True)
         side_bc = payload.get("side") == "bc"
         direction = (Direction.TO_DATAVERSE if side_bc else Direction.FROM_DATAVERSE).value
         with job_span("fullSyncChunk", name, job_id=job_id, run_id=run_id, direction=direction) as span:
-            if payload.get("mode") == Recommendation.COUPLE_RECORDS.value and side_bc:
+            if is_option_mapping(name):  # matching, creating and relabelling options are one and the same run
+                counters = run_option_mapping(self.context, name, bc_ids=ids, job_id=job_id).counters
+            elif payload.get("mode") == Recommendation.COUPLE_RECORDS.value and side_bc:
                 # a full synchronization leaves nothing behind: what has no match is created, whatever the mapping's
                 # "create new in case of no match" says (that setting is for match-based coupling run on its own)
                 create = mapping.direction.allows(Direction.TO_DATAVERSE)

@@ -64,7 +64,11 @@ def incremental_mappings(context: SyncContext) -> list[str]:
     names = []
     for name in mapping_names():
         mapping = context.mapping(name)
-        if mapping.enabled and mapping.schedule == INCREMENTAL_SCHEDULE and not context.not_runnable_because(mapping):
+        if (
+            mapping.enabled
+            and mapping.schedule == INCREMENTAL_SCHEDULE
+            and not context.not_runnable_because(mapping, whole_runs=True)
+        ):
             names.append(name)
     return names
 

@@ -28,6 +28,7 @@ from shared.services.context import SyncContext
 from shared.services.creation import Creator
 from shared.services.deletions import handle_missing
 from shared.services.lookups import LookupResolver
+from shared.services.option_mappings import is_option_mapping, run_option_mapping
 from shared.services.outcomes import final_values, outcome_error, record_failure, save_synchronized
 from shared.services.run_candidates import change_hints, etag_of, needs_versions, next_checkpoint, not_seen, settled
 from shared.services.sides import BcSide, DataverseSide
@@ -312,6 +313,8 @@ class MappingRun:
 
 def run_mapping(context: SyncContext, mapping_name: str) -> SyncJob:
     """One incremental run, traced as one job: its span (HTTP calls as children), metrics and log line."""
+    if is_option_mapping(mapping_name):  # BC codes <-> picklist options: a run of its own kind
+        return run_option_mapping(context, mapping_name)
     mapping = context.runnable(mapping_name)
     run = MappingRun(context, mapping)
     with job_span("incremental", mapping.name, job_id=run.job_id, direction=mapping.direction.value) as span:

@@ -29,7 +29,17 @@ from shared.storage.tables import TableFactory
 # two stacks and two full syncs: minutes; queue faults (duplicates, crashes, lost completions): part of the chaos suite
 pytestmark = [pytest.mark.integration, pytest.mark.chaos, pytest.mark.timeout(600)]
 COUNTS = {"customers": 2000, "contacts": 2000, "items": 400}
-MAPPINGS = ["SALESPEOPLE", "CURRENCY", "UNIT GROUP", "ITEM UOM", "CUSTOMER", "CONTACT", "ITEM-PRODUCT"]
+MAPPINGS = [
+    "SALESPEOPLE",
+    "CURRENCY",
+    "PAYMENT TERMS",
+    "SHIPMENT METHOD",
+    "UNIT GROUP",
+    "ITEM UOM",
+    "CUSTOMER",
+    "CONTACT",
+    "ITEM-PRODUCT",
+]
 FAULTS = {"status429Rate": 0.03, "status5xxRate": 0.02, "retryAfterSeconds": 0}
 CHAOS = {"duplicate": True, "crashRate": 0.3, "crashAfterMax": 6, "lostCompletionRate": 0.1, "seed": 11}
 BC_RESOURCE = "https://api.businesscentral.dynamics.com"

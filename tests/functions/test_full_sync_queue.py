@@ -19,7 +19,17 @@ from tests.functions.conftest import FUNCTIONS, Api
 pytestmark = pytest.mark.integration
 SYNC_JOB = FUNCTIONS["sync_job"].get_user_function()
 DEAD_LETTERED = FUNCTIONS["dead_lettered_job"].get_user_function()
-RUN = ["SALESPEOPLE", "CURRENCY", "UNIT GROUP", "ITEM UOM", "RESOURCE UOM", "CUSTOMER", "CONTACT"]
+RUN = [
+    "SALESPEOPLE",
+    "CURRENCY",
+    "PAYMENT TERMS",
+    "SHIPMENT METHOD",
+    "UNIT GROUP",
+    "ITEM UOM",
+    "RESOURCE UOM",
+    "CUSTOMER",
+    "CONTACT",
+]
 
 
 def drain(
@@ -129,8 +139,8 @@ def test_the_api_plans_starts_and_reviews_a_run_while_it_goes(api: Api) -> None:
     assert lines["SALESPEOPLE"]["status"] == "running" and lines["SALESPEOPLE"]["chunks"]["total"] is None
     assert lines["CURRENCY"]["status"] == "finished"  # overridden to noRecords: nothing to do
     assert (
-        "PAYMENT TERMS" not in lines
-        and "PAYMENT TERMS" in api.call("start_full_sync", "POST", {"start": False})[1]["notRunnable"]
+        "POSTEDSALESINV-INV" not in lines
+        and "POSTEDSALESINV-INV" in api.call("start_full_sync", "POST", {"start": False})[1]["notRunnable"]
     )
     assert isinstance(api.services.queue, InMemoryJobQueue)
     drain(api.services.queue)
@@ -270,3 +280,19 @@ def test_a_worker_killed_on_its_last_delivery_is_recorded_from_the_dead_letter_q
     drain(queue)
     _, review = api.call("get_full_sync", route={"runId": run_id})
     assert review["status"] == "finished", review
+
+
+def test_option_mappings_take_part_in_a_full_sync_and_couple_every_code_once(api: Api) -> None:
+    services = api.services
+    assert isinstance(services.queue, InMemoryJobQueue)
+    full = FullSync(services.context, services.runs, services.queue)
+    run, lines = full.plan(["PAYMENT TERMS", "SHIPMENT METHOD", "SHIPPING AGENT"])
+    assert {line.mapping for line in lines} == {"PAYMENT TERMS", "SHIPMENT METHOD"}  # no BC source for agents
+    full.start(run.run_id)
+    drain(services.queue, twice=True)
+    run, lines = services.runs.get_run(run.run_id)
+    assert run.status == "finished" and all(line.status is LineStatus.FINISHED for line in lines), lines
+    for line in lines:
+        couplings = list(services.context.couplings.list_couplings(line.mapping))
+        assert len(couplings) == 3 == line.counters.coupled  # each BC code once, whatever the duplicates
+        assert len({c.dataverse_id for c in couplings}) == 3

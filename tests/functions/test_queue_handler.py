@@ -50,5 +50,5 @@ def test_a_junk_message_raises_so_it_ends_in_the_dead_letter_queue_not_completed
 def test_a_job_for_a_mapping_that_cannot_run_raises_for_redelivery_and_dead_letter(api: Api) -> None:
     from shared.domain.errors import ConflictError
 
-    with pytest.raises(ConflictError, match="PAYMENT TERMS"):
-        SYNC_JOB(service_bus_message(JobMessage(JobKind.MAPPING_RUN, "run-pt-1", {"mapping": "PAYMENT TERMS"})))
+    with pytest.raises(ConflictError, match="POSTEDSALESINV-INV"):
+        SYNC_JOB(service_bus_message(JobMessage(JobKind.MAPPING_RUN, "run-inv-1", {"mapping": "POSTEDSALESINV-INV"})))

@@ -31,6 +31,12 @@ API_PREFIX = "/api/data/v9.2"
 _ENTITY = re.compile(r"^/(?P<set>[A-Za-z_][A-Za-z0-9_]*)(?:\((?P<key>[^)]*)\))?(?:/(?P<op>[A-Za-z_.]+))?$")
 
 
+_PICKLIST = re.compile(
+    r"^/EntityDefinitions\(LogicalName='(?P<table>\w+)'\)/Attributes\(LogicalName='(?P<attribute>\w+)'\)"
+    r"/Microsoft\.Dynamics\.CRM\.PicklistAttributeMetadata$"
+)
+
+
 class DataverseApp:
     """The Web API surface: collections, single rows, bulk messages, actions, `$batch`, WhoAmI."""
 
@@ -59,6 +65,7 @@ class DataverseApp:
 
     def reset(self) -> None:
         self.store.clear()
+        self.writer.option_sets.reset()
 
     def seed(self, profile: str, counts: Mapping[str, int]) -> dict[str, int]:
         return seed.seed(self.writer, profile, counts)
@@ -105,6 +112,8 @@ class DataverseApp:
                     "OrganizationId": "00000000-0000-0000-0000-00000000e001",
                 },
             )
+        if path.startswith("/EntityDefinitions(") or path in ("/InsertOptionValue", "/UpdateOptionValue"):
+            return self._option_sets(request, path)
         match = _ENTITY.match(path)
         if match is None:
             raise DataverseError(404, "0x8006088a", f"Resource not found for the segment '{path}'.")
@@ -127,6 +136,18 @@ class DataverseApp:
         if key is None:
             return self._collection(request, table, user_id, base, content_ids)
         return self._entity(request, table, canonical_guid(key, table.primary_id), user_id, base, content_ids)
+
+    def _option_sets(self, request: Request, path: str) -> Response:
+        """Metadata of the managed account picklists, and the actions that add and relabel their options."""
+        option_sets = self.writer.option_sets
+        if path == "/InsertOptionValue" and request.method == "POST":
+            return option_sets.insert(self._json(request))
+        if path == "/UpdateOptionValue" and request.method == "POST":
+            return option_sets.update(self._json(request))
+        match = _PICKLIST.match(path)
+        if match is None or request.method != "GET":
+            raise DataverseError(404, "0x8006088a", f"Resource not found for the segment '{path}'.")
+        return option_sets.metadata(match.group("table"), match.group("attribute"))
 
     @staticmethod
     def _json(request: Request) -> Any:

@@ -25,6 +25,7 @@ from local.emulators.dataverse.errors import (
     invalid,
     not_found,
 )
+from local.emulators.dataverse.option_sets import OptionSets
 from local.emulators.dataverse.payload import Payload, parse_payload
 from local.emulators.dataverse.schema import Schema, Table
 from local.emulators.dataverse.values import canonical_guid, now_text
@@ -48,6 +49,7 @@ class Writer:
     def __init__(self, schema: Schema, store: Store) -> None:
         self.schema = schema
         self.store = store
+        self.option_sets = OptionSets()
         self._numbers = itertools.count(1000)
         self._random = random.Random(7)  # noqa: S311 - record-number suffixes, not secrets
 
@@ -158,6 +160,7 @@ class Writer:
         content_ids: dict[str, tuple[str, str]] | None = None,
     ) -> Row:
         payload = parse_payload(self.schema, table, body, creating=True, content_ids=content_ids)
+        self.option_sets.check(table.logical_name, payload.values)
         body_id = payload.values.pop(table.primary_id, None)
         if row_id is not None and body_id is not None and body_id != row_id:
             raise bad_payload("The id in the URL and the id in the body differ.")
@@ -227,6 +230,7 @@ class Writer:
                     400, "0x80040800", f"The 'Update' method does not support entities of type '{table.logical_name}'."
                 )
             payload = parse_payload(self.schema, table, body, creating=False, content_ids=content_ids)
+            self.option_sets.check(table.logical_name, payload.values)
             if payload.values.pop(table.primary_id, row_id) != row_id:
                 raise bad_payload("The id in the URL and the id in the body differ.")
             self._check_editable(table, existing, payload.names())

@@ -1,0 +1,105 @@
+"""The emulator's option sets: the account picklists BC's option mappings manage, their metadata read, the actions
+that add and relabel options, and the check that a written value is one of the options.
+
+Seeded with Dataverse's out-of-the-box options (facts: paymenttermscode 1 Net 30, 2 "2% 10; Net 30", 3 Net 45,
+4 Net 60; freight terms 1 FOB, 2 No Charge; shipping method 1 Airborne .. 7 Will Call; listed there for the order
+picklists; the account's are taken to be the same, UNCONFIRMED). A new option gets the next value from 100000000
+(the default publisher's customization prefix range), as Dataverse numbers options an organization adds.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from local.emulators.dataverse.errors import DataverseError, bad_payload
+from local.emulators.web import Response
+
+OOB: dict[tuple[str, str], dict[int, str]] = {
+    ("account", "paymenttermscode"): {1: "Net 30", 2: "2% 10; Net 30", 3: "Net 45", 4: "Net 60"},
+    ("account", "address1_freighttermscode"): {1: "FOB", 2: "No Charge"},
+    ("account", "address1_shippingmethodcode"): {
+        1: "Airborne", 2: "DHL", 3: "FedEx", 4: "UPS", 5: "Postal Mail", 6: "Full Load", 7: "Will Call",
+    },
+}  # fmt: skip
+FIRST_CUSTOM = 100_000_000
+OUT_OF_RANGE = "0x8004431a"
+
+
+class OptionSets:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sets: dict[tuple[str, str], dict[int, str]] = copy.deepcopy(OOB)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._sets = copy.deepcopy(OOB)
+
+    def check(self, table: str, values: Mapping[str, Any]) -> None:
+        """A managed picklist takes only its options (as Dataverse refuses a value outside the range)."""
+        with self._lock:
+            for attribute, value in values.items():
+                options = self._sets.get((table, attribute))
+                if options is not None and value is not None and value not in options:
+                    raise DataverseError(
+                        400,
+                        OUT_OF_RANGE,
+                        f"A validation error occurred. The value {value} of '{attribute}' on record of type "
+                        f"'{table}' is outside the valid range. Accepted Values: {','.join(map(str, options))}",
+                    )
+
+    def _options(self, table: str, attribute: str) -> dict[int, str]:
+        options = self._sets.get((table, attribute))
+        if options is None:
+            raise DataverseError(
+                404, "0x80040217", f"Could not find an attribute with specified name: {attribute} on {table}."
+            )
+        return options
+
+    def metadata(self, table: str, attribute: str) -> Response:
+        with self._lock:
+            options = dict(self._options(table, attribute))
+        body = {
+            "LogicalName": attribute,
+            "OptionSet": {
+                "Options": [
+                    {"Value": value, "Label": {"LocalizedLabels": [{"Label": label, "LanguageCode": 1033}],
+                                               "UserLocalizedLabel": {"Label": label, "LanguageCode": 1033}}}
+                    for value, label in sorted(options.items())
+                ]
+            },
+        }  # fmt: skip
+        return Response.json(200, body)
+
+    def insert(self, body: Any) -> Response:
+        table, attribute, label = _target(body)
+        with self._lock:
+            options = self._options(table, attribute)
+            value = max([FIRST_CUSTOM - 1, *options]) + 1
+            options[value] = label
+        return Response.json(200, {"NewOptionValue": value})
+
+    def update(self, body: Any) -> Response:
+        table, attribute, label = _target(body)
+        value = body.get("Value")
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise bad_payload("UpdateOptionValue needs the option's 'Value' (Edm.Int32).")
+        with self._lock:
+            options = self._options(table, attribute)
+            if value not in options:
+                raise DataverseError(404, "0x80040217", f"The option {value} of {attribute} does not exist.")
+            options[value] = label
+        return Response(204, b"", {"OData-Version": "4.0"})
+
+
+def _target(body: Any) -> tuple[str, str, str]:
+    if not isinstance(body, dict):
+        raise bad_payload("The action needs a JSON object.")
+    table, attribute = body.get("EntityLogicalName"), body.get("AttributeLogicalName")
+    labels = ((body.get("Label") or {}).get("LocalizedLabels") or []) if isinstance(body.get("Label"), dict) else []
+    label = next((item.get("Label") for item in labels if isinstance(item, dict)), None)
+    if not isinstance(table, str) or not isinstance(attribute, str) or not isinstance(label, str) or not label:
+        raise bad_payload("Give EntityLogicalName, AttributeLogicalName and a Label with one LocalizedLabels entry.")
+    return table, attribute, label

@@ -1,0 +1,73 @@
+"""Option mappings (PAYMENT TERMS, SHIPMENT METHOD) on the real parts: BC codes coupled to the options of the account
+picklists, matched by label or added, labels following the codes; through the incremental run and a full sync chunk."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from local.emulators.business_central.seed import seeded_id as bc_seeded
+from shared.domain.coupling import Coupling
+from shared.domain.errors import SyncError
+from shared.domain.records import Side
+from shared.services.incremental import run_mapping
+from tests.sync.conftest import SyncStack
+
+pytestmark = pytest.mark.integration
+TERMS = "paymenttermscode"
+
+
+def options(stack: SyncStack, attribute: str = TERMS) -> dict[int, str]:
+    return stack.dataverse.option_set("account", attribute)
+
+
+def coupled(stack: SyncStack, mapping: str = "PAYMENT TERMS") -> dict[str, int]:
+    return {c.bc_id: int(c.dataverse_id) for c in stack.context.couplings.list_couplings(mapping)}
+
+
+def test_codes_are_matched_by_label_or_added_and_a_second_run_changes_nothing(sync_stack: SyncStack) -> None:
+    stack = sync_stack
+    cm_value = stack.dataverse.insert_option("account", TERMS, "cm")  # an admin's own option, labelled in lower case
+    first = run_mapping(stack.context, "PAYMENT TERMS")
+    assert (first.counters.inserted, first.counters.coupled, first.counters.modified) == (2, 3, 1)
+    by_bc = coupled(stack)
+    labels = options(stack)
+    assert by_bc[bc_seeded("terms", "CM")] == cm_value  # matched, not added
+    assert labels[cm_value] == "CM"  # matched, then relabelled with BC's code (synch. after coupling)
+    assert {labels[by_bc[bc_seeded("terms", code)]] for code in ("1M(8D)", "14 DAYS")} == {"1M(8D)", "14 DAYS"}
+    assert {1, 2, 3, 4} <= set(labels)  # Sales' own options are left alone
+    again = run_mapping(stack.context, "PAYMENT TERMS")
+    assert (again.counters.unchanged, again.counters.modified, again.counters.inserted) == (3, 0, 0)
+    assert options(stack) == labels
+
+
+def test_a_renamed_code_relabels_its_option_and_a_deleted_option_is_a_record_error(sync_stack: SyncStack) -> None:
+    stack = sync_stack
+    run_mapping(stack.context, "PAYMENT TERMS")
+    cm = bc_seeded("terms", "CM")
+    row: dict[str, Any] = stack.bc.get_entity("paymentTerms", cm) or {}
+    stack.bc.update_entity("paymentTerms", cm, {"code": "CURMONTH"}, str(row["@odata.etag"]))
+    job = run_mapping(stack.context, "PAYMENT TERMS")
+    assert job.counters.modified == 1 and options(stack)[coupled(stack)[cm]] == "CURMONTH"
+    gone = stack.context.couplings.find_by_bc_id("PAYMENT TERMS", cm)
+    assert gone is not None
+    stack.context.couplings.delete_coupling("PAYMENT TERMS", cm)
+    stack.context.couplings.create_coupling(Coupling("PAYMENT TERMS", cm, "999"))  # an option Sales no longer has
+    job = run_mapping(stack.context, "PAYMENT TERMS")
+    assert job.counters.failed == 1
+    error = stack.context.errors.find_error("PAYMENT TERMS", Side.BC, cm)
+    assert error is not None and error.code == "optionDeleted"
+
+
+def test_the_account_picklist_takes_a_coupled_option_and_refuses_a_value_it_does_not_have(
+    sync_stack: SyncStack,
+) -> None:
+    stack = sync_stack
+    run_mapping(stack.context, "SHIPMENT METHOD")
+    value = coupled(stack, "SHIPMENT METHOD")[bc_seeded("shipment", "EXW")]
+    assert options(stack, "address1_freighttermscode")[value] == "EXW"
+    account = next(row for page in stack.dataverse.list_changed_since("accounts", None, ["name"]) for row in page.rows)
+    stack.dataverse.update_row("accounts", str(account["accountid"]), {"address1_freighttermscode": value})
+    with pytest.raises(SyncError, match="outside the valid range"):
+        stack.dataverse.update_row("accounts", str(account["accountid"]), {"address1_freighttermscode": 99})
