@@ -14,6 +14,8 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from shared.domain.errors import RecordError
+
 EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
 EMPTY_DATE = "0001-01-01"
 
@@ -76,26 +78,47 @@ TRANSFORMS: dict[str, Transform] = {
 }
 
 
+class OptionMappingFailed(RecordError):
+    """BC's "Option Mapping Failure": a value with no coupled counterpart; the record fails, nothing is blanked."""
+
+
 @dataclass(frozen=True)
 class OptionMap:
     """BC codes (or ids) <-> a Dataverse option set (payment terms, shipment methods, shipping agents).
 
     Keys compare case-insensitively (BC upper-cases codes, GUIDs come lower-case) and map back to the key as stored.
+    A `strict` map (built from an option mapping's couplings) refuses a value it does not know instead of answering
+    None, which would blank the field on the other side.
     """
 
     name: str
     values: Mapping[str, int]  # BC code or id -> option value
+    mapping: str = ""  # the option mapping whose couplings built it (named in errors)
+    strict: bool = False
 
     def to_dataverse(self, code: Any) -> Any:
         if code in (None, "", EMPTY_GUID):
             return None
         wanted = str(code).casefold()
-        return next((value for key, value in self.values.items() if key.casefold() == wanted), None)
+        found = next((value for key, value in self.values.items() if key.casefold() == wanted), None)
+        if found is None and self.strict:
+            raise OptionMappingFailed(
+                "optionMappingFailure",
+                f"The Business Central value {code} has no option in Sales yet: run the {self.mapping} mapping first.",
+            )
+        return found
 
     def to_bc(self, option: Any) -> Any:
         if option is None:
             return ""
-        return next((code for code, value in self.values.items() if value == option), None)
+        found = next((code for code, value in self.values.items() if value == option), None)
+        if found is None and self.strict:
+            raise OptionMappingFailed(
+                "optionMappingFailure",
+                f"The Sales option {option} is not coupled to a Business Central record of {self.mapping}: couple "
+                "it, or choose an option that is.",
+            )
+        return found
 
 
 def transform_named(name: str | None, option_maps: Mapping[str, OptionMap] | None = None) -> Transform:

@@ -12,11 +12,11 @@ option values then stand for the codes on accounts and documents. How the engine
   option set) and couples it; "sync after coupling" refreshes the label. Built: `services/option_mappings.py`
   (every run does all three).
 - Every other mapping reaches these couplings through a transform `option:<name>` (`OPTION_MAPS` says which
-  mapping builds which option map; not yet wired: those fields wait, see `services/values.py`). API v2.0
+  mapping builds which option map; `services/option_maps.py` builds them from the couplings). API v2.0
   customers and documents carry the code record's *id*
   (`paymentTermsId`, `shipmentMethodId`), so an option map is keyed by BC id: `to_dataverse(id)` gives the option
   value, `to_bc(value)` the id. A value without a coupled BC record must be a record error (BC's "Option Mapping
-  Failure"), never a blanked BC field.
+  Failure"), never a blanked BC field (`OptionMappingFailed`).
 - Sales orders, quotes and invoices have their own picklists of the same names (`paymenttermscode`,
   `freighttermscode`, `shippingmethodcode`); BC uses the same codes there, so the engine must keep those option
   sets' values equal to the account's (or translate by label).

@@ -18,6 +18,7 @@ from shared.ports import (
     JobLog,
     SyncErrorStore,
 )
+from shared.services.option_maps import CouplingOptionMaps
 
 PROCESS_MAPPINGS = {  # mappings BC runs in code, with rules the generic engine does not know: their own processes
     "POSTEDSALESINV-INV": "posted invoices are created by the invoice process (INVOICE_SYNC_SCHEDULE or "
@@ -44,6 +45,12 @@ class SyncContext:
     local_currency: str = "USD"  # BC's LCY: a blank currency code in BC means this currency
     clock: Callable[[], datetime] = utc_now
     bulk_size: int = 500
+
+    def __post_init__(self) -> None:
+        """Option maps come from the option mappings' couplings, read when a run needs them (`option_maps.py`);
+        maps given here are kept and take precedence."""
+        if not isinstance(self.option_maps, CouplingOptionMaps):
+            self.option_maps = CouplingOptionMaps(self.couplings, self.option_maps)
 
     def runnable(self, name: str, *, whole_runs: bool = False) -> TableMapping:
         """The mapping, when the engine can run it: refused up front (409 `mappingNotRunnable`, saying why) when its

@@ -10,8 +10,8 @@ Dataverse id is the value as text). A run, incremental or one chunk of a full sy
 Option values have no modified-on, so every run reads the option set (one request) and the BC table (one request):
 the tables are a few dozen rows. The mapping is one-way (BC -> Sales), as BC's.
 
-Not done here: the option maps these couplings build are not yet applied to the CUSTOMER mapping's payment terms
-and shipment method fields (they wait, as before; docs/mappings.md), nor to the documents' own picklists.
+The couplings build the option maps CUSTOMER's payment terms and shipment method fields go through
+(`option_maps.py`); the documents' own picklists (order, quote, invoice) are separate option sets, not mapped yet.
 """
 
 from __future__ import annotations

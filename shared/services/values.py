@@ -13,7 +13,7 @@ from typing import Any
 
 from shared.domain.changes import FieldRule
 from shared.domain.mapping import PAGE_KEY_SEPARATOR, Direction, FieldMapping, TableMapping
-from shared.domain.transforms import OptionMap, Transform, normalize, transform_named
+from shared.domain.transforms import OptionMap, OptionMappingFailed, Transform, normalize, transform_named
 from shared.services.lookups import LookupFailed, LookupResolver
 
 BC_ID, BC_MODIFIED = "id", "lastModifiedDateTime"
@@ -27,7 +27,7 @@ def read_name(dataverse_field: str, is_lookup: bool) -> str:
 @dataclass
 class Canonical:
     values: dict[str, Any] = field(default_factory=dict)
-    failures: dict[str, LookupFailed] = field(default_factory=dict)
+    failures: dict[str, LookupFailed | OptionMappingFailed] = field(default_factory=dict)
 
 
 class ValueMapper:
@@ -43,6 +43,10 @@ class ValueMapper:
         fields: list[FieldMapping] = []
         for f in mapping.fields:
             if not f.enabled or not (f.bc_field or f.dataverse_field):
+                continue
+            if (f.transform or "").startswith("option:") and mapping.dataverse_table != "account":
+                # documents' picklists are option sets of their own, not kept in step with the account's yet
+                self.unavailable[f.key] = f"the {mapping.dataverse_table} picklist {f.dataverse_field} is not mapped"
                 continue
             try:
                 self._transforms[f.key] = transform_named(f.transform, option_maps)
@@ -118,6 +122,9 @@ class ValueMapper:
             except LookupFailed as failure:
                 result.failures[f.key] = failure
                 result.values[f.key] = "" if f.clear_on_failed_lookup else f"unresolved:{raw}"
+            except OptionMappingFailed as failure:
+                result.failures[f.key] = failure
+                result.values[f.key] = f"unmapped:{raw}"
         return result
 
     def from_dataverse(self, row: Mapping[str, Any]) -> Canonical:
@@ -127,7 +134,10 @@ class ValueMapper:
             if f.lookup is not None or f.direction is Direction.TO_DATAVERSE:
                 result.values[f.key] = normalize(raw)
             else:
-                result.values[f.key] = normalize(transform.to_bc(raw))
+                try:
+                    result.values[f.key] = normalize(transform.to_bc(raw))
+                except OptionMappingFailed:  # differs from every BC value; writing it to BC fails the record
+                    result.values[f.key] = f"unmapped:{raw}"
         return result
 
     # -- writing -------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from shared.domain.errors import SyncError
 from shared.domain.records import Side
 from shared.services.incremental import run_mapping
 from tests.sync.conftest import SyncStack
+from tests.sync.sales_documents import CANNON, couple_sales_basics
 
 pytestmark = pytest.mark.integration
 TERMS = "paymenttermscode"
@@ -71,3 +72,56 @@ def test_the_account_picklist_takes_a_coupled_option_and_refuses_a_value_it_does
     stack.dataverse.update_row("accounts", str(account["accountid"]), {"address1_freighttermscode": value})
     with pytest.raises(SyncError, match="outside the valid range"):
         stack.dataverse.update_row("accounts", str(account["accountid"]), {"address1_freighttermscode": 99})
+
+
+def customer_stack(stack: SyncStack) -> tuple[str, str]:
+    """The option mappings run, then the basics coupled; returns Cannon's BC id and account id."""
+    run_mapping(stack.context, "PAYMENT TERMS")
+    run_mapping(stack.context, "SHIPMENT METHOD")
+    couple_sales_basics(stack.context)
+    run_mapping(stack.context, "CUSTOMER")
+    coupling = stack.context.couplings.find_by_bc_id("CUSTOMER", CANNON)
+    assert coupling is not None
+    return coupling.bc_id, coupling.dataverse_id
+
+
+def set_bc_terms(stack: SyncStack, bc_id: str, terms_id: str) -> None:
+    row = stack.bc.get_entity("customers", bc_id) or {}
+    stack.bc.update_entity("customers", bc_id, {"paymentTermsId": terms_id}, str(row["@odata.etag"]))
+
+
+def test_customers_carry_payment_terms_both_ways_through_the_option_map(sync_stack: SyncStack) -> None:
+    stack = sync_stack
+    bc_id, account = customer_stack(stack)
+    days = bc_seeded("terms", "14 DAYS")
+    set_bc_terms(stack, bc_id, days)
+    assert run_mapping(stack.context, "CUSTOMER").counters.failed == 0
+    value = (stack.dataverse.get_row("accounts", account, [TERMS]) or {})[TERMS]
+    assert value == coupled(stack)[days] and options(stack)[value] == "14 DAYS"
+    stack.dataverse.update_row("accounts", account, {TERMS: coupled(stack)[bc_seeded("terms", "CM")]})
+    assert run_mapping(stack.context, "CUSTOMER").counters.modified == 1
+    assert (stack.bc.get_entity("customers", bc_id) or {})["paymentTermsId"] == bc_seeded("terms", "CM")
+
+
+def test_an_option_or_a_code_without_its_counterpart_fails_the_record_and_blanks_nothing(sync_stack: SyncStack) -> None:
+    stack = sync_stack
+    bc_id, account = customer_stack(stack)
+    cm = bc_seeded("terms", "CM")
+    set_bc_terms(stack, bc_id, cm)
+    run_mapping(stack.context, "CUSTOMER")
+    stack.dataverse.update_row("accounts", account, {TERMS: 1})  # Sales' own "Net 30": no BC payment terms
+    job = run_mapping(stack.context, "CUSTOMER")
+    error = stack.context.errors.find_error("CUSTOMER", Side.DATAVERSE, account)
+    assert job.counters.failed == 1 and error is not None and error.code == "optionMappingFailure"
+    assert (stack.bc.get_entity("customers", bc_id) or {})["paymentTermsId"] == cm  # not blanked
+
+    new_terms = stack.bc.create_entity("paymentTerms", {"code": "60 DAYS", "displayName": "Net 60 days"})
+    stack.dataverse.update_row("accounts", account, {TERMS: coupled(stack)[cm]})  # Sales back in step
+    set_bc_terms(stack, bc_id, str(new_terms["id"]))  # a code the option mapping has not seen yet
+    job = run_mapping(stack.context, "CUSTOMER")
+    error = stack.context.errors.find_error("CUSTOMER", Side.BC, bc_id)
+    assert job.counters.failed == 1 and error is not None and "PAYMENT TERMS" in error.message
+    assert (stack.dataverse.get_row("accounts", account, [TERMS]) or {})[TERMS] == coupled(stack)[cm]
+    run_mapping(stack.context, "PAYMENT TERMS")
+    assert run_mapping(stack.context, "CUSTOMER").counters.failed == 0  # retried first, applied now
+    assert (stack.dataverse.get_row("accounts", account, [TERMS]) or {})[TERMS] == coupled(stack)[str(new_terms["id"])]
