@@ -48,8 +48,12 @@ def run_option_mapping(
     options = context.dataverse.option_set(table, attribute)
     couplings = {c.bc_id: c for c in context.couplings.list_couplings(name)}
     taken = {c.dataverse_id for c in couplings.values()}
+    skipped = {e.record_id for e in context.errors.list_errors(name) if e.skipped}
     for row in rows:
         bc_id, code = str(row["id"]), str(row.get(code_field) or "")
+        if bc_id in skipped:  # the same error twice: left alone until retried or restored, as by any run
+            counters.skipped += 1
+            continue
         try:
             coupling = couplings.get(bc_id)
             if coupling is None:

@@ -124,7 +124,7 @@ def restore(context: SyncContext, mapping_name: str, ids: Ids) -> list[RecordErr
 def retry(context: SyncContext, mapping_name: str, ids: Ids) -> RetryReport:
     """Restore these records and synchronize them now, as a run does (see the module docstring). Raises
     InvalidInputError when `ids` is neither a non-empty list nor 'all'. The outcome of each record is reported."""
-    mapping = context.runnable(mapping_name)
+    mapping = context.runnable(mapping_name, whole_runs=True)  # an option mapping's retry is a run of it
     chosen, without_error = _select(context.errors.list_errors(mapping.name), ids)
     records = [RetryOutcome(record_id, None, "noError") for record_id in without_error]
     if not chosen:

@@ -148,7 +148,6 @@ def test_an_undocumented_query_parameter_is_a_400_naming_it_but_the_key_is_the_h
     ("name", "method", "body", "route", "why"),
     [
         ("match_couplings", "POST", {}, {"mapping": "PAYMENT TERMS"}, "option mapping"),
-        ("retry_sync_errors", "POST", {"mapping": "SHIPMENT METHOD", "all": True}, None, "option mapping"),
         ("create_in_dataverse", "POST", {"bcId": CANNON}, {"mapping": "VENDOR"}, "'vendors'"),
     ],
 )

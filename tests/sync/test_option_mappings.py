@@ -11,7 +11,9 @@ from local.emulators.business_central.seed import seeded_id as bc_seeded
 from shared.domain.coupling import Coupling
 from shared.domain.errors import SyncError
 from shared.domain.records import Side
+from shared.services.coupling import uncouple
 from shared.services.incremental import run_mapping
+from shared.services.sync_errors import retry
 from tests.sync.conftest import SyncStack
 from tests.sync.sales_documents import CANNON, couple_sales_basics
 
@@ -125,3 +127,24 @@ def test_an_option_or_a_code_without_its_counterpart_fails_the_record_and_blanks
     run_mapping(stack.context, "PAYMENT TERMS")
     assert run_mapping(stack.context, "CUSTOMER").counters.failed == 0  # retried first, applied now
     assert (stack.dataverse.get_row("accounts", account, [TERMS]) or {})[TERMS] == coupled(stack)[str(new_terms["id"])]
+
+
+def test_an_option_error_twice_is_skipped_until_retried_and_uncoupling_couples_it_again_by_label(
+    sync_stack: SyncStack,
+) -> None:
+    stack = sync_stack
+    run_mapping(stack.context, "PAYMENT TERMS")
+    cm = bc_seeded("terms", "CM")
+    original = coupled(stack)[cm]
+    stack.context.couplings.delete_coupling("PAYMENT TERMS", cm)
+    stack.context.couplings.create_coupling(Coupling("PAYMENT TERMS", cm, "999"))  # an option Sales no longer has
+    for _ in range(2):
+        assert run_mapping(stack.context, "PAYMENT TERMS").counters.failed == 1
+    left_alone = run_mapping(stack.context, "PAYMENT TERMS").counters
+    assert (left_alone.failed, left_alone.skipped) == (0, 1)
+    report = retry(stack.context, "PAYMENT TERMS", [cm])  # restored and run: fails the same way, reported so
+    assert [(r.outcome, r.code) for r in report.records] == [("failed", "optionDeleted")]
+    uncouple(stack.context, "PAYMENT TERMS", cm)  # what the error message advises
+    again = run_mapping(stack.context, "PAYMENT TERMS").counters
+    assert (again.inserted, again.coupled, again.failed) == (0, 1, 0)  # its old option, found by its label
+    assert coupled(stack)[cm] == original
