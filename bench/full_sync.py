@@ -27,6 +27,7 @@ from typing import Any
 
 import requests
 
+from bench.probe import session
 from local.stack import LocalStack
 
 TO_SALES = {"customers": 10_000, "contacts": 10_000, "items": 2_000}
@@ -43,14 +44,6 @@ TO_SALES_MAPPINGS = [
     "ITEM-PRODUCT",
 ]
 TO_BC_MAPPINGS = ["SALESPEOPLE", "CURRENCY", "PAYMENT TERMS", "SHIPMENT METHOD", "CUSTOMER", "CONTACT"]
-
-
-def _session(key: str | None = None) -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False
-    if key:
-        session.headers["x-functions-key"] = key
-    return session
 
 
 def _status_mb(pid: int, field: str) -> float:
@@ -111,12 +104,12 @@ def run_direction(
         stack = LocalStack.on_free_ports(cert_dir=Path(certs))
         stack.start()
         try:
-            admin = _session()
+            admin = session()
             for side, counts in (("business_central", bc_counts), ("dataverse", dv_counts)):
                 body = {"profile": "bench", "counts": counts}  # no counts: an empty company / organization
                 admin.post(f"{stack.urls[side]}/_admin/seed", json=body, timeout=600).raise_for_status()
                 admin.delete(f"{stack.urls[side]}/_admin/stats", timeout=60)
-            api = _session(stack.function_key)
+            api = session(stack.function_key)
             pid = next(child for child in stack.children if child.name == "functions").process.pid
             cpu_before, series = cpu_seconds(pid), []
             started = time.perf_counter()

@@ -10,7 +10,6 @@ from typing import Any
 import requests
 
 from local.emulators.business_central.seed import COMPANY_ID
-from local.emulators.tokens import acquire_local_token
 from local.stack import LocalStack
 
 BC_RESOURCE = "https://api.businesscentral.dynamics.com"
@@ -28,28 +27,20 @@ def session(key: str | None = None) -> requests.Session:
     return http
 
 
-def _token(stack: LocalStack, resource: str) -> str:
-    settings = stack.app_settings()
-    return acquire_local_token(
-        stack.urls["authority"], stack.ca_file, settings["CLIENT_ID"], settings["CLIENT_SECRET"], resource,
-        settings["TENANT_ID"],
-    )  # fmt: skip
-
-
 COMPANY = f"companies({COMPANY_ID})"
 
 
 def bc_api(stack: LocalStack) -> tuple[requests.Session, str]:
     """A session with a BC token and the API root (`.../api/v2.0`; the company is `COMPANY` under it)."""
     http = session()
-    http.headers["Authorization"] = f"Bearer {_token(stack, BC_RESOURCE)}"
+    http.headers["Authorization"] = f"Bearer {stack.token(BC_RESOURCE)}"
     return http, f"{stack.app_settings()['BC_BASE_URL']}/api/v2.0"
 
 
 def dataverse_api(stack: LocalStack) -> tuple[requests.Session, str]:
     """A session with a Dataverse token and the Web API root."""
     http = session()
-    http.headers["Authorization"] = f"Bearer {_token(stack, stack.urls['dataverse'])}"
+    http.headers["Authorization"] = f"Bearer {stack.token(stack.urls['dataverse'])}"
     return http, f"{stack.urls['dataverse']}/api/data/v9.2"
 
 

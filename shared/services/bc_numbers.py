@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from shared.domain.coupling import Coupling
 from shared.domain.errors import InvalidInputError, NotFoundError
+from shared.domain.mapping import TableMapping
 from shared.services.context import SyncContext
 
 NUMBER_FIELDS: dict[str, tuple[str, int]] = {  # BC entity set -> (number field, its Code length)
@@ -45,13 +46,12 @@ class FoundRecord:
     coupling: Coupling | None
 
 
-def number_field(context: SyncContext, mapping_name: str) -> tuple[str, int]:
-    mapping = context.mapping(mapping_name)
+def number_field(mapping: TableMapping) -> tuple[str, int]:
     found = NUMBER_FIELDS.get(mapping.bc_entity_set)
     if found is None:
         raise InvalidInputError(
             "noNumberLookup",
-            f"{mapping_name} records have no single number or code in BC ({mapping.bc_entity_set}); look them up "
+            f"{mapping.name} records have no single number or code in BC ({mapping.bc_entity_set}); look them up "
             "by their Business Central id.",
             field=FIELD,
         )
@@ -60,13 +60,13 @@ def number_field(context: SyncContext, mapping_name: str) -> tuple[str, int]:
 
 def find_by_number(context: SyncContext, mapping_name: str, number: str) -> FoundRecord:
     """The BC record with this number in the mapping's entity set, and its coupling if it has one."""
-    field, length = number_field(context, mapping_name)
+    mapping = context.mapping(mapping_name)
+    field, length = number_field(mapping)
     value = number.strip().upper()
     if not value:
         raise InvalidInputError("required", "Give the record's number.", field=FIELD)
     if len(value) > length:
         raise InvalidInputError("tooLong", f"A {field} in BC is at most {length} characters.", field=FIELD)
-    mapping = context.mapping(mapping_name)
     literal = value.replace("'", "''")
     pages = context.bc.list_changed_since(mapping.bc_entity_set, None, [field], extra_filter=f"{field} eq '{literal}'")
     rows = [row for page in pages for row in page.rows]

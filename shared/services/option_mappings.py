@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from shared.domain.coupling import Coupling
 from shared.domain.errors import ConflictError, RecordError, SyncError
+from shared.domain.mapping import TableMapping
 from shared.domain.records import Counters, Side, SyncJob
 from shared.domain.watermarks import format_instant
 from shared.mappings.options import OPTION_MAPS
@@ -38,34 +40,32 @@ def run_option_mapping(
 ) -> SyncJob:
     """One run over every BC code record (or only `bc_ids`, a full-sync chunk); logged as one job."""
     mapping = context.runnable(name, whole_runs=True)
-    table, attribute = mapping.dataverse_table, mapping.dataverse_id
     code_field = next(f.bc_field for f in mapping.fields if f.bc_field)
     started = context.clock()
-    counters = Counters()
     wanted = None if bc_ids is None else set(bc_ids)
     pages = context.bc.list_changed_since(mapping.bc_entity_set, None, [code_field], extra_filter=mapping.bc_filter)
     rows = [row for page in pages for row in page.rows if wanted is None or str(row["id"]) in wanted]
-    options = context.dataverse.option_set(table, attribute)
+    run = _OptionRun(context, mapping, context.dataverse.option_set(mapping.dataverse_table, mapping.dataverse_id))
     couplings = {c.bc_id: c for c in context.couplings.list_couplings(name)}
-    taken = {c.dataverse_id for c in couplings.values()}
-    skipped = {e.record_id for e in context.errors.list_errors(name) if e.skipped}
+    run.taken = {c.dataverse_id for c in couplings.values()}
+    errors = {e.record_id: e for e in context.errors.list_errors(name) if e.side is Side.BC}
     for row in rows:
         bc_id, code = str(row["id"]), str(row.get(code_field) or "")
-        if bc_id in skipped:  # the same error twice: left alone until retried or restored, as by any run
-            counters.skipped += 1
+        if bc_id in errors and errors[bc_id].skipped:  # the same error twice: left alone until retried or restored
+            run.counters.skipped += 1
             continue
         try:
             coupling = couplings.get(bc_id)
             if coupling is None:
-                value = _couple(context, name, bc_id, code, options, taken, counters)
-                taken.add(str(value))
+                run.couple(bc_id, code)
             else:
-                _follow(context, mapping.name, coupling, code, options, counters)
-            context.errors.clear_error(name, Side.BC, bc_id)
+                run.follow(coupling, code)
+            if bc_id in errors:
+                context.errors.clear_error(name, Side.BC, bc_id)
         except SyncError as error:
             if error.is_transient:
                 raise
-            counters.failed += 1
+            run.counters.failed += 1
             context.errors.record_error(name, Side.BC, bc_id, error.code, error.message)
     job = SyncJob(
         name,
@@ -73,53 +73,54 @@ def run_option_mapping(
         format_instant(started),
         format_instant(context.clock()),
         "finished",
-        counters,
+        run.counters,
     )
     context.jobs.record_job(job)
     return job
 
 
-def _couple(
-    context: SyncContext,
-    name: str,
-    bc_id: str,
-    code: str,
-    options: dict[int, str],
-    taken: set[str],
-    counters: Counters,
-) -> int:
-    mapping = context.mapping(name)
-    wanted = code.casefold()
-    free = [v for v, label in sorted(options.items()) if label.casefold() == wanted and str(v) not in taken]
-    match = free[0] if free else None
-    if match is None:
-        match = context.dataverse.insert_option(mapping.dataverse_table, mapping.dataverse_id, code)
-        options[match] = code
-        counters.inserted += 1
-    try:
-        coupling = context.couplings.create_coupling(Coupling(name, bc_id, str(match)))
-    except ConflictError:  # a run at the same moment coupled it first: its coupling stands
-        return match
-    counters.coupled += 1
-    if mapping.sync_after_coupling and options[match] != code:  # matched "cm" to CM: the label becomes BC's code
-        _follow(context, name, coupling, code, options, counters)
-    return match
+@dataclass
+class _OptionRun:
+    """One run's view of the option set: value -> label as it now stands, and the values already coupled."""
 
+    context: SyncContext
+    mapping: TableMapping
+    options: dict[int, str]
+    taken: set[str] = field(default_factory=set)
+    counters: Counters = field(default_factory=Counters)
 
-def _follow(
-    context: SyncContext, name: str, coupling: Coupling, code: str, options: dict[int, str], counters: Counters
-) -> None:
-    mapping = context.mapping(name)
-    value = int(coupling.dataverse_id)
-    if value not in options:
-        raise RecordError(
-            "optionDeleted",
-            f"The option {value} of {mapping.dataverse_id} coupled to {code} no longer exists in Sales; uncouple "
-            "the record to have the option created again.",
-        )
-    if options[value] == code:
-        counters.unchanged += 1
-        return
-    context.dataverse.update_option_label(mapping.dataverse_table, mapping.dataverse_id, value, code)
-    options[value] = code
-    counters.modified += 1
+    def couple(self, bc_id: str, code: str) -> None:
+        table, attribute = self.mapping.dataverse_table, self.mapping.dataverse_id
+        wanted = code.casefold()
+        free = [
+            v for v, label in sorted(self.options.items()) if label.casefold() == wanted and str(v) not in self.taken
+        ]
+        match = free[0] if free else None
+        if match is None:
+            match = self.context.dataverse.insert_option(table, attribute, code)
+            self.options[match] = code
+            self.counters.inserted += 1
+        self.taken.add(str(match))
+        try:
+            coupling = self.context.couplings.create_coupling(Coupling(self.mapping.name, bc_id, str(match)))
+        except ConflictError:  # a run at the same moment coupled it first: its coupling stands
+            return
+        self.counters.coupled += 1
+        if self.mapping.sync_after_coupling and self.options[match] != code:  # matched "cm" to CM: relabel it
+            self.follow(coupling, code)
+
+    def follow(self, coupling: Coupling, code: str) -> None:
+        table, attribute = self.mapping.dataverse_table, self.mapping.dataverse_id
+        value = int(coupling.dataverse_id)
+        if value not in self.options:
+            raise RecordError(
+                "optionDeleted",
+                f"The option {value} of {attribute} coupled to {code} no longer exists in Sales; uncouple the record "
+                "to have it coupled again (to an option labelled with its code, or to a new one).",
+            )
+        if self.options[value] == code:
+            self.counters.unchanged += 1
+            return
+        self.context.dataverse.update_option_label(table, attribute, value, code)
+        self.options[value] = code
+        self.counters.modified += 1

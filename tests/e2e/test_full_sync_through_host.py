@@ -21,7 +21,6 @@ import pytest
 import requests
 
 from local.emulators.business_central.seed import COMPANY_ID
-from local.emulators.tokens import acquire_local_token
 from local.stack import LocalStack
 from shared.storage.couplings import TableCouplingStore
 from shared.storage.tables import TableFactory
@@ -62,14 +61,6 @@ def _session(key: str | None = None) -> requests.Session:
     return session
 
 
-def _token(stack: LocalStack, resource: str) -> str:
-    settings = stack.app_settings()
-    return acquire_local_token(
-        stack.urls["authority"], stack.ca_file, settings["CLIENT_ID"], settings["CLIENT_SECRET"], resource,
-        settings["TENANT_ID"],
-    )  # fmt: skip
-
-
 def _read_all(session: requests.Session, url: str | None, params: dict[str, str] | None = None) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     while url:
@@ -86,9 +77,9 @@ def _text(value: Any) -> str:
 def snapshot(stack: LocalStack) -> dict[str, Any]:
     """Both sides and the couplings, as sorted tuples: two runs compare record by record."""
     dv = _session()
-    dv.headers["Authorization"] = f"Bearer {_token(stack, stack.urls['dataverse'])}"
+    dv.headers["Authorization"] = f"Bearer {stack.token(stack.urls['dataverse'])}"
     bc = _session()
-    bc.headers["Authorization"] = f"Bearer {_token(stack, BC_RESOURCE)}"
+    bc.headers["Authorization"] = f"Bearer {stack.token(BC_RESOURCE)}"
     state: dict[str, Any] = {}
     for entity_set, columns in DATAVERSE_VIEW.items():
         url = f"{stack.urls['dataverse']}/api/data/v9.2/{entity_set}"
