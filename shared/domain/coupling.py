@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from shared.domain.records import Side
+
 
 class SyncResult(StrEnum):
     NONE = ""
@@ -39,6 +41,17 @@ class Coupling:
     skipped: bool = False
     coupled_on: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
     etag: str | None = None  # storage version of the coupling itself: every update is conditional on it
+    # Set while the engine creates the record on this side (the coupling is written *before* the create, so a crash
+    # anywhere leaves the identity in the table, never a record without its coupling); cleared once synchronized.
+    creating: Side | None = None
+    created_by: str | None = None  # the job that claimed the creation: its redelivery counts the insert once
+
+    @property
+    def source_side(self) -> Side | None:
+        """The side the record being created is copied from (None: not being created)."""
+        if self.creating is None:
+            return None
+        return Side.DATAVERSE if self.creating is Side.BC else Side.BC
 
     def with_changes(self, **changes: object) -> Coupling:
         return replace(self, **changes)  # type: ignore[arg-type]

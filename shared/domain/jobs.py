@@ -83,3 +83,9 @@ def _check_message_id(message_id: object) -> None:
 
 def chunk_message_id(run_id: str, mapping: str, chunk: int) -> str:
     return f"{run_id}/{mapping}/{chunk}"
+
+
+def run_prefix(job_id: str) -> str | None:
+    """The part every chunk job id of one full-sync line shares (`run/mapping/`), None for a job that is no chunk."""
+    head, _, chunk = job_id.rpartition("/")
+    return f"{head}/" if head and chunk.isdigit() else None

@@ -134,6 +134,12 @@ def require_direction(mapping: TableMapping, direction: Direction, field: str) -
         )
 
 
+def _settled(coupling: Coupling | None) -> Coupling | None:
+    """The coupling unless it is an unfinished creation (a claim left by an interrupted create): creating again
+    finishes that one under the same id instead of refusing."""
+    return None if coupling is None or coupling.creating is not None else coupling
+
+
 def _refuse_coupled(context: SyncContext, mapping: str, by_bc: Coupling | None, dataverse_id: str | None) -> None:
     """`by_bc`: the coupling the caller found for its BC id (None: not coupled, or not a BC-side request)."""
     if by_bc is not None:
@@ -194,7 +200,7 @@ def create_in_dataverse(context: SyncContext, mapping_name: str, bc_id: str) -> 
     bc_id = parse_id(bc_id, "bcId")
     tools = MappingTools(context, mapping)
     row = tools.read_bc(bc_id)
-    _refuse_coupled(context, mapping.name, context.couplings.find_by_bc_id(mapping.name, bc_id), None)
+    _refuse_coupled(context, mapping.name, _settled(context.couplings.find_by_bc_id(mapping.name, bc_id)), None)
     require_dependencies(tools.missing_bc_dependencies(row))
     errors: list[SyncError] = []
     created = tools.creator("create").create_in_dataverse(
@@ -211,7 +217,8 @@ def create_in_business_central(context: SyncContext, mapping_name: str, datavers
     dataverse_id = parse_id(dataverse_id, "dataverseId")
     tools = MappingTools(context, mapping)
     row = tools.read_dataverse(dataverse_id)
-    _refuse_coupled(context, mapping.name, None, dataverse_id)
+    if _settled(context.couplings.find_by_dataverse_id(mapping.name, dataverse_id)) is not None:
+        _refuse_coupled(context, mapping.name, None, dataverse_id)
     require_dependencies(tools.missing_dataverse_dependencies(row))
     errors: list[SyncError] = []
     created = tools.creator("create").create_in_business_central(

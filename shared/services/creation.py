@@ -55,14 +55,25 @@ class Creator:
     job_id: str
     rules: CreateRules | None = None
 
-    def _couple(self, bc_id: str, dataverse_id: str) -> Coupling:
+    def _claim(self, bc_id: str, dataverse_id: str, creating: Side) -> Coupling | None:
+        """Write the coupling *before* the record exists (the identity rule): the coupling table, read as of now,
+        decides who may create. Returns the claim to create under, or None when there is nothing to create: the
+        source or the new id is coupled already (earlier in this run, by a concurrent worker or by a user), or an
+        earlier attempt finished the pair. A claim left by a crashed attempt (same ids, still creating) is taken
+        over: the create is idempotent by the deterministic id."""
+        claim = Coupling(self.mapping.name, bc_id, dataverse_id, creating=creating, created_by=self.job_id)
         try:
-            return self.context.couplings.create_coupling(Coupling(self.mapping.name, bc_id, dataverse_id))
+            return self.context.couplings.create_coupling(claim)
         except ConflictError:
             existing = self.context.couplings.find_by_bc_id(self.mapping.name, bc_id)
-            if existing is None or existing.dataverse_id != dataverse_id:
-                raise
-            return existing  # our own earlier attempt
+            same = existing is not None and existing.dataverse_id == dataverse_id
+            return existing if same and existing is not None and existing.creating is creating else None
+
+    def _release(self, coupling: Coupling, error: SyncError) -> None:
+        """A create refused for the record's own reason wrote nothing: its claim goes, so the record stays uncoupled
+        and is tried again when it changes (a transient failure keeps the claim: the next run finishes it)."""
+        if not error.is_transient:
+            self.context.couplings.delete_coupling(self.mapping.name, coupling.bc_id)
 
     def _differing(self, bc_values: dict[str, Any], dv_values: dict[str, Any], direction: Direction) -> tuple[str, ...]:
         if not self.mapping.direction.allows(direction):
@@ -150,48 +161,51 @@ class Creator:
         self.rules = self.rules or CreateRules(self.context, self.mapping)
         self.rules.prefetch(payload for _, _, payload in prepared)
         payloads: list[dict[str, object]] = []
-        sources: list[tuple[Row, dict[str, object]]] = []
-        for row, values, mapped in prepared:
+        sources: list[tuple[Row, Coupling]] = []
+        for row, _values, mapped in prepared:
             bc_id = str(row["id"])
             try:
                 payload = self.rules.apply(mapped)
             except SyncError as error:
                 fail(Side.BC, bc_id, error, row)
                 continue
-            new_id = deterministic_id(self.mapping.name, "bc", bc_id)
-            payloads.append({self.mapping.dataverse_id: new_id, **payload})
-            sources.append((row, dict(values.values)))
+            claim = self._claim(bc_id, deterministic_id(self.mapping.name, "bc", bc_id), Side.DATAVERSE)
+            if claim is None:
+                continue
+            payloads.append({self.mapping.dataverse_id: claim.dataverse_id, **payload})
+            sources.append((row, claim))
         failed: set[int] = set()
         try:
             self.dv.upsert_many(payloads)
         except BulkWriteError as error:
             for failure in error.failures:
                 failed.add(failure.index)
-                fail(Side.BC, str(sources[failure.index][0]["id"]), failure.error, sources[failure.index][0])
+                row, claim = sources[failure.index]
+                self._release(claim, failure.error)
+                fail(Side.BC, str(row["id"]), failure.error, row)
         except SyncError as error:
-            for row, _ in sources:
+            for row, claim in sources:
+                self._release(claim, error)
                 fail(Side.BC, str(row["id"]), error, row)
             return []
-        created: list[Coupling] = []
-        written = [
-            (row, str(payloads[i][self.mapping.dataverse_id])) for i, (row, _) in enumerate(sources) if i not in failed
-        ]
-        read_back = self.dv.get_many([dv_id for _, dv_id in written])
+        written = [(row, claim) for i, (row, claim) in enumerate(sources) if i not in failed]
+        read_back = self.dv.get_many([claim.dataverse_id for _, claim in written])
         items: list[_Created] = []
-        for row, dv_id in written:
-            if dv_id not in read_back:  # a 412 taken for "created before" that was another record's duplicate key
-                fail(Side.BC, str(row["id"]), RecordError("notCreated", NOT_CREATED.format(dv_id=dv_id)), row)
+        for row, claim in written:
+            if claim.dataverse_id not in read_back:  # a 412 taken for "created before": another record's duplicate key
+                refused = RecordError("notCreated", NOT_CREATED.format(dv_id=claim.dataverse_id))
+                self._release(claim, refused)
+                fail(Side.BC, str(row["id"]), refused, row)
                 continue
-            items.append(_Created(self._couple(str(row["id"]), dv_id), row, read_back[dv_id], Side.BC, str(row["id"])))
+            items.append(_Created(claim, row, read_back[claim.dataverse_id], Side.BC, str(row["id"])))
             counters.inserted += 1
             counters.coupled += 1
-        created.extend(self._complete_many(items, fail))
-        return created
+        return self._complete_many(items, fail)
 
     def create_in_business_central(self, rows: Sequence[Row], counters: Counters, fail: Fail) -> list[Coupling]:
-        """Creates go out as JSON batches of 100 with chosen SystemIds; an id BC already has (our own earlier
-        attempt) is read back instead of failing."""
-        planned: list[tuple[Row, str, Mapping[str, Any]]] = []
+        """Creates go out as JSON batches of 100 with chosen SystemIds, each under its claim; an id BC already has
+        (our own earlier attempt) is read back instead of failing."""
+        planned: list[tuple[Row, Coupling, Mapping[str, Any]]] = []
         for row in rows:
             dataverse_id = str(row[self.mapping.dataverse_id])
             try:
@@ -199,17 +213,19 @@ class Creator:
             except SyncError as error:
                 fail(Side.DATAVERSE, dataverse_id, error, row)
                 continue
-            planned.append((row, deterministic_id(self.mapping.name, "dv", dataverse_id), payload))
+            claim = self._claim(deterministic_id(self.mapping.name, "dv", dataverse_id), dataverse_id, Side.BC)
+            if claim is not None:
+                planned.append((row, claim, payload))
         items: list[_Created] = []
-        outcomes = self.bc.create_many([(new_id, payload) for _, new_id, payload in planned])
-        for (row, _new_id, _payload), (new_row, refused) in zip(planned, outcomes, strict=True):
+        outcomes = self.bc.create_many([(claim.bc_id, payload) for _, claim, payload in planned])
+        for (row, claim, _payload), (new_row, refused) in zip(planned, outcomes, strict=True):
             dataverse_id = str(row[self.mapping.dataverse_id])
             if new_row is None:
-                fail(Side.DATAVERSE, dataverse_id, refused or SyncError("notCreated", "BC did not create it."), row)
+                why = refused or SyncError("notCreated", "BC did not create it.")
+                self._release(claim, why)
+                fail(Side.DATAVERSE, dataverse_id, why, row)
                 continue
-            items.append(
-                _Created(self._couple(str(new_row["id"]), dataverse_id), new_row, row, Side.DATAVERSE, dataverse_id)
-            )
+            items.append(_Created(claim, new_row, row, Side.DATAVERSE, dataverse_id))
             counters.inserted += 1
             counters.coupled += 1
         return self._complete_many(items, fail)

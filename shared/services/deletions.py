@@ -5,7 +5,7 @@ Resolution). `none` reports it on the record and changes nothing; `removeCouplin
 from __future__ import annotations
 
 from shared.domain.coupling import Coupling
-from shared.domain.errors import RecordError
+from shared.domain.errors import RecordError, SyncError
 from shared.domain.mapping import DeletionPolicy
 from shared.domain.records import Counters, Side
 from shared.ports import Row
@@ -13,10 +13,30 @@ from shared.services.creation import Creator
 from shared.services.outcomes import record_failure
 
 
+def _finish_creation(
+    creator: Creator, coupling: Coupling, bc_row: Row | None, dv_row: Row | None, counters: Counters
+) -> None:
+    """A claim whose record was never created (the worker died between writing the coupling and the create, or the
+    create failed transiently): not a deletion. The create is made again under the same claim and id."""
+
+    def fail(side: Side, record_id: str, error: SyncError, row: Row | None) -> None:
+        counters.failed += 1
+        if record_failure(creator.context, creator.mapping.name, side, record_id, error):
+            counters.skipped += 1
+
+    if bc_row is not None and dv_row is None:
+        creator.create_in_dataverse([bc_row], counters, fail)
+    elif dv_row is not None and bc_row is None:
+        creator.create_in_business_central([dv_row], counters, fail)
+
+
 def handle_missing(
     creator: Creator, coupling: Coupling, bc_row: Row | None, dv_row: Row | None, counters: Counters
 ) -> None:
     context, mapping = creator.context, creator.mapping
+    if coupling.creating is not None and (bc_row if coupling.creating is Side.DATAVERSE else dv_row) is not None:
+        _finish_creation(creator, coupling, bc_row, dv_row, counters)
+        return
     if bc_row is None and dv_row is None:
         context.couplings.delete_coupling(mapping.name, coupling.bc_id)
         counters.uncoupled += 1

@@ -20,6 +20,7 @@ from typing import Any
 from shared.domain.changes import Outcome, decide, decode_hashes, encode_hashes, field_hashes
 from shared.domain.coupling import Coupling
 from shared.domain.errors import SyncError
+from shared.domain.jobs import run_prefix
 from shared.domain.mapping import Direction, TableMapping
 from shared.domain.records import Checkpoint, Counters, Side, SyncJob
 from shared.domain.watermarks import format_instant, read_from
@@ -27,6 +28,7 @@ from shared.ports import Row
 from shared.services.context import SyncContext
 from shared.services.creation import Creator
 from shared.services.deletions import handle_missing
+from shared.services.identity import adopt, identity_pairs
 from shared.services.lookups import LookupResolver
 from shared.services.option_mappings import is_option_mapping, run_option_mapping
 from shared.services.outcomes import final_values, outcome_error, record_failure, save_synchronized
@@ -86,21 +88,40 @@ class MappingRun:
         started = self.context.clock()
         bc_rows = self.bc.get_listed(bc_ids) if bc_ids and self._reads(Direction.TO_DATAVERSE) else {}
         dv_rows = self.dv.get_listed(dv_ids) if dv_ids and self._reads(Direction.FROM_DATAVERSE) else {}
-        self._synchronize(bc_rows, dv_rows, create=True)
+        self._synchronize(bc_rows, dv_rows, create=True, chunk_of=run_prefix(self.job_id))
         return self._log_job(started)
 
     def _reads(self, direction: Direction) -> bool:
         return self.mapping.direction.allows(direction)
 
     def _synchronize(
-        self, bc_rows: dict[str, Row], dv_rows: dict[str, Row], *, create: bool, pass_settled: bool = False
+        self,
+        bc_rows: dict[str, Row],
+        dv_rows: dict[str, Row],
+        *,
+        create: bool,
+        pass_settled: bool = False,
+        chunk_of: str | None = None,
     ) -> None:
         """Compare the coupled candidates (reading the other side of each pair) and write what changed, then create
         the uncoupled ones. An incremental run passes over pairs still at their synchronized versions
-        (`run_candidates.settled`); a full-sync chunk compares every pair, as BC's full synchronization does."""
+        (`run_candidates.settled`); a full-sync chunk compares every pair, as BC's full synchronization does, except
+        those another chunk of the same run (`chunk_of`: the run's job-id prefix) already synchronized: a pair is
+        counted once per run. Uncoupled candidates that are each other's deterministic partner are coupled, not
+        copied (`identity`)."""
         by_bc = self.context.couplings.find_many_by_bc_ids(self.mapping.name, bc_rows)
         by_dv = self.context.couplings.find_many_by_dataverse_ids(self.mapping.name, dv_rows)
+        if create:
+            uncoupled_bc = [key for key in bc_rows if key not in by_bc]
+            uncoupled_dv = [key for key in dv_rows if key not in by_dv]
+            pairs = identity_pairs(self.mapping.name, uncoupled_bc, uncoupled_dv)
+            adopted = adopt(self.context, self.mapping.name, pairs)
+            self.counters.coupled += len(adopted)
+            by_bc.update(adopted)
+            by_dv.update({c.dataverse_id: c for c in adopted.values()})
         couplings = {c.bc_id: c for c in [*by_bc.values(), *by_dv.values()]}
+        if chunk_of is not None:
+            couplings = self._not_done_by_run(couplings, chunk_of)
         if pass_settled:
             quiet = settled(couplings.values(), bc_rows, dv_rows, self.retried)
             self.counters.unchanged += len(quiet)
@@ -117,6 +138,25 @@ class MappingRun:
         self._write(pending)
         if create:
             self._create_uncoupled(bc_rows, dv_rows, by_bc, by_dv)
+
+    def _not_done_by_run(self, couplings: dict[str, Coupling], prefix: str) -> dict[str, Coupling]:
+        """A chunk of a full synchronization leaves the pairs this run has synchronized already: another chunk's (the
+        other side's list holds the same pair), or this chunk's own earlier delivery that died before it was counted.
+        The latter's pairs are counted now, once, since the line counts each chunk once (its bit in `done_chunks`)
+        and the dead delivery's counters were lost: its creations as inserted, the rest as unchanged (whether it had
+        written them cannot be told afterwards; the total is exact either way)."""
+        kept: dict[str, Coupling] = {}
+        for bc_id, coupling in couplings.items():
+            jobs = (coupling.bc.last_job_id or "", coupling.dataverse.last_job_id or "")
+            if coupling.creating is None and coupling.values_hash and any(j.startswith(prefix) for j in jobs):
+                if coupling.created_by == self.job_id:
+                    self.counters.inserted += 1
+                    self.counters.coupled += 1
+                elif self.job_id in jobs:
+                    self.counters.unchanged += 1
+                continue
+            kept[bc_id] = coupling
+        return kept
 
     def _log_job(self, started: datetime) -> SyncJob:
         job = SyncJob(
@@ -195,16 +235,27 @@ class MappingRun:
             return None
         values = final_values(decision, bc_values.values, dv_values.values)
         if decision.outcome is Outcome.UNCHANGED:
-            self.counters.unchanged += 1
+            self._tally(coupling, "unchanged")
             self._remember_unchanged(coupling, values, bc_row, dv_row)
             return None
         return _Pending(coupling, bc_row, dv_row, values, decision.to_dataverse, decision.to_bc)
+
+    def _tally(self, coupling: Coupling, outcome: str) -> None:
+        """Count a synchronized pair once: a pair whose creation an earlier, interrupted attempt began is counted as
+        the insert it is (its coupling was written before the create), not as modified or unchanged."""
+        if coupling.creating is not None:
+            self.counters.inserted += 1
+            self.counters.coupled += 1
+        elif outcome == "modified":
+            self.counters.modified += 1
+        else:
+            self.counters.unchanged += 1
 
     def _remember_unchanged(self, coupling: Coupling, values: dict[str, Any], bc_row: Row, dv_row: Row) -> None:
         """Save an unchanged pair when it was never synchronized (or was skipped), when both sides moved to the
         same values (the stored hashes must follow, or a later revert on one side would read as the other side's
         change), or when its recorded versions are stale, so that the next run passes over it without a read."""
-        fresh = decode_hashes(coupling.values_hash) is None or coupling.skipped
+        fresh = decode_hashes(coupling.values_hash) is None or coupling.skipped or coupling.creating is not None
         moved = coupling.values_hash != encode_hashes(field_hashes(values))
         if not (fresh or moved or needs_versions(coupling, bc_row, dv_row)):
             return
@@ -248,7 +299,7 @@ class MappingRun:
         for item in pending:
             if item.coupling.bc_id in failed:
                 continue
-            self.counters.modified += 1
+            self._tally(item.coupling, "modified")
             save_synchronized(
                 self.context,
                 item.coupling,

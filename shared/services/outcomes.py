@@ -55,6 +55,7 @@ def save_synchronized(
             last_job_id=job_id,
         ),
         skipped=False,
+        creating=None,  # a record being created is complete once its pair is synchronized
     )
     for attempt in range(3):
         try:

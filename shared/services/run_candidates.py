@@ -104,7 +104,10 @@ def change_hints(
     """Which side changed, when the coupling has no stored values to tell (it was never synchronized, e.g. coupled
     by matching without "synchronize after"). Like BC's first synchronization after bulk coupling, the conflict
     policy picks the initial source: Dataverse when it wins, else BC (BC's own run sends BC -> Sales first). Once
-    synchronized, the stored hashes decide and these hints are not used."""
+    synchronized, the stored hashes decide and these hints are not used. A pair the engine was creating when it was
+    interrupted (its coupling written, the follow-up not) takes its source: the record it was created from."""
+    if coupling.creating is not None and decode_hashes(coupling.values_hash) is None:
+        return coupling.source_side is Side.BC, coupling.source_side is Side.DATAVERSE
     if decode_hashes(coupling.values_hash) is None and coupling.bc.last_result is SyncResult.NONE:
         dataverse_first = mapping.conflict_policy is ConflictPolicy.DATAVERSE_WINS
         return not dataverse_first, dataverse_first

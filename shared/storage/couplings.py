@@ -216,6 +216,8 @@ def _entity(coupling: Coupling, side: Side) -> dict[str, Any]:
         "ValuesHash": coupling.values_hash,
         "Skipped": coupling.skipped,
         "CoupledOn": coupling.coupled_on,
+        "Creating": coupling.creating.value if coupling.creating else None,
+        "CreatedBy": coupling.created_by,
     }
     for prefix, state in (("Bc", coupling.bc), ("Dv", coupling.dataverse)):
         entity[f"{prefix}ModifiedOn"] = state.modified_on
@@ -250,4 +252,6 @@ def _pair(mapping: str, side: Side, row: TableEntity, partner: TableEntity | Non
         skipped=bool(row.get("Skipped", False)),
         coupled_on=row["CoupledOn"],
         etag=_token(bc_etag, dv_etag),
+        creating=Side(row["Creating"]) if row.get("Creating") else None,
+        created_by=row.get("CreatedBy"),
     )

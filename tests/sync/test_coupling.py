@@ -73,7 +73,7 @@ def couple_currency(stack: SyncStack, code: str) -> None:
 
 
 def fail_first_coupling(stack: SyncStack, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The coupling step fails once after the record was created (storage unavailable), as in a crash."""
+    """The coupling write fails once (storage unavailable) before anything was created."""
     store = stack.context.couplings
     real = store.create_coupling
     calls = {"count": 0}
@@ -85,6 +85,21 @@ def fail_first_coupling(stack: SyncStack, monkeypatch: pytest.MonkeyPatch) -> No
         return real(coupling)
 
     monkeypatch.setattr(store, "create_coupling", create_coupling)
+
+
+def die_after_the_create(stack: SyncStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker dies once right after the record was created, before the pair was recorded as synchronized."""
+    store = stack.context.couplings
+    real = store.update_coupling
+    calls = {"count": 0}
+
+    def update_coupling(coupling: Coupling) -> Coupling:
+        calls["count"] += 1
+        if calls["count"] == 1:
+            raise TransientError("ServiceUnavailable", "the worker died here")
+        return real(coupling)
+
+    monkeypatch.setattr(store, "update_coupling", update_coupling)
 
 
 @pytest.fixture
@@ -182,9 +197,16 @@ def test_create_in_dataverse_writes_the_row_couples_it_and_a_retry_never_duplica
     fail_first_coupling(stack, monkeypatch)
     with pytest.raises(TransientError):
         create_in_dataverse(stack.context, "CUSTOMER", school)
-    assert len(dv_accounts_named(stack, "School of Fine Art")) == 1  # created, not coupled
-    assert stack.context.couplings.find_by_bc_id("CUSTOMER", school) is None
-    retried = create_in_dataverse(stack.context, "CUSTOMER", school)
+    assert dv_accounts_named(stack, "School of Fine Art") == []  # the coupling is written first: nothing created
+    monkeypatch.undo()
+    die_after_the_create(stack, monkeypatch)
+    with pytest.raises(TransientError):
+        create_in_dataverse(stack.context, "CUSTOMER", school)
+    assert len(dv_accounts_named(stack, "School of Fine Art")) == 1  # created, its coupling still a claim
+    claim = stack.context.couplings.find_by_bc_id("CUSTOMER", school)
+    assert claim is not None and claim.creating is Side.DATAVERSE
+    retried = create_in_dataverse(stack.context, "CUSTOMER", school)  # finishes the claim, no 409
+    assert retried.creating is None and retried.dataverse_id == claim.dataverse_id
     assert [row["accountid"] for row in dv_accounts_named(stack, "School of Fine Art")] == [retried.dataverse_id]
 
 
@@ -198,7 +220,12 @@ def test_create_in_business_central_writes_the_customer_couples_it_and_a_retry_n
     fail_first_coupling(stack, monkeypatch)
     with pytest.raises(TransientError):
         create_in_business_central(stack.context, "CUSTOMER", account_id)
-    assert len(bc_customers(stack, "displayName eq 'Northwind Traders'")) == 1  # created, not coupled
+    assert bc_customers(stack, "displayName eq 'Northwind Traders'") == []  # the coupling is written first
+    monkeypatch.undo()
+    die_after_the_create(stack, monkeypatch)
+    with pytest.raises(TransientError):
+        create_in_business_central(stack.context, "CUSTOMER", account_id)
+    assert len(bc_customers(stack, "displayName eq 'Northwind Traders'")) == 1  # created, its coupling a claim
     coupling = create_in_business_central(stack.context, "CUSTOMER", account_id)
     [customer] = bc_customers(stack, "displayName eq 'Northwind Traders'")
     assert customer["id"] == coupling.bc_id == deterministic_id("CUSTOMER", "dv", account_id)

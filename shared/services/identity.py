@@ -1,0 +1,53 @@
+"""The identity rule: a record the engine created on one side, and the record it was created from, are one pair.
+
+Every record the engine creates gets the deterministic id of its source (`sides.deterministic_id`), and its coupling
+is written before the create (`Creator._claim`). So a row whose id is the deterministic id of a record on the other
+side *is* that record's partner: when both come in uncoupled (a coupling deleted with BC's "Delete Coupling", or lost
+to an older version's crash), they are coupled again, never copied a second time. Why it matters: without it, a
+mapping that creates in both directions turns one uncoupled pair into two (the customer makes an account, the
+account makes a customer).
+
+Only ids are compared here (no read): the candidates of a run are what it already holds. A partner that is not among
+them is adopted by the create itself, since the create writes to the partner's id (an upsert in Dataverse, a create
+that BC answers with the existing row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from shared.domain.coupling import Coupling
+from shared.domain.errors import ConflictError
+from shared.services.context import SyncContext
+from shared.services.sides import deterministic_id
+
+
+def identity_pairs(mapping: str, uncoupled_bc: Iterable[str], uncoupled_dv: Iterable[str]) -> dict[str, str]:
+    """BC id -> Dataverse id of the uncoupled records that are each other's deterministic partner, each id once."""
+    bc_ids = {i.lower(): i for i in uncoupled_bc}
+    dv_ids = {i.lower(): i for i in uncoupled_dv}
+    pairs: dict[str, str] = {}
+    taken: set[str] = set()
+    for bc_id in sorted(bc_ids.values()):
+        partner = dv_ids.get(deterministic_id(mapping, "bc", bc_id))
+        if partner is not None:
+            pairs[bc_id] = partner
+            taken.add(partner)
+    for dv_id in sorted(dv_ids.values()):
+        partner = bc_ids.get(deterministic_id(mapping, "dv", dv_id))
+        if partner is not None and partner not in pairs and dv_id not in taken:
+            pairs[partner] = dv_id
+            taken.add(dv_id)
+    return pairs
+
+
+def adopt(context: SyncContext, mapping: str, pairs: dict[str, str]) -> dict[str, Coupling]:
+    """Couple each identity pair (BC id -> the new coupling). A pair one of whose records was coupled meanwhile
+    (another worker, a user) is left: the coupling table as of now wins."""
+    adopted: dict[str, Coupling] = {}
+    for bc_id, dataverse_id in pairs.items():
+        try:
+            adopted[bc_id] = context.couplings.create_coupling(Coupling(mapping, bc_id, dataverse_id))
+        except ConflictError:
+            continue
+    return adopted
