@@ -50,7 +50,18 @@ class CouplingStore(Protocol):
         """Conditional on `coupling.etag` (both rows); returns the coupling with its new etag."""
         ...
 
-    def delete_coupling(self, mapping: str, bc_id: str) -> None: ...
+    def delete_coupling(self, mapping: str, bc_id: str, *, remember: bool = False) -> None:
+        """`remember`: keep each record's former partner (BC's Delete Coupling leaves both records; the identity
+        rule may couple them again, see `services/identity.py`)."""
+        ...
+
+    def former_partners(self, mapping: str, side: Side, ids: Iterable[str]) -> dict[str, str]:
+        """Record id -> its partner when its coupling was deleted with `remember` (ids without one are left out)."""
+        ...
+
+    def has_former_couplings(self, mapping: str) -> bool:
+        """Whether any coupling of the mapping was deleted with `remember`: one read of one row."""
+        ...
 
 
 class CheckpointStore(Protocol):

@@ -58,6 +58,7 @@ class InMemoryCouplingStore:
         self._lock = threading.Lock()
         self._by_bc: dict[tuple[str, str], Coupling] = {}  # stored with their etag
         self._bc_of_dv: dict[tuple[str, str], str] = {}
+        self._former: dict[tuple[str, Side, str], str] = {}
 
     def find_by_bc_id(self, mapping: str, bc_id: str) -> Coupling | None:
         with self._lock:
@@ -110,11 +111,22 @@ class InMemoryCouplingStore:
                 raise _stale(f"coupling {coupling.mapping}/{coupling.bc_id}")
             return self._store(coupling)
 
-    def delete_coupling(self, mapping: str, bc_id: str) -> None:
+    def delete_coupling(self, mapping: str, bc_id: str, *, remember: bool = False) -> None:
         with self._lock:
             current = self._by_bc.pop((mapping, bc_id), None)
             if current is not None:
                 self._bc_of_dv.pop((mapping, current.dataverse_id), None)
+                if remember:
+                    self._former[(mapping, Side.BC, bc_id)] = current.dataverse_id
+                    self._former[(mapping, Side.DATAVERSE, current.dataverse_id)] = bc_id
+
+    def former_partners(self, mapping: str, side: Side, ids: Iterable[str]) -> dict[str, str]:
+        with self._lock:
+            return {i: self._former[(mapping, side, i)] for i in ids if (mapping, side, i) in self._former}
+
+    def has_former_couplings(self, mapping: str) -> bool:
+        with self._lock:
+            return any(name == mapping for name, _, _ in self._former)
 
     def _store(self, coupling: Coupling) -> Coupling:
         stored = replace(coupling, etag=_new_etag())

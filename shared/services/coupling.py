@@ -25,6 +25,7 @@ from shared.domain.transforms import EMPTY_GUID
 from shared.ports import Row
 from shared.services.context import SyncContext
 from shared.services.creation import Creator
+from shared.services.identity import is_identity_pair
 from shared.services.lookups import LookupFailed, LookupResolver
 from shared.services.sides import BcSide, DataverseSide
 from shared.services.synchronize import SyncReport, synchronize_record
@@ -235,11 +236,17 @@ def uncouple(context: SyncContext, mapping_name: str, bc_id: str) -> None:
     coupling = context.couplings.find_by_bc_id(mapping.name, bc_id)
     if coupling is None:
         return
-    context.couplings.delete_coupling(mapping.name, bc_id)
+    context.couplings.delete_coupling(mapping.name, bc_id, remember=_identity(mapping.name, coupling))
     context.errors.clear_error(mapping.name, Side.BC, coupling.bc_id)
     context.errors.clear_error(mapping.name, Side.DATAVERSE, coupling.dataverse_id)
     if mapping.name == "CUSTOMER":
         _drop_statistics(context, coupling.dataverse_id)
+
+
+def _identity(mapping: str, coupling: Coupling) -> bool:
+    """Both records stay after Delete Coupling: when one was created from the other, the pair is remembered, so a
+    mapping that creates couples them again instead of copying either (`services/identity.py`)."""
+    return is_identity_pair(mapping, coupling.bc_id, coupling.dataverse_id)
 
 
 def _drop_statistics(context: SyncContext, account_id: str) -> None:
@@ -257,7 +264,7 @@ def uncouple_all(context: SyncContext, mapping_name: str) -> int:
     couplings = list(context.couplings.list_couplings(mapping.name))
     coupled = {(Side.BC, c.bc_id) for c in couplings} | {(Side.DATAVERSE, c.dataverse_id) for c in couplings}
     for coupling in couplings:
-        context.couplings.delete_coupling(mapping.name, coupling.bc_id)
+        context.couplings.delete_coupling(mapping.name, coupling.bc_id, remember=_identity(mapping.name, coupling))
     for entry in context.errors.list_errors(mapping.name):
         if (entry.side, entry.record_id) in coupled:
             context.errors.clear_error(mapping.name, entry.side, entry.record_id)

@@ -7,9 +7,11 @@ to an older version's crash), they are coupled again, never copied a second time
 mapping that creates in both directions turns one uncoupled pair into two (the customer makes an account, the
 account makes a customer).
 
-Only ids are compared here (no read): the candidates of a run are what it already holds. A partner that is not among
-them is adopted by the create itself, since the create writes to the partner's id (an upsert in Dataverse, a create
-that BC answers with the existing row).
+Among a run's candidates only ids are compared (no read). A partner that is not among them is adopted by the create
+itself when the create writes to the partner's id (an upsert in Dataverse, a create that BC answers with the existing
+row). The one case the ids cannot tell is a record created *by* the engine coming in alone, its source unchanged: the
+source's id cannot be computed back from a uuid5. For that, BC's Delete Coupling keeps each record's former partner
+(`CouplingStore.former_partners`); a mapping with none costs one one-row read per run.
 """
 
 from __future__ import annotations
@@ -18,8 +20,36 @@ from collections.abc import Iterable
 
 from shared.domain.coupling import Coupling
 from shared.domain.errors import ConflictError
+from shared.domain.records import Side
 from shared.services.context import SyncContext
 from shared.services.sides import deterministic_id
+
+
+def is_identity_pair(mapping: str, bc_id: str, dataverse_id: str) -> bool:
+    """Whether one of the two records was created from the other by the engine."""
+    return dataverse_id.lower() == deterministic_id(mapping, "bc", bc_id) or bc_id.lower() == deterministic_id(
+        mapping, "dv", dataverse_id
+    )
+
+
+def former_pairs(
+    context: SyncContext, mapping: str, uncoupled_bc: Iterable[str], uncoupled_dv: Iterable[str]
+) -> dict[str, str]:
+    """BC id -> Dataverse id of uncoupled candidates whose former partner (kept by Delete Coupling) is their
+    identity partner. The partner may not be a candidate: the caller checks that it still exists."""
+    bc_ids, dv_ids = list(uncoupled_bc), list(uncoupled_dv)
+    store = context.couplings
+    if not (bc_ids or dv_ids) or not store.has_former_couplings(mapping):
+        return {}
+    pairs = {
+        b: x for b, x in store.former_partners(mapping, Side.BC, bc_ids).items() if is_identity_pair(mapping, b, x)
+    }
+    taken = set(pairs.values())
+    for x, b in store.former_partners(mapping, Side.DATAVERSE, dv_ids).items():
+        if b not in pairs and x not in taken and is_identity_pair(mapping, b, x):
+            pairs[b] = x
+            taken.add(x)
+    return pairs
 
 
 def identity_pairs(mapping: str, uncoupled_bc: Iterable[str], uncoupled_dv: Iterable[str]) -> dict[str, str]:

@@ -28,7 +28,7 @@ from shared.ports import Row
 from shared.services.context import SyncContext
 from shared.services.creation import Creator
 from shared.services.deletions import handle_missing
-from shared.services.identity import adopt, identity_pairs
+from shared.services.identity import adopt, former_pairs, identity_pairs
 from shared.services.lookups import LookupResolver
 from shared.services.option_mappings import is_option_mapping, run_option_mapping
 from shared.services.outcomes import final_values, outcome_error, record_failure, save_synchronized
@@ -59,6 +59,7 @@ class MappingRun:
     transient_bc: dict[str, str] = field(default_factory=dict)  # id -> modified-on of records failed transiently
     transient_dv: dict[str, str] = field(default_factory=dict)
     retried: set[str] = field(default_factory=set)  # ids of records whose last sync failed (always compared)
+    adopted: set[str] = field(default_factory=set)  # BC ids of identity pairs coupled again by this run
 
     def __post_init__(self) -> None:
         self.mapper = ValueMapper(self.mapping, LookupResolver(self.context), self.context.option_maps)
@@ -112,11 +113,7 @@ class MappingRun:
         by_bc = self.context.couplings.find_many_by_bc_ids(self.mapping.name, bc_rows)
         by_dv = self.context.couplings.find_many_by_dataverse_ids(self.mapping.name, dv_rows)
         if create:
-            uncoupled_bc = [key for key in bc_rows if key not in by_bc]
-            uncoupled_dv = [key for key in dv_rows if key not in by_dv]
-            pairs = identity_pairs(self.mapping.name, uncoupled_bc, uncoupled_dv)
-            adopted = adopt(self.context, self.mapping.name, pairs)
-            self.counters.coupled += len(adopted)
+            adopted = self._adopt_identity_pairs(bc_rows, dv_rows, by_bc, by_dv)
             by_bc.update(adopted)
             by_dv.update({c.dataverse_id: c for c in adopted.values()})
         couplings = {c.bc_id: c for c in [*by_bc.values(), *by_dv.values()]}
@@ -138,6 +135,37 @@ class MappingRun:
         self._write(pending)
         if create:
             self._create_uncoupled(bc_rows, dv_rows, by_bc, by_dv)
+
+    def _adopt_identity_pairs(
+        self, bc_rows: dict[str, Row], dv_rows: dict[str, Row], by_bc: dict[str, Coupling], by_dv: dict[str, Coupling]
+    ) -> dict[str, Coupling]:
+        """Couple the uncoupled candidates that are each other's deterministic partner, or whose former partner (BC's
+        Delete Coupling) is, when that partner still exists (`identity`). Their first comparison takes the side that
+        came in as changed; both changed is a conflict for the mapping's policy, as for any pair."""
+        uncoupled_bc = [key for key in bc_rows if key not in by_bc]
+        uncoupled_dv = [key for key in dv_rows if key not in by_dv]
+        pairs = identity_pairs(self.mapping.name, uncoupled_bc, uncoupled_dv)
+        paired_dv = set(pairs.values())
+        former = former_pairs(
+            self.context,
+            self.mapping.name,
+            [b for b in uncoupled_bc if b not in pairs],
+            [x for x in uncoupled_dv if x not in paired_dv],
+        )
+        if former:
+            existing_bc = self.bc.get_many([b for b in former if b not in bc_rows])
+            existing_dv = self.dv.get_many([x for x in former.values() if x not in dv_rows])
+            pairs.update(
+                {
+                    b: x
+                    for b, x in former.items()
+                    if (b in bc_rows or b in existing_bc) and (x in dv_rows or x in existing_dv)
+                }
+            )
+        adopted = adopt(self.context, self.mapping.name, pairs)
+        self.adopted.update(adopted)
+        self.counters.coupled += len(adopted)
+        return adopted
 
     def _not_done_by_run(self, couplings: dict[str, Coupling], prefix: str) -> dict[str, Coupling]:
         """A chunk of a full synchronization leaves the pairs this run has synchronized already: another chunk's (the
@@ -214,6 +242,8 @@ class MappingRun:
         dv_values = self.mapper.from_dataverse(dv_row)
         self.mapper.align(bc_values.values, dv_values.values)
         bc_hint, dv_hint = change_hints(self.mapping, coupling, bc_changed, dv_changed)
+        if coupling.bc_id in self.adopted:  # coupled again this run: the side that came in is the one that changed
+            bc_hint, dv_hint = coupling.bc_id in bc_changed, coupling.dataverse_id in dv_changed
         decision = decide(
             self.mapper.rules(),
             bc_values.values,

@@ -36,6 +36,7 @@ IDS_PER_QUERY = 14
 PARALLEL_QUERIES = 8
 DELETE_ATTEMPTS = 5
 _LOST_RACE = (404, 412)  # the row is gone / its ETag moved on
+FORMER = "was"  # RowKey prefix of a record's former partner (sorts after `bc:` and `dv:`: scans of those skip it)
 
 
 class TableCouplingStore:
@@ -148,9 +149,11 @@ class TableCouplingStore:
             raise self._lost_update(coupling) from None
         return replace(coupling, etag=_token(metadata[0]["etag"], metadata[1]["etag"]))
 
-    def delete_coupling(self, mapping: str, bc_id: str) -> None:
+    def delete_coupling(self, mapping: str, bc_id: str, *, remember: bool = False) -> None:
         """Conditional on the rows just read (so a coupling re-created meanwhile is never removed by mistake);
-        a lost race re-reads. A `bc:` row whose partner does not point back is removed alone."""
+        a lost race re-reads. A `bc:` row whose partner does not point back is removed alone. `remember` keeps
+        each record's former partner (`was:bc:<id>`, `was:dv:<id>`) in the same transaction: see
+        `former_partners`."""
         for _ in range(DELETE_ATTEMPTS):
             bc_key = side_row_key(Side.BC, bc_id)
             bc_row = self._rows(mapping, [bc_key]).get(bc_key)
@@ -160,13 +163,28 @@ class TableCouplingStore:
             dv_row = self._rows(mapping, [dv_key]).get(dv_key)
             rows = [bc_row] if dv_row is None or dv_row.get("BcId") != bc_id else [bc_row, dv_row]
             condition = {"match_condition": MatchConditions.IfNotModified}
+            operations: list[Operation] = [("delete", row, {**condition, "etag": etag_of(row)}) for row in rows]
+            if remember:
+                operations += [
+                    ("upsert", _former(mapping, Side.BC, bc_id, bc_row["DataverseId"])),
+                    ("upsert", _former(mapping, Side.DATAVERSE, bc_row["DataverseId"], bc_id)),
+                ]
             try:
-                self._submit([("delete", row, {**condition, "etag": etag_of(row)}) for row in rows])
+                self._submit(operations)
                 return
             except TableTransactionError as error:
                 if error.status_code not in _LOST_RACE:
                     raise
         raise ConcurrencyError("etagMismatch", f"coupling {mapping}/{bc_id} kept changing while being deleted")
+
+    def former_partners(self, mapping: str, side: Side, ids: Iterable[str]) -> dict[str, str]:
+        """Record id -> the partner it had when its coupling was deleted with `remember` (BC's Delete Coupling)."""
+        wanted = {_former_key(side, record_id): record_id for record_id in ids}
+        rows = self._rows(mapping, list(wanted))
+        return {wanted[key]: str(row["Partner"]) for key, row in rows.items() if key in wanted}
+
+    def has_former_couplings(self, mapping: str) -> bool:
+        return next(self._scan(mapping, f"{FORMER}:", select=["RowKey"], per_page=1), None) is not None
 
     def _lost_update(self, coupling: Coupling) -> Exception:
         """Why an update failed, decided on a fresh read (the fakes follow the same order)."""
@@ -184,6 +202,14 @@ class TableCouplingStore:
         for chunk in transaction_chunks(operations):
             metadata.extend(self._table.submit_transaction(chunk))
         return metadata
+
+
+def _former_key(side: Side, record_id: str) -> str:
+    return f"{FORMER}:{side_row_key(side, record_id)}"
+
+
+def _former(mapping: str, side: Side, record_id: str, partner: str) -> dict[str, Any]:
+    return {"PartitionKey": escape_key(mapping), "RowKey": _former_key(side, record_id), "Partner": partner}
 
 
 def _other(side: Side) -> Side:

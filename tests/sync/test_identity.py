@@ -21,6 +21,7 @@ from shared.domain.coupling import Coupling
 from shared.domain.errors import TransientError
 from shared.domain.mapping import ConflictPolicy, Direction, FieldMapping, TableMapping
 from shared.domain.records import Side
+from shared.services.coupling import uncouple
 from shared.services.incremental import MappingRun, run_mapping
 from tests.sync.conftest import SyncStack
 from tests.sync.mappings_for_tests import currency_mapping, customer_mapping
@@ -221,6 +222,42 @@ def test_an_uncoupled_pair_edited_on_one_side_is_coupled_again_when_the_other_is
         apps.edit_dv(next(r for r in apps.dv_rows() if r[apps.kind.dv_id] == coupling.dataverse_id), "one")
     run_until_quiet(stack, name)
     apps.assert_one_pair_each(RECORDS)
+
+
+def test_a_copy_edited_alone_after_delete_coupling_finds_its_source_again(apps: Apps) -> None:
+    """The hard case: only the record the engine *created* changes after BC's Delete Coupling. Its source's id
+    cannot be computed from a uuid5, so Delete Coupling remembers the former partner, and the run couples the two
+    again; the edit made on the copy is what both apps then hold."""
+    stack, name = apps.stack, apps.kind.mapping.name
+    [coupling, *_] = apps.couplings()
+    uncouple(stack.context, name, coupling.bc_id)
+    assert stack.context.couplings.find_by_bc_id(name, coupling.bc_id) is None
+    created_in_dv = coupling.dataverse_id == _det(name, "bc", coupling.bc_id)
+    if created_in_dv:
+        copy = next(r for r in apps.dv_rows() if r[apps.kind.dv_id] == coupling.dataverse_id)
+        apps.edit_dv(copy, "copy")
+    else:
+        copy = next(r for r in apps.bc_rows() if r["id"] == coupling.bc_id)
+        apps.edit_bc(copy, "copy")
+    run_until_quiet(stack, name)
+    apps.assert_one_pair_each(RECORDS)
+    again = stack.context.couplings.find_by_bc_id(name, coupling.bc_id)
+    assert again is not None and again.dataverse_id == coupling.dataverse_id
+    bc_row = next(r for r in apps.bc_rows() if r["id"] == coupling.bc_id)
+    dv_row = next(r for r in apps.dv_rows() if r[apps.kind.dv_id] == coupling.dataverse_id)
+    assert str(bc_row[apps.kind.bc_edit]).endswith("copy") and str(dv_row[apps.kind.dv_edit]).endswith("copy")
+
+
+def test_delete_coupling_of_records_matched_by_the_user_remembers_nothing(apps: Apps) -> None:
+    """Only an engine-made pair is an identity: two records the user coupled by hand are strangers again after
+    Delete Coupling (BC's rule), so the mapping treats each as uncoupled."""
+    stack, name = apps.stack, apps.kind.mapping.name
+    [first, second, *_] = apps.couplings()
+    stack.context.couplings.delete_coupling(name, first.bc_id)
+    stack.context.couplings.delete_coupling(name, second.bc_id)
+    stack.context.couplings.create_coupling(Coupling(name, first.bc_id, second.dataverse_id))  # a user's own pairing
+    uncouple(stack.context, name, first.bc_id)
+    assert stack.context.couplings.former_partners(name, Side.BC, [first.bc_id]) == {}
 
 
 class WorkerDied(BaseException):
