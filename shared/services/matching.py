@@ -34,6 +34,7 @@ from shared.domain.watermarks import format_instant
 from shared.ports import Row
 from shared.services.context import SyncContext
 from shared.services.coupling import MappingTools, dependency_message
+from shared.services.identity import is_identity_pair
 from shared.services.lookups import LookupFailed
 from shared.services.synchronize import synchronize_record
 from shared.services.values import read_name
@@ -73,11 +74,24 @@ class MatchReport:
     unmatched: list[Unmatched] = field(default_factory=list)
     failed: list[MatchFailure] = field(default_factory=list)
     synchronized: list[str] = field(default_factory=list)  # BC ids synchronized after coupling
+    # pairs this job made in an earlier delivery that died before its chunk was counted (a full-sync chunk's job id
+    # is the same on every delivery): counted once now, since the line counts each chunk once
+    resumed_created: int = 0
+    resumed_coupled: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """The API's JSON shape (camelCase keys)."""
         shape: dict[str, Any] = _camel(asdict(self))
         return shape
+
+    def counters(self) -> Counters:
+        created = len(self.created) + self.resumed_created
+        return Counters(
+            inserted=created,
+            coupled=len(self.coupled) + self.resumed_coupled + created,
+            failed=len(self.failed) + len(self.unmatched),
+            modified=len(self.synchronized),
+        )
 
 
 def _camel(value: Any) -> Any:
@@ -157,6 +171,7 @@ class Matcher:
         self.context, self.mapping, self.report = context, mapping, report
         self.tools = MappingTools(context, mapping)
         self.claimed: set[str] = set()
+        self.unfinished: dict[str, Row] = {}  # this job's claims an earlier delivery left (see `_resume`)
 
     def uncoupled_bc_records(self, bc_ids: Sequence[str] | None = None) -> dict[str, Row]:
         """The uncoupled BC records in the filter (all, or these ids: one full-sync chunk, in `list_ids`' order)
@@ -167,6 +182,7 @@ class Matcher:
             rows = self.tools.bc.get_listed(bc_ids) if bc_ids else {}
         self.tools.mapper.prefetch(rows.values(), ())
         coupled = self.context.couplings.find_many_by_bc_ids(self.mapping.name, rows)
+        self._resume(coupled, rows)
         pending: dict[str, Row] = {}
         for bc_id, row in ((bc_id, row) for bc_id, row in rows.items() if bc_id not in coupled):
             self.report.examined += 1
@@ -175,6 +191,19 @@ class Matcher:
             else:
                 pending[bc_id] = row
         return pending
+
+    def _resume(self, coupled: dict[str, Coupling], rows: dict[str, Row]) -> None:
+        """What this job's earlier delivery did before it died: its finished pairs are counted, its unfinished
+        creations (a claim whose record may not exist yet) are finished by `create`."""
+        for bc_id, coupling in coupled.items():
+            if coupling.created_by != self.report.job_id:
+                continue
+            if coupling.creating is not None:
+                self.unfinished[bc_id] = rows[bc_id]
+            elif is_identity_pair(self.mapping.name, bc_id, coupling.dataverse_id):
+                self.report.resumed_created += 1
+            else:
+                self.report.resumed_coupled += 1
 
     def wanted(self, criterion: Criterion, row: Row) -> Wanted:
         """The BC record's values in Dataverse's terms: through the transform, or the coupled id for a lookup."""
@@ -238,7 +267,8 @@ class Matcher:
 
     def _couple(self, bc_id: str, dataverse_id: str, priority: int) -> None:
         try:
-            self.context.couplings.create_coupling(Coupling(self.mapping.name, bc_id, dataverse_id))
+            coupling = Coupling(self.mapping.name, bc_id, dataverse_id, created_by=self.report.job_id)
+            self.context.couplings.create_coupling(coupling)
         except ConflictError as error:  # coupled by someone else since we read
             self.report.failed.append(MatchFailure(bc_id, error.code, error.message))
         else:
@@ -292,13 +322,12 @@ def match_and_couple(
     pending = matcher.uncoupled_bc_records(bc_ids)
     matcher.match(criteria, pending)
     if create:
-        matcher.create(list(pending.values()))
+        matcher.create([*pending.values(), *matcher.unfinished.values()])
     else:
         report.unmatched += [Unmatched(bc_id, "noMatch", 0) for bc_id in pending]
     if synchronize_after if synchronize_after is not None else mapping.sync_after_coupling:
         matcher.synchronize(report.coupled)
-    created, coupled, failed = len(report.created), len(report.coupled), len(report.failed) + len(report.unmatched)
-    counters = Counters(inserted=created, coupled=coupled + created, failed=failed, modified=len(report.synchronized))
+    counters = report.counters()
     note = f"{len(report.unmatched)} without a unique uncoupled match, {len(report.failed)} failed"
     finished = format_instant(context.clock())
     context.jobs.record_job(

@@ -1,0 +1,112 @@
+"""Exact counters under redelivery: a full-sync chunk keeps its job id on every delivery, and its line counts it once,
+so a delivery that finishes what a dead one began must count the dead one's work too, once, and a pair that the other
+side's chunk of the same run synchronized is not counted again (an outsider saw inserted=1,800 for 2,000 created, and
+each pair of a bidirectional line counted twice)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from shared.domain.records import Counters
+from shared.services.incremental import MappingRun
+from shared.services.matching import match_and_couple
+from tests.sync.conftest import SyncStack
+from tests.sync.mappings_for_tests import currency_mapping
+from tests.sync.test_catalog_flows import coupled_catalog  # noqa: F401 (fixture)
+from tests.sync.test_identity import KINDS, Apps, WorkerDied
+from tests.sync.test_incremental import couple_currencies
+
+pytestmark = pytest.mark.integration
+RUN = "fs-00000000-0000-0000-0000-000000000001"
+
+
+def dying_after(calls: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    count = {"n": 0}
+
+    def wrap(real: Callable[..., Any]) -> Callable[..., Any]:
+        def dying(*args: Any, **kwargs: Any) -> Any:
+            count["n"] += 1
+            if count["n"] > calls:
+                raise WorkerDied
+            return real(*args, **kwargs)
+
+        return dying
+
+    return wrap
+
+
+@pytest.fixture
+def customers(sync_stack: SyncStack) -> Apps:
+    kind = KINDS["CUSTOMER"]
+    sync_stack.use(currency_mapping(), kind.mapping)
+    couple_currencies(sync_stack)
+    MappingRun(sync_stack.context, kind.mapping).run()  # the demo data's own records first
+    apps = Apps(sync_stack, kind, f"Redo{uuid.uuid4().hex[:6]}")
+    apps.make_bc(12)
+    apps.make_dv(8)
+    return apps
+
+
+@pytest.mark.parametrize("dies_after", [0, 3, 9])
+def test_a_redelivered_chunk_counts_its_dead_predecessors_creations_once(
+    customers: Apps, monkeypatch: pytest.MonkeyPatch, dies_after: int
+) -> None:
+    stack, mapping = customers.stack, customers.kind.mapping
+    bc_ids = sorted(str(row["id"]) for row in customers.bc_rows())
+    store = stack.context.couplings
+    monkeypatch.setattr(store, "update_coupling", dying_after(dies_after)(store.update_coupling))
+    with pytest.raises(WorkerDied):
+        MappingRun(stack.context, mapping, f"{RUN}/CUSTOMER/1").run_records(bc_ids, [])
+    monkeypatch.undo()
+    again = MappingRun(stack.context, mapping, f"{RUN}/CUSTOMER/1").run_records(bc_ids, []).counters
+    assert (again.inserted, again.coupled, again.failed) == (12, 12, 0)
+    assert again.inserted + again.modified + again.unchanged == len(bc_ids)
+    once_more = MappingRun(stack.context, mapping, f"{RUN}/CUSTOMER/1").run_records(bc_ids, []).counters
+    assert once_more.inserted == 12  # a duplicate delivery after success reports the same; the line counts one
+
+
+def test_the_other_sides_chunk_of_the_same_run_counts_each_pair_once(customers: Apps) -> None:
+    stack, mapping = customers.stack, customers.kind.mapping
+    bc_ids = sorted(str(row["id"]) for row in customers.bc_rows())
+    first = MappingRun(stack.context, mapping, f"{RUN}/CUSTOMER/1").run_records(bc_ids, []).counters
+    dv_ids = sorted(str(row["accountid"]) for row in customers.dv_rows())  # the split lists after chunk 1 ran
+    assert len(dv_ids) == 20
+    second = MappingRun(stack.context, mapping, f"{RUN}/CUSTOMER/2").run_records([], dv_ids).counters
+    assert first == Counters(inserted=12, coupled=12)
+    # the 12 accounts made by chunk 1 are in this list: synchronized by this run already, not counted again
+    assert second == Counters(inserted=8, coupled=8)
+    total = first.add(second)
+    assert total.inserted + total.modified + total.unchanged == 20
+    customers.assert_one_pair_each(20)
+    other_run = MappingRun(stack.context, mapping, "fs-other/CUSTOMER/1").run_records([], dv_ids).counters
+    # a later run compares every pair again, as BC's full synchronization does (the accounts made without a currency
+    # get BC's local currency once: a two-way lookup whose blank is not blank on the other side)
+    assert (other_run.inserted, other_run.unchanged + other_run.modified) == (0, 20)
+
+
+def test_a_redelivered_match_chunk_counts_its_dead_predecessors_couplings_once(
+    coupled_catalog: SyncStack, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    stack = coupled_catalog
+    job = f"{RUN}/CUSTOMER/1"
+    bc_ids = [bc_id for page in stack.bc.list_ids("customers", None) for bc_id in page]
+    clean = match_and_couple(stack.context, "CUSTOMER", create_if_no_match=True, job_id="probe", bc_ids=bc_ids)
+    expected = clean.counters()
+    assert (expected.inserted, expected.coupled) == (2, 6)  # the demo data: four matches, two creations
+    for coupling in stack.context.couplings.list_couplings("CUSTOMER"):
+        stack.context.couplings.delete_coupling("CUSTOMER", coupling.bc_id)
+    store = stack.context.couplings
+    monkeypatch.setattr(store, "create_coupling", dying_after(3)(store.create_coupling))
+    with pytest.raises(WorkerDied):
+        match_and_couple(stack.context, "CUSTOMER", create_if_no_match=True, job_id=job, bc_ids=bc_ids)
+    monkeypatch.undo()
+    redelivered = match_and_couple(stack.context, "CUSTOMER", create_if_no_match=True, job_id=job, bc_ids=bc_ids)
+    got = redelivered.counters()
+    assert (got.inserted, got.coupled, got.failed) == (expected.inserted, expected.coupled, expected.failed)
+    pairs = sorted((c.bc_id, c.dataverse_id) for c in stack.context.couplings.list_couplings("CUSTOMER"))
+    assert len(pairs) == 6 and len({dv for _, dv in pairs}) == 6
+    assert all(c.creating is None for c in stack.context.couplings.list_couplings("CUSTOMER"))
