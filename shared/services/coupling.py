@@ -207,6 +207,8 @@ def create_in_dataverse(context: SyncContext, mapping_name: str, bc_id: str) -> 
     created = tools.creator("create").create_in_dataverse(
         [row], Counters(), lambda _side, _id, error, _row: errors.append(error)
     )
+    if not created and not errors:  # a concurrent call coupled it first: its answer is the 201
+        _refuse_coupled(context, mapping.name, context.couplings.find_by_bc_id(mapping.name, bc_id), None)
     return _first_created(created, errors)
 
 
@@ -225,6 +227,8 @@ def create_in_business_central(context: SyncContext, mapping_name: str, datavers
     created = tools.creator("create").create_in_business_central(
         [row], Counters(), lambda _side, _id, error, _row: errors.append(error)
     )
+    if not created and not errors:  # a concurrent call coupled it first: its answer is the 201
+        _refuse_coupled(context, mapping.name, None, dataverse_id)
     return _first_created(created, errors)
 
 
