@@ -324,7 +324,7 @@ class MappingRun:
                 continue
             dv_rows.append({self.mapping.dataverse_id: item.coupling.dataverse_id, **payload})
             dv_owners.append(item)
-        self._upsert_dataverse(dv_rows, dv_owners, failed)
+        self._update_dataverse(dv_rows, dv_owners, failed)
         self._update_bc([p for p in pending if p.to_bc and p.coupling.bc_id not in failed], failed)
         for item in pending:
             if item.coupling.bc_id in failed:
@@ -341,11 +341,21 @@ class MappingRun:
                 dv_version=None if item.to_dv else etag_of(item.dv_row),
             )
 
-    def _upsert_dataverse(self, rows: list[dict[str, Any]], owners: list[_Pending], failed: set[str]) -> None:
-        for index, error in self.dv.upsert_in_chunks(rows, self.context.bulk_size).items():
-            owner = owners[index]
-            self._fail(Side.BC, owner.coupling.bc_id, error, owner.bc_row)
-            failed.add(owner.coupling.bc_id)
+    def _update_dataverse(self, rows: list[dict[str, Any]], owners: list[_Pending], failed: set[str]) -> None:
+        """Update the coupled rows, each only at the version this run read (`If-Match` per operation of a `$batch`,
+        never an unconditional upsert): an edit made in Sales since the read is not overwritten with values decided
+        without it. Its 412 fails the record transiently (`outcome_error`): not counted, the BC watermark stays
+        before it, and the next run reads both sides again and decides with the edit."""
+        primary = self.mapping.dataverse_id
+        updates = [
+            (str(row[primary]), {k: v for k, v in row.items() if k != primary}, etag_of(owner.dv_row))
+            for row, owner in zip(rows, owners, strict=True)
+        ]
+        for owner, result in zip(owners, self.dv.update_in_chunks(updates), strict=True):
+            error = result if isinstance(result, SyncError) else None if result.ok else outcome_error(result)
+            if error is not None:
+                self._fail(Side.BC, owner.coupling.bc_id, error, owner.bc_row)
+                failed.add(owner.coupling.bc_id)
 
     def _update_bc(self, items: list[_Pending], failed: set[str]) -> None:
         updates = []

@@ -83,9 +83,11 @@ def record_failure(context: SyncContext, mapping: str, side: Side, record_id: st
 
 
 def outcome_error(outcome: BatchOutcome) -> SyncError:
-    """A failed BC batch operation as a domain error: 409 (changed meanwhile), 424 (not executed) and throttling are
-    transient (the next run reads the record again), everything else is a record error."""
+    """A failed batch operation (BC JSON `$batch` or Dataverse `$batch`) as a domain error. The record changed since
+    it was read (BC 409 `Request_EntityChanged`, Dataverse 412 ConcurrencyVersionMismatch on `If-Match`), was not
+    executed (424) or was throttled: transient, so it is never counted toward skipping and the next run reads it
+    again and decides with its new values. Everything else is a record error."""
     error = (outcome.body or {}).get("error", {}) if isinstance(outcome.body, dict) else {}
     code = str(error.get("code") or f"HTTP{outcome.status}")
-    kind = ErrorKind.TRANSIENT if outcome.status in (408, 409, 424, 429, 502, 503, 504) else ErrorKind.RECORD
+    kind = ErrorKind.TRANSIENT if outcome.status in (408, 409, 412, 424, 429, 502, 503, 504) else ErrorKind.RECORD
     return SyncError(code, str(error.get("message") or ""), kind=kind)

@@ -1,8 +1,16 @@
 """Reading and writing one mapping's records on each side, in as few requests as the APIs allow.
 
 Reads select only the mapped fields and page at the server maximum; records needed by id are fetched with one
-filter per chunk of ids, never one request each; Dataverse writes go out as `UpsertMultiple` (one request per chunk,
-deterministic ids so a retry never duplicates), BC writes as JSON `$batch` (100 per request) with `If-Match`.
+filter per chunk of ids, never one request each. Writes never overwrite what they did not read:
+- an update of an existing row carries the version read (`If-Match`) on both sides: BC JSON `$batch` (100 per
+  request), Dataverse `$batch` of PATCH operations (1,000 per request, each with its own `If-Match`) or one PATCH.
+  A stale version loses (BC 409 `Request_EntityChanged`, Dataverse 412 ConcurrencyVersionMismatch) instead of
+  overwriting a newer edit. Why not `UpsertMultiple`/`UpdateMultiple` for updates: in the Web API a bulk message
+  is one POST, so there is no per-row `If-Match` (api-facts B12). The .NET SDK has
+  `UpdateMultipleRequest.ConcurrencyBehavior` (learn.microsoft.com/dotnet/api/microsoft.xrm.sdk.messages.
+  updatemultiplerequest.concurrencybehavior), but its Web API form (a parameter, and a per-target version) is
+  not documented: UNCONFIRMED, so not relied on. And an upsert re-creates a row deleted meanwhile;
+- `UpsertMultiple` stays for rows known not to exist yet (creates: deterministic ids, so a retry never duplicates).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from shared.domain.mapping import TableMapping
 from shared.ports import BatchOutcome, BusinessCentralClientPort, DataverseClientPort, Row
 from shared.services.values import BC_MODIFIED, DV_MODIFIED, ValueMapper
 
+DATAVERSE_BATCH = 1000  # operations per Dataverse `$batch` (the Web API maximum)
 DATAVERSE_ID_CHUNK = 100  # Dataverse: ~5 KB URLs, well inside the Web API's limit (UNCONFIRMED figure: 32 KB)
 RANGE_MIN = 16  # fewer listed ids than this cost no more read by id than by range
 COUPLING_NAMESPACE = uuid.UUID("3c4f2b1e-8d7a-4e55-9a0b-6f1d2c3e4a5b")
@@ -184,9 +193,44 @@ class DataverseSide:
         return failures
 
     def upsert_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Rows carry their primary id; raises `BulkWriteError` listing the rows that failed (the rest are written)."""
+        """Rows carry their primary id; raises `BulkWriteError` listing the rows that failed (the rest are written).
+        Unconditional: only for rows being created (see the module docstring), never to update a coupled row."""
         if rows:
             self.client.upsert_multiple(self.mapping.dataverse_table, self.entity_set, rows)
+
+    def update_one(self, row_id: str, payload: Mapping[str, Any], etag: str | None) -> None:
+        """One PATCH conditional on the version read (`If-Match`; `*` only when none was read, which still refuses to
+        re-create a deleted row). Raises `ConcurrencyError` (412: changed since read) or `NotFoundError` (404)."""
+        self.client.update_row(self.entity_set, row_id, payload, etag or "*")
+
+    def update_in_chunks(
+        self, updates: Sequence[tuple[str, Mapping[str, Any], str | None]], size: int = DATAVERSE_BATCH
+    ) -> list[BatchOutcome | SyncError]:
+        """(row id, payload, ETag read) each, as PATCH operations with their own `If-Match` in `$batch` requests of
+        `size` (<= 1,000) that go on after a failed operation. One result per update, in order: its outcome (412 =
+        changed since read), or the error of its whole request when that failed (a fatal one is raised: the job
+        stops). Every operation counts toward service protection, unlike a bulk message: the price of not
+        overwriting an edit made since the read."""
+        results: list[BatchOutcome | SyncError] = []
+        step = max(1, min(size, DATAVERSE_BATCH))
+        for start in range(0, len(updates), step):
+            chunk = updates[start : start + step]
+            operations = [
+                {
+                    "method": "PATCH",
+                    "url": f"{self.entity_set}({row_id})",
+                    "body": dict(body),
+                    "headers": {"If-Match": etag or "*"},
+                }
+                for row_id, body, etag in chunk
+            ]
+            try:
+                results += self.client.execute_batch(operations, atomic=False, continue_on_error=True)
+            except SyncError as error:
+                if error.kind is ErrorKind.FATAL:
+                    raise
+                results += [error] * len(chunk)
+        return results
 
     @staticmethod
     def modified_on(row: Mapping[str, Any]) -> str | None:

@@ -3,24 +3,62 @@
 A direction the mapping does not allow is refused (BC asks for confirmation instead; an API refuses). The report
 lists every field that changed with its old and new value, so an admin sees exactly what happened. A successful
 Synchronize Now restores a skipped record, as in BC.
+
+Why two calls can never swap the apps (issue 17). A call writes one side only, the destination, with the source's
+values. Calls in opposite directions write different sides, so conditional writes alone cannot stop them: each
+destination is still at the version its call read, both writes land, and each app ends with the other's old values.
+Hence:
+1. One call at a time per pair. A call first takes a lease on the coupling by a conditional update of the coupling
+   row (every call of the pair reads that same row, so of two calls only one can win it) and gives it back when it
+   is done. While it is held, another call answers 409 `concurrencyConflict` at once, having written nothing. The
+   lease is written in the coupling's own terms: on both sides, the last job is this call's and its result is not
+   known yet (`last_result` empty). The job id carries the time it was taken (`lease_job_id`), so a lease left
+   by a crashed call expires after `LEASE`.
+2. The lease holds off other calls, not users or runs, so every write stays conditional: the destination only at
+   the version read (BC `If-Match` -> 409 `Request_EntityChanged`, Dataverse `If-Match` -> 412
+   ConcurrencyVersionMismatch), a lost race answered 409 `concurrencyConflict` with nothing overwritten. After
+   writing, the source is read again: when its version moved, the value copied may already be old, so it is
+   copied again from the new source (up to `ATTEMPTS` copies) before answering.
+Invariant: between leases the pair's values are changed only by the holder, and the holder answers 200 "modified"
+only after a write made at the destination's read version while the source kept the version it read from, so at
+that write both apps held the source's value; the next holder finds them equal ("unchanged"). After any burst of
+calls both apps therefore hold the value of the last 200 "modified" answer, copied in that answer's direction.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.domain.changes import Outcome, forced
-from shared.domain.coupling import Coupling
-from shared.domain.errors import InvalidInputError, NotFoundError
-from shared.domain.mapping import Direction
+from shared.domain.changes import Decision, Outcome, forced
+from shared.domain.coupling import Coupling, SyncResult
+from shared.domain.errors import (
+    ConcurrencyError,
+    InvalidInputError,
+    NotFoundError,
+    SyncError,
+    TransientError,
+)
+from shared.domain.mapping import Direction, TableMapping
+from shared.ports import BatchOutcome, Row
 from shared.services.context import SyncContext
 from shared.services.lookups import LookupResolver
-from shared.services.outcomes import final_values, save_synchronized
+from shared.services.outcomes import final_values, outcome_error, save_synchronized
 from shared.services.run_candidates import etag_of
 from shared.services.sides import BcSide, DataverseSide
 from shared.services.values import ValueMapper
+
+LOG = logging.getLogger("bc_sales_sync.sync")
+LEASE = timedelta(seconds=60)  # far above a call's few requests: a crashed call blocks its pair at most this long
+ATTEMPTS = 3  # copies of one call while users or runs keep changing its source
+LEASE_TRIES = 3  # takes of the lease when the coupling changed meanwhile (a run saved it) before giving up
+JOB_PREFIX = "now-"
+_STAMP = "%Y%m%dT%H%M%SZ"
+CHANGED = "The record changed while it was being synchronized"
+ENTITY_CHANGED = "Request_EntityChanged"  # BC's error code for a stale If-Match (HTTP 409)
 
 
 @dataclass(frozen=True)
@@ -73,61 +111,226 @@ def synchronize_record(
             field="direction",
         )
     coupling = find_coupling(context, mapping.name, bc_id, dataverse_id)
-    mapper = ValueMapper(mapping, LookupResolver(context), context.option_maps)
-    bc_side, dv_side = BcSide(context.bc, mapping, mapper), DataverseSide(context.dataverse, mapping, mapper)
-    bc_row = bc_side.get_many([coupling.bc_id]).get(coupling.bc_id)
-    dv_row = dv_side.get_many([coupling.dataverse_id]).get(coupling.dataverse_id)
-    if bc_row is None or dv_row is None:
-        missing = "Business Central" if bc_row is None else "Dataverse"
-        raise NotFoundError("coupledRecordDeleted", f"The coupled record in {missing} no longer exists.")
-    source = mapper.from_bc(bc_row) if direction is Direction.TO_DATAVERSE else mapper.from_dataverse(dv_row)
-    if source.failures:
-        raise next(iter(source.failures.values()))
-    bc_values, dv_values = mapper.from_bc(bc_row).values, mapper.from_dataverse(dv_row).values
-    mapper.align(bc_values, dv_values)
-    decision = forced(mapper.rules(), bc_values, dv_values, direction)
-    job_id = f"now-{uuid.uuid4()}"
-    by_key = {f.key: f for f in mapper.fields}
-    changes: list[FieldChange] = []
-    bc_modified, dv_modified = bc_side.modified_on(bc_row), dv_side.modified_on(dv_row)
-    bc_version, dv_version = etag_of(bc_row), etag_of(dv_row)
-    if decision.outcome is Outcome.WRITE and decision.to_dataverse:
-        payload = {
-            mapping.dataverse_id: coupling.dataverse_id,
-            **mapper.dataverse_payload(bc_row, decision.to_dataverse, creating=False),
-        }
-        dv_side.upsert_many([payload])
-        changes = [
-            FieldChange(k, by_key[k].bc_field, by_key[k].dataverse_field, dv_values.get(k), bc_values.get(k))
-            for k in decision.to_dataverse
-        ]
-        dv_modified = dv_version = None
-    if decision.outcome is Outcome.WRITE and decision.to_bc:
-        payload = mapper.bc_payload(dv_row, decision.to_bc, creating=False)
-        outcome = bc_side.update_many([(coupling.bc_id, payload, str(bc_row.get("@odata.etag", "*")))])[0]
+    taken = context.clock()
+    job_id = lease_job_id(taken)
+    leased, before = _take_lease(context, coupling, job_id)
+    try:
+        return _Copy(context, mapping, direction, leased, taken).run()
+    except BaseException:
+        _give_back(context, leased, before, job_id)
+        raise
+
+
+# -- the lease -------------------------------------------------------------------------------------------------
+def lease_job_id(taken: datetime) -> str:
+    """`now-<UTC time>-<random>`: the call's job id, which also says when its lease was taken."""
+    return f"{JOB_PREFIX}{taken.astimezone(UTC).strftime(_STAMP)}-{uuid.uuid4().hex}"
+
+
+def _taken_at(job_id: str | None) -> datetime | None:
+    """When a lease job id was taken; None for any other job id (runs, or Synchronize Now before leases)."""
+    if not job_id or not job_id.startswith(JOB_PREFIX):
+        return None
+    try:
+        return datetime.strptime(job_id[len(JOB_PREFIX) :].split("-", 1)[0], _STAMP).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def lease_holder(coupling: Coupling, now: datetime) -> str | None:
+    """The job id of the call that holds the pair now, None when it is free (or its holder's lease expired)."""
+    for state in (coupling.bc, coupling.dataverse):
+        taken = _taken_at(state.last_job_id)
+        if state.last_result is SyncResult.NONE and taken is not None and now - taken < LEASE:
+            return state.last_job_id
+    return None
+
+
+def _conflict(why: str) -> ConcurrencyError:
+    return ConcurrencyError("concurrencyConflict", f"{CHANGED}: {why}. Try again.")
+
+
+def _take_lease(context: SyncContext, coupling: Coupling, job_id: str) -> tuple[Coupling, Coupling]:
+    """(the leased coupling, the coupling as it was before). The update is conditional on the coupling read, so of
+    calls that read it at the same time one wins; the others read it again and find the lease held."""
+    current = coupling
+    for _ in range(LEASE_TRIES):
+        holder = lease_holder(current, context.clock())
+        if holder is not None:
+            raise _conflict(f"another Synchronize Now ({holder}) is writing it right now")
+        leased = current.with_changes(
+            bc=replace(current.bc, last_result=SyncResult.NONE, last_job_id=job_id),
+            dataverse=replace(current.dataverse, last_result=SyncResult.NONE, last_job_id=job_id),
+        )
+        try:
+            return context.couplings.update_coupling(leased), current
+        except ConcurrencyError:
+            fresh = context.couplings.find_by_bc_id(coupling.mapping, coupling.bc_id)
+            if fresh is None:
+                raise NotFoundError("notCoupled", f"The record is not coupled in mapping {coupling.mapping}.") from None
+            current = fresh
+    raise _conflict("its coupling kept changing while the call waited for its turn")
+
+
+def _holds_lease(coupling: Coupling, job_id: str) -> bool:
+    return all(s.last_job_id == job_id and s.last_result is SyncResult.NONE for s in (coupling.bc, coupling.dataverse))
+
+
+def _give_back(context: SyncContext, leased: Coupling, before: Coupling, job_id: str) -> None:
+    """After a failure: the pair's recorded sides as they were before the lease (a success gives it back by saving
+    the synchronized state). A lease no longer ours (a run saved the coupling since) is left alone; a failure here
+    must not hide the call's own error, and the lease expires anyway."""
+    current: Coupling | None = leased
+    try:
+        for _ in range(LEASE_TRIES):
+            if current is None or not _holds_lease(current, job_id):
+                return
+            try:
+                context.couplings.update_coupling(current.with_changes(bc=before.bc, dataverse=before.dataverse))
+                return
+            except ConcurrencyError:
+                current = context.couplings.find_by_bc_id(leased.mapping, leased.bc_id)
+    except SyncError as error:
+        LOG.warning("could not give back the lease %s (it expires by itself): %s", job_id, error)
+
+
+# -- one call under its lease ------------------------------------------------------------------------------------
+class _Copy:
+    """Copy the source's values to the destination, conditionally, until the source held still while copied."""
+
+    def __init__(
+        self, context: SyncContext, mapping: TableMapping, direction: Direction, coupling: Coupling, taken: datetime
+    ) -> None:
+        self.context = context
+        self.mapping = mapping
+        self.direction = direction
+        self.coupling = coupling  # leased: its sides' last job is this call
+        self.taken = taken
+        self.to_dv = direction is Direction.TO_DATAVERSE
+        self.mapper = ValueMapper(mapping, LookupResolver(context), context.option_maps)
+        self.bc_side = BcSide(context.bc, mapping, self.mapper)
+        self.dv_side = DataverseSide(context.dataverse, mapping, self.mapper)
+        self.by_key = {f.key: f for f in self.mapper.fields}
+
+    def run(self) -> SyncReport:
+        before: dict[str, Any] | None = None  # the destination's values as first read: the report's "old"
+        written: dict[str, None] = {}  # the fields copied, in order
+        for _ in range(ATTEMPTS):
+            bc_row, dv_row = self._read()
+            bc_values, dv_values, decision = self._decide(bc_row, dv_row)
+            source, destination = (bc_values, dv_values) if self.to_dv else (dv_values, bc_values)
+            before = dict(destination) if before is None else before
+            keys = decision.to_dataverse if self.to_dv else decision.to_bc
+            if decision.outcome is not Outcome.WRITE or not keys:
+                self._save(decision, bc_values, dv_values, bc_row, dv_row, wrote=False)
+                return self._report(before, source, written)
+            self._write(bc_row, dv_row, keys)
+            written.update(dict.fromkeys(keys))
+            if self._source_held_still(bc_row, dv_row):
+                self._save(decision, bc_values, dv_values, bc_row, dv_row, wrote=True)
+                return self._report(before, source, written)
+        # The destination holds the source's values as last read, and the coupling says so with the source's old
+        # version: the next run finds the source changed since and copies its newest values the same way.
+        self._save(decision, bc_values, dv_values, bc_row, dv_row, wrote=True)
+        app = "Business Central" if self.to_dv else "Sales"
+        raise _conflict(f"its {app} record kept changing while it was copied")
+
+    def _read(self) -> tuple[Row, Row]:
+        bc_row = self.bc_side.get_many([self.coupling.bc_id]).get(self.coupling.bc_id)
+        dv_row = self.dv_side.get_many([self.coupling.dataverse_id]).get(self.coupling.dataverse_id)
+        if bc_row is None or dv_row is None:
+            missing = "Business Central" if bc_row is None else "Dataverse"
+            raise NotFoundError("coupledRecordDeleted", f"The coupled record in {missing} no longer exists.")
+        return bc_row, dv_row
+
+    def _decide(self, bc_row: Row, dv_row: Row) -> tuple[dict[str, Any], dict[str, Any], Decision]:
+        source = self.mapper.from_bc(bc_row) if self.to_dv else self.mapper.from_dataverse(dv_row)
+        if source.failures:
+            raise next(iter(source.failures.values()))
+        bc_values, dv_values = self.mapper.from_bc(bc_row).values, self.mapper.from_dataverse(dv_row).values
+        self.mapper.align(bc_values, dv_values)
+        return bc_values, dv_values, forced(self.mapper.rules(), bc_values, dv_values, self.direction)
+
+    def _write(self, bc_row: Row, dv_row: Row, keys: tuple[str, ...]) -> None:
+        """The destination, only at the version read; a lost race overwrites nothing and is a 409."""
+        if self.context.clock() - self.taken >= LEASE / 2:  # never write on a lease about to expire
+            raise TransientError("synchronizeTimedOut", "The record could not be synchronized in time; try again.")
+        if self.to_dv:
+            payload = self.mapper.dataverse_payload(bc_row, keys, creating=False)
+            try:
+                self.dv_side.update_one(self.coupling.dataverse_id, payload, etag_of(dv_row))
+            except ConcurrencyError as error:  # 412 ConcurrencyVersionMismatch
+                why = f"Sales changed it after it was read ({error.code}), so nothing was overwritten"
+                raise _conflict(why) from error
+            except NotFoundError as error:
+                gone = "The coupled record in Dataverse no longer exists."
+                raise NotFoundError("coupledRecordDeleted", gone) from error
+            return
+        body = self.mapper.bc_payload(dv_row, keys, creating=False)
+        outcome = self.bc_side.update_many([(self.coupling.bc_id, body, etag_of(bc_row) or "*")])[0]
         if not outcome.ok:
-            raise InvalidInputError("bcRejectedUpdate", f"Business Central refused the update: {outcome.body}")
-        changes = [
-            FieldChange(k, by_key[k].bc_field, by_key[k].dataverse_field, bc_values.get(k), dv_values.get(k))
-            for k in decision.to_bc
-        ]
-        bc_modified = bc_version = None
-    save_synchronized(
-        context,
-        coupling,
-        final_values(decision, bc_values, dv_values),
-        bc_modified=bc_modified,
-        dv_modified=dv_modified,
-        job_id=job_id,
-        bc_version=bc_version,
-        dv_version=dv_version,
-    )
-    return SyncReport(
-        mapping.name,
-        coupling.bc_id,
-        coupling.dataverse_id,
-        direction,
-        "modified" if changes else "unchanged",
-        tuple(changes),
-        job_id,
-    )
+            raise _bc_refusal(outcome)
+
+    def _source_held_still(self, bc_row: Row, dv_row: Row) -> bool:
+        """Is the source still at the version its values were copied from? (Then both apps held them at the write.)"""
+        if self.to_dv:
+            now = self.bc_side.get_many([self.coupling.bc_id]).get(self.coupling.bc_id)
+            return now is not None and etag_of(now) == etag_of(bc_row)
+        now = self.dv_side.get_many([self.coupling.dataverse_id]).get(self.coupling.dataverse_id)
+        return now is not None and etag_of(now) == etag_of(dv_row)
+
+    def _save(
+        self,
+        decision: Decision,
+        bc_values: dict[str, Any],
+        dv_values: dict[str, Any],
+        bc_row: Row,
+        dv_row: Row,
+        *,
+        wrote: bool,
+    ) -> None:
+        """Record the synchronized state (this also gives the lease back): a side just written has no known version."""
+        written_bc, written_dv = wrote and not self.to_dv, wrote and self.to_dv
+        save_synchronized(
+            self.context,
+            self.coupling,
+            final_values(decision, bc_values, dv_values),
+            bc_modified=None if written_bc else self.bc_side.modified_on(bc_row),
+            dv_modified=None if written_dv else self.dv_side.modified_on(dv_row),
+            job_id=self.job_id,
+            bc_version=None if written_bc else etag_of(bc_row),
+            dv_version=None if written_dv else etag_of(dv_row),
+        )
+
+    @property
+    def job_id(self) -> str:
+        return self.coupling.bc.last_job_id or ""
+
+    def _report(self, before: dict[str, Any], source: dict[str, Any], written: dict[str, None]) -> SyncReport:
+        changes = tuple(
+            FieldChange(k, self.by_key[k].bc_field, self.by_key[k].dataverse_field, before.get(k), source.get(k))
+            for k in written
+        )
+        return SyncReport(
+            self.mapping.name,
+            self.coupling.bc_id,
+            self.coupling.dataverse_id,
+            self.direction,
+            "modified" if changes else "unchanged",
+            changes,
+            self.job_id,
+        )
+
+
+def _bc_refusal(outcome: BatchOutcome) -> SyncError:
+    """BC's answer to the update as the caller's error: a changed record (409 `Request_EntityChanged`) is a
+    conflict, never a 400; a record gone is 404; throttling or an outage is transient (503); else BC refused the
+    data."""
+    error = outcome_error(outcome)
+    if outcome.status in (409, 412) or error.code == ENTITY_CHANGED:
+        return _conflict(f"Business Central changed it after it was read ({error.code}), so nothing was overwritten")
+    if outcome.status == 404:
+        return NotFoundError("coupledRecordDeleted", "The coupled record in Business Central no longer exists.")
+    if error.is_transient:
+        return error
+    return InvalidInputError("bcRejectedUpdate", f"Business Central refused the update: {outcome.body}")

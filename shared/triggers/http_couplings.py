@@ -204,12 +204,40 @@ def create_in_business_central(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(201, coupling_json(create(_context(), name, record_id(body["dataverseId"], "dataverseId"))))
 
 
+SYNC_REPORT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["mapping", "bcId", "dataverseId", "direction", "outcome", "jobId", "changes"],
+    "properties": {
+        "mapping": {"type": "string"},
+        "bcId": {"type": "string"},
+        "dataverseId": {"type": "string"},
+        "direction": {"type": "string", "enum": list(DIRECTIONS), "description": "the direction applied"},
+        "outcome": {"type": "string", "enum": ["modified", "unchanged"]},
+        "jobId": {"type": "string"},
+        "changes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "old", "new"],
+                "properties": {
+                    "field": {"type": "string"},
+                    "bcField": {"type": ["string", "null"]},
+                    "dataverseField": {"type": ["string", "null"]},
+                    "old": {},
+                    "new": {},
+                },
+            },
+        },
+    },
+}
+
 documented(
     RouteSpec(
         "synchronize_now",
         "synchronize",
         "POST",
-        "Synchronize Now one coupled record in the chosen direction",
+        "Synchronize Now one coupled record in the chosen direction (409 concurrencyConflict: the record changed "
+        "while it was being synchronized, by another call or another writer; nothing was overwritten, try again)",
         body={
             "type": "object",
             "required": ["mapping", "direction"],
@@ -222,6 +250,7 @@ documented(
             },
         },
         responses=(200, 400, 404, 409, 422, 503),
+        response_schema=SYNC_REPORT_SCHEMA,
     )
 )
 
@@ -229,6 +258,10 @@ documented(
 @blueprint.route(route="synchronize", methods=["POST"])
 @handled
 def synchronize_now(req: func.HttpRequest) -> func.HttpResponse:
+    """200: the report of the call that applied its direction (`outcome` modified, or unchanged when both apps
+    already held the same values). 409 `concurrencyConflict`: another Synchronize Now of the same record was running,
+    or BC (`Request_EntityChanged`) or Dataverse (412) had the record changed since it was read; nothing of this
+    call was left half-applied, and the apps never end up holding each other's old values."""
     from shared.services.synchronize import synchronize_record
 
     body = json_object(req, {"mapping", "bcId", "dataverseId", "direction"}, {"mapping", "direction"})

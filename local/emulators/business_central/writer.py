@@ -224,6 +224,9 @@ class Writer:
             self.put(company_id, parent_set, updated)
 
     def check_if_match(self, row: Row, if_match: str | None) -> None:
+        """BC's answers (api-facts A4; Microsoft Learn, BC dev-itpro webservices/dynamics-error-codes and
+        use-odata-to-modify-data): no token 400 `BadRequest_InvalidToken`, a stale one 409 `Request_EntityChanged`,
+        for a request alone and for each operation of a JSON `$batch` (dispatched through the same route)."""
         if if_match is None:
             raise bad_request(
                 "Could not validate the client concurrency token required by the service. Please "

@@ -36,6 +36,10 @@ LOOKUP_TYPE = "@lookup:"  # internal row key prefix: the logical name a lookup p
 
 
 def stale_version() -> DataverseError:
+    """`If-Match: <etag>` whose version moved on: 412 ConcurrencyVersionMismatch (Microsoft Learn, Power Apps
+    developer docs, "Perform conditional operations using the Web API", section "Apply optimistic concurrency";
+    the same check applies to a PATCH or DELETE sent alone or inside `$batch`, which dispatches its operations
+    through the same route; facts B6/B10 of api-facts.md)."""
     return DataverseError(
         412, VERSION_MISMATCH, "The version of the existing record doesn't match the RowVersion property provided."
     )

@@ -1,0 +1,61 @@
+"""Contract (fake and real client, the latter against the emulator): PATCH operations in `$batch`, each with its own
+`If-Match`, are how the runs update coupled rows (issue 17). A stale one loses alone, with Dataverse's 412
+ConcurrencyVersionMismatch body, and the others of the batch are applied; the run relies on exactly that."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from local.fakes.dataverse import InMemoryDataverseClient
+from shared.connectors.dataverse import DataverseClient
+
+Client = DataverseClient | InMemoryDataverseClient
+
+
+@pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.integration)])
+def client(request: pytest.FixtureRequest) -> Iterator[Client]:
+    if request.param == "fake":
+        yield InMemoryDataverseClient()
+        return
+    emulator = request.getfixturevalue("dataverse")
+    tokens = request.getfixturevalue("authority").token_provider(emulator.base_url)
+    yield DataverseClient(emulator.base_url, tokens, sleep=lambda _: None)
+
+
+def read_account(client: Client, name: str) -> tuple[str, str]:
+    row_id = str(uuid.uuid4())
+    client.create_row("accounts", row_id, {"name": name})
+    row = client.get_row("accounts", row_id, ["name"])
+    assert row is not None
+    return row_id, str(row["@odata.etag"])
+
+
+def test_a_stale_if_match_in_batch_loses_alone_with_412(client: Client) -> None:
+    stale_id, stale_etag = read_account(client, "Stale")
+    current_id, current_etag = read_account(client, "Current")
+    client.update_row("accounts", stale_id, {"name": "Edited meanwhile"})
+    outcomes = client.execute_batch(
+        [
+            {
+                "method": "PATCH",
+                "url": f"accounts({stale_id})",
+                "body": {"name": "X"},
+                "headers": {"If-Match": stale_etag},
+            },
+            {
+                "method": "PATCH",
+                "url": f"accounts({current_id})",
+                "body": {"name": "Y"},
+                "headers": {"If-Match": current_etag},
+            },
+        ],
+        atomic=False,
+        continue_on_error=True,
+    )
+    assert [o.status for o in outcomes] == [412, 204]
+    assert outcomes[0].body["error"]["code"] == "0x80060882"
+    assert (client.get_row("accounts", stale_id, ["name"]) or {})["name"] == "Edited meanwhile"
+    assert (client.get_row("accounts", current_id, ["name"]) or {})["name"] == "Y"
