@@ -95,6 +95,7 @@ class OptionMap:
     values: Mapping[str, int]  # BC code or id -> option value
     mapping: str = ""  # the option mapping whose couplings built it (named in errors)
     strict: bool = False
+    blank: str = ""  # BC's value for "none": '' for a code, the empty GUID for an id (API v2.0's Edm.Guid fields)
 
     def to_dataverse(self, code: Any) -> Any:
         if code in (None, "", EMPTY_GUID):
@@ -110,7 +111,7 @@ class OptionMap:
 
     def to_bc(self, option: Any) -> Any:
         if option is None:
-            return ""
+            return self.blank
         found = next((code for code, value in self.values.items() if value == option), None)
         if found is None and self.strict:
             raise OptionMappingFailed(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from shared.domain.transforms import OptionMap
+from shared.domain.transforms import EMPTY_GUID, OptionMap
 from shared.mappings.options import OPTION_MAPS
 from shared.ports import CouplingStore
 
@@ -32,7 +32,8 @@ class CouplingOptionMaps(Mapping[str, OptionMap]):
         }
         if not values:
             raise KeyError(name)
-        return OptionMap(name, values, mapping=mapping, strict=True)
+        # keyed by the BC records' ids (API v2.0 carries paymentTermsId / shipmentMethodId): none is the empty GUID
+        return OptionMap(name, values, mapping=mapping, strict=True, blank=EMPTY_GUID)
 
     def __iter__(self) -> Iterator[str]:
         return iter(dict.fromkeys([*self._fixed, *OPTION_MAPS]))

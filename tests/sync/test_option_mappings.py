@@ -148,3 +148,24 @@ def test_an_option_error_twice_is_skipped_until_retried_and_uncoupling_couples_i
     again = run_mapping(stack.context, "PAYMENT TERMS").counters
     assert (again.inserted, again.coupled, again.failed) == (0, 1, 0)  # its old option, found by its label
     assert coupled(stack)[cm] == original
+
+
+def test_a_blank_option_in_sales_is_the_empty_guid_in_bc_not_an_empty_string(sync_stack: SyncStack) -> None:
+    """API v2.0 carries payment terms and shipment method as ids (Edm.Guid): a Sales account with no option becomes
+    BC's empty GUID (what BC itself shows for a customer without them), never '' which BC refuses with a 400."""
+    from local.emulators.business_central.values import EMPTY_GUID  # noqa: PLC0415 (the emulator's own constant)
+    from shared.services.coupling import create_in_business_central  # noqa: PLC0415
+
+    stack = sync_stack
+    bc_id, account = customer_stack(stack)
+    set_bc_terms(stack, bc_id, bc_seeded("terms", "CM"))
+    run_mapping(stack.context, "CUSTOMER")
+    stack.dataverse.update_row("accounts", account, {TERMS: None})
+    job = run_mapping(stack.context, "CUSTOMER")
+    assert (job.counters.modified, job.counters.failed) == (1, 0), stack.context.errors.list_errors("CUSTOMER")
+    assert (stack.bc.get_entity("customers", bc_id) or {})["paymentTermsId"] == EMPTY_GUID
+    fresh = "8d1f5a3e-5b1c-4f0e-9a4e-2f7d3c6b1a00"
+    stack.dataverse.create_row("accounts", fresh, {"name": "No Terms Ltd", "customertypecode": 3})
+    created = create_in_business_central(stack.context, "CUSTOMER", fresh)
+    customer = stack.bc.get_entity("customers", created.bc_id) or {}
+    assert (customer["paymentTermsId"], customer["shipmentMethodId"]) == (EMPTY_GUID, EMPTY_GUID)
