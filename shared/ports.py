@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from shared.domain.coupling import Coupling
+from shared.domain.full_sync import LineChunk
 from shared.domain.jobs import JobMessage
 from shared.domain.records import (
     ArchivedQuote,
@@ -79,6 +80,19 @@ class RunStore(Protocol):
     def update_line(self, run_id: str, line: ReviewLine) -> ReviewLine: ...
     def running_mappings(self, started_after: str) -> set[str]:
         """The mappings with a full-synchronization line running that started after this instant."""
+        ...
+
+    def active_runs(self) -> list[str]:
+        """The ids of the runs whose status is `running`."""
+        ...
+
+    def save_chunks(self, run_id: str, chunks: Sequence[LineChunk]) -> None:
+        """Store chunks of a line's split before their messages are sent; a chunk stored already (same mapping,
+        attempt, phase and number) raises `ConflictError` and the rows stored with it in one transaction are not."""
+        ...
+
+    def list_chunks(self, run_id: str, mapping: str, attempt: int, phase: int | None = None) -> list[LineChunk]:
+        """The line's stored chunks of this attempt (and phase), in chunk order; `get_run` never returns them."""
         ...
 
 

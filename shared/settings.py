@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from shared.domain.errors import FatalError
+from shared.domain.full_sync import DEFAULT_STALL_MINUTES
+
+FULL_SYNC_STALL_SETTING = "FULL_SYNC_STALL_MINUTES"  # minutes without progress before a running line is stalled
+MAX_STALL_MINUTES = 24 * 60
 
 
 class AuthMode(StrEnum):
@@ -47,6 +51,7 @@ class Settings:
     local_currency: str = "USD"
     table_prefix: str = ""
     bulk_size: int = 500
+    full_sync_stall_minutes: int = DEFAULT_STALL_MINUTES  # see `domain.full_sync.DEFAULT_STALL_AFTER` for why 15
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -88,6 +93,9 @@ class Settings:
         bulk = source.get("BULK_SIZE", "500")
         if not bulk.isdigit() or not 1 <= int(bulk) <= 1000:
             problems.append("BULK_SIZE must be a whole number from 1 to 1000")
+        stall = (source.get(FULL_SYNC_STALL_SETTING) or "").strip()
+        if stall and not (stall.isdigit() and 1 <= int(stall) <= MAX_STALL_MINUTES):
+            problems.append(f"{FULL_SYNC_STALL_SETTING} must be a whole number from 1 to {MAX_STALL_MINUTES}")
         if problems:
             raise SettingsError(problems)
         return cls(
@@ -106,4 +114,12 @@ class Settings:
             local_currency=source.get("LOCAL_CURRENCY", "USD"),
             table_prefix=source.get("TABLE_PREFIX", ""),
             bulk_size=int(bulk),
+            full_sync_stall_minutes=full_sync_stall_minutes(source),
         )
+
+
+def full_sync_stall_minutes(env: Mapping[str, str]) -> int:
+    """`FULL_SYNC_STALL_MINUTES` from the app settings, or the default when it is missing or not a whole number from
+    1 to a day (`Settings.from_env` names a bad value; readers of the raw environment fall back)."""
+    raw = str(env.get(FULL_SYNC_STALL_SETTING, "") or "").strip()
+    return int(raw) if raw.isdigit() and 1 <= int(raw) <= MAX_STALL_MINUTES else DEFAULT_STALL_MINUTES

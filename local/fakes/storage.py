@@ -20,6 +20,7 @@ from typing import Any
 
 from shared.domain.coupling import Coupling
 from shared.domain.errors import ConcurrencyError, ConflictError, NotFoundError
+from shared.domain.full_sync import LineChunk
 from shared.domain.record_errors import clip_message, next_error
 from shared.domain.records import (
     ArchivedQuote,
@@ -33,6 +34,8 @@ from shared.domain.records import (
 )
 from shared.storage.keys import escape_key, format_instant, job_row_key, revision_row_key, side_row_key, utc_now
 from shared.storage.large_values import encode_json
+from shared.storage.run_chunks import chunk_prefix, chunk_row_key
+from shared.storage.transactions import MAX_TRANSACTION_OPERATIONS
 
 _versions = itertools.count(1)
 _versions_lock = threading.Lock()
@@ -161,6 +164,29 @@ class InMemoryRunStore:
         self._lock = threading.Lock()
         self._runs: dict[str, SyncRun] = {}
         self._lines: dict[str, dict[str, ReviewLine]] = {}
+        self._chunks: dict[tuple[str, str], LineChunk] = {}  # (run id, row key) -> chunk
+
+    def active_runs(self) -> list[str]:
+        with self._lock:
+            return sorted(run_id for run_id, run in self._runs.items() if run.status == "running")
+
+    def save_chunks(self, run_id: str, chunks: Sequence[LineChunk]) -> None:
+        """Like the table: groups of at most 100 in order, each all or nothing; chunks are immutable values."""
+        with self._lock:
+            for start in range(0, len(chunks), MAX_TRANSACTION_OPERATIONS):
+                group = chunks[start : start + MAX_TRANSACTION_OPERATIONS]
+                keys = [(run_id, chunk_row_key(chunk)) for chunk in group]
+                if len(set(keys)) < len(keys) or any(key in self._chunks for key in keys):
+                    raise ConflictError("chunkExists", f"run {run_id} has one of these chunks already", field="chunk")
+                for chunk in group:
+                    encode_json("Ids", list(chunk.ids))  # refused when too large, as by the table
+                self._chunks.update(zip(keys, (replace(c, ids=tuple(c.ids)) for c in group), strict=True))
+
+    def list_chunks(self, run_id: str, mapping: str, attempt: int, phase: int | None = None) -> list[LineChunk]:
+        prefix = chunk_prefix(mapping, attempt, phase)
+        with self._lock:
+            found = [c for (run, key), c in self._chunks.items() if run == run_id and key.startswith(prefix)]
+        return sorted(found, key=lambda c: c.number)
 
     def create_run(self, run: SyncRun, lines: Sequence[ReviewLine]) -> SyncRun:
         with self._lock:

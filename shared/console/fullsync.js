@@ -1,6 +1,8 @@
 // Full sync: BC's "Full Synch. Review" — start a run (every mapping that can run, each with its recommendation),
 // then watch its lines update live: status, counters, progress from chunks done/total, throughput and errors; restart
-// the failed lines. The last run id is kept in sessionStorage so the review survives a reload.
+// the failed lines, and the stalled ones (running, but the run made no progress for the stall setting's minutes:
+// its messages were lost; a restart re-sends exactly its chunks not yet counted). The last run id is kept in
+// sessionStorage so the review survives a reload.
 "use strict";
 
 (function () {
@@ -23,12 +25,29 @@
     return items.length ? h("ul", { class: "compact" }, items) : "";
   }
 
+  // A stalled line says since when nothing moved, in words (not only by colour).
+  function statusCell(line) {
+    if (line.status !== "stalled") return h("td", {}, h("span", { class: `badge status-${line.status}`, text: line.status }));
+    return h("td", {},
+      h("span", { class: "badge bad status-stalled", text: "stalled" }),
+      h("span", { class: "hint", text: ` no progress since ${time(line.lastProgressOn)}; restart it` }));
+  }
+
+  // What the restart button does for this review, as its name says it: null when there is nothing to restart.
+  function restartLabel(lines) {
+    const failed = lines.some((line) => line.status === "failed");
+    const stalled = lines.some((line) => line.status === "stalled");
+    if (failed && stalled) return "Restart failed and stalled lines";
+    if (stalled) return "Restart stalled lines";
+    return failed ? "Restart failed lines" : null;
+  }
+
   function lineRow(line) {
     const c = line.counters;
     return h("tr", { "data-mapping": line.mapping, "data-status": line.status },
       h("th", { scope: "row", text: line.mapping }),
       h("td", { text: line.recommendation }),
-      h("td", {}, h("span", { class: `badge status-${line.status}`, text: line.status })),
+      statusCell(line),
       h("td", {}, line.chunks.total === 0 || (line.chunks.total === null && ENDED.includes(line.status))
         ? h("span", { class: "hint", text: "no chunks" }) // noRecords, or a line that failed before planning
         : progress(line.chunks.done, line.chunks.total, `${line.mapping} progress`)),
@@ -50,7 +69,7 @@
 
   async function restart(runId) {
     const { data } = await api("POST", `full-sync/${encodeURIComponent(runId)}/restart`);
-    announce(`Restarted the failed lines of run ${runId}.`);
+    announce(`Restarted the failed and stalled lines of run ${runId}.`);
     return data;
   }
 
@@ -90,7 +109,15 @@
           h("div", { class: "actions" }, restartButton),
           body,
         );
-        return { runId, status, lines, restartButton, body };
+        return { runId, status, lines, restartButton, body, stalled: new Set() };
+      }
+
+      // Say it once when a line stalls (the live region), not on every poll.
+      function announceStalled(data) {
+        const now = new Set(data.lines.filter((line) => line.status === "stalled").map((line) => line.mapping));
+        const fresh = [...now].filter((name) => !frame.stalled.has(name));
+        frame.stalled = now;
+        if (fresh.length) announce(`Stalled in run ${data.runId}: ${fresh.join(", ")}. Restart to re-send the missing chunks.`);
       }
 
       async function show(runId, fresh) {
@@ -108,8 +135,11 @@
         frame.status.dataset.runStatus = data.status;
         frame.lines.replaceChildren(`created ${time(data.createdOn)} · `,
           progress(data.progress.linesDone, data.progress.lines, "Lines done", "lines done"));
-        frame.restartButton.disabled = !data.lines.some((line) => line.status === "failed");
+        const label = restartLabel(data.lines);
+        frame.restartButton.disabled = label === null;
+        frame.restartButton.textContent = label || "Restart failed lines";
         frame.body.replaceChildren(reviewTable(data));
+        announceStalled(data);
         if (ended && !fresh) announce(`Run ${data.runId} ${data.status}.`);
         if (!ended) schedule(runId);
       }

@@ -14,21 +14,44 @@ Why these rules (see `design/reference/bc-integration-facts.md`, "full synchroni
 - A line starts when every dependency in the run is finished, or was recommended `noRecords` (nothing to wait
   for). A dependency that failed fails its dependents with the reason instead of leaving them waiting forever;
   restarting the run re-runs exactly those.
+- A running line whose run has made no progress for `stall_after` is `stalled` (derived when read, never stored):
+  its messages were lost (a purged queue, a host killed between two writes) and nothing will move it again but a
+  restart, which re-sends exactly its chunks not yet counted (see `is_stalled` for why the run, not the line).
+
+Why `stall_after` is 15 minutes by default (FULL_SYNC_STALL_MINUTES; the figures are the deployment's, host.json and
+infra/app/servicebus.bicep, and tests/unit/test_full_sync_stall.py keeps them equal to the constants below):
+- a chunk (200 records) takes seconds, but a slow one may run until the host's `functionTimeout` (10 minutes) stops
+  it; its lock is renewed meanwhile (`maxAutoLockRenewalDuration` 5 minutes, after which the lock lapses and a second
+  worker takes the message, which also counts by the timeout at the latest);
+- a worker that dies takes its lock renewal with it: its message comes back after one `lockDuration` (2 minutes);
+- a throttled chunk waits for `Retry-After` on the queue (Dataverse's service protection window is 5 minutes),
+  shorter than the timeout.
+So a run that still moves counts some chunk at least every timeout + one lock (12 minutes); 3 minutes of margin
+make 15. A longer setting only delays the warning; a shorter one risks calling a slow run stalled, whose restart is
+still harmless (a re-sent chunk is counted once) but does work twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from shared.domain.mapping import Direction, TableMapping
 from shared.domain.records import LineStatus, ReviewLine
+from shared.domain.watermarks import parse_instant
 
 NEVER_IN_FULL_SYNC = frozenset({"SOLINE-ORDERDETAIL", "POSTEDSALESLINE-INV"})
 BOTH_WAYS_ONLY = frozenset({"SALESORDER-ORDER"})
 ALWAYS_FULL = frozenset({"SALESPEOPLE"})
 CURRENCY = "CURRENCY"
+
+FUNCTION_TIMEOUT = timedelta(minutes=10)  # host.json "functionTimeout" (see the module docstring for the default)
+LOCK_DURATION = timedelta(minutes=2)  # infra/app/servicebus.bicep "lockDuration"
+STALL_MARGIN = timedelta(minutes=3)
+DEFAULT_STALL_AFTER = FUNCTION_TIMEOUT + LOCK_DURATION + STALL_MARGIN
+DEFAULT_STALL_MINUTES = int(DEFAULT_STALL_AFTER.total_seconds() // 60)
 
 
 class Recommendation(StrEnum):
@@ -36,6 +59,19 @@ class Recommendation(StrEnum):
     COUPLE_RECORDS = "coupleRecords"
     NO_RECORDS = "noRecords"
     DEPENDENCY_NOT_SATISFIED = "dependencyNotSatisfied"
+
+
+@dataclass(frozen=True)
+class LineChunk:
+    """One chunk of a line as its split stored it before sending its message: a restart re-sends exactly these ids
+    under the same chunk number, so whichever copy is delivered first is counted and the others are not."""
+
+    mapping: str
+    attempt: int
+    phase: int
+    number: int
+    side: str  # "bc" or "dv": which app's records the ids are
+    ids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -152,7 +188,61 @@ def chunk_counted(bitmap: str, chunk: int) -> bool:
     return bool(value >> chunk & 1)
 
 
+def counted_chunks(bitmap: str) -> set[int]:
+    value = int(bitmap, 16) if bitmap else 0
+    return {n for n in range(value.bit_length()) if value >> n & 1}
+
+
 def count_chunk(bitmap: str, chunk: int) -> str:
     """The bitmap with `chunk` set (hex, no prefix): a few hundred characters for thousands of chunks."""
     value = (int(bitmap, 16) if bitmap else 0) | (1 << chunk)
     return format(value, "x")
+
+
+def last_progress(lines: Sequence[ReviewLine]) -> datetime | None:
+    """The newest progress of any line of the run (a line that never recorded one counts from its start)."""
+    stamps = [line.progressed_on or line.started_on for line in lines]
+    return max((parse_instant(stamp) for stamp in stamps if stamp), default=None)
+
+
+def is_stalled(line: ReviewLine, lines: Sequence[ReviewLine], now: datetime, stall_after: timedelta) -> bool:
+    """Running, and no line of its run (`lines`) progressed for `stall_after`.
+
+    Why the run and not the line alone: every line of a run shares one first-in-first-out queue, so a line started
+    together with a large one waits behind its hundreds of chunks without any progress of its own, for as long as
+    the large line takes (an hour for 100,000 customers). While any chunk of the run is counted, the queue moves
+    and the line's messages come; once the run is silent for `stall_after`, no message of it is being worked on,
+    and a running line will not move again by itself."""
+    if line.status is not LineStatus.RUNNING:
+        return False
+    progress = last_progress(lines)
+    return progress is None or now - progress >= stall_after
+
+
+def stalled_lines(lines: Sequence[ReviewLine], now: datetime, stall_after: timedelta) -> list[str]:
+    return [line.mapping for line in lines if is_stalled(line, lines, now, stall_after)]
+
+
+def all_chunks_counted(line: ReviewLine) -> bool:
+    """Its split listed everything and every chunk is counted: the line is done, whether or not it was closed."""
+    return line.planned and line.chunks_done >= line.chunks_total
+
+
+def needs_settling(lines: Sequence[ReviewLine]) -> bool:
+    """Something a lost message left undone that any reader may finish: a line done but still running, a finished
+    line whose hand-over (checkpoints, dependents' start) may not have happened, or waiting lines with nothing
+    running that could start them."""
+    running = [line for line in lines if line.status is LineStatus.RUNNING]
+    return (
+        any(line.hand_over_pending for line in lines)
+        or any(all_chunks_counted(line) for line in running)
+        or (not running and any(line.status is LineStatus.WAITING for line in lines))
+    )
+
+
+def uncounted(line: ReviewLine, chunks: Iterable[LineChunk]) -> list[LineChunk]:
+    """The stored chunks of the line's attempt whose number is not counted yet, in chunk order."""
+    return sorted(
+        (c for c in chunks if c.attempt == line.attempt and not chunk_counted(line.done_chunks, c.number)),
+        key=lambda c: c.number,
+    )

@@ -84,8 +84,12 @@ class ReviewLine:
     done_chunks: str = ""  # hex bitmap of the chunks counted, so a redelivered chunk is never counted twice
     started_on: str = ""
     finished_on: str = ""
-    attempt: int = 0  # restarts of this line: part of its message ids, so a restart is not taken for a duplicate
+    attempt: int = 0  # whole re-runs of this line: part of its message ids; older attempts' chunks are stale
     phase: int = 0  # coupleRecords: 0 = match BC's records, 1 = then copy what Dataverse has left uncoupled
+    progressed_on: str = ""  # last progress (started, chunks stored and sent, a chunk counted): its lease
+    restarts: int = 0  # restarts that re-sent its missing chunks: part of the re-sent message ids (not stale)
+    stores_chunks: bool = False  # its split stores each chunk's ids before sending it (lines started before: no)
+    hand_over_pending: bool = False  # finished, but its checkpoints or its dependents' start may not be done yet
 
 
 @dataclass(frozen=True)

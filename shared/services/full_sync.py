@@ -6,15 +6,23 @@ How a run goes, and why it is safe to repeat any step:
 2. `start` starts every line whose dependencies are satisfied: a line becomes `running` and its *split* message
    (chunk 0) is sent; a line recommended `noRecords` finishes at once; a line whose dependency failed fails with the
    reason. Message ids are `run/mapping/chunk`, so a repeated start sends nothing new (duplicate detection).
-3. The split lists the ids of the line's records in a stable order and sends one message per `chunk_records`
-   ids (chunk 1..n) as it goes, never holding a whole table; then it marks the line planned with its total.
+3. The split lists the ids of the line's records in a stable order and, per 50 chunks of `chunk_records` ids, first
+   stores the chunks (`RunStore.save_chunks`), then sends their messages, then renews the line's lease; at the end
+   it marks the line planned with its total. A split interrupted anywhere goes on where it stopped: it re-sends the
+   stored chunks not yet counted and lists only the ids no stored chunk holds.
 4. Each chunk is synchronized like a run (`MappingRun.run_records`) or coupled by matching (`match_and_couple`),
    then its counters are added to the line with an ETag-conditional write; the chunk's bit in `done_chunks` makes
-   a redelivered chunk count once. Whoever brings `chunks_done` to the planned total (the last chunk, or the split
-   when the chunks were faster) finishes the line and starts the lines that waited for it.
+   any other copy of the chunk count nothing. Whoever brings `chunks_done` to the planned total (the last chunk, or
+   the split when the chunks were faster) finishes the line; `start` then hands its checkpoints over and starts the
+   lines that waited for it, and only then clears the line's `hand_over_pending`.
 5. A chunk that fails for a non-record reason raises (Service Bus redelivers it); on its last delivery the line is
    marked failed with the reason before the message goes to the dead-letter queue, and the run goes on. A chunk
    still throttled after the HTTP client's retries is rescheduled after the service's `Retry-After` instead.
+6. A message that is lost (a purged queue, a host killed between two writes) leaves its line running with nothing
+   to move it: once the run made no progress for `stall_after` the line is `stalled` (`domain.full_sync.is_stalled`).
+   `restart` re-sends exactly its chunks not yet counted (or lets its split go on), under the same attempt, so late
+   copies of the first messages still count, once; `settle` (run by the review, the timer and `restart`) finishes
+   what is done but was never closed or handed over (`full_sync_recovery.py`).
 """
 
 from __future__ import annotations
@@ -22,19 +30,23 @@ from __future__ import annotations
 import contextlib
 import random
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
 
 from shared.domain.errors import ConcurrencyError, InvalidInputError, NotFoundError, SyncError
 from shared.domain.full_sync import (
+    DEFAULT_STALL_AFTER,
+    LineChunk,
     Recommendation,
     SideData,
+    all_chunks_counted,
     chunk_counted,
     count_chunk,
     next_steps,
     plan,
+    uncounted,
 )
 from shared.domain.jobs import JobKind, JobMessage, chunk_message_id
 from shared.domain.mapping import Direction, TableMapping
@@ -43,14 +55,23 @@ from shared.domain.watermarks import format_instant
 from shared.mappings import OPTION_MAPS, mapping_names
 from shared.ports import JobQueue, RunStore
 from shared.services.context import SyncContext
-from shared.services.full_sync_lines import failed, finished, hand_over, overridden, reset, running
+from shared.services.full_sync_lines import (
+    failed,
+    finished,
+    hand_over,
+    handed_over,
+    overridden,
+    progressed,
+    running,
+)
+from shared.services.full_sync_messages import chunk_message, id_chunks, split_message
 from shared.services.incremental import MappingRun
 from shared.services.matching import match_and_couple
 from shared.services.option_mappings import is_option_mapping, run_option_mapping
 from shared.telemetry import job_span
 
 CHUNK_RECORDS = 200  # records per chunk: one chunk finishes in seconds, far inside the message lock
-SEND_BATCH = 50
+SEND_BATCH = 50  # chunks stored in one transaction and sent in one call, then the lease is renewed
 MAX_DELIVERIES = 10  # the queue's max delivery count (infra/ and the local host use the same)
 MAX_RESCHEDULES = 20  # throttled waits a chunk may take before it goes back to plain redelivery
 RESCHEDULE_JITTER = 0.2  # chunks throttled together come back spread over 20 % of the wait, not all at once
@@ -62,6 +83,7 @@ class FullSync:
     runs: RunStore
     queue: JobQueue
     chunk_records: int = field(default_factory=lambda: CHUNK_RECORDS)  # read at use: settable per deployment
+    stall_after: timedelta = DEFAULT_STALL_AFTER  # FULL_SYNC_STALL_MINUTES
 
     def _catalog(self) -> dict[str, TableMapping]:
         """The mappings as configured, a mapping the engine cannot run counted as disabled: it takes no part, and
@@ -128,7 +150,8 @@ class FullSync:
 
     # -- 2. start --------------------------------------------------------------------------------------------
     def start(self, run_id: str) -> list[str]:
-        """Start what can start now; returns the lines started. Safe to call again at any time."""
+        """Start what can start now, hand the finished lines over, close the run when every line ended; returns
+        the lines started. Safe to call again at any time: every step is idempotent."""
         run, _ = self.runs.get_run(run_id)
         if run.status == "planned":
             with contextlib.suppress(ConcurrencyError):  # another caller started it
@@ -146,64 +169,67 @@ class FullSync:
             for name in ready:
                 line = by_name[name]
                 if line.recommendation == Recommendation.NO_RECORDS.value:
-                    done = self._save(run_id, line, lambda ln: finished(replace(ln, planned=True), self.now()))
-                    if done is not None:
-                        hand_over(self.context, done)
+                    self._save(run_id, line, lambda ln: finished(replace(ln, planned=True), self.now()))
                     continue
                 started_line = self._save(run_id, line, lambda ln: running(ln, self.now()))
                 if started_line is not None:
-                    self.queue.send([self._message(started_line, run_id, 0, {"mode": line.recommendation})])
+                    self.queue.send([split_message(started_line, run_id)])
                     started.append(name)
+        self._hand_over(run_id)
         self._close_run_if_done(run_id)
         return started
 
+    def _hand_over(self, run_id: str) -> None:
+        """Finished lines hand their checkpoints over; the mark goes only after that and after their dependents
+        were started (by `start`, before this), so a worker dying in between leaves it for `settle`."""
+        _, lines = self.runs.get_run(run_id)
+        for line in lines:
+            if line.hand_over_pending:
+                hand_over(self.context, line)
+                self._save(run_id, line, handed_over)
+
     # -- 3. split --------------------------------------------------------------------------------------------
     def split(self, run_id: str, name: str, attempt: int = 0, phase: int = 0) -> int:
-        """Send the line's chunks (of this phase); returns how many. A redelivered split sends the same ids under
-        the same message ids, so duplicate detection drops them."""
+        """Store and send the line's chunks (of this phase); returns the line's chunk total. A split delivered
+        again goes on where the last one stopped (see the module's step 3); a stale one sends nothing."""
         line = self._line(run_id, name)
         if line.status is not LineStatus.RUNNING or line.planned or (attempt, phase) != (line.attempt, line.phase):
             return line.chunks_total
+        stored = self.runs.list_chunks(run_id, name, line.attempt, phase) if line.stores_chunks else []
+        self._send_chunks(run_id, line, uncounted(line, stored))  # stored before an interruption: maybe unsent
+        skip = {side: {i for chunk in stored if chunk.side == side for i in chunk.ids} for side in ("bc", "dv")}
+        total = max([line.chunks_total, *(chunk.number for chunk in stored)])  # phase 1 numbers after phase 0's
+        batch: list[LineChunk] = []
         mapping = self.context.mapping(name)
-        total = line.chunks_total  # phase 1 numbers its chunks after phase 0's
-        batch: list[JobMessage] = []
-        for side, ids in self._id_chunks(mapping, line.recommendation, phase):
+        for side, ids in id_chunks(self.context, mapping, line.recommendation, phase, self.chunk_records, skip):
             total += 1
-            batch.append(self._message(line, run_id, total, {"mode": line.recommendation, "side": side, "ids": ids}))
+            batch.append(LineChunk(name, line.attempt, phase, total, side, tuple(ids)))
             if len(batch) >= SEND_BATCH:
-                self.queue.send(batch)
+                self._store_and_send(run_id, line, batch)
                 batch = []
         if batch:
-            self.queue.send(batch)
+            self._store_and_send(run_id, line, batch)
         self._count(run_id, name, None, Counters(), total=total)
         return total
 
-    def _id_chunks(self, mapping: TableMapping, mode: str, phase: int) -> Iterator[tuple[str, list[str]]]:
-        """Coupling matches BC's records first (phase 0), then copies Dataverse's still uncoupled rows (phase 1), so
-        nothing is created before its match had a chance; a full synchronization reads each side it copies from."""
-        full = mode == Recommendation.FULL_SYNCHRONIZATION.value
-        sides: list[tuple[str, str, str | None]] = []
-        if phase == 0 and (not full or mapping.direction.allows(Direction.TO_DATAVERSE)):
-            sides.append(("bc", mapping.bc_entity_set, mapping.bc_filter))
-        if (full or phase == 1) and mapping.direction.allows(Direction.FROM_DATAVERSE):
-            sides.append(("dv", mapping.dataverse_entity_set, mapping.dataverse_filter))
-        for side, entity_set, scope in sides:
-            pages = (self.context.bc if side == "bc" else self.context.dataverse).list_ids(entity_set, scope)
-            pending: list[str] = []
-            for page in pages:
-                pending.extend(page)
-                while len(pending) >= self.chunk_records:
-                    yield side, pending[: self.chunk_records]
-                    pending = pending[self.chunk_records :]
-            if pending:
-                yield side, pending
+    def _store_and_send(self, run_id: str, line: ReviewLine, chunks: Sequence[LineChunk]) -> None:
+        if line.stores_chunks:
+            self.runs.save_chunks(run_id, chunks)  # ConflictError: a concurrent split stored them; retried later
+        self._send_chunks(run_id, line, chunks)
+        self._save(run_id, self._line(run_id, line.mapping), partial(progressed, now=self.now()))
+
+    def _send_chunks(self, run_id: str, line: ReviewLine, chunks: Sequence[LineChunk]) -> None:
+        for start in range(0, len(chunks), SEND_BATCH):
+            self.queue.send([chunk_message(line, run_id, chunk) for chunk in chunks[start : start + SEND_BATCH]])
 
     # -- 4. chunks -------------------------------------------------------------------------------------------
     def run_chunk(self, run_id: str, name: str, chunk: int, payload: Mapping[str, object]) -> None:
         line = self._line(run_id, name)
-        stale = payload.get("attempt", 0) != line.attempt  # sent before a restart of the line
+        stale = payload.get("attempt", 0) != line.attempt  # sent before the line was re-run whole
         if stale or line.status is not LineStatus.RUNNING or chunk_counted(line.done_chunks, chunk):
-            return  # redelivered after it was counted, or the line was closed (failed) meanwhile
+            if line.hand_over_pending:  # counted, but the worker that finished the line died before the rest
+                self.start(run_id)
+            return  # another copy was counted, or the line was closed (failed) meanwhile
         raw = payload.get("ids")
         ids = [str(i) for i in raw] if isinstance(raw, list) else []
         job_id = chunk_message_id(run_id, name, chunk)
@@ -218,9 +244,7 @@ class FullSync:
                 # "create new in case of no match" says (that setting is for match-based coupling run on its own)
                 create = mapping.direction.allows(Direction.TO_DATAVERSE)
                 report = match_and_couple(self.context, name, job_id=job_id, bc_ids=ids, create_if_no_match=create)
-                created, coupled = len(report.created), len(report.coupled)
-                failed = len(report.failed) + len(report.unmatched)
-                counters = Counters(inserted=created, coupled=created + coupled, failed=failed)
+                counters = report.counters()  # a redelivery counts its dead predecessor's pairs once
             else:
                 run = MappingRun(self.context, mapping, job_id)
                 counters = run.run_records(ids if side_bc else [], [] if side_bc else ids).counters
@@ -228,9 +252,12 @@ class FullSync:
         self._count(run_id, name, chunk, counters)
 
     def fail_chunk(self, run_id: str, name: str, chunk: int, error: Exception) -> None:
-        """The chunk's last delivery failed: its line fails with the reason, the rest of the run goes on."""
+        """The chunk's last delivery failed: its line fails with the reason, the rest of the run goes on (unless
+        another copy of the chunk, re-sent by a restart, was counted meanwhile)."""
         reason = f"chunk {chunk}: {error.code if isinstance(error, SyncError) else type(error).__name__}: {error}"
         line = self._line(run_id, name)
+        if _done_elsewhere(line, chunk):
+            return
         self._save(run_id, line, lambda ln: failed(ln, reason, self.now()))
         self.start(run_id)
 
@@ -249,38 +276,28 @@ class FullSync:
 
     def record_dead_letter(self, run_id: str, name: str, chunk: int, attempt: int, reason: str) -> None:
         """A chunk of this line's current attempt was dead-lettered: the line fails with the reason unless it was
-        closed already (the last delivery said so itself) or restarted since (an older attempt's chunk)."""
+        closed already (the last delivery said so itself), re-run whole since (an older attempt's chunk), or
+        another copy of the chunk was counted (a restart re-sent it)."""
         try:
             line = self._line(run_id, name)
         except (InvalidInputError, NotFoundError):
             return  # a run or line that no longer exists: nothing to record it on
-        if line.attempt != attempt or line.status is not LineStatus.RUNNING:
+        if line.attempt != attempt or line.status is not LineStatus.RUNNING or _done_elsewhere(line, chunk):
             return
         self._save(run_id, line, lambda ln: failed(ln, f"chunk {chunk} dead-lettered: {reason}", self.now()))
         self.start(run_id)
 
-    # -- restart ----------------------------------------------------------------------------------------------
-    def restart(self, run_id: str) -> list[str]:
-        """Re-run the failed lines (and the lines that failed because of them) from the start: their chunks are
-        sent again under new message ids; records a first attempt already did come out unchanged. Finished lines
-        are left alone. Returns the lines started now."""
-        run, lines = self.runs.get_run(run_id)
-        failed = [line for line in lines if line.status is LineStatus.FAILED]
-        if not failed:
-            raise InvalidInputError("nothingToRestart", f"Run {run_id} has no failed line.", field="runId")
-        for line in failed:
-            self._save(run_id, line, reset)
-        if run.status != "running":
-            self.runs.update_run(replace(run, status="running"))
-        return self.start(run_id)
-
     # -- counting and closing --------------------------------------------------------------------------------
     def _count(self, run_id: str, name: str, chunk: int | None, counters: Counters, total: int | None = None) -> None:
-        next_phase = False
+        """Add a chunk's counters (or the split's total) and renew the lease; the save that brings the line to
+        all chunks counted finishes it, or moves it on to its second phase and sends that phase's split. Called with
+        neither chunk nor total it only closes a line whose chunks are all counted (`settle`)."""
+        now = self.now()
+        moved = False
 
         def change(line: ReviewLine) -> ReviewLine | None:
-            nonlocal next_phase
-            next_phase = False
+            nonlocal moved
+            moved = False
             if chunk is not None and chunk_counted(line.done_chunks, chunk):
                 return None
             if chunk is not None:
@@ -289,20 +306,20 @@ class FullSync:
                     counters=line.counters.add(counters),
                     chunks_done=line.chunks_done + 1,
                     done_chunks=count_chunk(line.done_chunks, chunk),
+                    progressed_on=now,
                 )
             if total is not None:
-                line = replace(line, chunks_total=total, planned=True)
-            if line.planned and line.chunks_done >= line.chunks_total and line.status is LineStatus.RUNNING:
-                line = replace(line, phase=1, planned=False) if self._second_phase(line) else finished(line, self.now())
-            return line
+                line = replace(line, chunks_total=total, planned=True, progressed_on=now)
+            if all_chunks_counted(line) and line.status is LineStatus.RUNNING:
+                moved = self._second_phase(line)
+                return replace(line, phase=1, planned=False, progressed_on=now) if moved else finished(line, now)
+            return line if chunk is not None or total is not None else None
 
-        before = self._line(run_id, name)
-        saved = self._save(run_id, before, change)
+        saved = self._save(run_id, self._line(run_id, name), change)
         if saved is not None and saved.status is LineStatus.FINISHED:
-            hand_over(self.context, saved)
-            self.start(run_id)
-        elif saved is not None and saved.phase == 1 and not saved.planned and chunk is not None:
-            self.queue.send([self._message(saved, run_id, 0, {"mode": saved.recommendation})])
+            self.start(run_id)  # hands it over, starts the lines that waited for it
+        elif saved is not None and moved:
+            self.queue.send([split_message(saved, run_id)])  # whoever moved it on (a chunk or the split) sends it
 
     def _second_phase(self, line: ReviewLine) -> bool:
         return (
@@ -328,7 +345,8 @@ class FullSync:
 
     def _close_run_if_done(self, run_id: str) -> None:
         run, lines = self.runs.get_run(run_id)
-        if run.status != "running" or any(line.status in (LineStatus.WAITING, LineStatus.RUNNING) for line in lines):
+        still_open = (LineStatus.WAITING, LineStatus.RUNNING)
+        if run.status != "running" or any(ln.status in still_open or ln.hand_over_pending for ln in lines):
             return
         status = "failed" if any(line.status is LineStatus.FAILED for line in lines) else "finished"
         with contextlib.suppress(ConcurrencyError):  # someone else closed it
@@ -341,13 +359,7 @@ class FullSync:
                 return line
         raise InvalidInputError("unknownLine", f"Run {run_id} has no line for {name}.", field="mapping")
 
-    def _message(self, line: ReviewLine, run_id: str, chunk: int, extra: Mapping[str, object]) -> JobMessage:
-        payload = {
-            "runId": run_id, "mapping": line.mapping, "chunk": chunk, "attempt": line.attempt, "phase": line.phase,
-            **extra,
-        }  # fmt: skip
-        message_id = chunk_message_id(run_id, line.mapping, chunk)
-        message_id += (f"/p{line.phase}" if chunk == 0 and line.phase else "") + (
-            f"/r{line.attempt}" if line.attempt else ""
-        )
-        return JobMessage(JobKind.FULL_SYNC_CHUNK, message_id, payload)
+
+def _done_elsewhere(line: ReviewLine, chunk: int) -> bool:
+    """Another copy of this chunk did its work: it was counted, or (the split) the line's listing is complete."""
+    return chunk_counted(line.done_chunks, chunk) if chunk else line.planned

@@ -45,17 +45,50 @@ def overridden(lines: list[ReviewLine], overrides: Mapping[str, str]) -> list[Re
 
 
 def reset(line: ReviewLine) -> ReviewLine | None:
-    if line.status is not LineStatus.FAILED:
+    """A failed or stalled line starts again from nothing under a new attempt (older attempts' chunks are stale):
+    for a line that never started (its dependency failed), and for a line started before splits were stored, whose
+    chunks cannot be re-sent one by one (`full_sync_recovery.Recovery.restart` decides)."""
+    if line.status not in (LineStatus.FAILED, LineStatus.RUNNING):
         return None
     return ReviewLine(line.mapping, line.recommendation, etag=line.etag, attempt=line.attempt + 1)
 
 
 def running(line: ReviewLine, now: str) -> ReviewLine | None:
-    return replace(line, status=LineStatus.RUNNING, started_on=now) if line.status is LineStatus.WAITING else None
+    if line.status is not LineStatus.WAITING:
+        return None
+    return replace(line, status=LineStatus.RUNNING, started_on=now, progressed_on=now, stores_chunks=True)
+
+
+def resumed(line: ReviewLine, now: str) -> ReviewLine | None:
+    """A failed or stalled line goes on where it stopped: same attempt (so late deliveries of its first messages
+    still count, once), its counters and counted chunks kept, a new lease, and one more restart for the message ids
+    of what is sent again (Service Bus would drop a re-send under the first id as a duplicate for 10 minutes)."""
+    if line.status not in (LineStatus.RUNNING, LineStatus.FAILED) or not line.started_on:
+        return None
+    return replace(
+        line, status=LineStatus.RUNNING, error="", finished_on="", progressed_on=now, restarts=line.restarts + 1
+    )
+
+
+def progressed(line: ReviewLine, now: str) -> ReviewLine | None:
+    return replace(line, progressed_on=now) if line.status is LineStatus.RUNNING else None
 
 
 def finished(line: ReviewLine, now: str) -> ReviewLine:
-    return replace(line, status=LineStatus.FINISHED, started_on=line.started_on or now, finished_on=now)
+    """Closed, with its hand-over pending until the checkpoints moved and its dependents started (`FullSync.start`
+    clears it), so a worker dying in between leaves a mark any reader can finish from."""
+    return replace(
+        line,
+        status=LineStatus.FINISHED,
+        started_on=line.started_on or now,
+        finished_on=now,
+        progressed_on=now,
+        hand_over_pending=True,
+    )
+
+
+def handed_over(line: ReviewLine) -> ReviewLine | None:
+    return replace(line, hand_over_pending=False) if line.hand_over_pending else None
 
 
 def failed(line: ReviewLine, reason: str, now: str) -> ReviewLine | None:

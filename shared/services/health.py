@@ -2,13 +2,15 @@
 
 Checks: `storage` (one Table Storage query), `queue` (the Service Bus sender's link), `deadLetters` (the queue's
 dead-letter count, where the queue can tell), `tokens` (a token for Business Central and for Dataverse, through the
-same providers the connectors use), `jobs` (per enabled incremental mapping: the last successful job and its age).
+same providers the connectors use), `jobs` (per enabled incremental mapping: the last successful job and its age),
+`fullSync` (the stalled lines of running full-synchronization runs, each named by run and mapping).
 
 What fails the health (503): a dependency that cannot be reached or refuses the app's identity, and a mapping whose
 last successful job is older than `stale_after` (its timer stopped, or every run fails). What only warns: dead
 letters, and a dead-letter count that cannot be read (the dead-letter trigger records and completes dead letters, so
 a count above 0 is a moment or the dead-letter alert's business; the count needs a management read the sync itself
-does not need). A mapping that never ran yet (a fresh install) is neither. A failure is reported by its code only,
+does not need), and stalled full-sync lines (the app itself is fine; an admin restarts the run: the line re-sends its
+missing chunks). A mapping that never ran yet (a fresh install) is neither. A failure is reported by its code only,
 never by its text: the route is anonymous, and texts can carry URLs or record data.
 """
 
@@ -23,6 +25,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from shared.domain.full_sync import DEFAULT_STALL_AFTER
 from shared.domain.watermarks import parse_instant
 from shared.mappings import mapping_names
 from shared.ports import JobLog, JobQueue, StorageProbe
@@ -34,7 +37,8 @@ INCREMENTAL_SCHEDULE = "SYNC_SCHEDULE"
 CHECK_TIMEOUT_SECONDS = 20.0  # a check still running by then is reported as `timeout` (it may finish unseen)
 
 Check = dict[str, Any]
-WARN_ONLY = ("deadLetters",)
+WARN_ONLY = ("deadLetters", "fullSync")
+StalledLines = Callable[[], Sequence[Mapping[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ class HealthProbes:
     mappings: Sequence[str]
     clock: Callable[[], datetime]
     stale_after: timedelta = timedelta(hours=1)
+    stalled_lines: StalledLines | None = None  # `Recovery.stalled_report`: {runId, mapping, lastProgressOn} each
+    stall_after: timedelta = DEFAULT_STALL_AFTER  # FULL_SYNC_STALL_MINUTES, shown with the check
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,7 @@ def check_health(probes: HealthProbes) -> HealthReport:
         "queue": lambda: _ok(probes.queue.ping),
         "deadLetters": lambda: _dead_letters(probes.queue),
         "jobs": lambda: _jobs(probes),
+        **({"fullSync": partial(_full_sync, probes.stalled_lines, probes.stall_after)} if probes.stalled_lines else {}),
         **{f"tokens.{app}": partial(_token, get) for app, get in probes.tokens.items()},
     }
     pool = ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="health")
@@ -98,6 +105,7 @@ def check_health(probes: HealthProbes) -> HealthReport:
     )
     dead = results["deadLetters"]
     warnings = ["deadLetters"] if not dead["ok"] or (dead.get("count") or 0) > 0 else []
+    warnings += ["fullSync"] if not results.get("fullSync", {"ok": True})["ok"] else []
     for name in failing:
         log_event(LOG, "health check failed", level=logging.WARNING, check=name, code=_code_of(name, results, tokens))
     return HealthReport(not failing, failing, warnings, results)
@@ -132,6 +140,15 @@ def _dead_letters(queue: JobQueue) -> Check:
     if counts is None:
         return {"ok": True, "count": None, "note": "not readable on the development emulator"}
     return {"ok": True, "count": counts.dead_lettered, "active": counts.active, "scheduled": counts.scheduled}
+
+
+def _full_sync(stalled_lines: StalledLines, stall_after: timedelta) -> Check:
+    try:
+        stalled = [dict(entry) for entry in stalled_lines()]
+    except Exception as error:
+        return {"ok": False, "error": error_code(error)}
+    check: Check = {"ok": not stalled, "stallAfterMinutes": int(stall_after.total_seconds() // 60)}
+    return {**check, "stalled": stalled} if stalled else check
 
 
 def _jobs(probes: HealthProbes) -> Check:

@@ -1,5 +1,6 @@
 """Full synchronization runs (BC's "Full Synch. Review") in Table Storage: PartitionKey run id, RowKey `~` for the
-run itself and the mapping name for each review line.
+run itself and the mapping name for each review line; the stored chunks of the lines' splits in the partition
+`<run id>|chunks` next to it (`run_chunks.py`).
 
 Why one partition per run: the run and all its lines are read with one query and created in one transaction, so
 a review never shows a run without its lines. `~` sorts after every mapping name, keeping the lines first in key
@@ -17,10 +18,12 @@ from typing import Any
 from azure.data.tables import TableClient, TableEntity, TableTransactionError
 
 from shared.domain.errors import ConflictError, NotFoundError
+from shared.domain.full_sync import LineChunk
 from shared.domain.record_errors import clip_message
 from shared.domain.records import Counters, LineStatus, ReviewLine, SyncRun
 from shared.storage.conditional import save_entity
-from shared.storage.keys import escape_key, odata_string
+from shared.storage.keys import escape_key, odata_string, prefix_range
+from shared.storage.run_chunks import bounded, chunk_entity, chunk_from, chunk_partition, chunk_prefix
 from shared.storage.tables import SYNC_RUNS, TableFactory, etag_of
 from shared.storage.transactions import Operation, transaction_chunks
 
@@ -93,6 +96,35 @@ class TableRunStore:
         )
         return {str(row["Mapping"]) for row in self._table.query_entities(query, select=["Mapping"])}
 
+    def active_runs(self) -> list[str]:
+        """The runs whose status is `running` (one filtered query over the run rows of all partitions)."""
+        query = f"RowKey eq {odata_string(RUN_ROW_KEY)} and Status eq {odata_string('running')}"
+        return sorted(str(row["PartitionKey"]) for row in self._table.query_entities(query, select=["PartitionKey"]))
+
+    def save_chunks(self, run_id: str, chunks: Sequence[LineChunk]) -> None:
+        """Create the chunk rows in transactions (<= 100 rows, <= 2 MiB each, in order). A chunk stored already
+        raises `ConflictError("chunkExists")` and its transaction writes nothing: a chunk's ids never change."""
+        entities = [chunk_entity(run_id, chunk) for chunk in chunks]
+        for group in bounded(entities):
+            try:
+                self._table.submit_transaction([("create", entity) for entity in group])
+            except TableTransactionError as error:
+                if error.status_code != 409:
+                    raise
+                first, last = group[0]["RowKey"], group[-1]["RowKey"]
+                raise ConflictError(
+                    "chunkExists", f"run {run_id} has a chunk stored in {first}..{last} already", field="chunk"
+                ) from None
+
+    def list_chunks(self, run_id: str, mapping: str, attempt: int, phase: int | None = None) -> list[LineChunk]:
+        """The line's stored chunks of this attempt (and phase), in chunk order."""
+        low, high = prefix_range(chunk_prefix(mapping, attempt, phase))
+        query = (
+            f"PartitionKey eq {odata_string(chunk_partition(run_id))}"
+            f" and RowKey ge {odata_string(low)} and RowKey lt {odata_string(high)}"
+        )
+        return sorted((chunk_from(row) for row in self._table.query_entities(query)), key=lambda c: c.number)
+
 
 def _require_distinct(lines: Sequence[ReviewLine]) -> None:
     if len({line.mapping for line in lines}) != len(lines):
@@ -134,6 +166,10 @@ def _line_entity(run_id: str, line: ReviewLine) -> dict[str, Any]:
         "FinishedOn": line.finished_on,
         "Attempt": line.attempt,
         "Phase": line.phase,
+        "ProgressedOn": line.progressed_on,
+        "Restarts": line.restarts,
+        "StoresChunks": line.stores_chunks,
+        "HandOverPending": line.hand_over_pending,
         **counter_properties(line.counters),
     }
 
@@ -154,4 +190,8 @@ def _line(row: TableEntity) -> ReviewLine:
         finished_on=row.get("FinishedOn", ""),
         attempt=int(row.get("Attempt", 0)),
         phase=int(row.get("Phase", 0)),
+        progressed_on=row.get("ProgressedOn", ""),
+        restarts=int(row.get("Restarts", 0)),
+        stores_chunks=bool(row.get("StoresChunks", False)),
+        hand_over_pending=bool(row.get("HandOverPending", False)),
     )

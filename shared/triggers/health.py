@@ -1,11 +1,11 @@
 """`GET /api/health`: anonymous, so an availability test or an admin can probe the app without a key.
 
 It reports for real (`shared/services/health.py`): storage reachable, queue reachable, a token for each app, the last
-successful job per mapping and its age, the dead-letter count; 200 `{"status": "healthy", "checks": ...}` (with
-`warnings` naming dead letters), or 503 naming the failing checks (the body also carries `error`, the API's error
-shape). Failures show codes
-only, never exception texts. Because it is anonymous and every call reads storage and the queue, an answer is reused
-for `CACHE_SECONDS` per instance: a flood of probes costs at most one round of checks every few seconds.
+successful job per mapping and its age, the dead-letter count, stalled full-sync lines; 200 `{"status": "healthy",
+"checks": ...}` (with `warnings` naming dead letters or `fullSync`), or 503 naming the failing checks (the body
+also carries `error`, the API's error shape). Failures show codes only, never exception texts. Because it is
+anonymous and every call reads storage and the queue, an answer is reused for `CACHE_SECONDS` per instance: a
+flood of probes costs at most one round of checks every few seconds.
 """
 
 from __future__ import annotations
@@ -83,10 +83,15 @@ def _check(services: Any) -> tuple[int, dict[str, Any]]:
     from datetime import timedelta
 
     from shared.bootstrap import token_getters
+    from shared.services.full_sync import FullSync
+    from shared.services.full_sync_recovery import Recovery
     from shared.services.health import HealthProbes, check_health, incremental_mappings
+    from shared.settings import full_sync_stall_minutes
     from shared.telemetry import record_queue
 
     context = services.context
+    stall_after = timedelta(minutes=full_sync_stall_minutes(services.environment))
+    full_sync = FullSync(context, services.runs, services.queue, stall_after=stall_after)
     probes = HealthProbes(
         storage=services.storage,
         queue=services.queue,
@@ -95,6 +100,8 @@ def _check(services: Any) -> tuple[int, dict[str, Any]]:
         mappings=incremental_mappings(context),
         clock=context.clock,
         stale_after=timedelta(minutes=_stale_minutes(services.environment)),
+        stalled_lines=Recovery(full_sync).stalled_report,
+        stall_after=stall_after,
     )
     report = check_health(probes)
     dead = report.checks["deadLetters"]

@@ -1,13 +1,16 @@
-"""HTTP routes for full synchronization: plan and start a run, read its review while it runs, restart failed lines.
+"""HTTP routes for full synchronization: plan and start a run, read its review while it runs, restart failed or
+stalled lines.
 
 `POST /api/full-sync` answers 202 at once: the work goes out on the `sync-jobs` queue. The review is read from the
 run store, so it can be polled (or shown by the console) at any time; throughput is records per second of a line's
-elapsed time.
+elapsed time. Reading it also settles the run (`full_sync_recovery.Recovery.settle`: a line done but never closed
+is closed and handed over), and a running line whose run made no progress for `FULL_SYNC_STALL_MINUTES` is shown as
+`stalled`, with its last progress, for `POST .../restart` to re-send its missing chunks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
 
@@ -31,31 +34,46 @@ from shared.triggers.serialize import error_entry_json
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 RECOMMENDATIONS = ["fullSynchronization", "coupleRecords", "noRecords"]
 ERRORS_PER_LINE = 20
+STALLED = "stalled"  # shown, never stored: running, and the run made no progress for FULL_SYNC_STALL_MINUTES
+LINE_STATUSES = ["waiting", "running", STALLED, "finished", "failed"]
 
 
 def _full_sync() -> Any:
+    from datetime import timedelta
+
     from shared.bootstrap import get_services
     from shared.services.full_sync import FullSync
+    from shared.settings import full_sync_stall_minutes
 
     services = get_services()
-    return FullSync(services.context, services.runs, services.queue)
+    stall_after = timedelta(minutes=full_sync_stall_minutes(services.environment))
+    return FullSync(services.context, services.runs, services.queue, stall_after=stall_after)
+
+
+def _recovery(full_sync: Any) -> Any:
+    from shared.services.full_sync_recovery import Recovery
+
+    return Recovery(full_sync)
 
 
 def _seconds(start: str, end: str) -> float:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
-def line_json(line: ReviewLine, now: str, errors: list[dict[str, Any]]) -> dict[str, Any]:
+def line_json(line: ReviewLine, now: str, errors: list[dict[str, Any]], *, stalled: bool = False) -> dict[str, Any]:
+    """`status` is the stored one, or `stalled` for a running line whose run made no progress for the setting's
+    minutes; `lastProgressOn` is the line's own last progress (its start until a chunk is counted)."""
     counters = line.counters.as_dict()
     elapsed = _seconds(line.started_on, line.finished_on or now) if line.started_on else 0.0
     records = sum(counters[k] for k in ("inserted", "modified", "unchanged", "coupled", "failed", "skipped"))
     return {
         "mapping": line.mapping,
         "recommendation": line.recommendation,
-        "status": line.status.value,
+        "status": STALLED if stalled else line.status.value,
         "counters": counters,
         "chunks": {"done": line.chunks_done, "total": line.chunks_total if line.planned else None},
         "startedOn": line.started_on or None,
+        "lastProgressOn": (line.progressed_on or line.started_on) or None,
         "finishedOn": line.finished_on or None,
         "recordsPerSecond": round(records / elapsed, 1) if elapsed > 0 else None,
         "error": line.error or None,
@@ -63,14 +81,22 @@ def line_json(line: ReviewLine, now: str, errors: list[dict[str, Any]]) -> dict[
     }
 
 
-def review_json(run: SyncRun, lines: list[ReviewLine], now: str, errors: dict[str, list[Any]]) -> dict[str, Any]:
+def review_json(
+    run: SyncRun,
+    lines: list[ReviewLine],
+    now: str,
+    errors: dict[str, list[Any]],
+    stalled: Collection[str] = (),
+) -> dict[str, Any]:
     done = sum(1 for line in lines if line.status.value in ("finished", "failed"))
     return {
         "runId": run.run_id,
         "createdOn": run.created_on,
         "status": run.status,
         "progress": {"linesDone": done, "lines": len(lines)},
-        "lines": [line_json(line, now, errors.get(line.mapping, [])) for line in lines],
+        "lines": [
+            line_json(line, now, errors.get(line.mapping, []), stalled=line.mapping in stalled) for line in lines
+        ],
     }
 
 
@@ -80,7 +106,17 @@ REVIEW_SCHEMA: dict[str, Any] = {
     "properties": {
         "runId": {"type": "string"},
         "status": {"type": "string", "enum": ["planned", "running", "finished", "failed"]},
-        "lines": {"type": "array", "items": {"type": "object", "required": ["mapping", "status", "counters"]}},
+        "lines": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["mapping", "status", "counters"],
+                "properties": {
+                    "status": {"type": "string", "enum": LINE_STATUSES},
+                    "lastProgressOn": {"type": ["string", "null"]},
+                },
+            },
+        },
     },
 }
 
@@ -151,7 +187,7 @@ documented(
 def get_full_sync(req: func.HttpRequest) -> func.HttpResponse:
     run_id = text(req.route_params.get("runId"), "runId", max_length=100)
     full_sync = _full_sync()
-    run, lines = full_sync.runs.get_run(run_id)
+    run, lines, stalled = _recovery(full_sync).review(run_id)
     errors = {
         line.mapping: [error_entry_json(e) for e in full_sync.context.errors.list_errors(line.mapping)][
             :ERRORS_PER_LINE
@@ -159,7 +195,7 @@ def get_full_sync(req: func.HttpRequest) -> func.HttpResponse:
         for line in lines
         if line.counters.failed or line.counters.skipped
     }
-    return json_response(200, review_json(run, lines, full_sync.now(), errors))
+    return json_response(200, review_json(run, lines, full_sync.now(), errors, stalled))
 
 
 def _action_route(function_name: str, action: str, summary: str) -> None:
@@ -179,8 +215,8 @@ def _act(req: func.HttpRequest, act: Callable[[Any, str], object]) -> func.HttpR
     run_id = text(req.route_params.get("runId"), "runId", max_length=100)
     full_sync = _full_sync()
     act(full_sync, run_id)
-    run, lines = full_sync.runs.get_run(run_id)
-    return json_response(202, review_json(run, lines, full_sync.now(), {}))
+    run, lines, stalled = _recovery(full_sync).review(run_id)
+    return json_response(202, review_json(run, lines, full_sync.now(), {}, stalled))
 
 
 def _start_planned(full_sync: Any, run_id: str) -> None:
@@ -191,7 +227,12 @@ def _start_planned(full_sync: Any, run_id: str) -> None:
 
 
 _action_route("run_planned_full_sync", "start", "Start a run planned with start=false (after reviewing it)")
-_action_route("restart_full_sync", "restart", "Re-run the failed lines of a full synchronization run")
+_action_route(
+    "restart_full_sync",
+    "restart",
+    "Restart the failed and stalled lines of a full synchronization run: each goes on where it stopped, its chunks "
+    "not yet counted sent again (400 nothingToRestart when no line is failed or stalled)",
+)
 
 
 @blueprint.route(route="full-sync/{runId}/start", methods=["POST"])
@@ -203,4 +244,4 @@ def run_planned_full_sync(req: func.HttpRequest) -> func.HttpResponse:
 @blueprint.route(route="full-sync/{runId}/restart", methods=["POST"])
 @handled
 def restart_full_sync(req: func.HttpRequest) -> func.HttpResponse:
-    return _act(req, lambda full_sync, run_id: full_sync.restart(run_id))
+    return _act(req, lambda full_sync, run_id: _recovery(full_sync).restart(run_id))

@@ -3,8 +3,11 @@
 Mappings run in dependency order (the catalog's order), each on its own: one failing mapping is logged and the
 others still run, and a transient failure simply waits for the next tick (nothing is lost: checkpoints only move
 after a successful write). A mapping whose full-synchronization line is running is left to that line (both would
-read the same records; the line hands its checkpoints over when it finishes); a line running for longer than
-`FULL_SYNC_LINE_HOURS` is taken as abandoned and no longer holds the mapping back.
+read the same records; the line hands its checkpoints over when it finishes). The hold ends as soon as the line
+finishes or is stalled (its run made no progress for `FULL_SYNC_STALL_MINUTES`: its messages were lost, and only a
+restart moves it again), and, as a backstop, once the line has been running for `FULL_SYNC_LINE_HOURS`. Each tick
+also settles the running runs (`full_sync_recovery.Recovery.settle`): a line whose last message was lost after its
+records were all done is closed and handed over here, even when nobody opens its review.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import azure.functions as func
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 log = logging.getLogger("bc_sales_sync.timers")
 SYNC_SCHEDULE = "SYNC_SCHEDULE"
-FULL_SYNC_LINE_HOURS = 6  # the 100,000-customer load took under an hour on two shared cores (docs/performance.md)
+FULL_SYNC_LINE_HOURS = 6  # backstop only (the lease ends a dead line's hold): 100,000 customers took under an hour
 
 
 def run_scheduled_mappings(schedule: str) -> dict[str, str]:
@@ -25,14 +28,18 @@ def run_scheduled_mappings(schedule: str) -> dict[str, str]:
 
     from shared.bootstrap import get_services
     from shared.domain.errors import SyncError
-    from shared.domain.watermarks import format_instant
     from shared.mappings import mapping_names
+    from shared.services.full_sync import FullSync
+    from shared.services.full_sync_recovery import Recovery
     from shared.services.incremental import run_mapping
+    from shared.settings import full_sync_stall_minutes
 
     services = get_services()
     outcomes: dict[str, str] = {}
-    recent = format_instant(services.context.clock() - timedelta(hours=FULL_SYNC_LINE_HOURS))
-    in_full_sync = services.runs.running_mappings(recent)
+    stall_after = timedelta(minutes=full_sync_stall_minutes(services.environment))
+    full_sync = FullSync(services.context, services.runs, services.queue, stall_after=stall_after)
+    recent = services.context.clock() - timedelta(hours=FULL_SYNC_LINE_HOURS)
+    in_full_sync = Recovery(full_sync).holding_mappings(recent)
     for name in mapping_names():
         mapping = services.context.mapping(name)
         if not mapping.enabled or mapping.schedule != schedule:

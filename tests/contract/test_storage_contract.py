@@ -16,6 +16,7 @@ import pytest
 from local.fakes import storage as fakes
 from shared.domain.coupling import Coupling, SideState, SyncResult
 from shared.domain.errors import ConcurrencyError, ConflictError, FatalError, NotFoundError, RecordError
+from shared.domain.full_sync import LineChunk
 from shared.domain.records import ArchivedQuote, Checkpoint, Counters, LineStatus, ReviewLine, Side, SyncJob, SyncRun
 from shared.ports import CheckpointStore, CouplingStore, JobLog, QuoteArchive, RunStore, SettingsStore, SyncErrorStore
 from shared.storage.archive import TableQuoteArchive
@@ -277,6 +278,72 @@ def test_running_mappings_are_the_lines_running_that_started_after_the_instant(s
     stores.runs.update_line("new", _started(by_name["CONTACT"], LineStatus.FINISHED, "2025-03-02T08:00:01.000Z"))
     assert stores.runs.running_mappings("2025-03-02T00:00:00.000Z") == {"CUSTOMER"}  # the old run's is abandoned
     assert stores.runs.running_mappings("2025-02-01T00:00:00.000Z") == {"CUSTOMER", old_lines[0].mapping}
+
+
+def test_a_lines_lease_restarts_and_hand_over_mark_round_trip(stores: Stores) -> None:
+    stores.runs.create_run(SyncRun("run-1", "2025-03-01T08:00:00Z", mappings=(M,)), [ReviewLine(M, "x")])
+    _, (line,) = stores.runs.get_run("run-1")
+    assert (line.progressed_on, line.restarts, line.stores_chunks, line.hand_over_pending) == ("", 0, False, False)
+    changed = dataclasses.replace(
+        line, progressed_on="2025-03-01T08:05:00.000Z", restarts=2, stores_chunks=True, hand_over_pending=True
+    )
+    saved = stores.runs.update_line("run-1", changed)
+    assert stores.runs.get_run("run-1")[1] == [saved] and saved == dataclasses.replace(changed, etag=saved.etag)
+
+
+def test_active_runs_are_the_runs_running(stores: Stores) -> None:
+    for run_id, status in (("a", "planned"), ("b", "running"), ("c", "finished"), ("d", "running"), ("e", "failed")):
+        stores.runs.create_run(SyncRun(run_id, "2025-03-01T08:00:00Z", status, (M,)), [ReviewLine(M, "x")])
+    assert stores.runs.active_runs() == ["b", "d"]
+    run, _ = stores.runs.get_run("b")
+    stores.runs.update_run(dataclasses.replace(run, status="finished"))
+    assert stores.runs.active_runs() == ["d"]
+
+
+def _chunk(number: int, mapping: str = M, attempt: int = 0, phase: int = 0, side: str = "bc") -> LineChunk:
+    return LineChunk(
+        mapping, attempt, phase, number, side, tuple(f"{mapping}/{attempt}/{number}#{i}" for i in range(3))
+    )
+
+
+def test_chunks_are_stored_once_listed_in_order_and_never_part_of_the_review(stores: Stores) -> None:
+    names = ("ITEM UOM", M)
+    stores.runs.create_run(
+        SyncRun("run-1", "2025-03-01T08:00:00Z", mappings=names), [ReviewLine(n, "x") for n in names]
+    )
+    phase_0 = [_chunk(n) for n in range(1, 131)]  # more than one transaction
+    phase_1 = [_chunk(n, phase=1, side="dv") for n in (131, 132)]
+    stores.runs.save_chunks("run-1", phase_0)
+    stores.runs.save_chunks("run-1", phase_1)
+    stores.runs.save_chunks("run-1", [_chunk(1, attempt=1), _chunk(1, attempt=10), _chunk(1, mapping="ITEM UOM")])
+    stores.runs.save_chunks("run-2", [_chunk(1)])  # another run's partition
+
+    assert stores.runs.list_chunks("run-1", M, 0) == phase_0 + phase_1
+    assert stores.runs.list_chunks("run-1", M, 0, phase=1) == phase_1
+    assert stores.runs.list_chunks("run-1", M, 0, phase=0) == phase_0
+    assert stores.runs.list_chunks("run-1", M, 1) == [_chunk(1, attempt=1)]  # attempt 1 never selects attempt 10
+    assert stores.runs.list_chunks("run-1", "ITEM UOM", 0) == [_chunk(1, mapping="ITEM UOM")]
+    assert stores.runs.list_chunks("run-1", "CONTACT", 0) == []
+    run, lines = stores.runs.get_run("run-1")
+    assert run.mappings == names and [line.mapping for line in lines] == list(names)
+
+
+def test_a_stored_chunk_never_changes_and_its_transaction_writes_nothing(stores: Stores) -> None:
+    stores.runs.create_run(SyncRun("run-1", "2025-03-01T08:00:00Z", mappings=(M,)), [ReviewLine(M, "x")])
+    stores.runs.save_chunks("run-1", [_chunk(1), _chunk(2)])
+    other_ids = dataclasses.replace(_chunk(2), ids=("someone", "else"))
+    with pytest.raises(ConflictError) as taken:
+        stores.runs.save_chunks("run-1", [_chunk(3), other_ids, _chunk(4)])
+    assert taken.value.code == "chunkExists"
+    assert stores.runs.list_chunks("run-1", M, 0) == [_chunk(1), _chunk(2)]
+
+
+def test_a_chunk_of_long_ids_with_reserved_characters_round_trips(stores: Stores) -> None:
+    """Page keys (`<item number>|<code>`, `/` and `#` in codes) and a chunk size far above 200: compressed, not cut."""
+    ids = tuple(f"ITEM/{n:05d}|#CODE?{n}%~{'x' * 200}" for n in range(2000))
+    chunk = LineChunk("ITEM UOM", 3, 1, 7, "bc", ids)
+    stores.runs.save_chunks("run-1", [chunk])
+    assert stores.runs.list_chunks("run-1", "ITEM UOM", 3) == [chunk]
 
 
 def _started(line: ReviewLine, status: LineStatus, started_on: str) -> ReviewLine:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,7 +16,7 @@ from local.fakes.queue import InMemoryJobQueue
 from local.processes import free_port
 from shared.domain.errors import FatalError
 from shared.domain.jobs import JobKind, JobMessage
-from shared.domain.records import Counters, SyncJob
+from shared.domain.records import Counters, LineStatus, ReviewLine, SyncJob, SyncRun
 from shared.domain.watermarks import format_instant
 from shared.queue import ServiceBusJobQueue
 from shared.storage.tables import TableFactory
@@ -166,3 +167,45 @@ def test_the_health_answer_matches_its_document(app: Api) -> None:
     status, body = app.call("health")
     assert status == 200 and set(operation["responses"]["200"]["content"]["application/json"]["schema"]["required"])
     assert {"status", "checks"} <= set(body)
+
+
+def _line_progressed(app: Api, run_id: str, minutes_ago: float) -> str:
+    """A run whose CUSTOMER line is running, last progressed `minutes_ago`; CONTACT waits for it."""
+    now = datetime.now(UTC)
+    runs = app.services.runs
+    started = format_instant(now - timedelta(hours=1))
+    runs.create_run(
+        SyncRun(run_id, started, "running", ("CUSTOMER", "CONTACT")),
+        [ReviewLine("CUSTOMER", "x"), ReviewLine("CONTACT", "x")],
+    )
+    _, (customer, _) = runs.get_run(run_id)
+    progressed = format_instant(now - timedelta(minutes=minutes_ago))
+    runs.update_line(run_id, replace(customer, status=LineStatus.RUNNING, started_on=started, progressed_on=progressed))
+    return progressed
+
+
+def test_a_stalled_full_sync_line_only_warns_naming_the_run_and_the_line(app: Api) -> None:
+    """Nothing is wrong with the app itself: an admin restarts the run. 20 minutes is past the 15-minute default."""
+    since = _line_progressed(app, "fs-stalled", 20)
+    _line_progressed(app, "fs-moving", 1)
+    status, body = app.call("health")
+    assert status == 200 and body["status"] == "healthy" and body["warnings"] == ["fullSync"], body
+    assert body["checks"]["fullSync"] == {
+        "ok": False,
+        "stallAfterMinutes": 15,
+        "stalled": [{"runId": "fs-stalled", "mapping": "CUSTOMER", "lastProgressOn": since}],
+    }
+    app.services.environment = {**app.services.environment, "FULL_SYNC_STALL_MINUTES": "30"}
+    status, body = app.call("health")
+    assert status == 200 and "warnings" not in body
+    assert body["checks"]["fullSync"] == {"ok": True, "stallAfterMinutes": 30}
+
+
+def test_a_run_store_that_cannot_be_read_only_warns(app: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused() -> list[str]:
+        raise FatalError("AuthorizationFailure", "This request is not authorized")
+
+    monkeypatch.setattr(app.services.runs, "active_runs", refused)
+    status, body = app.call("health")
+    assert status == 200 and body["warnings"] == ["fullSync"]
+    assert body["checks"]["fullSync"] == {"ok": False, "error": "AuthorizationFailure"}
