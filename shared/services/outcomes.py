@@ -12,6 +12,7 @@ from shared.domain.errors import ConcurrencyError, ErrorKind, SyncError
 from shared.domain.records import Side
 from shared.ports import BatchOutcome
 from shared.services.context import SyncContext
+from shared.services.leases import lease_holder
 
 
 def final_values(decision: Decision, bc_values: Mapping[str, Any], dv_values: Mapping[str, Any]) -> dict[str, Any]:
@@ -57,6 +58,8 @@ def save_synchronized(
         skipped=False,
         creating=None,  # a record being created is complete once its pair is synchronized
     )
+    if _leased_by_another(context, coupling, job_id):
+        return coupling
     for attempt in range(3):
         try:
             saved = context.couplings.update_coupling(updated)
@@ -67,11 +70,21 @@ def save_synchronized(
             fresh = context.couplings.find_by_bc_id(coupling.mapping, coupling.bc_id)
             if fresh is None:
                 raise
+            if _leased_by_another(context, fresh, job_id):
+                return fresh
             updated = updated.with_changes(etag=fresh.etag)
     if clear_errors:
         for side, record_id in ((Side.BC, coupling.bc_id), (Side.DATAVERSE, coupling.dataverse_id)):
             context.errors.clear_error(coupling.mapping, side, record_id)
     return saved
+
+
+def _leased_by_another(context: SyncContext, coupling: Coupling, job_id: str) -> bool:
+    """A Synchronize Now call holds the pair (`leases`): its lease is left alone, or a second call could start while
+    the first is still writing. The call records the pair's state itself when it is done, and the run's writes were
+    conditional, so nothing is lost; the next run compares the pair again."""
+    holder = lease_holder(coupling, context.clock())
+    return holder is not None and holder != job_id
 
 
 def record_failure(context: SyncContext, mapping: str, side: Side, record_id: str, error: SyncError) -> bool:

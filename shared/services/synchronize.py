@@ -28,9 +28,8 @@ calls both apps therefore hold the value of the last 200 "modified" answer, copi
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from shared.domain.changes import Decision, Outcome, forced
@@ -45,6 +44,7 @@ from shared.domain.errors import (
 from shared.domain.mapping import Direction, TableMapping
 from shared.ports import BatchOutcome, Row
 from shared.services.context import SyncContext
+from shared.services.leases import LEASE, lease_holder, lease_job_id
 from shared.services.lookups import LookupResolver
 from shared.services.outcomes import final_values, outcome_error, save_synchronized
 from shared.services.run_candidates import etag_of
@@ -52,11 +52,8 @@ from shared.services.sides import BcSide, DataverseSide
 from shared.services.values import ValueMapper
 
 LOG = logging.getLogger("bc_sales_sync.sync")
-LEASE = timedelta(seconds=60)  # far above a call's few requests: a crashed call blocks its pair at most this long
 ATTEMPTS = 3  # copies of one call while users or runs keep changing its source
 LEASE_TRIES = 3  # takes of the lease when the coupling changed meanwhile (a run saved it) before giving up
-JOB_PREFIX = "now-"
-_STAMP = "%Y%m%dT%H%M%SZ"
 CHANGED = "The record changed while it was being synchronized"
 ENTITY_CHANGED = "Request_EntityChanged"  # BC's error code for a stale If-Match (HTTP 409)
 
@@ -122,30 +119,6 @@ def synchronize_record(
 
 
 # -- the lease -------------------------------------------------------------------------------------------------
-def lease_job_id(taken: datetime) -> str:
-    """`now-<UTC time>-<random>`: the call's job id, which also says when its lease was taken."""
-    return f"{JOB_PREFIX}{taken.astimezone(UTC).strftime(_STAMP)}-{uuid.uuid4().hex}"
-
-
-def _taken_at(job_id: str | None) -> datetime | None:
-    """When a lease job id was taken; None for any other job id (runs, or Synchronize Now before leases)."""
-    if not job_id or not job_id.startswith(JOB_PREFIX):
-        return None
-    try:
-        return datetime.strptime(job_id[len(JOB_PREFIX) :].split("-", 1)[0], _STAMP).replace(tzinfo=UTC)
-    except ValueError:
-        return None
-
-
-def lease_holder(coupling: Coupling, now: datetime) -> str | None:
-    """The job id of the call that holds the pair now, None when it is free (or its holder's lease expired)."""
-    for state in (coupling.bc, coupling.dataverse):
-        taken = _taken_at(state.last_job_id)
-        if state.last_result is SyncResult.NONE and taken is not None and now - taken < LEASE:
-            return state.last_job_id
-    return None
-
-
 def _conflict(why: str) -> ConcurrencyError:
     return ConcurrencyError("concurrencyConflict", f"{CHANGED}: {why}. Try again.")
 

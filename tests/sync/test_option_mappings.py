@@ -153,8 +153,8 @@ def test_an_option_error_twice_is_skipped_until_retried_and_uncoupling_couples_i
 def test_a_blank_option_in_sales_is_the_empty_guid_in_bc_not_an_empty_string(sync_stack: SyncStack) -> None:
     """API v2.0 carries payment terms and shipment method as ids (Edm.Guid): a Sales account with no option becomes
     BC's empty GUID (what BC itself shows for a customer without them), never '' which BC refuses with a 400."""
-    from local.emulators.business_central.values import EMPTY_GUID  # noqa: PLC0415 (the emulator's own constant)
-    from shared.services.coupling import create_in_business_central  # noqa: PLC0415
+    from local.emulators.business_central.values import EMPTY_GUID
+    from shared.services.coupling import create_in_business_central
 
     stack = sync_stack
     bc_id, account = customer_stack(stack)

@@ -223,3 +223,21 @@ def test_bc_refusing_for_another_reason_is_not_a_conflict(pair: Pair, monkeypatc
     assert not isinstance(error.value, ConcurrencyError)
     coupling = stack.context.couplings.find_by_bc_id("CUSTOMER", bc_id)
     assert coupling is not None and coupling.bc.last_result is SyncResult.SUCCESS  # the lease was given back
+
+
+def test_a_run_saving_the_pair_leaves_a_call_in_progress_its_lease(pair: Pair) -> None:
+    """A run may write a pair a call holds (its writes are conditional), but recording the pair must not end the
+    call's lease: a second call could then start while the first is still writing, and the two could swap."""
+    from shared.services.leases import lease_holder
+
+    stack, bc_id, account_id = pair
+    holder = lease_job_id(datetime.now(UTC))
+    with_lease(stack, bc_id, holder)
+    patch_bc_customer(stack, CANNON, {"city": "Run city"})
+    job = run_mapping(stack.context, "CUSTOMER")
+    assert job.counters.failed == 0
+    assert cities(stack, account_id) == ("Run city", "Run city")  # the run's own write went through
+    coupling = stack.context.couplings.find_by_bc_id("CUSTOMER", bc_id)
+    assert coupling is not None and lease_holder(coupling, datetime.now(UTC)) == holder
+    with pytest.raises(ConcurrencyError):
+        synchronize_record(stack.context, "CUSTOMER", Direction.FROM_DATAVERSE, bc_id=bc_id)
