@@ -23,7 +23,8 @@ from shared.domain.errors import ConcurrencyError
 from shared.domain.mapping import Direction
 from shared.ports import BatchOutcome
 from shared.services.incremental import run_mapping
-from shared.services.synchronize import SyncReport, lease_job_id, synchronize_record
+from shared.services.leases import lease_job_id
+from shared.services.synchronize import SyncReport, synchronize_record
 from tests.sync.conftest import SyncStack
 from tests.sync.mappings_for_tests import currency_mapping, customer_mapping
 from tests.sync.test_incremental import bc_customer, couple_currencies, dv_get, patch_account, patch_bc_customer
