@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -39,6 +40,7 @@ SCHEDULED_TIME = "x-opt-scheduled-enqueue-time"
 DATA_SECTION = 0x75
 SECTION_DESCRIPTORS = range(0x70, 0x79)  # header .. footer: how an encoded message (a batch item) starts
 STOP_POLL_SECONDS = 0.1
+CLOSE_GRACE_SECONDS = 1.0  # how long a stop waits for the sockets it closed to be released
 CREDIT = 100
 
 
@@ -126,19 +128,45 @@ class ServiceBusBroker(MessagingHandler):
         self.queues, self.host, self.port = queues, host, port
         self.stopping = threading.Event()
         self.listening = threading.Event()
+        self.failure: OSError | None = None  # why the listener could not bind
+        self.acceptor: Any = None  # proton's Acceptor, closed when stopping
+        self.transports: set[Any] = set()  # open connections' transports, closed when stopping
+        self.close_deadline = 0.0
         self.connections = 0  # AMQP connections opened, so tests can see that a client is reused
         self.transfers: list[tuple[int, int]] = []  # (messages, bytes) per transfer to a queue: the batches
 
     def on_start(self, event: Any) -> None:
-        event.container.listen(f"{self.host}:{self.port}")
+        try:
+            self.acceptor = event.container.listen(f"{self.host}:{self.port}")
+        except OSError as error:  # reported by `start_broker` in one line, not a traceback from this thread
+            self.failure = error
+            self.listening.set()
+            event.container.stop()
+            return
         event.container.schedule(STOP_POLL_SECONDS, self)
         self.listening.set()
 
     def on_timer_task(self, event: Any) -> None:
-        if self.stopping.is_set():
-            event.container.stop()
-        else:
+        """Stopping closes the listener and every connection first, then ends the container once their sockets are
+        released (or after `CLOSE_GRACE_SECONDS`): proton's `Container.stop()` alone leaves them open, so in-process
+        the port stayed bound after `RunningBroker.stop()` and a broker could not start again on it."""
+        if not self.stopping.is_set():
             event.container.schedule(STOP_POLL_SECONDS, self)
+            return
+        if self.acceptor is not None:
+            self.acceptor.close()
+            self.acceptor = None
+            for transport in list(self.transports):
+                transport.close_tail()
+                transport.close_head()
+            self.close_deadline = time.monotonic() + CLOSE_GRACE_SECONDS
+        if self.transports and time.monotonic() < self.close_deadline:
+            event.container.schedule(STOP_POLL_SECONDS / 5, self)
+        else:
+            event.container.stop()
+
+    def on_transport_closed(self, event: Any) -> None:
+        self.transports.discard(event.transport)
 
     def on_transport_error(self, event: Any) -> None:
         # A client that closes its socket without the closing handshake is routine here, not an error to print.
@@ -148,6 +176,7 @@ class ServiceBusBroker(MessagingHandler):
         self.connections += 1
 
     def on_connection_bound(self, event: Any) -> None:
+        self.transports.add(event.transport)
         sasl = event.transport.sasl()
         sasl.allow_insecure_mechs = True
         sasl.allowed_mechs("ANONYMOUS PLAIN")
@@ -277,6 +306,10 @@ def start_broker(
     running.thread.start()
     if not running.handler.listening.wait(timeout):
         raise TimeoutError(f"the local broker did not start on {host}:{port}")
+    if running.handler.failure is not None:
+        running.thread.join(timeout)
+        reason = running.handler.failure.strerror or str(running.handler.failure)
+        raise OSError(f"the local Service Bus broker cannot listen on {host}:{port}: {reason}")
     return running
 
 

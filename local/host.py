@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 from local.host_admin import AdminApi
 from local.host_chaos import Chaos
 from local.host_functions import HttpFunction, QueueFunction, TimerFunction, build_functions, load_app
-from local.host_http import KeyCheck, LocalHostServer, Router
+from local.host_http import BODY_LIMIT_SETTING, KeyCheck, LocalHostServer, Router, body_size_limit
 from local.host_queues import HostQueues, QueueRunner
 from local.host_settings import HostConfigurationError, export_values, load_host_json, load_local_settings
 from local.host_timers import TimerRunner
@@ -44,6 +44,7 @@ __all__ = ["HostOptions", "HostQueues", "LocalHost", "main"]
 LOG = logging.getLogger("local.host")
 DEFAULT_PORT = 7071
 DEFAULT_BROKER_PORT = 5672
+SERVE_POLL_SECONDS = 0.1  # how soon `shutdown()` is noticed (the stdlib's 0.5 s made every stop half a second longer)
 SHUTDOWN_GRACE_SECONDS = 4.0  # in-flight invocations get this long to finish (the child is SIGKILLed after 5 s)
 KEY_SETTING = "LOCAL_FUNCTION_KEY"
 SERVICE_BUS_SETTING = "ServiceBusConnection"
@@ -60,7 +61,11 @@ class HostOptions:
 
 
 def _port_is_free(host: str, port: int) -> bool:
+    """Would the broker's listener bind? Probed with SO_REUSEADDR, as proton's listener binds: without it the probe
+    failed for about 60 s after a stop (connections of the previous run in TIME_WAIT), so `make serve` could not
+    start again although the port was free for the listener."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
@@ -123,8 +128,9 @@ class LocalHost:
             settings.cors_origins,
             settings.cors_credentials,
         )
+        max_body = body_size_limit(os.environ.get(BODY_LIMIT_SETTING))
         try:
-            server = LocalHostServer((self.options.bind, port), router)
+            server = LocalHostServer((self.options.bind, port), router, max_body)
         except OSError as error:
             raise HostConfigurationError(f"cannot listen on {self.options.bind}:{port}: {error}") from error
         self.url = f"http://{self.options.bind}:{server.server_address[1]}"
@@ -143,7 +149,9 @@ class LocalHost:
         self.queues.make_running()
         # Requests that arrived since the bind wait in the backlog until here, when everything they can reach exists.
         self.server = server  # set only once served: `shutdown()` waits for a `serve_forever` that must have begun
-        threading.Thread(target=server.serve_forever, name="local-host-http", daemon=True).start()
+        serve = threading.Thread(target=server.serve_forever, args=(SERVE_POLL_SECONDS,), name="local-host-http")
+        serve.daemon = True
+        serve.start()
         for runner in self._runners():
             runner.start()
         self._print_functions(functions, config.route_prefix)
@@ -269,10 +277,12 @@ def parse_args(argv: list[str] | None) -> tuple[HostOptions, bool]:
 def main(argv: list[str] | None = None) -> int:
     options, verbose = parse_args(argv)
     _configure_logging(verbose)
-    stop = threading.Event()
+    received: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
+        """Only records: a handler that set a `threading.Event` could deadlock on the lock `Event.wait` holds in
+        this very thread, and a second signal during `host.stop()` must not interrupt the stop."""
+        received.append(signum)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)  # also when started in the background (SIGINT ignored by default)
@@ -283,8 +293,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"local host: cannot start: {error}", file=sys.stderr, flush=True)
         host.stop()
         return 1
-    while not stop.wait(0.5):
-        pass
+    while not received:
+        time.sleep(0.1)
     print("Stopping the host...", flush=True)
     host.stop()
     return 0

@@ -2,17 +2,22 @@
 
 `make serve` runs it on the default ports (overridable by env) in the foreground; `make demo` runs it on free ports
 so it never collides with a `make serve` in another terminal.
+
+Every port is checked before anything starts, so a port in use is one sentence naming the service, the port and the
+setting to change, instead of a child dying half-way (or, worse, the wait for its port being answered by whatever
+else listens there). Stopping is idempotent and always finishes, whatever arrives meanwhile.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from local.azurite import connection_string, start_azurite
 from local.emulators.tokens import acquire_local_token
-from local.processes import REPO_ROOT, ChildProcess, free_port, start_python_module
+from local.processes import REPO_ROOT, ChildProcess, cancellable, free_port, port_in_use, start_python_module
 
 DEFAULT_PORTS = {
     "functions": 7071,
@@ -35,8 +40,27 @@ LOCAL_FUNCTION_KEY = "local-function-key"  # the local host's key, never a real 
 LOCAL_CLIENT_ID = "00000000-0000-4000-8000-00000000c11e"
 
 
+class PortInUseError(OSError):
+    """A port of the stack is taken; the message is the one line `make serve` prints."""
+
+    def __init__(self, service: str, port: int, reason: str = "is already in use") -> None:
+        super().__init__(
+            f"port {port} ({service}) {reason}: stop what listens there (another `make serve`?) "
+            f"or choose another port with {PORT_ENV.get(service, service)}=<port>"
+        )
+        self.service, self.port = service, port
+
+
 def configured_ports() -> dict[str, int]:
-    return {name: int(os.environ.get(PORT_ENV[name], default)) for name, default in DEFAULT_PORTS.items()}
+    """The default ports, each overridable by its environment variable (`PORT_ENV`); a value that is not a port is
+    refused with the variable's name."""
+    ports: dict[str, int] = {}
+    for name, default in DEFAULT_PORTS.items():
+        text = os.environ.get(PORT_ENV[name]) or str(default)
+        if not text.isdigit() or not 0 < int(text) < 65536:
+            raise ValueError(f"{PORT_ENV[name]}={text!r} is not a port number (1-65535)")
+        ports[name] = int(text)
+    return ports
 
 
 @dataclass
@@ -117,52 +141,68 @@ class LocalStack:
             "AzureWebJobsStorage": connection_string("127.0.0.1", self.ports["azurite"]),
         }
 
-    def start(self) -> None:
+    def check_ports(self) -> None:
+        """Raise `PortInUseError` for the first port that is taken (or given to two services)."""
+        seen: dict[int, str] = {}
+        for name, port in self.ports.items():
+            if port in seen:
+                raise PortInUseError(name, port, f"is also the port of {seen[port]}")
+            seen[port] = name
+            if port_in_use(port):
+                raise PortInUseError(name, port)
+
+    def start(self, cancelled: Callable[[], bool] | None = None) -> None:
+        """Start every part in dependency order, after `check_ports()`. While `cancelled()` is true a start ends with
+        `StartCancelled` (`make serve` got a signal); on any failure what was started is stopped again."""
+        self.check_ports()
+        starters: list[Callable[[], ChildProcess]] = [
+            lambda: start_python_module(
+                "authority",
+                "local.emulators.identity",
+                port=self.ports["authority"],
+                args=["--cert-dir", str(self.cert_dir)],
+                env=self.env(),
+                quiet=self.quiet,
+            ),
+            lambda: start_azurite(self.ports["azurite"], quiet=self.quiet),
+            lambda: start_python_module(
+                "dataverse", "local.emulators.dataverse", port=self.ports["dataverse"], env=self.env(), quiet=self.quiet
+            ),
+            lambda: start_python_module(
+                "business_central",
+                "local.emulators.business_central",
+                port=self.ports["business_central"],
+                env=self.env(),
+                quiet=self.quiet,
+            ),
+            lambda: start_python_module(
+                "functions",
+                "local.host",
+                port=self.ports["functions"],
+                args=["--broker-port", str(self.ports["service_bus"])],
+                env={**self.env(), **self.app_settings(), **self.host_env},
+                quiet=self.quiet,
+            ),
+        ]
         try:
-            self.children.append(
-                start_python_module(
-                    "authority",
-                    "local.emulators.identity",
-                    port=self.ports["authority"],
-                    args=["--cert-dir", str(self.cert_dir)],
-                    env=self.env(),
-                    quiet=self.quiet,
-                )
-            )
-            self.children.append(start_azurite(self.ports["azurite"], quiet=self.quiet))
-            self.children.append(
-                start_python_module(
-                    "dataverse",
-                    "local.emulators.dataverse",
-                    port=self.ports["dataverse"],
-                    env=self.env(),
-                    quiet=self.quiet,
-                )
-            )
-            self.children.append(
-                start_python_module(
-                    "business_central",
-                    "local.emulators.business_central",
-                    port=self.ports["business_central"],
-                    env=self.env(),
-                    quiet=self.quiet,
-                )
-            )
-            self.children.append(
-                start_python_module(
-                    "functions",
-                    "local.host",
-                    port=self.ports["functions"],
-                    args=["--broker-port", str(self.ports["service_bus"])],
-                    env={**self.env(), **self.app_settings(), **self.host_env},
-                    quiet=self.quiet,
-                )
-            )
+            with cancellable(cancelled or (lambda: False)):
+                for start_child in starters:
+                    self.children.append(start_child())
         except BaseException:
             self.stop()
             raise
 
     def stop(self) -> None:
-        for child in reversed(self.children):
-            child.stop()
-        self.children.clear()
+        """Stop every child, last started first. Idempotent, and it finishes even when a KeyboardInterrupt arrives
+        meanwhile (the demo keeps Python's default SIGINT handler): the child being stopped is then killed at once,
+        the others too, and the interrupt is raised again only once every child is gone."""
+        interrupted: KeyboardInterrupt | None = None
+        while self.children:
+            try:
+                self.children[-1].stop(force=interrupted is not None)
+            except KeyboardInterrupt as error:
+                interrupted = error
+                continue
+            self.children.pop()
+        if interrupted is not None:
+            raise interrupted

@@ -144,10 +144,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
-    """Threaded server whose every request goes to one `handler` callable."""
+    """Threaded server whose every request goes to one `handler` callable.
+
+    `allow_reuse_address` (SO_REUSEADDR) is `HTTPServer`'s default, stated here because a restart on the same port
+    depends on it: the port binds again at once, whatever connections of the last run linger in TIME_WAIT."""
 
     daemon_threads = True
     request_queue_size = 256
+    allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], handler: Handler, *, verbose: bool = False) -> None:
         super().__init__(address, _RequestHandler)
