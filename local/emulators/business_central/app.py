@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from local.emulators.business_central import batch, business, pages, reads, seed
+from local.emulators.business_central.context import context_url
 from local.emulators.business_central.errors import BAD_REQUEST, METHOD_NOT_ALLOWED, BcError, error_response
 from local.emulators.business_central.naming import etag_of
 from local.emulators.business_central.schema import EntitySet, load_schema
@@ -167,8 +168,10 @@ class BusinessCentralApp:
         except ValueError:
             raise BcError(400, BAD_REQUEST, "Invalid Request Body: not valid JSON.") from None
 
-    def _entity_json(self, company_id: str, entity_set: EntitySet, row: Row, base: str, status: int) -> Response:
-        body = {"@odata.context": f"{base}/$metadata#{entity_set.name}/$entity"}
+    def _entity_json(
+        self, request: Request, company_id: str, entity_set: EntitySet, row: Row, base: str, status: int
+    ) -> Response:
+        body = {"@odata.context": context_url(request, base, company_id, entity=True)}
         body.update(reads.format_row(self.writer, company_id, entity_set, row, None, []))
         return Response.json(status, body, {"ETag": etag_of(row)})
 
@@ -186,7 +189,7 @@ class BusinessCentralApp:
             return Response.json(200, reads.list_rows(self.writer, company_id, entity_set, request, base, rows))
         if request.method == "POST":
             row = self.writer.create(company_id, entity_set, self.json_body(request), parent_id=parent_id)
-            return self._entity_json(company_id, entity_set, row, base, 201)
+            return self._entity_json(request, company_id, entity_set, row, base, 201)
         raise BcError(405, METHOD_NOT_ALLOWED, f"{request.method} is not allowed on a collection.")
 
     def _entity(self, request: Request, company_id: str, entity_set: EntitySet, row_id: str, base: str) -> Response:
@@ -203,7 +206,7 @@ class BusinessCentralApp:
             row = self.writer.update(
                 company_id, entity_set, row_id, self.json_body(request), request.header("if-match")
             )
-            return self._entity_json(company_id, entity_set, row, base, 200)
+            return self._entity_json(request, company_id, entity_set, row, base, 200)
         if request.method == "DELETE":
             self.writer.delete(company_id, entity_set, row_id, request.header("if-match"))
             return Response.empty(204)

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from local.emulators.business_central import financials
+from local.emulators.business_central.context import context_url
 from local.emulators.business_central.errors import BAD_REQUEST, BcError
 from local.emulators.business_central.naming import etag_of, table_name
 from local.emulators.business_central.schema import EDM_OF_KIND, EntitySet
@@ -162,7 +163,7 @@ def list_rows(
             page, more = ordered[:size], True
     else:
         page, more = page_after(candidates, key, after, size)  # type: ignore[assignment]
-    body: dict[str, Any] = {"@odata.context": f"{base}/$metadata#{entity_set.name}"}
+    body: dict[str, Any] = {"@odata.context": context_url(request, base, company_id, select)}
     if count:
         body["@odata.count"] = len(candidates)
     body["value"] = [format_row(writer, company_id, entity_set, r, select, expand) for r in page]
@@ -182,6 +183,6 @@ def get_row(
         expand = parse_expand(request.query["$expand"]) if "$expand" in request.query else []
     except ODataQueryError as error:
         raise query_error(error) from None
-    body = {"@odata.context": f"{base}/$metadata#{entity_set.name}/$entity"}
+    body = {"@odata.context": context_url(request, base, company_id, select, entity=True)}
     body.update(format_row(writer, company_id, entity_set, row, select, expand))
     return body

@@ -1,6 +1,7 @@
 """Dataverse messages the Sales processes use: WinQuote, CloseQuote, ReviseQuote, FulfillSalesOrder,
 CancelSalesOrder (unbound actions, `POST /<Name>`), and the bulk messages CreateMultiple, UpdateMultiple and
-UpsertMultiple (`POST /<set>/Microsoft.Dynamics.CRM.<Name>`, all or nothing, one request toward the limits).
+UpsertMultiple (`POST /<set>/Microsoft.Dynamics.CRM.<Name>`, all or nothing, one request toward the limits; a target
+names its row by primary key or by `@odata.id`, alternate keys included).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from local.emulators.dataverse import keys
 from local.emulators.dataverse.errors import bad_payload, invalid, not_found
 from local.emulators.dataverse.payload import parse_bind_target
 from local.emulators.dataverse.schema import Schema, Table
@@ -154,6 +156,18 @@ def _targets(table: Table, body: Any) -> list[dict[str, Any]]:
     return targets
 
 
+def _target_row(writer: Writer, table: Table, index: int, target: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A target names its row by primary key or by `@odata.id` (an entity URL, alternate keys allowed: the form the
+    Python SDK sends for UpsertMultiple; keys.target_of)."""
+    body = {name: value for name, value in target.items() if name != "@odata.id"}
+    if "@odata.id" in target:
+        return keys.target_of(writer.schema, writer.store, table, target["@odata.id"], body)
+    row_id = target.get(table.primary_id)
+    if row_id is None:
+        raise bad_payload(f"Targets[{index}] must carry its primary key '{table.primary_id}' or an @odata.id.")
+    return str(row_id), body
+
+
 def bulk(writer: Writer, schema: Schema, table: Table, message: str, body: Any, user_id: str, base: str) -> Response:
     targets = _targets(table, body)
     context = f"{base}/$metadata#Microsoft.Dynamics.CRM.{message}Response"
@@ -163,11 +177,9 @@ def bulk(writer: Writer, schema: Schema, table: Table, message: str, body: Any, 
             return Response.json(200, {"@odata.context": context, "Ids": ids})
         results = []
         for index, target in enumerate(targets):
-            row_id = target.get(table.primary_id)
-            if row_id is None:
-                raise bad_payload(f"Targets[{index}] must carry its primary key '{table.primary_id}'.")
+            row_id, body = _target_row(writer, table, index, target)
             if_match = "*" if message == "UpdateMultiple" else None
-            row, created = writer.update(table, str(row_id), target, user_id, if_match=if_match)
+            row, created = writer.update(table, row_id, body, user_id, if_match=if_match)
             results.append(
                 {
                     "RecordCreated": created,

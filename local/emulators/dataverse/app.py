@@ -1,26 +1,32 @@
-"""Routes of the Dataverse emulator under `/api/data/v9.2/`, plugged into the shared emulator service."""
+"""Routes of the Dataverse emulator under `/api/data/v9.2/`, plugged into the shared emulator service.
+
+Only routing lives here: rows (records.py), what follows a row's key (navigation.py), table definitions
+(metadata_routes.py), messages (actions.py, bulk_delete.py) and `$batch` (batch.py) each have their module.
+"""
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Mapping
-from typing import Any
 
-from local.emulators.dataverse import actions, batch, delta, reads, seed
+from local.emulators.dataverse import actions, batch, keys, seed
+from local.emulators.dataverse.bulk_delete import bulk_delete
 from local.emulators.dataverse.errors import (
     CONCURRENCY_LIMIT,
+    NOT_FOUND,
     NOT_SUPPORTED,
+    QUERY_ERROR,
     REQUESTS_LIMIT,
     DataverseError,
     bad_payload,
     error_response,
-    not_found,
 )
+from local.emulators.dataverse.metadata_routes import MetadataRoutes
+from local.emulators.dataverse.navigation import Navigation
+from local.emulators.dataverse.records import ContentIds, Records
 from local.emulators.dataverse.schema import Schema, Table, load_schema
-from local.emulators.dataverse.values import canonical_guid
-from local.emulators.dataverse.writer import Writer, etag_of
-from local.emulators.odata.options import parse_select
+from local.emulators.dataverse.writer import Writer
+from local.emulators.odata.keys import Segment, split_path
+from local.emulators.odata.types import ODataQueryError
 from local.emulators.protection import Limits
 from local.emulators.service import BATCH_MARKER, EmulatorService
 from local.emulators.store import Store
@@ -28,17 +34,11 @@ from local.emulators.tokens import Principal
 from local.emulators.web import Request, Response
 
 API_PREFIX = "/api/data/v9.2"
-_ENTITY = re.compile(r"^/(?P<set>[A-Za-z_][A-Za-z0-9_]*)(?:\((?P<key>[^)]*)\))?(?:/(?P<op>[A-Za-z_.]+))?$")
-
-
-_PICKLIST = re.compile(
-    r"^/EntityDefinitions\(LogicalName='(?P<table>\w+)'\)/Attributes\(LogicalName='(?P<attribute>\w+)'\)"
-    r"/Microsoft\.Dynamics\.CRM\.PicklistAttributeMetadata$"
-)
+_UNBOUND = frozenset({*actions.UNBOUND_ACTIONS, "ReviseQuote", "BulkDelete", "InsertOptionValue", "UpdateOptionValue"})
 
 
 class DataverseApp:
-    """The Web API surface: collections, single rows, bulk messages, actions, `$batch`, WhoAmI."""
+    """The Web API surface: collections, single rows, bulk messages, actions, `$batch`, WhoAmI, EntityDefinitions."""
 
     name = "dataverse"
 
@@ -46,6 +46,8 @@ class DataverseApp:
         self.schema: Schema = load_schema()
         self.store = Store()
         self.writer = Writer(self.schema, self.store)
+        self.records = Records(self.schema, self.writer)
+        self.navigation = Navigation(self.records)
 
     # -- EmulatorApp protocol --------------------------------------------------------------------------------
     def default_limits(self) -> Limits:
@@ -55,8 +57,11 @@ class DataverseApp:
         path = request.path.removeprefix(API_PREFIX)
         if path == "/$batch":
             return BATCH_MARKER
-        match = _ENTITY.match(path)
-        return match.group("set") if match else path
+        try:
+            segments = split_path(path)
+        except ODataQueryError:
+            return path
+        return segments[0].name if segments else path
 
     def error(self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> Response:
         if status == 429:
@@ -99,136 +104,106 @@ class DataverseApp:
             self.store.put("systemuser", user_id, row, version=version, track=False)
         return user_id
 
-    def _dispatch(
-        self, request: Request, path: str, user_id: str, base: str, content_ids: dict[str, tuple[str, str]] | None
-    ) -> Response:
-        if path == "/WhoAmI" and request.method == "GET":
-            return Response.json(
-                200,
-                {
-                    "@odata.context": f"{base}/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
-                    "UserId": user_id,
-                    "BusinessUnitId": "00000000-0000-0000-0000-00000000b001",
-                    "OrganizationId": "00000000-0000-0000-0000-00000000e001",
-                },
-            )
-        if path.startswith("/EntityDefinitions(") or path in ("/InsertOptionValue", "/UpdateOptionValue"):
-            return self._option_sets(request, path)
-        match = _ENTITY.match(path)
-        if match is None:
-            raise DataverseError(404, "0x8006088a", f"Resource not found for the segment '{path}'.")
-        name, key, op = match.group("set"), match.group("key"), match.group("op")
-        if key is None and op is None and (name in actions.UNBOUND_ACTIONS or name == "ReviseQuote"):
-            if request.method != "POST":
-                raise DataverseError(405, NOT_SUPPORTED, f"{name} is an action: call it with POST.")
-            body = self._json(request)
-            if name == "ReviseQuote":
-                return actions.revise_quote(self.writer, body, user_id, base)
-            return actions.UNBOUND_ACTIONS[name](self.writer, body, user_id)
-        table = self.schema.table_for_set(name)
-        if table is None:
-            raise DataverseError(404, "0x8006088a", f"Resource not found for the segment '{name}'.")
-        if op is not None:
-            message = op.removeprefix("Microsoft.Dynamics.CRM.")
-            if key is None and message in actions.BULK_MESSAGES and request.method == "POST":
-                return actions.bulk(self.writer, self.schema, table, message, self._json(request), user_id, base)
-            raise DataverseError(404, "0x8006088a", f"Resource not found for the segment '{op}'.")
-        if key is None:
-            return self._collection(request, table, user_id, base, content_ids)
-        return self._entity(request, table, canonical_guid(key, table.primary_id), user_id, base, content_ids)
-
-    def _option_sets(self, request: Request, path: str) -> Response:
-        """Metadata of the managed account picklists, and the actions that add and relabel their options."""
-        option_sets = self.writer.option_sets
-        if path == "/InsertOptionValue" and request.method == "POST":
-            return option_sets.insert(self._json(request))
-        if path == "/UpdateOptionValue" and request.method == "POST":
-            return option_sets.update(self._json(request))
-        match = _PICKLIST.match(path)
-        if match is None or request.method != "GET":
-            raise DataverseError(404, "0x8006088a", f"Resource not found for the segment '{path}'.")
-        return option_sets.metadata(match.group("table"), match.group("attribute"))
-
-    @staticmethod
-    def _json(request: Request) -> Any:
-        if not request.body:
-            return {}
+    def _dispatch(self, request: Request, path: str, user_id: str, base: str, content_ids: ContentIds) -> Response:
         try:
-            return json.loads(request.body)
-        except ValueError:
-            raise bad_payload("The request body is not valid JSON.") from None
+            segments = split_path(path)
+        except ODataQueryError as error:
+            raise DataverseError(400, QUERY_ERROR, error.message) from None
+        if not segments:
+            raise DataverseError(404, "0x8006088a", "Resource not found for the segment ''.")
+        head = segments[0]
+        if head.name == "WhoAmI" and head.key in (None, "") and len(segments) == 1:
+            return self._who_am_i(request, user_id, base)
+        if head.name == "EntityDefinitions":
+            return MetadataRoutes(self.schema, self.writer.option_sets, base).handle(request, segments)
+        if len(segments) == 1 and head.key is None and head.name in _UNBOUND:
+            if request.method != "POST":
+                raise DataverseError(405, NOT_SUPPORTED, f"{head.name} is an action: call it with POST.")
+            return self._unbound(head.name, request, user_id, base)
+        table = self.schema.table_for_set(head.name)
+        if table is None:
+            raise DataverseError(404, "0x8006088a", f"Resource not found for the segment '{head.name}'.")
+        if len(segments) == 1:
+            if head.key is None:
+                return self.records.collection(request, table, user_id, base, content_ids)
+            return self.records.entity(request, table, head.key, user_id, base, content_ids)
+        if head.key is None:
+            return self._collection_operation(request, table, segments[1:], user_id, base)
+        key = keys.resolve(self.store, table, head.key)
+        row = self.store.get(table.logical_name, key.row_id) if key.row_id else None
+        if row is None:
+            raise DataverseError(404, NOT_FOUND, f"{table.logical_name} With Ids = {head.key} Does Not Exist")
+        return self.navigation.handle(request, table, row, segments[1:], user_id, base, content_ids)
 
-    def _created(self, table: Table, row: dict[str, Any], request: Request, base: str, status: int) -> Response:
-        entity_id = f"{base}/{table.entity_set}({row[table.primary_id]})"
-        headers = {"OData-EntityId": entity_id, "ETag": etag_of(row)}
-        if request.prefers().get("return") == "representation":
-            formatter = reads.RowFormatter(self.schema, self.store, annotations=reads.wants_annotations(request))
-            select = request.query.get("$select")
-            names = parse_select(select, reads.resolver(table)) if select else None
-            body = {"@odata.context": f"{base}/$metadata#{table.entity_set}/$entity"}
-            body.update(formatter.format(table, row, names))
-            return Response.json(status, body, headers)
-        return Response.empty(204, headers)
+    def _who_am_i(self, request: Request, user_id: str, base: str) -> Response:
+        """WhoAmI is an unbound function: `GET WhoAmI()` ("Use Web API functions"); the form without parentheses
+        is the one the docs' other pages and most clients use, so both are served."""
+        if request.method != "GET":
+            raise DataverseError(405, NOT_SUPPORTED, "WhoAmI is a function: call it with GET.")
+        return Response.json(
+            200,
+            {
+                "@odata.context": f"{base}/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
+                "UserId": user_id,
+                "BusinessUnitId": "00000000-0000-0000-0000-00000000b001",
+                "OrganizationId": "00000000-0000-0000-0000-00000000e001",
+            },
+        )
 
-    def _collection(
-        self, request: Request, table: Table, user_id: str, base: str, content_ids: dict[str, tuple[str, str]] | None
+    def _unbound(self, name: str, request: Request, user_id: str, base: str) -> Response:
+        body = self.records.body_of(request)
+        if name == "ReviseQuote":
+            return actions.revise_quote(self.writer, body, user_id, base)
+        if name == "BulkDelete":
+            return bulk_delete(self.writer, body, user_id, base)
+        if name == "InsertOptionValue":
+            return self.writer.option_sets.insert(body)
+        if name == "UpdateOptionValue":
+            return self.writer.option_sets.update(body)
+        return actions.UNBOUND_ACTIONS[name](self.writer, body, user_id)
+
+    def _collection_operation(
+        self, request: Request, table: Table, tail: list[Segment], user_id: str, base: str
     ) -> Response:
-        if request.method == "GET":
-            if delta.is_delta_request(request):
-                body = delta.track_changes(self.schema, self.store, table, request, base)
-                return Response.json(200, body, {"Preference-Applied": "odata.track-changes"})
-            return Response.json(200, reads.list_rows(self.schema, self.store, table, request, base))
-        if request.method == "POST":
-            row = self.writer.create(table, self._json(request), user_id, content_ids=content_ids)
-            return self._created(table, row, request, base, 201)
-        raise DataverseError(405, NOT_SUPPORTED, f"{request.method} is not supported on a collection.")
-
-    def _entity(
-        self,
-        request: Request,
-        table: Table,
-        row_id: str,
-        user_id: str,
-        base: str,
-        content_ids: dict[str, tuple[str, str]] | None,
-    ) -> Response:
-        if request.method == "GET":
-            row = self.store.get(table.logical_name, row_id)
-            if row is None:
-                raise not_found(table.logical_name, row_id)
-            if request.header("if-none-match") == etag_of(row):
-                return Response.empty(304, {"ETag": etag_of(row)})
-            body = reads.get_row(self.schema, self.store, table, row, request, base)
-            return Response.json(200, body, {"ETag": etag_of(row)})
-        if request.method == "PATCH":
-            row, created = self.writer.update(
-                table,
-                row_id,
-                self._json(request),
-                user_id,
-                if_match=request.header("if-match"),
-                if_none_match=request.header("if-none-match"),
-                content_ids=content_ids,
-            )
-            return self._created(table, row, request, base, 201 if created else 200)
-        if request.method == "DELETE":
-            self.writer.delete(table, row_id, if_match=request.header("if-match"))
-            return Response.empty(204)
-        raise DataverseError(405, NOT_SUPPORTED, f"{request.method} is not supported on a record.")
+        """`/<set>/$count` and the bound bulk messages `/<set>/Microsoft.Dynamics.CRM.<Name>`."""
+        op = tail[0]
+        if len(tail) == 1 and op == Segment("$count"):
+            return self.records.count(request, table)
+        message = op.name.removeprefix("Microsoft.Dynamics.CRM.")
+        if len(tail) == 1 and op.key is None and message in actions.BULK_MESSAGES and request.method == "POST":
+            body = self.records.body_of(request)
+            return actions.bulk(self.writer, self.schema, table, message, body, user_id, base)
+        raise DataverseError(404, "0x8006088a", f"Resource not found for the segment '{op.name}'.")
 
     def _batch(self, request: Request, principal: Principal, user_id: str, base: str) -> Response:
         items = batch.parse_batch(request)
         service: EmulatorService | None = request.context.get("service")
 
         def execute(inner: Request, content_ids: dict[str, tuple[str, str]] | None) -> Response:
-            path = inner.path.split(API_PREFIX, 1)[-1]
+            path = _resolve_reference(inner.path.split(API_PREFIX, 1)[-1], content_ids)
             if service is not None:
                 service.charge_operation(principal, inner.method, self.entity_set_of(inner))
             ids = None
             if content_ids is not None:
                 ids = {k: (self.schema.by_entity_set[s].logical_name, i) for k, (s, i) in content_ids.items()}
             response = self._dispatch(inner, path, user_id, base, ids)
+            entity_id = response.headers.get("OData-EntityId")
+            if entity_id and response.status < 300:  # "Execute batch operations": parts carry Location too
+                response.headers = {"Location": entity_id, **response.headers}
             return response
 
         continue_on_error = "odata.continue-on-error" in request.prefers()
         return batch.run_batch(items, execute, self.store.transaction, continue_on_error)
+
+
+def _resolve_reference(path: str, content_ids: dict[str, tuple[str, str]] | None) -> str:
+    """`$1/lastname` -> `/contacts(<id>)/lastname`: a Content-ID of an earlier operation of the same change set used
+    as a request URL ("Execute batch operations using the Web API", "Reference URI in request URL"); an unknown or
+    forward reference is 400 with the documented message."""
+    if not path.startswith("$"):
+        return path
+    reference, _, rest = path.partition("/")
+    if content_ids is None or reference[1:] not in content_ids:
+        raise bad_payload(f"Content-ID Reference: '{reference}' does not exist in the batch context.")
+    entity_set, row_id = content_ids[reference[1:]]
+    return f"/{entity_set}({row_id})" + (f"/{rest}" if rest else "")

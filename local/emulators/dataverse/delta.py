@@ -13,6 +13,7 @@ from urllib.parse import quote, urlencode
 
 from local.emulators.dataverse.errors import INVALID_ARGUMENT, QUERY_ERROR, DataverseError
 from local.emulators.dataverse.reads import RowFormatter, check_options, page_size, query_error, resolver
+from local.emulators.dataverse.responses import context
 from local.emulators.dataverse.schema import Schema, Table
 from local.emulators.odata.options import parse_select
 from local.emulators.odata.paging import decode_cursor, encode_cursor, make_key, page_after
@@ -41,7 +42,7 @@ def _link(base: str, table: Table, params: dict[str, str]) -> str:
 
 
 def track_changes(schema: Schema, store: Store, table: Table, request: Request, base: str) -> dict[str, Any]:
-    check_options(request)
+    check_options(request, table)
     if not table.change_tracking:
         raise DataverseError(
             400, INVALID_ARGUMENT, f"Entity '{table.logical_name}' is not enabled for change tracking."
@@ -64,7 +65,7 @@ def track_changes(schema: Schema, store: Store, table: Table, request: Request, 
         else:
             value, last = _changes_page(store, table, token, cursor, upto, size, formatter, select, base)
     params = {"$select": request.query["$select"]} if select else {}
-    body: dict[str, Any] = {"@odata.context": f"{base}/$metadata#{table.entity_set}", "value": value}
+    body: dict[str, Any] = {"@odata.context": context(base, table.entity_set, select) + "/$delta", "value": value}
     if last is not None:
         if token is not None:
             params["$deltatoken"] = token

@@ -1,5 +1,5 @@
-"""The emulator's option sets: the account picklists BC's option mappings manage, their metadata read, the actions
-that add and relabel options, and the check that a written value is one of the options.
+"""The emulator's option sets: the account picklists BC's option mappings manage, the actions that add and relabel
+options, and the check that a written value is one of the options (their metadata is served by metadata.py).
 
 Seeded with Dataverse's out-of-the-box options (facts: paymenttermscode 1 Net 30, 2 "2% 10; Net 30", 3 Net 45,
 4 Net 60; freight terms 1 FOB, 2 No Charge; shipping method 1 Airborne .. 7 Will Call; listed there for the order
@@ -58,20 +58,11 @@ class OptionSets:
             )
         return options
 
-    def metadata(self, table: str, attribute: str) -> Response:
+    def options_of(self, table: str, attribute: str) -> dict[int, str] | None:
+        """A copy of a managed picklist's options, or None when the emulator does not manage that picklist."""
         with self._lock:
-            options = dict(self._options(table, attribute))
-        body = {
-            "LogicalName": attribute,
-            "OptionSet": {
-                "Options": [
-                    {"Value": value, "Label": {"LocalizedLabels": [{"Label": label, "LanguageCode": 1033}],
-                                               "UserLocalizedLabel": {"Label": label, "LanguageCode": 1033}}}
-                    for value, label in sorted(options.items())
-                ]
-            },
-        }  # fmt: skip
-        return Response.json(200, body)
+            options = self._sets.get((table, attribute))
+            return dict(options) if options is not None else None
 
     def insert(self, body: Any) -> Response:
         table, attribute, label = _target(body)

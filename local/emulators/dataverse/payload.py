@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from local.emulators.dataverse.errors import bad_payload, invalid
+from local.emulators.dataverse import keys
+from local.emulators.dataverse.errors import NOT_FOUND, DataverseError, bad_payload, invalid
 from local.emulators.dataverse.schema import Schema, Table
 from local.emulators.dataverse.values import canonical_guid, coerce
+from local.emulators.store import Store
 
-_BIND = re.compile(r"^/?(?P<set>[A-Za-z_][A-Za-z0-9_]*)\((?P<key>[^)]*)\)$")
+_BIND = re.compile(r"^/?(?P<set>[A-Za-z_][A-Za-z0-9_]*)\((?P<key>.*)\)$")
 
 
 @dataclass
@@ -28,8 +30,13 @@ class Payload:
         return set(self.values) | set(self.binds)
 
 
-def parse_bind_target(schema: Schema, value: Any, content_ids: dict[str, tuple[str, str]] | None) -> tuple[str, str]:
-    """`/accounts(<id>)`, `accounts(<id>)`, an absolute URL, or `$n` (a change-set Content-ID) -> (table, id)."""
+def parse_bind_target(
+    schema: Schema, value: Any, content_ids: dict[str, tuple[str, str]] | None, store: Store | None = None
+) -> tuple[str, str]:
+    """`/accounts(<id>)`, `accounts(<id>)`, an absolute URL, or `$n` (a change-set Content-ID) -> (table, id).
+
+    With a store, an alternate key works too (`/accounts(accountnumber='ABC123')`: "Use an alternate key to
+    reference a record" lists bind URLs among its uses); the row must exist."""
     if not isinstance(value, str):
         raise bad_payload(f"An @odata.bind value must be a string URI, got {value!r}.")
     text = value.strip()
@@ -47,12 +54,23 @@ def parse_bind_target(schema: Schema, value: Any, content_ids: dict[str, tuple[s
         raise bad_payload(f"Resource not found for the segment '{match.group('set')}'.")
     key = match.group("key")
     if "=" in key:
-        raise bad_payload(f"The key '{key}' is not defined as an alternate key on '{table.logical_name}'.")
+        if store is None:
+            raise bad_payload(f"The key '{key}' is not defined as an alternate key on '{table.logical_name}'.")
+        found = keys.resolve(store, table, key)
+        if found.row_id is None:
+            raise DataverseError(404, NOT_FOUND, f"{table.logical_name} With Ids = {key} Does Not Exist")
+        return table.logical_name, found.row_id
     return table.logical_name, canonical_guid(key, "@odata.bind key")
 
 
 def parse_payload(
-    schema: Schema, table: Table, body: Any, *, creating: bool, content_ids: dict[str, tuple[str, str]] | None = None
+    schema: Schema,
+    table: Table,
+    body: Any,
+    *,
+    creating: bool,
+    content_ids: dict[str, tuple[str, str]] | None = None,
+    store: Store | None = None,
 ) -> Payload:
     if not isinstance(body, dict):
         raise bad_payload("The request body must be a JSON object.")
@@ -63,7 +81,7 @@ def parse_payload(
                 raise bad_payload(f"The @odata.type '{value}' does not match the entity set '{table.entity_set}'.")
             continue
         if key.endswith("@odata.bind"):
-            _bind(schema, table, payload, key[: -len("@odata.bind")], value, content_ids, creating)
+            _bind(schema, table, payload, key[: -len("@odata.bind")], value, (content_ids, store), creating)
             continue
         if "@" in key:
             continue  # instance annotations (formatted values a client echoed back) are ignored, as by Dataverse
@@ -104,7 +122,7 @@ def _bind(
     payload: Payload,
     navigation: str,
     value: Any,
-    content_ids: dict[str, tuple[str, str]] | None,
+    references: tuple[dict[str, tuple[str, str]] | None, Store | None],
     creating: bool,
 ) -> None:
     bound = table.bind_navigations.get(navigation)
@@ -122,7 +140,7 @@ def _bind(
         _check_writable(table, attribute_name, creating, attribute.read_only, attribute.create_only, False)
         payload.binds[attribute_name] = None
         return
-    bound_table, row_id = parse_bind_target(schema, value, content_ids)
+    bound_table, row_id = parse_bind_target(schema, value, *references)
     if bound_table != target:
         raise bad_payload(f"'{navigation}' must point at a {target} record, not a {bound_table} record.")
     _check_writable(

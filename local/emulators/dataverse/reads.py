@@ -9,6 +9,8 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from local.emulators.dataverse.errors import QUERY_ERROR, DataverseError
+from local.emulators.dataverse.query_guard import refuse_unrun_options
+from local.emulators.dataverse.responses import context
 from local.emulators.dataverse.schema import EDM_OF_KIND, Schema, Table
 from local.emulators.dataverse.writer import LOOKUP_TYPE, etag_of
 from local.emulators.odata.filter import compile_filter
@@ -49,7 +51,9 @@ def order_spec(text: str | None, resolve: Callable[[str], EdmType]) -> list[tupl
     return [(k.name, k.descending) for k in parse_orderby(text, resolve)] if text is not None else []
 
 
-def check_options(request: Request) -> None:
+def check_options(request: Request, table: Table | None = None) -> None:
+    """Refuse `$skip`, unknown `$` options and the documented options the emulator does not run (query_guard)."""
+    refuse_unrun_options(request, table)
     if "$skip" in request.query:
         raise DataverseError(400, QUERY_ERROR, "The query parameter $skip is not supported.")
     for name in request.query:
@@ -146,7 +150,7 @@ def select_rows(table: Table, rows: list[Row], options: Mapping[str, str]) -> li
 
 def list_rows(schema: Schema, store: Store, table: Table, request: Request, base: str) -> dict[str, Any]:
     """Answer a collection GET (without change tracking)."""
-    check_options(request)
+    check_options(request, table)
     query = request.query
     try:
         resolve = resolver(table)
@@ -174,8 +178,7 @@ def list_rows(schema: Schema, store: Store, table: Table, request: Request, base
     if size is None and top is not None:
         more = more and top > MAX_PAGE_SIZE
     formatter = RowFormatter(schema, store, annotations=wants_annotations(request))
-    context = f"{base}/$metadata#{table.entity_set}" + (f"({','.join(select)})" if select else "")
-    body: dict[str, Any] = {"@odata.context": context}
+    body: dict[str, Any] = {"@odata.context": context(base, table.entity_set, select, expand)}
     if count:
         body["@odata.count"] = min(len(rows), MAX_PAGE_SIZE)
         if len(rows) > MAX_PAGE_SIZE:
@@ -194,7 +197,7 @@ def wants_annotations(request: Request) -> bool:
 
 
 def get_row(schema: Schema, store: Store, table: Table, row: Row, request: Request, base: str) -> dict[str, Any]:
-    check_options(request)
+    check_options(request, table)
     try:
         resolve = resolver(table)
         select = parse_select(request.query["$select"], resolve) if "$select" in request.query else None
@@ -202,6 +205,6 @@ def get_row(schema: Schema, store: Store, table: Table, row: Row, request: Reque
     except ODataQueryError as error:
         raise query_error(error) from None
     formatter = RowFormatter(schema, store, annotations=wants_annotations(request))
-    body = {"@odata.context": f"{base}/$metadata#{table.entity_set}/$entity"}
+    body = {"@odata.context": context(base, table.entity_set, select, expand) + "/$entity"}
     body.update(formatter.format(table, row, select, expand))
     return body

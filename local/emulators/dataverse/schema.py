@@ -64,6 +64,7 @@ class Attribute:
     read_only: bool = False
     create_only: bool = False
     not_valid_for_create: bool = False
+    crm_type: str = ""  # the facts' CRM type (String, Memo, Money, Customer, ...): what metadata reports
 
     @property
     def read_name(self) -> str:
@@ -90,6 +91,10 @@ class Table:
     no_update: bool = False
     draft_on_create: bool = False
     defaults: dict[str, Any] = field(default_factory=dict)
+    # alternate keys: key schema name -> its attribute (read) names (overlay `alternateKeys`)
+    alternate_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # picklist attribute -> {value: label}: what EntityDefinitions serves as the attribute's OptionSet
+    option_labels: dict[str, dict[int, str]] = field(default_factory=dict)
     # navigation name used in `x@odata.bind` -> (attribute, target logical name)
     bind_navigations: dict[str, tuple[str, str]] = field(default_factory=dict)
     # `_x_value` -> attribute
@@ -110,6 +115,15 @@ class Table:
 def _length(text: str) -> int | None:
     match = re.search(r"(?:Text|Code|String|Memo)\[?\(?(\d+)", text)
     return int(match.group(1)) if match else None
+
+
+def _option_labels(field_def: dict[str, Any]) -> dict[int, str]:
+    """The proxy table's option members by value (AL member names such as `PreferredCustomer`, not Dataverse's
+    display labels: UNCONFIRMED as labels; the placeholder member -1 is left out)."""
+    values = [v.strip() for v in (field_def.get("option_values") or "").split(",")]
+    names = [n.strip().strip('"') for n in (field_def.get("options") or "").split(",")]
+    pairs = {int(v): n for v, n in zip(values, names, strict=False) if v.lstrip("-").isdigit() and int(v) >= 0}
+    return pairs if len(pairs) > 1 else {}
 
 
 def _options(field_def: dict[str, Any]) -> frozenset[int] | None:
@@ -152,6 +166,7 @@ def _build_attribute(
         read_only=read_only,
         create_only=name in entity.get("createOnly", []),
         not_valid_for_create=name in entity.get("notValidForCreate", []),
+        crm_type=crm_type,
     )
 
 
@@ -169,7 +184,8 @@ def _add_system_attributes(attributes: dict[str, Attribute], overlay: dict[str, 
     """Every Dataverse table has these, set by the platform: always present and always read-only."""
     for name, spec in overlay["systemAttributes"].items():
         kind = _KINDS[spec["type"]]
-        attributes[name] = Attribute(name, kind, targets=tuple(spec.get("targets", ())), read_only=True)
+        targets = tuple(spec.get("targets", ()))
+        attributes[name] = Attribute(name, kind, targets=targets, read_only=True, crm_type=spec["type"])
 
 
 def _finish(table: Table, overlay_entity: dict[str, Any]) -> Table:
@@ -192,6 +208,9 @@ def _finish(table: Table, overlay_entity: dict[str, Any]) -> Table:
     table.no_update = bool(overlay_entity.get("noUpdate"))
     table.draft_on_create = bool(overlay_entity.get("draftOnCreate"))
     table.defaults = dict(overlay_entity.get("defaults", {}))
+    table.alternate_keys = {k["schemaName"]: tuple(k["attributes"]) for k in overlay_entity.get("alternateKeys", ())}
+    for name, options in overlay_entity.get("optionSets", {}).items():
+        table.option_labels[name] = {int(value): label for value, label in options.items()}
     return table
 
 
@@ -213,9 +232,12 @@ def _from_facts(logical: str, entity: dict[str, Any], overlay: dict[str, Any]) -
         )
     _add_system_attributes(attributes, overlay)
     primary = entity["primaryId"]
-    attributes[primary] = Attribute(primary, "guid")
+    attributes[primary] = Attribute(primary, "guid", crm_type="Uniqueidentifier")
     states, statuses = _states(entity)
     table = Table(logical, entity["entitySet"], primary, entity["primaryName"], attributes, states, statuses)
+    for field_def in entity["bc_crm_proxy_table"]["fields"]:
+        if field_def["crm_type"] == "Picklist" and (labels := _option_labels(field_def)):
+            table.option_labels[field_def["attr"]] = labels
     return _finish(table, overlay_entity)
 
 

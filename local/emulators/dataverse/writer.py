@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from local.emulators.dataverse import units
+from local.emulators.dataverse import keys, units
 from local.emulators.dataverse.errors import (
     DUPLICATE_RECORD,
     VERSION_MISMATCH,
@@ -163,7 +163,7 @@ class Writer:
         row_id: str | None = None,
         content_ids: dict[str, tuple[str, str]] | None = None,
     ) -> Row:
-        payload = parse_payload(self.schema, table, body, creating=True, content_ids=content_ids)
+        payload = parse_payload(self.schema, table, body, creating=True, content_ids=content_ids, store=self.store)
         self.option_sets.check(table.logical_name, payload.values)
         body_id = payload.values.pop(table.primary_id, None)
         if row_id is not None and body_id is not None and body_id != row_id:
@@ -188,6 +188,7 @@ class Writer:
             self._apply_binds(table, row, payload)
             self._check_parent_editable(table, row)
             units.check_write(self.store, table, row, None)
+            keys.check_unique(self.store, table, row)
             version = self._stamp(row, user_id, created=True)
             self.store.put(table.logical_name, new_id, row, version=version)
             if table.logical_name == units.GROUP:
@@ -233,7 +234,7 @@ class Writer:
                 raise DataverseError(
                     400, "0x80040800", f"The 'Update' method does not support entities of type '{table.logical_name}'."
                 )
-            payload = parse_payload(self.schema, table, body, creating=False, content_ids=content_ids)
+            payload = parse_payload(self.schema, table, body, creating=False, content_ids=content_ids, store=self.store)
             self.option_sets.check(table.logical_name, payload.values)
             if payload.values.pop(table.primary_id, row_id) != row_id:
                 raise bad_payload("The id in the URL and the id in the body differ.")
@@ -244,6 +245,7 @@ class Writer:
             self._check_state(table, row, payload)
             self._apply_binds(table, row, payload)
             units.check_write(self.store, table, row, existing)
+            keys.check_unique(self.store, table, row)
             version = self._stamp(row, user_id, created=False)
             self.store.put(table.logical_name, row_id, row, version=version)
             return row, False
