@@ -199,12 +199,12 @@ def test_five_concurrent_then_queue_then_429(business_central: BusinessCentralHa
     business_central.admin("POST", "faults", json={"latencyMs": 400})
     results: list[tuple[int, float]] = []
     lock = threading.Lock()
+    first_sent = time.monotonic()  # a bound that load cannot shrink: the queued call ends >= 2 latencies after it
 
     def call() -> None:
-        started = time.monotonic()
         status = business_central.session.get(f"{bc_demo}/currencies").status_code
         with lock:
-            results.append((status, time.monotonic() - started))
+            results.append((status, time.monotonic() - first_sent))
 
     threads = [threading.Thread(target=call) for _ in range(4)]
     for thread in threads:
@@ -214,4 +214,4 @@ def test_five_concurrent_then_queue_then_429(business_central: BusinessCentralHa
         thread.join()
     statuses = sorted(status for status, _ in results)
     assert statuses == [200, 200, 200, 429]
-    assert max(elapsed for status, elapsed in results if status == 200) >= 0.75  # the queued one waited its turn
+    assert max(ended for status, ended in results if status == 200) >= 0.8  # the queued one waited its turn
