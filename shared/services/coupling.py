@@ -56,8 +56,12 @@ class MappingTools:
         self.bc = BcSide(self.context.bc, self.mapping, self.mapper)
         self.dv = DataverseSide(self.context.dataverse, self.mapping, self.mapper)
 
-    def creator(self, purpose: str) -> Creator:
-        return Creator(self.context, self.mapping, self.mapper, self.bc, self.dv, f"{purpose}-{uuid.uuid4()}")
+    def creator(self, purpose: str, *, job_id: str | None = None) -> Creator:
+        """`job_id`: the job's own id, when a redelivery of the same job must recognise its claims (a full-sync
+        chunk); otherwise a fresh id for `purpose`."""
+        return Creator(
+            self.context, self.mapping, self.mapper, self.bc, self.dv, job_id or f"{purpose}-{uuid.uuid4()}"
+        )
 
     def read_bc(self, bc_id: str) -> Row:
         row = self.bc.get_many([bc_id]).get(bc_id)

@@ -360,3 +360,32 @@ def test_a_transient_refusal_keeps_the_claim_and_a_record_refusal_releases_it(
     run_until_quiet(stack, "CUSTOMER", runs=1)
     apps.assert_one_pair_each(1)
     assert isinstance(claim, Coupling)
+
+
+def test_a_pair_coupled_again_with_both_sides_edited_stays_a_conflict_until_someone_chooses(
+    sync_stack: SyncStack,
+) -> None:
+    """With no conflict policy, an identity pair edited on both sides after Delete Coupling is a conflict, and it
+    stays one on the next runs: neither edit is overwritten until an admin chooses a side (found by the fault
+    simulation: the second run let BC's side win silently)."""
+    kind = KINDS["CUSTOMER"]
+    mapping = replace(kind.mapping, conflict_policy=ConflictPolicy.NONE)
+    stack = sync_stack
+    stack.use(currency_mapping(), mapping)
+    couple_currencies(stack)
+    run_until_quiet(stack, "CUSTOMER", runs=1)
+    apps = Apps(stack, replace(kind, mapping=mapping), f"Both{uuid.uuid4().hex[:6]}")
+    apps.make_bc(2)
+    run_until_quiet(stack, "CUSTOMER", runs=1)
+    [coupling, _] = apps.couplings()
+    uncouple(stack.context, "CUSTOMER", coupling.bc_id)
+    apps.edit_bc(next(r for r in apps.bc_rows() if r["id"] == coupling.bc_id), "bc-side")
+    apps.edit_dv(next(r for r in apps.dv_rows() if r["accountid"] == coupling.dataverse_id), "sales-side")
+    for _ in range(3):
+        run_mapping(stack.context, "CUSTOMER")
+        error = stack.context.errors.find_error("CUSTOMER", Side.BC, coupling.bc_id)
+        assert error is not None and error.code == "changedInBothApps"
+        bc_row = next(r for r in apps.bc_rows() if r["id"] == coupling.bc_id)
+        dv_row = next(r for r in apps.dv_rows() if r["accountid"] == coupling.dataverse_id)
+        assert (bc_row["phoneNumber"], dv_row["telephone1"]) == ("bc-side", "sales-side")
+    apps.assert_one_pair_each(2)
