@@ -7,7 +7,14 @@ Why direction may only narrow: a field that BC or we map one way has a reason (r
 option sets without modified-on); widening it would send data the other side cannot take back.
 
 Keys may be snake_case (as stored) or camelCase (as the HTTP API shows them); field overrides are keyed by
-`FieldMapping.key` ({"fields": {"displayName>name": {"enabled": false}}}).
+`FieldMapping.key`, each either `true`/`false` or `{"enabled": true|false}` ({"fields": {"displayName>name": false}}).
+
+Why filters are checked here: the run sends `bc_filter`/`dataverse_filter` to the other service as is, so a filter
+that service would refuse (bad syntax, a field its table lacks, a value of the wrong type) would fail every run and
+every full synchronization of the mapping. `with_overrides` runs both when an override is saved and whenever a stored
+one is applied, so a filter stored before this check existed is refused on use too (the mapping cannot run: the API
+answers 409 `invalidFilter` naming the key, and it is shown on `GET /api/mappings` until fixed or reset). It is not
+ignored instead: a filter narrows what is synchronized, and running without it would copy what it leaves out.
 """
 
 from __future__ import annotations
@@ -16,7 +23,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
+from shared.domain.errors import ErrorKind, SyncError
 from shared.domain.mapping import ConflictPolicy, DeletionPolicy, Direction, FieldMapping, TableMapping
+from shared.domain.odata_filter import FilterError, check_filter
+from shared.mappings.filter_fields import Side, filter_fields
 
 _ALIASES = {
     "conflictPolicy": "conflict_policy",
@@ -39,21 +49,42 @@ OVERRIDABLE = (
 )
 
 
-class InvalidOverride(ValueError):
-    """An override the mapping cannot take; `field` names the offending key (the HTTP API returns it)."""
+class InvalidOverride(SyncError, ValueError):
+    """An override the mapping cannot take; `field` names the offending key (the HTTP API returns it).
 
-    code = "invalidOverride"
+    A configuration error (fatal kind): when a stored override no longer validates, the mapping cannot run until an
+    administrator fixes or resets it, so a queued run of it is dead-lettered with the reason instead of retried.
+    `shape` marks a value of the wrong JSON type or form (the HTTP API says `invalidValue`), as opposed to a value
+    this mapping's rules refuse."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+    def __init__(self, field: str, message: str, *, shape: bool = False, code: str = "invalidOverride") -> None:
+        super().__init__(code, message, kind=ErrorKind.FATAL, field=field)
+        self.field: str = field
+        self.shape = shape
+        self.mapping: str | None = None  # set by `with_overrides`
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class InvalidFilter(InvalidOverride):
+    """A `bc_filter`/`dataverse_filter` the other service would refuse; the message gives the 0-based position."""
+
+    def __init__(self, field: str, error: FilterError) -> None:
+        super().__init__(field, str(error), code="invalidFilter")
+        self.position = error.position
 
 
 def _boolean(key: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise InvalidOverride(key, f"must be true or false, not {value!r}")
+        raise InvalidOverride(key, f"must be true or false, not {_shown(value)}", shape=True)
     return value
+
+
+def _shown(value: Any) -> str:
+    """A caller's value in a message, cut short (a message must not echo 100,000 characters back)."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 Choice = TypeVar("Choice", Direction, ConflictPolicy, DeletionPolicy)
@@ -64,15 +95,26 @@ def _choice(kind: type[Choice], key: str, value: Any) -> Choice:
         return kind(value)
     except ValueError:
         allowed = ", ".join(member.value for member in kind)
-        raise InvalidOverride(key, f"must be one of {allowed}, not {value!r}") from None
+        raise InvalidOverride(key, f"must be one of {allowed}, not {_shown(value)}", shape=True) from None
 
 
 def _filter(key: str, value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InvalidOverride(key, "must be an OData $filter string or null")
+        raise InvalidOverride(key, "must be an OData $filter string or null", shape=True)
     return value.strip() or None
+
+
+def _checked_filter(key: str, text: str, side: Side, entity_set: str) -> None:
+    """The filter against the fields of the mapping's table on that side (see the module docstring)."""
+    fields = filter_fields(side, entity_set)
+    if fields is None:
+        raise InvalidOverride(key, f"the fields of {entity_set} are not known, so no filter can be set on it")
+    try:
+        check_filter(text, fields, entity_set)
+    except FilterError as error:
+        raise InvalidFilter(key, error) from None
 
 
 def _narrowed(fields: tuple[FieldMapping, ...], direction: Direction) -> tuple[FieldMapping, ...]:
@@ -89,18 +131,25 @@ def _narrowed(fields: tuple[FieldMapping, ...], direction: Direction) -> tuple[F
     )
 
 
+def field_switch(key: str, change: Any) -> bool:
+    """One field's override: `true`/`false`, or `{"enabled": true|false}` (the form stored before the short one)."""
+    if isinstance(change, bool):
+        return change
+    if not isinstance(change, Mapping) or set(change) != {"enabled"}:
+        raise InvalidOverride(key, 'must be true, false or {"enabled": true|false}', shape=True)
+    return _boolean(f"{key}.enabled", change["enabled"])
+
+
 def _field_switches(value: Any, fields: tuple[FieldMapping, ...], direction: Direction) -> tuple[FieldMapping, ...]:
     if not isinstance(value, Mapping):
-        raise InvalidOverride("fields", 'must be an object like {"<field key>": {"enabled": false}}')
+        raise InvalidOverride("fields", 'must be an object like {"<field key>": false}', shape=True)
     by_key = {f.key: f for f in fields}
     switched: dict[str, bool] = {}
     for key, change in value.items():
         where = f"fields.{key}"
         if key not in by_key:
             raise InvalidOverride(where, f"no such field; fields: {', '.join(by_key)}")
-        if not isinstance(change, Mapping) or set(change) != {"enabled"}:
-            raise InvalidOverride(where, 'only "enabled" can be overridden on a field')
-        enabled = _boolean(f"{where}.enabled", change["enabled"])
+        enabled = field_switch(where, change)
         if enabled and not direction.allows(by_key[key].direction):
             message = f"carries data {by_key[key].direction.value}, which the mapping's direction {direction} excludes"
             raise InvalidOverride(where, message)
@@ -128,7 +177,7 @@ def _parse(overrides: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]
     for given, value in overrides.items():
         name = _ALIASES.get(given, given)
         if name not in OVERRIDABLE:
-            raise InvalidOverride(given, f"cannot be overridden; overridable: {', '.join(OVERRIDABLE)}")
+            raise InvalidOverride(given, f"cannot be overridden; overridable: {', '.join(OVERRIDABLE)}", shape=True)
         if name in given_as:
             raise InvalidOverride(given, f"given twice (as {given_as[name]!r} too)")
         given_as[name] = given
@@ -140,10 +189,26 @@ def _parse(overrides: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]
 
 
 def with_overrides(mapping: TableMapping, overrides: Mapping[str, Any]) -> TableMapping:
-    """The mapping with an administrator's overrides applied; InvalidOverride (a ValueError) names what is wrong."""
+    """The mapping with an administrator's overrides applied; InvalidOverride (a ValueError) names what is wrong
+    (the key in `field`, the mapping in `mapping`)."""
+    try:
+        return _applied(mapping, overrides)
+    except InvalidOverride as refused:
+        refused.mapping = mapping.name
+        raise
+
+
+def _applied(mapping: TableMapping, overrides: Mapping[str, Any]) -> TableMapping:
     if not isinstance(overrides, Mapping):
-        raise InvalidOverride("overrides", "must be an object")
+        raise InvalidOverride("overrides", "must be an object", shape=True)
     changes, given_as, field_changes = _parse(overrides)
+    sides: tuple[tuple[str, Side, str], ...] = (
+        ("bc_filter", "bc", mapping.bc_entity_set),
+        ("dataverse_filter", "dataverse", mapping.dataverse_entity_set),
+    )
+    for name, side, entity_set in sides:
+        if changes.get(name):
+            _checked_filter(given_as[name], changes[name], side, entity_set)
     direction: Direction = changes.get("direction", mapping.direction)
     if not mapping.direction.allows(direction):
         raise InvalidOverride(given_as["direction"], f"may only narrow {mapping.direction}, not become {direction}")

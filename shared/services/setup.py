@@ -21,6 +21,7 @@ from shared.domain.errors import ConflictError, FatalError, InvalidInputError
 from shared.ports import BusinessCentralClientPort, CouplingStore, SettingsStore
 
 PARTITION = "setup"
+BLANK = "\t\n\v\f\r "  # what counts as blank: the same ASCII set as the API document's patterns (http_support)
 WRITE_IN_MAPPING = {"Item": ("items", "ITEM-PRODUCT"), "Resource": ("resources", "RESOURCE-PRODUCT")}
 
 
@@ -105,15 +106,15 @@ def _validated(name: str, value: Any) -> Any:
     if name == "writeInProductType" and value not in WRITE_IN_TYPES:
         raise InvalidInputError("invalidValue", f"'{name}' must be one of {', '.join(WRITE_IN_TYPES)}.", field=name)
     if name == "writeInProductNumber":
-        if not isinstance(value, str) or len(value.strip()) > 20:
+        if not isinstance(value, str) or len(value) > 20:
             raise InvalidInputError("invalidValue", f"'{name}' must be a text of at most 20 characters.", field=name)
         return value.strip().upper()  # Code[20]
-    if name == "bcCompany" and (not isinstance(value, str) or not value.strip() or len(value) > 100):
+    if name == "bcCompany" and (not isinstance(value, str) or not value.strip(BLANK) or len(value) > 100):
         message = f"'{name}' must be a non-empty text of at most 100 characters."
         raise InvalidInputError("invalidValue", message, field=name)
     if name == "pageServices":
         ok = isinstance(value, dict) and all(
-            isinstance(k, str) and isinstance(v, str) and v.strip() and len(v) <= 240 for k, v in value.items()
+            isinstance(k, str) and isinstance(v, str) and v.strip(BLANK) and len(v) <= 240 for k, v in value.items()
         )
         if not ok:
             raise InvalidInputError("invalidValue", f"'{name}' must map entity names to service names.", field=name)

@@ -13,7 +13,7 @@ from typing import Any
 
 import azure.functions as func
 
-from shared.triggers.http_support import RouteSpec, documented, guid, handled, json_response
+from shared.triggers.http_support import GUID_SCHEMA, RouteSpec, documented, guid, handled, json_response
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 log = logging.getLogger("bc_sales_sync.availability")
@@ -65,8 +65,9 @@ documented(
         "items/{bcId}/availability",
         "GET",
         "The live inventory of a BC item (and its coupled product)",
-        responses=(200, 400, 404, 503),
+        responses=(200, 400, 404, 409, 422, 503),
         response_schema=AVAILABILITY_SCHEMA,
+        path={"bcId": GUID_SCHEMA},
     )
 )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from shared.triggers.http_support import RouteSpec, documented, guid, handled, json_response
+from shared.triggers.http_support import GUID_SCHEMA, RouteSpec, documented, guid, handled, json_response
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 ORDER_RESULT: dict[str, object] = {
@@ -28,6 +28,7 @@ documented(
         "Create the BC order of a submitted Sales order (once only; a repeat answers alreadyCreated)",
         responses=(200, 201, 400, 404, 409, 422),
         response_schema=ORDER_RESULT,
+        path={"dataverseId": GUID_SCHEMA},
     )
 )
 
@@ -52,6 +53,7 @@ documented(
         "POST",
         "Create the Sales invoice (with lines, status Billed or its payment status) of a posted BC invoice, once",
         responses=(200, 201, 400, 404, 409, 422),
+        path={"bcId": GUID_SCHEMA},
     )
 )
 
@@ -74,6 +76,7 @@ documented(
         "POST",
         "Process an active or won Sales quote: create, revise (archiving the BC quote first) or convert it",
         responses=(200, 400, 404, 409, 422),
+        path={"dataverseId": GUID_SCHEMA},
     )
 )
 
@@ -95,7 +98,8 @@ documented(
         "quotes/{dataverseId}/archive",
         "GET",
         "The archived versions of a Sales quote's BC quote (oldest revision first)",
-        responses=(200, 400, 404),
+        responses=(200, 400, 404, 422),
+        path={"dataverseId": GUID_SCHEMA},
     )
 )
 

@@ -1,4 +1,12 @@
-"""HTTP routes for mappings (BC's Integration Table Mappings), jobs and record errors."""
+"""HTTP routes for mappings (BC's Integration Table Mappings), jobs and record errors.
+
+Overrides are validated when saved (`PATCH`: 400 naming the key, a filter with its position). One stored before a
+rule existed (an unchecked filter, say) is not hidden: `GET` shows the mapping as the catalog defines it with the
+stored overrides and an `overrideError`, and every use of the mapping answers 409 `invalidFilter` (or
+`invalidOverride`) until an admin fixes it (a `PATCH` that corrects the key) or resets it. It is never silently
+ignored: a filter narrows what is synchronized, and running without it would copy records the administrator meant to
+leave out.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +27,7 @@ from shared.triggers.http_support import (
     mapping_schema,
     text,
 )
+from shared.triggers.mapping_schemas import FIELD_SWITCH, FILTER_SCHEMA, MAPPING_SCHEMA, described_mapping, field_switch
 from shared.triggers.serialize import error_entry_json, job_json
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -47,32 +56,38 @@ def _overrides(services: Any) -> tuple[dict[str, Any], str | None]:
     return dict(values), etag
 
 
-documented(RouteSpec("list_mappings", "mappings", "GET", "Every table mapping with its overrides and coverage"))
+documented(
+    RouteSpec(
+        "list_mappings",
+        "mappings",
+        "GET",
+        "Every table mapping with its overrides and coverage",
+        response_schema={
+            "type": "object",
+            "required": ["value"],
+            "properties": {"value": {"type": "array", "items": MAPPING_SCHEMA}},
+        },
+    )
+)
 
 
 @blueprint.route(route="mappings", methods=["GET"])
 @handled
 def list_mappings(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.mappings import describe_all
+    from shared.mappings import CATALOG
 
     overrides, _ = _overrides(_services())
-    known = {name: value for name, value in overrides.items() if isinstance(value, dict)}
-    return json_response(200, {"value": describe_all(known)})
+    return json_response(200, {"value": [described_mapping(name, overrides.get(name)) for name in CATALOG]})
 
 
-documented(RouteSpec("get_mapping", "mappings/{name}", "GET", "One table mapping", responses=(200, 400)))
+documented(RouteSpec("get_mapping", "mappings/{name}", "GET", "One table mapping", response_schema=MAPPING_SCHEMA))
 
 
 @blueprint.route(route="mappings/{name}", methods=["GET"])
 @handled
 def get_mapping(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.mappings import describe, get_mapping, with_overrides
-
     name = mapping_name(req.route_params.get("name"), "name")
-    own = _overrides(_services())[0].get(name) or {}
-    described = describe(with_overrides(get_mapping(name), own))
-    described["overrides"] = own
-    return json_response(200, described)
+    return json_response(200, described_mapping(name, _overrides(_services())[0].get(name)))
 
 
 documented(
@@ -80,7 +95,8 @@ documented(
         "patch_mapping",
         "mappings/{name}",
         "PATCH",
-        "Change a mapping's overrides (enable, narrow direction, policies)",
+        "Change a mapping's overrides (enable, narrow direction, policies, filters, field switches); the keys given "
+        "replace the stored ones (`fields` as a whole), null filters drop a filter",
         body={
             "type": "object",
             "additionalProperties": False,
@@ -91,12 +107,18 @@ documented(
                 "deletionPolicy": {"type": "string", "enum": ["none", "removeCoupling", "restore"]},
                 "syncOnlyCoupled": {"type": "boolean"},
                 "createIfNoMatch": {"type": "boolean"},
-                "bcFilter": {"type": ["string", "null"]},
-                "dataverseFilter": {"type": ["string", "null"]},
-                "fields": {"type": "object", "additionalProperties": {"type": "boolean"}},
+                "bcFilter": FILTER_SCHEMA,
+                "dataverseFilter": FILTER_SCHEMA,
+                "fields": {
+                    "type": "object",
+                    "description": "Field mapping key (GET shows each field's `key`: `displayName>name`) -> switch",
+                    "additionalProperties": FIELD_SWITCH,
+                },
             },
         },
         responses=(200, 400, 409),
+        response_schema=MAPPING_SCHEMA,
+        rules=("invalidOverride", "invalidFilter"),
     )
 )
 
@@ -110,18 +132,30 @@ def patch_mapping(req: func.HttpRequest) -> func.HttpResponse:
     body = json_object(req, OVERRIDE_KEYS)
     services = _services()
     overrides, etag = _overrides(services)
-    merged = {**(overrides.get(name) or {}), **body}
+    stored = overrides.get(name)
+    merged = {**(stored if isinstance(stored, dict) else {}), **body}
     try:
         mapping = with_overrides(get_mapping(name), merged)
     except InvalidOverride as refused:
-        raise InvalidInputError("invalidOverride", refused.message, field=refused.field) from None
+        code = "invalidValue" if refused.shape else refused.code
+        raise InvalidInputError(code, str(refused), field=refused.field) from None  # "bcFilter: ... (at position 7)"
+    if isinstance(merged.get("fields"), dict):  # stored in the short form: {"<key>": true|false}
+        merged["fields"] = {key: field_switch(value) for key, value in merged["fields"].items()}
     services.settings_store.update_settings(MAPPING_PARTITION, {**overrides, name: merged}, etag)
     described = describe(mapping)
     described["overrides"] = merged
     return json_response(200, described)
 
 
-documented(RouteSpec("reset_mapping", "mappings/{name}/reset", "POST", "Drop a mapping's overrides (BC's Reset)"))
+documented(
+    RouteSpec(
+        "reset_mapping",
+        "mappings/{name}/reset",
+        "POST",
+        "Drop a mapping's overrides (BC's Reset)",
+        response_schema=MAPPING_SCHEMA,
+    )
+)
 
 
 @blueprint.route(route="mappings/{name}/reset", methods=["POST"])
@@ -147,7 +181,8 @@ documented(
         "mappings/{name}/synchronize",
         "POST",
         "Synchronize the mapping's modified records now (BC's 'Synchronize Modified Records')",
-        responses=(200, 400, 409, 503),
+        responses=(200, 400, 409, 422, 503),
+        rules=("mappingDisabled",),
     )
 )
 
@@ -211,11 +246,12 @@ documented(
             "additionalProperties": False,
             "properties": {
                 "mapping": mapping_schema(),
-                "ids": {"type": "array", "items": ID_SCHEMA},
+                "ids": {"type": "array", "items": ID_SCHEMA, "minItems": 1, "maxItems": 1000},
                 "all": {"type": "boolean"},
             },
         },
-        responses=(200, 400, 409, 503),
+        responses=(200, 400, 409, 422, 503),
+        rules=("idsOrAll",),
     )
 )
 

@@ -6,10 +6,20 @@ import azure.functions as func
 
 from shared.domain.errors import InvalidInputError
 from shared.triggers.http_couplings import ID, record_id
-from shared.triggers.http_support import RouteSpec, documented, handled, json_response, mapping_name, mapping_schema
+from shared.triggers.http_support import (
+    GUID_SCHEMA,
+    NOT_BLANK,
+    RouteSpec,
+    documented,
+    handled,
+    json_response,
+    mapping_name,
+    mapping_schema,
+)
 from shared.triggers.serialize import job_json
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
+LIMIT_PATTERN = "^(?:[1-9]|[1-9][0-9]|1[0-9]{2}|200)$"  # 1 to 200
 
 documented(
     RouteSpec(
@@ -17,8 +27,9 @@ documented(
         "records/{mapping}/compare",
         "GET",
         "Both sides of a coupled record, field by field (the conflict view: choose a side with Synchronize Now)",
-        query={"bcId": ID, "dataverseId": ID},
-        responses=(200, 400, 404, 409),
+        query={"bcId": ID, "dataverseId": GUID_SCHEMA},
+        responses=(200, 400, 404, 409, 422),
+        rules=("bcIdOrDataverseId", "invalidId"),
     )
 )
 
@@ -47,7 +58,8 @@ documented(
         "jobs",
         "GET",
         "The recent sync jobs of a mapping, newest first, with counters and times",
-        query={"mapping": mapping_schema(), "limit": {"type": "string", "pattern": "^[0-9]{1,3}$"}},
+        query={"mapping": mapping_schema(), "limit": {"type": "string", "pattern": LIMIT_PATTERN}},
+        required_query=("mapping",),
         responses=(200, 400),
     )
 )
@@ -72,8 +84,10 @@ documented(
         "records/{mapping}/by-number",
         "GET",
         "A BC record by its number or code (BC's No.), with its id and its coupling (null when not coupled)",
-        query={"number": {"type": "string", "minLength": 1, "maxLength": 20, "pattern": r"\S"}},
-        responses=(200, 400, 404),
+        query={"number": {"type": "string", "minLength": 1, "maxLength": 20, "pattern": NOT_BLANK}},
+        required_query=("number",),
+        responses=(200, 400, 404, 409, 422),
+        rules=("noNumberLookup", "tooLong"),
     )
 )
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import azure.functions as func
 
-from shared.triggers.http_support import RouteSpec, documented, handled, json_object, json_response
+from shared.connectors.entity_sources import DEFAULT_SOURCES  # data only (no I/O): the page-backed entities
+from shared.triggers.http_support import NOT_BLANK, RouteSpec, documented, handled, json_object, json_response
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 
@@ -24,8 +25,12 @@ SETUP_SCHEMA: dict[str, Any] = {
         "autoProcessQuotes": {"type": ["boolean", "null"]},
         "writeInProductType": {"enum": ["Item", "Resource", None]},
         "writeInProductNumber": {"type": ["string", "null"], "maxLength": 20},
-        "bcCompany": {"type": ["string", "null"], "maxLength": 100},
-        "pageServices": {"type": ["object", "null"], "additionalProperties": {"type": "string"}},
+        "bcCompany": {"type": ["string", "null"], "minLength": 1, "maxLength": 100, "pattern": NOT_BLANK},
+        "pageServices": {
+            "type": ["object", "null"],
+            "propertyNames": {"enum": sorted(s.entity for s in DEFAULT_SOURCES if s.is_page)},
+            "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 240, "pattern": NOT_BLANK},
+        },
     },
 }
 
@@ -53,7 +58,8 @@ documented(
         "PATCH",
         "Change setup values (null drops an override); If-Match guards against a concurrent save",
         body=SETUP_SCHEMA,
-        responses=(200, 400, 409),
+        responses=(200, 400, 409, 422),
+        rules=("unknownCompany", "unknownWriteInProduct"),
     )
 )
 

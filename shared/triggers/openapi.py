@@ -11,12 +11,14 @@ from typing import Any
 import azure.functions as func
 
 from shared.triggers.health import VERSION
+from shared.triggers.http_body import MAX_BODY_BYTES
 from shared.triggers.http_support import (
     ERROR_SCHEMA,
     ID_SCHEMA,
     ROUTES,
     RouteSpec,
     documented,
+    handled,
     json_response,
     mapping_schema,
 )
@@ -26,11 +28,14 @@ STATUS_TEXT = {
     200: "OK",
     201: "Created",
     204: "No content",
-    400: "Bad input",
+    400: "Bad input (the error names the field, or `body`)",
     401: "Missing or wrong function key",
     404: "Unknown record",
-    409: "Dependency or conflict",
-    422: "The other system refused the data",
+    409: "Dependency or conflict (also `invalidFilter`/`invalidOverride`: the mapping's stored overrides no longer "
+    "validate; correct them with PATCH /api/mappings/{name} or reset them)",
+    413: f"The body is larger than {MAX_BODY_BYTES} bytes",
+    415: "The body is not JSON: send Content-Type application/json (charset utf-8 if given)",
+    422: "The other system refused the request or the record's data (its message says why)",
     502: "The other system refused our credentials or configuration",
     503: "A downstream service is throttling or unavailable; retry after Retry-After",
 }
@@ -48,7 +53,8 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
         for name in re.findall(r"{(\w+)}", spec.route)
     ]
     params += [
-        {"name": name, "in": "query", "required": False, "schema": schema} for name, schema in spec.query.items()
+        {"name": name, "in": "query", "required": name in spec.required_query, "schema": schema}
+        for name, schema in spec.query.items()
     ]
     if params:
         operation["parameters"] = params
@@ -57,8 +63,14 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
             "required": bool(spec.body.get("required")),
             "content": {"application/json": {"schema": spec.body}},
         }
-    for status in sorted({*spec.responses, 400, 502, 503} | ({401} if spec.auth == "function" else set())):
+    if spec.rules:
+        operation["x-rule-codes"] = list(spec.rules)
+    body_statuses = {413, 415} if spec.body is not None else set()
+    statuses = {*spec.responses, 400, 502, 503, *body_statuses} | ({401} if spec.auth == "function" else set())
+    for status in sorted(statuses):
         response: dict[str, Any] = {"description": STATUS_TEXT.get(status, str(status))}
+        if status == 400 and spec.rules:
+            response["description"] += "; input the schema allows can still break a rule: " + ", ".join(spec.rules)
         if status not in (204, 401):  # Azure answers a missing or wrong key with an empty 401
             if status < 400:
                 response["content"] = {media: {"schema": spec.response_schema} for media in spec.media_types}
@@ -95,5 +107,6 @@ documented(RouteSpec("openapi_document", "openapi.json", "GET", "This document",
 
 
 @blueprint.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@handled
 def openapi_document(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(200, document())

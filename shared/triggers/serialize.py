@@ -53,3 +53,46 @@ def error_entry_json(entry: RecordErrorEntry) -> dict[str, Any]:
         "lastSeen": entry.last_seen,
         "skipped": entry.skipped,
     }
+
+
+SYNC_REPORT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["mapping", "bcId", "dataverseId", "direction", "outcome", "jobId", "changes"],
+    "properties": {
+        "mapping": {"type": "string"},
+        "bcId": {"type": "string"},
+        "dataverseId": {"type": "string"},
+        "direction": {"enum": ["toDataverse", "fromDataverse"], "description": "the direction applied"},
+        "outcome": {"type": "string", "enum": ["modified", "unchanged"]},
+        "jobId": {"type": "string"},
+        "changes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "old", "new"],
+                "properties": {
+                    "field": {"type": "string"},
+                    "bcField": {"type": ["string", "null"]},
+                    "dataverseField": {"type": ["string", "null"]},
+                    "old": {},
+                    "new": {},
+                },
+            },
+        },
+    },
+}
+
+
+def report_json(report: Any) -> dict[str, Any]:
+    return {
+        "mapping": report.mapping,
+        "bcId": report.bc_id,
+        "dataverseId": report.dataverse_id,
+        "direction": report.direction.value,
+        "outcome": report.outcome,
+        "jobId": report.job_id,
+        "changes": [
+            {"field": c.field, "bcField": c.bc_field, "dataverseField": c.dataverse_field, "old": c.old, "new": c.new}
+            for c in report.changes
+        ],
+    }

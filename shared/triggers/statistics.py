@@ -12,7 +12,7 @@ from typing import Any
 
 import azure.functions as func
 
-from shared.triggers.http_support import RouteSpec, documented, guid, handled, json_response
+from shared.triggers.http_support import GUID_SCHEMA, RouteSpec, documented, guid, handled, json_response
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 
@@ -59,6 +59,7 @@ documented(
         "Refresh a coupled customer's account statistics in Sales from Business Central",
         responses=(200, 400, 404, 409, 422, 503),
         response_schema=STATISTICS_SCHEMA,
+        path={"bcId": GUID_SCHEMA},
     )
 )
 

@@ -1,13 +1,14 @@
 """Timers: the periodic incremental sync of every enabled mapping (schedule = app setting `SYNC_SCHEDULE`).
 
-Mappings run in dependency order (the catalog's order), each on its own: one failing mapping is logged and the
-others still run, and a transient failure simply waits for the next tick (nothing is lost: checkpoints only move
-after a successful write). A mapping whose full-synchronization line is running is left to that line (both would
-read the same records; the line hands its checkpoints over when it finishes). The hold ends as soon as the line
-finishes or is stalled (its run made no progress for `FULL_SYNC_STALL_MINUTES`: its messages were lost, and only a
-restart moves it again), and, as a backstop, once the line has been running for `FULL_SYNC_LINE_HOURS`. Each tick
-also settles the running runs (`full_sync_recovery.Recovery.settle`): a line whose last message was lost after its
-records were all done is closed and handed over here, even when nobody opens its review.
+Mappings run in dependency order (the catalog's order), each on its own: one failing mapping (or one whose stored
+overrides no longer validate) is logged and the others still run, and a transient failure simply waits for the next
+tick (nothing is lost: checkpoints only move after a successful write). A mapping whose full-synchronization line is
+running is left to that line (both would read the same records; the line hands its checkpoints over when it
+finishes). The hold ends as soon as the line finishes or is stalled (its run made no progress for
+`FULL_SYNC_STALL_MINUTES`: its messages were lost, and only a restart moves it again), and, as a backstop, once the
+line has been running for `FULL_SYNC_LINE_HOURS`. Each tick also settles the running runs
+(`full_sync_recovery.Recovery.settle`): a line whose last message was lost after its records were all done is closed
+and handed over here, even when nobody opens its review.
 """
 
 from __future__ import annotations
@@ -41,13 +42,13 @@ def run_scheduled_mappings(schedule: str) -> dict[str, str]:
     recent = services.context.clock() - timedelta(hours=FULL_SYNC_LINE_HOURS)
     in_full_sync = Recovery(full_sync).holding_mappings(recent)
     for name in mapping_names():
-        mapping = services.context.mapping(name)
-        if not mapping.enabled or mapping.schedule != schedule:
-            continue
-        if name in in_full_sync:
-            outcomes[name] = "skipped: its full synchronization line is running"
-            continue
         try:
+            mapping = services.context.mapping(name)  # raises when its stored overrides no longer validate
+            if not mapping.enabled or mapping.schedule != schedule:
+                continue
+            if name in in_full_sync:
+                outcomes[name] = "skipped: its full synchronization line is running"
+                continue
             job = run_mapping(services.context, name)
             outcomes[name] = f"finished: {job.counters.as_dict()}"
         except SyncError as error:

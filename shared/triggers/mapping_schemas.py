@@ -1,0 +1,67 @@
+"""What the mapping routes document and show: the mapping's JSON shape, the filter and field-switch schemas of
+`PATCH /api/mappings/{name}`, and a mapping described with its stored overrides (or why they no longer apply).
+
+Kept apart from `http_mappings` so that module holds routes only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.domain.odata_filter import MAX_FILTER_LENGTH
+
+
+def described_mapping(name: str, own: Any) -> dict[str, Any]:
+    """The mapping with its stored overrides; when they no longer validate, the catalog's mapping, the stored
+    overrides as they are, and `overrideError` saying which key is wrong and why."""
+    from shared.mappings import InvalidOverride, describe, get_mapping, with_overrides
+
+    own = own if isinstance(own, dict) else {}
+    try:
+        described = describe(with_overrides(get_mapping(name), own))
+    except InvalidOverride as stored:
+        described = describe(get_mapping(name))
+        described["overrideError"] = {"code": stored.code, "message": stored.message, "field": stored.field}
+    described["overrides"] = own
+    return described
+
+
+MAPPING_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "overrides"],
+    "properties": {
+        "name": {"type": "string"},
+        "overrides": {"type": "object"},
+        "overrideError": {
+            "type": "object",
+            "description": "The stored overrides no longer validate: the mapping cannot run until fixed or reset",
+            "required": ["code", "message", "field"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}},
+        },
+    },
+}
+
+FILTER_SCHEMA: dict[str, Any] = {
+    "type": ["string", "null"],
+    "maxLength": MAX_FILTER_LENGTH,
+    "description": "An OData $filter on the mapping's table on that side (null or blank: none). Checked when saved: "
+    "comparisons (eq ne gt ge lt le) of a field with a literal, and/or/not, parentheses, contains/startswith/"
+    "endswith(field, 'text'); fields as that table's API names them, values of their type. A refused filter is a 400 "
+    "invalidFilter naming the key, with the position (0-based) in the message.",
+}
+FIELD_SWITCH: dict[str, Any] = {
+    "oneOf": [
+        {"type": "boolean"},
+        {
+            "type": "object",
+            "required": ["enabled"],
+            "additionalProperties": False,
+            "properties": {"enabled": {"type": "boolean"}},
+        },
+    ],
+    "description": 'Switch a field mapping on or off: true/false, or the longer {"enabled": true/false}',
+}
+
+
+def field_switch(value: Any) -> bool:
+    return value if isinstance(value, bool) else bool(value["enabled"])
