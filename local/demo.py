@@ -18,7 +18,7 @@ import requests
 
 from local.demo_documents import document_story
 from local.demo_errors import StoryError
-from local.demo_full_sync import review_table, run_full_sync
+from local.demo_full_sync import contact_names, review_table, run_full_sync
 from local.emulators.business_central.seed import COMPANY_ID
 from local.emulators.business_central.seed import seeded_id as bc_id
 from local.emulators.tokens import acquire_local_token
@@ -230,6 +230,7 @@ class Story:
             f"run {review['runId']}: {review['status']}, {len(review['lines'])} lines"
             + (f", failed: {', '.join(failed)}" if failed else "")
         )
+        self.summary["full synchronization"].append(contact_names(self.dataverse))
 
     def print_summary(self) -> None:
         print("\n== Summary")

@@ -59,3 +59,14 @@ def run_full_sync(api: Callable[..., Any], timeout: float = 300) -> dict[str, An
             return dict(review)
         time.sleep(POLL_SECONDS)
         review = api("GET", f"full-sync/{review['runId']}")
+
+
+def contact_names(dataverse: Callable[..., Any], limit: int = 4) -> str:
+    """The summary line of the contacts the sync keeps under accounts: each with its first and last name as Sales
+    holds them (BC's First Name and Surname), so a lost first name shows at a glance."""
+    query = "contacts?$select=firstname,lastname&$filter=_parentcustomerid_value ne null&$orderby=lastname"
+    rows = (dataverse("GET", query) or {}).get("value", [])
+    named = [f"{row.get('firstname') or '(no first name)'} / {row.get('lastname') or ''}" for row in rows]
+    with_first = sum(1 for row in rows if row.get("firstname"))
+    shown = ", ".join(named[:limit]) + (", ..." if len(named) > limit else "")
+    return f"contacts (first / last name): {with_first} of {len(rows)} with a first name: {shown}"

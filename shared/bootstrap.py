@@ -114,6 +114,7 @@ def build_services(settings: Settings) -> Services:
         mapping=mapping_resolver(settings_store),
         local_currency=settings.local_currency,
         bulk_size=settings.bulk_size,
+        setup_values=lambda: _setup_values(settings_store),
     )
     return Services(
         settings,
@@ -125,6 +126,13 @@ def build_services(settings: Settings) -> Services:
         dict(os.environ),
         storage=tables,
     )
+
+
+def _setup_values(store: SettingsStore) -> dict[str, Any]:
+    """The effective setup for the engine's mapping behaviours (the write-in product), read at each use."""
+    from shared.services.setup import read_setup
+
+    return read_setup(store, os.environ).values
 
 
 def get_services() -> Services:

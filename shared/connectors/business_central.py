@@ -204,7 +204,9 @@ class BusinessCentralClient:
                 yield Page([to_canonical_row(source, row) for row in page.rows], page.next_link)
         if sources:
             return
-        names = ["id", *select, *(["lastModifiedDateTime"] if since is not None else [])]
+        api_source = self.sources.by_entity_set(entity_set)
+        key = api_source.key[0] if api_source is not None else "id"  # contactsInformation is keyed by contactId
+        names = [key, *select, *(["lastModifiedDateTime"] if since is not None else [])]
         params = {"$select": ",".join(dict.fromkeys(names))}
         filters = [f"lastModifiedDateTime ge {odata_datetime(since)}"] if since is not None else []
         if extra_filter:

@@ -12,6 +12,9 @@ route) without touching sync code or mappings. Hence:
 - canonical names are the API-style camelCase names of the custom API (`number`, `unitPrice`), so a mapping
   written against a page source keeps working after the entity moves to the custom route;
 - page service names are whatever the admin typed on the Web Services page, so they are settings;
+- a page no other need makes an admin publish (5055 Name Details) is *opt-in*: served only once its service name is
+  set (`BC_PAGE_SERVICES` / setup `pageServices`), so a tenant that did not publish it is never sent a request the
+  page would answer 404 (the sync then does without it, e.g. BC's own Name breakdown);
 - the registry is immutable; `with_custom()` / `with_service()` return a changed copy.
 
 The emulator keeps its own twin of this table (`local/emulators/business_central/pages_sources.py`); a contract test
@@ -47,6 +50,7 @@ class EntitySource:
     custom_set: str | None = None
     delta: bool = True
     view: tuple[tuple[str, str], ...] = ()  # a page's SourceTableView constants: (source property, value)
+    published: bool = True  # False: an opt-in page, not served until its service name is set
 
     @property
     def is_page(self) -> bool:
@@ -75,11 +79,16 @@ class EntitySource:
     def as_custom(self, route: str = CUSTOM_ROUTE) -> EntitySource:
         """The same entity served by the companion extension: SystemId key, API names, `lastModifiedDateTime`."""
         entity_set = self.custom_set or self.name
-        return EntitySource(self.entity, "custom", entity_set, route=route, lines=self.lines, custom_set=entity_set)
+        return EntitySource(
+            self.entity, "custom", entity_set, route=route, lines=self.lines, custom_set=entity_set,
+            published=self.published,
+        )  # fmt: skip
 
 
-def _api(entity: str, entity_set: str, *, lines: str | None = None, delta: bool = True) -> EntitySource:
-    return EntitySource(entity, "api", entity_set, lines=lines, delta=delta)
+def _api(
+    entity: str, entity_set: str, *, lines: str | None = None, delta: bool = True, key: str = "id"
+) -> EntitySource:
+    return EntitySource(entity, "api", entity_set, (key,), lines=lines, delta=delta)
 
 
 def _page(
@@ -90,10 +99,12 @@ def _page(
     custom_set: str,
     fields: Mapping[str, str],
     view: Mapping[str, str] | None = None,
+    *,
+    published: bool = True,
 ) -> EntitySource:
     return EntitySource(
         entity, "page", service, tuple(key), tuple(fields.items()), route="ODataV4", page_id=page_id,
-        custom_set=custom_set, delta=False, view=tuple((view or {}).items()),
+        custom_set=custom_set, delta=False, view=tuple((view or {}).items()), published=published,
     )  # fmt: skip
 
 
@@ -109,8 +120,11 @@ def _unit_groups(kind: str, service: str, page_id: int, number: str, description
 _API_SOURCES = (
     _api("customer", "customers"),
     _api("contact", "contacts"),
+    # read-only business relations (contact -> customer): the second hop from a person to its parent account
+    _api("contactInformation", "contactsInformation", delta=False, key="contactId"),
     _api("salesperson", "salespeoplePurchasers"),
     _api("currency", "currencies"),
+    _api("currencyExchangeRate", "currencyExchangeRates"),  # read-only; CURRENCY reads the latest rates each run
     _api("unitOfMeasure", "unitsOfMeasure"),
     _api("item", "items"),
     _api("salesOrder", "salesOrders", lines="salesOrderLines"),
@@ -170,6 +184,11 @@ _PAGE_SOURCES = (
         "externalDocumentNumber": "External_Document_No", "requestedDeliveryDate": "Requested_Delivery_Date",
         "workDescription": "WorkDescription", "status": "Status",
     }),
+    # A person's name parts (API v2.0 has only displayName): page 5055 Name Details, the Contact record by No.;
+    # opt-in (published=False) until the admin names its service, e.g. pageServices {"contactNameDetails": ...}.
+    _page("contactNameDetails", "NameDetails", 5055, ["No"], "contactNameDetails", {
+        "number": "No", "firstName": "First_Name", "middleName": "Middle_Name", "surname": "Surname",
+    }, published=False),
 )  # fmt: skip
 
 
@@ -197,7 +216,8 @@ class EntitySources:
         behind it. A set the registry does not list (e.g. `vendors`, `shippingAgents`: the sync has no source for
         them yet) is not served, so a mapping on it is refused before any request goes to BC."""
         return any(
-            (s.kind != "page" and s.name == entity_set) or entity_set in (s.lines, s.custom_set) for s in self.sources
+            s.published and ((s.kind != "page" and s.name == entity_set) or entity_set in (s.lines, s.custom_set))
+            for s in self.sources
         )
 
     def by_service(self, service: str) -> EntitySource | None:
@@ -207,11 +227,13 @@ class EntitySources:
         self.get(entity)
         return EntitySources(tuple(new if s.entity == entity else s for s in self.sources))
 
-    def with_custom(self, *entities: str, route: str = CUSTOM_ROUTE) -> EntitySources:
-        """Point these entities (any kind) at the companion extension's route."""
+    def with_custom(self, *entities: str, route: str = CUSTOM_ROUTE, publish: bool = True) -> EntitySources:
+        """Point these entities (any kind) at the companion extension's route; `publish=False` keeps an opt-in page
+        opt-in there (moved by BC version, not named by the admin)."""
         result = self
         for entity in entities:
-            result = result._replace(entity, result.get(entity).as_custom(route))
+            moved = result.get(entity).as_custom(route)
+            result = result._replace(entity, replace(moved, published=True) if publish else moved)
         return result
 
     def with_service(self, entity: str, service: str) -> EntitySources:
@@ -219,7 +241,7 @@ class EntitySources:
         source = self.get(entity)
         if not source.is_page:
             raise ValueError(f"'{entity}' is not served by a page web service ({source.kind})")
-        return self._replace(entity, replace(source, name=service))
+        return self._replace(entity, replace(source, name=service, published=True))
 
 
 def default_sources(
@@ -233,10 +255,11 @@ def default_sources(
     registry = EntitySources(_API_SOURCES + _PAGE_SOURCES)
     for entity, service in (service_names or {}).items():
         registry = registry.with_service(entity, service)
-    moved = list(custom)
+    registry = registry.with_custom(*dict.fromkeys(custom), route=custom_route)
     if bc_major_version is not None and bc_major_version > LAST_VERSION_WITH_PAGE_SERVICES:
-        moved += [s.entity for s in registry if s.is_page]
-    return registry.with_custom(*dict.fromkeys(moved), route=custom_route)
+        moved = [s.entity for s in registry if s.is_page]
+        registry = registry.with_custom(*moved, route=custom_route, publish=False)
+    return registry
 
 
 def sources_from_settings(settings: Mapping[str, str]) -> EntitySources:
@@ -250,7 +273,7 @@ def sources_from_settings(settings: Mapping[str, str]) -> EntitySources:
     )
     raw_custom = [e.strip() for e in settings.get("BC_CUSTOM_API_ENTITIES", "").split(",") if e.strip()]
     if raw_custom == ["*"]:
-        raw_custom = [s.entity for s in EntitySources(_PAGE_SOURCES)]
+        raw_custom = [s.entity for s in EntitySources(_PAGE_SOURCES) if s.published]  # opt-in pages: by name
     version = settings.get("BC_MAJOR_VERSION", "").strip()
     return default_sources(
         services,

@@ -2,7 +2,8 @@
 // then watch its lines update live: status, counters, progress from chunks done/total, throughput and errors; restart
 // the failed lines, and the stalled ones (running, but the run made no progress for the stall setting's minutes:
 // its messages were lost; a restart re-sends exactly its chunks not yet counted). The last run id is kept in
-// sessionStorage so the review survives a reload.
+// sessionStorage so the review survives a reload. "Dry run" starts a run that only reports what each line would do
+// (nothing written); a coupling line's "Left uncoupled" says how many records it left, and why.
 "use strict";
 
 (function () {
@@ -10,6 +11,15 @@
   const POLL_MS = 1000;
   const SHOWN_COUNTERS = ["inserted", "modified", "unchanged", "coupled", "failed", "skipped"];
   const ENDED = ["finished", "failed"];
+  const LEFT_REASONS = [["noMatch", "no match"], ["severalMatches", "several matches"],
+    ["matchCoupled", "match coupled to another record"], ["dataverseOnly", "only in Sales"]];
+
+  // What a coupleRecords line left uncoupled, by reason, in words; empty when it left nothing.
+  function leftCell(line) {
+    const left = line.left || {};
+    const parts = LEFT_REASONS.filter(([key]) => left[key]).map(([key, words]) => `${left[key]} ${words}`);
+    return h("td", { class: "left-uncoupled", text: parts.join(", ") });
+  }
 
   function progress(done, total, label, unit = "chunks") {
     const bar = h("progress", { max: total || 1, value: total ? Math.min(done, total) : 0, "aria-label": label });
@@ -52,13 +62,14 @@
         ? h("span", { class: "hint", text: "no chunks" }) // noRecords, or a line that failed before planning
         : progress(line.chunks.done, line.chunks.total, `${line.mapping} progress`)),
       SHOWN_COUNTERS.map((name) => h("td", { class: "number", text: String(c[name]) })),
+      leftCell(line),
       h("td", { class: "number", text: line.recordsPerSecond === null ? "–" : String(line.recordsPerSecond) }),
       h("td", { class: "nowrap", text: line.startedOn ? duration(secondsBetween(line.startedOn, line.finishedOn)) : "" }),
       h("td", {}, lineErrors(line)));
   }
 
   function reviewTable(review) {
-    const headers = ["Mapping", "Recommendation", "Status", "Progress", ...SHOWN_COUNTERS, "Records/s", "Duration", "Errors"];
+    const headers = ["Mapping", "Recommendation", "Status", "Progress", ...SHOWN_COUNTERS, "Left uncoupled", "Records/s", "Duration", "Errors"];
     return table(`Review of run ${review.runId}`, headers, review.lines.map(lineRow), { class: "review", hideCaption: true });
   }
 
@@ -84,6 +95,7 @@
       const review = h("section", { class: "panel", "aria-labelledby": "review-heading" });
       const runInput = h("input", { type: "text", name: "runId", value: lastRun(), size: 44, autocomplete: "off" });
       const start = h("button", { type: "button", text: "Start full synchronization" });
+      const dry = h("button", { type: "button", class: "secondary", text: "Dry run" });
       const open = h("button", { type: "submit", class: "secondary", text: "Show run" });
       const left = h("div", { class: "left-out" });
 
@@ -131,7 +143,7 @@
         if (stopped) return;
         if (!frame || frame.runId !== runId) frame = build(runId);
         const ended = ENDED.includes(data.status);
-        frame.status.textContent = data.status;
+        frame.status.textContent = data.dryRun ? `${data.status} (dry run: counters say what would happen, nothing was written)` : data.status;
         frame.status.dataset.runStatus = data.status;
         frame.lines.replaceChildren(`created ${time(data.createdOn)} · `,
           progress(data.progress.linesDone, data.progress.lines, "Lines done", "lines done"));
@@ -144,8 +156,8 @@
         if (!ended) schedule(runId);
       }
 
-      start.addEventListener("click", () => act(start, async () => {
-        const { data } = await api("POST", "full-sync", { body: {} });
+      const begin = (button, path, words) => () => act(button, async () => {
+        const { data } = await api("POST", path, { body: {} });
         rememberRun(data.runId);
         runInput.value = data.runId;
         const notRunnable = Object.entries(data.notRunnable || {});
@@ -153,9 +165,11 @@
           ? h("details", {}, h("summary", { text: `${notRunnable.length} mappings left out` }),
             h("ul", { class: "compact" }, notRunnable.map(([name, why]) => h("li", { text: `${name}: ${why}` }))))
           : "");
-        announce(`Full synchronization ${data.runId} started.`);
+        announce(`${words} ${data.runId} started.`);
         await show(data.runId, true);
-      }));
+      });
+      start.addEventListener("click", begin(start, "full-sync", "Full synchronization"));
+      dry.addEventListener("click", begin(dry, "full-sync?dryRun=true", "Dry run"));
 
       const form = h("form", { class: "inline", novalidate: true, on: {
         submit: (event) => {
@@ -170,7 +184,7 @@
       main.append(
         h("section", { class: "panel" },
           h("p", { text: "A full synchronization runs every mapping that can run, in dependency order, fanned out on the sync-jobs queue." }),
-          h("div", { class: "actions" }, start), left, form),
+          h("div", { class: "actions" }, start, dry), left, form),
         review);
       if (lastRun()) show(lastRun(), true);
       return () => { stopped = true; window.clearTimeout(timer); };

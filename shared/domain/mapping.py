@@ -70,6 +70,10 @@ class Lookup:
     # page key id (`Item_No|Code`, `Item|<SystemId>`): the lookup is scoped to this record (an item's base unit
     # among its own units, not any unit with that code) and costs no BC read. With it, `bc_key` is "id".
     bc_id_from: tuple[str, ...] = ()
+    # The property of the `bc_entity_set` row that holds the id the couplings know, when that row is not the coupled
+    # record itself but a link to it: `relatedId` of `contactsInformation` (company contact number -> customer id),
+    # the second hop from a BC person's `companyNumber` to the account of its company's customer.
+    bc_id_field: str = "id"
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,9 @@ class TableMapping:
     enabled: bool = True
     schedule: str | None = None  # app setting name of the timer schedule, when the mapping runs periodically
     note: str = ""
+    # Per-table rules BC runs in code (publish and price a product, leave the write-in item out): names registered in
+    # `services/behaviours.py`, which the engine runs at its hook points for any mapping that declares them.
+    behaviours: tuple[str, ...] = ()
 
     def field_mappings(self, direction: Direction) -> tuple[FieldMapping, ...]:
         """The enabled field mappings that carry data in `direction`."""

@@ -49,6 +49,25 @@ class Counters:
 
 
 @dataclass(frozen=True)
+class LeftUncoupled:
+    """What a `coupleRecords` line left uncoupled, by reason: its BC records without a unique uncoupled match (and not
+    created: the mapping does not create, or the record is ambiguous), and Dataverse's rows no BC record matched,
+    which BC's "Couple Records" leaves as they are (they are never created in BC by that line)."""
+
+    no_match: int = 0
+    several_matches: int = 0  # several rows match, coupled or not: never coupled nor created
+    match_coupled: int = 0  # the one row that matches is coupled to another record
+    dataverse_only: int = 0  # Dataverse rows in the filter still uncoupled after the BC records were matched
+
+    def add(self, other: LeftUncoupled) -> LeftUncoupled:
+        return LeftUncoupled(**{name: value + getattr(other, name) for name, value in asdict(self).items()})
+
+    def as_dict(self) -> dict[str, int]:
+        return {"noMatch": self.no_match, "severalMatches": self.several_matches,
+                "matchCoupled": self.match_coupled, "dataverseOnly": self.dataverse_only}  # fmt: skip
+
+
+@dataclass(frozen=True)
 class SyncJob:
     """One run of one mapping (or one chunk of it): the job log line."""
 
@@ -90,6 +109,7 @@ class ReviewLine:
     restarts: int = 0  # restarts that re-sent its missing chunks: part of the re-sent message ids (not stale)
     stores_chunks: bool = False  # its split stores each chunk's ids before sending it (lines started before: no)
     hand_over_pending: bool = False  # finished, but its checkpoints or its dependents' start may not be done yet
+    left: LeftUncoupled = field(default_factory=LeftUncoupled)  # coupleRecords: what it left uncoupled, and why
 
 
 @dataclass(frozen=True)
@@ -99,6 +119,7 @@ class SyncRun:
     status: str = "running"
     mappings: tuple[str, ...] = ()
     etag: str | None = None
+    dry_run: bool = False  # reports what each line would do: nothing is written to either app nor coupled
 
 
 @dataclass(frozen=True)

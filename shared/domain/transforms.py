@@ -82,6 +82,34 @@ class OptionMappingFailed(RecordError):
     """BC's "Option Mapping Failure": a value with no coupled counterpart; the record fails, nothing is blanked."""
 
 
+class ExchangeRateMissing(OptionMappingFailed):
+    """BC's CurrencyExchangeRateMissingErr: a currency with no exchange rate in BC is never written to Sales (a real
+    org refuses a currency without a rate, and a guessed or null rate would misprice every amount in it)."""
+
+
+# Values that do not come from the record but from BC data the engine reads once per run (`LookupResolver
+# .run_transform`); a field using one is compared on every run, since that data changes without the record changing.
+LATEST_EXCHANGE_RATE = "latestExchangeRate"  # BC code -> BC's current LCY -> currency factor (exchange_rates.py)
+RUN_TRANSFORMS = frozenset({LATEST_EXCHANGE_RATE})
+
+
+def exchange_rate_transform(rates: Mapping[str, float]) -> Transform:
+    """BC currency code -> the Dataverse `exchangerate`; a code without a rate fails the record, naming it."""
+
+    def to_dataverse(code: Any) -> Any:
+        rate = rates.get(str(code or "").strip().upper())
+        if not rate:
+            raise ExchangeRateMissing(
+                "exchangeRateMissing",
+                f"Cannot create or update the currency {code} in Sales, because there is no exchange rate defined "
+                "for it in Business Central.",
+                field="exchangerate",
+            )
+        return rate
+
+    return Transform(LATEST_EXCHANGE_RATE, to_dataverse, _identity)
+
+
 @dataclass(frozen=True)
 class OptionMap:
     """BC codes (or ids) <-> a Dataverse option set (payment terms, shipment methods, shipping agents).
@@ -135,4 +163,4 @@ def transform_named(name: str | None, option_maps: Mapping[str, OptionMap] | Non
 
 
 def known_transform(name: str) -> bool:
-    return name in TRANSFORMS or name.startswith("option:")
+    return name in TRANSFORMS or name in RUN_TRANSFORMS or name.startswith("option:")

@@ -1,16 +1,18 @@
 """CONTACT: BC person contacts of a company <-> Dataverse contacts whose parent is an account.
 
-Why the name is carried the way it is: API v2.0 contacts expose only `displayName` (BC's Name, which BC derives from
-First Name, Middle Name and Surname). Dataverse computes `fullname` from `firstname` + `lastname` and does not let it
-be written. So BC's name is written whole into `lastname` (with `firstname`/`middlename` cleared, so `fullname` is
-exactly BC's name) and read back from `fullname`. Round trip: a Sales user's "Andy" + "Teal" becomes BC "Andy Teal";
-a BC rename writes "Andrew Teal" into `lastname` and clears `firstname`, so Sales never shows "Andy Andrew Teal".
+Why the name parts are carried by a behaviour (`nameParts`, shared/services/behaviours_names.py): API v2.0 contacts
+expose only `displayName` (BC's Name); BC keeps First Name, Middle Name and Surname beside it (its NameBreakdown
+splits a new Name into them; a changed part rebuilds the Name), and they are on page 5055 "Name Details" only. So the
+parts are read from page 5055 when it is published, else from BC's NameBreakdown of the name; a BC name that is
+exactly the parts Sales holds joined stands for those parts (a part Sales has is never blanked while BC's name did
+not change); a changed BC name sends its parts to firstname/middlename/lastname together; a part changed in Sales
+rebuilds BC's name (and goes through page 5055 when published). Dataverse computes `fullname` from the parts.
 
-Why the parent account is a disabled field: a BC person's `companyNumber` is the number of a *company contact*, not
-of a customer; the customer is linked to that company contact by a business relation (API v2.0 exposes it only in
-the read-only `contactsInformation`: contactNumber -> relatedId where relatedType = Customer). A lookup through the
-CUSTOMER couplings needs that second hop, which `Lookup` cannot express yet and the BC emulator does not fill yet
-(a `Lookup` extension is proposed). BC itself sets the parent in code, not by a field mapping.
+Why the parent account takes two hops: a BC person's `companyNumber` is the number of a *company contact*, not of
+a customer; the customer is linked to that company contact by a business relation, which API v2.0 exposes only in
+the read-only `contactsInformation` (contactNumber -> relatedId where relatedType = Customer). The lookup reads that
+link row (`Lookup.bc_id_field = "relatedId"`), then the CUSTOMER coupling of the customer, so a contact created
+from a BC person has its parent account and falls inside this mapping's own Dataverse filter.
 """
 
 from __future__ import annotations
@@ -19,17 +21,19 @@ from shared.domain.mapping import FieldMapping, Lookup, TableMapping
 from shared.mappings.common import BOTH, CONSTANT, FROM, SYNC_SCHEDULE, TO, differently, missing
 
 NOT_ON_CONTACTS = "not exposed by API v2.0 contacts"
-NAME_REASON = (
-    "API v2.0 contacts expose only displayName (BC Name = First Name + Middle Name + Surname, derived by BC): "
-    "displayName is written whole into lastname, firstname/middlename are cleared, and fullname is read back."
+PARTS_NOTE = (
+    "Not on API v2.0 contacts: read from page 5055 Name Details when published, else BC's NameBreakdown of "
+    "displayName; a BC name equal to the parts Sales holds joined keeps Sales' parts (behaviour nameParts). "
 )
 
 PARENT_LOOKUP = Lookup(
     mapping="CUSTOMER",
     target_entity_set="accounts",
     navigation="parentcustomerid_account",
-    bc_key="number",
-    bc_entity_set="contacts",
+    bc_key="contactNumber",
+    bc_entity_set="contactsInformation",
+    bc_scope="relatedType eq 'Customer'",
+    bc_id_field="relatedId",
 )
 
 CONTACT = TableMapping(
@@ -61,16 +65,33 @@ CONTACT = TableMapping(
             FROM,
             transform="truncate100",
             match_priority=2,
-            note="Our second match criterion; fullname is computed by Dataverse from firstname + lastname.",
+            note=(
+                "Our second match criterion; fullname is computed by Dataverse from the parts. Never compared on "
+                "its own: the parts carry the name, and a write of a part to BC sends displayName rebuilt from the "
+                "parts (non-empty ones joined by single spaces, cut to 100, as BC rebuilds its Name)."
+            ),
         ),
         FieldMapping(
-            "displayName",
-            "lastname",
-            TO,
-            note="BC's whole name; with firstname and middlename cleared, Sales' fullname is exactly BC's name.",
+            "firstName",
+            "firstname",
+            BOTH,
+            bc_default_field="First Name",
+            note=PARTS_NOTE + "Everything before the middle name in a breakdown; cut to 30 characters for BC.",
         ),
-        FieldMapping(None, "firstname", TO, constant="", note="Cleared so fullname equals BC's name."),
-        FieldMapping(None, "middlename", TO, constant="", note="Cleared so fullname equals BC's name."),
+        FieldMapping(
+            "middleName",
+            "middlename",
+            BOTH,
+            bc_default_field="Middle Name",
+            note=PARTS_NOTE + "The next-to-last word of a name of 3 words or more in a breakdown.",
+        ),
+        FieldMapping(
+            "surname",
+            "lastname",
+            BOTH,
+            bc_default_field="Surname",
+            note=PARTS_NOTE + "The last word of a name of 2 words or more in a breakdown.",
+        ),
         FieldMapping("addressLine1", "address1_line1", BOTH, transform="truncate100", bc_default_field="Address"),
         FieldMapping("addressLine2", "address1_line2", BOTH, transform="truncate50", bc_default_field="Address 2"),
         FieldMapping("postalCode", "address1_postalcode", BOTH, transform="upper", bc_default_field="Post Code"),
@@ -93,11 +114,11 @@ CONTACT = TableMapping(
             "parentcustomerid",
             TO,
             lookup=PARENT_LOOKUP,
-            enabled=False,
             note=(
-                "companyNumber is the BC company contact's number; the account is the one coupled to the customer "
-                "that company contact is related to (business relation). Needs a two-hop lookup: disabled until the "
-                "engine has it."
+                "companyNumber is the BC company contact's number; the engine looks up the customer that company "
+                "contact is related to (contactsInformation: contactNumber -> relatedId where relatedType = "
+                "Customer), then the account coupled to that customer (CUSTOMER couplings). A company with no "
+                "coupled customer is a record error (couple the customer first)."
             ),
         ),
     ),
@@ -110,22 +131,20 @@ CONTACT = TableMapping(
         missing("Salesperson Code", "ownerid", f"Salesperson Code is {NOT_ON_CONTACTS}; Sales keeps its owner."),
         missing("Currency Code", "transactioncurrencyid", f"Currency Code is {NOT_ON_CONTACTS}."),
         missing("Fax No.", "fax", f"Fax No. is {NOT_ON_CONTACTS}."),
-        differently("First Name", "firstname", NAME_REASON),
-        differently("Middle Name", "middlename", NAME_REASON),
-        differently("Surname", "lastname", NAME_REASON),
         missing("Pager", "pager", f"Pager is {NOT_ON_CONTACTS}."),
-        missing(
+        differently(
             CONSTANT,
             "parentcustomeridtype",
-            "Not yet: the parent account is not written while companyNumber -> parentcustomerid waits for a two-hop "
-            "lookup; then its parentcustomerid_account@odata.bind sets the type (read-only in the Web API).",
+            "Set by the parentcustomerid_account@odata.bind of companyNumber -> parentcustomerid (the type is "
+            "read-only in the Web API).",
         ),
         missing("Salutation Code", "salutation", f"Salutation Code is {NOT_ON_CONTACTS}."),
     ),
+    behaviours=("nameParts",),
     note=(
         "BC's Dataverse filter also requires parentcustomeridtype = account, which a Web API filter on the lookup "
         "cannot say; a contact under a contact passes our filter (harmless: only coupled contacts are synced). "
-        "Until the parent is written, a contact created in Sales from BC has no parent and so only flows BC -> Sales."
+        "The parent account is written BC -> Sales only (companyNumber -> parentcustomerid)."
     ),
 )
 

@@ -39,10 +39,23 @@ CURRENCY = TableMapping(
         ),
         FieldMapping("symbol", "currencysymbol", TO, bc_default_field="Symbol"),
         FieldMapping("displayName", "currencyname", TO, bc_default_field="Description"),
+        FieldMapping(
+            "code",
+            "exchangerate",
+            TO,
+            transform="latestExchangeRate",
+            note=(
+                "Not a BC field mapping: BC sets it in code (CRMIntTableSubscriber, after transferring the fields). "
+                "The engine reads BC's currencyExchangeRates once per run and writes the current LCY -> currency "
+                "factor; a currency without a rate fails with exchangeRateMissing, never a null rate."
+            ),
+        ),
     ),
     note=(
-        "On create Dataverse needs an exchange rate: BC writes the latest LCY -> currency rate (error if none); the "
-        "engine reads it from currencyExchangeRates. currencyprecision is BC's 'Dataverse default precision' (2)."
+        "Dataverse refuses a currency without an exchange rate: the engine writes BC's latest LCY -> currency rate "
+        "(one read of currencyExchangeRates per run; no rate -> record error naming the currency) and, because a new "
+        "rate does not modify the BC currency, compares every coupled currency on each run, so a rate change reaches "
+        "Sales on the next run. currencyprecision is BC's 'Dataverse default precision' (2)."
     ),
 )
 

@@ -5,6 +5,8 @@ Why these choices:
   sides always have. The account number is the better key once the disabled `number -> accountnumber` is enabled.
 - Payment terms and shipment method travel as option-set values through the option mappings (see `options.py`);
   API v2.0 customers carry their *ids* (`paymentTermsId`, `shipmentMethodId`), not the codes.
+- Deactivating an account in Sales blocks its customer (BC's UpdateCustomerBlocked): behaviour
+  `blockInactiveCustomer` (services/behaviours_states.py), since inactive accounts are outside the Dataverse filter.
 - New accounts get `customertypecode` Customer (BC's BCICUSTOME template), otherwise they would fall outside this
   mapping's own Dataverse filter and never come back.
 """
@@ -41,6 +43,7 @@ CUSTOMER = TableMapping(
     dependencies=("SALESPEOPLE", "CURRENCY", "PAYMENT TERMS", "SHIPMENT METHOD", "SHIPPING AGENT"),
     sync_only_coupled=True,
     dataverse_on_create={"customertypecode": 3},
+    behaviours=("blockInactiveCustomer",),
     schedule=SYNC_SCHEDULE,
     fields=(
         owner(),
@@ -115,8 +118,9 @@ CUSTOMER = TableMapping(
         missing("Mobile Phone No.", "telephone2", f"Mobile Phone No. is {NOT_ON_CUSTOMERS}."),
     ),
     note=(
-        "BC also blocks a customer (Blocked = All) when its account is deactivated in Sales; that is a rule of the "
-        "engine, not a field mapping (inactive accounts leave the Dataverse filter)."
+        "An account deactivated in Sales (statuscode Inactive) blocks its customer (Blocked = All, when not blocked "
+        "yet) on the next incremental run: behaviour `blockInactiveCustomer`, which reads the coupled accounts that "
+        "left the Dataverse filter since the checkpoint. Only that direction, as BC: reactivating does not unblock."
     ),
 )
 

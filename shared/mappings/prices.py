@@ -5,15 +5,19 @@ build; BC creates either pair, never both. Price lists come from the page web se
 view is Price Type = Sale) and PriceListLines (7001), or the companion extension's API; filters and fields use the
 canonical names of `connectors/entity_sources.py`.
 
-What the engine must know:
+What the engine does:
+- A line's unit is an ITEM UOM of the line's own item (key id `<assetNumber>|<code>`, `Lookup.bc_id_from`), never
+  another item's unit with the same code; BC fills the code from the item's base unit when the asset is set.
+
+Not done yet (BC does them; the engine does not):
 - BC's header filter also has 'Allow Updating Defaults' = (Sales & Receivables Setup 'Default Price List Code' is
-  set): it depends on a setting, so the engine adds it at run time.
-- A price list's state follows BC: Active when the BC status is Active, else Inactive (SetState, not a field).
-- Lines are written right after their header; the lines page shows lines of every price type, and a line whose
-  price list is not coupled (a purchase price list) is skipped, not failed.
-- A line's unit is an ITEM UOM of the line's own item (itemNumber = assetNumber); a blank unit means the item's base
-  unit. Lines of resources need the product lookup through RESOURCE-PRODUCT, which `Lookup` cannot choose by
-  `assetType` yet (an extension is proposed): until then the line filter keeps to items.
+  set): it depends on a setting, and the engine does not add it, so every sales price list is a candidate.
+- A price list's state does not follow BC's status (BC: Active when the BC status is Active, else Inactive).
+- Lines are not written right after their header (they travel with PLLINE-PRODPRICE's own run); the lines page shows
+  lines of every price type, and a line whose price list is not coupled (a purchase price list) fails its lookup
+  (a record error) until its list is coupled.
+- Lines of resources need the product lookup through RESOURCE-PRODUCT, which `Lookup` cannot choose by `assetType`
+  yet (an extension is proposed): until then the line filter keeps to items.
 """
 
 from __future__ import annotations
@@ -109,9 +113,12 @@ PLLINE_PRODPRICE = TableMapping(
             "unitOfMeasureCode",
             "uomid",
             TO,
-            lookup=Lookup("ITEM UOM", "uoms", "uomid", bc_key="code", bc_entity_set="itemUnitsOfMeasure"),
+            lookup=Lookup("ITEM UOM", "uoms", "uomid", bc_id_from=("assetNumber",)),
             bc_default_field="Unit of Measure Code",
-            note="The ITEM UOM of the line's item (itemNumber = assetNumber); blank = the item's base unit.",
+            note=(
+                "The ITEM UOM of the line's own item: its key id is `<assetNumber>|<code>` (no BC read), so a code "
+                "that other items have too never takes their unit. BC fills the code from the item's base unit."
+            ),
         ),
         FieldMapping("unitPrice", "amount", TO, bc_default_field="Unit Price"),
     ),
@@ -125,8 +132,8 @@ PLLINE_PRODPRICE = TableMapping(
     ),
     note=(
         "BC's filter also has Price Type = Sale, which the lines page cannot filter: a line of a price list that is "
-        "not coupled (a purchase list) is skipped, not failed. Resource lines wait for a lookup that picks "
-        "RESOURCE-PRODUCT by assetType."
+        "not coupled (a purchase list) fails its price list lookup (a record error). Resource lines wait for a "
+        "lookup that picks RESOURCE-PRODUCT by assetType."
     ),
 )
 

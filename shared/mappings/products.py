@@ -1,10 +1,11 @@
 """ITEM-PRODUCT and RESOURCE-PRODUCT: BC items and resources <-> Dataverse products (Sales Inventory / Services).
 
 Why these choices:
-- Product state: Dataverse creates products as Draft (unless the org turns that off) and only Active products can
-  be sold; BC activates every product right after inserting it. The Dataverse filter keeps BC's `statecode eq 0`,
-  so the engine must publish (SetState statecode 0 / statuscode 1) a product it created, in the same unit of work;
-  a product left in Draft is still coupled and still receives BC's changes, it only stops flowing back.
+- Product state: Dataverse creates products as Draft and only Active products can be sold; BC activates every
+  product right after inserting it. The behaviour `publishAndPrice` (services/behaviours_products.py) publishes the
+  products the engine created (one UpdateMultiple, statecode 0 / statuscode 1) and puts them on BC's default price
+  list ("Business Central Default Price List", created once if missing) with a price list item per unit of the
+  product's unit group (amount = unit price x the unit's quantity), kept when the price changes in BC.
 - The product type is set on create (`producttypecode` 1 for items, 3 for resources) and is part of the filter,
   so an item and a resource with the same number never meet in one mapping.
 - Match on the product number (our choice; BC defines no default criteria for products).
@@ -13,10 +14,17 @@ Why these choices:
 - The unit group is the item's own (unit-group mode, see `units.py`): `defaultuomscheduleid` is the UNIT GROUP of
   this item, `defaultuomid` its base unit's ITEM UOM coupling, looked up by code *within this item's units*.
 
-Left to the engine (BC does them in code, not by field mapping): the write-in product (Sales & Receivables Setup)
-is never synchronized; the product's currency is Dataverse's default, the base currency = LCY; a product is put on
-the default price list (`pricelevelid` is refused on create, so it is set by an update once a price list item
-exists); a product Retired in Sales blocks the item/resource in BC.
+The write-in item/resource (our setup's write-in product) is never synchronized as a product: the behaviour
+`excludeWriteIn` leaves it out of every candidate read (incremental, full-sync chunk, match-based coupling, create in
+Dataverse).
+
+State (behaviour `productStateFollowsBlocked`, services/behaviours_states.py): a product Retired in Sales blocks its
+item/resource in BC, and a blocked item/resource retires its product (statecode 1 / statuscode 2), on the next
+incremental run. Both records are outside the mapping's filters (statecode eq 0, blocked eq false), so the run reads
+them with the rule's own query (coupled records modified since the checkpoint in that state). Not done yet: a Draft
+or Under Revision product does not block its item (BC blocks on any state but Active); unblocking the item does not
+publish the product again, nor does re-publishing the product unblock the item; a full synchronization does not run
+these rules; the product's currency is Dataverse's default, the base currency = LCY.
 """
 
 from __future__ import annotations
@@ -73,6 +81,7 @@ ITEM_PRODUCT = TableMapping(
     dependencies=("ITEM UOM",),
     sync_only_coupled=True,
     dataverse_on_create={"producttypecode": 1, "quantitydecimal": 2},
+    behaviours=("excludeWriteIn", "publishAndPrice", "productStateFollowsBlocked"),
     schedule=SYNC_SCHEDULE,
     fields=(
         FieldMapping(
@@ -136,6 +145,7 @@ RESOURCE_PRODUCT = TableMapping(
     dependencies=("RESOURCE UOM",),
     sync_only_coupled=True,
     dataverse_on_create={"producttypecode": 3, "quantitydecimal": 2},
+    behaviours=("excludeWriteIn", "publishAndPrice", "productStateFollowsBlocked"),
     schedule=SYNC_SCHEDULE,
     fields=(
         FieldMapping(

@@ -14,9 +14,10 @@ What the engine must know:
 - An item/resource unit belongs to the unit group of its item/resource: `uomscheduleid` (required and create-only
   in Dataverse) is the UNIT GROUP coupling of the group whose sourceNumber is the unit's item number *and* whose
   sourceType is Item (Resource for resource units): the lookup carries that scope (`Lookup.bc_scope`). Unit codes
-  repeat across items, so a lookup *of a unit* by code must be scoped by its item or resource number too; that
-  per-record scope is not built yet (products' `defaultuomid`, price lines' `uomid`), and match-based coupling of
-  units compares names across all groups (a name found in several groups is reported, not coupled).
+  repeat across items, so every lookup *of a unit* by code is scoped by its item or resource (`Lookup.bc_id_from`:
+  the unit's key id `<number>|<code>`): products' `defaultuomid`, price lines' `uomid`. Match-based coupling of a
+  unit compares its name *and* its unit group (both match fields, priority 1), as BC finds a unit by name within
+  the group of its own item: a PCS of another item's group is never taken.
 - Dataverse units need a base unit (`baseuom`); the engine sets it to the group's base unit when it creates one
   (`services/create_rules.py`; Dataverse makes the base unit itself when the group is created).
 """
@@ -101,7 +102,11 @@ def _unit_mapping(name: str, entity: str, entity_set: str, owner_number: str, bc
                 "uomscheduleid",
                 TO,
                 lookup=unit_group_lookup(kind),
-                note=f"The unit group with this sourceNumber and sourceType {kind}. {CREATE_ONLY}",
+                match_priority=1,
+                note=(
+                    f"The unit group with this sourceNumber and sourceType {kind}. {CREATE_ONLY} Matched with the "
+                    "name: a unit is found by name within its own group only."
+                ),
             ),
         ),
         note=f"BC sets the unit's unit group in code; here it is the lookup on {owner_number}.",

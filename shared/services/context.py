@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from shared.domain.errors import ConflictError
 from shared.domain.mapping import TableMapping
@@ -45,6 +46,8 @@ class SyncContext:
     local_currency: str = "USD"  # BC's LCY: a blank currency code in BC means this currency
     clock: Callable[[], datetime] = utc_now
     bulk_size: int = 500
+    # The effective setup values (`setup.py`: write-in product ...), read when a mapping behaviour needs them
+    setup_values: Callable[[], Mapping[str, Any]] = dict
 
     def __post_init__(self) -> None:
         """Option maps come from the option mappings' couplings, read when a run needs them (`option_maps.py`);

@@ -16,6 +16,7 @@ from shared.domain.errors import BulkWriteError, ConflictError, RecordError, Syn
 from shared.domain.mapping import Direction, TableMapping
 from shared.domain.records import Counters, Side
 from shared.ports import Row
+from shared.services import behaviours
 from shared.services.context import SyncContext
 from shared.services.create_rules import CreateRules
 from shared.services.outcomes import save_synchronized
@@ -150,7 +151,8 @@ class Creator:
 
     def create_in_dataverse(self, rows: Sequence[Row], counters: Counters, fail: Fail) -> list[Coupling]:
         prepared: list[tuple[Row, Canonical, dict[str, Any]]] = []
-        for row in rows:
+        kept = behaviours.without_excluded(self.context, self.mapping, {str(row["id"]): row for row in rows})
+        for row in kept.values():
             values = self.mapper.from_bc(row)
             try:
                 if values.failures:
@@ -200,7 +202,21 @@ class Creator:
             items.append(_Created(claim, row, read_back[claim.dataverse_id], Side.BC, str(row["id"])))
             counters.inserted += 1
             counters.coupled += 1
+        self._after_created(items)
         return self._complete_many(items, fail)
+
+    def _after_created(self, items: list[_Created]) -> None:
+        """The mapping's behaviours on the new Dataverse records (e.g. publish and price a product); a record they
+        wrote has a new ETag, and a failure is each record's error (coupled, values not recorded: sent again)."""
+        try:
+            written = behaviours.after_created_in_dataverse(self.context, self.mapping, [i.dv_row for i in items])
+        except SyncError as error:
+            for item in items:
+                item.failed = error
+            return
+        for item in items:
+            if item.coupling.dataverse_id in written:
+                item.written.add(Side.DATAVERSE)
 
     def create_in_business_central(self, rows: Sequence[Row], counters: Counters, fail: Fail) -> list[Coupling]:
         """Creates go out as JSON batches of 100 with chosen SystemIds, each under its claim; an id BC already has

@@ -50,11 +50,12 @@ from shared.domain.full_sync import (
 )
 from shared.domain.jobs import JobKind, JobMessage, chunk_message_id
 from shared.domain.mapping import Direction, TableMapping
-from shared.domain.records import Counters, LineStatus, ReviewLine, SyncRun
+from shared.domain.records import Counters, LeftUncoupled, LineStatus, ReviewLine, SyncRun
 from shared.domain.watermarks import format_instant
 from shared.mappings import OPTION_MAPS, mapping_names
 from shared.ports import JobQueue, RunStore
 from shared.services.context import SyncContext
+from shared.services.full_sync_chunks import chunk_work, dry_left
 from shared.services.full_sync_lines import (
     failed,
     finished,
@@ -65,9 +66,6 @@ from shared.services.full_sync_lines import (
     running,
 )
 from shared.services.full_sync_messages import chunk_message, id_chunks, split_message
-from shared.services.incremental import MappingRun
-from shared.services.matching import match_and_couple
-from shared.services.option_mappings import is_option_mapping, run_option_mapping
 from shared.telemetry import job_span
 
 CHUNK_RECORDS = 200  # records per chunk: one chunk finishes in seconds, far inside the message lock
@@ -110,7 +108,7 @@ class FullSync:
 
     # -- 1. plan ---------------------------------------------------------------------------------------------
     def plan(
-        self, names: Sequence[str] | None = None, overrides: Mapping[str, str] | None = None
+        self, names: Sequence[str] | None = None, overrides: Mapping[str, str] | None = None, *, dry_run: bool = False
     ) -> tuple[SyncRun, list[ReviewLine]]:
         catalog = self._catalog()
         for name in [*(names or ()), *(overrides or {})]:
@@ -125,8 +123,18 @@ class FullSync:
             raise InvalidInputError(
                 "nothingToSynchronize", "None of these mappings takes part in a full synchronization.", field="mappings"
             )
-        run = SyncRun(f"fs-{uuid.uuid4()}", self.now(), "planned", tuple(line.mapping for line in lines))
+        run = SyncRun(f"fs-{uuid.uuid4()}", self.now(), "planned", tuple(line.mapping for line in lines), None, dry_run)
         return self.runs.create_run(run, lines), lines
+
+    def dry_copy(self, run_id: str) -> SyncRun:
+        """A new dry run of a planned run's lines (their recommendations as planned or overridden): the planned run
+        stays planned, to be started for real once the dry run's review looks right."""
+        run, lines = self.runs.get_run(run_id)
+        if run.status != "planned":
+            raise InvalidInputError("alreadyStarted", f"Run {run_id} is {run.status}, not planned.", field="runId")
+        fresh = [ReviewLine(line.mapping, line.recommendation) for line in lines]
+        copy = SyncRun(f"fs-{uuid.uuid4()}", self.now(), "planned", run.mappings, None, True)
+        return self.runs.create_run(copy, fresh)
 
     def _side_data(self, mapping: TableMapping) -> SideData:
         bc = self.context.bc
@@ -182,10 +190,11 @@ class FullSync:
     def _hand_over(self, run_id: str) -> None:
         """Finished lines hand their checkpoints over; the mark goes only after that and after their dependents
         were started (by `start`, before this), so a worker dying in between leaves it for `settle`."""
-        _, lines = self.runs.get_run(run_id)
+        run, lines = self.runs.get_run(run_id)
         for line in lines:
             if line.hand_over_pending:
-                hand_over(self.context, line)
+                if not run.dry_run:  # a dry run changed nothing: the incremental runs must still read it all
+                    hand_over(self.context, line)
                 self._save(run_id, line, handed_over)
 
     # -- 3. split --------------------------------------------------------------------------------------------
@@ -236,20 +245,13 @@ class FullSync:
         mapping = self.context.runnable(name, whole_runs=True)
         side_bc = payload.get("side") == "bc"
         direction = (Direction.TO_DATAVERSE if side_bc else Direction.FROM_DATAVERSE).value
+        dry_run = self.runs.get_run(run_id)[0].dry_run
         with job_span("fullSyncChunk", name, job_id=job_id, run_id=run_id, direction=direction) as span:
-            if is_option_mapping(name):  # matching, creating and relabelling options are one and the same run
-                counters = run_option_mapping(self.context, name, bc_ids=ids, job_id=job_id).counters
-            elif payload.get("mode") == Recommendation.COUPLE_RECORDS.value and side_bc:
-                # a full synchronization leaves nothing behind: what has no match is created, whatever the mapping's
-                # "create new in case of no match" says (that setting is for match-based coupling run on its own)
-                create = mapping.direction.allows(Direction.TO_DATAVERSE)
-                report = match_and_couple(self.context, name, job_id=job_id, bc_ids=ids, create_if_no_match=create)
-                counters = report.counters()  # a redelivery counts its dead predecessor's pairs once
-            else:
-                run = MappingRun(self.context, mapping, job_id)
-                counters = run.run_records(ids if side_bc else [], [] if side_bc else ids).counters
+            counters, left = chunk_work(
+                self.context, mapping, payload.get("mode"), side_bc, ids, job_id, dry_run=dry_run
+            )  # what a coupling line creates, and leaves: see `full_sync_chunks`
             span.finish(counters.as_dict())
-        self._count(run_id, name, chunk, counters)
+        self._count(run_id, name, chunk, counters, left=left)
 
     def fail_chunk(self, run_id: str, name: str, chunk: int, error: Exception) -> None:
         """The chunk's last delivery failed: its line fails with the reason, the rest of the run goes on (unless
@@ -288,12 +290,22 @@ class FullSync:
         self.start(run_id)
 
     # -- counting and closing --------------------------------------------------------------------------------
-    def _count(self, run_id: str, name: str, chunk: int | None, counters: Counters, total: int | None = None) -> None:
-        """Add a chunk's counters (or the split's total) and renew the lease; the save that brings the line to
-        all chunks counted finishes it, or moves it on to its second phase and sends that phase's split. Called with
-        neither chunk nor total it only closes a line whose chunks are all counted (`settle`)."""
+    def _count(
+        self,
+        run_id: str,
+        name: str,
+        chunk: int | None,
+        counters: Counters,
+        total: int | None = None,
+        left: LeftUncoupled | None = None,
+    ) -> None:
+        """Add a chunk's counters and what it left uncoupled (or the split's total) and renew the lease; the save
+        that brings the line to all chunks counted finishes it, or moves it on to its second phase and sends that
+        phase's split. Called with neither chunk nor total it only closes a line whose chunks are all counted
+        (`settle`)."""
         now = self.now()
         moved = False
+        run, lines = self.runs.get_run(run_id)
 
         def change(line: ReviewLine) -> ReviewLine | None:
             nonlocal moved
@@ -304,6 +316,7 @@ class FullSync:
                 line = replace(
                     line,
                     counters=line.counters.add(counters),
+                    left=line.left.add(left or LeftUncoupled()),
                     chunks_done=line.chunks_done + 1,
                     done_chunks=count_chunk(line.done_chunks, chunk),
                     progressed_on=now,
@@ -312,10 +325,14 @@ class FullSync:
                 line = replace(line, chunks_total=total, planned=True, progressed_on=now)
             if all_chunks_counted(line) and line.status is LineStatus.RUNNING:
                 moved = self._second_phase(line)
-                return replace(line, phase=1, planned=False, progressed_on=now) if moved else finished(line, now)
+                if moved:
+                    return replace(line, phase=1, planned=False, progressed_on=now)
+                if run.dry_run and line.recommendation == Recommendation.COUPLE_RECORDS.value:
+                    line = replace(line, left=dry_left(line.left, line.counters))
+                return finished(line, now)
             return line if chunk is not None or total is not None else None
 
-        saved = self._save(run_id, self._line(run_id, name), change)
+        saved = self._save(run_id, _named(lines, run_id, name), change)
         if saved is not None and saved.status is LineStatus.FINISHED:
             self.start(run_id)  # hands it over, starts the lines that waited for it
         elif saved is not None and moved:
@@ -353,11 +370,14 @@ class FullSync:
             self.runs.update_run(replace(run, status=status))
 
     def _line(self, run_id: str, name: str) -> ReviewLine:
-        _, lines = self.runs.get_run(run_id)
-        for line in lines:
-            if line.mapping == name:
-                return line
-        raise InvalidInputError("unknownLine", f"Run {run_id} has no line for {name}.", field="mapping")
+        return _named(self.runs.get_run(run_id)[1], run_id, name)
+
+
+def _named(lines: Sequence[ReviewLine], run_id: str, name: str) -> ReviewLine:
+    for line in lines:
+        if line.mapping == name:
+            return line
+    raise InvalidInputError("unknownLine", f"Run {run_id} has no line for {name}.", field="mapping")
 
 
 def _done_elsewhere(line: ReviewLine, chunk: int) -> bool:

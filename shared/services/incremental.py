@@ -25,6 +25,7 @@ from shared.domain.mapping import Direction, TableMapping
 from shared.domain.records import Checkpoint, Counters, Side, SyncJob
 from shared.domain.watermarks import format_instant, read_from
 from shared.ports import Row
+from shared.services import behaviours
 from shared.services.context import SyncContext
 from shared.services.creation import Creator
 from shared.services.deletions import handle_missing
@@ -38,6 +39,7 @@ from shared.services.values import ValueMapper
 from shared.telemetry import job_span, log_event
 
 LOG = logging.getLogger("bc_sales_sync.sync")
+CHANGED_IN_BOTH = "changedInBothApps"
 
 
 @dataclass
@@ -60,6 +62,7 @@ class MappingRun:
     transient_dv: dict[str, str] = field(default_factory=dict)
     retried: set[str] = field(default_factory=set)  # ids of records whose last sync failed (always compared)
     adopted: set[str] = field(default_factory=set)  # BC ids of identity pairs coupled again by this run
+    conflicted: set[str] = field(default_factory=set)  # ids whose last sync was a conflict (changedInBothApps)
 
     def __post_init__(self) -> None:
         self.mapper = ValueMapper(self.mapping, LookupResolver(self.context), self.context.option_maps)
@@ -72,12 +75,17 @@ class MappingRun:
         started = self.context.clock()
         bc_checkpoint = self.context.checkpoints.find_checkpoint(self.mapping.name, Side.BC)
         dv_checkpoint = self.context.checkpoints.find_checkpoint(self.mapping.name, Side.DATAVERSE)
-        bc_read = self._bc_candidates(bc_checkpoint)
+        every = self.mapper.run_dependent  # values read per run (exchange rates): every BC record is compared
+        bc_read = self._bc_candidates(None if every else bc_checkpoint)
         dv_read = self._dv_candidates(dv_checkpoint)
-        bc_rows = not_seen(bc_read, bc_checkpoint)
+        bc_rows = bc_read if every else not_seen(bc_read, bc_checkpoint)
         dv_rows = not_seen(dv_read, dv_checkpoint)
         self._add_failed_records(bc_rows, dv_rows)
-        self._synchronize(bc_rows, dv_rows, create=not self.mapping.sync_only_coupled, pass_settled=True)
+        self._synchronize(bc_rows, dv_rows, create=not self.mapping.sync_only_coupled, pass_settled=not every)
+        since = {Side.BC: read_from(bc_checkpoint.watermark if bc_checkpoint else None)}
+        since[Side.DATAVERSE] = read_from(dv_checkpoint.watermark if dv_checkpoint else None)
+        for side, record_id, error in behaviours.out_of_filter(self.context, self.mapping, since):  # state rules
+            self._fail(side, record_id, error, None)
         self._save_checkpoints(started, bc_checkpoint, dv_checkpoint, bc_read, dv_read)
         return self._log_job(started)
 
@@ -110,6 +118,7 @@ class MappingRun:
         those another chunk of the same run (`chunk_of`: the run's job-id prefix) already synchronized: a pair is
         counted once per run. Uncoupled candidates that are each other's deterministic partner are coupled, not
         copied (`identity`)."""
+        bc_rows = behaviours.without_excluded(self.context, self.mapping, bc_rows)
         by_bc = self.context.couplings.find_many_by_bc_ids(self.mapping.name, bc_rows)
         by_dv = self.context.couplings.find_many_by_dataverse_ids(self.mapping.name, dv_rows)
         if create:
@@ -214,6 +223,7 @@ class MappingRun:
         """Records whose last sync failed (and are not skipped) are retried first, changed or not."""
         failed = [e for e in self.context.errors.list_errors(self.mapping.name) if not e.skipped]
         self.retried = {e.record_id for e in failed}
+        self.conflicted = {e.record_id for e in failed if e.code == CHANGED_IN_BOTH}
         bc_ids = [e.record_id for e in failed if e.side is Side.BC and e.record_id not in bc_rows]
         dv_ids = [e.record_id for e in failed if e.side is Side.DATAVERSE and e.record_id not in dv_rows]
         bc_rows.update(self.bc.get_many(bc_ids, in_scope_only=True))
@@ -244,6 +254,10 @@ class MappingRun:
         bc_hint, dv_hint = change_hints(self.mapping, coupling, bc_changed, dv_changed)
         if coupling.bc_id in self.adopted:  # coupled again this run: the side that came in is the one that changed
             bc_hint, dv_hint = coupling.bc_id in bc_changed, coupling.dataverse_id in dv_changed
+        if coupling.values_hash is None and {coupling.bc_id, coupling.dataverse_id} & self.conflicted:
+            # a conflict with no stored values stays one until someone chooses (Synchronize Now): the next run must
+            # not let the policy's initial source settle it silently
+            bc_hint = dv_hint = True
         decision = decide(
             self.mapper.rules(),
             bc_values.values,
@@ -257,7 +271,7 @@ class MappingRun:
         if decision.outcome is Outcome.CONFLICT:
             fields = ", ".join(decision.conflicting)
             error = SyncError(
-                "changedInBothApps",
+                CHANGED_IN_BOTH,
                 f"The record was changed in both apps since the last sync "
                 f"({fields}); choose which side to keep with Synchronize Now.",
             )
@@ -325,6 +339,14 @@ class MappingRun:
             dv_rows.append({self.mapping.dataverse_id: item.coupling.dataverse_id, **payload})
             dv_owners.append(item)
         self._update_dataverse(dv_rows, dv_owners, failed)
+        updated = [o for o in dv_owners if o.coupling.bc_id not in failed]
+        ids = [o.coupling.dataverse_id for o in updated]
+        try:  # the mapping's behaviours on updated records (a product's price list items follow its price)
+            behaviours.after_updated_in_dataverse(self.context, self.mapping, ids)
+        except SyncError as error:
+            for owner in updated:
+                self._fail(Side.BC, owner.coupling.bc_id, error, owner.bc_row)
+                failed.add(owner.coupling.bc_id)
         self._update_bc([p for p in pending if p.to_bc and p.coupling.bc_id not in failed], failed)
         for item in pending:
             if item.coupling.bc_id in failed:

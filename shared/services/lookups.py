@@ -15,11 +15,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.domain.errors import RecordError
+from shared.domain.exchange_rates import current_factors
 from shared.domain.mapping import Lookup
+from shared.domain.transforms import LATEST_EXCHANGE_RATE, Transform, exchange_rate_transform
 from shared.services.context import SyncContext
 
 LCY_MAPPING = "CURRENCY"
 NO_VALUE = ("", None, "00000000-0000-0000-0000-000000000000")
+EXCHANGE_RATES = "currencyExchangeRates"
+RATE_FIELDS = ["id", "currencyCode", "startingDate", "exchangeRateAmount", "relationalCurrencyCode",
+               "relationalExchangeRateAmount"]  # fmt: skip
 FILTER_BUDGET = 1000  # characters of `or` terms per read: URLs stay near 1 KB (BC's URL limit is not documented)
 
 
@@ -47,6 +52,22 @@ class LookupResolver:
     _to_bc: dict[tuple[str, str], str | None] = field(default_factory=dict)
     _lcy_id: str | None = None
     _lcy_loaded: bool = False
+    _run_transforms: dict[str, Transform] = field(default_factory=dict)
+
+    def run_transform(self, name: str | None) -> Transform | None:
+        """The transform of a field whose value is read from BC once per run (`transforms.RUN_TRANSFORMS`), else
+        None. BC's latest exchange rates: one request for every currency (a rate change does not modify the
+        currency record, so this is read each run the CURRENCY mapping makes a value mapper)."""
+        if name != LATEST_EXCHANGE_RATE:
+            return None
+        if name not in self._run_transforms:
+            rows = [
+                row
+                for page in self.context.bc.list_changed_since(EXCHANGE_RATES, None, RATE_FIELDS)
+                for row in page.rows
+            ]
+            self._run_transforms[name] = exchange_rate_transform(current_factors(rows, self.context.clock().date()))
+        return self._run_transforms[name]
 
     def lcy_dataverse_id(self) -> str | None:
         if not self._lcy_loaded:
@@ -67,7 +88,7 @@ class LookupResolver:
 
     @staticmethod
     def _bc_id_key(lookup: Lookup, value: str) -> tuple[str, str, str]:
-        return (f"{lookup.bc_entity_set}?{lookup.bc_scope or ''}", lookup.bc_key, value)
+        return (f"{lookup.bc_entity_set}?{lookup.bc_scope or ''}#{lookup.bc_id_field}", lookup.bc_key, value)
 
     def _is_lcy(self, bc_value: Any) -> bool:
         """Blank is BC's local currency, and API v2.0 documents return the LCY code itself for it (api-facts A3)."""
@@ -88,10 +109,11 @@ class LookupResolver:
                 match = " or ".join(group)
                 text = f"({match}) and ({lookup.bc_scope})" if lookup.bc_scope else match
                 pages = self.context.bc.list_changed_since(
-                    lookup.bc_entity_set or "", None, ["id", lookup.bc_key], extra_filter=text
+                    lookup.bc_entity_set or "", None, [lookup.bc_id_field, lookup.bc_key], extra_filter=text
                 )
                 for row in (row for page in pages for row in page.rows):
-                    self._bc_ids.setdefault(self._bc_id_key(lookup, str(row[lookup.bc_key])), str(row["id"]))
+                    related = str(row[lookup.bc_id_field])
+                    self._bc_ids.setdefault(self._bc_id_key(lookup, str(row[lookup.bc_key])), related)
                 for term in group:
                     self._bc_ids.setdefault(self._bc_id_key(lookup, terms[term]), None)
         bc_ids = {t: (t if lookup.bc_key == "id" else self._bc_ids[self._bc_id_key(lookup, t)]) for t in texts}
@@ -140,12 +162,12 @@ class LookupResolver:
                 for page in self.context.bc.list_changed_since(
                     lookup.bc_entity_set or "",
                     None,
-                    ["id", lookup.bc_key],
+                    [lookup.bc_id_field, lookup.bc_key],
                     extra_filter=f"({match}) and ({lookup.bc_scope})" if lookup.bc_scope else match,
                 )
                 for row in page.rows
             ]
-            self._bc_ids[key] = str(rows[0]["id"]) if rows else None
+            self._bc_ids[key] = str(rows[0][lookup.bc_id_field]) if rows else None
         return self._bc_ids[key]
 
     def _require_source(self, lookup: Lookup, value: str) -> None:

@@ -2,16 +2,22 @@
 to the one uncoupled Dataverse row in its Dataverse filter that holds the same values in the match fields.
 
 Rules, as BC has them. Criteria come in priorities, lowest first. All fields of one priority must match, and the next
-priority is tried only when no uncoupled row was found. An empty BC value is not used, so a priority whose values
-are all empty is skipped. Text is compared without case unless the field is `case_sensitive_match`. Dataverse's
-`eq` ignores case, so for such a field the rows returned are checked again exactly. One uncoupled row: couple.
-Several: `severalMatches`, and nothing is coupled, because a guess could couple the wrong pair. Such a record is
-never created either, since that would add one more duplicate. None: `noMatch`, or created in Dataverse when
-create-if-no-match is on. `fields` (field keys or BC field names) replaces the mapping's criteria with one
-criterion, all of whose fields must match, as BC treats criteria fields left at the same priority.
+priority is tried only when no row was found, or only one that is coupled to another record. An empty BC value is
+not used, so a priority whose values are all empty is skipped. Text is compared without case unless the field is
+`case_sensitive_match`. Dataverse's `eq` ignores case, so for such a field the rows returned are checked again
+exactly. One uncoupled row: couple. Several rows, coupled or not: `severalMatches`, and nothing is coupled, because
+a guess could couple the wrong pair (BC counts every row that matches, coupled ones included). Such a record is never
+created either, since that would add one more duplicate. One row, coupled to another record: `matchCoupled`. None:
+`noMatch`. Those two are created in Dataverse when create-if-no-match is on (as BC does with its unmatched records).
+`fields` (field keys or BC field names) replaces the mapping's criteria with one criterion, all of whose fields must
+match, as BC treats criteria fields left at the same priority.
 
 Cost per priority: one Dataverse query for every 20 BC records (an `or` of their criteria) and one coupling read
 for the rows found. There is never one query per record.
+
+A dry run (`dry_run`) reads exactly what a real run reads and reports what it would couple and create (a created
+record with the id the engine would give it), and writes nothing: no coupling, no record, no job log line. Its one
+difference: nothing it would couple is claimed for other jobs, so two concurrent jobs could each count the same row.
 """
 
 from __future__ import annotations
@@ -28,14 +34,16 @@ from typing import Any
 from shared.domain.coupling import Coupling
 from shared.domain.errors import ConflictError, InvalidInputError, SyncError
 from shared.domain.mapping import ConflictPolicy, Direction, FieldMapping, TableMapping
-from shared.domain.records import Counters, SyncJob
+from shared.domain.records import Counters, LeftUncoupled, SyncJob
 from shared.domain.transforms import EMPTY_GUID, normalize, transform_named
 from shared.domain.watermarks import format_instant
 from shared.ports import Row
+from shared.services import behaviours
 from shared.services.context import SyncContext
 from shared.services.coupling import MappingTools, dependency_message
 from shared.services.identity import is_identity_pair
 from shared.services.lookups import LookupFailed
+from shared.services.sides import deterministic_id
 from shared.services.synchronize import synchronize_record
 from shared.services.values import read_name
 
@@ -53,7 +61,7 @@ class Matched:
 @dataclass(frozen=True)
 class Unmatched:
     bc_id: str
-    reason: str  # "noMatch" | "severalMatches"
+    reason: str  # "noMatch" | "severalMatches" | "matchCoupled" (the one match is coupled to another record)
     count: int
 
 
@@ -74,6 +82,7 @@ class MatchReport:
     unmatched: list[Unmatched] = field(default_factory=list)
     failed: list[MatchFailure] = field(default_factory=list)
     synchronized: list[str] = field(default_factory=list)  # BC ids synchronized after coupling
+    dry_run: bool = False  # what would be coupled and created: nothing was written
     # pairs this job made in an earlier delivery that died before its chunk was counted (a full-sync chunk's job id
     # is the same on every delivery): counted once now, since the line counts each chunk once
     resumed_created: int = 0
@@ -91,6 +100,15 @@ class MatchReport:
             coupled=len(self.coupled) + self.resumed_coupled + created,
             failed=len(self.failed) + len(self.unmatched),
             modified=len(self.synchronized),
+        )
+
+    def left(self) -> LeftUncoupled:
+        """The BC records left uncoupled, by reason, for the full-sync review line."""
+        reasons = [u.reason for u in self.unmatched]
+        return LeftUncoupled(
+            no_match=reasons.count("noMatch"),
+            several_matches=reasons.count("severalMatches"),
+            match_coupled=reasons.count("matchCoupled"),
         )
 
 
@@ -172,6 +190,7 @@ class Matcher:
         self.tools = MappingTools(context, mapping)
         self.claimed: set[str] = set()
         self.unfinished: dict[str, Row] = {}  # this job's claims an earlier delivery left (see `_resume`)
+        self.match_coupled: set[str] = set()  # BC ids whose one match is coupled to another record
 
     def uncoupled_bc_records(self, bc_ids: Sequence[str] | None = None) -> dict[str, Row]:
         """The uncoupled BC records in the filter (all, or these ids: one full-sync chunk, in `list_ids`' order)
@@ -180,6 +199,7 @@ class Matcher:
             rows = {str(row["id"]): row for row in self.tools.bc.changed_since(None)}
         else:
             rows = self.tools.bc.get_listed(bc_ids) if bc_ids else {}
+        rows = behaviours.without_excluded(self.context, self.mapping, rows)  # e.g. the write-in item
         self.tools.mapper.prefetch(rows.values(), ())
         coupled = self.context.couplings.find_many_by_bc_ids(self.mapping.name, rows)
         self._resume(coupled, rows)
@@ -247,7 +267,8 @@ class Matcher:
         return {bc_id: index.get(_key(fields, values, _used(values)), []) for bc_id, values in wanted.items()}
 
     def match(self, criteria: Sequence[Criterion], pending: dict[str, Row]) -> None:
-        """Priority by priority, couple what has exactly one free match. What remains in `pending` matched nothing."""
+        """Priority by priority, couple what has exactly one match, uncoupled. What remains in `pending` matched
+        nothing, or only a row coupled to another record (`match_coupled`)."""
         for criterion in criteria:
             values = {bc_id: self.wanted(criterion, row) for bc_id, row in pending.items()}
             wanted = {bc_id: wanted for bc_id, wanted in values.items() if any(_used(wanted))}
@@ -257,15 +278,22 @@ class Matcher:
             every_id = {dv_id for ids in found.values() for dv_id in ids}
             taken = self.context.couplings.find_many_by_dataverse_ids(self.mapping.name, every_id)
             for bc_id in wanted:
-                free = [dv_id for dv_id in found[bc_id] if dv_id not in taken and dv_id not in self.claimed]
-                if len(free) > 1:
-                    self.report.unmatched.append(Unmatched(bc_id, "severalMatches", len(free)))
+                rows = found[bc_id]
+                if len(rows) > 1:  # coupled ones count: coupling the one free row could pair the wrong records
+                    self.report.unmatched.append(Unmatched(bc_id, "severalMatches", len(rows)))
                     del pending[bc_id]
-                elif free:
-                    self._couple(bc_id, free[0], criterion.priority)
+                elif rows and rows[0] not in taken and rows[0] not in self.claimed:
+                    self.match_coupled.discard(bc_id)
+                    self._couple(bc_id, rows[0], criterion.priority)
                     del pending[bc_id]
+                elif rows:
+                    self.match_coupled.add(bc_id)
 
     def _couple(self, bc_id: str, dataverse_id: str, priority: int) -> None:
+        if self.report.dry_run:
+            self.claimed.add(dataverse_id)
+            self.report.coupled.append(Matched(bc_id, dataverse_id, priority))
+            return
         try:
             coupling = Coupling(self.mapping.name, bc_id, dataverse_id, created_by=self.report.job_id)
             self.context.couplings.create_coupling(coupling)
@@ -276,12 +304,22 @@ class Matcher:
             self.report.coupled.append(Matched(bc_id, dataverse_id, priority))
 
     def create(self, rows: Sequence[Row]) -> None:
+        if self.report.dry_run:  # the id `create_in_dataverse` would give it
+            name = self.mapping.name
+            self.report.created += [Matched(bc, deterministic_id(name, "bc", bc), None) for bc in _ids(rows)]
+            return
+
         def fail(_side: object, record_id: str, error: SyncError, _row: object) -> None:
             self.report.failed.append(MatchFailure(record_id, error.code, error.message))
 
-        creator = self.tools.creator(self.report.job_id)
+        creator = self.tools.creator("match", job_id=self.report.job_id)  # claims carry the job's own id
         for coupling in creator.create_in_dataverse(rows, Counters(), fail):
             self.report.created.append(Matched(coupling.bc_id, coupling.dataverse_id, None))
+
+    def unmatched(self, pending: Sequence[str]) -> None:
+        for bc_id in pending:
+            coupled = bc_id in self.match_coupled
+            self.report.unmatched.append(Unmatched(bc_id, "matchCoupled" if coupled else "noMatch", int(coupled)))
 
     def synchronize(self, pairs: Sequence[Matched]) -> None:
         directions = sync_directions(self.mapping)
@@ -304,11 +342,13 @@ def match_and_couple(
     synchronize_after: bool | None = None,
     job_id: str | None = None,
     bc_ids: Sequence[str] | None = None,
+    dry_run: bool = False,
 ) -> MatchReport:
     """Couple uncoupled BC records to their unique uncoupled Dataverse match (see the module docstring). The
     options default to the mapping's `create_if_no_match` / `sync_after_coupling`. Raises InvalidInputError for bad
     `fields`, or for create-if-no-match on a mapping that cannot carry data toDataverse. Per-record problems are
-    reported, never raised. The job is logged under `job_id`. `bc_ids` limits it to those records (a chunk)."""
+    reported, never raised. The job is logged under `job_id`. `bc_ids` limits it to those records (a chunk).
+    `dry_run`: report what would be coupled and created, write nothing (see the module docstring)."""
     mapping = context.runnable(mapping_name)
     criteria = match_criteria(mapping, fields)
     create = mapping.create_if_no_match if create_if_no_match is None else create_if_no_match
@@ -317,14 +357,16 @@ def match_and_couple(
             "directionNotAllowed", f"{mapping.name} cannot create records in Dataverse.", field="createIfNoMatch"
         )
     started = context.clock()
-    report = MatchReport(mapping.name, job_id or f"match-{uuid.uuid4()}")
+    report = MatchReport(mapping.name, job_id or f"match-{uuid.uuid4()}", dry_run=dry_run)
     matcher = Matcher(context, mapping, report)
     pending = matcher.uncoupled_bc_records(bc_ids)
     matcher.match(criteria, pending)
     if create:
         matcher.create([*pending.values(), *matcher.unfinished.values()])
     else:
-        report.unmatched += [Unmatched(bc_id, "noMatch", 0) for bc_id in pending]
+        matcher.unmatched(list(pending))
+    if dry_run:
+        return report
     if synchronize_after if synchronize_after is not None else mapping.sync_after_coupling:
         matcher.synchronize(report.coupled)
     counters = report.counters()
@@ -334,3 +376,7 @@ def match_and_couple(
         SyncJob(mapping.name, report.job_id, format_instant(started), finished, "finished", counters, note)
     )
     return report
+
+
+def _ids(rows: Sequence[Row]) -> list[str]:
+    return [str(row["id"]) for row in rows]

@@ -111,25 +111,38 @@ class BcSide:
         already holds (our own earlier attempt, answered or not) is settled by the batch runner, which reads that
         row back and reports it as created."""
         requests = [
-            {"method": "POST", "url": self.entity_set, "body": {**body, "id": new_id}} for new_id, body in creates
+            {"method": "POST", "url": self.entity_set, "body": {**self.mapper.bc_body(body), "id": new_id}}
+            for new_id, body in creates
         ]
         outcomes = self.client.execute_batch(requests, continue_on_error=True) if requests else []
         results: list[tuple[Row | None, SyncError | None]] = []
-        for outcome in outcomes:
+        written: list[tuple[Mapping[str, Any], Row]] = []
+        for (_, body), outcome in zip(creates, outcomes, strict=False):
             if outcome.ok:
                 results.append((dict(outcome.body or {}), None))
+                written.append((body, dict(outcome.body or {})))
                 continue
             message = str(((outcome.body or {}).get("error") or {}).get("message", "BC refused the record."))
             results.append((None, SyncError(_code(outcome), message)))
+        self.mapper.after_bc_written(written)  # e.g. name parts through their page, once BC holds the record
         return results
 
     def update_many(self, updates: Sequence[tuple[str, Mapping[str, Any], str]]) -> list[BatchOutcome]:
         """(id, payload, etag) each; one outcome per update, in order (failed ones are reported, not raised)."""
         requests = [
-            {"method": "PATCH", "url": f"{self.entity_set}({entity_id})", "body": dict(body), "etag": etag}
+            {
+                "method": "PATCH",
+                "url": f"{self.entity_set}({entity_id})",
+                "body": self.mapper.bc_body(body),
+                "etag": etag,
+            }
             for entity_id, body, etag in updates
         ]
-        return self.client.execute_batch(requests, continue_on_error=True) if requests else []
+        outcomes = self.client.execute_batch(requests, continue_on_error=True) if requests else []
+        self.mapper.after_bc_written(
+            [(body, dict(o.body or {})) for (_, body, _), o in zip(updates, outcomes, strict=False) if o.ok]
+        )
+        return outcomes
 
     @staticmethod
     def modified_on(row: Mapping[str, Any]) -> str | None:

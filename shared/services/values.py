@@ -7,13 +7,22 @@ upper-cases Codes and has no nulls), a lookup as the Dataverse id it resolves to
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from shared.domain.changes import FieldRule
 from shared.domain.mapping import PAGE_KEY_SEPARATOR, Direction, FieldMapping, TableMapping
-from shared.domain.transforms import OptionMap, OptionMappingFailed, Transform, normalize, transform_named
+from shared.domain.transforms import (
+    RUN_TRANSFORMS,
+    OptionMap,
+    OptionMappingFailed,
+    Transform,
+    normalize,
+    transform_named,
+)
+from shared.ports import Row
+from shared.services.behaviours_rows import row_rules
 from shared.services.lookups import LookupFailed, LookupResolver
 
 BC_ID, BC_MODIFIED = "id", "lastModifiedDateTime"
@@ -49,12 +58,17 @@ class ValueMapper:
                 self.unavailable[f.key] = f"the {mapping.dataverse_table} picklist {f.dataverse_field} is not mapped"
                 continue
             try:
-                self._transforms[f.key] = transform_named(f.transform, option_maps)
+                run_value = resolver.run_transform(f.transform)  # read from BC once per run (exchange rates)
+                self._transforms[f.key] = run_value or transform_named(f.transform, option_maps)
             except KeyError as missing:  # an option map not set up yet: the field waits, the record still syncs
                 self.unavailable[f.key] = str(missing)
                 continue
             fields.append(f)
         self.fields = tuple(fields)
+        self.row_rules = row_rules(resolver.context, mapping)  # declared row-level behaviours (behaviours_rows.py)
+        self.bc_only = frozenset(name for rules in self.row_rules for name in rules.bc_only_fields)
+        # a value read per run, not from the record, can change while the record does not: compare every record
+        self.run_dependent = any(f.transform in RUN_TRANSFORMS for f in self.fields)
 
     # -- reading -------------------------------------------------------------------------------------------
     def rules(self) -> tuple[FieldRule, ...]:
@@ -66,11 +80,14 @@ class ValueMapper:
         for f in self.fields:
             if f.keep_when_blank and bc_values.get(f.key) in ("", None):
                 bc_values[f.key] = dv_values.get(f.key)
+        for rules in self.row_rules:
+            rules.align(bc_values, dv_values)
 
     def bc_select(self) -> list[str]:
         names = [BC_ID, BC_MODIFIED] + [f.bc_field for f in self.fields if f.bc_field]
         names += [name for f in self.fields if f.lookup for name in f.lookup.bc_id_from if not name.startswith("=")]
-        return list(dict.fromkeys(names))
+        names += [name for rules in self.row_rules for name in rules.bc_needs]
+        return [name for name in dict.fromkeys(names) if name not in self.bc_only]
 
     def dataverse_select(self) -> list[str]:
         names = [self.mapping.dataverse_id, DV_MODIFIED] + [
@@ -81,6 +98,8 @@ class ValueMapper:
     def prefetch(self, bc_rows: Iterable[Mapping[str, Any]], dv_rows: Iterable[Mapping[str, Any]]) -> None:
         """Resolve the lookups of a whole chunk of records up front (a few reads), not record by record."""
         bc_list, dv_list = list(bc_rows), list(dv_rows)
+        for rules in self.row_rules:
+            rules.prefetch(bc_list)
         for f in self.fields:
             if f.lookup is None:
                 continue
@@ -108,6 +127,8 @@ class ValueMapper:
 
     def from_bc(self, row: Mapping[str, Any]) -> Canonical:
         result = Canonical()
+        for rules in self.row_rules:
+            row = rules.bc_row(row)
         for f in self.fields:
             raw, transform = self._bc_raw(f, row), self._transforms[f.key]
             try:
@@ -150,6 +171,8 @@ class ValueMapper:
     ) -> dict[str, Any]:
         """Attributes (and `@odata.bind`s) to write to Dataverse; `keys=None` means every field that may be sent."""
         payload: dict[str, Any] = dict(self.mapping.dataverse_on_create) if creating else {}
+        for rules in self.row_rules:
+            bc_row = rules.bc_row(bc_row)
         for f in self._selected(keys):
             if not f.dataverse_field or not f.direction.allows(Direction.TO_DATAVERSE):
                 continue
@@ -195,4 +218,16 @@ class ValueMapper:
             else:
                 value = self._transforms[f.key].to_bc(raw)
                 payload[f.bc_field] = "" if value is None else value
+        for rules in self.row_rules:
+            rules.to_bc(payload, dataverse_row)
         return payload
+
+    def bc_body(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """What BC's API takes of a payload: without the fields the row rules write themselves."""
+        return {name: value for name, value in payload.items() if name not in self.bc_only}
+
+    def after_bc_written(self, written: Sequence[tuple[Mapping[str, Any], Row]]) -> None:
+        """(payload, the row BC answered) per record BC accepted: the row rules' own writes follow."""
+        for rules in self.row_rules:
+            if written:
+                rules.after_bc_written(written)

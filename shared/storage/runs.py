@@ -20,7 +20,7 @@ from azure.data.tables import TableClient, TableEntity, TableTransactionError
 from shared.domain.errors import ConflictError, NotFoundError
 from shared.domain.full_sync import LineChunk
 from shared.domain.record_errors import clip_message
-from shared.domain.records import Counters, LineStatus, ReviewLine, SyncRun
+from shared.domain.records import Counters, LeftUncoupled, LineStatus, ReviewLine, SyncRun
 from shared.storage.conditional import save_entity
 from shared.storage.keys import escape_key, odata_string, prefix_range
 from shared.storage.run_chunks import bounded, chunk_entity, chunk_from, chunk_partition, chunk_prefix
@@ -67,6 +67,7 @@ class TableRunStore:
             status=head["Status"],
             mappings=tuple(json.loads(head.get("Mappings") or "[]")),
             etag=etag_of(head),
+            dry_run=bool(head.get("DryRun", False)),
         )
         lines = [_line(row) for row in rows if row["RowKey"] != RUN_ROW_KEY]
         position = {mapping: index for index, mapping in enumerate(run.mappings)}
@@ -147,6 +148,7 @@ def _run_entity(run: SyncRun) -> dict[str, Any]:
         "CreatedOn": run.created_on,
         "Status": run.status,
         "Mappings": json.dumps(list(run.mappings)),
+        "DryRun": run.dry_run,
     }
 
 
@@ -171,6 +173,7 @@ def _line_entity(run_id: str, line: ReviewLine) -> dict[str, Any]:
         "StoresChunks": line.stores_chunks,
         "HandOverPending": line.hand_over_pending,
         **counter_properties(line.counters),
+        **{f"Left{name[0].upper()}{name[1:]}": value for name, value in line.left.as_dict().items()},
     }
 
 
@@ -194,4 +197,12 @@ def _line(row: TableEntity) -> ReviewLine:
         restarts=int(row.get("Restarts", 0)),
         stores_chunks=bool(row.get("StoresChunks", False)),
         hand_over_pending=bool(row.get("HandOverPending", False)),
+        left=_left(row),
     )
+
+
+def _left(row: Mapping[str, Any]) -> LeftUncoupled:
+    """Lines stored before these properties existed read as nothing left."""
+    names = ("NoMatch", "SeveralMatches", "MatchCoupled", "DataverseOnly")
+    no_match, several, coupled, dataverse_only = (int(row.get(f"Left{name}", 0)) for name in names)
+    return LeftUncoupled(no_match, several, coupled, dataverse_only)

@@ -9,10 +9,13 @@ import azure.functions as func
 from shared.domain.errors import InvalidInputError, NotFoundError
 from shared.domain.mapping import Direction
 from shared.triggers.http_support import (
+    GUID_SCHEMA,
     ID_SCHEMA,
+    NOT_BLANK,
     RouteSpec,
     boolean,
     documented,
+    guid,
     handled,
     json_object,
     json_response,
@@ -21,11 +24,16 @@ from shared.triggers.http_support import (
     one_of,
     text,
 )
-from shared.triggers.serialize import coupling_json
+from shared.triggers.match_api import DRY_RUN_QUERY, MATCH_REPORT_SCHEMA, dry_run
+from shared.triggers.serialize import SYNC_REPORT_SCHEMA, coupling_json, report_json
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 DIRECTIONS = ("toDataverse", "fromDataverse")
 ID = ID_SCHEMA
+FIELD_NAME: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": NOT_BLANK}
+# What a schema-valid request about one record can still break: a BC id of the wrong kind for the mapping, a
+# direction the mapping does not carry.
+RECORD_RULES = ("invalidId", "directionNotAllowed")
 
 
 def _context() -> Any:
@@ -35,7 +43,10 @@ def _context() -> Any:
 
 
 def record_id(value: Any, name: str) -> str:
-    """A GUID for API entities, or a page key (`R0010`, `S00001|10000`) for page-sourced ones."""
+    """A BC id: a GUID for API entities, or a page key (`R0010`, `S00001|10000`) for page-sourced ones (which of the
+    two depends on the mapping: the rule `invalidId`). A Dataverse id is always a GUID (`GUID_SCHEMA`)."""
+    if name == "dataverseId":
+        return guid(value, name)
     return text(value, name, max_length=100).lower() if _looks_like_guid(value) else text(value, name, max_length=100)
 
 
@@ -58,11 +69,12 @@ documented(
             "properties": {
                 "mapping": mapping_schema(),
                 "bcId": ID,
-                "dataverseId": ID,
+                "dataverseId": GUID_SCHEMA,
                 "synchronize": {"type": "string", "enum": list(DIRECTIONS)},
             },
         },
-        responses=(201, 400, 404, 409, 503),
+        responses=(201, 400, 404, 409, 422, 503),
+        rules=RECORD_RULES,
     )
 )
 
@@ -96,8 +108,9 @@ documented(
         "couplings/{mapping}",
         "GET",
         "Find the coupling of a BC or Dataverse record",
-        query={"bcId": ID, "dataverseId": ID},
+        query={"bcId": ID, "dataverseId": GUID_SCHEMA},
         responses=(200, 400, 404),
+        rules=("bcIdOrDataverseId", "invalidId"),
     )
 )
 
@@ -120,7 +133,14 @@ def find_coupling(req: func.HttpRequest) -> func.HttpResponse:
 
 
 documented(
-    RouteSpec("delete_coupling", "couplings/{mapping}/{bcId}", "DELETE", "Uncouple a record", responses=(204, 400))
+    RouteSpec(
+        "delete_coupling",
+        "couplings/{mapping}/{bcId}",
+        "DELETE",
+        "Uncouple a record",
+        responses=(204, 400, 409),
+        rules=("invalidId",),
+    )
 )
 
 
@@ -139,17 +159,21 @@ documented(
         "match_couplings",
         "couplings/{mapping}/match",
         "POST",
-        "Match-based coupling of the mapping's uncoupled records",
+        "Match-based coupling of the mapping's uncoupled records (dryRun=true: what it would couple and create, "
+        "nothing written)",
+        query=DRY_RUN_QUERY,
         body={
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "fields": {"type": ["array", "null"], "items": {"type": "string"}, "minItems": 1},
+                "fields": {"type": ["array", "null"], "items": FIELD_NAME, "minItems": 1},
                 "createIfNoMatch": {"type": "boolean"},
                 "synchronizeAfter": {"type": "boolean"},
             },
         },
-        responses=(200, 400, 409, 503),
+        responses=(200, 400, 409, 422, 503),
+        response_schema=MATCH_REPORT_SCHEMA,
+        rules=("unknownMatchField", "noMatchFields"),
     )
 )
 
@@ -167,7 +191,10 @@ def match_couplings(req: func.HttpRequest) -> func.HttpResponse:
     create = boolean(body["createIfNoMatch"], "createIfNoMatch") if "createIfNoMatch" in body else None
     sync = boolean(body["synchronizeAfter"], "synchronizeAfter") if "synchronizeAfter" in body else None
     names = [text(f, "fields", max_length=100) for f in fields] if fields is not None else None
-    report = match_and_couple(_context(), name, fields=names, create_if_no_match=create, synchronize_after=sync)
+    dry = dry_run(req)
+    report = match_and_couple(
+        _context(), name, fields=names, create_if_no_match=create, synchronize_after=sync, dry_run=dry
+    )
     return json_response(200, report.as_dict())
 
 
@@ -178,8 +205,14 @@ for _target, _field in (("dataverse", "bcId"), ("business-central", "dataverseId
             f"records/{{mapping}}/create-in-{_target}",
             "POST",
             f"Create the record in {'Dataverse' if _target == 'dataverse' else 'Business Central'} and couple it",
-            body={"type": "object", "required": [_field], "additionalProperties": False, "properties": {_field: ID}},
+            body={
+                "type": "object",
+                "required": [_field],
+                "additionalProperties": False,
+                "properties": {_field: ID if _field == "bcId" else GUID_SCHEMA},
+            },
             responses=(201, 400, 404, 409, 422, 503),
+            rules=RECORD_RULES,
         )
     )
 
@@ -204,33 +237,6 @@ def create_in_business_central(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(201, coupling_json(create(_context(), name, record_id(body["dataverseId"], "dataverseId"))))
 
 
-SYNC_REPORT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["mapping", "bcId", "dataverseId", "direction", "outcome", "jobId", "changes"],
-    "properties": {
-        "mapping": {"type": "string"},
-        "bcId": {"type": "string"},
-        "dataverseId": {"type": "string"},
-        "direction": {"type": "string", "enum": list(DIRECTIONS), "description": "the direction applied"},
-        "outcome": {"type": "string", "enum": ["modified", "unchanged"]},
-        "jobId": {"type": "string"},
-        "changes": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["field", "old", "new"],
-                "properties": {
-                    "field": {"type": "string"},
-                    "bcField": {"type": ["string", "null"]},
-                    "dataverseField": {"type": ["string", "null"]},
-                    "old": {},
-                    "new": {},
-                },
-            },
-        },
-    },
-}
-
 documented(
     RouteSpec(
         "synchronize_now",
@@ -245,12 +251,14 @@ documented(
             "properties": {
                 "mapping": mapping_schema(),
                 "bcId": ID,
-                "dataverseId": ID,
+                "dataverseId": GUID_SCHEMA,
                 "direction": {"type": "string", "enum": list(DIRECTIONS)},
             },
+            "oneOf": [{"required": ["bcId"]}, {"required": ["dataverseId"]}],  # exactly one of the two
         },
         responses=(200, 400, 404, 409, 422, 503),
         response_schema=SYNC_REPORT_SCHEMA,
+        rules=RECORD_RULES,
     )
 )
 
@@ -273,18 +281,3 @@ def synchronize_now(req: func.HttpRequest) -> func.HttpResponse:
     dv_id = record_id(body["dataverseId"], "dataverseId") if "dataverseId" in body else None
     report = synchronize_record(_context(), name, direction, bc_id=bc_id, dataverse_id=dv_id)
     return json_response(200, report_json(report))
-
-
-def report_json(report: Any) -> dict[str, Any]:
-    return {
-        "mapping": report.mapping,
-        "bcId": report.bc_id,
-        "dataverseId": report.dataverse_id,
-        "direction": report.direction.value,
-        "outcome": report.outcome,
-        "jobId": report.job_id,
-        "changes": [
-            {"field": c.field, "bcField": c.bc_field, "dataverseField": c.dataverse_field, "old": c.old, "new": c.new}
-            for c in report.changes
-        ],
-    }

@@ -6,6 +6,11 @@ run store, so it can be polled (or shown by the console) at any time; throughput
 elapsed time. Reading it also settles the run (`full_sync_recovery.Recovery.settle`: a line done but never closed
 is closed and handed over), and a running line whose run made no progress for `FULL_SYNC_STALL_MINUTES` is shown as
 `stalled`, with its last progress, for `POST .../restart` to re-send its missing chunks.
+
+`?dryRun=true` on both start routes runs the lines as they would run, reading both apps, and writes nothing to
+either app, the couplings or the checkpoints: each line's counters and `left` say what it would do (see
+`services/full_sync_chunks.py` for what is exact and what is estimated). On `.../start` it runs a dry copy of the
+planned run and leaves that one planned, to be started for real after the review.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from shared.triggers.http_support import (
     mapping_schema,
     text,
 )
+from shared.triggers.match_api import DRY_RUN_QUERY, LEFT_SCHEMA, dry_run
 from shared.triggers.serialize import error_entry_json
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -78,6 +84,7 @@ def line_json(line: ReviewLine, now: str, errors: list[dict[str, Any]], *, stall
         "recordsPerSecond": round(records / elapsed, 1) if elapsed > 0 else None,
         "error": line.error or None,
         "errors": errors,
+        "left": line.left.as_dict(),
     }
 
 
@@ -93,6 +100,7 @@ def review_json(
         "runId": run.run_id,
         "createdOn": run.created_on,
         "status": run.status,
+        "dryRun": run.dry_run,
         "progress": {"linesDone": done, "lines": len(lines)},
         "lines": [
             line_json(line, now, errors.get(line.mapping, []), stalled=line.mapping in stalled) for line in lines
@@ -102,18 +110,20 @@ def review_json(
 
 REVIEW_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["runId", "status", "lines"],
+    "required": ["runId", "status", "dryRun", "lines"],
     "properties": {
         "runId": {"type": "string"},
+        "dryRun": {"type": "boolean", "description": "the counters say what each line would do: nothing written"},
         "status": {"type": "string", "enum": ["planned", "running", "finished", "failed"]},
         "lines": {
             "type": "array",
             "items": {
                 "type": "object",
-                "required": ["mapping", "status", "counters"],
+                "required": ["mapping", "status", "counters", "left"],
                 "properties": {
                     "status": {"type": "string", "enum": LINE_STATUSES},
                     "lastProgressOn": {"type": ["string", "null"]},
+                    "left": LEFT_SCHEMA,
                 },
             },
         },
@@ -133,13 +143,16 @@ documented(
                 "mappings": {"type": "array", "items": mapping_schema(), "minItems": 1},
                 "recommendations": {
                     "type": "object",
+                    "propertyNames": mapping_schema(),
                     "additionalProperties": {"type": "string", "enum": RECOMMENDATIONS},
                 },
                 "start": {"type": "boolean"},
             },
         },
-        responses=(202, 400, 503),
+        query=DRY_RUN_QUERY,
+        responses=(202, 400, 409, 422, 503),
         response_schema=REVIEW_SCHEMA,
+        rules=("nothingToSynchronize", "notInRun"),
     )
 )
 
@@ -161,7 +174,7 @@ def start_full_sync(req: func.HttpRequest) -> func.HttpResponse:
         )
     start = boolean(body.get("start", True), "start")
     full_sync = _full_sync()
-    run, _ = full_sync.plan(chosen, {str(k): str(v) for k, v in overrides.items()})
+    run, _ = full_sync.plan(chosen, {str(k): str(v) for k, v in overrides.items()}, dry_run=dry_run(req))
     if start:
         full_sync.start(run.run_id)
     run, lines = full_sync.runs.get_run(run.run_id)
@@ -198,14 +211,15 @@ def get_full_sync(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(200, review_json(run, lines, full_sync.now(), errors, stalled))
 
 
-def _action_route(function_name: str, action: str, summary: str) -> None:
+def _action_route(function_name: str, action: str, summary: str, query: dict[str, Any] | None = None) -> None:
     documented(
         RouteSpec(
             function_name,
             f"full-sync/{{runId}}/{action}",
             "POST",
             summary,
-            responses=(202, 400, 404, 503),
+            query=query or {},
+            responses=(202, 400, 404, 409, 422, 503),
             response_schema=REVIEW_SCHEMA,
         )
     )
@@ -226,7 +240,13 @@ def _start_planned(full_sync: Any, run_id: str) -> None:
     full_sync.start(run_id)
 
 
-_action_route("run_planned_full_sync", "start", "Start a run planned with start=false (after reviewing it)")
+_action_route(
+    "run_planned_full_sync",
+    "start",
+    "Start a run planned with start=false (after reviewing it); with dryRun=true, start a dry copy of it instead "
+    "(answered with the copy's review) and leave it planned",
+    DRY_RUN_QUERY,
+)
 _action_route(
     "restart_full_sync",
     "restart",
@@ -238,7 +258,15 @@ _action_route(
 @blueprint.route(route="full-sync/{runId}/start", methods=["POST"])
 @handled
 def run_planned_full_sync(req: func.HttpRequest) -> func.HttpResponse:
-    return _act(req, _start_planned)
+    if not dry_run(req):
+        return _act(req, _start_planned)
+    full_sync = _full_sync()
+    copy = full_sync.dry_copy(text(req.route_params.get("runId"), "runId", max_length=100))
+    full_sync.start(copy.run_id)
+    run, lines = full_sync.runs.get_run(copy.run_id)
+    return json_response(
+        202, review_json(run, lines, full_sync.now(), {}), {"Location": f"/api/full-sync/{run.run_id}"}
+    )
 
 
 @blueprint.route(route="full-sync/{runId}/restart", methods=["POST"])

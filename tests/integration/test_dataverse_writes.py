@@ -207,8 +207,12 @@ def test_lookup_can_be_cleared_with_null_bind(dataverse: EmulatorHandle) -> None
 
 
 def test_create_only_and_not_valid_for_create_columns(dataverse: EmulatorHandle) -> None:
-    currency = create(dataverse, "transactioncurrencies", {"isocurrencycode": "USD", "currencyname": "US Dollar"})
-    other = create(dataverse, "transactioncurrencies", {"isocurrencycode": "EUR", "currencyname": "Euro"})
+    currency = create(
+        dataverse, "transactioncurrencies", {"isocurrencycode": "USD", "currencyname": "US Dollar", "exchangerate": 1}
+    )
+    other = create(
+        dataverse, "transactioncurrencies", {"isocurrencycode": "EUR", "currencyname": "Euro", "exchangerate": 0.9}
+    )
     contact = create(dataverse, "contacts", {"lastname": "Buyer"})
     order = create(
         dataverse,

@@ -119,6 +119,7 @@ def test_a_refused_order_leaves_nothing_in_bc_and_says_why(sync_stack: SyncStack
     else:
         product = "4e0c1b9e-0000-4000-8000-0000000000d7"
         context.dataverse.create_row("products", product, {"name": "Sales only", "productnumber": "SO-1"})
+        context.dataverse.set_state("products", product, 0, 1)  # published: a Draft product cannot go on a line
         details = [{"productid": product, "quantity": 1}]
     order_id = sales_order(context, customer, details)
     with pytest.raises(RecordError) as refused:

@@ -40,6 +40,7 @@ from shared.mappings import (
     mapping_names,
     with_overrides,
 )
+from shared.services.behaviours_rows import provided_bc_fields
 
 MAPPINGS = list(CATALOG.values())
 IDS = [m.name for m in MAPPINGS]
@@ -144,7 +145,8 @@ def test_field_keys_are_unique_and_directions_fit_the_mapping(mapping: TableMapp
 def test_every_bc_field_exists_on_the_bc_source(mapping: TableMapping) -> None:
     source = bc_source(mapping.name)
     assert source is not None
-    unknown = sorted(f.bc_field for f in mapping.fields if f.bc_field and f.bc_field not in source.names)
+    provided = provided_bc_fields(mapping)  # e.g. contact name parts: page 5055 or BC's breakdown (nameParts)
+    unknown = sorted(f.bc_field for f in mapping.fields if f.bc_field and f.bc_field not in source.names | provided)
     assert unknown == [], f"{mapping.name} ({mapping.bc_entity_set}): {unknown}"
 
 
@@ -184,7 +186,10 @@ def test_lookups_use_a_bind_navigation_of_a_mapping_that_couples_that_table(mapp
         assert looked_up is not None, f"{where}: no mapping {lookup.mapping}"
         assert looked_up.dataverse_entity_set == lookup.target_entity_set, where
         assert lookup.bc_key == "id" or lookup.bc_entity_set is not None, f"{where}: a key other than id needs its set"
-        if lookup.bc_entity_set is not None:
+        if lookup.bc_entity_set is not None and lookup.bc_id_field != "id":  # a hop: a link row names the id
+            hop = load_bc().sets[lookup.bc_entity_set].properties
+            assert {lookup.bc_key, lookup.bc_id_field} <= set(hop), f"{where}: {lookup.bc_entity_set}"
+        elif lookup.bc_entity_set is not None:
             source = bc_source(lookup.mapping)
             assert source is not None and lookup.bc_key in source.names, f"{where}: {lookup.bc_key}"
             if field.enabled:  # the resolver finds the BC id in this set, then the coupling in the looked-up mapping
@@ -241,7 +246,10 @@ def test_dependencies_exist_are_acyclic_and_come_first() -> None:
 def test_match_criteria_are_usable(mapping: TableMapping) -> None:
     for field in mapping.match_fields():
         assert field.match_priority is not None and field.match_priority >= 1
-        assert field.dataverse_field is not None and field.bc_field is not None and field.lookup is None
+        assert field.dataverse_field is not None and field.bc_field is not None
+        if field.lookup is not None:  # a lookup only narrows (a unit's group): its priority also compares a value
+            same = [f for f in mapping.match_fields() if f.match_priority == field.match_priority]
+            assert any(f.lookup is None for f in same), f"{mapping.name}: {field.key} alone cannot identify a record"
     if mapping.create_if_no_match:
         assert mapping.match_fields(), f"{mapping.name} creates when nothing matches, so it must match on something"
 

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from local.emulators.business_central import inventory_admin, payment_reversal, posting_actions, posting_admin
+from local.emulators.business_central import (
+    exchange_rates,
+    inventory_admin,
+    payment_reversal,
+    posting_actions,
+    posting_admin,
+)
 from local.emulators.business_central.schema import EntitySet
 from local.emulators.business_central.writer import Writer
 from local.emulators.store import Row
@@ -32,6 +38,7 @@ ADMIN_ROUTES: dict[tuple[str, str], Callable[[Writer, Request], Response]] = {
     ("POST", "/_admin/reopen"): posting_admin.reopen_order,
     ("POST", "/_admin/backdate"): posting_admin.backdate_invoice,
     ("POST", "/_admin/inventory"): inventory_admin.set_inventory,
+    ("POST", "/_admin/exchangeRates"): exchange_rates.add_rate,
 }
 
 

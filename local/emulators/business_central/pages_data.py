@@ -16,6 +16,7 @@ from typing import Any
 
 from local.emulators.business_central.errors import BcError
 from local.emulators.business_central.naming import table_name
+from local.emulators.business_central.pages_contacts import CONTACTS_VIEW, contact_rows, shape_contact
 from local.emulators.business_central.pages_orders import ORDERS_VIEW, order_rows, shape_order
 from local.emulators.business_central.pages_schema import PageSchema, PageService, load_pages
 from local.emulators.business_central.values import default_value, now_text
@@ -114,6 +115,8 @@ def shape(ctx: Context, service: PageService, row: Row) -> dict[str, Any]:
     sales order views the stored row is the API order)."""
     if service.table == ORDERS_VIEW:
         return shape_order(ctx, service, row)
+    if service.table == CONTACTS_VIEW:
+        return shape_contact(ctx, service, row)
     out: dict[str, Any] = {}
     for name, page_field in service.fields.items():
         if page_field.column is not None:
@@ -156,6 +159,8 @@ def page_rows(ctx: Context, service: PageService) -> list[dict[str, Any]]:
     """Every row the page shows (its SourceTableView applied), in page shape."""
     if service.table == ORDERS_VIEW:
         return order_rows(ctx, service)
+    if service.table == CONTACTS_VIEW:
+        return contact_rows(ctx, service)
     if service.table == "@unitGroups":
         return _unit_groups(ctx, service)
     if service.table == SETUP:

@@ -205,9 +205,8 @@ def load_pages() -> PageSchema:
     facts = json.loads((SCHEMA_DIR / "bc_page_services.json").read_text(encoding="utf-8"))
     overlay = json.loads((SCHEMA_DIR / "bc_page_overlay.json").read_text(encoding="utf-8"))
     enums = _load_enums(facts, overlay)
-    services = {
-        name: _service(name, facts["pages"][name], table, overlay, enums) for name, table in overlay["served"].items()
-    }
+    specs = {**facts["pages"], **overlay.get("extraPages", {})}  # pages the facts lack (5055 Name Details)
+    services = {name: _service(name, specs[name], table, overlay, enums) for name, table in overlay["served"].items()}
     columns: dict[str, dict[str, Property]] = {}
     for service in services.values():
         if service.virtual:

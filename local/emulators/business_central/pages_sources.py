@@ -39,6 +39,7 @@ def _custom(entity_set: str) -> Source:
 SOURCES: dict[str, Source] = {
     "customer": _api("customers"),
     "contact": _api("contacts"),
+    "contactInformation": _api("contactsInformation"),
     "salesperson": _api("salespeoplePurchasers"),
     "currency": _api("currencies"),
     "unitOfMeasure": _api("unitsOfMeasure"),
@@ -54,6 +55,7 @@ SOURCES: dict[str, Source] = {
     "salesReceivablesSetup": _page("SalesReceivablesSetup", 459, "Primary_Key"),
     "salesOrderStatus": _page("SalesOrderList", 9305, "Document_Type", "No"),
     "salesOrderHeader": _page("SalesOrder", 42, "Document_Type", "No"),
+    "contactNameDetails": _page("NameDetails", 5055, "No"),
 }
 """Today's sources (BC up to version 29): API v2.0 where it has the entity, else a standard page."""
 

@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from local.emulators.business_central.errors import METHOD_NOT_ALLOWED, SAME_KEY, BcError, bad_request
+from local.emulators.business_central.pages_contacts import CONTACTS_VIEW, update_contact
 from local.emulators.business_central.pages_data import Context, new_row, remove, save, stored
 from local.emulators.business_central.pages_order_write import not_emulated, update_order
 from local.emulators.business_central.pages_orders import ORDERS_VIEW
@@ -120,6 +121,8 @@ def update(ctx: Context, service: PageService, shown: Row, body: Any, if_match: 
     """PATCH the record behind `shown` (a page-shaped row found by key); on page 42 the API order behind it."""
     if service.table == ORDERS_VIEW and service.editable and service.modify_allowed:
         return update_order(ctx, service, shown, body, if_match)
+    if service.table == CONTACTS_VIEW:  # page 5055: the API contact behind it
+        return update_contact(ctx, service, shown, body, if_match)
     if not service.can_modify:
         raise _refused(service, "Modify")
     with ctx.writer.store.transaction():  # read, check the ETag and write under one lock: no lost update

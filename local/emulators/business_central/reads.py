@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from local.emulators.business_central import financials
+from local.emulators.business_central.business_relations import contact_information_rows
 from local.emulators.business_central.context import context_url
 from local.emulators.business_central.errors import BAD_REQUEST, BcError
 from local.emulators.business_central.naming import etag_of, table_name
@@ -44,11 +45,13 @@ def resolver(entity_set: EntitySet) -> Callable[[str], EdmType]:
 
 
 def rows_of(writer: Writer, company_id: str, entity_set: EntitySet) -> list[Row]:
-    """Stored rows, or computed ones for sets BC computes (customerFinancialDetails)."""
+    """Stored rows, or computed ones for sets BC computes (customerFinancialDetails, contactsInformation)."""
     if entity_set.name == "customerFinancialDetails":
         return financials.financial_detail_rows(writer, company_id)
     if entity_set.name == "customers":
         return financials.customers_with_balance(writer, company_id)
+    if entity_set.name == "contactsInformation":
+        return contact_information_rows(writer, company_id)
     return writer.store.rows(table_name(company_id, entity_set.name))
 
 

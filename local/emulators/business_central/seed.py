@@ -12,7 +12,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from local.emulators.business_central import pages
+from local.emulators.business_central import exchange_rates, pages
+from local.emulators.business_central.business_relations import RELATED_CUSTOMER
 from local.emulators.business_central.companies import add_company
 from local.emulators.business_central.writer import Writer
 
@@ -117,6 +118,9 @@ def seed_demo(writer: Writer) -> dict[str, int]:
             },
         )
         company_contact = writer.get(COMPANY_ID, writer.entity_set("contacts"), seeded_id("contact-company", name))
+        # the business relation BC makes when a customer gets its company contact (contactsInformation)
+        company_contact = {**company_contact, RELATED_CUSTOMER: seeded_id("customer", name)}
+        writer.put(COMPANY_ID, writer.entity_set("contacts"), company_contact)
         _create(
             writer,
             "contacts",
@@ -152,6 +156,7 @@ def seed_demo(writer: Writer) -> dict[str, int]:
         "contacts": 2 * len(CUSTOMERS),
         "items": len(ITEMS),
     }
+    created.update(exchange_rates.seed_demo(writer, COMPANY_ID))
     created.update(pages.seed_demo(writer, COMPANY_ID))
     return created
 
@@ -177,7 +182,12 @@ def seed_bench(writer: Writer, counts: Mapping[str, int]) -> dict[str, int]:
     companies = (persons + BENCH_PERSONS_PER_COMPANY - 1) // BENCH_PERSONS_PER_COMPANY
     for n in range(companies):  # the CONTACT mapping takes persons of a company only, as BC's does
         company = {"number": f"BK{n:06d}", "type": "Company", "displayName": f"Bench company {n:06d}"}
-        _create(writer, "contacts", {"id": seeded_id("bench-company", str(n)), **company})
+        company_id = seeded_id("bench-company", str(n))
+        _create(writer, "contacts", {"id": company_id, **company})
+        if n < customers:  # BC makes a company contact with a business relation for each customer
+            stored = writer.get(COMPANY_ID, writer.entity_set("contacts"), company_id)
+            related = {**stored, RELATED_CUSTOMER: seeded_id("bench-customer", str(n))}
+            writer.put(COMPANY_ID, writer.entity_set("contacts"), related)
     for n in range(persons):
         _create(
             writer,

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from local.emulators.dataverse import keys, units
+from local.emulators.dataverse import currencies, keys, products, units
 from local.emulators.dataverse.errors import (
     DUPLICATE_RECORD,
     VERSION_MISMATCH,
@@ -77,9 +77,13 @@ class Writer:
         self._derive(table, row)
 
     def _derive(self, table: Table, row: Row) -> None:
-        """Columns Dataverse computes from others (contact.fullname, the account/contact split of a customer)."""
+        """Columns Dataverse computes from others (contact.fullname, the account/contact split of a customer).
+
+        fullname follows the organization's full-name format (organization.fullnameconventioncode); the emulator
+        uses "First Name Middle Name Last Name" (code 5), so every name part shows and none is silently dropped
+        (the default format of a new org is UNCONFIRMED; a format that omits the middle name would hide it)."""
         if table.logical_name in ("contact", "systemuser"):
-            parts = [row.get("firstname") or "", row.get("lastname") or ""]
+            parts = [str(row.get(name) or "").strip() for name in ("firstname", "middlename", "lastname")]
             row["fullname"] = " ".join(p for p in parts if p) or None
         for customer, account_col in (("customerid", "accountid"), ("parentcustomerid", "accountid")):
             if f"_{customer}_value" in row and account_col in table.attributes:
@@ -188,6 +192,8 @@ class Writer:
             self._apply_binds(table, row, payload)
             self._check_parent_editable(table, row)
             units.check_write(self.store, table, row, None)
+            products.check_write(self.store, table, row, None)
+            currencies.check_write(table, row)
             keys.check_unique(self.store, table, row)
             version = self._stamp(row, user_id, created=True)
             self.store.put(table.logical_name, new_id, row, version=version)
@@ -245,6 +251,8 @@ class Writer:
             self._check_state(table, row, payload)
             self._apply_binds(table, row, payload)
             units.check_write(self.store, table, row, existing)
+            products.check_write(self.store, table, row, existing)
+            currencies.check_write(table, row)
             keys.check_unique(self.store, table, row)
             version = self._stamp(row, user_id, created=False)
             self.store.put(table.logical_name, row_id, row, version=version)

@@ -1,0 +1,47 @@
+"""Emulator rules behind CONTACT, over HTTP: Dataverse computes fullname from every name part (first, middle, last),
+and BC's read-only contactsInformation relates a company contact to its customer (the parent account's second hop)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from local.emulators.business_central.seed import seeded_id
+from tests.conftest import BusinessCentralHandle, EmulatorHandle
+from tests.integration.dataverse_helpers import api, create
+
+pytestmark = pytest.mark.integration
+
+
+def test_fullname_is_computed_from_first_middle_and_last_name(dataverse: EmulatorHandle) -> None:
+    contact_id = str(uuid.uuid4())
+    body = {"contactid": contact_id, "firstname": "Mary", "middlename": "Ann", "lastname": "Smith"}
+    assert create(dataverse, "contacts", body)["fullname"] == "Mary Ann Smith"
+    response = dataverse.session.patch(
+        api(dataverse, f"contacts({contact_id})"), json={"middlename": None}, headers={"If-Match": "*"}
+    )
+    assert response.status_code == 204
+    assert dataverse.session.get(api(dataverse, f"contacts({contact_id})")).json()["fullname"] == "Mary Smith"
+    refused = dataverse.session.patch(
+        api(dataverse, f"contacts({contact_id})"), json={"fullname": "X"}, headers={"If-Match": "*"}
+    )
+    assert refused.status_code == 400  # computed, never written
+
+
+def test_contacts_information_relates_the_company_contact_to_its_customer(
+    business_central: BusinessCentralHandle, bc_demo: str
+) -> None:
+    session = business_central.session
+    company = session.get(
+        f"{bc_demo}/contacts", params={"$filter": "type eq 'Company' and displayName eq 'Adatum Corporation'"}
+    ).json()["value"][0]
+    rows = session.get(
+        f"{bc_demo}/contactsInformation",
+        params={"$filter": f"contactNumber eq '{company['number']}' and relatedType eq 'Customer'"},
+    ).json()["value"]
+    assert [(r["contactId"], r["relatedId"], r["contactType"]) for r in rows] == [
+        (company["id"], seeded_id("customer", "Adatum Corporation"), "Company")
+    ]
+    refused = session.post(f"{bc_demo}/contactsInformation", json={"contactNumber": company["number"]})
+    assert refused.status_code in (400, 405)  # read-only, as API v2.0 page 30072
