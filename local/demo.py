@@ -18,7 +18,7 @@ import requests
 
 from local.demo_documents import document_story
 from local.demo_errors import StoryError
-from local.demo_full_sync import contact_names, review_table, run_full_sync
+from local.demo_full_sync import contact_names, currency_rates, product_states, review_table, run_full_sync
 from local.emulators.business_central.seed import COMPANY_ID
 from local.emulators.business_central.seed import seeded_id as bc_id
 from local.emulators.tokens import acquire_local_token
@@ -231,6 +231,8 @@ class Story:
             + (f", failed: {', '.join(failed)}" if failed else "")
         )
         self.summary["full synchronization"].append(contact_names(self.dataverse))
+        self.summary["full synchronization"].append(product_states(self.dataverse))
+        self.summary["full synchronization"].append(currency_rates(self.dataverse))
 
     def print_summary(self) -> None:
         print("\n== Summary")

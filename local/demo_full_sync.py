@@ -70,3 +70,19 @@ def contact_names(dataverse: Callable[..., Any], limit: int = 4) -> str:
     with_first = sum(1 for row in rows if row.get("firstname"))
     shown = ", ".join(named[:limit]) + (", ..." if len(named) > limit else "")
     return f"contacts (first / last name): {with_first} of {len(rows)} with a first name: {shown}"
+
+
+def product_states(dataverse: Callable[..., Any]) -> str:
+    """Products as a salesperson sees them: Active (statecode 0) and on the default price list, or not, so a Draft
+    product or one missing its price shows at a glance."""
+    rows = (dataverse("GET", "products?$select=name,statecode,_pricelevelid_value") or {}).get("value", [])
+    active = sum(1 for row in rows if row.get("statecode") == 0)
+    priced = sum(1 for row in rows if row.get("_pricelevelid_value"))
+    return f"products: {active} of {len(rows)} Active, {priced} on the default price list"
+
+
+def currency_rates(dataverse: Callable[..., Any]) -> str:
+    """Currencies with the exchange rate Sales holds (BC's current rate; never empty)."""
+    rows = (dataverse("GET", "transactioncurrencies?$select=isocurrencycode,exchangerate") or {}).get("value", [])
+    shown = ", ".join(f"{row.get('isocurrencycode')} {row.get('exchangerate')}" for row in rows)
+    return f"currencies (exchange rate): {shown}"
