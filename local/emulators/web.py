@@ -98,6 +98,7 @@ class HttpError(Exception):
 
 
 Handler = Callable[[Request], Response]
+MAX_BODY = 64 * 1024 * 1024  # far above any request the app or a test sends; a larger one is refused unread
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -114,8 +115,27 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if self.server.verbose:
             super().log_message(format, *args)
 
+    def _body_length(self) -> int | None:
+        """The announced body length, or None after answering a framing the services' front ends refuse: a
+        Content-Length that is not one non-negative number is 400, one over MAX_BODY 413, both without reading a
+        byte (`rfile.read(-1)` would wait for the client to close: a thread hung per request)."""
+        text = (self.headers.get("Content-Length") or "0").strip()
+        status = 400 if not text.isdigit() else 413 if int(text) > MAX_BODY else 0
+        if status == 0:
+            return int(text)
+        code, message = (
+            ("BadRequest", "Invalid Content-Length.")
+            if status == 400
+            else ("RequestEntityTooLarge", f"The request body is larger than {MAX_BODY} bytes.")
+        )
+        self._write(Response.json(status, {"error": {"code": code, "message": message}}, {"Connection": "close"}))
+        self.close_connection = True
+        return None
+
     def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        length = self._body_length()
+        if length is None:
+            return
         body = self.rfile.read(length) if length else b""
         address = self.server.server_address
         host = self.headers.get("Host") or f"{address[0]!s}:{address[1]}"
@@ -132,6 +152,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.close()
             return
+        self._write(response)
+
+    def _write(self, response: Response) -> None:
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)
