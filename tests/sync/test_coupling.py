@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -72,34 +72,28 @@ def couple_currency(stack: SyncStack, code: str) -> None:
     couple_records(stack.context, "CURRENCY", bc_seeded("currency", code), dv_seeded("currency", code))
 
 
-def fail_first_coupling(stack: SyncStack, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The coupling write fails once (storage unavailable) before anything was created."""
-    store = stack.context.couplings
-    real = store.create_coupling
+def fail_once(monkeypatch: pytest.MonkeyPatch, store: Any, method: str, why: str) -> None:
+    """`store.method` fails once with a transient error (storage unavailable, or the worker dying there)."""
+    real = getattr(store, method)
     calls = {"count": 0}
 
-    def create_coupling(coupling: Coupling) -> Coupling:
+    def failing(coupling: Coupling) -> Coupling:
         calls["count"] += 1
         if calls["count"] == 1:
-            raise TransientError("ServiceUnavailable", "Table Storage did not answer")
-        return real(coupling)
+            raise TransientError("ServiceUnavailable", why)
+        return cast(Coupling, real(coupling))
 
-    monkeypatch.setattr(store, "create_coupling", create_coupling)
+    monkeypatch.setattr(store, method, failing)
+
+
+def fail_first_coupling(stack: SyncStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The coupling write fails once (storage unavailable) before anything was created."""
+    fail_once(monkeypatch, stack.context.couplings, "create_coupling", "Table Storage did not answer")
 
 
 def die_after_the_create(stack: SyncStack, monkeypatch: pytest.MonkeyPatch) -> None:
     """The worker dies once right after the record was created, before the pair was recorded as synchronized."""
-    store = stack.context.couplings
-    real = store.update_coupling
-    calls = {"count": 0}
-
-    def update_coupling(coupling: Coupling) -> Coupling:
-        calls["count"] += 1
-        if calls["count"] == 1:
-            raise TransientError("ServiceUnavailable", "the worker died here")
-        return real(coupling)
-
-    monkeypatch.setattr(store, "update_coupling", update_coupling)
+    fail_once(monkeypatch, stack.context.couplings, "update_coupling", "the worker died here")
 
 
 @pytest.fixture

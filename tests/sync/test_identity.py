@@ -10,7 +10,7 @@ side, the end state must be N records on each side, each coupled exactly once to
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -18,7 +18,7 @@ import pytest
 
 from local.emulators.business_central.seed import COMPANY_ID
 from shared.domain.coupling import Coupling
-from shared.domain.errors import TransientError
+from shared.domain.errors import BulkWriteError, RecordError, RecordFailure, TransientError
 from shared.domain.mapping import ConflictPolicy, Direction, FieldMapping, TableMapping
 from shared.domain.records import Side
 from shared.services.coupling import uncouple
@@ -264,7 +264,7 @@ class WorkerDied(BaseException):
     """The process ended here: nothing in the app may catch it (like a kill -9)."""
 
 
-def _die_after(calls: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def dies_after(calls: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     count = {"n": 0}
 
     def wrap(real: Callable[..., Any]) -> Callable[..., Any]:
@@ -294,9 +294,9 @@ def test_a_run_killed_between_creating_and_coupling_leaves_no_duplicate(
     apps.make_dv(RECORDS // 2)
     store = stack.context.couplings
     if site == "before the create":
-        monkeypatch.setattr(stack.dataverse, "upsert_multiple", _die_after(0)(stack.dataverse.upsert_multiple))
+        monkeypatch.setattr(stack.dataverse, "upsert_multiple", dies_after(0)(stack.dataverse.upsert_multiple))
     else:
-        monkeypatch.setattr(store, "update_coupling", _die_after(3)(store.update_coupling))
+        monkeypatch.setattr(store, "update_coupling", dies_after(3)(store.update_coupling))
     with pytest.raises(WorkerDied):
         MappingRun(stack.context, stack.context.mapping(kind.mapping.name)).run()
     monkeypatch.undo()
@@ -306,18 +306,23 @@ def test_a_run_killed_between_creating_and_coupling_leaves_no_duplicate(
     apps.assert_one_pair_each(RECORDS)
 
 
-def test_a_claim_is_counted_as_an_insert_once_by_the_run_that_finishes_it(
-    sync_stack: SyncStack, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def customers(sync_stack: SyncStack) -> Apps:
+    """CUSTOMER creating both ways, the demo data's own records synchronized first: what follows is ours alone."""
     kind = KINDS["CUSTOMER"]
-    stack = sync_stack
-    stack.use(currency_mapping(), kind.mapping)
-    couple_currencies(stack)
-    run_until_quiet(stack, "CUSTOMER", runs=1)  # the demo data's own records are synchronized first
-    apps = Apps(stack, kind, f"Count{uuid.uuid4().hex[:6]}")
+    sync_stack.use(currency_mapping(), kind.mapping)
+    couple_currencies(sync_stack)
+    run_until_quiet(sync_stack, "CUSTOMER", runs=1)
+    return Apps(sync_stack, kind, f"Cust{uuid.uuid4().hex[:6]}")
+
+
+def test_a_claim_is_counted_as_an_insert_once_by_the_run_that_finishes_it(
+    customers: Apps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apps, stack = customers, customers.stack
     apps.make_bc(4)
     store = stack.context.couplings
-    monkeypatch.setattr(stack.dataverse, "upsert_multiple", _die_after(0)(stack.dataverse.upsert_multiple))
+    monkeypatch.setattr(stack.dataverse, "upsert_multiple", dies_after(0)(stack.dataverse.upsert_multiple))
     with pytest.raises(WorkerDied):
         MappingRun(stack.context, stack.context.mapping("CUSTOMER")).run()
     monkeypatch.undo()
@@ -339,27 +344,33 @@ def _det(mapping: str, side: str, record_id: str) -> str:
 
 
 def test_a_transient_refusal_keeps_the_claim_and_a_record_refusal_releases_it(
-    sync_stack: SyncStack, monkeypatch: pytest.MonkeyPatch
+    customers: Apps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    kind = KINDS["CUSTOMER"]
-    stack = sync_stack
-    stack.use(currency_mapping(), kind.mapping)
-    couple_currencies(stack)
-    apps = Apps(stack, kind, f"Rel{uuid.uuid4().hex[:6]}")
-    apps.make_bc(1)
-    [row] = apps.bc_rows()
+    apps, stack = customers, customers.stack
+    apps.make_bc(2)
+    kept, released = sorted(str(row["id"]) for row in apps.bc_rows())
+    real = stack.dataverse.upsert_multiple
 
-    def unavailable(*_args: Any, **_kwargs: Any) -> None:
-        raise TransientError("ServiceUnavailable", "Dataverse did not answer")
+    def refusing(table: str, entity_set: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Dataverse did not answer for one row (transient) and refused the other's data (a record error)."""
+        ids = [str(row["accountid"]) for row in rows]
+        failures = [
+            RecordFailure(i, ids[i], TransientError("ServiceUnavailable", "Dataverse did not answer"))
+            if ids[i] == _det("CUSTOMER", "bc", kept)
+            else RecordFailure(i, ids[i], RecordError("invalidValue", "Dataverse refused the value"))
+            for i in range(len(rows))
+        ]
+        raise BulkWriteError("UpsertMultiple", failures, ids)
 
-    monkeypatch.setattr(stack.dataverse, "upsert_multiple", unavailable)
+    monkeypatch.setattr(stack.dataverse, "upsert_multiple", refusing)
     run_mapping(stack.context, "CUSTOMER")
-    claim = stack.context.couplings.find_by_bc_id("CUSTOMER", str(row["id"]))
-    assert claim is not None and claim.creating is Side.DATAVERSE
-    monkeypatch.undo()
+    claim = stack.context.couplings.find_by_bc_id("CUSTOMER", kept)
+    assert claim is not None and claim.creating is Side.DATAVERSE  # the next run finishes it
+    assert stack.context.couplings.find_by_bc_id("CUSTOMER", released) is None  # nothing was written: released
+    assert apps.dv_rows() == []
+    monkeypatch.setattr(stack.dataverse, "upsert_multiple", real)
     run_until_quiet(stack, "CUSTOMER", runs=1)
-    apps.assert_one_pair_each(1)
-    assert isinstance(claim, Coupling)
+    apps.assert_one_pair_each(2)
 
 
 def test_a_pair_coupled_again_with_both_sides_edited_stays_a_conflict_until_someone_chooses(

@@ -6,8 +6,6 @@ each pair of a bidirectional line counted twice)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -17,26 +15,11 @@ from shared.services.matching import match_and_couple
 from tests.sync.conftest import SyncStack
 from tests.sync.mappings_for_tests import currency_mapping
 from tests.sync.test_catalog_flows import coupled_catalog  # noqa: F401 (fixture)
-from tests.sync.test_identity import KINDS, Apps, WorkerDied
+from tests.sync.test_identity import KINDS, Apps, WorkerDied, dies_after
 from tests.sync.test_incremental import couple_currencies
 
 pytestmark = pytest.mark.integration
 RUN = "fs-00000000-0000-0000-0000-000000000001"
-
-
-def dying_after(calls: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    count = {"n": 0}
-
-    def wrap(real: Callable[..., Any]) -> Callable[..., Any]:
-        def dying(*args: Any, **kwargs: Any) -> Any:
-            count["n"] += 1
-            if count["n"] > calls:
-                raise WorkerDied
-            return real(*args, **kwargs)
-
-        return dying
-
-    return wrap
 
 
 @pytest.fixture
@@ -51,14 +34,14 @@ def customers(sync_stack: SyncStack) -> Apps:
     return apps
 
 
-@pytest.mark.parametrize("dies_after", [0, 3, 9])
+@pytest.mark.parametrize("writes", [0, 3, 9])
 def test_a_redelivered_chunk_counts_its_dead_predecessors_creations_once(
-    customers: Apps, monkeypatch: pytest.MonkeyPatch, dies_after: int
+    customers: Apps, monkeypatch: pytest.MonkeyPatch, writes: int
 ) -> None:
     stack, mapping = customers.stack, customers.kind.mapping
     bc_ids = sorted(str(row["id"]) for row in customers.bc_rows())
     store = stack.context.couplings
-    monkeypatch.setattr(store, "update_coupling", dying_after(dies_after)(store.update_coupling))
+    monkeypatch.setattr(store, "update_coupling", dies_after(writes)(store.update_coupling))
     with pytest.raises(WorkerDied):
         MappingRun(stack.context, mapping, f"{RUN}/CUSTOMER/1").run_records(bc_ids, [])
     monkeypatch.undo()
@@ -100,7 +83,7 @@ def test_a_redelivered_match_chunk_counts_its_dead_predecessors_couplings_once(
     for coupling in stack.context.couplings.list_couplings("CUSTOMER"):
         stack.context.couplings.delete_coupling("CUSTOMER", coupling.bc_id)
     store = stack.context.couplings
-    monkeypatch.setattr(store, "create_coupling", dying_after(3)(store.create_coupling))
+    monkeypatch.setattr(store, "create_coupling", dies_after(3)(store.create_coupling))
     with pytest.raises(WorkerDied):
         match_and_couple(stack.context, "CUSTOMER", create_if_no_match=True, job_id=job, bc_ids=bc_ids)
     monkeypatch.undo()
