@@ -37,6 +37,29 @@ def run_timer(story: Story, name: str) -> None:
         raise StoryError(f"the timer {name} failed: {response.status_code} {response.text[:300]}")
 
 
+def submit_sales_order(story: Story, name: str, account: str, product: str, quantity: int, write_in: str) -> str:
+    """A Sales order of `account` with a line of `product` and a write-in line, submitted (as a salesperson does it);
+    returns its id."""
+    order = story.dataverse(
+        "POST", "salesorders", {"name": name, "customerid_account@odata.bind": f"/accounts({account})"}
+    )
+    order_id = str(order["salesorderid"])
+    lines: list[dict[str, Any]] = [
+        {
+            "productid@odata.bind": f"/products({product})",
+            "isproductoverridden": False,
+            "quantity": quantity,
+            "priceperunit": 950,
+        },
+        {"isproductoverridden": True, "productdescription": write_in, "quantity": quantity, "priceperunit": 35},
+    ]
+    for number, line in enumerate(lines, start=1):
+        bind = {"sequencenumber": number, "salesorderid@odata.bind": f"/salesorders({order_id})"}
+        story.dataverse("POST", "salesorderdetails", {**line, **bind})
+    story.dataverse("PATCH", f"salesorders({order_id})", {"statecode": 1, "statuscode": 3})
+    return order_id
+
+
 def document_story(story: Story) -> None:
     story.step("Setup: sales order integration on, write-in product WRITE-IN (an item never coupled to a product)")
     story.bc("POST", "items", {"number": WRITE_IN, "displayName": "Write-in product"})
@@ -45,23 +68,7 @@ def document_story(story: Story) -> None:
     desk = story.api("GET", f"couplings/ITEM-PRODUCT?bcId={bc_id('item', '1896-S')}")["dataverseId"]
 
     story.step("A Sales order with a desk and a write-in line of 250 characters, submitted")
-    order = story.dataverse(
-        "POST", "salesorders", {"name": "Cannon office refit", "customerid_account@odata.bind": f"/accounts({account})"}
-    )
-    order_id = order["salesorderid"]
-    lines: list[dict[str, Any]] = [
-        {
-            "productid@odata.bind": f"/products({desk})",
-            "isproductoverridden": False,
-            "quantity": 4,
-            "priceperunit": 950,
-        },
-        {"isproductoverridden": True, "productdescription": LONG_TEXT[:250], "quantity": 4, "priceperunit": 35},
-    ]
-    for number, line in enumerate(lines, start=1):
-        bind = {"sequencenumber": number, "salesorderid@odata.bind": f"/salesorders({order_id})"}
-        story.dataverse("POST", "salesorderdetails", {**line, **bind})
-    story.dataverse("PATCH", f"salesorders({order_id})", {"statecode": 1, "statuscode": 3})
+    order_id = submit_sales_order(story, "Cannon office refit", account, desk, 4, LONG_TEXT[:250])
     created = story.api("POST", f"sales-orders/{order_id}/create-in-business-central", expect=201)
     bc_order = story.bc("GET", f"salesOrders({created['bcId']})?$expand=salesOrderLines")
     print(f"   BC order {created['bcNumber']} (External Document No. {bc_order['externalDocumentNumber']}):")

@@ -5,24 +5,12 @@ ConcurrencyVersionMismatch body, and the others of the batch are applied; the ru
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-
-import pytest
 
 from local.fakes.dataverse import InMemoryDataverseClient
 from shared.connectors.dataverse import DataverseClient
+from tests.contract.test_dataverse_client_contract import dv  # noqa: F401 (the fake and the real client)
 
 Client = DataverseClient | InMemoryDataverseClient
-
-
-@pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.integration)])
-def client(request: pytest.FixtureRequest) -> Iterator[Client]:
-    if request.param == "fake":
-        yield InMemoryDataverseClient()
-        return
-    emulator = request.getfixturevalue("dataverse")
-    tokens = request.getfixturevalue("authority").token_provider(emulator.base_url)
-    yield DataverseClient(emulator.base_url, tokens, sleep=lambda _: None)
 
 
 def read_account(client: Client, name: str) -> tuple[str, str]:
@@ -33,7 +21,8 @@ def read_account(client: Client, name: str) -> tuple[str, str]:
     return row_id, str(row["@odata.etag"])
 
 
-def test_a_stale_if_match_in_batch_loses_alone_with_412(client: Client) -> None:
+def test_a_stale_if_match_in_batch_loses_alone_with_412(dv: Client) -> None:  # noqa: F811
+    client = dv
     stale_id, stale_etag = read_account(client, "Stale")
     current_id, current_etag = read_account(client, "Current")
     client.update_row("accounts", stale_id, {"name": "Edited meanwhile"})

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from local.demo import Story
+from local.demo_documents import submit_sales_order
 from local.demo_full_sync import run_full_sync
 from local.emulators.business_central.seed import seeded_id as bc_id
 from local.stack import LocalStack
@@ -123,23 +124,7 @@ def test_a_sales_order_with_a_write_in_line_becomes_a_bc_order(story: Story, syn
     assert customers, "no customer coupled by the full sync"
     account = customers[0][1]
     desk = story.api("GET", f"couplings/ITEM-PRODUCT?bcId={bc_id('item', '1896-S')}")["dataverseId"]
-    order = story.dataverse(
-        "POST", "salesorders", {"name": "Fidelity order", "customerid_account@odata.bind": f"/accounts({account})"}
-    )
-    order_id = order["salesorderid"]
-    lines: list[dict[str, Any]] = [
-        {
-            "productid@odata.bind": f"/products({desk})",
-            "isproductoverridden": False,
-            "quantity": 2,
-            "priceperunit": 950,
-        },
-        {"isproductoverridden": True, "productdescription": "Engraved name plate", "quantity": 2, "priceperunit": 35},
-    ]
-    for number, line in enumerate(lines, start=1):
-        bind = {"sequencenumber": number, "salesorderid@odata.bind": f"/salesorders({order_id})"}
-        story.dataverse("POST", "salesorderdetails", {**line, **bind})
-    story.dataverse("PATCH", f"salesorders({order_id})", {"statecode": 1, "statuscode": 3})
+    order_id = submit_sales_order(story, "Fidelity order", account, desk, 2, "Engraved name plate")
     created = story.api("POST", f"sales-orders/{order_id}/create-in-business-central", expect=201)
     bc_order = story.bc("GET", f"salesOrders({created['bcId']})?$expand=salesOrderLines")
     numbers = sorted(line["lineObjectNumber"] for line in bc_order["salesOrderLines"])
