@@ -12,8 +12,9 @@ import requests
 from local.stack import LocalStack
 
 
-@pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def seeded_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """A stack of its own, both emulators seeded with the demo data: the session's, and the fuzzer's (whose random
+    writes, such as mapping overrides and couplings, must not reach the tests that follow it)."""
     stack = LocalStack.on_free_ports(cert_dir=Path(tmp_path_factory.mktemp("identity")))
     stack.start()
     session = requests.Session()
@@ -24,6 +25,11 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    yield from seeded_stack(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

@@ -122,7 +122,8 @@ def test_fifty_simultaneous_calls_give_no_500_and_no_duplicate(local_stack: Loca
         return api.request(method, f"{url}/{path}", json=body, timeout=120)
 
     for mapping in ("SALESPEOPLE", "CURRENCY", "UNIT GROUP", "ITEM UOM"):
-        assert call("POST", f"couplings/{mapping}/match", {}).status_code == 200
+        matched = call("POST", f"couplings/{mapping}/match", {})
+        assert matched.status_code == 200, (mapping, matched.text[:500])
     assert call("POST", "couplings/ITEM-PRODUCT/match", {"createIfNoMatch": True}).status_code == 200
     fresh, name = _bc_customer(local_stack)
     buyer, _ = _bc_customer(local_stack)
