@@ -13,7 +13,11 @@ The row rules (run by `ValueMapper` for any mapping declaring `nameParts`):
   NameBreakdown of the name;
 - align: a name that is exactly the parts Sales holds joined stands for those parts (no change: a breakdown is a
   guess, Sales' "Mary Ann" + "Smith" is BC's "Mary Ann Smith" too), so a part Sales has is never blanked while BC's
-  name did not change; `displayName -> fullname` is carried by the parts, never compared on its own;
+  name did not change; `displayName -> fullname` is carried by the parts, never compared on its own. Except the
+  layout this project's engine wrote before the parts were mapped (fcef4d5): the whole name in Sales' last name,
+  no first or middle name. It stands for nothing but BC's name, so BC's breakdown is compared with it, and the
+  contact's next change in BC gives Sales its first name back (the new part fields have no stored values yet: the
+  side that changed decides, as on a first synchronization; both sides changed is a conflict, never a guess);
 - writing BC: `displayName` is rebuilt from the parts Sales holds; after BC wrote the record (and ran its breakdown),
   the parts go through page 5055 when published and they differ from what BC made of the name.
 """
@@ -48,6 +52,11 @@ def name_breakdown(name: str) -> tuple[str, str, str]:
 def calculated_name(parts: Iterable[str]) -> str:
     """BC's Name rebuilt from the parts: the non-empty ones joined by single spaces, cut to 100."""
     return " ".join(part for part in parts if part)[:NAME_LENGTH]
+
+
+def _whole_name_in_surname(name: str, held: Sequence[str]) -> bool:
+    """Sales holds BC's whole name of two or more words as its last name alone: the old engine's layout."""
+    return len(held) == len(PARTS) and not held[0] and not held[1] and bool(name_breakdown(name)[0])
 
 
 def _text(value: Any) -> str:
@@ -102,7 +111,8 @@ class NameParts:
         if self.page or name is None:
             return  # page 5055's parts are BC's own: compared as they are
         keys = [self.by_part[part].key for part in PARTS if part in self.by_part]
-        if name == calculated_name(_text(dv_values.get(key)) for key in keys):
+        held = [_text(dv_values.get(key)) for key in keys]
+        if name == calculated_name(held) and not _whole_name_in_surname(name, held):
             for key in keys:
                 bc_values[key] = dv_values.get(key)
 

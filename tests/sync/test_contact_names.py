@@ -3,13 +3,18 @@ them (behaviour `nameParts`), from BC's Name breakdown, or from page 5055 Name D
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from local.emulators.business_central.seed import seeded_id as bc_seeded
 from shared.connectors.entity_sources import default_sources
-from shared.services.incremental import run_mapping
+from shared.domain.mapping import FieldMapping, TableMapping
+from shared.domain.records import Side
+from shared.mappings.common import TO
+from shared.mappings.contacts import CONTACT
+from shared.services.incremental import CHANGED_IN_BOTH, run_mapping
 from shared.services.matching import match_and_couple
 from tests.sync.conftest import SyncStack
 from tests.sync.test_incremental import dv_get
@@ -130,3 +135,51 @@ def test_with_page_5055_published_the_parts_come_from_it(customers_coupled: Sync
     assert _bc(stack, person)["displayName"] == "Mary Anne K Smith"
     assert run_mapping(stack.context, "CONTACT").counters.failed == 0
     assert _sales(stack, person)[1] == _parts("Mary Anne", "K", "Smith")
+
+
+def _the_old_contact_mapping() -> TableMapping:
+    """CONTACT as it was before the name parts (fcef4d5): BC's whole name into `lastname`, `firstname` and
+    `middlename` cleared by constants."""
+    kept = tuple(f for f in CONTACT.fields if f.bc_field not in ("firstName", "middleName", "surname"))
+    old = (
+        FieldMapping("displayName", "lastname", TO),
+        FieldMapping(None, "firstname", TO, constant=""),
+        FieldMapping(None, "middlename", TO, constant=""),
+    )
+    return replace(CONTACT, fields=kept + old, behaviours=())
+
+
+def _synchronized_by_the_old_engine(stack: SyncStack) -> None:
+    """The contacts created and then synchronized by the old mapping: Sales holds the whole name in its last name,
+    the couplings' stored hashes are the old fields', and the checkpoints are past the old engine's own writes."""
+    stack.use(_the_old_contact_mapping())
+    _created(stack)
+    assert run_mapping(stack.context, "CONTACT").counters.failed == 0
+    stack.use(CONTACT)
+
+
+@pytest.mark.parametrize("page", [False, True], ids=["breakdown", "page5055"])
+def test_a_contact_the_old_engine_left_without_first_name_is_repaired_by_its_next_bc_change(
+    customers_coupled: SyncStack, page: bool
+) -> None:
+    """Contacts coupled before this change: a BC edit of any field gives Sales its first name back, and a contact
+    changed on both sides since is a conflict (BC's "both records changed"), never a silent overwrite."""
+    stack = customers_coupled
+    if page:
+        stack.bc.sources = default_sources({"contactNameDetails": "NameDetails"})
+    person, other = bc_seeded("contact-person", "Robert Townes"), _new_person(stack, "Mary Ann Smith")
+    _synchronized_by_the_old_engine(stack)
+    other_dv = _sales(stack, other)[0]
+    assert _sales(stack, person)[1] == _parts("", "", "Robert Townes")
+    for bc_id in (person, other):
+        row = _bc(stack, bc_id)
+        stack.bc.update_entity("contacts", bc_id, {"phoneNumber": "+1 555 0142"}, str(row["@odata.etag"]))
+    stack.dataverse.update_row("contacts", other_dv, {"telephone1": "+1 555 0143"}, "*")  # both sides changed
+    report = run_mapping(stack.context, "CONTACT")
+    assert _sales(stack, person)[1] == _parts("Robert", "", "Townes")
+    assert _bc(stack, person)["displayName"] == "Robert Townes"
+    assert report.counters.failed == 1, report.counters
+    conflict = stack.context.errors.find_error("CONTACT", Side.BC, other)
+    assert conflict is not None and conflict.code == CHANGED_IN_BOTH, conflict
+    assert _sales(stack, other)[1] == _parts("", "", "Mary Ann Smith")  # left for the admin to choose
+    assert _bc(stack, other)["displayName"] == "Mary Ann Smith"
