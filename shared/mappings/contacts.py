@@ -140,11 +140,14 @@ CONTACT = TableMapping(
         ),
         missing("Salutation Code", "salutation", f"Salutation Code is {NOT_ON_CONTACTS}."),
     ),
-    behaviours=("nameParts",),
+    behaviours=("nameParts", "parentCompany"),
     note=(
         "BC's Dataverse filter also requires parentcustomeridtype = account, which a Web API filter on the lookup "
         "cannot say; a contact under a contact passes our filter (harmless: only coupled contacts are synced). "
-        "The parent account is written BC -> Sales only (companyNumber -> parentcustomerid)."
+        "The parent account is written BC -> Sales (companyNumber -> parentcustomerid); a contact created in BC from "
+        "Sales gets the company contact of its parent account's customer (behaviour parentCompany, as BC's "
+        "UpdateContactParentCompany on insert), and is refused without one; later parent changes in Sales are not "
+        "carried to BC, as in BC."
     ),
 )
 

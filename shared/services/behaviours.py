@@ -80,6 +80,7 @@ REGISTRY: dict[str, Behaviour] = {
     "excludeWriteIn": Behaviour(exclude=_write_in),
     "publishAndPrice": Behaviour(after_created=publish_and_price, after_updated=_priced_after_update),
     "nameParts": Behaviour(),  # row rules only: behaviours_rows.ROW_RULES, run by ValueMapper
+    "parentCompany": Behaviour(),  # row rules only (behaviours_parent.py)
     "blockInactiveCustomer": Behaviour(out_of_filter=(INACTIVE_ACCOUNTS,)),
     "productStateFollowsBlocked": Behaviour(out_of_filter=(RETIRED_PRODUCTS, BLOCKED_ITEMS)),
 }

@@ -124,7 +124,7 @@ class NameParts:
         ]
         return found[0][:PART_LENGTH], found[1][:PART_LENGTH], found[2][:PART_LENGTH]
 
-    def to_bc(self, payload: dict[str, Any], dataverse_row: Mapping[str, Any]) -> None:
+    def to_bc(self, payload: dict[str, Any], dataverse_row: Mapping[str, Any], *, creating: bool) -> None:
         """A write of any part (or of the name) carries every part and the name rebuilt from them."""
         if not any(name in payload for name in (*PARTS, NAME)):
             return

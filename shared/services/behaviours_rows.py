@@ -11,10 +11,12 @@ Hook points of `RowRules` (values.py):
 - `prefetch(bc_rows)`: with the lookups of a chunk (a few reads instead of one per record);
 - `bc_row(row)`: the BC record with the values of `bc_only_fields`, before its canonical values are computed;
 - `align(bc_values, dv_values)`: after both sides' canonical values are computed, before they are compared;
-- `to_bc(payload, dataverse_row)`: a BC write payload completed from the Dataverse row;
+- `to_bc(payload, dataverse_row, creating=)`: a BC write payload completed from the Dataverse row (`creating`: the
+  record is being inserted in BC);
 - `after_bc_written([(payload, written row)])`: after BC accepted the writes (sides.BcSide).
 
-Registered: `nameParts` (`behaviours_names.py`): a person's First Name, Middle Name and Surname as BC keeps them.
+Registered: `nameParts` (`behaviours_names.py`): a person's First Name, Middle Name and Surname as BC keeps them;
+`parentCompany` (`behaviours_parent.py`): a contact created in BC from Sales gets the company of its parent account.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any, Protocol
 from shared.domain.mapping import TableMapping
 from shared.ports import Row
 from shared.services.behaviours_names import NameParts
+from shared.services.behaviours_parent import ParentCompany
 from shared.services.context import SyncContext
 
 
@@ -35,14 +38,16 @@ class RowRules(Protocol):
     def prefetch(self, bc_rows: Iterable[Mapping[str, Any]]) -> None: ...
     def bc_row(self, row: Mapping[str, Any]) -> dict[str, Any]: ...
     def align(self, bc_values: dict[str, Any], dv_values: dict[str, Any]) -> None: ...
-    def to_bc(self, payload: dict[str, Any], dataverse_row: Mapping[str, Any]) -> None: ...
+    def to_bc(self, payload: dict[str, Any], dataverse_row: Mapping[str, Any], *, creating: bool) -> None: ...
     def after_bc_written(self, written: Sequence[tuple[Mapping[str, Any], Row]]) -> None: ...
 
 
 ROW_RULES: dict[str, Callable[[SyncContext, TableMapping], RowRules]] = {
     "nameParts": NameParts,
+    "parentCompany": ParentCompany,
 }
-PROVIDES: dict[str, frozenset[str]] = {"nameParts": NameParts.bc_only_fields}  # no I/O: for the catalog checks
+# no I/O: for the catalog checks
+PROVIDES: dict[str, frozenset[str]] = {"nameParts": NameParts.bc_only_fields, "parentCompany": frozenset()}
 
 
 def provided_bc_fields(mapping: TableMapping) -> frozenset[str]:

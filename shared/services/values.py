@@ -219,7 +219,7 @@ class ValueMapper:
                 value = self._transforms[f.key].to_bc(raw)
                 payload[f.bc_field] = "" if value is None else value
         for rules in self.row_rules:
-            rules.to_bc(payload, dataverse_row)
+            rules.to_bc(payload, dataverse_row, creating=creating)
         return payload
 
     def bc_body(self, payload: Mapping[str, Any]) -> dict[str, Any]:

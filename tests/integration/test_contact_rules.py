@@ -45,3 +45,25 @@ def test_contacts_information_relates_the_company_contact_to_its_customer(
     ]
     refused = session.post(f"{bc_demo}/contactsInformation", json={"contactNumber": company["number"]})
     assert refused.status_code in (400, 405)  # read-only, as API v2.0 page 30072
+
+
+def test_a_person_company_number_must_be_a_company_contact(
+    business_central: BusinessCentralHandle, bc_demo: str
+) -> None:
+    """Contact."Company No." relates to Contact where Type = Company (Contact.Table.al, field 5051): a person's
+    company number that is no contact, or a person, is refused; a company's number is taken, with its name."""
+    session = business_central.session
+    contacts = session.get(f"{bc_demo}/contacts", params={"$select": "number,type,displayName"}).json()["value"]
+    company = next(c for c in contacts if c["type"] == "Company")
+    person = next(c for c in contacts if c["type"] == "Person")
+    for wrong in ("NO-SUCH-CONTACT", person["number"]):
+        refused = session.post(
+            f"{bc_demo}/contacts", json={"displayName": "Ann Lee", "type": "Person", "companyNumber": wrong}
+        )
+        assert refused.status_code == 400, refused.text
+        assert "companyNumber" in refused.json()["error"]["message"]
+    taken = session.post(
+        f"{bc_demo}/contacts", json={"displayName": "Ann Lee", "type": "Person", "companyNumber": company["number"]}
+    )
+    assert taken.status_code == 201, taken.text
+    assert taken.json()["companyName"] == company["displayName"]

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from local.emulators.business_central import documents
+from local.emulators.business_central.contact_rules import apply_company_number
 from local.emulators.business_central.errors import (
     ENTITY_CHANGED,
     INVALID_TOKEN,
@@ -211,6 +212,7 @@ class Writer:
         self, company_id: str, entity_set: EntitySet, row: Row, changed: set[str], *, creating: bool
     ) -> None:
         documents.apply_line_rules(self, company_id, entity_set, row, changed)
+        apply_company_number(self, company_id, entity_set.name, row, changed)
 
     def _touch_parent(self, company_id: str, entity_set: EntitySet, row: Row) -> None:
         """A line change moves the document header's lastModifiedDateTime and totals."""

@@ -1,0 +1,85 @@
+"""The `parentCompany` behaviour: a contact created in BC from Sales gets its company, as BC's own integration does.
+
+Why: a BC person belongs to a company contact (`companyNumber`), and CONTACT's BC filter keeps only persons with one;
+a Sales contact created in BC without it would fall out of its own mapping at once. BC sets it before inserting a
+contact from Sales (CDS/CRM Int. Table. Subscriber, OnBeforeInsertRecord 'CRM Contact-Contact' ->
+UpdateContactParentCompany: the parent account -> its coupled customer -> the company contact related to that
+customer by a business relation), and refuses the contact when there is none ("the company does not exist"; the
+"business relation optional" setting that relaxes this is not supported: the strict reading). Only on insert: BC
+does not move an existing person to another company when its parent account changes in Sales, and neither do we
+(companyNumber -> parentcustomerid stays BC -> Sales on updates).
+
+The second hop reads API v2.0 `contactsInformation` (read-only; one row per company contact related to a customer:
+relatedId = the customer's id), once per customer per run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from shared.domain.errors import RecordError
+from shared.domain.mapping import TableMapping
+from shared.ports import Row
+from shared.services.context import SyncContext
+
+PARENT_FIELD = "companyNumber"
+INFORMATION = "contactsInformation"
+NO_VALUE = ("", None, "00000000-0000-0000-0000-000000000000")
+
+
+class ParentCompany:
+    """The rule for one mapping during one run (company numbers cached per parent account)."""
+
+    bc_only_fields: frozenset[str] = frozenset()
+    bc_needs: tuple[str, ...] = ()
+
+    def __init__(self, context: SyncContext, mapping: TableMapping) -> None:
+        self.context = context
+        field = next((f for f in mapping.fields if f.bc_field == PARENT_FIELD and f.lookup is not None), None)
+        self.lookup = field.lookup if field is not None else None
+        self.read_name = f"_{field.dataverse_field}_value" if field is not None else ""
+        self._numbers: dict[str, str | None] = {}
+
+    def prefetch(self, bc_rows: Iterable[Mapping[str, Any]]) -> None:
+        """Nothing to read ahead: contacts are created from Sales one by one or a few per run."""
+
+    def bc_row(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        return dict(row)
+
+    def align(self, bc_values: dict[str, Any], dv_values: dict[str, Any]) -> None:
+        """Nothing to align: the company is written on insert only."""
+
+    def to_bc(self, payload: dict[str, Any], dataverse_row: Mapping[str, Any], *, creating: bool) -> None:
+        if not creating or self.lookup is None or payload.get(PARENT_FIELD):
+            return
+        account = dataverse_row.get(self.read_name)
+        number = self._company_number(str(account)) if account not in NO_VALUE else None
+        if not number:
+            raise RecordError(
+                "contactMissingCompany",
+                "The contact cannot be created in Business Central: its parent account must be coupled to a customer "
+                "whose company contact exists (couple the account first, or give the contact a parent account).",
+                field="parentcustomerid",
+            )
+        payload[PARENT_FIELD] = number
+
+    def after_bc_written(self, written: Sequence[tuple[Mapping[str, Any], Row]]) -> None:
+        """Nothing after the write: BC copies the company's name itself."""
+
+    def _company_number(self, account_id: str) -> str | None:
+        assert self.lookup is not None
+        if account_id not in self._numbers:
+            coupling = self.context.couplings.find_by_dataverse_id(self.lookup.mapping, account_id)
+            number: str | None = None
+            if coupling is not None and self.context.bc.serves(INFORMATION):
+                pages = self.context.bc.list_changed_since(
+                    INFORMATION,
+                    None,
+                    ["contactNumber", "contactType", "relatedId"],
+                    extra_filter=f"relatedId eq {coupling.bc_id} and relatedType eq 'Customer'",
+                )
+                rows = [row for page in pages for row in page.rows if row.get("contactType") == "Company"]
+                number = str(rows[0]["contactNumber"]) if rows else None
+            self._numbers[account_id] = number
+        return self._numbers[account_id]
