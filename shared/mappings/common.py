@@ -64,8 +64,14 @@ OWNER_TYPE_REASON = (
     "read-only in the Web API."
 )
 TOTALS_REASON = (
-    "Totals are calculated columns in Dataverse (read-only in the Web API, refused by the emulator): Dataverse "
-    "computes them from the document's lines, which the document processes write (a later issue)."
+    "Totals are calculated columns in Dataverse (not valid for create; the emulator computes them from the lines as "
+    "Sales does and refuses writes to an order's): Sales' order totals follow from the lines the order process "
+    "writes, so BC's amounts are not written to them."
+)
+INVOICE_TOTALS_REASON = (
+    "Dataverse calculates an invoice's totals from its lines; BC overwrites them with its own after inserting the "
+    "invoice and its lines (an update, which Sales accepts for invoices). Not done yet: the engine writes no totals "
+    "and no line tax, so Sales shows the lines' net amounts (issue 20)."
 )
 NO_SHIPPING_AGENT = (
     "API v2.0 has no shipping agents (no shippingAgents entity set, no shipping agent property on customers or "

@@ -21,6 +21,7 @@ from shared.mappings.common import (
     CONSTANT,
     CUSTOMER_LOOKUP,
     INVOICE_SCHEDULE,
+    INVOICE_TOTALS_REASON,
     NO_SHIPPING_AGENT,
     ORDER_SCHEDULE,
     TO,
@@ -181,8 +182,8 @@ POSTEDSALESINV_INV = TableMapping(
     gaps=(
         owner_type_gap(),
         missing("Shipment Date", "datedelivered", "Shipment Date is not exposed by API v2.0 salesInvoices."),
-        differently("Amount", "totalamountlessfreight", TOTALS_REASON),
-        differently("Amount Including VAT", "totalamount", TOTALS_REASON),
+        differently("Amount", "totalamountlessfreight", INVOICE_TOTALS_REASON),
+        differently("Amount Including VAT", "totalamount", INVOICE_TOTALS_REASON),
         missing("Shipping Agent Code", "shippingmethodcode", NO_SHIPPING_AGENT),
         missing(
             "Work Description",

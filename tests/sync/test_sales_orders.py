@@ -221,3 +221,6 @@ def test_a_header_discount_becomes_the_bc_invoice_discount(sync_stack: SyncStack
     result = create_in_business_central(context, SETUP, order_id)
     order = sync_stack.bc.get_entity("salesOrders", result.bc_id) or {}
     assert order["discountAmount"] == 110.0  # 10 % of (2 x 500 - 100) + 20
+    # BC reads Sales' calculated totals: totallineitemamount - totalamountlessfreight (the emulator computes them)
+    totals = context.dataverse.get_row("salesorders", order_id, ["totallineitemamount", "totalamountlessfreight"]) or {}
+    assert totals["totallineitemamount"] - totals["totalamountlessfreight"] == order["discountAmount"]

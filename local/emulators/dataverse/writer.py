@@ -2,9 +2,11 @@
 
 The rules the sync depends on live here: client-chosen ids, `If-Match`/`If-None-Match` semantics, lookups that
 must point at existing rows, valid statecode/statuscode pairs, records that are read-only in some states (a
-submitted order, an activated, won or closed quote), lines that follow their parent's state, and `modifiedby`
-naming the calling application user. Unit groups and units add their own rules (units.py), hooked in here so
-every route that writes (POST, PATCH upsert, deep insert, `$batch`, the bulk messages) applies them.
+submitted order, an activated, won or closed quote, a paid or canceled invoice), lines that follow their parent's
+state, and `modifiedby` naming the calling application user. Unit groups and units (units.py), the product catalog
+(products.py), currencies (currencies.py), document totals (totals.py) and the invoice payment rule
+(document_states.py) add their own rules, hooked in here so every route that writes (POST, PATCH upsert, deep insert,
+`$batch`, the bulk messages) applies them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from local.emulators.dataverse import currencies, keys, products, units
+from local.emulators.dataverse import currencies, document_states, keys, products, totals, units
 from local.emulators.dataverse.errors import (
     DUPLICATE_RECORD,
     VERSION_MISMATCH,
@@ -157,6 +159,16 @@ class Writer:
         version = self._stamp(row, user_id, created=True)
         self.store.put(unit_table.logical_name, row[unit_table.primary_id], row, version=version)
 
+    def _refresh_header(self, table: Table, line: Row, user_id: str | None) -> None:
+        """After a document line was written or deleted: its header's totals follow (totals.py), stamped as modified
+        by the caller (a delete does not know the caller here: the header keeps its modifiedby)."""
+        refreshed = totals.refresh_header(self.store, table.logical_name, line)
+        if refreshed is None:
+            return
+        header_table, header_id, header = refreshed
+        version = self._stamp(header, user_id or str(header.get("_modifiedby_value")), created=False)
+        self.store.put(header_table, header_id, header, version=version)
+
     # -- operations ------------------------------------------------------------------------------------------
     def create(
         self,
@@ -195,8 +207,11 @@ class Writer:
             products.check_write(self.store, table, row, None)
             currencies.check_write(table, row)
             keys.check_unique(self.store, table, row)
+            totals.line_amounts(table.logical_name, row, payload.names(), created=True)
+            totals.header_totals(self.store, table.logical_name, row, payload.names(), created=True)
             version = self._stamp(row, user_id, created=True)
             self.store.put(table.logical_name, new_id, row, version=version)
+            self._refresh_header(table, row, user_id)
             if table.logical_name == units.GROUP:
                 self._create_base_unit(row, user_id)
             for navigation, children in payload.children.items():
@@ -211,6 +226,8 @@ class Writer:
                         user_id,
                         content_ids=content_ids,
                     )
+            if payload.children:  # the lines' totals reached the stored header: answer with it
+                row = self.store.get(table.logical_name, new_id) or row
         return row
 
     def update(
@@ -245,6 +262,7 @@ class Writer:
             if payload.values.pop(table.primary_id, row_id) != row_id:
                 raise bad_payload("The id in the URL and the id in the body differ.")
             self._check_editable(table, existing, payload.names())
+            document_states.check_change(table, existing, payload.values)
             row = dict(existing)
             self._check_parent_editable(table, row)
             row.update(payload.values)
@@ -254,8 +272,11 @@ class Writer:
             products.check_write(self.store, table, row, existing)
             currencies.check_write(table, row)
             keys.check_unique(self.store, table, row)
+            totals.line_amounts(table.logical_name, row, payload.names(), created=False)
+            totals.header_totals(self.store, table.logical_name, row, payload.names(), created=False)
             version = self._stamp(row, user_id, created=False)
             self.store.put(table.logical_name, row_id, row, version=version)
+            self._refresh_header(table, row, user_id)
             return row, False
 
     def set_state(self, table: Table, row_id: str, state: int, status: int, user_id: str) -> Row:
@@ -264,6 +285,7 @@ class Writer:
         if row is None:
             raise not_found(table.logical_name, row_id)
         new_row = dict(row)
+        document_states.check_change(table, row, {"statecode": state, "statuscode": status})
         self._check_state(table, new_row, Payload(values={"statecode": state, "statuscode": status}))
         version = self._stamp(new_row, user_id, created=False)
         self.store.put(table.logical_name, row_id, new_row, version=version)
@@ -287,3 +309,4 @@ class Writer:
                     if child.get(f"_{lookup}_value") == row_id:
                         self.store.delete(child_table_name, child[child_table.primary_id])
             self.store.delete(table.logical_name, row_id)
+            self._refresh_header(table, existing, None)
