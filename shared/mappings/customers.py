@@ -120,7 +120,9 @@ CUSTOMER = TableMapping(
     note=(
         "An account deactivated in Sales (statuscode Inactive) blocks its customer (Blocked = All, when not blocked "
         "yet) on the next incremental run: behaviour `blockInactiveCustomer`, which reads the coupled accounts that "
-        "left the Dataverse filter since the checkpoint. Only that direction, as BC: reactivating does not unblock."
+        "left the Dataverse filter since the checkpoint; at once on Synchronize Now from Sales of that customer; in "
+        "a full synchronization only when the Dataverse filter admits inactive accounts (it reads in the filter, as "
+        "BC). Only that direction, as BC: reactivating does not unblock."
     ),
 )
 

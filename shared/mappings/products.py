@@ -19,12 +19,14 @@ The write-in item/resource (our setup's write-in product) is never synchronized 
 Dataverse).
 
 State (behaviour `productStateFollowsBlocked`, services/behaviours_states.py): a product Retired in Sales blocks its
-item/resource in BC, and a blocked item/resource retires its product (statecode 1 / statuscode 2), on the next
-incremental run. Both records are outside the mapping's filters (statecode eq 0, blocked eq false), so the run reads
-them with the rule's own query (coupled records modified since the checkpoint in that state). Not done yet: a Draft
-or Under Revision product does not block its item (BC blocks on any state but Active); unblocking the item does not
-publish the product again, nor does re-publishing the product unblock the item; a full synchronization does not run
-these rules; the product's currency is Dataverse's default, the base currency = LCY.
+item/resource in BC, a blocked item/resource retires its product (statecode 1 / statuscode 2), and an unblocked
+item/resource publishes its Retired product again (statecode 0 / statuscode 1), as BC's transfer subscribers do:
+on the next incremental run (a retired product and a blocked item are outside the mapping's filters, statecode eq 0
+and blocked eq false, so the run also reads them with the rule's own query), at once on Synchronize Now of the
+record (whatever the filter), and in a full synchronization for the records it reads (in the filters: with the
+default ones, only the unblocked item's rule can apply). Not done yet: a Draft or Under Revision product neither
+blocks its item nor is published by an unblocked one (BC acts on any state but Active); re-publishing the product
+does not unblock the item; the product's currency is Dataverse's default, the base currency = LCY.
 """
 
 from __future__ import annotations

@@ -7,10 +7,15 @@ Hook points (any mapping may declare any behaviour; other tables reuse them by r
 - `after_created_in_dataverse(context, mapping, rows)`: right after records are created in Dataverse and read back,
   before the pairs are recorded; returns the Dataverse ids it wrote to (their new ETag is unknown to the caller);
 - `after_updated_in_dataverse(context, mapping, ids)`: after coupled records were updated in Dataverse;
-- `out_of_filter(context, mapping, since)`: once per incremental run, for rules on coupled records whose state change
-  took them out of the mapping's own filter (`behaviours_states.OutOfFilter`): the rule's query (modified since the
-  side's checkpoint, in the rule's condition) is read, the coupled records kept and handed to the rule; returns the
-  record errors to record. A full-sync chunk reads listed ids in the filter and does not run it.
+- `on_transferred(context, mapping, side, pairs, scope)`: the state rules (`behaviours_states.StateRule`) of the
+  records of `side` just synchronized as sources, as BC's transfer subscribers run them: by an incremental run and a
+  full-synchronization chunk (`MappingRun._synchronize`: the coupled candidates that changed since their last
+  synchronization and did not fail, read in the mapping's filter, `scope`) and by Synchronize Now (the one record,
+  whatever the filter: `scope` None); returns the record errors and the state fields written;
+- `out_of_filter(context, mapping, since)`: once per incremental run, for the rules whose records the mapping's
+  default filter never reads (`StateRule.out_of_filter`): the rule's query (modified since the side's checkpoint, in
+  the rule's condition) is read, the coupled records kept and handed to the rule; returns the record errors to
+  record. A full-synchronization chunk does not run it: BC's full synchronization reads in the mapping's filters.
 
 Registered behaviours:
 - `excludeWriteIn` (bc-integration-facts "write in products": the write-in item/resource is never synchronized as a
@@ -20,9 +25,9 @@ Registered behaviours:
   list;
 - `nameParts` (`behaviours_names.py`): a row-level behaviour, run by `ValueMapper` through `behaviours_rows.py` (its
   hook points are there): a person's First Name, Middle Name and Surname as BC keeps them;
-- `blockInactiveCustomer`, `productStateFollowsBlocked` (`behaviours_states.py`, hook `out_of_filter`): an account
-  deactivated in Sales blocks its customer; a product retired in Sales blocks its item/resource, and a blocked
-  item/resource retires its product.
+- `blockInactiveCustomer`, `productStateFollowsBlocked` (`behaviours_states.py`, hooks `on_transferred` and
+  `out_of_filter`): an account deactivated in Sales blocks its customer; a product retired in Sales blocks its
+  item/resource, a blocked item/resource retires its product and an unblocked one publishes its retired product.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.domain.coupling import Coupling
+from shared.domain.coupling import Coupling, SyncResult
 from shared.domain.mapping import Direction, TableMapping
 from shared.domain.records import Side
 from shared.ports import Row
@@ -40,8 +45,14 @@ from shared.services.behaviours_states import (
     BLOCKED_ITEMS,
     INACTIVE_ACCOUNTS,
     RETIRED_PRODUCTS,
+    UNBLOCKED_ITEMS,
+    Applied,
+    Changed,
     Failure,
-    OutOfFilter,
+    StateRule,
+    filter_decides,
+    holds,
+    in_condition,
 )
 from shared.services.context import SyncContext
 
@@ -58,7 +69,7 @@ class Behaviour:
     exclude: Exclude | None = None  # the BC ids (of the rows given) that are never candidates
     after_created: AfterCreated | None = None
     after_updated: AfterUpdated | None = None
-    out_of_filter: tuple[OutOfFilter, ...] = ()
+    states: tuple[StateRule, ...] = ()  # run by `on_transferred` and, those out of the filter, `out_of_filter`
 
 
 def _write_in(context: SyncContext, mapping: TableMapping, rows: Mapping[str, Row]) -> set[str]:
@@ -81,8 +92,8 @@ REGISTRY: dict[str, Behaviour] = {
     "publishAndPrice": Behaviour(after_created=publish_and_price, after_updated=_priced_after_update),
     "nameParts": Behaviour(),  # row rules only: behaviours_rows.ROW_RULES, run by ValueMapper
     "parentCompany": Behaviour(),  # row rules only (behaviours_parent.py)
-    "blockInactiveCustomer": Behaviour(out_of_filter=(INACTIVE_ACCOUNTS,)),
-    "productStateFollowsBlocked": Behaviour(out_of_filter=(RETIRED_PRODUCTS, BLOCKED_ITEMS)),
+    "blockInactiveCustomer": Behaviour(states=(INACTIVE_ACCOUNTS,)),
+    "productStateFollowsBlocked": Behaviour(states=(RETIRED_PRODUCTS, BLOCKED_ITEMS, UNBLOCKED_ITEMS)),
 }
 
 
@@ -113,8 +124,65 @@ def after_updated_in_dataverse(context: SyncContext, mapping: TableMapping, ids:
             behaviour.after_updated(context, mapping, ids)
 
 
+def _reads(mapping: TableMapping, side: Side) -> bool:
+    """Whether the mapping carries data from `side` (a rule on Dataverse records needs From Dataverse)."""
+    return mapping.direction.allows(Direction.FROM_DATAVERSE if side is Side.DATAVERSE else Direction.TO_DATAVERSE)
+
+
+def record_id(coupling: Coupling, side: Side) -> str:
+    return coupling.bc_id if side is Side.BC else coupling.dataverse_id
+
+
+def changed_since_synchronized(coupling: Coupling, side: Side, row: Row) -> bool:
+    """Whether the side's record is not at the version its pair's last successful synchronization recorded (BC
+    transfers a coupled record, and runs its subscribers, when it was modified after its last synchronization:
+    IntegrationRecSynchInvoke WasModifiedAfterLastSynch)."""
+    state = coupling.bc if side is Side.BC else coupling.dataverse
+    return not (state.last_result is SyncResult.SUCCESS and state.version and state.version == row.get("@odata.etag"))
+
+
+def on_transferred(
+    context: SyncContext,
+    mapping: TableMapping,
+    side: Side,
+    pairs: Sequence[tuple[Coupling, Row]],
+    scope: str | None,
+    *,
+    check_scope: bool = False,
+) -> Applied:
+    """Run the mapping's state rules of `side` on these coupled records synchronized as sources (`pairs`: their
+    coupling and the row read). The rows were read in the filter `scope` (None: by id, whatever the filter), or, with
+    `check_scope`, not: then only those in `scope` count, read again in it. A rule the filter rules out reads
+    nothing; one it implies takes every record read in it; otherwise a record whose row does not tell is read in the
+    rule's condition (one query per 100)."""
+    failures: list[Failure] = []
+    changed: list[Changed] = []
+    if not pairs or not _reads(mapping, side):
+        return failures, changed
+    for behaviour in declared(mapping):
+        for rule in behaviour.states:
+            if rule.side is not side or (decided := filter_decides(rule.condition, scope)) is False:
+                continue
+            if check_scope:
+                found, unknown = [], list(pairs)
+            elif decided:
+                found, unknown = list(pairs), []
+            else:
+                found = [(c, row) for c, row in pairs if holds(rule.condition, row)]
+                unknown = [(c, row) for c, row in pairs if holds(rule.condition, row) is None]
+            if unknown:
+                within = scope if check_scope else None
+                read = in_condition(context, mapping, rule, [record_id(c, side) for c, _ in unknown], within)
+                found += [(c, read[record_id(c, side)]) for c, _ in unknown if record_id(c, side) in read]
+            if found:
+                errors, written = rule.apply(context, mapping, found)
+                failures += errors
+                changed += written
+    return failures, changed
+
+
 def _left(
-    context: SyncContext, mapping: TableMapping, rule: OutOfFilter, since: datetime | None
+    context: SyncContext, mapping: TableMapping, rule: StateRule, since: datetime | None
 ) -> list[tuple[Coupling, Row]]:
     """The coupled records of the rule's side modified since `since` and in the rule's condition (one query)."""
     if rule.side is Side.DATAVERSE:
@@ -138,10 +206,9 @@ def out_of_filter(context: SyncContext, mapping: TableMapping, since: dict[Side,
     carries data from Dataverse, a BC rule one that carries data to it)."""
     failures: list[Failure] = []
     for behaviour in declared(mapping):
-        for rule in behaviour.out_of_filter:
-            wanted = Direction.FROM_DATAVERSE if rule.side is Side.DATAVERSE else Direction.TO_DATAVERSE
-            if not mapping.direction.allows(wanted):
+        for rule in behaviour.states:
+            if not rule.out_of_filter or not _reads(mapping, rule.side):
                 continue
             if found := _left(context, mapping, rule, since.get(rule.side)):
-                failures += rule.apply(context, mapping, found)
+                failures += rule.apply(context, mapping, found)[0]
     return failures

@@ -8,6 +8,13 @@ mapping creates (never for CUSTOMER or CONTACT by default), and Dataverse's unco
 that line. So the second phase of such a line only counts the Dataverse rows left uncoupled, for the review: copying
 them is a `fullSynchronization` line's job, or the user's choice record by record.
 
+A `fullSynchronization` line's chunk runs the mapping's state rules (`behaviours_states.py`) on the pairs it
+synchronizes (`MappingRun.run_records`): BC's full synchronization transfers the coupled records in the mapping's
+filters that changed since their last synchronization, with the same subscribers as any run. So with the default
+filters an unblocked item publishes its retired product, while an inactive account, a retired product or a blocked
+item is not read and its rule does not run (an incremental run's own query does that); a filter that admits them
+lets the chunk apply their rules. A `coupleRecords` line only couples: it runs no rule. A dry run runs none either.
+
 A dry run (`SyncRun.dry_run`) reads what the real chunk would read and writes nothing: a coupling chunk reports what
 it would couple and create (`match_and_couple(dry_run=True)`); a copying chunk (a `fullSynchronization` line, or an
 option mapping) is estimated from the couplings alone, each uncoupled record counted as one that would be created

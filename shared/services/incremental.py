@@ -63,6 +63,7 @@ class MappingRun:
     retried: set[str] = field(default_factory=set)  # ids of records whose last sync failed (always compared)
     adopted: set[str] = field(default_factory=set)  # BC ids of identity pairs coupled again by this run
     conflicted: set[str] = field(default_factory=set)  # ids whose last sync was a conflict (changedInBothApps)
+    failed_now: set[str] = field(default_factory=set)  # ids of the records that failed in this run
 
     def __post_init__(self) -> None:
         self.mapper = ValueMapper(self.mapping, LookupResolver(self.context), self.context.option_maps)
@@ -142,8 +143,43 @@ class MappingRun:
         self.mapper.prefetch(bc_all.values(), dv_all.values())
         pending = [p for c in couplings.values() if (p := self._decide(c, bc_all, dv_all, bc_rows, dv_rows))]
         self._write(pending)
+        partners = (bc_all, dv_all) if chunk_of is not None else None
+        self._state_rules(couplings, bc_rows, dv_rows, partners)
         if create:
             self._create_uncoupled(bc_rows, dv_rows, by_bc, by_dv)
+
+    def _state_rules(
+        self,
+        couplings: dict[str, Coupling],
+        bc_rows: dict[str, Row],
+        dv_rows: dict[str, Row],
+        partners: tuple[dict[str, Row], dict[str, Row]] | None,
+    ) -> None:
+        """The mapping's state rules (`behaviours.on_transferred`) on the records of the pairs compared here that BC
+        would have synchronized as sources: modified since their pair's last synchronization (BC transfers those),
+        in the mapping's filter on their side (BC reads those), the pair neither skipped nor failed in this run.
+        The candidates were read in the filters. A full-synchronization chunk (`partners`: every row it read, by
+        id) synchronizes each pair once for both of its sides (the other side's chunk passes over it), so the rows
+        of the other side count too, those still in their filter (read again in it)."""
+        kept = [c for c in couplings.values() if not c.skipped and not {c.bc_id, c.dataverse_id} & self.failed_now]
+        bc_all, dv_all = partners or ({}, {})
+        for side, rows, others, scope in (
+            (Side.BC, bc_rows, bc_all, self.mapping.bc_filter),
+            (Side.DATAVERSE, dv_rows, dv_all, self.mapping.dataverse_filter),
+        ):
+            own = [(c, row) for c in kept if (row := rows.get(behaviours.record_id(c, side))) is not None]
+            other = [
+                (c, row)
+                for c in kept
+                if behaviours.record_id(c, side) not in rows and (row := others.get(behaviours.record_id(c, side)))
+            ]
+            for pairs, check_scope in ((own, False), (other, True)):
+                changed = [(c, row) for c, row in pairs if behaviours.changed_since_synchronized(c, side, row)]
+                failures, _ = behaviours.on_transferred(
+                    self.context, self.mapping, side, changed, scope, check_scope=check_scope
+                )
+                for failed_side, record_id, error in failures:
+                    self._fail(failed_side, record_id, error, None)
 
     def _adopt_identity_pairs(
         self, bc_rows: dict[str, Row], dv_rows: dict[str, Row], by_bc: dict[str, Coupling], by_dv: dict[str, Coupling]
@@ -317,6 +353,7 @@ class MappingRun:
 
     def _fail(self, side: Side, record_id: str, error: SyncError, row: Row | None) -> None:
         self.counters.failed += 1
+        self.failed_now.add(record_id)
         log_event(LOG, "record failed", side=side.value, recordId=record_id, code=error.code)
         if error.is_transient and row is not None:
             modified = self.bc.modified_on(row) if side is Side.BC else self.dv.modified_on(row)

@@ -4,6 +4,15 @@ A direction the mapping does not allow is refused (BC asks for confirmation inst
 lists every field that changed with its old and new value, so an admin sees exactly what happened. A successful
 Synchronize Now restores a skipped record, as in BC.
 
+State rules (`behaviours_states.py`) run on the record, as BC's transfer subscribers do: after the copy, the rules of
+the source side (Business Central's when copying to Sales, Sales' when copying to Business Central) apply to it
+whatever the mapping's filter says, since BC's Synchronize Now runs a child mapping whose filters are replaced by the
+record's ids (CRMIntegrationManagement EnqueueSyncJob) and synchronizes it even when unchanged. So Synchronize Now
+from Sales of an inactive account blocks its customer, of a retired product blocks its item; Synchronize Now to
+Sales of a blocked item retires its product, of an unblocked one publishes its retired product. The state fields
+written are in the report's changes (the field's name on the side written; none on the other side). They are
+written after the copy, each at the version it reads, once the lease is given back.
+
 Why two calls can never swap the apps (issue 17). A call writes one side only, the destination, with the source's
 values. Calls in opposite directions write different sides, so conditional writes alone cannot stop them: each
 destination is still at the version its call read, both writes land, and each app ends with the other's old values.
@@ -42,7 +51,9 @@ from shared.domain.errors import (
     TransientError,
 )
 from shared.domain.mapping import Direction, TableMapping
+from shared.domain.records import Side
 from shared.ports import BatchOutcome, Row
+from shared.services import behaviours
 from shared.services.context import SyncContext
 from shared.services.leases import LEASE, lease_holder, lease_job_id
 from shared.services.lookups import LookupResolver
@@ -111,11 +122,42 @@ def synchronize_record(
     taken = context.clock()
     job_id = lease_job_id(taken)
     leased, before = _take_lease(context, coupling, job_id)
+    copy = _Copy(context, mapping, direction, leased, taken)
     try:
-        return _Copy(context, mapping, direction, leased, taken).run()
+        report = copy.run()
     except BaseException:
         _give_back(context, leased, before, job_id)
         raise
+    return _with_states(context, mapping, copy, report)
+
+
+def _with_states(context: SyncContext, mapping: TableMapping, copy: _Copy, report: SyncReport) -> SyncReport:
+    """The source's state rules applied to the record (whatever the mapping's filter), their writes added to the
+    report. A rule's record error is the call's error (the copy itself is saved)."""
+    side = Side.BC if copy.to_dv else Side.DATAVERSE
+    pairs = [(copy.coupling, copy.source_row)] if copy.source_row is not None else []
+    try:
+        failures, written = behaviours.on_transferred(context, mapping, side, pairs, None)
+    except SyncError as error:  # a transient refusal, raised as such
+        if error.code == ENTITY_CHANGED:
+            raise _conflict(f"Business Central changed it after it was read ({error.code})") from error
+        raise
+    for _, _, refused in failures:
+        why = f"Business Central refused the update: {refused.message}"
+        raise InvalidInputError("bcRejectedUpdate", why) from refused
+    if not written:
+        return report
+    states = tuple(
+        FieldChange(
+            change.field,
+            change.field if change.side is Side.BC else None,
+            change.field if change.side is Side.DATAVERSE else None,
+            change.old,
+            change.new,
+        )
+        for change in written
+    )
+    return replace(report, outcome="modified", changes=report.changes + states)
 
 
 # -- the lease -------------------------------------------------------------------------------------------------
@@ -184,12 +226,14 @@ class _Copy:
         self.bc_side = BcSide(context.bc, mapping, self.mapper)
         self.dv_side = DataverseSide(context.dataverse, mapping, self.mapper)
         self.by_key = {f.key: f for f in self.mapper.fields}
+        self.source_row: Row | None = None  # the source as last read (its state rules run on it)
 
     def run(self) -> SyncReport:
         before: dict[str, Any] | None = None  # the destination's values as first read: the report's "old"
         written: dict[str, None] = {}  # the fields copied, in order
         for _ in range(ATTEMPTS):
             bc_row, dv_row = self._read()
+            self.source_row = bc_row if self.to_dv else dv_row
             bc_values, dv_values, decision = self._decide(bc_row, dv_row)
             source, destination = (bc_values, dv_values) if self.to_dv else (dv_values, bc_values)
             before = dict(destination) if before is None else before
