@@ -37,6 +37,28 @@
       `: ${JSON.stringify(c.old)} → ${JSON.stringify(c.new)}`)));
   }
 
+  // BC's "Update Account Statistics" on a coupled customer: the account's statistics row, then the payment status of
+  // the customer's coupled invoices. Shows the figures written (an empty one: no API gives it) and invoices changed.
+  const FIGURE_NAMES = [
+    ["nav_balancelcy", "Balance"], ["nav_outstandingorderslcy", "Outstanding orders"],
+    ["nav_shippednotinvoicedlcy", "Shipped not invoiced"], ["nav_outstandinginvoiceslcy", "Outstanding invoices"],
+    ["nav_overdueamountslcy", "Overdue amounts"], ["nav_totalsaleslcy", "Total sales"],
+    ["nav_creditlimitlcy", "Credit limit"], ["nav_totallcy", "Total"],
+  ];
+  function statisticsButton(coupling, onChange) {
+    const button = h("button", { type: "button", class: "secondary", text: "Update account statistics" });
+    button.addEventListener("click", () => act(button, async () => {
+      const { data } = await api("POST", `customers/${encodeURIComponent(coupling.bcId)}/update-statistics`);
+      const figures = h("dl", { class: "facts statistics" }, FIGURE_NAMES.flatMap(([name, label]) => [
+        h("dt", { text: label }), h("dd", { text: data.values[name] === null ? "-- (not in API v2.0)" : String(data.values[name]) })]));
+      const invoices = `${data.invoices.statusChanged} of ${data.invoices.coupled} coupled invoice(s) got a new payment status`
+        + (data.invoices.failed ? `; ${data.invoices.failed} refused: ${data.invoices.errors.join("; ")}` : "") + ".";
+      await onChange([h("h3", { text: `Account statistics ${data.outcome}` }), figures, h("p", { class: "invoices", text: invoices })]);
+      announce(`Account statistics ${data.outcome}; ${invoices}`);
+    }));
+    return button;
+  }
+
   // The coupling card with its actions; `onChange(note)` re-reads it and shows `note` (what an action did) in it.
   function couplingCard(coupling, onChange, onGone, note) {
     const card = h("section", { class: "panel coupling", "aria-labelledby": "coupling-heading", "data-bc-id": coupling.bcId });
@@ -61,6 +83,8 @@
     compareButton.addEventListener("click", () => act(compareButton, async () => {
       await window.BCS.compare.show(result, coupling.mapping, { bcId: coupling.bcId }, () => onChange());
     }));
+    const actions = [syncButton, compareButton];
+    if (coupling.mapping === "CUSTOMER") actions.push(statisticsButton(coupling, onChange));
     card.append(
       h("h2", { id: "coupling-heading", text: `Coupled (${coupling.mapping})` }),
       h("dl", { class: "facts" },
@@ -72,7 +96,7 @@
         h("dt", { text: "Business Central side" }), h("dd", { text: sideText(coupling.bc) }),
         h("dt", { text: "Sales side" }), h("dd", { text: sideText(coupling.dataverse) })),
       syncChoice,
-      h("div", { class: "actions" }, syncButton, compareButton, uncouple),
+      h("div", { class: "actions" }, ...actions, uncouple),
       result,
     );
     return card;

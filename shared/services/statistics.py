@@ -8,16 +8,26 @@ What is written (BC field -> attribute): Name -> nav_name, No. -> nav_customerno
 `customerFinancialDetails` balance -> nav_balancelcy, totalSalesExcludingTax -> nav_totalsaleslcy, overdueAmount ->
 nav_overdueamountslcy with nav_overdueamountsasof = today (BC's WORKDATE, from `context.clock`), creditLimit ->
 nav_creditlimitlcy, and transactioncurrencyid = the local currency's `transactioncurrency` (when Sales has one).
+From the customer's open documents, with BC's FlowField formulas (`services/statistics_figures.py` gives each
+formula and its source): Outstanding Orders (LCY) -> nav_outstandingorderslcy, Shipped Not Invoiced (LCY) ->
+nav_shippednotinvoicedlcy (both from `salesOrders` lines' amount including tax and quantities shipped/invoiced),
+Outstanding Invoices (LCY) -> nav_outstandinginvoiceslcy (draft `salesInvoices`).
 
-Gaps, on purpose (see `domain/statistics.py`): the figures API v2.0 does not expose (outstanding orders, shipped
-not invoiced, outstanding invoices, service amounts, invoiced prepayments) and BC's nav_totallcy built from them are
-written as null, never guessed. BC's trick of first writing 1 into every money field of a new row (so Sales shows
-values, not '--') is skipped: the real values go in the same write. Deleting the row when a customer is uncoupled is
-left for later (the coupling service would call it); an orphan row is harmless, only its account reaches it.
+Gaps, on purpose (see `domain/statistics.py` for each reason): nav_totallcy (BC's total subtracts invoiced
+prepayments, return receipts not invoiced and invoice lines made from shipments, none of which API v2.0 exposes),
+nav_invoicedprepaymentamountlcy and the three service figures are written as null, never guessed; so is an
+open-document figure a foreign-currency document adds to (API v2.0 has no currency factor). BC's trick of first
+writing 1 into every money field of a new row (so Sales shows values, not '--') is skipped: the real values go in the
+same write. Deleting the row when a customer is uncoupled is left for later (the coupling service would call it); an
+orphan row is harmless, only its account reaches it.
+
+Update Account Statistics for one customer (`update_customer_statistics`) then sets the payment status of the
+customer's coupled posted invoices, as BC's action does (`update_invoice_status`).
 
 How it stays cheap and idempotent, per BC page (never more than one page in memory):
 - BC: one read per server page of `customers` with `$expand=customerFinancialDetails` (figures and name in one
-  request); for given ids, one read per 15 ids (`id eq` filters).
+  request); for given ids, one read per 15 ids (`id eq` filters). The open documents: one paged read of
+  `salesOrders` (lines expanded) and of draft `salesInvoices` per run, or per 15 named customers.
 - Dataverse: the coupled accounts' links and the statistics rows, one read each per 100 ids (`or` filters); then one
   `UpsertMultiple` of the changed rows and one `UpdateMultiple` of the accounts not yet linked, per `bulk_size`.
 - The row id is the account's current link when it has one (a row BC's own job created is adopted, not doubled),
@@ -52,6 +62,9 @@ from shared.domain.statistics import (
 )
 from shared.ports import Row
 from shared.services.context import SyncContext
+from shared.services.invoices import BC_INVOICES, POSTED, STATUS_SELECT, _apply_status
+from shared.services.invoices import MAPPING as INVOICE_MAPPING
+from shared.services.statistics_figures import FigureSums, open_document_figures
 
 log = logging.getLogger("bc_sales_sync.statistics")
 MAPPING = "CUSTOMER"
@@ -125,9 +138,10 @@ def refresh_statistics(context: SyncContext, bc_customer_ids: Sequence[str] | No
     result = StatisticsResult()
     currency = _local_currency_id(context)
     keep = bc_customer_ids is not None
+    figures = open_document_figures(context, bc_customer_ids)
     for rows in _customer_pages(context, mapping.bc_entity_set, bc_customer_ids):
         result.read += len(rows)
-        _refresh_page(context, mapping.dataverse_entity_set, rows, currency, result, keep=keep)
+        _refresh_page(context, mapping.dataverse_entity_set, rows, currency, figures, result, keep=keep)
     return result
 
 
@@ -158,6 +172,7 @@ def _refresh_page(
     accounts_set: str,
     customers: Sequence[Row],
     currency: str | None,
+    figures: FigureSums,
     result: StatisticsResult,
     *,
     keep: bool,
@@ -176,7 +191,7 @@ def _refresh_page(
         linked_to = str((account or {}).get(f"_{LINK}_value") or "") or None
         plan = CustomerStatistics(bc_id, coupling.dataverse_id, linked_to or statistics_id(bc_id), "missing")
         if account is not None:  # a coupled account gone from Dataverse gets no (orphan) row
-            plan.values = statistics_values(by_id[bc_id], context.clock().date(), currency)
+            plan.values = statistics_values(by_id[bc_id], context.clock().date(), currency, figures.values(bc_id))
             plan.linked = linked_to is None  # to do; cleared when the row or the link is refused
             plans.append(plan)
         elif keep:
@@ -265,10 +280,59 @@ def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield values[start : start + size]
 
 
+@dataclass
+class InvoiceStatusResult:
+    """The payment-status half of one customer's update: its coupled posted invoices read and changed."""
+
+    read: int = 0  # posted invoices billed to the customer
+    coupled: int = 0  # of those, coupled to a Sales invoice
+    status_changed: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "read": self.read,
+            "coupled": self.coupled,
+            "statusChanged": self.status_changed,
+            "failed": self.failed,
+            "errors": self.errors,
+        }
+
+
+def update_invoice_status(context: SyncContext, bc_id: str) -> InvoiceStatusResult:
+    """BC's UpdateStatusOfPaidInvoices(Customer No.): every coupled posted invoice billed to the customer (its
+    customer ledger entry's customer is the Bill-to Customer) gets the payment status of its remaining amount, with
+    the invoice timer's own rule and write (`invoices._apply_status`: Billed, Paid/Partial, Paid/Complete,
+    Canceled; only a changed status is written). One read per page of the customer's posted invoices. An invoice
+    Dataverse refuses is counted and named, and the others go on (BC's job logs and goes on too)."""
+    result = InvoiceStatusResult()
+    extra = f"{POSTED} and billToCustomerId eq {bc_id.lower()}"
+    for page in context.bc.list_changed_since(BC_INVOICES, None, STATUS_SELECT, extra_filter=extra):
+        couplings = context.couplings.find_many_by_bc_ids(INVOICE_MAPPING, [str(r["id"]) for r in page.rows])
+        for invoice in page.rows:
+            result.read += 1
+            coupling = couplings.get(str(invoice["id"]))
+            if coupling is None:
+                continue
+            result.coupled += 1
+            try:
+                result.status_changed += _apply_status(context, coupling, invoice)
+            except SyncError as error:
+                if error.is_transient:
+                    raise
+                result.failed += 1
+                result.errors.append(f"{invoice.get('number')}: {error.message}")
+                log.warning("customer statistics: invoice %s: %s", invoice.get("number"), error.message)
+    return result
+
+
 def update_customer_statistics(context: SyncContext, bc_id: str) -> dict[str, Any]:
-    """One customer's statistics now (`POST /api/customers/{bcId}/update-statistics`): 404 when BC has no such
+    """One customer's statistics now (`POST /api/customers/{bcId}/update-statistics`, BC's "Update Account
+    Statistics": CreateOrUpdateCRMAccountStatistics, then UpdateStatusOfPaidInvoices for the customer): the row,
+    then the payment status of the customer's coupled invoices (`invoices` in the answer). 404 when BC has no such
     customer, 409 when it is not coupled, its coupling is skipped or its account is gone; a row Dataverse refuses
-    surfaces as that record error."""
+    surfaces as that record error (and no invoice is touched)."""
     coupling = context.couplings.find_by_bc_id(MAPPING, bc_id)
     if coupling is None or coupling.skipped:
         if context.bc.get_entity(context.mapping(MAPPING).bc_entity_set, bc_id, select=["id"]) is None:
@@ -291,4 +355,4 @@ def update_customer_statistics(context: SyncContext, bc_id: str) -> dict[str, An
         )
     if outcome.error is not None:
         raise outcome.error
-    return outcome.as_dict()
+    return {**outcome.as_dict(), "invoices": update_invoice_status(context, bc_id).as_dict()}

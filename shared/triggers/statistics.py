@@ -1,6 +1,7 @@
 """Customer statistics on demand: `POST /api/customers/{bcId}/update-statistics` refreshes one coupled customer's
-`nav_accountstatistics` row from BC now (BC's "Update Account Statistics" action on a coupled customer) and answers
-the values the row holds.
+`nav_accountstatistics` row from BC now (BC's "Update Account Statistics" action on a coupled customer), then the
+payment status of the customer's coupled posted invoices (as BC's action does), and answers the values the row holds
+and what the invoice half changed.
 
 No timer here on purpose: the periodic run (`refresh_statistics` for every coupled customer) belongs with the posted
 invoice timer (`INVOICE_SYNC_SCHEDULE`), next to the invoice payment status, as BC's one "CRM Statistics Job" does.
@@ -19,7 +20,7 @@ blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 MONEY: dict[str, Any] = {"type": ["number", "null"]}
 STATISTICS_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["bcId", "accountId", "statisticsId", "outcome", "linked", "values"],
+    "required": ["bcId", "accountId", "statisticsId", "outcome", "linked", "values", "invoices"],
     "properties": {
         "bcId": {"type": "string", "format": "uuid"},
         "accountId": {"type": "string", "format": "uuid", "description": "The coupled account."},
@@ -28,8 +29,10 @@ STATISTICS_SCHEMA: dict[str, Any] = {
         "linked": {"type": "boolean", "description": "Whether this call linked the account to the row."},
         "values": {
             "type": "object",
-            "description": "What the row holds now. Figures API v2.0 does not expose (outstanding orders, shipped "
-            "not invoiced, outstanding invoices, service amounts, prepayments, total) are null.",
+            "description": "What the row holds now. Outstanding orders, shipped not invoiced and outstanding invoices "
+            "are computed from the customer's open sales orders and draft invoices with BC's formulas (null when a "
+            "foreign-currency document adds to them: API v2.0 has no currency factor). Figures API v2.0 cannot give "
+            "(service amounts, invoiced prepayments, total) are null.",
             "properties": {
                 "nav_name": {"type": "string"},
                 "nav_customerno": {"type": "string"},
@@ -38,7 +41,28 @@ STATISTICS_SCHEMA: dict[str, Any] = {
                 "nav_overdueamountslcy": MONEY,
                 "nav_overdueamountsasof": {"type": "string", "format": "date"},
                 "nav_creditlimitlcy": MONEY,
+                "nav_outstandingorderslcy": MONEY,
+                "nav_shippednotinvoicedlcy": MONEY,
+                "nav_outstandinginvoiceslcy": MONEY,
+                "nav_totallcy": {"type": "null"},
+                "nav_invoicedprepaymentamountlcy": {"type": "null"},
+                "nav_outstandingserviceorderslcy": {"type": "null"},
+                "nav_servshippednotinvoicedlcy": {"type": "null"},
+                "nav_outstandingservinvoiceslcy": {"type": "null"},
                 "transactioncurrencyid": {"type": "string", "format": "uuid"},
+            },
+        },
+        "invoices": {
+            "type": "object",
+            "description": "The customer's coupled posted invoices whose payment status (Billed, Paid/Partial, "
+            "Paid/Complete, Canceled) this call set from BC's remaining amount.",
+            "required": ["read", "coupled", "statusChanged", "failed", "errors"],
+            "properties": {
+                "read": {"type": "integer", "description": "Posted invoices billed to the customer."},
+                "coupled": {"type": "integer"},
+                "statusChanged": {"type": "integer"},
+                "failed": {"type": "integer"},
+                "errors": {"type": "array", "items": {"type": "string"}},
             },
         },
     },

@@ -14,6 +14,7 @@ from local.emulators.business_central import (
     payment_reversal,
     posting_actions,
     posting_admin,
+    posting_ship,
 )
 from local.emulators.business_central.schema import EntitySet
 from local.emulators.business_central.writer import Writer
@@ -37,6 +38,7 @@ ADMIN_ROUTES: dict[tuple[str, str], Callable[[Writer, Request], Response]] = {
     ("POST", "/_admin/release"): posting_admin.release_order,
     ("POST", "/_admin/reopen"): posting_admin.reopen_order,
     ("POST", "/_admin/backdate"): posting_admin.backdate_invoice,
+    ("POST", "/_admin/ship"): posting_ship.ship_order,
     ("POST", "/_admin/inventory"): inventory_admin.set_inventory,
     ("POST", "/_admin/exchangeRates"): exchange_rates.add_rate,
 }
