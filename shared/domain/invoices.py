@@ -5,12 +5,30 @@
   code BC uses, not the deprecated 3).
 - Invoice details: a line whose item or resource is coupled is an existing-product detail; any other line with a
   number is a write-in detail described as "<No.> <Description>." (BC's text, with its full stop); comment lines
-  carry no number and are left out (a detail needs a quantity and a product or a write-in text).
+  carry no number and are left out (a detail needs a quantity and a product or a write-in text). A detail carries
+  BC's Line No. (`lineitemnumber`), its tax (`tax` = Amount Including VAT - Amount) and, for a product, the unit of
+  the line (the caller resolves it).
+- Amounts BC writes after the insert (microsoft/BCApps, src/Layers/W1/BaseApp/Integration/D365Sales/
+  CRMIntTableSubscriber.Codeunit.al, UpdateCRMInvoiceDetailsAfterInsertRecord and UpdateCRMInvoiceAfterInsertRecord
+  with sales order integration on; bc-integration-facts "posted sales invoices"): per detail volumediscountamount 0,
+  manualdiscountamount = Line Discount Amount, tax, baseamount = Amount + Inv. Discount Amount + Line Discount
+  Amount, extendedamount = Amount Including VAT + Inv. Discount Amount; on the invoice totalamount = Amount
+  Including VAT, totaltax = Amount Including VAT - Amount (Document Totals' posted invoice tax),
+  totalamountlessfreight = totalamount - totaltax, totaldiscountamount = Invoice Discount Amount,
+  totallineitemdiscountamount = the lines' Line Discount Amount.
+- API v2.0 names of those fields (/work/shared/schemas/bc_api_v2.json, pages 30043 and 30012): a line's Amount is
+  `netAmount`, Amount Including VAT `netAmountIncludingTax`, Line Discount Amount `discountAmount`, Inv. Discount
+  Amount `invoiceDiscountAllocation` (Inv. Discount Amount Excl. VAT: the same for prices excluding VAT, the only
+  kind handled; `amountExcludingTax` is the Line Amount *before* the invoice discount, not Amount), Line No.
+  `sequence`; the invoice's Amount is `totalAmountExcludingTax`, Amount Including VAT `totalAmountIncludingTax`,
+  Invoice Discount Amount `discountAmount`. Dataverse's own calculation over those details gives the same totals
+  (sum of baseamount - manualdiscountamount - discountamount + tax = Amount Including VAT).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 ACTIVE, PAID, CANCELED = 0, 2, 3
@@ -43,6 +61,7 @@ def detail_body(line: Mapping[str, Any], product_id: str | None, unit_id: str | 
         "quantity": float(line["quantity"]),
         "priceperunit": float(line.get("unitPrice") or 0),
         "manualdiscountamount": float(line.get("discountAmount") or 0),
+        "tax": _money(_tax(line)),
         "ispriceoverridden": True,  # BC's price wins
         "lineitemnumber": int(line.get("sequence") or 0),
         "sequencenumber": int(line.get("sequence") or 0),
@@ -56,3 +75,41 @@ def detail_body(line: Mapping[str, Any], product_id: str | None, unit_id: str | 
         body["isproductoverridden"] = True
         body["productdescription"] = write_in_description(line)
     return body
+
+
+def _amount(record: Mapping[str, Any], name: str) -> Decimal:
+    return Decimal(str(record.get(name) or 0))
+
+
+def _money(value: Decimal) -> float:
+    return float(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def _tax(line: Mapping[str, Any]) -> Decimal:
+    return _amount(line, "netAmountIncludingTax") - _amount(line, "netAmount")
+
+
+def detail_amounts(line: Mapping[str, Any]) -> dict[str, float]:
+    """What BC writes on an invoice detail right after inserting it (Dataverse takes the amounts only by update)."""
+    invoice_discount = _amount(line, "invoiceDiscountAllocation")
+    line_discount = _amount(line, "discountAmount")
+    return {
+        "volumediscountamount": 0.0,
+        "manualdiscountamount": _money(line_discount),
+        "tax": _money(_tax(line)),
+        "baseamount": _money(_amount(line, "netAmount") + invoice_discount + line_discount),
+        "extendedamount": _money(_amount(line, "netAmountIncludingTax") + invoice_discount),
+    }
+
+
+def invoice_totals(invoice: Mapping[str, Any], lines: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    """What BC writes on the Sales invoice once its details are in (BC's totals, to the cent)."""
+    total = _amount(invoice, "totalAmountIncludingTax")
+    tax = total - _amount(invoice, "totalAmountExcludingTax")
+    return {
+        "totalamount": _money(total),
+        "totaltax": _money(tax),
+        "totalamountlessfreight": _money(total - tax),
+        "totaldiscountamount": _money(_amount(invoice, "discountAmount")),
+        "totallineitemdiscountamount": _money(sum((_amount(line, "discountAmount") for line in lines), Decimal(0))),
+    }

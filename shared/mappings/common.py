@@ -69,9 +69,12 @@ TOTALS_REASON = (
     "writes, so BC's amounts are not written to them."
 )
 INVOICE_TOTALS_REASON = (
-    "Dataverse calculates an invoice's totals from its lines; BC overwrites them with its own after inserting the "
-    "invoice and its lines (an update, which Sales accepts for invoices). Not done yet: the engine writes no totals "
-    "and no line tax, so Sales shows the lines' net amounts (issue 20)."
+    "Written by the invoice process, as BC's code does after inserting the invoice and its lines (an update: "
+    "Dataverse refuses totals on create): totalamount = Amount Including VAT, totaltax = Amount Including VAT - "
+    "Amount, totalamountlessfreight = totalamount - totaltax, totaldiscountamount = Invoice Discount Amount, "
+    "totallineitemdiscountamount = the lines' Line Discount Amount. The details carry BC's tax, so the totals Sales "
+    "calculates from them equal BC's to the cent too. Prices including VAT (BC's extra 'Rounding' detail) are not "
+    "handled."
 )
 NO_SHIPPING_AGENT = (
     "API v2.0 has no shipping agents (no shippingAgents entity set, no shipping agent property on customers or "

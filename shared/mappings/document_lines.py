@@ -15,6 +15,12 @@ from shared.domain.mapping import DeletionPolicy, FieldMapping, Lookup, TableMap
 from shared.mappings.common import BOTH, CONSTANT, TO, differently
 
 CALCULATED = "A calculated column in Dataverse (read-only in the Web API): computed from quantity, price and discount."
+INVOICE_LINE_AMOUNTS = (
+    "Written by the invoice process after the detail's create (Dataverse refuses it on create), with BC's after-insert "
+    "values, not the plain field: baseamount = Amount + Inv. Discount Amount + Line Discount Amount, extendedamount = "
+    "Amount Including VAT + Inv. Discount Amount; tax = Amount Including VAT - Amount and lineitemnumber = Line No. "
+    "are set on create (shared/domain/invoices.py)."
+)
 LINES_NOTE = "Written by the document process right after its header (a later issue); never run on its own."
 
 POSTEDSALESLINE_INV = TableMapping(
@@ -43,10 +49,10 @@ POSTEDSALESLINE_INV = TableMapping(
         FieldMapping(None, "ispriceoverridden", TO, constant=True, bc_default_field=CONSTANT, note="BC's price wins."),
     ),
     gaps=(
-        differently("Amount", "baseamount", CALCULATED),
-        differently("Amount Including VAT", "extendedamount", CALCULATED),
+        differently("Amount", "baseamount", INVOICE_LINE_AMOUNTS),
+        differently("Amount Including VAT", "extendedamount", INVOICE_LINE_AMOUNTS),
     ),
-    note=LINES_NOTE,
+    note="Written by the invoice process (POSTEDSALESINV-INV) right after its header; never run on its own.",
 )
 
 SOLINE_ORDERDETAIL = TableMapping(

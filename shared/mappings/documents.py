@@ -7,7 +7,8 @@ Why these shapes:
   bidirectional variant are listed too: disabled where API v2.0 carries them, gaps where it does not.
 - POSTEDSALESINV-INV pushes posted invoices. API v2.0 `salesInvoices` holds drafts and posted invoices in one set,
   so the BC filter keeps the statuses only a posted invoice has.
-- Totals (Amount, Amount Including VAT) are calculated by Dataverse from the lines, never written.
+- Order totals (Amount, Amount Including VAT) are calculated by Dataverse from the lines, never written; a posted
+  invoice's are BC's, written by the invoice process after its lines, as BC does (`INVOICE_TOTALS_REASON`).
 
 What the engine must know: a Submitted sales order is read-only in Sales, so an update activates it, writes and
 submits it again (BC does the same); `transactioncurrencyid` of an order and `invoicenumber` of an invoice are
@@ -193,9 +194,10 @@ POSTEDSALESINV_INV = TableMapping(
         ),
     ),
     note=(
-        "Draft statuses (blank, Draft, In Review) are left out by the filter. The invoice process (later issue) "
-        "adds what BC does in code: the order link by Your Reference, the price list, the lines and the totals, and "
-        "the payment status."
+        "Draft statuses (blank, Draft, In Review) are left out by the filter. The invoice process adds what BC does "
+        "in code: the order link by Your Reference, the price list, the lines (with BC's Line No., tax, amounts and "
+        "the line's own unit), the totals, and the payment status (written from Active only: a Paid invoice is set "
+        "back to Active first, as BC does)."
     ),
 )
 

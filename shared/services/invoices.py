@@ -8,6 +8,14 @@ header fields themselves come from the catalog mapping, so an admin's field over
 Once only: the Sales invoice's id is uuid5(mapping, BC invoice id), its details' ids uuid5 of the BC line ids, and
 the coupling is written last, so a crash or a racing run repeats idempotent creates and ends with one invoice.
 
+Amounts, as BC writes them (rules and sources in `domain/invoices.py`): each detail is created with BC's Line No.,
+its tax and the unit of the BC line (the ITEM UOM / RESOURCE UOM coupling of the line's item or resource and unit
+code, key id `<No.>|<code>`: the unit in the product's own unit group; BC refuses an invoice whose unit is not
+coupled, and so does the engine, naming line and unit); then, as BC's after-insert code does by Modify, the details
+get their base and extended amounts (Dataverse refuses those on create) and the invoice BC's totals. The totals
+Sales computes from those details already equal BC's Amount Including VAT; the write makes the tax, discount and
+net figures BC's own too. Both writes are idempotent updates, repeated as they are by a repeated run.
+
 Payment status: the remaining amount is a FlowField (payments do not move the invoice's lastModifiedDateTime), so a
 run reads every posted invoice's `remainingAmount` (one paged read, `$select` of five properties), compares with the
 status kept on the coupling (`values_hash` = `status:<state>/<status>`) and writes only the invoices whose status
@@ -22,7 +30,7 @@ from typing import Any
 
 from shared.domain.coupling import Coupling
 from shared.domain.errors import ConflictError, NotFoundError, RecordError, SyncError
-from shared.domain.invoices import ACTIVE, BILLED, detail_body, payment_status
+from shared.domain.invoices import ACTIVE, BILLED, detail_amounts, detail_body, invoice_totals, payment_status
 from shared.domain.records import Side
 from shared.services.context import SyncContext
 from shared.services.document_parts import CUSTOMER_MAPPING
@@ -36,6 +44,8 @@ BC_INVOICES, INVOICES, DETAILS = "salesInvoices", "invoices", "invoicedetails"
 POSTED = "status ne 'Draft'"
 STATUS_PREFIX = "status:"
 STATUS_SELECT = ["id", "number", "customerId", "remainingAmount", "totalAmountIncludingTax", "status"]
+TOTALS_SELECT = ["totalAmountExcludingTax", "discountAmount"]
+UNIT_MAPPINGS = {"Item": "ITEM UOM", "Resource": "RESOURCE UOM"}
 ORDER_COPY = ("name", "_pricelevelid_value", "_opportunityid_value")
 
 
@@ -64,7 +74,7 @@ def create_in_dataverse(context: SyncContext, bc_id: str) -> dict[str, Any]:
     existing = context.couplings.find_by_bc_id(MAPPING, bc_id)
     mapping = context.mapping(MAPPING)
     mapper = ValueMapper(mapping, LookupResolver(context), context.option_maps)
-    select = list(dict.fromkeys([*mapper.bc_select(), *STATUS_SELECT, "orderId", "orderNumber",
+    select = list(dict.fromkeys([*mapper.bc_select(), *STATUS_SELECT, *TOTALS_SELECT, "orderId", "orderNumber",
                                  "customerPurchaseOrderReference"]))  # fmt: skip
     invoice = context.bc.get_entity(BC_INVOICES, bc_id, select, expand="salesInvoiceLines")
     if invoice is None:
@@ -111,10 +121,13 @@ def _create(context: SyncContext, mapper: ValueMapper, invoice: dict[str, Any]) 
         if order.get("_opportunityid_value"):
             body["opportunityid@odata.bind"] = f"/opportunities({order['_opportunityid_value']})"
     dataverse_id = deterministic_id(MAPPING, Side.BC, bc_id)
+    details, amounts = _details(context, invoice, dataverse_id)  # refuses an uncoupled unit before any write
     context.dataverse.create_row(INVOICES, dataverse_id, body)
-    details = _details(context, invoice, dataverse_id)
     if details:
         context.dataverse.create_multiple("invoicedetail", DETAILS, details)
+        context.dataverse.update_multiple("invoicedetail", DETAILS, amounts)
+    totals = invoice_totals(invoice, invoice.get("salesInvoiceLines") or [])
+    context.dataverse.update_row(INVOICES, dataverse_id, totals)
     return dataverse_id
 
 
@@ -136,7 +149,10 @@ def _sales_order(context: SyncContext, invoice: dict[str, Any]) -> dict[str, Any
     return None
 
 
-def _details(context: SyncContext, invoice: dict[str, Any], dataverse_id: str) -> list[dict[str, Any]]:
+def _details(
+    context: SyncContext, invoice: dict[str, Any], dataverse_id: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The details to create and the amounts to write on them after the create, in line order."""
     lines = sorted(invoice.get("salesInvoiceLines") or [], key=lambda line: int(line.get("sequence") or 0))
     items = context.couplings.find_many_by_bc_ids(
         "ITEM-PRODUCT", [str(line["itemId"]) for line in lines if line.get("itemId")]
@@ -144,32 +160,47 @@ def _details(context: SyncContext, invoice: dict[str, Any], dataverse_id: str) -
     resources = context.couplings.find_many_by_bc_ids(
         "RESOURCE-PRODUCT", [str(line["lineObjectNumber"]) for line in lines if line.get("lineType") == "Resource"]
     )
-    products = {c.dataverse_id for c in [*items.values(), *resources.values()]}
-    units = _default_units(context, sorted(products))
+    units = {
+        mapping: context.couplings.find_many_by_bc_ids(
+            mapping, [_unit_key(line) for line in lines if line.get("lineType") == kind]
+        )
+        for kind, mapping in UNIT_MAPPINGS.items()
+    }
     rows: list[dict[str, Any]] = []
+    amounts: list[dict[str, Any]] = []
     for line in lines:
         coupling = items.get(str(line.get("itemId"))) or resources.get(str(line.get("lineObjectNumber")))
-        product = coupling.dataverse_id if coupling and line.get("lineType") in ("Item", "Resource") else None
-        body = detail_body(line, product, units.get(product or ""))
+        product = coupling.dataverse_id if coupling and line.get("lineType") in UNIT_MAPPINGS else None
+        unit = None
+        if product is not None:
+            unit = units[UNIT_MAPPINGS[str(line["lineType"])]].get(_unit_key(line))
+            if unit is None:
+                raise _unit_not_coupled(invoice, line)
+        body = detail_body(line, product, unit.dataverse_id if unit else None)
         if body is None:
             continue
-        body["invoicedetailid"] = deterministic_id("POSTEDSALESLINE-INV", Side.BC, str(line["id"]))
+        detail_id = deterministic_id("POSTEDSALESLINE-INV", Side.BC, str(line["id"]))
+        body["invoicedetailid"] = detail_id
         body["invoiceid@odata.bind"] = f"/invoices({dataverse_id})"
         rows.append(body)
-    return rows
+        amounts.append({"invoicedetailid": detail_id, **detail_amounts(line)})
+    return rows, amounts
 
 
-def _default_units(context: SyncContext, product_ids: list[str]) -> dict[str, str]:
-    units: dict[str, str] = {}
-    for start in range(0, len(product_ids), 50):
-        text = " or ".join(f"productid eq {p}" for p in product_ids[start : start + 50])
-        for page in context.dataverse.list_changed_since(
-            "products", None, ["productid", "_defaultuomid_value"], extra_filter=text
-        ):
-            units.update(
-                {str(r["productid"]): str(r["_defaultuomid_value"]) for r in page.rows if r.get("_defaultuomid_value")}
-            )
-    return units
+def _unit_key(line: dict[str, Any]) -> str:
+    """The key id of a line's unit: `<item or resource No.>|<unit code>` (ITEM UOM / RESOURCE UOM couplings)."""
+    return f"{line.get('lineObjectNumber') or ''}|{line.get('unitOfMeasureCode') or ''}"
+
+
+def _unit_not_coupled(invoice: dict[str, Any], line: dict[str, Any]) -> RecordError:
+    kind, code = str(line.get("lineType")), line.get("unitOfMeasureCode") or ""
+    return RecordError(
+        "unitNotCoupled",
+        f"Invoice {invoice.get('number')}, line {line.get('sequence')}: the unit '{code}' of {kind.lower()} "
+        f"{line.get('lineObjectNumber')} is not coupled to a Sales unit of its unit group: couple it "
+        f"({UNIT_MAPPINGS[kind]}) first.",
+        field="unitOfMeasureCode",
+    )
 
 
 def _apply_status(context: SyncContext, coupling: Coupling, invoice: dict[str, Any]) -> bool:

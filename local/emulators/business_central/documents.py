@@ -3,13 +3,15 @@
 Lines follow BC's Sales Line: `lineType` Comment|Account|Item|Resource|...; a Comment line carries only a
 description (Text[100]); an Item line takes its number, description, price and unit from the item (given by
 `itemId` or `lineObjectNumber`); a Resource line needs a resource (published through the Resource Card page
-service, since API v2.0 has none). Header totals follow the lines (tax is not emulated: 0).
+service, since API v2.0 has none). Line amounts, tax and the invoice discount, and the header totals that follow
+the lines: `document_tax`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from local.emulators.business_central import document_tax
 from local.emulators.business_central.errors import dialog
 from local.emulators.business_central.naming import table_name
 from local.emulators.business_central.schema import EntitySet
@@ -21,17 +23,6 @@ if TYPE_CHECKING:
 
 HEADERS_WITH_CUSTOMER = frozenset({"salesOrders", "salesQuotes", "salesInvoices", "salesCreditMemos"})
 COMMENT_ONLY = ("lineObjectNumber", "itemId", "quantity", "unitPrice", "accountId", "unitOfMeasureCode")
-
-
-def _line_amounts(row: Row) -> None:
-    if "amountExcludingTax" not in row:
-        return
-    amount = round(
-        float(row.get("quantity") or 0) * float(row.get("unitPrice") or 0) - float(row.get("discountAmount") or 0), 2
-    )
-    for name in ("amountExcludingTax", "amountIncludingTax", "netAmount", "netAmountIncludingTax"):
-        if name in row:
-            row[name] = amount
 
 
 def _item_line(writer: Writer, company_id: str, row: Row, changed: set[str]) -> None:
@@ -72,6 +63,8 @@ def _resource_line(writer: Writer, company_id: str, row: Row, changed: set[str])
 def apply_line_rules(writer: Writer, company_id: str, entity_set: EntitySet, row: Row, changed: set[str]) -> None:
     if entity_set.name in HEADERS_WITH_CUSTOMER:
         _header_rules(writer, company_id, entity_set, row)
+        if "discountAmount" in changed:  # a new invoice discount is shared over the lines again
+            recompute_totals(writer, company_id, entity_set, row)
         return
     if "lineType" not in entity_set.properties or entity_set.read_only:
         return
@@ -88,7 +81,7 @@ def apply_line_rules(writer: Writer, company_id: str, entity_set: EntitySet, row
         _resource_line(writer, company_id, row, changed)
     elif line_type in ("Account", "Fixed_x0020_Asset", "Charge") and not row.get("lineObjectNumber"):
         raise dialog(f"No. must have a value in Sales Line for line type {line_type}.")
-    _line_amounts(row)
+    document_tax.line_rules(writer, company_id, entity_set, row, changed)
 
 
 def _header_rules(writer: Writer, company_id: str, entity_set: EntitySet, row: Row) -> None:
@@ -126,17 +119,9 @@ def status(entity_set: EntitySet, row: Row) -> None:
 def recompute_totals(writer: Writer, company_id: str, document_set: EntitySet, document: Row) -> None:
     if document_set.lines is None:
         return
-    line_set = writer.schema.sets[document_set.lines]
-    total = 0.0
-    for line in writer.store.rows(table_name(company_id, line_set.name)):
-        if line.get(line_set.parent_key) == document["id"]:
-            total += float(line.get("amountExcludingTax") or 0)
-    total = round(total, 2)
-    for name in ("totalAmountExcludingTax", "totalAmountIncludingTax"):
-        if name in document:
-            document[name] = total
+    document_tax.recompute(writer, company_id, document_set, document)
     if document_set.name == "salesInvoices" and not document.get("@posted"):
-        document["remainingAmount"] = total
+        document["remainingAmount"] = round(float(document.get("totalAmountIncludingTax") or 0), 2)
     status(document_set, document)
 
 
