@@ -95,7 +95,7 @@ def create_in_dataverse(context: SyncContext, bc_id: str) -> dict[str, Any]:
         coupling = context.couplings.find_by_bc_id(MAPPING, bc_id) or Coupling(MAPPING, bc_id, dataverse_id)
         status = "alreadyCreated"
     context.errors.clear_error(MAPPING, Side.BC, bc_id)
-    _apply_status(context, coupling, invoice)
+    apply_payment_status(context, coupling, invoice)
     return {"status": status, "bcId": bc_id, "dataverseId": dataverse_id}
 
 
@@ -203,7 +203,7 @@ def _unit_not_coupled(invoice: dict[str, Any], line: dict[str, Any]) -> RecordEr
     )
 
 
-def _apply_status(context: SyncContext, coupling: Coupling, invoice: dict[str, Any]) -> bool:
+def apply_payment_status(context: SyncContext, coupling: Coupling, invoice: dict[str, Any]) -> bool:
     """Set the Sales invoice's payment status when it changed; True when something was written."""
     wanted = payment_status(
         float(invoice.get("remainingAmount") or 0),
@@ -241,7 +241,7 @@ def sync_posted_invoices(context: SyncContext) -> InvoiceRunResult:
                 if coupling is None and str(invoice["customerId"]) in customers:
                     if create_in_dataverse(context, bc_id)["status"] == "created":
                         result.created += 1
-                elif coupling is not None and _apply_status(context, coupling, invoice):
+                elif coupling is not None and apply_payment_status(context, coupling, invoice):
                     result.status_changed += 1
             except SyncError as error:
                 if error.is_transient:

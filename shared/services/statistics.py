@@ -62,7 +62,7 @@ from shared.domain.statistics import (
 )
 from shared.ports import Row
 from shared.services.context import SyncContext
-from shared.services.invoices import BC_INVOICES, POSTED, STATUS_SELECT, _apply_status
+from shared.services.invoices import BC_INVOICES, POSTED, STATUS_SELECT, apply_payment_status
 from shared.services.invoices import MAPPING as INVOICE_MAPPING
 from shared.services.statistics_figures import FigureSums, open_document_figures
 
@@ -303,7 +303,7 @@ class InvoiceStatusResult:
 def update_invoice_status(context: SyncContext, bc_id: str) -> InvoiceStatusResult:
     """BC's UpdateStatusOfPaidInvoices(Customer No.): every coupled posted invoice billed to the customer (its
     customer ledger entry's customer is the Bill-to Customer) gets the payment status of its remaining amount, with
-    the invoice timer's own rule and write (`invoices._apply_status`: Billed, Paid/Partial, Paid/Complete,
+    the invoice timer's own rule and write (`invoices.apply_payment_status`: Billed, Paid/Partial, Paid/Complete,
     Canceled; only a changed status is written). One read per page of the customer's posted invoices. An invoice
     Dataverse refuses is counted and named, and the others go on (BC's job logs and goes on too)."""
     result = InvoiceStatusResult()
@@ -317,7 +317,7 @@ def update_invoice_status(context: SyncContext, bc_id: str) -> InvoiceStatusResu
                 continue
             result.coupled += 1
             try:
-                result.status_changed += _apply_status(context, coupling, invoice)
+                result.status_changed += apply_payment_status(context, coupling, invoice)
             except SyncError as error:
                 if error.is_transient:
                     raise
