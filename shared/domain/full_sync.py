@@ -136,6 +136,25 @@ def plan(
     return lines
 
 
+def couples_first(line: ReviewLine, mapping: TableMapping) -> bool:
+    """A `fullSynchronization` line of a mapping whose records are never created in BC (`creates_in_bc` False, e.g.
+    SALESPEOPLE: BC refuses a salesperson without the Code a person chooses, and BC's own review asks for the
+    salespeople to be coupled before the run). Its work is a coupling line's first phase (BC's records coupled by
+    match, nothing created in BC) and then, instead of only counting Dataverse's uncoupled rows, the full
+    synchronization of the coupled ones; the uncoupled rows are left and counted (`LeftUncoupled.dataverse_only`)."""
+    return (
+        line.recommendation == Recommendation.FULL_SYNCHRONIZATION.value
+        and not mapping.creates_in_bc
+        and mapping.direction.allows(Direction.FROM_DATAVERSE)
+    )
+
+
+def work_mode(line: ReviewLine, mapping: TableMapping) -> str:
+    """How the line's records are listed and worked: its recommendation, or `coupleRecords` for a line that
+    `couples_first` (two phases: BC's records matched, then Dataverse's rows)."""
+    return Recommendation.COUPLE_RECORDS.value if couples_first(line, mapping) else line.recommendation
+
+
 def dependencies_in_run(mapping: TableMapping, lines: Sequence[ReviewLine]) -> list[str]:
     names = {line.mapping for line in lines}
     return [dependency for dependency in mapping.dependencies if dependency in names]

@@ -126,6 +126,10 @@ class TableMapping:
     conflict_policy: ConflictPolicy = ConflictPolicy.NONE
     deletion_policy: DeletionPolicy = DeletionPolicy.NONE
     create_if_no_match: bool = False
+    # False: the engine never creates this mapping's records in BC (BC cannot take them from a Dataverse row: their
+    # key is a code a person chooses, and nothing fills it). A full synchronization's line then couples BC's records
+    # by match, synchronizes the coupled ones and leaves Dataverse's other rows (services/full_sync.py).
+    creates_in_bc: bool = True
     sync_after_coupling: bool = False
     dataverse_on_create: dict[str, Any] = field(default_factory=dict)  # constants only set when creating in Dataverse
     bc_on_create: dict[str, Any] = field(default_factory=dict)

@@ -1,8 +1,16 @@
 """SALESPEOPLE: Dataverse users -> BC salespeople (BC's default direction: FromIntegrationTable).
 
 Why this direction: users are administered in Entra ID / Dataverse, and BC only needs them to resolve the owner of
-accounts, contacts and documents (Person ownership model). BC never creates salespeople by sync (it is coupling
-only, no "create if no match"): a salesperson Code is a BC key a person chooses.
+accounts, contacts and documents (Person ownership model).
+
+Why salespeople are never created in BC (`creates_in_bc=False`): a salesperson's Code is the primary key of table 13
+"Salesperson/Purchaser", NotBlank, and nothing can fill it from a user: the table has no number series, and BC's own
+subscriber (CRMIntTableSubscriber, UpdateSalesPersOnBeforeInsertRecord, microsoft/BCApps) invents a code only for the
+legacy CRM connection and leaves it blank when the Dataverse integration is on, so the insert fails. BC's Full Synch.
+Review therefore asks the admin to couple every salesperson to a user before the full synchronization ("Couple
+Salespeople"). Our full synchronization's SALESPEOPLE line does that coupling itself: it keeps BC's recommendation
+(always Full Synchronization), couples BC's salespeople to users by the match criterion below (the sign-in e-mail),
+then copies the users' values to the coupled salespeople, and leaves (and counts) the users without a salesperson.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ SALESPEOPLE = TableMapping(
     bc_default_table="Salesperson/Purchaser",
     dataverse_filter="isdisabled eq false and islicensed eq true and isintegrationuser eq false",
     sync_only_coupled=True,
+    creates_in_bc=False,
     schedule=SYNC_SCHEDULE,
     fields=(
         FieldMapping(
@@ -29,7 +38,10 @@ SALESPEOPLE = TableMapping(
             FROM,
             match_priority=1,
             bc_default_field="E-Mail",
-            note="Our match criterion: the sign-in e-mail identifies a user; BC defines no default criteria.",
+            note=(
+                "Our match criterion: the sign-in e-mail identifies a user; BC defines no default criteria. A full "
+                "synchronization couples by it (salespeople are never created in BC)."
+            ),
         ),
         FieldMapping(
             "displayName",
@@ -59,7 +71,10 @@ SALESPEOPLE = TableMapping(
     ),
     note=(
         "Only the Person ownership model uses this mapping (with Team ownership BC deletes it). API v2.0 "
-        "salespeoplePurchasers is a recent addition: older tenants do not expose it."
+        "salespeoplePurchasers is a recent addition: older tenants do not expose it. Salespeople are never created "
+        "in BC (the Code is a key a person chooses; BC refuses a blank one): a full synchronization couples BC's "
+        "salespeople to users by e-mail, copies the users' values to the coupled ones and counts the users left "
+        "without a salesperson."
     ),
 )
 

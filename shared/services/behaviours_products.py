@@ -8,11 +8,13 @@ Default Price List" in the local currency, is created once when missing (CreateC
 microsoft/BCApps src/Layers/W1/BaseApp/Integration/D365Sales/CRMSynchHelper.Codeunit.al; bc-integration-facts.md
 "products and prices".
 
-Bulk, never one request per product: one query each for the price list, the units and the existing price list
-items, one CreateMultiple of the new items, one UpdateMultiple of their amounts, one UpdateMultiple that publishes
-(statecode 0 / statuscode 1) and links `pricelevelid` (refused on create, so set once its item exists). Setting
-statecode through Update(Multiple) rather than SetState: the Update message takes statecode/statuscode (SetState is
-deprecated); that UpdateMultiple takes them too is UNCONFIRMED, the emulator accepts them as Update does.
+Bulk, never one request per product: per chunk of products one query of their existing price list items (per
+100 products), one CreateMultiple of the new items, one UpdateMultiple of their amounts, one UpdateMultiple that
+publishes (statecode 0 / statuscode 1) and links `pricelevelid` (refused on create, so set once its item exists).
+The LCY's currency, the default price list and the units of every unit group are the same for every chunk of a full
+synchronization: read once per run (`run_cache.py`; a unit group the run's read does not hold is read by the chunk).
+Setting statecode through Update(Multiple) rather than SetState: the Update message takes statecode/statuscode
+(SetState is deprecated); that UpdateMultiple takes them too is UNCONFIRMED, the emulator accepts them as Update does.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from typing import Any
 
 from shared.domain.mapping import TableMapping
 from shared.ports import Row
+from shared.services import run_cache
 from shared.services.context import SyncContext
+from shared.services.lookups import lcy_currency_id
 from shared.services.sides import deterministic_id
 
 DEFAULT_PRICE_LIST = "Business Central Default Price List"  # BC: '%1 Default Price List' with PRODUCTNAME.Short()
@@ -47,32 +51,63 @@ def _any_of(attribute: str, ids: Sequence[str]) -> str:
 
 def default_price_list(context: SyncContext) -> str:
     """BC's default price list in the local currency: found by name and currency, else created (a deterministic id,
-    so two runs racing create one list)."""
-    iso = context.local_currency.replace("'", "''")
-    currencies = _rows(context, "transactioncurrencies", ["transactioncurrencyid"], f"isocurrencycode eq '{iso}'")
-    currency = str(currencies[0]["transactioncurrencyid"]) if currencies else None
-    scope = f"name eq '{DEFAULT_PRICE_LIST}'" + (f" and _transactioncurrencyid_value eq {currency}" if currency else "")
-    found = _rows(context, "pricelevels", ["pricelevelid"], scope)
-    if found:
-        return str(found[0]["pricelevelid"])
-    new_id = deterministic_id("DEFAULT PRICE LIST", "bc", context.local_currency)
-    body: dict[str, Any] = {"name": DEFAULT_PRICE_LIST}
-    if currency:
-        body["transactioncurrencyid@odata.bind"] = f"/transactioncurrencies({currency})"
-    context.dataverse.create_row("pricelevels", new_id, body)
-    return new_id
+    so two runs racing create one list). Once per full-sync run (`run_cache`), like the LCY's id it needs."""
+    currency = lcy_currency_id(context)
+
+    def find_or_create() -> str:
+        scope = f"name eq '{DEFAULT_PRICE_LIST}'"
+        scope += f" and _transactioncurrencyid_value eq {currency}" if currency else ""
+        found = _rows(context, "pricelevels", ["pricelevelid"], scope)
+        if found:
+            return str(found[0]["pricelevelid"])
+        new_id = deterministic_id("DEFAULT PRICE LIST", "bc", context.local_currency)
+        body: dict[str, Any] = {"name": DEFAULT_PRICE_LIST}
+        if currency:
+            body["transactioncurrencyid@odata.bind"] = f"/transactioncurrencies({currency})"
+        context.dataverse.create_row("pricelevels", new_id, body)
+        return new_id
+
+    return run_cache.run_fact(("default price list", context.local_currency, currency), find_or_create)
 
 
-def _units(context: SyncContext, groups: Sequence[str]) -> dict[str, list[tuple[str, float]]]:
-    """Unit group -> its units (id, quantity in base units)."""
-    found: dict[str, list[tuple[str, float]]] = {}
-    for chunk in _chunks(sorted(set(groups)), ID_CHUNK):
-        for row in _rows(
-            context, "uoms", ["uomid", "quantity", "_uomscheduleid_value"], _any_of("_uomscheduleid_value", chunk)
-        ):
-            found.setdefault(str(row["_uomscheduleid_value"]), []).append(
-                (str(row["uomid"]), float(row.get("quantity") or 1))
-            )
+Units = dict[str, list[tuple[str, float]]]  # unit group id -> its units (id, quantity in base units)
+UNIT_SELECT = ["uomid", "quantity", "_uomscheduleid_value"]
+
+
+def _add_units(found: Units, rows: Sequence[Row]) -> None:
+    for row in rows:
+        found.setdefault(str(row["_uomscheduleid_value"]), []).append(
+            (str(row["uomid"]), float(row.get("quantity") or 1))
+        )
+
+
+def _all_units(context: SyncContext) -> Units | None:
+    """Every unit of every unit group, read once per full-sync run (None outside a run, or when there are more than
+    `run_cache.MAX_ROWS` units: then each chunk reads its groups' units)."""
+    if run_cache.current_run() is None:
+        return None
+
+    def load() -> Units | None:
+        found: Units = {}
+        count = 0
+        for page in context.dataverse.list_changed_since("uoms", None, UNIT_SELECT):
+            _add_units(found, page.rows)
+            count += len(page.rows)
+            if count > run_cache.MAX_ROWS:
+                return None
+        return found
+
+    return run_cache.run_fact(("units",), load)
+
+
+def _units(context: SyncContext, groups: Sequence[str]) -> Units:
+    """Unit group -> its units (id, quantity in base units): from the run's units when it has the group, else read
+    (a group created since the run's units were read)."""
+    wanted = sorted(set(groups))
+    every = _all_units(context) or {}
+    found: Units = {group: every[group] for group in wanted if group in every}
+    for chunk in _chunks([group for group in wanted if group not in found], ID_CHUNK):
+        _add_units(found, _rows(context, "uoms", UNIT_SELECT, _any_of("_uomscheduleid_value", chunk)))
     return found
 
 
@@ -92,8 +127,23 @@ def _wanted_prices(context: SyncContext, products: Sequence[Row]) -> dict[tuple[
     return wanted
 
 
+def _price_item(price_list: str, product: str, unit: str, amount: float) -> dict[str, Any]:
+    return {
+        "productpricelevelid": deterministic_id("DEFAULT PRICE LIST", "dv", f"{product}|{unit}"),
+        "pricelevelid@odata.bind": f"/pricelevels({price_list})",
+        "productid@odata.bind": f"/products({product})",
+        "uomid@odata.bind": f"/uoms({unit})",
+        "pricingmethodcode": 1,  # Currency Amount
+        "amount": amount,
+    }
+
+
 def _keep_price_items(context: SyncContext, price_list: str, products: Sequence[Row]) -> None:
-    """Create the missing price list items of these products on the default list and correct changed amounts."""
+    """Create the missing price list items of these products on the default list and correct changed amounts.
+
+    The existing items are read even for products just created: a redelivered chunk's products may have items its
+    dead predecessor created (with an older price), or an item of the same unit may be there under another id, and
+    Dataverse answers a create of either as a duplicate, which cannot be told from "created before"."""
     wanted = _wanted_prices(context, products)
     existing: dict[tuple[str, str], Row] = {}
     select = ["productpricelevelid", "_productid_value", "_uomid_value", "amount"]
@@ -106,16 +156,7 @@ def _keep_price_items(context: SyncContext, price_list: str, products: Sequence[
     for (product, unit), amount in sorted(wanted.items()):
         item = existing.get((product, unit))
         if item is None:
-            creates.append(
-                {
-                    "productpricelevelid": deterministic_id("DEFAULT PRICE LIST", "dv", f"{product}|{unit}"),
-                    "pricelevelid@odata.bind": f"/pricelevels({price_list})",
-                    "productid@odata.bind": f"/products({product})",
-                    "uomid@odata.bind": f"/uoms({unit})",
-                    "pricingmethodcode": 1,  # Currency Amount
-                    "amount": amount,
-                }
-            )
+            creates.append(_price_item(price_list, product, unit, amount))
         elif float(item.get("amount") or 0) != amount:
             updates.append({"productpricelevelid": item["productpricelevelid"], "amount": amount})
     for chunk in _chunks(creates, context.bulk_size):

@@ -44,9 +44,11 @@ from shared.domain.full_sync import (
     all_chunks_counted,
     chunk_counted,
     count_chunk,
+    couples_first,
     next_steps,
     plan,
     uncounted,
+    work_mode,
 )
 from shared.domain.jobs import JobKind, JobMessage, chunk_message_id
 from shared.domain.mapping import Direction, TableMapping
@@ -66,6 +68,8 @@ from shared.services.full_sync_lines import (
     running,
 )
 from shared.services.full_sync_messages import chunk_message, id_chunks, split_message
+from shared.services.incremental import MappingRun
+from shared.services.run_cache import run_scope
 from shared.telemetry import job_span
 
 CHUNK_RECORDS = 200  # records per chunk: one chunk finishes in seconds, far inside the message lock
@@ -210,7 +214,8 @@ class FullSync:
         total = max([line.chunks_total, *(chunk.number for chunk in stored)])  # phase 1 numbers after phase 0's
         batch: list[LineChunk] = []
         mapping = self.context.mapping(name)
-        for side, ids in id_chunks(self.context, mapping, line.recommendation, phase, self.chunk_records, skip):
+        mode = work_mode(line, mapping)  # a line that couples first is listed as a coupling line (two phases)
+        for side, ids in id_chunks(self.context, mapping, mode, phase, self.chunk_records, skip):
             total += 1
             batch.append(LineChunk(name, line.attempt, phase, total, side, tuple(ids)))
             if len(batch) >= SEND_BATCH:
@@ -246,12 +251,32 @@ class FullSync:
         side_bc = payload.get("side") == "bc"
         direction = (Direction.TO_DATAVERSE if side_bc else Direction.FROM_DATAVERSE).value
         dry_run = self.runs.get_run(run_id)[0].dry_run
-        with job_span("fullSyncChunk", name, job_id=job_id, run_id=run_id, direction=direction) as span:
-            counters, left = chunk_work(
-                self.context, mapping, payload.get("mode"), side_bc, ids, job_id, dry_run=dry_run
-            )  # what a coupling line creates, and leaves: see `full_sync_chunks`
+        with (
+            job_span("fullSyncChunk", name, job_id=job_id, run_id=run_id, direction=direction) as span,
+            run_scope(run_id),  # what every chunk of the run reads alike is read once (services/run_cache.py)
+        ):
+            if couples_first(line, mapping) and not side_bc:  # its second phase: the coupled rows are copied
+                counters, left = self._coupled_rows(mapping, ids, job_id, dry_run=dry_run)
+            else:
+                counters, left = chunk_work(
+                    self.context, mapping, work_mode(line, mapping), side_bc, ids, job_id, dry_run=dry_run
+                )  # what a coupling line creates, and leaves: see `full_sync_chunks`
             span.finish(counters.as_dict())
         self._count(run_id, name, chunk, counters, left=left)
+
+    def _coupled_rows(
+        self, mapping: TableMapping, ids: Sequence[str], job_id: str, *, dry_run: bool
+    ) -> tuple[Counters, LeftUncoupled]:
+        """A chunk of Dataverse rows of a line that `couples_first`: the coupled ones (its first phase coupled BC's
+        records by match) are synchronized as a full synchronization does, the others are left and counted: the
+        mapping never creates in BC."""
+        coupled = sorted(set(self.context.couplings.find_many_by_dataverse_ids(mapping.name, ids)))
+        left = LeftUncoupled(dataverse_only=len(set(ids)) - len(coupled))
+        if dry_run:  # estimated as a copying chunk is: each coupled row compared (whether it differs is not computed)
+            return Counters(unchanged=len(coupled)), left
+        if not coupled:
+            return Counters(), left
+        return MappingRun(self.context, mapping, job_id).run_records([], coupled).counters, left
 
     def fail_chunk(self, run_id: str, name: str, chunk: int, error: Exception) -> None:
         """The chunk's last delivery failed: its line fails with the reason, the rest of the run goes on (unless
@@ -327,7 +352,7 @@ class FullSync:
                 moved = self._second_phase(line)
                 if moved:
                     return replace(line, phase=1, planned=False, progressed_on=now)
-                if run.dry_run and line.recommendation == Recommendation.COUPLE_RECORDS.value:
+                if run.dry_run and work_mode(line, self.context.mapping(name)) == Recommendation.COUPLE_RECORDS.value:
                     line = replace(line, left=dry_left(line.left, line.counters))
                 return finished(line, now)
             return line if chunk is not None or total is not None else None
@@ -339,10 +364,11 @@ class FullSync:
             self.queue.send([split_message(saved, run_id)])  # whoever moved it on (a chunk or the split) sends it
 
     def _second_phase(self, line: ReviewLine) -> bool:
+        mapping = self.context.mapping(line.mapping)
         return (
             line.phase == 0
-            and line.recommendation == Recommendation.COUPLE_RECORDS.value
-            and self.context.mapping(line.mapping).direction.allows(Direction.FROM_DATAVERSE)
+            and work_mode(line, mapping) == Recommendation.COUPLE_RECORDS.value
+            and mapping.direction.allows(Direction.FROM_DATAVERSE)
         )
 
     def _save(

@@ -6,6 +6,13 @@ own unit group), `prefetch_*` resolves a whole chunk's values first: one BC read
 filter of about 1 KB) instead of one per record. BC's local currency is special: a blank currency
 code in BC means the LCY, which has no BC currency row and so no coupling; it is the Dataverse currency with the
 LCY's ISO code.
+
+In a full-synchronization chunk (`run_cache.current_run()`), what every chunk of the run would read alike is read
+once per run and process (`run_cache.py`): the LCY's Dataverse id, and the rows of a link set (a lookup whose
+`bc_id_field` is not `id`: `contactsInformation`, company contact number -> customer id). Why the whole link set and
+not a longer `or` filter: a chunk of 200 persons names about 200 companies in no order (chunks follow the persons'
+ids), so their `or` filters cost 5 to 6 reads a chunk, while the link set has one row per related contact (BC reads
+20,000 a page). A number the set does not hold is still read with an `or` filter (a link made since).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from shared.domain.errors import RecordError
 from shared.domain.exchange_rates import current_factors
 from shared.domain.mapping import Lookup
 from shared.domain.transforms import LATEST_EXCHANGE_RATE, Transform, exchange_rate_transform
+from shared.services import run_cache
 from shared.services.context import SyncContext
 
 LCY_MAPPING = "CURRENCY"
@@ -37,6 +45,24 @@ def _groups(terms: list[str], budget: int = FILTER_BUDGET) -> Iterator[list[str]
         group.append(term)
     if group:
         yield group
+
+
+def lcy_currency_id(context: SyncContext) -> str | None:
+    """The Dataverse id of the currency with the LCY's ISO code (None when Sales has none); read once per full-sync
+    run. Not the sync's to create (the LCY has no BC currency row), so "none" holds for the run as well."""
+    code = context.local_currency.replace("'", "''")
+
+    def load() -> str | None:
+        pages = context.dataverse.list_changed_since(
+            "transactioncurrencies",
+            None,
+            ["transactioncurrencyid", "isocurrencycode"],
+            extra_filter=f"isocurrencycode eq '{code}'",
+        )
+        rows = [row for page in pages for row in page.rows]
+        return str(rows[0]["transactioncurrencyid"]) if rows else None
+
+    return run_cache.run_fact(("lcy", code), load)
 
 
 class LookupFailed(RecordError):
@@ -71,18 +97,7 @@ class LookupResolver:
 
     def lcy_dataverse_id(self) -> str | None:
         if not self._lcy_loaded:
-            code = self.context.local_currency.replace("'", "''")
-            rows = [
-                row
-                for page in self.context.dataverse.list_changed_since(
-                    "transactioncurrencies",
-                    None,
-                    ["transactioncurrencyid", "isocurrencycode"],
-                    extra_filter=f"isocurrencycode eq '{code}'",
-                )
-                for row in page.rows
-            ]
-            self._lcy_id = str(rows[0]["transactioncurrencyid"]) if rows else None
+            self._lcy_id = lcy_currency_id(self.context)
             self._lcy_loaded = True
         return self._lcy_id
 
@@ -103,7 +118,7 @@ class LookupResolver:
         if not texts or (lookup.bc_key != "id" and not self.context.bc.serves(lookup.bc_entity_set or "")):
             return
         if lookup.bc_key != "id":
-            todo = [t for t in texts if self._bc_id_key(lookup, t) not in self._bc_ids]
+            todo = self._from_run_links(lookup, [t for t in texts if self._bc_id_key(lookup, t) not in self._bc_ids])
             terms = {f"{lookup.bc_key} eq '{t.replace(chr(39), chr(39) * 2)}'": t for t in todo}
             for group in _groups(list(terms)):
                 match = " or ".join(group)
@@ -149,11 +164,42 @@ class LookupResolver:
                     (lookup.bc_entity_set or "", lookup.bc_key, coupling.bc_id)
                 ]
 
+    def _run_links(self, lookup: Lookup) -> dict[str, str] | None:
+        """A link set's rows (`bc_key` -> `bc_id_field`, e.g. company contact number -> customer id), read whole once
+        per full-sync run and process (`run_cache`); None outside a run or when the set is too large to hold."""
+        if lookup.bc_id_field == "id" or run_cache.current_run() is None:
+            return None
+        entity_set, select = lookup.bc_entity_set or "", [lookup.bc_id_field, lookup.bc_key]
+
+        def load() -> dict[str, str] | None:
+            links: dict[str, str] = {}
+            for page in self.context.bc.list_changed_since(entity_set, None, select, extra_filter=lookup.bc_scope):
+                for row in page.rows:
+                    links.setdefault(str(row[lookup.bc_key]), str(row[lookup.bc_id_field]))
+                if len(links) > run_cache.MAX_ROWS:
+                    return None
+            return links
+
+        return run_cache.run_fact(("links", self._bc_id_key(lookup, "")), load)
+
+    def _from_run_links(self, lookup: Lookup, texts: list[str]) -> list[str]:
+        """Answer what the run's link rows hold; returns the values still to read (a miss may be a link made since
+        the rows were read, so it is read, not taken for "no link")."""
+        links = self._run_links(lookup) if texts else None
+        if links is None:
+            return texts
+        for text in texts:
+            if text in links:
+                self._bc_ids[self._bc_id_key(lookup, text)] = links[text]
+        return [t for t in texts if t not in links]
+
     def _bc_id_for(self, lookup: Lookup, value: str) -> str | None:
         if lookup.bc_key == "id":
             return value
         key = self._bc_id_key(lookup, value)
         self._require_source(lookup, value)
+        if key not in self._bc_ids:
+            self._from_run_links(lookup, [value])
         if key not in self._bc_ids:
             literal = value.replace("'", "''")
             match = f"{lookup.bc_key} eq '{literal}'"

@@ -34,7 +34,7 @@ from typing import Any
 from shared.domain.coupling import Coupling
 from shared.domain.errors import ConflictError, InvalidInputError, SyncError
 from shared.domain.mapping import ConflictPolicy, Direction, FieldMapping, TableMapping
-from shared.domain.records import Counters, LeftUncoupled, SyncJob
+from shared.domain.records import Counters, LeftUncoupled, Side, SyncJob
 from shared.domain.transforms import EMPTY_GUID, normalize, transform_named
 from shared.domain.watermarks import format_instant
 from shared.ports import Row
@@ -43,6 +43,7 @@ from shared.services.context import SyncContext
 from shared.services.coupling import MappingTools, dependency_message
 from shared.services.identity import is_identity_pair
 from shared.services.lookups import LookupFailed
+from shared.services.outcomes import record_failure
 from shared.services.sides import deterministic_id
 from shared.services.synchronize import synchronize_record
 from shared.services.values import read_name
@@ -191,6 +192,8 @@ class Matcher:
         self.claimed: set[str] = set()
         self.unfinished: dict[str, Row] = {}  # this job's claims an earlier delivery left (see `_resume`)
         self.match_coupled: set[str] = set()  # BC ids whose one match is coupled to another record
+        self.examined: set[str] = set()  # the uncoupled BC records this job looked at
+        self.transient: set[str] = set()  # BC ids whose failure was transient: retried, never a record error
 
     def uncoupled_bc_records(self, bc_ids: Sequence[str] | None = None) -> dict[str, Row]:
         """The uncoupled BC records in the filter (all, or these ids: one full-sync chunk, in `list_ids`' order)
@@ -206,6 +209,7 @@ class Matcher:
         pending: dict[str, Row] = {}
         for bc_id, row in ((bc_id, row) for bc_id, row in rows.items() if bc_id not in coupled):
             self.report.examined += 1
+            self.examined.add(bc_id)
             if missing := self.tools.missing_bc_dependencies(row):
                 self.report.failed.append(MatchFailure(bc_id, "dependencyNotCoupled", dependency_message(missing)))
             else:
@@ -311,6 +315,8 @@ class Matcher:
 
         def fail(_side: object, record_id: str, error: SyncError, _row: object) -> None:
             self.report.failed.append(MatchFailure(record_id, error.code, error.message))
+            if error.is_transient:
+                self.transient.add(record_id)
 
         creator = self.tools.creator("match", job_id=self.report.job_id)  # claims carry the job's own id
         for coupling in creator.create_in_dataverse(rows, Counters(), fail):
@@ -321,6 +327,26 @@ class Matcher:
             coupled = bc_id in self.match_coupled
             self.report.unmatched.append(Unmatched(bc_id, "matchCoupled" if coupled else "noMatch", int(coupled)))
 
+    def record_errors(self) -> None:
+        """Each record that failed (a lookup not coupled, a create or sync error) is recorded as a record error of
+        the BC record, as a run records one, so the sync-errors list and a full-sync review line show it; a record
+        examined now without failing (coupled, created, or without a unique match) loses the error an earlier job
+        recorded. A race lost to another job (`alreadyCoupled`) is no error of the record, nor is a transient
+        failure (tried again). BC's records without a unique match are counted (`unmatched`, the review's `left`), as
+        BC logs one error with their count rather than one per record."""
+        failed = {
+            f.bc_id: f for f in self.report.failed if f.code != "alreadyCoupled" and f.bc_id not in self.transient
+        }
+        for failure in failed.values():
+            record_failure(
+                self.context, self.mapping.name, Side.BC, failure.bc_id, SyncError(failure.code, failure.message)
+            )
+        done = self.examined - {f.bc_id for f in self.report.failed}
+        if done:
+            known = {e.record_id for e in self.context.errors.list_errors(self.mapping.name) if e.side is Side.BC}
+            for bc_id in sorted(done & known):
+                self.context.errors.clear_error(self.mapping.name, Side.BC, bc_id)
+
     def synchronize(self, pairs: Sequence[Matched]) -> None:
         directions = sync_directions(self.mapping)
         for pair in pairs:
@@ -329,6 +355,8 @@ class Matcher:
                     synchronize_record(self.context, self.mapping.name, direction, bc_id=pair.bc_id)
             except SyncError as error:
                 self.report.failed.append(MatchFailure(pair.bc_id, error.code, error.message))
+                if error.is_transient:
+                    self.transient.add(pair.bc_id)
                 continue
             self.report.synchronized.append(pair.bc_id)
 
@@ -369,6 +397,7 @@ def match_and_couple(
         return report
     if synchronize_after if synchronize_after is not None else mapping.sync_after_coupling:
         matcher.synchronize(report.coupled)
+    matcher.record_errors()
     counters = report.counters()
     note = f"{len(report.unmatched)} without a unique uncoupled match, {len(report.failed)} failed"
     finished = format_instant(context.clock())

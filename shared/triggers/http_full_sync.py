@@ -66,9 +66,18 @@ def _seconds(start: str, end: str) -> float:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
+def error_counts(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    by_code: dict[str, int] = {}
+    for entry in errors:
+        by_code[str(entry["code"])] = by_code.get(str(entry["code"]), 0) + 1
+    return {"total": len(errors), "skipped": sum(1 for e in errors if e["skipped"]), "byCode": by_code}
+
+
 def line_json(line: ReviewLine, now: str, errors: list[dict[str, Any]], *, stalled: bool = False) -> dict[str, Any]:
     """`status` is the stored one, or `stalled` for a running line whose run made no progress for the setting's
-    minutes; `lastProgressOn` is the line's own last progress (its start until a chunk is counted)."""
+    minutes; `lastProgressOn` is the line's own last progress (its start until a chunk is counted). `errors` are the
+    mapping's record errors (those of a coupling line's records too: a lookup not coupled, a create that failed):
+    the first `ERRORS_PER_LINE` are shown, `errorCounts` counts them all, by code."""
     counters = line.counters.as_dict()
     elapsed = _seconds(line.started_on, line.finished_on or now) if line.started_on else 0.0
     records = sum(counters[k] for k in ("inserted", "modified", "unchanged", "coupled", "failed", "skipped"))
@@ -83,7 +92,8 @@ def line_json(line: ReviewLine, now: str, errors: list[dict[str, Any]], *, stall
         "finishedOn": line.finished_on or None,
         "recordsPerSecond": round(records / elapsed, 1) if elapsed > 0 else None,
         "error": line.error or None,
-        "errors": errors,
+        "errors": errors[:ERRORS_PER_LINE],
+        "errorCounts": error_counts(errors),
         "left": line.left.as_dict(),
     }
 
@@ -119,11 +129,21 @@ REVIEW_SCHEMA: dict[str, Any] = {
             "type": "array",
             "items": {
                 "type": "object",
-                "required": ["mapping", "status", "counters", "left"],
+                "required": ["mapping", "status", "counters", "left", "errors", "errorCounts"],
                 "properties": {
                     "status": {"type": "string", "enum": LINE_STATUSES},
                     "lastProgressOn": {"type": ["string", "null"]},
                     "left": LEFT_SCHEMA,
+                    "errors": {"type": "array", "maxItems": ERRORS_PER_LINE, "items": {"type": "object"}},
+                    "errorCounts": {
+                        "type": "object",
+                        "required": ["total", "skipped", "byCode"],
+                        "properties": {
+                            "total": {"type": "integer"},
+                            "skipped": {"type": "integer"},
+                            "byCode": {"type": "object", "additionalProperties": {"type": "integer"}},
+                        },
+                    },
                 },
             },
         },
@@ -202,9 +222,7 @@ def get_full_sync(req: func.HttpRequest) -> func.HttpResponse:
     full_sync = _full_sync()
     run, lines, stalled = _recovery(full_sync).review(run_id)
     errors = {
-        line.mapping: [error_entry_json(e) for e in full_sync.context.errors.list_errors(line.mapping)][
-            :ERRORS_PER_LINE
-        ]
+        line.mapping: [error_entry_json(e) for e in full_sync.context.errors.list_errors(line.mapping)]
         for line in lines
         if line.counters.failed or line.counters.skipped
     }

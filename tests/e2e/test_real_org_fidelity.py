@@ -75,10 +75,9 @@ def synced(story: Story) -> dict[str, Any]:
     story.api("PATCH", "setup", {"salesOrderIntegrationEnabled": True, "writeInProductNumber": WRITE_IN})
     for name in NO_CREATE:
         assert story.api("GET", f"mappings/{name}")["createIfNoMatch"] is False, name
-    # as `make demo` does first: salespeople are coupled to the Sales users by matching (a full sync's SALESPEOPLE
-    # line alone creates new salespeople in BC and leaves BC's own, which every customer points to, uncoupled)
-    story.api("POST", "couplings/SALESPEOPLE/match", {})
+    # no salesperson coupled first: the full sync's SALESPEOPLE line couples BC's own to the Sales users
     before = {
+        "salespeople": len(_bc_all(story, "salespeoplePurchasers?$select=id")),
         "accounts": len(_all(story, "accounts?$select=accountid")),
         "customers": len(_bc_all(story, "customers?$select=id")),
         "contacts": len(_all(story, "contacts?$select=contactid")),
@@ -99,6 +98,18 @@ def test_the_full_sync_finishes(synced: dict[str, Any]) -> None:
     assert review["status"] == "finished", review
     failed = {line["mapping"]: line.get("error") for line in review["lines"] if line["status"] == "failed"}
     assert not failed, failed
+
+
+def test_the_salespeople_line_couples_bc_salespeople_and_creates_none(story: Story, synced: dict[str, Any]) -> None:
+    line = _line(synced, "SALESPEOPLE")
+    assert line["recommendation"] == "fullSynchronization" and line["counters"]["inserted"] == 0, line
+    salespeople = _bc_all(story, "salespeoplePurchasers?$select=id,code")
+    assert len(salespeople) == synced["before"]["salespeople"] == line["counters"]["coupled"], line
+    for salesperson in salespeople:  # BC's own, each coupled to its Sales user
+        coupling = story.api("GET", f"couplings/SALESPEOPLE?bcId={salesperson['id']}")
+        assert coupling["dataverseId"], (salesperson, coupling)
+    customers = _line(synced, "CUSTOMER")
+    assert customers["errorCounts"]["byCode"].get("dependencyNotCoupled", 0) == 0, customers
 
 
 def test_products_are_active_on_the_default_price_list_with_a_price(story: Story, synced: dict[str, Any]) -> None:

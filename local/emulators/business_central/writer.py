@@ -30,6 +30,11 @@ from local.emulators.business_central.values import EMPTY_GUID, coerce, default_
 from local.emulators.store import Row, Store
 
 INTERNAL = "@"  # internal row keys (posted flag, release status, version) start with "@" and are never returned
+# Key fields BC declares NotBlank, by entity set: (API property, AL field caption, table caption). A blank value is
+# refused on insert (the platform checks NotBlank on a key field before OnInsert) and on a change (the field's
+# TestField). Source: microsoft/BCApps src/Layers/W1/BaseApp/CRM/Team/SalespersonPurchaser.Table.al (field 1 "Code",
+# the primary key, NotBlank, TestField(Code) on validate); the table has no number series, so nothing fills it.
+NOT_BLANK_KEYS = {"salespeoplePurchasers": ("code", "Code", "Salesperson/Purchaser")}
 
 
 class Writer:
@@ -211,6 +216,10 @@ class Writer:
     def _business_rules(
         self, company_id: str, entity_set: EntitySet, row: Row, changed: set[str], *, creating: bool
     ) -> None:
+        not_blank = NOT_BLANK_KEYS.get(entity_set.name)
+        if not_blank is not None and (creating or not_blank[0] in changed) and not str(row.get(not_blank[0]) or ""):
+            _, caption, table = not_blank  # the exact answer is UNCONFIRMED: BC's TestField wording, as a dialog error
+            raise dialog(f"{caption} must have a value in {table}: {caption}=. It cannot be zero or empty.")
         documents.apply_line_rules(self, company_id, entity_set, row, changed)
         apply_company_number(self, company_id, entity_set.name, row, changed)
 
