@@ -124,10 +124,10 @@ class DataverseOperations(ABC):
         """The picklist's options: value -> label."""
         return options.options_of(self._send(options.read_options(table, attribute)).body or {})
 
-    def insert_option(self, table: str, attribute: str, label: str) -> int:
-        """A new option labelled `label`; its value, chosen by Dataverse. Not repeated on a lost answer (it would
-        add a second option): the caller reads the option set again and finds it by label."""
-        answer = self._send(options.insert_option(table, attribute, label)).body or {}
+    def insert_option(self, table: str, attribute: str, label: str, value: int | None = None) -> int:
+        """A new option labelled `label`; its value, `value` when given, else chosen by Dataverse. Not repeated on a
+        lost answer (it would add a second option): the caller reads the option set again and finds it by label."""
+        answer = self._send(options.insert_option(table, attribute, label, value)).body or {}
         return int(answer["NewOptionValue"])
 
     def update_option_label(self, table: str, attribute: str, value: int, label: str) -> None:

@@ -31,8 +31,12 @@ def read_options(table: str, attribute: str) -> DataverseRequest:
     return DataverseRequest("GET", with_query(path, {"$select": "LogicalName", "$expand": "OptionSet"}), _JSON)
 
 
-def insert_option(table: str, attribute: str, label: str) -> DataverseRequest:
-    body = {"EntityLogicalName": table, "AttributeLogicalName": attribute, "Label": _label(label)}
+def insert_option(table: str, attribute: str, label: str, value: int | None = None) -> DataverseRequest:
+    """InsertOptionValue; with `value`, the option gets that value (the action's optional `Value`), else Dataverse
+    chooses the next one."""
+    body: dict[str, Any] = {"EntityLogicalName": table, "AttributeLogicalName": attribute, "Label": _label(label)}
+    if value is not None:
+        body["Value"] = value
     return DataverseRequest("POST", "InsertOptionValue", _JSON, body, idempotent=False)
 
 

@@ -135,6 +135,7 @@ _API_SOURCES = (
     _api("customerFinancialDetail", "customerFinancialDetails", delta=False),
     _api("paymentTerms", "paymentTerms"),
     _api("shipmentMethod", "shipmentMethods"),
+    _api("account", "accounts"),  # G/L accounts (read-only): the freight account setting is checked against them
     _api("opportunity", "opportunities"),
 )
 _UOM = {"code": "Code", "quantityPerUnitOfMeasure": "Qty_per_Unit_of_Measure"}
@@ -182,7 +183,7 @@ _PAGE_SOURCES = (
     _page("salesOrderHeader", "SalesOrder", 42, ["Document_Type", "No"], "salesOrderHeaders", {
         "number": "No", "documentType": "Document_Type", "yourReference": "Your_Reference", "quoteNumber": "Quote_No",
         "externalDocumentNumber": "External_Document_No", "requestedDeliveryDate": "Requested_Delivery_Date",
-        "workDescription": "WorkDescription", "status": "Status",
+        "workDescription": "WorkDescription", "status": "Status", "paymentDiscountPercent": "Payment_Discount_Percent",
     }),
     # A person's name parts (API v2.0 has only displayName): page 5055 Name Details, the Contact record by No.;
     # opt-in (published=False) until the admin names its service, e.g. pageServices {"contactNameDetails": ...}.

@@ -21,6 +21,14 @@ The rules, as BC applies them and as we do:
 - Never cut a word when a space is near: a piece ends at the last space within `WORD_BREAK_WINDOW` characters of the
   limit; a word longer than that window is cut at the limit (nothing is ever lost).
 - Line discount = quantity x volume discount + manual discount (BC's "Line Discount Amount").
+- A product line's unit is the Sales line's `uomid`: its coupled unit (ITEM UOM / RESOURCE UOM), which must be a unit
+  of the line's own item or resource (its unit group); an uncoupled unit, or one of another item's group, refuses the
+  document naming the line and the unit (BC: UpdateSalesLineUnitOfMeasure, "The unit ... is not coupled to a unit of
+  measure"; the other-group case is our strict reading: BC would fail on the Sales Line's table relation). A
+  write-in line keeps its item's default unit (BC skips the unit when the line has no product).
+- Freight (`freightamount` > 0) becomes one last line of the G/L account set up as the freight account, quantity 1,
+  unit price the freight (BC: Sales Line.InsertFreightLine with Sales & Receivables Setup "Freight G/L Acc. No.",
+  which must be set: TestField); no freight, no line.
 """
 
 from __future__ import annotations
@@ -56,6 +64,15 @@ class ProductTarget:
     bc_id: str
     number: str
     description: str = ""
+
+
+@dataclass(frozen=True)
+class UnitTarget:
+    """A coupled Sales unit as BC knows it: the item's or resource's own unit (`owner` is that item's number)."""
+
+    kind: str  # "Item" | "Resource"
+    owner: str
+    code: str
 
 
 @dataclass
@@ -140,15 +157,58 @@ def _product_line(kind: str, bc_id: str, number: str) -> dict[str, Any]:
     return {"lineType": kind, "lineObjectNumber": number}
 
 
+def unit_code(
+    position: int, document: str, uom_id: Any, target: ProductTarget, units: Mapping[str, UnitTarget]
+) -> str | None:
+    """The BC unit of measure code of a product line's Sales unit (None: the line has no unit)."""
+    if not uom_id:
+        return None
+    unit = units.get(str(uom_id))
+    if unit is None:
+        raise RecordError(
+            "unitNotCoupled",
+            f"Line {position} of the {document}: its unit {uom_id} is not coupled to a Business Central unit of "
+            f"measure of {target.kind.lower()} {target.number} (synchronize ITEM UOM / RESOURCE UOM first).",
+            field="uomid",
+        )
+    if (unit.kind, unit.owner) != (target.kind, target.number):
+        raise RecordError(
+            "unitNotOfItem",
+            f"Line {position} of the {document}: its unit {unit.code} ({uom_id}) is a unit of {unit.kind.lower()} "
+            f"{unit.owner}, not of the line's {target.kind.lower()} {target.number}: choose a unit of the product's "
+            "own unit group.",
+            field="uomid",
+        )
+    return unit.code
+
+
+def freight_line(amount: Any, account: str, *, document: str = "order") -> dict[str, Any] | None:
+    """The G/L Account line of the document's freight, or None without freight."""
+    freight = round(float(amount or 0), 2)
+    if freight <= 0:
+        return None
+    if not account:
+        raise RecordError(
+            "freightAccountMissing",
+            f"The {document} has a freight amount of {freight}, and no freight G/L account is set up: set "
+            "freightGLAccountNumber (PATCH /api/setup).",
+            field="freightGLAccountNumber",
+        )
+    return {"lineType": "Account", "lineObjectNumber": account, "quantity": 1, "unitPrice": freight}
+
+
 def document_lines(
     details: Sequence[Mapping[str, Any]],
     products: Mapping[str, ProductTarget],
     write_in: WriteInProduct | None,
     *,
     document: str = "order",
+    units: Mapping[str, UnitTarget] | None = None,
+    freight: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """BC line bodies (API v2.0 `salesOrderLines`/`salesQuoteLines` shape, `sequence` numbered in steps of 10000)
-    for the Sales details, in `sequencenumber` order. Raises `RecordError` naming the first line BC would refuse."""
+    for the Sales details, in `sequencenumber` order, then the `freight` line if any. Raises `RecordError` naming the
+    first line BC would refuse."""
     lines: list[dict[str, Any]] = []
     ordered = sorted(details, key=lambda d: (int(d.get("sequencenumber") or 0), str(d.get("lineitemnumber") or "")))
     for position, detail in enumerate(ordered, start=1):
@@ -164,6 +224,9 @@ def document_lines(
                     field="productid",
                 )
             main = _product_line(target.kind, target.bc_id, target.number)
+            code = unit_code(position, document, detail.get("_uomid_value"), target, units or {})
+            if code:
+                main["unitOfMeasureCode"] = code
             extra = [] if texts == [target.description] else _pieces(texts)
         else:
             if write_in is None or not write_in.number:
@@ -180,6 +243,8 @@ def document_lines(
             extra = first[1:] + _pieces(texts[1:])
         lines.append({**main, **_amounts(detail)})
         lines.extend({"lineType": "Comment", "description": piece} for piece in extra)
+    if freight:
+        lines.append(dict(freight))
     for number, line in enumerate(lines, start=1):
         line["sequence"] = number * LINE_NUMBER_STEP
     return lines

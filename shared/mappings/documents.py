@@ -59,6 +59,12 @@ PAYMENT_TERMS_FIELD = FieldMapping(
     "paymentTermsId", "paymenttermscode", TO, transform="option:paymentTerms", bc_default_field="Payment Terms Code"
 )
 BIDIRECTIONAL_ONLY = "BC's bidirectional order variant only; unidirectional orders keep what Sales entered."
+ORDER_OPTIONS_NOTE = (
+    "Sales -> BC: the order process sets it when it creates the order (and the quote process on quotes), from the "
+    "PAYMENT TERMS coupling of the order's option (the order picklist carries the account's coupled options with "
+    "the same values); an option coupled to no BC code refuses the order, naming paymenttermscode. BC -> Sales: "
+    "only once SALESORDER-ORDER runs (disabled until the order process keeps Sales informed)."
+)
 NOT_ON_ORDERS = "not exposed by API v2.0 salesOrders"
 
 SALESORDER_ORDER = TableMapping(
@@ -88,7 +94,14 @@ SALESORDER_ORDER = TableMapping(
         currency(direction=TO),
         *addresses(TO),
         FieldMapping("discountAmount", "discountamount", TO, bc_default_field="Invoice Discount Amount"),
-        PAYMENT_TERMS_FIELD,
+        FieldMapping(
+            "paymentTermsId",
+            "paymenttermscode",
+            TO,
+            transform="option:paymentTerms",
+            bc_default_field="Payment Terms Code",
+            note=ORDER_OPTIONS_NOTE,
+        ),
         FieldMapping(
             "requestedDeliveryDate",
             "requestdeliveryby",
@@ -112,7 +125,8 @@ SALESORDER_ORDER = TableMapping(
             transform="option:shipmentMethods",
             enabled=False,
             bc_default_field="Shipment Method Code",
-            note=BIDIRECTIONAL_ONLY,
+            note=f"{BIDIRECTIONAL_ONLY} Sales -> BC: the order process sets it when it creates the order ("
+            "SHIPMENT METHOD's coupling of the order's option; an uncoupled option refuses the order).",
         ),
     ),
     gaps=(
@@ -136,8 +150,17 @@ SALESORDER_ORDER = TableMapping(
             "customeridtype",
             "The customer is written as customerid_account@odata.bind, which sets customeridtype (read-only).",
         ),
-        missing("Payment Discount %", "discountpercentage", f"Payment Discount % is {NOT_ON_ORDERS}."),
-        missing("Work Description", "description", f"Work Description is {NOT_ON_ORDERS}."),
+        missing(
+            "Payment Discount %",
+            "discountpercentage",
+            f"Payment Discount % is {NOT_ON_ORDERS}; the sales-order process sets it from discountpercentage through "
+            "BC's Sales Order page (42) when it creates the order (BC's bidirectional variant only maps it back).",
+        ),
+        missing(
+            "Work Description",
+            "description",
+            f"Work Description is {NOT_ON_ORDERS}; the sales-order process sets it through the Sales Order page (42).",
+        ),
     ),
     note=(
         "BC's filter Document Type = Order and Status = Released is API v2.0's status Open (Released or Pending "

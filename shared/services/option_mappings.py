@@ -11,7 +11,9 @@ Option values have no modified-on, so every run reads the option set (one reques
 the tables are a few dozen rows. The mapping is one-way (BC -> Sales), as BC's.
 
 The couplings build the option maps CUSTOMER's payment terms and shipment method fields go through
-(`option_maps.py`); the documents' own picklists (order, quote, invoice) are separate option sets, not mapped yet.
+(`option_maps.py`). The documents' own picklists (order, quote, invoice) are separate option sets: every run ends by
+making them carry the coupled options with the same values and labels, as BC does after it inserts or relabels an
+option (`document_options.py`), so a document can hold any code the account can.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from shared.domain.records import Counters, Side, SyncJob
 from shared.domain.watermarks import format_instant
 from shared.mappings.options import OPTION_MAPS
 from shared.services.context import SyncContext
+from shared.services.document_options import copy_to_documents
 
 OPTION_MAPPINGS = frozenset(OPTION_MAPS.values())
 
@@ -67,6 +70,7 @@ def run_option_mapping(
                 raise
             run.counters.failed += 1
             context.errors.record_error(name, Side.BC, bc_id, error.code, error.message)
+    copy_to_documents(context, name, run.coupled_labels(context))
     job = SyncJob(
         name,
         job_id or f"run-{uuid.uuid4()}",
@@ -108,6 +112,11 @@ class _OptionRun:
         self.counters.coupled += 1
         if self.mapping.sync_after_coupling and self.options[match] != code:  # matched "cm" to CM: relabel it
             self.follow(coupling, code)
+
+    def coupled_labels(self, context: SyncContext) -> dict[int, str]:
+        """Every coupled option that exists, value -> its label (the BC code once the run has relabelled it)."""
+        values = [c.dataverse_id for c in context.couplings.list_couplings(self.mapping.name)]
+        return {int(v): self.options[int(v)] for v in values if v.lstrip("-").isdigit() and int(v) in self.options}
 
     def follow(self, coupling: Coupling, code: str) -> None:
         table, attribute = self.mapping.dataverse_table, self.mapping.dataverse_id

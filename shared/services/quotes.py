@@ -3,7 +3,9 @@
 Quotes are not a table mapping in BC; the quote process couples each Sales quote revision to one BC sales quote
 (coupling partition `SALESQUOTE-QUOTE`, BC keeps these in the same CRM Integration Record table).
 - **Active quote, first revision**: a new BC quote (`name` -> External Document No., `effectiveto` -> Quote Valid
-  Until, lines as for orders), one deep insert with a deterministic SystemId, then coupled.
+  Until, payment terms and freight terms through their option mappings, lines as for orders with each line's own
+  unit and the freight line; BC sets no Payment Discount % on a quote), one deep insert with a deterministic SystemId,
+  then coupled.
 - **New revision** (same `quotenumber`, `revisionnumber` + 1; the previous one Closed / Revised): the BC quote as it
   stands is first **archived** (`QuoteArchive`, under the previous revision number; the first write is kept, so a
   retry after the rebuild can never archive the rebuilt quote), then the same BC quote is rebuilt from the new
@@ -24,12 +26,19 @@ from datetime import UTC
 from typing import Any
 
 from shared.domain.coupling import Coupling
-from shared.domain.documents import header_discount, header_texts
+from shared.domain.documents import freight_line, header_discount, header_texts
 from shared.domain.errors import ConflictError, NotFoundError, RecordError, SyncError
 from shared.domain.records import ArchivedQuote, Side
 from shared.ports import QuoteArchive
 from shared.services.context import SyncContext
-from shared.services.document_parts import bc_currency_code, bc_customer_id, bc_lines, read_details
+from shared.services.document_parts import (
+    HEADER_SELECT,
+    bc_currency_code,
+    bc_customer_id,
+    bc_lines,
+    header_options,
+    read_details,
+)
 from shared.services.quote_orders import BC_QUOTE_LINES, BC_QUOTES, CONVERTED_MARK, QUOTE_MAPPING
 from shared.services.sales_orders import create_in_business_central
 from shared.services.setup import Setup
@@ -42,7 +51,7 @@ REVISED = 7
 WON_MARK = "won"
 QUOTE_SELECT = (
     "name", "quotenumber", "revisionnumber", "statecode", "statuscode", "_customerid_value",
-    "_transactioncurrencyid_value", "effectiveto", "discountamount", "discountpercentage",
+    "_transactioncurrencyid_value", "effectiveto", "discountamount", "discountpercentage", *HEADER_SELECT,
 )  # fmt: skip
 
 
@@ -88,8 +97,10 @@ def _quote_body(context: SyncContext, setup: Setup, quote: dict[str, Any]) -> di
         body["currencyCode"] = currency
     if quote.get("effectiveto"):
         body["validUntilDate"] = str(quote["effectiveto"])[:10]
+    body.update(header_options(context, quote, "quote"))
+    freight = freight_line(quote.get("freightamount"), setup.freight_account, document="quote")
     details = read_details(context, QUOTE_DETAILS, "quoteid", str(quote["quoteid"]))
-    body[BC_QUOTE_LINES] = bc_lines(context, details, setup.write_in, "quote")
+    body[BC_QUOTE_LINES] = bc_lines(context, details, setup.write_in, "quote", freight=freight)
     discount = header_discount(details, quote.get("discountamount"), quote.get("discountpercentage"))
     if discount:
         body["discountAmount"] = discount

@@ -3,8 +3,12 @@
 The rules are BC's (bc-integration-facts "sales order creation from dataverse"): only Submitted orders; the customer
 from the coupled account (a contact's parent account); the currency from its coupling; `name` -> External Document
 No., `ordernumber` -> Your Reference, `requestdeliveryby` -> Requested Delivery Date, `description` -> Work
-Description; lines by `domain/documents.py`. Afterwards the order is coupled (SALESORDER-ORDER) and the Sales order
-gets `lastbackofficesubmit` and the BC number (it is switched to Active for that write and back to Submitted).
+Description, `discountpercentage` -> Payment Discount % (BC validates it from the same field it uses for the header
+discount: CRMSalesOrdertoSalesOrder.CreateSalesOrderHeader; page 42, as API v2.0 has no such field), payment terms
+and freight terms through their option mappings (`document_parts.header_options`); lines by `domain/documents.py`,
+with each product line's own unit and the freight as a G/L Account line of the freight account set up. Afterwards
+the order is coupled (SALESORDER-ORDER) and the Sales order gets `lastbackofficesubmit` and the BC number (it is
+switched to Active for that write and back to Submitted).
 
 Created once only, even when two timer runs or a timer and a manual call race:
 - the BC order's SystemId is uuid5(mapping, Sales order id), so a second create finds the first order (the client
@@ -26,12 +30,19 @@ from datetime import date
 from typing import Any
 
 from shared.domain.coupling import Coupling
-from shared.domain.documents import header_discount, header_texts
+from shared.domain.documents import freight_line, header_discount, header_texts
 from shared.domain.errors import ConcurrencyError, ConflictError, NotFoundError, RecordError, SyncError
 from shared.domain.records import Side
 from shared.ports import QuoteArchive
 from shared.services.context import SyncContext
-from shared.services.document_parts import bc_currency_code, bc_customer_id, bc_lines, read_details
+from shared.services.document_parts import (
+    HEADER_SELECT,
+    bc_currency_code,
+    bc_customer_id,
+    bc_lines,
+    header_options,
+    read_details,
+)
 from shared.services.quote_orders import finish_lines, lines_unfinished, order_from_quote, quote_coupling
 from shared.services.setup import Setup
 from shared.services.sides import deterministic_id
@@ -44,7 +55,7 @@ PAGE_WRITE_ATTEMPTS = 5
 ORDER_SELECT = (
     "name", "ordernumber", "statecode", "statuscode", "_customerid_value", "_transactioncurrencyid_value",
     "requestdeliveryby", "description", "_quoteid_value", "lastbackofficesubmit", "bcbi_businesscentralordernumber",
-    "discountamount", "discountpercentage",
+    "discountamount", "discountpercentage", *HEADER_SELECT,
 )  # fmt: skip
 
 
@@ -112,11 +123,14 @@ def _order_body(context: SyncContext, setup: Setup, order: dict[str, Any]) -> tu
     texts = header_texts(order.get("name"), order.get("ordernumber"))
     customer = bc_customer_id(context, order.get("_customerid_value"), "order")
     currency = bc_currency_code(context, order.get("_transactioncurrencyid_value"), "order")
+    options = header_options(context, order, "order")
+    freight = freight_line(order.get("freightamount"), setup.freight_account, document="order")
     details = read_details(context, DETAILS, "salesorderid", str(order["salesorderid"]))
-    lines = bc_lines(context, details, setup.write_in, "order")
+    lines = bc_lines(context, details, setup.write_in, "order", freight=freight)
     body: dict[str, Any] = {
         "customerId": customer,
         "externalDocumentNumber": texts.external_document_number,
+        **options,
         "salesOrderLines": lines,
     }
     if currency:
@@ -154,19 +168,24 @@ def _finish(context: SyncContext, order: dict[str, Any], bc_id: str, status: str
 
 
 def _write_page_fields(context: SyncContext, number: str, order: dict[str, Any]) -> None:
-    """Your Reference and Work Description are on no API v2.0 entity: BC's Sales Order page (42) carries them.
-    Skipped (with a warning) where that page is not published, rather than failing an order already created."""
+    """Your Reference, Work Description and Payment Discount % are on no API v2.0 entity: BC's Sales Order page (42)
+    carries them. Skipped (with a warning) where that page is not published, rather than failing an order already
+    created."""
     if not context.bc.serves(BC_ORDER_PAGE):
         log.warning("page SalesOrder is not published: Your Reference of BC order %s not set", number)
         return
     texts = header_texts(order.get("name"), order.get("ordernumber"))
-    wanted = {"yourReference": texts.your_reference, "workDescription": str(order.get("description") or "")}
+    wanted: dict[str, Any] = {
+        "yourReference": texts.your_reference,
+        "workDescription": str(order.get("description") or ""),
+        "paymentDiscountPercent": round(float(order.get("discountpercentage") or 0), 5),
+    }
     page_id = f"Order|{number}"
     for _ in range(PAGE_WRITE_ATTEMPTS):  # a racer writing the same values is no conflict: re-read and compare
-        current = context.bc.get_entity(BC_ORDER_PAGE, page_id, ["yourReference", "workDescription"])
+        current = context.bc.get_entity(BC_ORDER_PAGE, page_id, list(wanted))
         if current is None:
             return
-        changed = {k: v for k, v in wanted.items() if (current.get(k) or "") != v}
+        changed = {k: v for k, v in wanted.items() if not _same(current.get(k), v)}
         if not changed:
             return
         try:
@@ -175,6 +194,12 @@ def _write_page_fields(context: SyncContext, number: str, order: dict[str, Any])
         except ConcurrencyError:
             continue
     raise ConcurrencyError("orderChanging", f"BC order {number} kept changing while Your Reference was written.")
+
+
+def _same(current: Any, wanted: Any) -> bool:
+    if isinstance(wanted, float):
+        return abs(float(current or 0) - wanted) < 1e-9
+    return bool((current or "") == wanted)
 
 
 def _write_back(context: SyncContext, order: dict[str, Any], number: str) -> None:

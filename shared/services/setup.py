@@ -8,6 +8,12 @@ value from the API or console without a redeploy; `GET` says where each value co
 Why the write-in check: BC's write-in item or resource is "never synchronized as a product". If it were coupled to a
 Sales product, that product's lines would come back as write-ins and the item's sync would fight the write-in
 texts, so a coupled write-in product is refused (409, naming the coupling), as BC's setup page refuses it.
+
+Why the freight account check: BC writes a Sales order's freight as a line of Sales & Receivables Setup's "Freight
+G/L Acc. No." (bc-integration-facts "sales order creation from dataverse"), and a Sales line takes only a G/L
+account that exists, is a posting account, is not blocked and allows direct posting; an account that cannot take
+the line is refused when it is set (400 naming `freightGLAccountNumber`), not when the first order with freight
+comes. Checked against API v2.0 `accounts` (read-only in BC).
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ KEYS = (
     SetupKey("writeInProductType", "WRITE_IN_PRODUCT_TYPE", str, "Item", "Item or Resource."),
     SetupKey("writeInProductNumber", "WRITE_IN_PRODUCT_NO", str, "",
              "The BC item or resource number write-in lines use (Code[20])."),
+    SetupKey("freightGLAccountNumber", "FREIGHT_GL_ACCOUNT_NO", str, "",
+             "The BC G/L account (Code[20]) of the line a Sales order's or quote's freight amount becomes."),
     SetupKey("bcCompany", "BC_COMPANY", str, "", "The Business Central company (name or id)."),
     SetupKey("pageServices", "BC_PAGE_SERVICES", dict, {},
              "Service names the admin published for page-backed entities (entity -> service name)."),
@@ -66,6 +74,11 @@ class Setup:
     def write_in(self) -> WriteInProduct | None:
         number = str(self.values["writeInProductNumber"] or "")
         return WriteInProduct(str(self.values["writeInProductType"]), number) if number else None
+
+    @property
+    def freight_account(self) -> str:
+        """Sales & Receivables Setup "Freight G/L Acc. No." (ours): blank when not set."""
+        return str(self.values.get("freightGLAccountNumber") or "")
 
     def as_dict(self) -> dict[str, Any]:
         return {"values": self.values, "sources": self.sources, "etag": self.etag}
@@ -105,7 +118,7 @@ def _validated(name: str, value: Any) -> Any:
         raise InvalidInputError("invalidValue", f"'{name}' must be true or false.", field=name)
     if name == "writeInProductType" and value not in WRITE_IN_TYPES:
         raise InvalidInputError("invalidValue", f"'{name}' must be one of {', '.join(WRITE_IN_TYPES)}.", field=name)
-    if name == "writeInProductNumber":
+    if name in ("writeInProductNumber", "freightGLAccountNumber"):
         if not isinstance(value, str) or len(value) > 20:
             raise InvalidInputError("invalidValue", f"'{name}' must be a text of at most 20 characters.", field=name)
         return value.strip().upper()  # Code[20]
@@ -151,6 +164,8 @@ def update_setup(
             raise InvalidInputError("unknownCompany", error.message, field="bcCompany") from None
     if {"writeInProductType", "writeInProductNumber"} & set(cleaned):
         check_write_in(effective.write_in, bc, couplings)
+    if cleaned.get("freightGLAccountNumber"):
+        check_freight_account(effective.freight_account, bc)
     new_etag = store.update_settings(PARTITION, merged, current_etag if etag is None else etag)
     return read_setup(_Fixed(merged, new_etag), environment)
 
@@ -182,6 +197,39 @@ def check_write_in(write_in: WriteInProduct | None, bc: BusinessCentralClientPor
             field="writeInProductNumber",
         )
     return bc_id
+
+
+def check_freight_account(number: str, bc: BusinessCentralClientPort) -> str:
+    """The freight G/L account's BC id; 400 naming `freightGLAccountNumber` when BC has no such account or a Sales
+    line could not take it (not a posting account, blocked, no direct posting: G/L Account.CheckGLAcc and the Sales
+    line's Direct Posting test)."""
+    literal = number.replace("'", "''")
+    select = ["id", "number", "accountType", "blocked", "directPosting"]
+    found = [
+        row
+        for page in bc.list_changed_since("accounts", None, select, extra_filter=f"number eq '{literal}'")
+        for row in page.rows
+    ]
+    if not found:
+        raise InvalidInputError(
+            "unknownFreightAccount",
+            f"Business Central has no G/L account '{number}' for freight lines.",
+            field="freightGLAccountNumber",
+        )
+    account = found[0]
+    problem = (
+        "is not a posting account" if account.get("accountType") != "Posting"
+        else "is blocked" if account.get("blocked")
+        else "does not allow direct posting" if not account.get("directPosting")
+        else ""
+    )  # fmt: skip
+    if problem:
+        raise InvalidInputError(
+            "unusableFreightAccount",
+            f"The G/L account '{number}' {problem}, so a sales line cannot use it for freight.",
+            field="freightGLAccountNumber",
+        )
+    return str(account["id"])
 
 
 class _Fixed:

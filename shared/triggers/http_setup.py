@@ -25,6 +25,7 @@ SETUP_SCHEMA: dict[str, Any] = {
         "autoProcessQuotes": {"type": ["boolean", "null"]},
         "writeInProductType": {"enum": ["Item", "Resource", None]},
         "writeInProductNumber": {"type": ["string", "null"], "maxLength": 20},
+        "freightGLAccountNumber": {"type": ["string", "null"], "maxLength": 20},
         "bcCompany": {"type": ["string", "null"], "minLength": 1, "maxLength": 100, "pattern": NOT_BLANK},
         "pageServices": {
             "type": ["object", "null"],

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from local.emulators.business_central import document_tax
+from local.emulators.business_central import document_tax, gl_accounts
 from local.emulators.business_central.errors import dialog
 from local.emulators.business_central.naming import table_name
 from local.emulators.business_central.schema import EntitySet
@@ -81,6 +81,7 @@ def apply_line_rules(writer: Writer, company_id: str, entity_set: EntitySet, row
         _resource_line(writer, company_id, row, changed)
     elif line_type in ("Account", "Fixed_x0020_Asset", "Charge") and not row.get("lineObjectNumber"):
         raise dialog(f"No. must have a value in Sales Line for line type {line_type}.")
+    gl_accounts.line_rules(writer, company_id, entity_set, row, changed)  # G/L account lines, the item's own units
     document_tax.line_rules(writer, company_id, entity_set, row, changed)
 
 

@@ -1,4 +1,5 @@
-"""The BC emulator's schema: `schemas/bc_api_v2.json` (shared facts, verbatim) plus `schemas/bc_overlay.json`.
+"""The BC emulator's schema: `schemas/bc_api_v2.json` (shared facts, verbatim), the API v2.0 sets those facts do not
+list yet (`schemas/bc_api_v2_additions.json`, each with its source), plus `schemas/bc_overlay.json`.
 
 Each API v2.0 entity set becomes an `EntitySet` of typed properties (AL type and length, read-only flag, enum
 members in their OData form), navigation parts and bound actions; the overlay adds number series, documents with
@@ -114,6 +115,8 @@ class Schema:
 def load_schema() -> Schema:
     """Read once per process, at first use (never at import)."""
     facts = json.loads((SCHEMA_DIR / "bc_api_v2.json").read_text(encoding="utf-8"))["entitySets"]
+    additions = json.loads((SCHEMA_DIR / "bc_api_v2_additions.json").read_text(encoding="utf-8"))["entitySets"]
+    facts = {**facts, **{name: spec for name, spec in additions.items() if name not in facts}}
     overlay = json.loads((SCHEMA_DIR / "bc_overlay.json").read_text(encoding="utf-8"))
     system_read_only = set(overlay["systemReadOnly"])
     sets: dict[str, EntitySet] = {}

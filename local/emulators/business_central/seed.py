@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from local.emulators.business_central import exchange_rates, pages
+from local.emulators.business_central import exchange_rates, gl_accounts, pages
 from local.emulators.business_central.business_relations import RELATED_CUSTOMER
 from local.emulators.business_central.companies import add_company
 from local.emulators.business_central.writer import Writer
@@ -157,6 +157,7 @@ def seed_demo(writer: Writer) -> dict[str, int]:
         "items": len(ITEMS),
     }
     created.update(exchange_rates.seed_demo(writer, COMPANY_ID))
+    created.update(gl_accounts.seed_demo(writer, COMPANY_ID, seeded_id))
     created.update(pages.seed_demo(writer, COMPANY_ID))
     return created
 
