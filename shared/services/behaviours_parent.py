@@ -10,7 +10,9 @@ does not move an existing person to another company when its parent account chan
 (companyNumber -> parentcustomerid stays BC -> Sales on updates).
 
 The second hop reads API v2.0 `contactsInformation` (read-only; one row per company contact related to a customer:
-relatedId = the customer's id), once per customer per run.
+relatedId = the customer's id), once per customer per run; in a full-synchronization chunk the whole set is read once
+per run (`run_cache`: a chunk of 200 contacts names about 200 accounts), and a customer it lacks (its company contact
+made since) is read alone.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from shared.domain.errors import RecordError
 from shared.domain.mapping import TableMapping
 from shared.ports import Row
+from shared.services import run_cache
 from shared.services.context import SyncContext
 
 PARENT_FIELD = "companyNumber"
@@ -73,13 +76,25 @@ class ParentCompany:
             coupling = self.context.couplings.find_by_dataverse_id(self.lookup.mapping, account_id)
             number: str | None = None
             if coupling is not None and self.context.bc.serves(INFORMATION):
-                pages = self.context.bc.list_changed_since(
-                    INFORMATION,
-                    None,
-                    ["contactNumber", "contactType", "relatedId"],
-                    extra_filter=f"relatedId eq {coupling.bc_id} and relatedType eq 'Customer'",
-                )
-                rows = [row for page in pages for row in page.rows if row.get("contactType") == "Company"]
-                number = str(rows[0]["contactNumber"]) if rows else None
+                number = self._run_companies().get(coupling.bc_id) or self._read_company(coupling.bc_id)
             self._numbers[account_id] = number
         return self._numbers[account_id]
+
+    def _companies(self, scope: str) -> dict[str, str]:
+        """Customer id -> the number of its company contact, for the customers `scope` selects."""
+        found: dict[str, str] = {}
+        select = ["contactNumber", "contactType", "relatedId"]
+        for page in self.context.bc.list_changed_since(INFORMATION, None, select, extra_filter=scope):
+            for row in page.rows:
+                if row.get("contactType") == "Company":
+                    found.setdefault(str(row["relatedId"]), str(row["contactNumber"]))
+        return found
+
+    def _run_companies(self) -> dict[str, str]:
+        """The whole set, once per full-synchronization run; nothing outside one (read customer by customer)."""
+        if run_cache.current_run() is None:
+            return {}
+        return run_cache.run_fact(("companyContacts",), lambda: self._companies("relatedType eq 'Customer'"))
+
+    def _read_company(self, customer_id: str) -> str | None:
+        return self._companies(f"relatedId eq {customer_id} and relatedType eq 'Customer'").get(customer_id)

@@ -67,3 +67,24 @@ def test_a_person_company_number_must_be_a_company_contact(
     )
     assert taken.status_code == 201, taken.text
     assert taken.json()["companyName"] == company["displayName"]
+
+
+def test_a_customer_created_through_the_api_gets_its_company_contact(
+    business_central: BusinessCentralHandle, bc_demo: str
+) -> None:
+    """Customer.OnInsert -> CustCont-Update.OnInsert: a company contact with the customer's name and a business
+    relation, so contactsInformation relates it at once and persons can be created under it."""
+    session = business_central.session
+    name = f"Fabrikam {uuid.uuid4().hex[:6]}"
+    customer = session.post(f"{bc_demo}/customers", json={"displayName": name, "city": "Oslo"})
+    assert customer.status_code == 201, customer.text
+    rows = session.get(
+        f"{bc_demo}/contactsInformation",
+        params={"$filter": f"relatedId eq {customer.json()['id']} and relatedType eq 'Customer'"},
+    ).json()["value"]
+    assert [(r["contactName"], r["contactType"]) for r in rows] == [(name, "Company")]
+    person = session.post(
+        f"{bc_demo}/contacts",
+        json={"displayName": "Ann Lee", "type": "Person", "companyNumber": rows[0]["contactNumber"]},
+    )
+    assert person.status_code == 201 and person.json()["companyName"] == name, person.text

@@ -59,3 +59,19 @@ def test_a_sales_contact_whose_account_is_not_coupled_is_refused(sync_stack: Syn
         create_in_business_central(stack.context, "CONTACT", contact_id)
     assert refused.value.code == "contactMissingCompany" and refused.value.field == "parentcustomerid"
     assert stack.context.couplings.find_by_dataverse_id("CONTACT", contact_id) is None
+
+
+def test_a_contact_under_an_account_created_in_bc_gets_that_customers_company(sync_stack: SyncStack) -> None:
+    """The customer the sync creates from the account gets its company contact from BC itself (Customer.OnInsert),
+    and the contact created next is a person of it."""
+    stack = sync_stack
+    for name in ("SALESPEOPLE", "CURRENCY"):
+        match_and_couple(stack.context, name)
+    account_id = str(uuid.uuid4())
+    stack.dataverse.create_row("accounts", account_id, {"name": f"Northwind {account_id[:6]}"})
+    customer = create_in_business_central(stack.context, "CUSTOMER", account_id)
+    coupling = create_in_business_central(stack.context, "CONTACT", _sales_contact(stack, account_id))
+    person = stack.bc.get_entity("contacts", coupling.bc_id, ["companyNumber", "companyName"])
+    created = stack.bc.get_entity("customers", customer.bc_id, ["displayName"])
+    assert person is not None and created is not None
+    assert person["companyNumber"] and person["companyName"] == created["displayName"]

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from local.emulators.business_central import batch, business, pages, reads, seed
+from local.emulators.business_central import batch, business, contact_rules, pages, reads, seed
 from local.emulators.business_central.context import context_url
 from local.emulators.business_central.errors import BAD_REQUEST, METHOD_NOT_ALLOWED, BcError, error_response
 from local.emulators.business_central.naming import etag_of
@@ -188,7 +188,9 @@ class BusinessCentralApp:
                 ]
             return Response.json(200, reads.list_rows(self.writer, company_id, entity_set, request, base, rows))
         if request.method == "POST":
-            row = self.writer.create(company_id, entity_set, self.json_body(request), parent_id=parent_id)
+            with self.writer.store.transaction():  # the customer and its company contact, or neither
+                row = self.writer.create(company_id, entity_set, self.json_body(request), parent_id=parent_id)
+                contact_rules.company_contact_for_new_customer(self.writer, company_id, entity_set.name, row)
             return self._entity_json(request, company_id, entity_set, row, base, 201)
         raise BcError(405, METHOD_NOT_ALLOWED, f"{request.method} is not allowed on a collection.")
 
