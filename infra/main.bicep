@@ -105,6 +105,9 @@ param writeInProductType string = 'Item'
 @description('BC item or resource number write-in lines use (Code[20]); empty: none.')
 param writeInProductNo string = ''
 
+@description('BC G/L account number of a Sales order\'s freight line (Code[20]); empty: freight is a record error.')
+param freightGLAccountNo string = ''
+
 @description('Published BC page web services, entity=ServiceName,... (BC_PAGE_SERVICES); empty: the defaults.')
 param bcPageServices string = ''
 
@@ -254,6 +257,7 @@ module functionApp './app/functionapp.bicep' = {
       AUTO_PROCESS_SALES_QUOTES: autoProcessSalesQuotes ? 'true' : 'false'
       WRITE_IN_PRODUCT_TYPE: writeInProductType
       WRITE_IN_PRODUCT_NO: writeInProductNo
+      FREIGHT_GL_ACCOUNT_NO: freightGLAccountNo
       BC_PAGE_SERVICES: bcPageServices
       // /api/health calls a mapping stale after the same quiet time as the "no successful sync" alert
       HEALTH_STALE_AFTER_MINUTES: string(noSuccessMinutes)
