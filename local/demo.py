@@ -19,7 +19,7 @@ import requests
 from local.demo_documents import document_story
 from local.demo_errors import StoryError
 from local.demo_full_sync import contact_names, currency_rates, product_states, review_table, run_full_sync
-from local.emulators.business_central.seed import COMPANY_ID
+from local.emulators.business_central.seed import COMPANY_ID, COMPANY_NAME
 from local.emulators.business_central.seed import seeded_id as bc_id
 from local.emulators.tokens import acquire_local_token
 from local.stack import LocalStack
@@ -78,6 +78,14 @@ class Story:
         if etag:
             headers["If-Match"] = etag
         response = self.session.request(method, f"{root}/{path}", json=body, headers=headers, timeout=30)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def bc_page(self, method: str, page: str, body: Any = None) -> Any:
+        """A page web service of the BC company (ODataV4), for what API v2.0 does not offer (item units)."""
+        root = f"{self.stack.app_settings()['BC_BASE_URL']}/ODataV4/Company('{COMPANY_NAME}')"
+        headers = {"Authorization": f"Bearer {self._bc_token()}"}
+        response = self.session.request(method, f"{root}/{page}", json=body, headers=headers, timeout=30)
         response.raise_for_status()
         return response.json() if response.content else None
 

@@ -2,8 +2,10 @@
 
 a Sales order with a write-in line and a 250-character description becomes a BC order (the text continues on comment
 lines); shipping and invoicing it in BC shows on the Sales order's timeline and sets it Invoiced; the posted invoice
-reaches Sales as Billed, and a partial then a full payment move it to Partial then Complete; a quote revised twice
-leaves two archived versions of its BC quote.
+reaches Sales as Billed, and a partial then a full payment move it to Partial then Complete; then an order with
+BC's money (`demo_cash`: two VAT rates, a unit other than the base unit, discounts, freight) goes from Sales to cash,
+its invoice's totals in Sales shown next to BC's and its status after each Update Account Statistics; a quote revised
+twice leaves two archived versions of its BC quote.
 """
 
 from __future__ import annotations
@@ -11,6 +13,19 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from local.demo_cash import (
+    FREIGHT_ACCOUNT,
+    CashResult,
+    MixedOrder,
+    add_chair_box,
+    create_in_bc,
+    same_totals,
+    send_and_pay,
+    set_tax_groups,
+    ship_and_invoice,
+    status_name,
+    submit_mixed_order,
+)
 from local.demo_errors import StoryError
 from local.emulators.business_central.seed import seeded_id as bc_id
 
@@ -93,6 +108,7 @@ def document_story(story: Story) -> None:
         raise StoryError(f"expected 3 timeline posts and an Invoiced order, got {len(posts)} and {state}")
     story.summary["documents"].append("order timeline: released, shipped, invoiced; Sales order Invoiced")
     _payments(story, created["bcNumber"])
+    _order_to_cash(story, account, desk)
     _quote_revisions(story, account, desk)
 
 
@@ -116,6 +132,33 @@ def _payments(story: Story, order_number: str) -> None:
     if states != [(2, 100002), (2, 100001)]:
         raise StoryError(f"expected Paid/Partial then Paid/Complete, got {states}")
     story.summary["documents"].append(f"invoice {invoice['number']}: Billed -> Partial -> Complete")
+
+
+def _order_to_cash(story: Story, account: str, desk: str) -> None:
+    story.step("BC's money: desk at 25 % VAT, chairs by the BOX at 10 %, a write-in line, discounts and freight")
+    set_tax_groups(story)
+    box = add_chair_box(story)
+    story.api("PATCH", "setup", {"freightGLAccountNumber": FREIGHT_ACCOUNT})
+    chair = story.api("GET", f"couplings/ITEM-PRODUCT?bcId={bc_id('item', '1900-S')}")["dataverseId"]
+    order_id = submit_mixed_order(story, "Cannon boardroom", MixedOrder(account, desk, chair, box), "Cable tray")
+    result = CashResult(order_id, create_in_bc(story, order_id))
+    for line in sorted(result.bc_order["salesOrderLines"], key=lambda row: row["sequence"]):
+        print(
+            f"     {line['lineType']:<8} {line['lineObjectNumber']:<9} {line['quantity']:>3g} "
+            f"{line['unitOfMeasureCode'] or '':<4} {line['unitPrice']:>9.2f} VAT {line['taxPercent']:>4.1f} %"
+        )
+    result.bc_invoice = ship_and_invoice(story, result.bc_order)
+    send_and_pay(story, result, 1000.0)
+    print(f"   {result.totals_line()}")
+    print(f"   sent to Sales: {status_name(result.states[0])}")
+    for number, state in enumerate(result.states[1:], start=1):
+        print(f"   payment {number}, Update Account Statistics: {status_name(state)}")
+    if not same_totals(result.sales_invoice, result.bc_invoice):
+        raise StoryError(f"the Sales invoice's totals differ from BC's: {result.totals_line()}")
+    if result.states != [(0, 4), (2, 100002), (2, 100001)]:
+        raise StoryError(f"expected Billed, Paid / Partial, Paid / Complete, got {result.states}")
+    story.summary["documents"].append(result.totals_line())
+    story.summary["documents"].append(result.states_line())
 
 
 def _quote_revisions(story: Story, account: str, desk: str) -> None:
