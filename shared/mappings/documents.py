@@ -1,4 +1,5 @@
-"""Document headers: SALESORDER-ORDER and POSTEDSALESINV-INV (the document processes come in a later issue).
+"""Document headers: SALESORDER-ORDER and POSTEDSALESINV-INV (the document processes, in services/sales_orders.py,
+quotes.py and invoices.py, add what BC does in code).
 
 Why these shapes:
 - SALESORDER-ORDER follows BC's *unidirectional* variant: orders are entered in Sales, created in BC by the
@@ -164,7 +165,9 @@ SALESORDER_ORDER = TableMapping(
     ),
     note=(
         "BC's filter Document Type = Order and Status = Released is API v2.0's status Open (Released or Pending "
-        "Prepayment). The order status updates (shipped, invoiced) are the order process's, not field mappings."
+        "Prepayment). The order status updates (shipped, invoiced) are the order process's, not field mappings. "
+        "Not carried: the Sales order's notes (annotations without attachment, which BC copies to the BC order as "
+        "Record Links): API v2.0 serves no record links or notes, and no standard page does."
     ),
 )
 
