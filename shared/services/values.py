@@ -7,7 +7,7 @@ upper-cases Codes and has no nulls), a lookup as the Dataverse id it resolves to
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,7 +144,7 @@ class ValueMapper:
                 result.failures[f.key] = failure
                 result.values[f.key] = "" if f.clear_on_failed_lookup else f"unresolved:{raw}"
             except OptionMappingFailed as failure:
-                result.failures[f.key] = failure
+                result.failures[f.key] = _with_field(failure, f)
                 result.values[f.key] = f"unmapped:{raw}"
         return result
 
@@ -193,7 +193,7 @@ class ValueMapper:
                 bind = f"/{f.lookup.target_entity_set}({target})" if target else None
                 payload[f"{f.lookup.navigation}@odata.bind"] = bind
             else:
-                payload[f.dataverse_field] = self._transforms[f.key].to_dataverse(raw)
+                payload[f.dataverse_field] = _named(f, self._transforms[f.key].to_dataverse, raw)
         return payload
 
     def bc_payload(
@@ -216,7 +216,7 @@ class ValueMapper:
                         raise
                     payload[f.bc_field] = ""
             else:
-                value = self._transforms[f.key].to_bc(raw)
+                value = _named(f, self._transforms[f.key].to_bc, raw)
                 payload[f.bc_field] = "" if value is None else value
         for rules in self.row_rules:
             rules.to_bc(payload, dataverse_row, creating=creating)
@@ -231,3 +231,16 @@ class ValueMapper:
         for rules in self.row_rules:
             if written:
                 rules.after_bc_written(written)
+
+
+def _with_field(failure: OptionMappingFailed, f: FieldMapping) -> OptionMappingFailed:
+    """An option without its counterpart names the field it failed on (the Dataverse attribute, as the API shows)."""
+    failure.field = failure.field or f.dataverse_field or f.bc_field
+    return failure
+
+
+def _named(f: FieldMapping, convert: Callable[[Any], Any], raw: Any) -> Any:
+    try:
+        return convert(raw)
+    except OptionMappingFailed as failure:
+        raise _with_field(failure, f) from None

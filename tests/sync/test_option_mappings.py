@@ -10,10 +10,12 @@ import pytest
 from local.emulators.business_central.seed import seeded_id as bc_seeded
 from shared.domain.coupling import Coupling
 from shared.domain.errors import SyncError
+from shared.domain.mapping import Direction
 from shared.domain.records import Side
 from shared.services.coupling import uncouple
 from shared.services.incremental import run_mapping
 from shared.services.sync_errors import retry
+from shared.services.synchronize import synchronize_record
 from tests.sync.conftest import SyncStack
 from tests.sync.sales_documents import CANNON, couple_sales_basics
 
@@ -124,6 +126,9 @@ def test_an_option_or_a_code_without_its_counterpart_fails_the_record_and_blanks
     error = stack.context.errors.find_error("CUSTOMER", Side.BC, bc_id)
     assert job.counters.failed == 1 and error is not None and "PAYMENT TERMS" in error.message
     assert (stack.dataverse.get_row("accounts", account, [TERMS]) or {})[TERMS] == coupled(stack)[cm]
+    with pytest.raises(SyncError) as refused:  # Synchronize Now answers with the field named
+        synchronize_record(stack.context, "CUSTOMER", bc_id=bc_id, direction=Direction.TO_DATAVERSE)
+    assert refused.value.code == "optionMappingFailure" and refused.value.field == TERMS
     run_mapping(stack.context, "PAYMENT TERMS")
     assert run_mapping(stack.context, "CUSTOMER").counters.failed == 0  # retried first, applied now
     assert (stack.dataverse.get_row("accounts", account, [TERMS]) or {})[TERMS] == coupled(stack)[str(new_terms["id"])]
