@@ -28,7 +28,7 @@ from typing import Any
 import requests
 
 from bench.probe import session
-from local.stack import LocalStack
+from local.stack import LocalStack, quiet_timers
 
 TO_SALES = {"customers": 10_000, "contacts": 10_000, "items": 2_000}
 TO_BC = {"accounts": 10_000, "contacts": 10_000}
@@ -86,11 +86,6 @@ def _stats(admin: requests.Session, url: str) -> dict[str, Any]:
     return stats
 
 
-QUIET_SCHEDULE = "0 0 0 1 1 *"  # the incremental timer would fire during a long run (every 5 minutes by default)
-TIMERS = ("SYNC_SCHEDULE", "ITEM_AVAILABILITY_SCHEDULE", "SALES_DOCUMENTS_SCHEDULE", "ORDER_SYNC_SCHEDULE",
-          "INVOICE_SYNC_SCHEDULE")  # fmt: skip
-
-
 def run_direction(
     name: str,
     bc_counts: dict[str, int],
@@ -98,8 +93,7 @@ def run_direction(
     mappings: list[str],
     after: AfterSync | None = None,
 ) -> dict[str, Any]:
-    for timer in TIMERS:  # measure the full sync alone (see the figures' notes)
-        os.environ[timer] = QUIET_SCHEDULE
+    os.environ.update(quiet_timers())  # measure the full sync alone: the incremental timer would fire in a long run
     with tempfile.TemporaryDirectory() as certs:
         stack = LocalStack.on_free_ports(cert_dir=Path(certs))
         stack.start()

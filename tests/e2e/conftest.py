@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from local.stack import LocalStack
+from local.stack import LocalStack, quiet_timers
 
 
 def seeded_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """A stack of its own, both emulators seeded with the demo data: the session's, and the fuzzer's (whose random
     writes, such as mapping overrides and couplings, must not reach the tests that follow it)."""
     stack = LocalStack.on_free_ports(cert_dir=Path(tmp_path_factory.mktemp("identity")))
+    stack.host_env.update(quiet_timers())  # no timer run races a test's own writes and runs
     stack.start()
     session = requests.Session()
     session.trust_env = False
