@@ -13,14 +13,14 @@ from local.emulators.business_central.seed import seeded_id as bc_seeded
 from local.fakes.queue import InMemoryJobQueue
 from local.fakes.storage import InMemoryRunStore
 from shared.domain.errors import SyncError
-from shared.domain.jobs import JobMessage
+from shared.domain.jobs import JobMessage, parse_command
 from shared.services.behaviours_products import DEFAULT_PRICE_LIST
 from shared.services.coupling import create_in_dataverse
 from shared.services.full_sync import FullSync
 from shared.services.incremental import MappingRun, run_mapping
+from shared.services.job_handlers import JobHandler
 from shared.services.matching import match_and_couple
 from shared.services.sales_orders import create_in_business_central
-from shared.triggers.queues import full_sync_chunk
 from tests.sync.conftest import SyncStack
 from tests.sync.sales_documents import WRITE_IN_NUMBER, add_write_in_item, make_setup, sales_order
 from tests.sync.test_incremental import dv_get
@@ -127,8 +127,8 @@ def full_sync(stack: SyncStack, names: list[str]) -> None:
     full.start(run.run_id)
     while batch := queue.receive(1):
         [message] = batch
-        payload = JobMessage.from_json(message.envelope.body).payload
-        full_sync_chunk(services, payload, message.delivery_count, message.envelope.message_id)
+        command = parse_command(JobMessage.from_json(message.envelope.body))
+        JobHandler(services.context, services.runs, queue).handle(command, message.delivery_count)
         queue.complete(message.lock_token)
 
 
