@@ -25,7 +25,7 @@ log = logging.getLogger("bc_sales_sync.queue")
     arg_name="message", queue_name="%SYNC_JOBS_QUEUE%", connection="ServiceBusConnection"
 )
 def sync_job(message: func.ServiceBusMessage) -> None:
-    from shared.bootstrap import get_services
+    from shared.bootstrap import run_services
     from shared.domain.jobs import InvalidJobMessage
     from shared.queue import command_from_function_message
     from shared.services.job_handlers import JobHandler
@@ -35,7 +35,7 @@ def sync_job(message: func.ServiceBusMessage) -> None:
     except InvalidJobMessage as junk:
         log.error("refused job message %s (delivery %s): %s", message.message_id, message.delivery_count, junk)
         raise
-    services = get_services()
+    services = run_services()
     JobHandler(services.context, services.runs, services.queue).handle(command, message.delivery_count or 1)
 
 
@@ -48,7 +48,7 @@ def dead_lettered_job(message: func.ServiceBusMessage) -> None:
     itself; any other job is logged with the reason (the next timer run does that work again). The message is
     completed after that: what it meant is recorded, and a restart re-sends the chunk. (The `/$deadletterqueue`
     path for a Functions trigger: UNCONFIRMED in our references, the documented subqueue path of Service Bus.)"""
-    from shared.bootstrap import get_services
+    from shared.bootstrap import run_services
     from shared.domain.jobs import InvalidJobMessage
     from shared.queue import command_from_function_message
     from shared.services.job_handlers import JobHandler
@@ -62,5 +62,5 @@ def dead_lettered_job(message: func.ServiceBusMessage) -> None:
     except InvalidJobMessage as junk:
         log.error("dead-lettered message %s is no job (%s): %s", message.message_id, described, junk)
         return
-    services = get_services()
+    services = run_services()
     JobHandler(services.context, services.runs, services.queue).dead_lettered(command, described)

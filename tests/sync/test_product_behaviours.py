@@ -98,7 +98,7 @@ def write_in_coupled(stack: SyncStack, bc_id: str) -> bool:
 
 def test_the_write_in_item_is_never_a_product_by_any_path(sync_stack: SyncStack) -> None:
     stack = sync_stack
-    stack.context.setup_values = lambda: WRITE_IN_SETUP
+    stack.context.setup = make_setup(**WRITE_IN_SETUP)
     couple_units(stack)
     write_in = add_write_in_item(stack.context)
     match_and_couple(stack.context, "ITEM UOM")
@@ -134,7 +134,7 @@ def full_sync(stack: SyncStack, names: list[str]) -> None:
 
 def test_after_a_full_sync_products_are_sellable_and_a_write_in_order_converts(sync_stack: SyncStack) -> None:
     stack = sync_stack
-    stack.context.setup_values = lambda: WRITE_IN_SETUP
+    stack.context.setup = make_setup(**WRITE_IN_SETUP)
     write_in = add_write_in_item(stack.context)  # set up before the first full sync
     for name in ("SALESPEOPLE", "CURRENCY", "CUSTOMER"):  # coupled by matching (full-sync coupling: not this part)
         match_and_couple(stack.context, name)
