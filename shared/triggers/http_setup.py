@@ -62,7 +62,7 @@ documented(
         "Change setup values (null drops an override); If-Match guards against a concurrent save",
         body=SETUP_SCHEMA,
         responses=(200, 400, 409, 422),
-        rules=("unknownCompany", "unknownWriteInProduct"),
+        rules=("unknownCompany", "unknownWriteInProduct", "unknownFreightAccount", "unusableFreightAccount"),
     )
 )
 
