@@ -3,6 +3,14 @@
 Everything is built on first use, never at import: the Functions host imports `function_app.py` on every cold start,
 and a cold start must not wait for tokens, tables or queues it may not need. Tests and the local host replace the
 built services with `set_services()`.
+
+Two lifetimes. `get_services()` is the process's: adapters built from the app settings once (connections, token
+caches, table clients), never changed afterwards. `for_run()` (`run_services()`) is one invocation's (a timer tick,
+a queue message, an HTTP request): it reads the stored setup and the mapping overrides once (two small `Settings`
+reads) and gives a `SyncContext` with that setup, a catalog snapshot, and a BC client for the setup's company and
+page services. So an admin's change through `PATCH /api/setup` or a mapping override reaches every path and every
+instance at its next invocation, without a restart, and no client is rewritten while another invocation uses it.
+No cache beyond the invocation: two reads per tick, message or request cost less than the lookups they replace.
 """
 
 from __future__ import annotations
@@ -10,10 +18,9 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from shared.domain.mapping import TableMapping
 from shared.ports import JobQueue, QuoteArchive, RunStore, SettingsStore, StorageProbe
 from shared.services.context import SyncContext
 from shared.settings import AuthMode, Settings
@@ -22,7 +29,6 @@ if TYPE_CHECKING:
     from shared.services.setup import Setup
 
 BC_RESOURCE = "https://api.businesscentral.dynamics.com"
-MAPPING_PARTITION = "mapping"
 
 
 @dataclass
@@ -39,19 +45,6 @@ class Services:
 
 _services: Services | None = None
 _lock = threading.Lock()
-
-
-def mapping_resolver(store: SettingsStore) -> Callable[[str], TableMapping]:
-    """The catalog with the administrator's stored overrides (read at each lookup: one small table read)."""
-    from shared.mappings import get_mapping, with_overrides
-
-    def resolve(name: str) -> TableMapping:
-        mapping = get_mapping(name)
-        overrides, _ = store.get_settings(MAPPING_PARTITION)
-        own = overrides.get(name)
-        return with_overrides(mapping, own) if isinstance(own, dict) and own else mapping
-
-    return resolve
 
 
 def _token_provider(settings: Settings, resource: str) -> Any:
@@ -75,6 +68,7 @@ def build_services(settings: Settings) -> Services:
     from shared.connectors.credentials import ManagedIdentityCredential
     from shared.connectors.dataverse import DataverseClient
     from shared.connectors.entity_sources import sources_from_settings
+    from shared.mappings import get_mapping
     from shared.queue import ServiceBusJobQueue
     from shared.storage.archive import TableQuoteArchive
     from shared.storage.checkpoints import TableCheckpointStore
@@ -111,10 +105,9 @@ def build_services(settings: Settings) -> Services:
         checkpoints=TableCheckpointStore(tables),
         errors=TableSyncErrorStore(tables),
         jobs=TableJobLog(tables),
-        mapping=mapping_resolver(settings_store),
+        mapping=get_mapping,  # the catalog: each run applies the stored overrides to it (`for_run`)
         local_currency=settings.local_currency,
         bulk_size=settings.bulk_size,
-        setup_values=lambda: _setup_values(settings_store),
     )
     return Services(
         settings,
@@ -128,13 +121,6 @@ def build_services(settings: Settings) -> Services:
     )
 
 
-def _setup_values(store: SettingsStore) -> dict[str, Any]:
-    """The effective setup for the engine's mapping behaviours (the write-in product), read at each use."""
-    from shared.services.setup import read_setup
-
-    return read_setup(store, os.environ).values
-
-
 def get_services() -> Services:
     global _services  # noqa: PLW0603 - the one lazily built composition root of the process
     with _lock:
@@ -143,21 +129,44 @@ def get_services() -> Services:
         return _services
 
 
-def current_setup(services: Services) -> Setup:
-    """The effective setup (one small table read), with its BC company and page service names applied to the BC
-    client, so a PATCH on any instance reaches every instance at its next call."""
-    from shared.connectors.business_central import BusinessCentralClient
-    from shared.connectors.entity_sources import sources_from_settings
+def for_run(services: Services) -> Services:
+    """One invocation's services: the setup and the mapping overrides read once, the context built on them (see the
+    module docstring). The process's adapters are shared, not copied: only the BC client differs, and only when the
+    setup names another company or other page services (a new client on the same connection)."""
+    from shared.services.catalog import CatalogSnapshot
     from shared.services.setup import read_setup
 
     setup = read_setup(services.settings_store, services.environment)
-    bc = services.context.bc
-    if isinstance(bc, BusinessCentralClient):
-        if setup["bcCompany"]:
-            bc.company = str(setup["bcCompany"])
+    base = services.context
+    context = replace(
+        base,
+        bc=_bc_for(base.bc, setup, services.environment),
+        mapping=CatalogSnapshot.read(services.settings_store, base.mapping),
+        setup=setup,
+        archive=services.archive,
+    )
+    return replace(services, context=context)
+
+
+def run_services() -> Services:
+    """`for_run(get_services())`: what a trigger calls once per invocation before it runs anything."""
+    return for_run(get_services())
+
+
+def _bc_for(bc: Any, setup: Setup, environment: Mapping[str, str]) -> Any:
+    """The BC client for the setup's company (when it names one) and, when the setup overrides them, its page
+    services on top of the app settings; the same client when neither differs."""
+    from shared.connectors.business_central import BusinessCentralClient
+    from shared.connectors.entity_sources import sources_from_settings
+
+    if not isinstance(bc, BusinessCentralClient):  # an in-memory fake: nothing to address
+        return bc
+    company = str(setup["bcCompany"]) or None
+    sources = None
+    if setup.sources["pageServices"] == "override":
         services_text = ",".join(f"{entity}={name}" for entity, name in dict(setup["pageServices"]).items())
-        bc.sources = sources_from_settings({**services.environment, "BC_PAGE_SERVICES": services_text})
-    return setup
+        sources = sources_from_settings({**environment, "BC_PAGE_SERVICES": services_text})
+    return bc.configured(company=company, sources=sources)
 
 
 def check_page_services(names: Mapping[str, str]) -> None:

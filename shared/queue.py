@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.domain.errors import FatalError, SyncError, TransientError
-from shared.domain.jobs import InvalidJobMessage, JobMessage
+from shared.domain.jobs import InvalidJobMessage, JobCommand, JobMessage, parse_command
 from shared.ports import JobQueue, QueueCounts
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ __all__ = [
     "FunctionMessage",
     "JobQueue",
     "ServiceBusJobQueue",
+    "command_from_function_message",
     "domain_error",
     "is_development_emulator",
     "job_from_function_message",
@@ -85,6 +86,12 @@ def job_from_function_message(message: FunctionMessage) -> JobMessage:
         if name in properties and str(properties[name]) != str(expected):
             raise InvalidJobMessage(f"application property {name}={properties[name]!r} contradicts the body")
     return job
+
+
+def command_from_function_message(message: FunctionMessage) -> JobCommand:
+    """The delivered message's command, parsed once here (envelope, then the kind's payload); `InvalidJobMessage`
+    names what is wrong with it."""
+    return parse_command(job_from_function_message(message))
 
 
 def is_development_emulator(connection_string: str) -> bool:

@@ -13,6 +13,7 @@ Why it looks like this:
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
@@ -54,7 +55,11 @@ NOT_FOUND = frozenset({404})
 
 class BusinessCentralClient:
     """One environment and company. `base_url` is `https://api.businesscentral.dynamics.com/v2.0/{tenant}/{env}`;
-    `company` a name or id, resolved on first use (one GET of `companies`, then cached)."""
+    `company` a name or id, resolved on first use (one GET of `companies`, then cached).
+
+    Immutable in what it addresses: company and sources are read-only, so a client shared by concurrent invocations
+    is never rewritten under one of them; `configured()` gives a client for another company or other page services
+    (what the setup says, `bootstrap.for_run`), sharing this one's connection, tokens and company cache."""
 
     def __init__(
         self,
@@ -68,10 +73,28 @@ class BusinessCentralClient:
     ) -> None:
         self.http = http or HttpClient(base_url, token_provider)
         self.http.service = "bc"  # the telemetry dimension of its spans and 429 counts
-        self.company = company
-        self.sources = sources
+        self._company_name = company
+        self._sources = sources
         self.page_size = min(page_size, MAX_PAGE_SIZE)
         self._companies: dict[str, tuple[str, str]] = {}
+
+    @property
+    def company(self) -> str:
+        return self._company_name
+
+    @property
+    def sources(self) -> EntitySources:
+        return self._sources
+
+    def configured(self, *, company: str | None = None, sources: EntitySources | None = None) -> BusinessCentralClient:
+        """This client for `company` and `sources` (None: this one's); itself when nothing differs."""
+        company = self._company_name if company is None else company
+        sources = self._sources if sources is None else sources
+        if company == self._company_name and sources == self._sources:
+            return self
+        other = copy.copy(self)  # the same HttpClient (session, tokens) and the same company cache
+        other._company_name, other._sources = company, sources
+        return other
 
     # -- company and URLs --------------------------------------------------------------------------------------
     def serves(self, entity_set: str) -> bool:

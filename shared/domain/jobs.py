@@ -3,17 +3,26 @@
 A message id derived from the work it names (`run/mapping/chunk`) lets Service Bus duplicate detection drop a
 repeated send, and lets a redelivered message be recognised as work already done.
 
-Parsing is strict on purpose: a body that is not exactly a job of a known kind and version raises
-`InvalidJobMessage`, which the queue trigger dead-letters instead of retrying (retrying junk only burns the
-delivery count and hides the cause).
+Two layers: `JobMessage` is the envelope on the wire (kind, version, message id, a JSON object as payload), and
+each kind's payload is parsed once into its command (`RunMapping`, `MatchCoupling`, `FullSyncChunk`: frozen, typed)
+by `parse_command`, in the Service Bus adapter, before any work starts. The services dispatch on the command
+(`services/job_handlers.py`), never on payload keys.
+
+Parsing is strict on purpose: a body that is not exactly a job of a known kind and version, or a payload its kind
+cannot run (a missing mapping, a chunk number that is no whole number), raises `InvalidJobMessage` naming what is
+wrong, before the services are even built; the queue trigger refuses it (it ends in the dead-letter queue, where the
+dead-letter trigger logs the same reason) instead of failing somewhere inside the work. The payloads are those
+sent today and before (pinned by `tests/unit/test_job_commands.py`): keys a kind does not know are ignored, so a
+message sent by a newer or older version of the app still runs.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 SCHEMA_VERSION = 1
 # Service Bus refuses a MessageId longer than 128 characters; refusing it here names the job that is at fault.
@@ -89,3 +98,103 @@ def run_prefix(job_id: str) -> str | None:
     """The part every chunk job id of one full-sync line shares (`run/mapping/`), None for a job that is no chunk."""
     head, _, chunk = job_id.rpartition("/")
     return f"{head}/" if head and chunk.isdigit() else None
+
+
+# -- commands: each kind's payload, parsed once ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunMapping:
+    """`mappingRun` `{"mapping"}`: an incremental run of the mapping, as its timer would run it."""
+
+    kind: ClassVar[JobKind] = JobKind.MAPPING_RUN
+    message_id: str
+    mapping: str
+
+
+@dataclass(frozen=True)
+class MatchCoupling:
+    """`matchCoupling` `{"mapping", "createIfNoMatch"?, "synchronizeAfter"?}`: match-based coupling; a missing or
+    null option takes the mapping's own default."""
+
+    kind: ClassVar[JobKind] = JobKind.MATCH_COUPLING
+    message_id: str
+    mapping: str
+    create_if_no_match: bool | None = None
+    synchronize_after: bool | None = None
+
+
+@dataclass(frozen=True)
+class FullSyncChunk:
+    """`fullSyncChunk` `{"runId", "mapping", "chunk", "attempt"?, "phase"?, "mode"?, "side"?, "ids"?, "waits"?}`:
+    chunk 0 is a line's split, any other chunk a slice of its records. `payload` is the payload as delivered: the
+    full synchronization reads its mode, side and ids, and a throttled chunk is sent again with it unchanged (but
+    for its wait count), so a key added by a later version survives the round trip."""
+
+    kind: ClassVar[JobKind] = JobKind.FULL_SYNC_CHUNK
+    message_id: str
+    run_id: str
+    mapping: str
+    chunk: int
+    attempt: int = 0
+    phase: int = 0
+    payload: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def is_split(self) -> bool:
+        return self.chunk == 0
+
+
+JobCommand = RunMapping | MatchCoupling | FullSyncChunk
+CHUNK_SIDES = ("bc", "dv")
+
+
+def parse_command(job: JobMessage) -> JobCommand:
+    """The job's command; `InvalidJobMessage` naming the payload key at fault when its kind cannot run it."""
+    payload = job.payload
+    where = f"{job.kind.value} job {job.message_id!r}"
+    if job.kind is JobKind.MAPPING_RUN:
+        return RunMapping(job.message_id, _text(payload, "mapping", where))
+    if job.kind is JobKind.MATCH_COUPLING:
+        return MatchCoupling(
+            job.message_id,
+            _text(payload, "mapping", where),
+            _option(payload, "createIfNoMatch", where),
+            _option(payload, "synchronizeAfter", where),
+        )
+    side = payload.get("side")
+    if side is not None and side not in CHUNK_SIDES:
+        raise InvalidJobMessage(f"{where}: 'side' must be one of {', '.join(CHUNK_SIDES)}, got {side!r}")
+    ids = payload.get("ids")
+    if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) and i for i in ids)):
+        raise InvalidJobMessage(f"{where}: 'ids' must be a list of non-empty texts")
+    _whole(payload, "waits", where)
+    return FullSyncChunk(
+        job.message_id,
+        _text(payload, "runId", where),
+        _text(payload, "mapping", where),
+        _whole(payload, "chunk", where),
+        _whole(payload, "attempt", where),
+        _whole(payload, "phase", where),
+        dict(payload),
+    )
+
+
+def _text(payload: Mapping[str, Any], key: str, where: str) -> str:
+    value = payload.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidJobMessage(f"{where}: '{key}' must be a non-empty text, got {value!r}")
+    return value
+
+
+def _option(payload: Mapping[str, Any], key: str, where: str) -> bool | None:
+    value = payload.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise InvalidJobMessage(f"{where}: '{key}' must be true, false or left out, got {value!r}")
+    return value
+
+
+def _whole(payload: Mapping[str, Any], key: str, where: str) -> int:
+    """A whole number from 0, 0 when left out (as every sender so far wrote them: JSON integers)."""
+    value = payload.get(key, 0)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InvalidJobMessage(f"{where}: '{key}' must be a whole number from 0, got {value!r}")
+    return value

@@ -75,7 +75,7 @@ class Behaviour:
 def _write_in(context: SyncContext, mapping: TableMapping, rows: Mapping[str, Row]) -> set[str]:
     if not rows:
         return set()
-    setup = context.setup_values()
+    setup = context.setup.values
     number = str(setup.get("writeInProductNumber") or "")
     kind = str(setup.get("writeInProductType") or "Item")
     if not number or WRITE_IN_KINDS.get(mapping.bc_entity_set) != kind:

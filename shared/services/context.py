@@ -1,11 +1,12 @@
-"""What every sync service is given: the ports, the mapping catalog with overrides, option maps and a clock."""
+"""What every sync service is given: the ports, the mapping catalog with overrides, the setup, option maps and a
+clock. One context is one run's view (a timer tick, a queue message, an HTTP request: `bootstrap.for_run`): its
+catalog is a snapshot (`catalog.py`) and its setup is read once, so nothing in it changes under a run."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from shared.domain.errors import ConflictError
 from shared.domain.mapping import TableMapping
@@ -17,9 +18,11 @@ from shared.ports import (
     CouplingStore,
     DataverseClientPort,
     JobLog,
+    QuoteArchive,
     SyncErrorStore,
 )
 from shared.services.option_maps import CouplingOptionMaps
+from shared.services.setup import Setup, default_setup
 
 PROCESS_MAPPINGS = {  # mappings BC runs in code, with rules the generic engine does not know: their own processes
     "POSTEDSALESINV-INV": "posted invoices are created by the invoice process (INVOICE_SYNC_SCHEDULE or "
@@ -41,13 +44,14 @@ class SyncContext:
     checkpoints: CheckpointStore
     errors: SyncErrorStore
     jobs: JobLog
-    mapping: Callable[[str], TableMapping]  # the catalog with the stored overrides applied
+    mapping: Callable[[str], TableMapping]  # the catalog with the stored overrides applied (a run's snapshot)
     option_maps: Mapping[str, OptionMap] = field(default_factory=dict)
     local_currency: str = "USD"  # BC's LCY: a blank currency code in BC means this currency
     clock: Callable[[], datetime] = utc_now
     bulk_size: int = 500
-    # The effective setup values (`setup.py`: write-in product ...), read when a mapping behaviour needs them
-    setup_values: Callable[[], Mapping[str, Any]] = dict
+    # The effective setup (`setup.py`: company, page services, write-in product ...) as the run began
+    setup: Setup = field(default_factory=default_setup)
+    archive: QuoteArchive | None = None  # the quote archive (sales documents' processes)
 
     def __post_init__(self) -> None:
         """Option maps come from the option mappings' couplings, read when a run needs them (`option_maps.py`);

@@ -108,6 +108,11 @@ def read_setup(store: SettingsStore, environment: Mapping[str, str]) -> Setup:
     return Setup(values, sources, etag)
 
 
+def default_setup() -> Setup:
+    """The setup with neither app settings nor overrides: what a context built without one (tests) runs with."""
+    return read_setup(_Fixed({}, None), {})
+
+
 def _validated(name: str, value: Any) -> Any:
     key = BY_NAME.get(name)
     if key is None:

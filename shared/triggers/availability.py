@@ -35,9 +35,9 @@ AVAILABILITY_SCHEMA: dict[str, Any] = {
 
 
 def _context() -> Any:
-    from shared.bootstrap import get_services
+    from shared.bootstrap import run_services
 
-    return get_services().context
+    return run_services().context
 
 
 @blueprint.timer_trigger(schedule=f"%{ITEM_AVAILABILITY_SCHEDULE}%", arg_name="timer", run_on_startup=False)

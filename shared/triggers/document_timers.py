@@ -1,7 +1,8 @@
 """Timers of the sales document processes (schedules are app settings): Auto Process Sales Quotes and Auto Create
 Sales Orders on `SALES_DOCUMENTS_SCHEDULE`, the SALESORDER-ORDER order status on `ORDER_SYNC_SCHEDULE`, posted
-invoices with payments and account statistics on `INVOICE_SYNC_SCHEDULE`. Each job checks the setup first, so
-switching the automation off in setup stops it at the next tick without a redeploy."""
+invoices with payments and account statistics on `INVOICE_SYNC_SCHEDULE`. Each tick reads the setup once
+(`bootstrap.run_services`) and each job checks it first, so switching the automation off in setup stops it at the
+next tick without a redeploy."""
 
 from __future__ import annotations
 
@@ -31,15 +32,15 @@ def _traced(kind: str, mapping: str, direction: str, work: Callable[[], Any]) ->
 def sales_documents(timer: func.TimerRequest) -> None:
     """Auto Process Sales Quotes first (a won quote's order is converted through its quote), then Auto Create Sales
     Orders; each only when enabled in setup."""
-    from shared.bootstrap import current_setup, get_services
+    from shared.bootstrap import run_services
     from shared.services.quote_orders import QUOTE_MAPPING
     from shared.services.quotes import auto_process
     from shared.services.sales_orders import auto_create
     from shared.telemetry import flush
 
-    services = get_services()
-    setup = current_setup(services)
-    context, archive = services.context, services.archive
+    context = run_services().context
+    setup, archive = context.setup, context.archive
+    assert archive is not None  # `for_run` puts the archive in the context
     _traced("quotes", QUOTE_MAPPING, FROM_DATAVERSE, lambda: auto_process(context, setup, archive))
     _traced("salesOrders", "SALESORDER-ORDER", FROM_DATAVERSE, lambda: auto_create(context, setup, archive))
     flush()
@@ -48,13 +49,12 @@ def sales_documents(timer: func.TimerRequest) -> None:
 @blueprint.timer_trigger(schedule="%ORDER_SYNC_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def order_status(timer: func.TimerRequest) -> None:
     """SALESORDER-ORDER: header changes, release/ship/invoice posts and Invoiced orders (setup permitting)."""
-    from shared.bootstrap import current_setup, get_services
+    from shared.bootstrap import run_services
     from shared.services.order_status import update_order_status
     from shared.telemetry import flush
 
-    services = get_services()
-    setup = current_setup(services)
-    _traced("orderStatus", "SALESORDER-ORDER", TO_DATAVERSE, lambda: update_order_status(services.context, setup))
+    context = run_services().context
+    _traced("orderStatus", "SALESORDER-ORDER", TO_DATAVERSE, lambda: update_order_status(context, context.setup))
     flush()
 
 
@@ -62,12 +62,12 @@ def order_status(timer: func.TimerRequest) -> None:
 def posted_invoices(timer: func.TimerRequest) -> None:
     """POSTEDSALESINV-INV: new posted invoices of coupled customers, every coupled invoice's payment status, then the
     customers' account statistics (BC's CRM Statistics Job does the last two together)."""
-    from shared.bootstrap import get_services
+    from shared.bootstrap import run_services
     from shared.services.invoices import sync_posted_invoices
     from shared.services.statistics import refresh_statistics
     from shared.telemetry import flush
 
-    context = get_services().context
+    context = run_services().context
     _traced("postedInvoices", "POSTEDSALESINV-INV", TO_DATAVERSE, lambda: sync_posted_invoices(context))
     _traced("statistics", "CUSTOMER-STATISTICS", TO_DATAVERSE, lambda: refresh_statistics(context))
     flush()

@@ -82,14 +82,14 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
 def _check(services: Any) -> tuple[int, dict[str, Any]]:
     from datetime import timedelta
 
-    from shared.bootstrap import token_getters
+    from shared.bootstrap import for_run, token_getters
     from shared.services.full_sync import FullSync
     from shared.services.full_sync_recovery import Recovery
     from shared.services.health import HealthProbes, check_health, incremental_mappings
     from shared.settings import full_sync_stall_minutes
     from shared.telemetry import record_queue
 
-    context = services.context
+    context = for_run(services).context  # the catalog with its overrides, as the timer sees it
     stall_after = timedelta(minutes=full_sync_stall_minutes(services.environment))
     full_sync = FullSync(context, services.runs, services.queue, stall_after=stall_after)
     probes = HealthProbes(

@@ -37,9 +37,9 @@ RECORD_RULES = ("invalidId", "directionNotAllowed")
 
 
 def _context() -> Any:
-    from shared.bootstrap import get_services
+    from shared.bootstrap import run_services
 
-    return get_services().context
+    return run_services().context
 
 
 def record_id(value: Any, name: str) -> str:

@@ -36,13 +36,12 @@ documented(
 @blueprint.route(route="sales-orders/{dataverseId}/create-in-business-central", methods=["POST"])
 @handled
 def create_sales_order_in_bc(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.bootstrap import current_setup, get_services
+    from shared.bootstrap import run_services
     from shared.services.sales_orders import create_in_business_central
 
     order_id = guid(req.route_params.get("dataverseId"), "dataverseId")
-    services = get_services()
-    setup = current_setup(services)
-    result = create_in_business_central(services.context, setup, order_id, services.archive)
+    context = run_services().context
+    result = create_in_business_central(context, context.setup, order_id, context.archive)
     return json_response(201 if result.status == "created" else 200, result.as_dict())
 
 
@@ -61,11 +60,11 @@ documented(
 @blueprint.route(route="posted-sales-invoices/{bcId}/create-in-dataverse", methods=["POST"])
 @handled
 def create_posted_invoice_in_dataverse(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.bootstrap import get_services
+    from shared.bootstrap import run_services
     from shared.services.invoices import create_in_dataverse
 
     bc_id = guid(req.route_params.get("bcId"), "bcId")
-    result = create_in_dataverse(get_services().context, bc_id)
+    result = create_in_dataverse(run_services().context, bc_id)
     return json_response(201 if result["status"] == "created" else 200, result)
 
 
@@ -84,12 +83,13 @@ documented(
 @blueprint.route(route="quotes/{dataverseId}/process", methods=["POST"])
 @handled
 def process_quote(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.bootstrap import current_setup, get_services
+    from shared.bootstrap import run_services
     from shared.services.quotes import process_quote as process
 
     quote_id = guid(req.route_params.get("dataverseId"), "dataverseId")
-    services = get_services()
-    return json_response(200, process(services.context, current_setup(services), services.archive, quote_id))
+    context = run_services().context
+    assert context.archive is not None  # `for_run` puts the archive in the context
+    return json_response(200, process(context, context.setup, context.archive, quote_id))
 
 
 documented(
@@ -107,11 +107,11 @@ documented(
 @blueprint.route(route="quotes/{dataverseId}/archive", methods=["GET"])
 @handled
 def get_quote_archive(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.bootstrap import get_services
+    from shared.bootstrap import run_services
     from shared.services.quotes import read_quote
 
     quote_id = guid(req.route_params.get("dataverseId"), "dataverseId")
-    services = get_services()
+    services = run_services()
     number = str(read_quote(services.context, quote_id)["quotenumber"])
     versions = services.archive.list_revisions(number)
     body = [

@@ -47,11 +47,11 @@ LINE_STATUSES = ["waiting", "running", STALLED, "finished", "failed"]
 def _full_sync() -> Any:
     from datetime import timedelta
 
-    from shared.bootstrap import get_services
+    from shared.bootstrap import run_services
     from shared.services.full_sync import FullSync
     from shared.settings import full_sync_stall_minutes
 
-    services = get_services()
+    services = run_services()
     stall_after = timedelta(minutes=full_sync_stall_minutes(services.environment))
     return FullSync(services.context, services.runs, services.queue, stall_after=stall_after)
 

@@ -46,9 +46,17 @@ OVERRIDE_KEYS = {
 
 
 def _services() -> Any:
+    """The process's services (the settings store, the job log)."""
     from shared.bootstrap import get_services
 
     return get_services()
+
+
+def _run() -> Any:
+    """This request's services, for what runs a mapping: the setup and the catalog read once (`bootstrap.for_run`)."""
+    from shared.bootstrap import run_services
+
+    return run_services()
 
 
 def _overrides(services: Any) -> tuple[dict[str, Any], str | None]:
@@ -193,7 +201,7 @@ def run_mapping_now(req: func.HttpRequest) -> func.HttpResponse:
     from shared.services.incremental import run_mapping
 
     name = mapping_name(req.route_params.get("name"), "name")
-    services = _services()
+    services = _run()
     if not services.context.mapping(name).enabled:
         raise InvalidInputError("mappingDisabled", f"Mapping {name} is disabled.", field="name")
     return json_response(200, job_json(run_mapping(services.context, name)))
@@ -230,7 +238,7 @@ def list_sync_errors(req: func.HttpRequest) -> func.HttpResponse:
 
     raw = req.params.get("mapping")
     name = mapping_name(raw) if raw is not None else None
-    entries = list_errors(_services().context, name)
+    entries = list_errors(_run().context, name)
     return json_response(200, {"value": [error_entry_json(e) for e in entries]})
 
 
@@ -272,5 +280,5 @@ def retry_sync_errors(req: func.HttpRequest) -> func.HttpResponse:
         if not isinstance(ids, list) or not ids or len(ids) > 1000:
             raise InvalidInputError("invalidValue", "'ids' must be a list of 1 to 1000 ids.", field="ids")
         targets = [text(value, "ids", max_length=100) for value in ids]  # GUIDs, or page keys (R0010)
-    report = retry(_services().context, name, targets)
+    report = retry(_run().context, name, targets)
     return json_response(200, report.as_dict())

@@ -37,7 +37,7 @@ documented(
 @blueprint.route(route="records/{mapping}/compare", methods=["GET"])
 @handled
 def compare_record(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.bootstrap import get_services
+    from shared.bootstrap import run_services
     from shared.services.compare import compare_record as compare
 
     name = mapping_name(req.route_params.get("mapping"))
@@ -49,7 +49,7 @@ def compare_record(req: func.HttpRequest) -> func.HttpResponse:
         if bc_id is not None
         else {"dataverse_id": record_id(dataverse_id, "dataverseId")}
     )
-    return json_response(200, compare(get_services().context, name, **ids))
+    return json_response(200, compare(run_services().context, name, **ids))
 
 
 documented(
@@ -95,11 +95,11 @@ documented(
 @blueprint.route(route="records/{mapping}/by-number", methods=["GET"])
 @handled
 def find_by_number(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.bootstrap import get_services
+    from shared.bootstrap import run_services
     from shared.services.bc_numbers import find_by_number as find
     from shared.triggers.serialize import coupling_json
 
     name = mapping_name(req.route_params.get("mapping"))
-    found = find(get_services().context, name, req.params.get("number") or "")
+    found = find(run_services().context, name, req.params.get("number") or "")
     coupling = None if found.coupling is None else coupling_json(found.coupling)
     return json_response(200, {"mapping": name, "number": found.number, "bcId": found.bc_id, "coupling": coupling})

@@ -47,9 +47,11 @@ documented(RouteSpec("get_setup", "setup", "GET", "The effective setup, each val
 @blueprint.route(route="setup", methods=["GET"])
 @handled
 def get_setup(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.bootstrap import current_setup, get_services
+    from shared.bootstrap import get_services
+    from shared.services.setup import read_setup
 
-    return _respond(current_setup(get_services()))
+    services = get_services()
+    return _respond(read_setup(services.settings_store, services.environment))
 
 
 documented(
@@ -60,7 +62,7 @@ documented(
         "Change setup values (null drops an override); If-Match guards against a concurrent save",
         body=SETUP_SCHEMA,
         responses=(200, 400, 409, 422),
-        rules=("unknownCompany", "unknownWriteInProduct"),
+        rules=("unknownCompany", "unknownWriteInProduct", "unknownFreightAccount", "unusableFreightAccount"),
     )
 )
 
@@ -68,12 +70,12 @@ documented(
 @blueprint.route(route="setup", methods=["PATCH"])
 @handled
 def patch_setup(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.bootstrap import check_page_services, current_setup, get_services
+    from shared.bootstrap import check_page_services, run_services
     from shared.services.setup import BY_NAME, update_setup
 
     body = json_object(req, set(BY_NAME))
-    services = get_services()
-    update_setup(
+    services = run_services()  # checked against BC as the setup is now (its company); in effect at the next call
+    setup = update_setup(
         services.settings_store,
         services.environment,
         body,
@@ -82,4 +84,4 @@ def patch_setup(req: func.HttpRequest) -> func.HttpResponse:
         couplings=services.context.couplings,
         check_page_services=check_page_services,
     )
-    return _respond(current_setup(services))
+    return _respond(setup)

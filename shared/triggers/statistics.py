@@ -70,9 +70,9 @@ STATISTICS_SCHEMA: dict[str, Any] = {
 
 
 def _context() -> Any:
-    from shared.bootstrap import get_services
+    from shared.bootstrap import run_services
 
-    return get_services().context
+    return run_services().context
 
 
 documented(

@@ -27,7 +27,7 @@ def run_scheduled_mappings(schedule: str) -> dict[str, str]:
     """Run every enabled mapping whose schedule setting is `schedule`; returns mapping -> outcome."""
     from datetime import timedelta
 
-    from shared.bootstrap import get_services
+    from shared.bootstrap import run_services
     from shared.domain.errors import SyncError
     from shared.mappings import mapping_names
     from shared.services.full_sync import FullSync
@@ -35,7 +35,7 @@ def run_scheduled_mappings(schedule: str) -> dict[str, str]:
     from shared.services.incremental import run_mapping
     from shared.settings import full_sync_stall_minutes
 
-    services = get_services()
+    services = run_services()
     outcomes: dict[str, str] = {}
     stall_after = timedelta(minutes=full_sync_stall_minutes(services.environment))
     full_sync = FullSync(services.context, services.runs, services.queue, stall_after=stall_after)

@@ -14,7 +14,7 @@ import pytest
 import function_app
 from local.emulators.business_central.seed import COMPANY_NAME
 from local.fakes.queue import InMemoryJobQueue
-from shared.bootstrap import Services, mapping_resolver, set_services
+from shared.bootstrap import Services, set_services
 from shared.storage.archive import TableQuoteArchive
 from shared.storage.runs import TableRunStore
 from shared.storage.settings import TableSettingsStore
@@ -57,7 +57,6 @@ class Api:
 def api(sync_stack: SyncStack, azurite: str) -> Iterator[Api]:  # noqa: F811 - the imported fixture
     tables = TableFactory.from_connection_string(azurite, prefix=f"a{uuid.uuid4().hex[:12]}")
     settings_store = TableSettingsStore(tables)
-    sync_stack.context.mapping = mapping_resolver(settings_store)  # the catalog with stored overrides, as deployed
     services = Services(
         None, sync_stack.context, settings_store, InMemoryJobQueue(), TableRunStore(tables), TableQuoteArchive(tables)
     )

@@ -11,6 +11,7 @@ from tests.functions.conftest import FUNCTIONS, Api
 
 pytestmark = pytest.mark.integration
 SYNC_JOB = FUNCTIONS["sync_job"].get_user_function()
+DEAD_LETTERED = FUNCTIONS["dead_lettered_job"].get_user_function()
 
 
 def service_bus_message(job: JobMessage, delivery_count: int = 1) -> ServiceBusMessage:
@@ -52,3 +53,20 @@ def test_a_job_for_a_mapping_that_cannot_run_raises_for_redelivery_and_dead_lett
 
     with pytest.raises(ConflictError, match="POSTEDSALESINV-INV"):
         SYNC_JOB(service_bus_message(JobMessage(JobKind.MAPPING_RUN, "run-inv-1", {"mapping": "POSTEDSALESINV-INV"})))
+
+
+def test_a_payload_its_kind_cannot_run_is_refused_with_its_reason_before_any_work(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import shared.bootstrap
+
+    def built() -> None:
+        pytest.fail("the services were built for a message that cannot run")
+
+    monkeypatch.setattr(shared.bootstrap, "get_services", built)
+    no_mapping = service_bus_message(JobMessage(JobKind.MAPPING_RUN, "run-x-1", {"mapping": ""}))
+    with pytest.raises(InvalidJobMessage, match="mappingRun job 'run-x-1': 'mapping' must be a non-empty text"):
+        SYNC_JOB(no_mapping)
+    assert "refused job message run-x-1 (delivery 1)" in caplog.text
+    DEAD_LETTERED(no_mapping)  # in the dead-letter queue: the same reason is logged, and it is completed
+    assert "dead-lettered message run-x-1 is no job" in caplog.text

@@ -113,9 +113,15 @@ def test_a_sales_only_edit_of_the_first_name_reaches_bc(customers_coupled: SyncS
     assert _sales(stack, person)[1] == _parts("Bob", "", "Townes")
 
 
+def _publish_name_details(stack: SyncStack) -> None:
+    """The admin published page 5055: the stack's BC client for those page services (the client is immutable)."""
+    stack.bc = stack.bc.configured(sources=default_sources({"contactNameDetails": "NameDetails"}))
+    stack.context.bc = stack.bc
+
+
 def test_with_page_5055_published_the_parts_come_from_it(customers_coupled: SyncStack) -> None:
     stack = customers_coupled
-    stack.bc.sources = default_sources({"contactNameDetails": "NameDetails"})
+    _publish_name_details(stack)
     person = _new_person(stack, "Mary Ann Smith")
     number = str(_bc(stack, person)["number"])
     page = stack.bc.get_entity("contactNameDetails", number, ["firstName", "middleName", "surname"]) or {}
@@ -166,7 +172,7 @@ def test_a_contact_the_old_engine_left_without_first_name_is_repaired_by_its_nex
     changed on both sides since is a conflict (BC's "both records changed"), never a silent overwrite."""
     stack = customers_coupled
     if page:
-        stack.bc.sources = default_sources({"contactNameDetails": "NameDetails"})
+        _publish_name_details(stack)
     person, other = bc_seeded("contact-person", "Robert Townes"), _new_person(stack, "Mary Ann Smith")
     _synchronized_by_the_old_engine(stack)
     other_dv = _sales(stack, other)[0]

@@ -12,12 +12,12 @@ import pytest
 from local.emulators.business_central.seed import SALESPEOPLE
 from local.emulators.dataverse.seed import seeded_id as dv_seeded_id
 from local.fakes.queue import InMemoryJobQueue
-from shared.domain.jobs import JobMessage
+from shared.domain.jobs import JobMessage, parse_command
 from shared.domain.records import LineStatus, ReviewLine
 from shared.services.full_sync import FullSync
+from shared.services.job_handlers import JobHandler
 from shared.storage.runs import TableRunStore
 from shared.storage.tables import TableFactory
-from shared.triggers.queues import full_sync_chunk
 from tests.sync.conftest import SyncStack
 
 pytestmark = pytest.mark.integration
@@ -35,8 +35,8 @@ def run_lines(stack: SyncStack, azurite: str, names: list[str]) -> dict[str, Rev
     full.start(run.run_id)
     while batch := queue.receive(1):
         [message] = batch
-        payload = JobMessage.from_json(message.envelope.body).payload
-        full_sync_chunk(services, payload, message.delivery_count, message.envelope.message_id)
+        command = parse_command(JobMessage.from_json(message.envelope.body))
+        JobHandler(services.context, services.runs, queue).handle(command, message.delivery_count)
         queue.complete(message.lock_token)
     run, lines = services.runs.get_run(run.run_id)
     assert run.status == "finished", [(ln.mapping, ln.status, ln.error) for ln in lines]

@@ -23,10 +23,10 @@ import requests.adapters
 
 from local.fakes.queue import InMemoryJobQueue
 from local.fakes.storage import InMemoryRunStore
-from shared.domain.jobs import JobMessage
+from shared.domain.jobs import FullSyncChunk, JobMessage, parse_command
 from shared.services.full_sync import FullSync
 from shared.services.incremental import run_mapping
-from shared.triggers.queues import full_sync_chunk
+from shared.services.job_handlers import JobHandler
 from tests.sync.conftest import SyncStack
 from tests.sync.mappings_for_tests import currency_mapping
 from tests.sync.test_identity import KINDS, Apps
@@ -93,12 +93,13 @@ def full_sync_with_kills(stack: SyncStack, name: str, seed: int, count: int) -> 
     with killer.installed():
         while batch := queue.receive(1):
             [message] = batch
-            payload = JobMessage.from_json(message.envelope.body).payload
+            command = parse_command(JobMessage.from_json(message.envelope.body))
             delivery += 1
-            doomed = killed < KILLS and int(payload.get("chunk", 0)) > 0 and chooser.random() < 0.5
+            a_chunk = isinstance(command, FullSyncChunk) and not command.is_split
+            doomed = killed < KILLS and a_chunk and chooser.random() < 0.5
             killer.arm(chooser.randint(0, 40) if doomed else None)
             try:
-                full_sync_chunk(services, payload, message.delivery_count, message.envelope.message_id)
+                JobHandler(services.context, services.runs, queue).handle(command, message.delivery_count)
             except HostKilled:
                 killed += 1
             finally:

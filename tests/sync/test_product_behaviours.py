@@ -13,14 +13,14 @@ from local.emulators.business_central.seed import seeded_id as bc_seeded
 from local.fakes.queue import InMemoryJobQueue
 from local.fakes.storage import InMemoryRunStore
 from shared.domain.errors import SyncError
-from shared.domain.jobs import JobMessage
+from shared.domain.jobs import JobMessage, parse_command
 from shared.services.behaviours_products import DEFAULT_PRICE_LIST
 from shared.services.coupling import create_in_dataverse
 from shared.services.full_sync import FullSync
 from shared.services.incremental import MappingRun, run_mapping
+from shared.services.job_handlers import JobHandler
 from shared.services.matching import match_and_couple
 from shared.services.sales_orders import create_in_business_central
-from shared.triggers.queues import full_sync_chunk
 from tests.sync.conftest import SyncStack
 from tests.sync.sales_documents import WRITE_IN_NUMBER, add_write_in_item, make_setup, sales_order
 from tests.sync.test_incremental import dv_get
@@ -98,7 +98,7 @@ def write_in_coupled(stack: SyncStack, bc_id: str) -> bool:
 
 def test_the_write_in_item_is_never_a_product_by_any_path(sync_stack: SyncStack) -> None:
     stack = sync_stack
-    stack.context.setup_values = lambda: WRITE_IN_SETUP
+    stack.context.setup = make_setup(**WRITE_IN_SETUP)
     couple_units(stack)
     write_in = add_write_in_item(stack.context)
     match_and_couple(stack.context, "ITEM UOM")
@@ -127,14 +127,14 @@ def full_sync(stack: SyncStack, names: list[str]) -> None:
     full.start(run.run_id)
     while batch := queue.receive(1):
         [message] = batch
-        payload = JobMessage.from_json(message.envelope.body).payload
-        full_sync_chunk(services, payload, message.delivery_count, message.envelope.message_id)
+        command = parse_command(JobMessage.from_json(message.envelope.body))
+        JobHandler(services.context, services.runs, queue).handle(command, message.delivery_count)
         queue.complete(message.lock_token)
 
 
 def test_after_a_full_sync_products_are_sellable_and_a_write_in_order_converts(sync_stack: SyncStack) -> None:
     stack = sync_stack
-    stack.context.setup_values = lambda: WRITE_IN_SETUP
+    stack.context.setup = make_setup(**WRITE_IN_SETUP)
     write_in = add_write_in_item(stack.context)  # set up before the first full sync
     for name in ("SALESPEOPLE", "CURRENCY", "CUSTOMER"):  # coupled by matching (full-sync coupling: not this part)
         match_and_couple(stack.context, name)

@@ -1,0 +1,83 @@
+"""What a `sync-jobs` command does, and the retry policy of each: the queue trigger parses a delivery into its
+command (`domain/jobs.py`) and hands it here with its delivery count.
+
+The policy, per command:
+- `RunMapping`, `MatchCoupling`: any failure raises, so Service Bus delivers the message again; after the queue's
+  max delivery count it is dead-lettered (the next timer run, or the admin, does that work again).
+- `FullSyncChunk`: a chunk still throttled after the HTTP client's own retries is sent again, scheduled after the
+  service's `Retry-After`, and this delivery completes (ten immediate redeliveries would dead-letter it within a
+  second of throttling). On the last delivery (`MAX_DELIVERIES`) a failure first fails the chunk's line with the
+  reason, so the review shows it; the message then goes to the dead-letter queue.
+- A command dead-lettered anyway (also when the worker died on its last delivery before it could say so):
+  `dead_lettered` fails a chunk's line with Service Bus's reason; any other command is only logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from shared.domain.errors import SyncError
+from shared.domain.jobs import FullSyncChunk, JobCommand, MatchCoupling, RunMapping
+from shared.ports import JobQueue, RunStore
+from shared.services.context import SyncContext
+from shared.services.full_sync import MAX_DELIVERIES, FullSync
+from shared.services.incremental import run_mapping
+from shared.services.matching import match_and_couple
+
+log = logging.getLogger("bc_sales_sync.queue")
+
+
+@dataclass(frozen=True)
+class JobHandler:
+    """The ports a command needs; one per delivery (it holds no state of its own)."""
+
+    context: SyncContext
+    runs: RunStore
+    queue: JobQueue
+
+    def handle(self, command: JobCommand, delivery_count: int = 1) -> None:
+        """Do the command's work; raises for Service Bus to deliver it again (see the module for when not)."""
+        if isinstance(command, RunMapping):
+            run_mapping(self.context, command.mapping)
+        elif isinstance(command, MatchCoupling):
+            match_and_couple(
+                self.context,
+                command.mapping,
+                create_if_no_match=command.create_if_no_match,
+                synchronize_after=command.synchronize_after,
+                job_id=command.message_id,
+            )
+        else:
+            self._chunk(command, delivery_count)
+
+    def _chunk(self, command: FullSyncChunk, delivery_count: int) -> None:
+        """Chunk 0 splits a line into chunks, any other chunk synchronizes its records."""
+        full_sync = FullSync(self.context, self.runs, self.queue)
+        run_id, mapping, chunk = command.run_id, command.mapping, command.chunk
+        try:
+            if command.is_split:
+                full_sync.split(run_id, mapping, command.attempt, command.phase)
+            else:
+                full_sync.run_chunk(run_id, mapping, chunk, command.payload)
+        except Exception as error:
+            retry_after = getattr(error, "retry_after", None) if isinstance(error, SyncError) else None
+            throttled = isinstance(error, SyncError) and error.is_transient and isinstance(retry_after, int | float)
+            if throttled and full_sync.reschedule(command.message_id, command.payload, float(retry_after or 0)):
+                log.warning("full sync %s/%s chunk %s throttled: again in %ss", run_id, mapping, chunk, retry_after)
+                return
+            if delivery_count >= MAX_DELIVERIES:
+                log.error("full sync %s/%s chunk %s failed for good: %s", run_id, mapping, chunk, error)
+                full_sync.fail_chunk(run_id, mapping, chunk, error)
+            raise
+
+    def dead_lettered(self, command: JobCommand, reason: str) -> None:
+        """Service Bus gave up on the command (`reason`: its dead-letter reason and description)."""
+        if not isinstance(command, FullSyncChunk):
+            log.error("dead-lettered %s job %s (%s)", command.kind.value, command.message_id, reason)
+            return
+        run_id, mapping, chunk = command.run_id, command.mapping, command.chunk
+        log.error("full sync %s/%s chunk %s dead-lettered (%s)", run_id, mapping, chunk, reason)
+        FullSync(self.context, self.runs, self.queue).record_dead_letter(
+            run_id, mapping, chunk, command.attempt, reason
+        )
