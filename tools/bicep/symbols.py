@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from local.bicep_syntax import DECLARATIONS, BicepFile, Finding, arguments_of, name_of, text
+from tools.bicep.syntax import DECLARATIONS, BicepFile, Finding, arguments_of, name_of, text
 
 BUILTINS = frozenset(
     (

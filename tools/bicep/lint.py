@@ -1,4 +1,4 @@
-"""A lint for `infra/**/*.bicep` that runs without the Bicep compiler (see `local/bicep_syntax.py` for why).
+"""A lint for `infra/**/*.bicep` that runs without the Bicep compiler (see `tools/bicep/syntax.py` for why).
 
 It catches the mistakes that would otherwise surface only at `azd up`, or never:
 
@@ -17,7 +17,7 @@ It catches the mistakes that would otherwise surface only at `azd up`, or never:
   `roleDefinitionIdOrName` with a name). Names differ per cloud and language and can be renamed; GUIDs cannot.
   Values are followed through variables, parameter defaults and object members of variables.
 
-`python -m local.bicep_lint [path ...]` prints the findings (default `infra`) and exits 1 when there are any.
+`python -m tools.bicep.lint [path ...]` prints the findings (default `infra`) and exits 1 when there are any.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from local.bicep_symbols import check_references
-from local.bicep_syntax import (
+from tools.bicep.symbols import check_references
+from tools.bicep.syntax import (
     BicepFile,
     Finding,
     arguments_of,
