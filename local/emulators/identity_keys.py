@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from local.processes import REPO_ROOT
+from local.stack.processes import REPO_ROOT
 
 CERT_FILE = "authority.crt"
 TLS_KEY_FILE = "authority.key"

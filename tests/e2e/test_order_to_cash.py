@@ -35,7 +35,7 @@ from local.demo_cash import (
     submit_mixed_order,
 )
 from local.emulators.business_central.seed import seeded_id as bc_id
-from local.stack import LocalStack
+from local.stack.launcher import LocalStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
 WRITE_IN = "WRITE-IN"

@@ -29,7 +29,7 @@ from local.emulators.identity_credentials import (
     verify_client_assertion,
 )
 from local.emulators.identity_oauth import TokenError, app_object_id
-from local.processes import free_port
+from local.stack.processes import free_port
 from shared.connectors.auth import (
     CertificateTokenProvider,
     ClientSecretTokenProvider,

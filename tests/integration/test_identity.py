@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from local.emulators import identity_keys, identity_oauth
 from local.emulators.tokens import InvalidToken, TokenValidator, acquire_local_token
-from local.processes import ChildProcess, free_port, start_python_module
+from local.stack.processes import ChildProcess, free_port, start_python_module
 
 pytestmark = pytest.mark.integration
 

@@ -23,10 +23,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from local.fakes.queue import InMemoryJobQueue
-from local.host_functions import HostFunction, HttpFunction, QueueFunction, TimerFunction
-from local.host_http import Request, Response
-from local.host_queues import HostQueues, envelope_from_admin, queue_snapshot
-from local.host_timers import TimerRunner
+from local.host.functions import HostFunction, HttpFunction, QueueFunction, TimerFunction
+from local.host.http_server import Request, Response
+from local.host.queues import HostQueues, envelope_from_admin, queue_snapshot
+from local.host.timers import TimerRunner
 
 ADMIN_REASON = "This function was programmatically called via the host APIs."
 

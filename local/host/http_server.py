@@ -39,9 +39,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
 
-from local.host_functions import HttpFunction
-from local.host_routes import split_path
-from local.host_settings import HostConfigurationError
+from local.host.functions import HttpFunction
+from local.host.routes import split_path
+from local.host.settings import HostConfigurationError
 
 LOG = logging.getLogger("local.host")
 KEY_HEADER = "x-functions-key"

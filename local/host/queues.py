@@ -4,7 +4,7 @@ Why this shape: it is what the Functions Service Bus extension does with `autoCo
 host.json), and the queue-triggered code is only right if it survives it: a failure comes straight back with
 `delivery_count` one higher, the tenth failure goes to the dead-letter queue, a long run keeps its lock (renewed
 up to `maxAutoLockRenewalDuration`), and up to `maxConcurrentCalls` messages run at once. The semantics live in
-`InMemoryJobQueue` (shared with the unit tests and fed by `local/broker.py` from the real SDK); this module only
+`InMemoryJobQueue` (shared with the unit tests and fed by `local/host/broker.py` from the real SDK); this module only
 drives it the way the extension does.
 """
 
@@ -28,9 +28,9 @@ from local.fakes.queue import (
     MessageLockLost,
     to_function_message,
 )
-from local.host_chaos import Chaos, DeliveryPlan, WorkerCrashed, crash_point
-from local.host_functions import QueueFunction
-from local.host_settings import HostConfig
+from local.host.chaos import Chaos, DeliveryPlan, WorkerCrashed, crash_point
+from local.host.functions import QueueFunction
+from local.host.settings import HostConfig
 
 LOG = logging.getLogger("local.host")
 RECEIVE_WAIT_SECONDS = 0.25  # how long a worker waits for a message before checking whether the host stops
@@ -40,7 +40,7 @@ RENEW_CHECK_SECONDS = 1.0
 class HostQueues:
     """The host's queues by name, one `InMemoryJobQueue` each (max delivery count 10, Service Bus's default).
 
-    The mapping is live: `local/broker.py` resolves queue names through it, so a queue declared later is reachable
+    The mapping is live: `local/host/broker.py` resolves queue names through it, so a queue declared later is reachable
     over AMQP too. In-process senders use `HostQueues.for_name(name)` (the queues of the host running in this
     process); as in Service Bus, a name nobody declared does not exist.
     """

@@ -21,7 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from local.ncrontab import ScheduleError, parse_timespan
+from local.host.ncrontab import ScheduleError, parse_timespan
 
 SETTINGS_FILE = "local.settings.json"
 EXAMPLE_FILE = "local.settings.json.example"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote
 
-from local.host_settings import HostConfigurationError
+from local.host.settings import HostConfigurationError
 
 Check = Callable[[str], bool]
 

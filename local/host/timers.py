@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from azure.functions.timer import TimerRequest
 
-from local.host_functions import TimerFunction
+from local.host.functions import TimerFunction
 
 LOG = logging.getLogger("local.host")
 PAST_DUE_TOLERANCE = timedelta(seconds=1)

@@ -17,8 +17,8 @@ import sys
 import time
 from types import FrameType
 
-from local.processes import StartCancelled
-from local.stack import LocalStack, configured_ports
+from local.stack.launcher import LocalStack, configured_ports
+from local.stack.processes import StartCancelled
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 POLL_SECONDS = 0.2

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from local.azurite import connection_string, start_azurite
 from local.emulators.tokens import acquire_local_token
-from local.processes import REPO_ROOT, ChildProcess, cancellable, free_port, port_in_use, start_python_module
+from local.stack.azurite import connection_string, start_azurite
+from local.stack.processes import REPO_ROOT, ChildProcess, cancellable, free_port, port_in_use, start_python_module
 
 DEFAULT_PORTS = {
     "functions": 7071,

@@ -1,12 +1,12 @@
 """`python -m local.host`: a local Azure Functions host for this app, since Core Tools cannot be installed here.
 
 It runs the very same `function_app.app` the Python worker runs in Azure: it reads `local.settings.json` as
-`func start` does (local/host_settings.py), indexes `app.get_functions()` (local/host_functions.py), serves the HTTP
-routes under `/api/` with Azure's routing and key checks (local/host_http.py), fires timers on their NCRONTAB
-schedules (local/host_timers.py) and delivers Service Bus messages with peek-lock semantics (local/host_queues.py).
+`func start` does (local/host/settings.py), indexes `app.get_functions()` (local/host/functions.py), serves the HTTP
+routes under `/api/` with Azure's routing and key checks (local/host/http_server.py), fires timers on their NCRONTAB
+schedules (local/host/timers.py) and delivers Service Bus messages with peek-lock semantics (local/host/queues.py).
 
 Messages reach the queue two ways: in-process (`HostQueues.for_name("sync-jobs").send(...)`), and over AMQP from
-the real azure-servicebus sender through `local/broker.py`, started on `--broker-port` (env `LOCAL_BROKER_PORT`,
+the real azure-servicebus sender through `local/host/broker.py`, started on `--broker-port` (env `LOCAL_BROKER_PORT`,
 default 5672) and advertised to the app as `ServiceBusConnection` (and each trigger's connection setting) unless the
 environment already sets them. Queue state lives in memory: a restart starts with empty queues.
 
@@ -31,13 +31,13 @@ from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
-from local.host_admin import AdminApi
-from local.host_chaos import Chaos
-from local.host_functions import HttpFunction, QueueFunction, TimerFunction, build_functions, load_app
-from local.host_http import BODY_LIMIT_SETTING, KeyCheck, LocalHostServer, Router, body_size_limit
-from local.host_queues import HostQueues, QueueRunner
-from local.host_settings import HostConfigurationError, export_values, load_host_json, load_local_settings
-from local.host_timers import TimerRunner
+from local.host.admin import AdminApi
+from local.host.chaos import Chaos
+from local.host.functions import HttpFunction, QueueFunction, TimerFunction, build_functions, load_app
+from local.host.http_server import BODY_LIMIT_SETTING, KeyCheck, LocalHostServer, Router, body_size_limit
+from local.host.queues import HostQueues, QueueRunner
+from local.host.settings import HostConfigurationError, export_values, load_host_json, load_local_settings
+from local.host.timers import TimerRunner
 
 __all__ = ["HostOptions", "HostQueues", "LocalHost", "main"]
 
@@ -91,7 +91,7 @@ class LocalHost:
         self.receivers: list[QueueRunner] = []
         self.chaos: Chaos | None = None
         self.server: LocalHostServer | None = None
-        self.broker: Any = None  # local.broker.RunningBroker, imported only when a queue needs it (proton)
+        self.broker: Any = None  # local.host.broker.RunningBroker, imported only when a queue needs it (proton)
         self.broker_connection: str | None = None
         self.broker_port = 0
         self.url = ""
@@ -196,7 +196,7 @@ class LocalHost:
                 f"the local Service Bus broker cannot listen on port {port} (in use): "
                 "set LOCAL_BROKER_PORT or --broker-port, or --no-broker"
             )
-        from local.broker import start_broker  # noqa: PLC0415 - proton loads only when a queue trigger exists
+        from local.host.broker import start_broker  # noqa: PLC0415 - proton loads only when a queue trigger exists
 
         self.broker = start_broker(self.queues.queues, host=self.options.bind, port=port)
 
@@ -246,7 +246,7 @@ def _configure_logging(verbose: bool) -> None:
     formatter.converter = time.gmtime
     handler.setFormatter(formatter)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True)
-    for noisy in ("azure", "uamqp", "urllib3", "msal", "local.broker"):
+    for noisy in ("azure", "uamqp", "urllib3", "msal", "local.host.broker"):
         logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.WARNING)
 
 
@@ -299,6 +299,3 @@ def main(argv: list[str] | None = None) -> int:
     host.stop()
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -27,9 +27,9 @@ from typing import Any
 import azure.functions as func
 from azure.functions.decorators.function_app import Function, FunctionRegister
 
-from local.host_routes import RouteTemplate
-from local.host_settings import HostConfig, HostConfigurationError, resolve
-from local.ncrontab import Schedule, ScheduleError, parse_schedule
+from local.host.ncrontab import Schedule, ScheduleError, parse_schedule
+from local.host.routes import RouteTemplate
+from local.host.settings import HostConfig, HostConfigurationError, resolve
 
 LOG = logging.getLogger("local.host")
 HISTORY = 50  # invocations kept per function for GET /admin/functions/{name}

@@ -10,7 +10,8 @@ Each accepted message goes to that queue's `InMemoryJobQueue`, which owns the Se
 detection, scheduled enqueue, peek-lock); the local host receives from it in-process (no AMQP receive here). An
 unknown queue answers `amqp:not-found`, as Service Bus does for a missing entity.
 
-Run: `python -m local.broker --port 5672 [--queue sync-jobs]` (logs what it accepts), or `start_broker()` (a thread).
+Run: `python -m local.host.broker --port 5672 [--queue sync-jobs]` (logs what it accepts), or `start_broker()`
+(a thread).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from proton.reactor import Container
 
 from local.fakes.queue import Envelope, InMemoryJobQueue
 
-LOG = logging.getLogger("local.broker")
+LOG = logging.getLogger("local.host.broker")
 STANDARD_MAX_MESSAGE_SIZE = 256 * 1024  # Service Bus Standard tier; the SDK makes batches of this size
 CBS = "$cbs"
 MANAGEMENT_SUFFIX = "/$management"
