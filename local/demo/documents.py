@@ -3,7 +3,7 @@
 a Sales order with a write-in line and a 250-character description becomes a BC order (the text continues on comment
 lines); shipping and invoicing it in BC shows on the Sales order's timeline and sets it Invoiced; the posted invoice
 reaches Sales as Billed, and a partial then a full payment move it to Partial then Complete; then an order with
-BC's money (`demo_cash`: two VAT rates, a unit other than the base unit, discounts, freight) goes from Sales to cash,
+BC's money (`cash.py`: two VAT rates, a unit other than the base unit, discounts, freight) goes from Sales to cash,
 its invoice's totals in Sales shown next to BC's and its status after each Update Account Statistics; a quote revised
 twice leaves two archived versions of its BC quote.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from local.demo_cash import (
+from local.demo.cash import (
     FREIGHT_ACCOUNT,
     CashResult,
     MixedOrder,
@@ -26,11 +26,11 @@ from local.demo_cash import (
     status_name,
     submit_mixed_order,
 )
-from local.demo_errors import StoryError
+from local.demo.errors import StoryError
 from local.emulators.business_central.seed import seeded_id as bc_id
 
 if TYPE_CHECKING:
-    from local.demo import Story
+    from local.demo.story import Story
 
 WRITE_IN = "WRITE-IN"
 LONG_TEXT = (

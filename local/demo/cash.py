@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from local.demo_errors import StoryError
+from local.demo.errors import StoryError
 from local.emulators.business_central.seed import seeded_id as bc_id
 
 if TYPE_CHECKING:
-    from local.demo import Story
+    from local.demo.story import Story
 
 DESK, CHAIR = "1896-S", "1900-S"
 TAX_GROUPS = {DESK: "STANDARD", CHAIR: "REDUCED"}  # 25 % and 10 % VAT in the BC emulator

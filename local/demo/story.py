@@ -1,24 +1,20 @@
-"""`make demo`: the story a new admin wants to see, on the local stack, through the app's own HTTP API.
-
-It starts the stack (token authority, Azurite, both emulators, the Functions host) on free ports, seeds a CRONUS-like
-BC company and a small Sales org, and then, as an admin would: tries a coupling that must be refused (a dependency is
-missing), couples salespeople and currencies, runs match-based coupling for customers, creates an account in Sales
-from a BC customer and a customer in BC from a Sales account, changes a record on each side and uses Synchronize Now,
-and shows a conflict; then a full synchronization and the document story (`demo_documents`). It ends with a
-summary and exits 0 (non-zero when a step did not behave as the story says).
+"""The admin's story on the local stack, through the app's own HTTP API: `Story` holds the plumbing (the app's API,
+Dataverse and BC as a user of each, the summary) and the first part of `make demo` (local/demo/__main__.py runs it):
+a coupling that must be refused (a dependency is missing), salespeople and currencies coupled, match-based coupling
+for customers, an account created in Sales from a BC customer and a customer in BC from a Sales account, a change on
+each side through Synchronize Now, a conflict, and a full synchronization. The document part (local/demo/documents.py,
+local/demo/cash.py) and the end-to-end tests take a `Story` for its plumbing.
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 
-from local.demo_documents import document_story
-from local.demo_errors import StoryError
-from local.demo_full_sync import contact_names, currency_rates, product_states, review_table, run_full_sync
+from local.demo.errors import StoryError
+from local.demo.full_sync import contact_names, currency_rates, product_states, review_table, run_full_sync
 from local.emulators.business_central.seed import COMPANY_ID, COMPANY_NAME
 from local.emulators.business_central.seed import seeded_id as bc_id
 from local.emulators.tokens import acquire_local_token
@@ -110,23 +106,7 @@ class Story:
     def step(title: str) -> None:
         print(f"\n== {title}", flush=True)
 
-    # -- the story -------------------------------------------------------------------------------------------
-    def run(self) -> None:
-        self.step("Seeding the demo company in Business Central and a small org in Sales")
-        for name in ("business_central", "dataverse"):
-            created = self.session.post(
-                f"{self.stack.urls[name]}/_admin/seed", json={"profile": "demo"}, timeout=30
-            ).json()["created"]
-            print(f"   {name}: {created}")
-        self.refused_coupling()
-        self.couple_basics()
-        self.match_customers()
-        self.create_both_ways()
-        self.synchronize_now()
-        self.conflict()
-        self.full_sync()
-        document_story(self)
-
+    # -- the story (local/demo/__main__.py runs the steps in order) ------------------------------------------
     def refused_coupling(self) -> None:
         self.step("Creating 'Alpine Ski House' in Sales before its salesperson and currency are coupled")
         answer = self.api(
@@ -249,29 +229,3 @@ class Story:
             for line in lines or ["(none)"]:
                 print(f"     - {line}")
 
-
-def main() -> int:
-    stack = LocalStack.on_free_ports()
-    print(
-        "starting the local stack (token authority, Azurite, Business Central and Dataverse emulators, "
-        "Functions host)...",
-        flush=True,
-    )
-    stack.start()
-    try:
-        for name, url in stack.urls.items():
-            print(f"   {name:<17} {url}")
-        story = Story(stack)
-        story.run()
-        story.print_summary()
-    except StoryError as error:
-        print(f"\nthe demo stopped: {error}", file=sys.stderr)
-        return 1
-    finally:
-        stack.stop()
-    print("\ndemo finished; `make serve` keeps the stack (and the API on 7071) running.")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
