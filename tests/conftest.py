@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from local.emulators.tokens import acquire_local_token
+from local.emulators.identity.tokens import acquire_local_token
 from local.stack.azurite import connection_string, start_azurite
 from local.stack.processes import free_port, start_python_module
 

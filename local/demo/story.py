@@ -17,7 +17,7 @@ from local.demo.errors import StoryError
 from local.demo.full_sync import contact_names, currency_rates, product_states, review_table, run_full_sync
 from local.emulators.business_central.seed import COMPANY_ID, COMPANY_NAME
 from local.emulators.business_central.seed import seeded_id as bc_id
-from local.emulators.tokens import acquire_local_token
+from local.emulators.identity.tokens import acquire_local_token
 from local.stack.launcher import LocalStack
 
 API_DV = "/api/data/v9.2"

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from local.emulators.tokens import acquire_local_token
+from local.emulators.identity.tokens import acquire_local_token
 from local.stack.azurite import connection_string, start_azurite
 from local.stack.processes import REPO_ROOT, ChildProcess, cancellable, free_port, port_in_use, start_python_module
 

@@ -16,10 +16,10 @@ from local.emulators.business_central.errors import BAD_REQUEST, METHOD_NOT_ALLO
 from local.emulators.business_central.naming import etag_of
 from local.emulators.business_central.schema import EntitySet, load_schema
 from local.emulators.business_central.writer import Writer
+from local.emulators.identity.tokens import Principal
 from local.emulators.protection import Limits
 from local.emulators.service import BATCH_MARKER
 from local.emulators.store import Row, Store
-from local.emulators.tokens import Principal
 from local.emulators.web import Request, Response
 
 BC_RESOURCE = "https://api.businesscentral.dynamics.com"

@@ -13,8 +13,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from local.emulators.business_central.errors import BAD_REQUEST, BcError
+from local.emulators.identity.tokens import Principal
 from local.emulators.service import EmulatorService
-from local.emulators.tokens import Principal
 from local.emulators.web import CaseInsensitiveHeaders, HttpError, Request, Response
 
 if TYPE_CHECKING:

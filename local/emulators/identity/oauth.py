@@ -182,7 +182,7 @@ def _check_client_secret(client_id: str, secret: str, expected_secret: str) -> N
 def _check_client_assertion(
     client_id: str, assertion_type: str, assertion: str, check_assertion: AssertionCheck | None
 ) -> None:
-    """Certificate (private_key_jwt) credentials: `check_assertion(client_id, assertion)` (see identity_credentials)
+    """Certificate (private_key_jwt) credentials: `check_assertion(client_id, assertion)` (see credentials.py)
     accepts them or raises TokenError; without one, no certificate is trusted."""
     if assertion_type != _ASSERTION_TYPE or not assertion:
         raise TokenError(400, "invalid_request", 90014, "The request must contain a valid 'client_assertion'.")

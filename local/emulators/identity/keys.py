@@ -27,8 +27,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from local.stack.processes import REPO_ROOT
-
+# The checkout (local/emulators/identity/keys.py is three folders down): the default home of the key material.
+# Computed here rather than taken from the stack launcher, which starts the authority and must not be imported by it.
+REPO_ROOT = Path(__file__).resolve().parents[3]
 CERT_FILE = "authority.crt"
 TLS_KEY_FILE = "authority.key"
 SIGNING_KEY_FILE = "signing.key"

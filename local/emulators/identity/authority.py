@@ -9,7 +9,7 @@ port opens: anyone who sees the port listening can already read `authority.crt` 
 Beyond client secrets it accepts certificate credentials (trust an app by dropping its certificate PEM into
 `<cert-dir>/clients/<client_id>.pem`) and serves the App Service managed identity endpoint at `GET /msi/token`
 (set `IDENTITY_ENDPOINT=<authority>/msi/token` and `IDENTITY_HEADER` to env `LOCAL_IDENTITY_HEADER`, default
-`local-identity-header`); see `identity_credentials.py`.
+`local-identity-header`); see `credentials.py`.
 
 Run: `python -m local.emulators.identity --port 7083 [--host 127.0.0.1] [--cert-dir DIR]`.
 """
@@ -34,9 +34,9 @@ from types import FrameType
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
-from local.emulators import identity_credentials, identity_keys, identity_oauth
-from local.emulators.identity_credentials import ManagedIdentityError
-from local.emulators.identity_oauth import SigningMaterial, TokenError
+from local.emulators.identity import credentials, keys, oauth
+from local.emulators.identity.credentials import ManagedIdentityError
+from local.emulators.identity.oauth import SigningMaterial, TokenError
 
 LOG = logging.getLogger("local.emulators.identity")
 DEFAULT_CLIENT_SECRET = "local-dev-secret"  # noqa: S105 - a documented local-only default, overridable by env
@@ -170,12 +170,12 @@ class _Handler(BaseHTTPRequestHandler):
         query = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
         tenant = self.authority.msi_tenant
         try:
-            client_id, body = identity_credentials.issue_managed_identity_token(
+            client_id, body = credentials.issue_managed_identity_token(
                 query,
                 self.headers.get("X-IDENTITY-HEADER"),
                 expected_header=self.authority.identity_header,
                 signing=self.authority.signing,
-                issuer=identity_oauth.issuer_for(self._base_url(), tenant),
+                issuer=oauth.issuer_for(self._base_url(), tenant),
                 tenant=tenant,
             )
         except ManagedIdentityError as exc:
@@ -186,16 +186,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(200, body, no_store=True)
 
     def do_GET(self) -> None:
-        if urlsplit(self.path).path == identity_credentials.MSI_PATH:
+        if urlsplit(self.path).path == credentials.MSI_PATH:
             self._managed_identity()
             return
         route = self._route()
         if route is None:
             self._not_found()
         elif route[0] == "discovery":
-            self._send_json(200, identity_oauth.discovery_document(self._base_url(), route[1]))
+            self._send_json(200, oauth.discovery_document(self._base_url(), route[1]))
         elif route[0] == "keys":
-            self._send_json(200, identity_oauth.jwks_document(self.authority.signing))
+            self._send_json(200, oauth.jwks_document(self.authority.signing))
         else:
             self._send_json(405, {"error": "invalid_request", "error_description": "The token endpoint needs POST."})
 
@@ -214,9 +214,9 @@ class _Handler(BaseHTTPRequestHandler):
         tenant = route[1]
         clients_dir = self.authority.clients_dir
         token_endpoint = f"{self._base_url()}/{tenant}/oauth2/v2.0/token"
-        check = identity_credentials.certificate_check(clients_dir, token_endpoint) if clients_dir else None
+        check = credentials.certificate_check(clients_dir, token_endpoint) if clients_dir else None
         try:
-            client_id, audience, body = identity_oauth.issue_token(
+            client_id, audience, body = oauth.issue_token(
                 form,
                 self.headers.get("Authorization"),
                 base_url=self._base_url(),
@@ -242,9 +242,9 @@ def build_server(
     to env `LOCAL_IDENTITY_HEADER` (else `local-identity-header`). Trusted client certificates: `<cert_dir>/clients/`.
     """
     directory = Path(cert_dir)
-    tls_files = identity_keys.ensure_tls_files(directory, host)
-    key = identity_keys.load_or_create_signing_key(directory)
-    signing = SigningMaterial(key=key, jwk=identity_keys.public_jwk(key))
+    tls_files = keys.ensure_tls_files(directory, host)
+    key = keys.load_or_create_signing_key(directory)
+    signing = SigningMaterial(key=key, jwk=keys.public_jwk(key))
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.minimum_version = ssl.TLSVersion.TLSv1_2
     tls.load_cert_chain(tls_files.cert, tls_files.key)
@@ -252,7 +252,7 @@ def build_server(
         client_secret = os.environ.get("LOCAL_CLIENT_SECRET", DEFAULT_CLIENT_SECRET)
     header = identity_header or os.environ.get("LOCAL_IDENTITY_HEADER", DEFAULT_IDENTITY_HEADER)
     tenant = os.environ.get("LOCAL_MSI_TENANT", DEFAULT_MSI_TENANT)
-    clients = directory / identity_credentials.CLIENTS_DIR
+    clients = directory / credentials.CLIENTS_DIR
     clients.mkdir(parents=True, exist_ok=True)  # a visible place to drop client certificates
     return AuthorityServer(
         host, port, signing, client_secret, tls, clients_dir=clients, identity_header=header, msi_tenant=tenant
@@ -272,7 +272,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
-    cert_dir: Path = args.cert_dir or identity_keys.default_cert_dir()
+    cert_dir: Path = args.cert_dir or keys.default_cert_dir()
     server = build_server(args.host, args.port, cert_dir)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -282,13 +282,10 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(f"identity: listening on {server.base_url} (cert {cert_dir / identity_keys.CERT_FILE})", flush=True)
+    print(f"identity: listening on {server.base_url} (cert {cert_dir / keys.CERT_FILE})", flush=True)
     try:
         server.serve_forever(poll_interval=0.2)
     finally:
         server.server_close()
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

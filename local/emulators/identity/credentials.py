@@ -31,7 +31,7 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from local.emulators.identity_oauth import AssertionCheck, SigningMaterial, TokenError, mint_access_token
+from local.emulators.identity.oauth import AssertionCheck, SigningMaterial, TokenError, mint_access_token
 
 CLIENTS_DIR = "clients"
 MSI_PATH = "/msi/token"
@@ -137,7 +137,7 @@ def verify_client_assertion(
 
 
 def certificate_check(clients_dir: Path, token_endpoint: str) -> AssertionCheck:
-    """The assertion check `identity_oauth.issue_token` runs for one request to `token_endpoint`."""
+    """The assertion check `oauth.issue_token` runs for one request to `token_endpoint`."""
 
     def check(client_id: str, assertion: str) -> None:
         certificates = trusted_certificates(clients_dir, client_id)

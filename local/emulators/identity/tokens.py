@@ -21,7 +21,7 @@ import jwt
 import msal  # type: ignore[import-untyped]
 import requests
 
-from local.emulators.identity_keys import CERT_FILE, default_cert_dir
+from local.emulators.identity.keys import CERT_FILE, default_cert_dir
 
 DEFAULT_AUTHORITY_URL = "https://127.0.0.1:7083"
 _LEEWAY_S = 30
