@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from local.emulators.business_central import pages_seed
-from local.emulators.business_central.pages_sources import CUSTOM_SOURCES, SOURCES
+from local.emulators.business_central.pages import seed as pages_seed
+from local.emulators.business_central.pages.sources import CUSTOM_SOURCES, SOURCES
 from local.emulators.business_central.seed import COMPANY_ID, COMPANY_NAME
 from shared.connectors.bc_odata import location_target
 from shared.connectors.business_central import BusinessCentralClient
@@ -241,7 +241,7 @@ def test_an_entity_moved_to_the_custom_route_is_read_there(request: pytest.Fixtu
 
 # -- the entity-source table agrees with the emulator's --------------------------------------------------------
 def test_entity_sources_match_the_emulators_description() -> None:
-    from local.emulators.business_central.pages_custom import custom_sets
+    from local.emulators.business_central.pages.custom import custom_sets
 
     for entity, theirs in SOURCES.items():
         ours = DEFAULT_SOURCES.get(entity)

@@ -10,12 +10,15 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from local.emulators.business_central import batch, business, contact_rules, pages, reads, seed
-from local.emulators.business_central.context import context_url
+from local.emulators.business_central import batch, seed
+from local.emulators.business_central.api import contact_rules, reads
+from local.emulators.business_central.api.odata_context import context_url
+from local.emulators.business_central.api.writer import Writer
 from local.emulators.business_central.errors import BAD_REQUEST, METHOD_NOT_ALLOWED, BcError, error_response
 from local.emulators.business_central.naming import etag_of
+from local.emulators.business_central.pages import routes as pages
+from local.emulators.business_central.posting import registry as business
 from local.emulators.business_central.schema import EntitySet, load_schema
-from local.emulators.business_central.writer import Writer
 from local.emulators.identity.tokens import Principal
 from local.emulators.protection import Limits
 from local.emulators.service import BATCH_MARKER

@@ -19,10 +19,10 @@ import uuid
 from datetime import date
 from typing import Any
 
+from local.emulators.business_central.api.writer import Writer
 from local.emulators.business_central.errors import bad_request, not_found
 from local.emulators.business_central.naming import table_name
-from local.emulators.business_central.posting_admin import _company_id
-from local.emulators.business_central.writer import Writer
+from local.emulators.business_central.posting.admin import _company_id
 from local.emulators.service import admin_body
 from local.emulators.web import Request, Response
 

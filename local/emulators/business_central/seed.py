@@ -12,10 +12,12 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from local.emulators.business_central import exchange_rates, gl_accounts, pages
-from local.emulators.business_central.business_relations import RELATED_CUSTOMER
+from local.emulators.business_central import exchange_rates
+from local.emulators.business_central.api import gl_accounts
+from local.emulators.business_central.api.business_relations import RELATED_CUSTOMER
+from local.emulators.business_central.api.writer import Writer
 from local.emulators.business_central.companies import add_company
-from local.emulators.business_central.writer import Writer
+from local.emulators.business_central.pages import routes as pages
 
 SEED_NAMESPACE = uuid.UUID("0b7c4d0e-5a3b-4c1e-9f7a-2d6e8c9b1a20")
 COMPANY_NAME = "CRONUS USA, Inc."

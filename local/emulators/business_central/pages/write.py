@@ -14,12 +14,12 @@ import json
 from typing import Any
 
 from local.emulators.business_central.errors import METHOD_NOT_ALLOWED, SAME_KEY, BcError, bad_request
-from local.emulators.business_central.pages_contacts import CONTACTS_VIEW, update_contact
-from local.emulators.business_central.pages_data import Context, new_row, remove, save, stored
-from local.emulators.business_central.pages_order_write import not_emulated, update_order
-from local.emulators.business_central.pages_orders import ORDERS_VIEW
-from local.emulators.business_central.pages_rules import after, before_delete, before_write
-from local.emulators.business_central.pages_schema import PageField, PageService, decode_member
+from local.emulators.business_central.pages.contacts import CONTACTS_VIEW, update_contact
+from local.emulators.business_central.pages.data import Context, new_row, remove, save, stored
+from local.emulators.business_central.pages.order_write import not_emulated, update_order
+from local.emulators.business_central.pages.orders import ORDERS_VIEW
+from local.emulators.business_central.pages.rules import after, before_delete, before_write
+from local.emulators.business_central.pages.schema import PageField, PageService, decode_member
 from local.emulators.business_central.values import coerce
 from local.emulators.store import Row
 from local.emulators.web import Request

@@ -18,7 +18,7 @@ from local.emulators.business_central.naming import table_name
 from local.emulators.store import Row
 
 if TYPE_CHECKING:
-    from local.emulators.business_central.writer import Writer
+    from local.emulators.business_central.api.writer import Writer
 
 RELATED_CUSTOMER = "@relatedCustomerId"
 

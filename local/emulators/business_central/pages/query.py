@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from local.emulators.business_central.api.reads import page_size
 from local.emulators.business_central.errors import BAD_REQUEST, BcError
 from local.emulators.business_central.naming import etag_of
-from local.emulators.business_central.reads import page_size
 from local.emulators.business_central.schema import Property
 from local.emulators.odata.filter import compile_filter
 from local.emulators.odata.options import parse_bool_option, parse_orderby, parse_select, parse_skip, parse_top

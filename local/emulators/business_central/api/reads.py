@@ -9,13 +9,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from local.emulators.business_central import financials
-from local.emulators.business_central.business_relations import contact_information_rows
-from local.emulators.business_central.context import context_url
+from local.emulators.business_central.api import financials
+from local.emulators.business_central.api.business_relations import contact_information_rows
+from local.emulators.business_central.api.odata_context import context_url
+from local.emulators.business_central.api.writer import Writer
 from local.emulators.business_central.errors import BAD_REQUEST, BcError
 from local.emulators.business_central.naming import etag_of, table_name
 from local.emulators.business_central.schema import EDM_OF_KIND, EntitySet
-from local.emulators.business_central.writer import Writer
 from local.emulators.odata.expand import ExpandItem, parse_expand
 from local.emulators.odata.filter import compile_filter
 from local.emulators.odata.options import parse_bool_option, parse_orderby, parse_select, parse_skip, parse_top

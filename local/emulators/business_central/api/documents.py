@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from local.emulators.business_central import document_tax, gl_accounts
+from local.emulators.business_central.api import document_tax, gl_accounts
 from local.emulators.business_central.errors import dialog
 from local.emulators.business_central.naming import table_name
 from local.emulators.business_central.schema import EntitySet
@@ -19,7 +19,7 @@ from local.emulators.business_central.values import EMPTY_GUID
 from local.emulators.store import Row
 
 if TYPE_CHECKING:
-    from local.emulators.business_central.writer import Writer
+    from local.emulators.business_central.api.writer import Writer
 
 HEADERS_WITH_CUSTOMER = frozenset({"salesOrders", "salesQuotes", "salesInvoices", "salesCreditMemos"})
 COMMENT_ONLY = ("lineObjectNumber", "itemId", "quantity", "unitPrice", "accountId", "unitOfMeasureCode")

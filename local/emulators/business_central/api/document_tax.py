@@ -41,7 +41,7 @@ from local.emulators.business_central.values import EMPTY_GUID
 from local.emulators.store import Row
 
 if TYPE_CHECKING:
-    from local.emulators.business_central.writer import Writer
+    from local.emulators.business_central.api.writer import Writer
 
 VAT_RATES: dict[str, Decimal] = {
     "": Decimal(0),

@@ -22,11 +22,11 @@ import uuid
 from datetime import date
 from typing import Any
 
-from local.emulators.business_central import documents
+from local.emulators.business_central.api import documents
+from local.emulators.business_central.api.writer import Writer
 from local.emulators.business_central.errors import NOT_FOUND, BcError, bad_request, dialog, not_found
 from local.emulators.business_central.naming import table_name
-from local.emulators.business_central.posting import check_something_to_post, today
-from local.emulators.business_central.writer import Writer
+from local.emulators.business_central.posting.common import check_something_to_post, today
 from local.emulators.service import admin_body
 from local.emulators.store import Row
 from local.emulators.web import Request, Response

@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 from local.emulators.business_central.errors import BAD_REQUEST, BcError
-from local.emulators.business_central.pages_schema import PageService, decode_member
+from local.emulators.business_central.pages.schema import PageService, decode_member
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 _INT = re.compile(r"^-?\d+$")

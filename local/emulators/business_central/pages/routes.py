@@ -16,16 +16,17 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from local.emulators.business_central import pages_custom, pages_seed
+from local.emulators.business_central.api.writer import Writer
 from local.emulators.business_central.errors import BAD_REQUEST, METHOD_NOT_ALLOWED, NOT_FOUND, BcError
 from local.emulators.business_central.naming import etag_of
-from local.emulators.business_central.pages_data import Context, find, page_rows, shape
-from local.emulators.business_central.pages_keys import key_text, parse_company, parse_key, parse_segment, split_path
-from local.emulators.business_central.pages_metadata import metadata
-from local.emulators.business_central.pages_query import format_row, list_body, selected
-from local.emulators.business_central.pages_schema import PageService, load_pages
-from local.emulators.business_central.pages_write import create, delete, json_body, update
-from local.emulators.business_central.writer import Writer
+from local.emulators.business_central.pages import custom as pages_custom
+from local.emulators.business_central.pages import seed as pages_seed
+from local.emulators.business_central.pages.data import Context, find, page_rows, shape
+from local.emulators.business_central.pages.keys import key_text, parse_company, parse_key, parse_segment, split_path
+from local.emulators.business_central.pages.metadata import metadata
+from local.emulators.business_central.pages.query import format_row, list_body, selected
+from local.emulators.business_central.pages.schema import PageService, load_pages
+from local.emulators.business_central.pages.write import create, delete, json_body, update
 from local.emulators.web import Request, Response
 
 if TYPE_CHECKING:

@@ -12,9 +12,10 @@ half-way leaves nothing behind. Each returns the `(entity set, row)` its 204 `Lo
 
 from __future__ import annotations
 
-from local.emulators.business_central import documents
+from local.emulators.business_central.api import documents
+from local.emulators.business_central.api.writer import Writer
 from local.emulators.business_central.errors import dialog
-from local.emulators.business_central.posting import (
+from local.emulators.business_central.posting.common import (
     check_something_to_post,
     copy_header,
     copy_lines,
@@ -25,7 +26,6 @@ from local.emulators.business_central.posting import (
     total_including_tax,
 )
 from local.emulators.business_central.schema import EntitySet
-from local.emulators.business_central.writer import Writer
 from local.emulators.store import Row
 
 POSTED_SERIES = "postedSalesInvoices"

@@ -29,7 +29,7 @@ from local.emulators.business_central.values import EMPTY_GUID, default_value
 from local.emulators.store import Row
 
 if TYPE_CHECKING:
-    from local.emulators.business_central.writer import Writer
+    from local.emulators.business_central.api.writer import Writer
 
 ACCOUNTS = "accounts"
 ITEM_UNITS = "itemUnitsOfMeasure"

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from local.emulators.business_central.pages_schema import PageService
+from local.emulators.business_central.pages.schema import PageService
 from local.emulators.business_central.values import default_value
 from local.emulators.store import Row
 
 if TYPE_CHECKING:
-    from local.emulators.business_central.pages_data import Context
+    from local.emulators.business_central.pages.data import Context
 
 ORDERS_VIEW = "@salesOrders"
 ORDERS = "salesOrders"

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from local.emulators.business_central.api.writer import Writer
 from local.emulators.business_central.errors import bad_request, not_found
 from local.emulators.business_central.naming import table_name
-from local.emulators.business_central.posting_admin import _company_id
-from local.emulators.business_central.writer import Writer
+from local.emulators.business_central.posting.admin import _company_id
 from local.emulators.service import admin_body
 from local.emulators.store import Row
 from local.emulators.web import Request, Response

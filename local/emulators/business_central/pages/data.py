@@ -14,13 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from local.emulators.business_central.api.writer import Writer
 from local.emulators.business_central.errors import BcError
 from local.emulators.business_central.naming import table_name
-from local.emulators.business_central.pages_contacts import CONTACTS_VIEW, contact_rows, shape_contact
-from local.emulators.business_central.pages_orders import ORDERS_VIEW, order_rows, shape_order
-from local.emulators.business_central.pages_schema import PageSchema, PageService, load_pages
+from local.emulators.business_central.pages.contacts import CONTACTS_VIEW, contact_rows, shape_contact
+from local.emulators.business_central.pages.orders import ORDERS_VIEW, order_rows, shape_order
+from local.emulators.business_central.pages.schema import PageSchema, PageService, load_pages
 from local.emulators.business_central.values import default_value, now_text
-from local.emulators.business_central.writer import Writer
 from local.emulators.store import Row
 
 INTERNAL = ("@systemId", "@version", "@modifiedAt")

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from local.emulators.business_central import (
-    exchange_rates,
-    inventory_admin,
-    payment_reversal,
-    posting_actions,
-    posting_admin,
-    posting_ship,
-)
+from local.emulators.business_central import exchange_rates
+from local.emulators.business_central.api.writer import Writer
+from local.emulators.business_central.posting import actions as posting_actions
+from local.emulators.business_central.posting import admin as posting_admin
+from local.emulators.business_central.posting import inventory as inventory_admin
+from local.emulators.business_central.posting import payment_reversal
+from local.emulators.business_central.posting import ship as posting_ship
 from local.emulators.business_central.schema import EntitySet
-from local.emulators.business_central.writer import Writer
 from local.emulators.store import Row
 from local.emulators.web import Request, Response
 

@@ -13,8 +13,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from local.emulators.business_central import documents
-from local.emulators.business_central.contact_rules import apply_company_number
+from local.emulators.business_central.api import documents
+from local.emulators.business_central.api.contact_rules import apply_company_number
 from local.emulators.business_central.errors import (
     ENTITY_CHANGED,
     INVALID_TOKEN,

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import uuid
 
-from local.emulators.business_central.pages_data import SETUP, Context, ensure_setup, find
-from local.emulators.business_central.pages_schema import load_pages
-from local.emulators.business_central.pages_write import create, update
+from local.emulators.business_central.pages.data import SETUP, Context, ensure_setup, find
+from local.emulators.business_central.pages.schema import load_pages
+from local.emulators.business_central.pages.write import create, update
 
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "bc-sales-sync/emulator/pages")
 

@@ -8,11 +8,11 @@ entry that is not applied.
 
 from __future__ import annotations
 
-from local.emulators.business_central import documents
+from local.emulators.business_central.api import documents
+from local.emulators.business_central.api.writer import Writer
 from local.emulators.business_central.errors import dialog, not_found
 from local.emulators.business_central.naming import table_name
-from local.emulators.business_central.posting_admin import PAYMENT_LEDGER, _company_id, _text
-from local.emulators.business_central.writer import Writer
+from local.emulators.business_central.posting.admin import PAYMENT_LEDGER, _company_id, _text
 from local.emulators.service import admin_body
 from local.emulators.web import Request, Response
 

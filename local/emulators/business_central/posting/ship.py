@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from local.emulators.business_central import documents
+from local.emulators.business_central.api import documents
+from local.emulators.business_central.api.writer import Writer
 from local.emulators.business_central.errors import bad_request, dialog
-from local.emulators.business_central.posting import copy_header, copy_lines, date_or, is_postable, today
-from local.emulators.business_central.posting_actions import SHIPMENT_SERIES
-from local.emulators.business_central.posting_admin import _company_id, _order
-from local.emulators.business_central.writer import Writer
+from local.emulators.business_central.posting.actions import SHIPMENT_SERIES
+from local.emulators.business_central.posting.admin import _company_id, _order
+from local.emulators.business_central.posting.common import copy_header, copy_lines, date_or, is_postable, today
 from local.emulators.service import admin_body
 from local.emulators.store import Row
 from local.emulators.web import Request, Response

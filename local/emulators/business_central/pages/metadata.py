@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import quoteattr
 
-from local.emulators.business_central.pages_schema import PageService, load_pages
+from local.emulators.business_central.pages.schema import PageService, load_pages
 from local.emulators.web import Response
 
 _EDM = {

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from local.emulators.business_central.business_relations import RELATED_CUSTOMER
+from local.emulators.business_central.api.business_relations import RELATED_CUSTOMER
 from local.emulators.business_central.errors import dialog
 from local.emulators.store import Row
 
 if TYPE_CHECKING:
-    from local.emulators.business_central.writer import Writer
+    from local.emulators.business_central.api.writer import Writer
 
 CONTACTS = "contacts"
 CUSTOMERS = "customers"

@@ -16,7 +16,7 @@ from local.emulators.business_central.naming import table_name
 from local.emulators.store import Row
 
 if TYPE_CHECKING:
-    from local.emulators.business_central.writer import Writer
+    from local.emulators.business_central.api.writer import Writer
 
 
 def _open_invoices_by_customer(writer: Writer, company_id: str) -> dict[str, list[Row]]:

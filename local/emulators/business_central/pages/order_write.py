@@ -19,9 +19,9 @@ from __future__ import annotations
 from typing import Any
 
 from local.emulators.business_central.errors import NOT_FOUND, BcError, bad_request, dialog
-from local.emulators.business_central.pages_data import Context
-from local.emulators.business_central.pages_orders import ORDERS, order_status
-from local.emulators.business_central.pages_schema import PageService, decode_member
+from local.emulators.business_central.pages.data import Context
+from local.emulators.business_central.pages.orders import ORDERS, order_status
+from local.emulators.business_central.pages.schema import PageService, decode_member
 from local.emulators.business_central.values import coerce
 from local.emulators.store import Row
 

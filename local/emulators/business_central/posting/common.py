@@ -16,12 +16,12 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from local.emulators.business_central import documents
+from local.emulators.business_central.api import documents
+from local.emulators.business_central.api.writer import Writer
 from local.emulators.business_central.errors import dialog
 from local.emulators.business_central.naming import table_name
 from local.emulators.business_central.schema import EntitySet
 from local.emulators.business_central.values import EMPTY_DATE, EMPTY_GUID, default_value
-from local.emulators.business_central.writer import Writer
 from local.emulators.store import Row
 
 NEVER_COPIED = frozenset({"id", "number", "status", "lastModifiedDateTime", "documentId", "documentNo"})
