@@ -12,21 +12,17 @@ company), so a client must go through the person's companyNumber.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from local.emulators.business_central.api.records import Records
 from local.emulators.business_central.naming import table_name
 from local.emulators.store import Row
-
-if TYPE_CHECKING:
-    from local.emulators.business_central.api.writer import Writer
 
 RELATED_CUSTOMER = "@relatedCustomerId"
 
 
-def contact_information_rows(writer: Writer, company_id: str) -> list[Row]:
-    customers = {row["id"] for row in writer.store.rows(table_name(company_id, "customers"))}
+def contact_information_rows(records: Records, company_id: str) -> list[Row]:
+    customers = {row["id"] for row in records.store.rows(table_name(company_id, "customers"))}
     rows: list[Row] = []
-    for contact in writer.store.rows(table_name(company_id, "contacts")):
+    for contact in records.store.rows(table_name(company_id, "contacts")):
         related = contact.get(RELATED_CUSTOMER)
         if not related or related not in customers:  # a relation to a deleted customer is gone with it
             continue

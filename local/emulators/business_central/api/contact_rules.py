@@ -17,14 +17,10 @@ name or address are not copied to the contact here (BC's CustCont-Update.OnModif
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from local.emulators.business_central.api.business_relations import RELATED_CUSTOMER
+from local.emulators.business_central.api.records import Records
 from local.emulators.business_central.errors import dialog
 from local.emulators.store import Row
-
-if TYPE_CHECKING:
-    from local.emulators.business_central.api.writer import Writer
 
 CONTACTS = "contacts"
 CUSTOMERS = "customers"
@@ -32,10 +28,10 @@ COPIED = ("displayName", "addressLine1", "addressLine2", "city", "state", "count
           "email")  # fmt: skip
 
 
-def apply_company_number(writer: Writer, company_id: str, entity_set: str, row: Row, changed: set[str]) -> None:
+def apply_company_number(records: Records, company_id: str, entity_set: str, row: Row, changed: set[str]) -> None:
     if entity_set != CONTACTS or "companyNumber" not in changed or not row.get("companyNumber"):
         return
-    company = writer.find_by(company_id, CONTACTS, "number", row["companyNumber"])
+    company = records.find_by(company_id, CONTACTS, "number", row["companyNumber"])
     if company is None or company.get("type") != "Company":
         raise dialog(
             f"The field companyNumber of table Contact contains a value ({row['companyNumber']}) that cannot be "
@@ -44,12 +40,12 @@ def apply_company_number(writer: Writer, company_id: str, entity_set: str, row: 
     row["companyName"] = company.get("displayName", "")
 
 
-def company_contact_for_new_customer(writer: Writer, company_id: str, entity_set: str, customer: Row) -> None:
+def company_contact_for_new_customer(records: Records, company_id: str, entity_set: str, customer: Row) -> None:
     """After a customer was inserted through the API: its company contact and their business relation."""
     if entity_set != CUSTOMERS:
         return
-    contacts = writer.entity_set(CONTACTS)
+    contacts = records.entity_set(CONTACTS)
     body = {name: customer[name] for name in COPIED if name in contacts.properties and customer.get(name)}
-    with writer.store.transaction():
-        contact = writer.create(company_id, contacts, {**body, "type": "Company"})
-        writer.put(company_id, contacts, {**contact, RELATED_CUSTOMER: customer["id"]})
+    with records.store.transaction():
+        contact = records.create(company_id, contacts, {**body, "type": "Company"})
+        records.put(company_id, contacts, {**contact, RELATED_CUSTOMER: customer["id"]})

@@ -32,16 +32,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from local.emulators.business_central.api.records import Records
 from local.emulators.business_central.errors import dialog
 from local.emulators.business_central.naming import table_name
 from local.emulators.business_central.schema import EntitySet
 from local.emulators.business_central.values import EMPTY_GUID
 from local.emulators.store import Row
-
-if TYPE_CHECKING:
-    from local.emulators.business_central.api.writer import Writer
 
 VAT_RATES: dict[str, Decimal] = {
     "": Decimal(0),
@@ -124,14 +122,16 @@ def amounts(lines: Iterable[Mapping[str, Any]], invoice_discount: Any) -> list[d
     return result
 
 
-def _lines(writer: Writer, company_id: str, line_set: EntitySet, document_id: str) -> list[Row]:
+def _lines(records: Records, company_id: str, line_set: EntitySet, document_id: str) -> list[Row]:
     rows = [
-        r for r in writer.store.rows(table_name(company_id, line_set.name)) if r.get(line_set.parent_key) == document_id
+        r
+        for r in records.store.rows(table_name(company_id, line_set.name))
+        if r.get(line_set.parent_key) == document_id
     ]
     return sorted(rows, key=lambda r: r.get("sequence", 0))
 
 
-def line_rules(writer: Writer, company_id: str, line_set: EntitySet, row: Row, changed: set[str]) -> None:
+def line_rules(records: Records, company_id: str, line_set: EntitySet, row: Row, changed: set[str]) -> None:
     """Before a line is stored: its tax code (the item's when none is given) and its amounts, computed with its
     document's other lines (the invoice discount share and the VAT rounding depend on them)."""
     if "amountExcludingTax" not in row:
@@ -139,7 +139,7 @@ def line_rules(writer: Writer, company_id: str, line_set: EntitySet, row: Row, c
     item_id = str(row.get("itemId") or EMPTY_GUID)
     item_set = changed & {"itemId", "lineObjectNumber", "lineType"}
     if "taxCode" in row and "taxCode" not in changed and item_set and row.get("lineType") == "Item":
-        item = writer.store.get(table_name(company_id, "items"), item_id) if item_id != EMPTY_GUID else None
+        item = records.store.get(table_name(company_id, "items"), item_id) if item_id != EMPTY_GUID else None
         row["taxCode"] = str((item or {}).get("taxGroupCode") or "")
     if "taxCode" in row:
         row["taxCode"] = str(row.get("taxCode") or "").upper()
@@ -147,26 +147,26 @@ def line_rules(writer: Writer, company_id: str, line_set: EntitySet, row: Row, c
     discount: Any = 0
     siblings: list[Row] = []
     if line_set.parent is not None and document_id:
-        header = writer.store.get(table_name(company_id, line_set.parent), str(document_id))
+        header = records.store.get(table_name(company_id, line_set.parent), str(document_id))
         discount = (header or {}).get("discountAmount") or 0
-        siblings = [r for r in _lines(writer, company_id, line_set, str(document_id)) if r["id"] != row.get("id")]
+        siblings = [r for r in _lines(records, company_id, line_set, str(document_id)) if r["id"] != row.get("id")]
     lines = sorted([*siblings, row], key=lambda r: r.get("sequence", 0))
     computed = amounts(lines, discount)[lines.index(row)]
     row.update({name: value for name, value in computed.items() if name in row})
 
 
-def recompute(writer: Writer, company_id: str, document_set: EntitySet, document: Row) -> None:
+def recompute(records: Records, company_id: str, document_set: EntitySet, document: Row) -> None:
     """After a line or the invoice discount changed: every line's amounts (stored when they changed) and the header's
     totals (set on `document`, which the caller stores)."""
     if document_set.lines is None:
         return
-    line_set = writer.schema.sets[document_set.lines]
-    lines = _lines(writer, company_id, line_set, str(document["id"]))
+    line_set = records.schema.sets[document_set.lines]
+    lines = _lines(records, company_id, line_set, str(document["id"]))
     totals = dict.fromkeys(HEADER_TOTALS, Decimal(0))
     for line, computed in zip(lines, amounts(lines, document.get("discountAmount")), strict=True):
         changed = {name: value for name, value in computed.items() if name in line and line.get(name) != value}
         if changed:
-            writer.put(company_id, line_set, {**line, **changed})
+            records.put(company_id, line_set, {**line, **changed})
         totals["totalAmountExcludingTax"] += Decimal(str(computed["netAmount"]))
         totals["totalTaxAmount"] += Decimal(str(computed["netTaxAmount"]))
         totals["totalAmountIncludingTax"] += Decimal(str(computed["netAmountIncludingTax"]))

@@ -9,28 +9,26 @@ the lines: `document_tax`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from local.emulators.business_central.api import document_tax, gl_accounts
+from local.emulators.business_central.api.records import Records
 from local.emulators.business_central.errors import dialog
 from local.emulators.business_central.naming import table_name
 from local.emulators.business_central.schema import EntitySet
 from local.emulators.business_central.values import EMPTY_GUID
 from local.emulators.store import Row
 
-if TYPE_CHECKING:
-    from local.emulators.business_central.api.writer import Writer
-
 HEADERS_WITH_CUSTOMER = frozenset({"salesOrders", "salesQuotes", "salesInvoices", "salesCreditMemos"})
 COMMENT_ONLY = ("lineObjectNumber", "itemId", "quantity", "unitPrice", "accountId", "unitOfMeasureCode")
 
 
-def _item_line(writer: Writer, company_id: str, row: Row, changed: set[str]) -> None:
+def _item_line(records: Records, company_id: str, row: Row, changed: set[str]) -> None:
     item = None
     if "itemId" in changed and row.get("itemId") not in (None, EMPTY_GUID):
-        item = writer.store.get(table_name(company_id, "items"), row["itemId"])
+        item = records.store.get(table_name(company_id, "items"), row["itemId"])
     elif row.get("lineObjectNumber"):
-        item = writer.find_by(company_id, "items", "number", row["lineObjectNumber"])
+        item = records.find_by(company_id, "items", "number", row["lineObjectNumber"])
     if item is None:
         raise dialog(f"The Item does not exist. Identification fields and values: No.='{row.get('lineObjectNumber')}'")
     if item.get("blocked"):
@@ -44,8 +42,8 @@ def _item_line(writer: Writer, company_id: str, row: Row, changed: set[str]) -> 
         row["unitOfMeasureCode"] = item.get("baseUnitOfMeasureCode", "")
 
 
-def _resource_line(writer: Writer, company_id: str, row: Row, changed: set[str]) -> None:
-    resource = writer.find_by(company_id, "resources", "No", row.get("lineObjectNumber"))
+def _resource_line(records: Records, company_id: str, row: Row, changed: set[str]) -> None:
+    resource = records.find_by(company_id, "resources", "No", row.get("lineObjectNumber"))
     if resource is None:
         raise dialog(
             f"The Resource does not exist. Identification fields and values: No.='{row.get('lineObjectNumber')}'"
@@ -60,11 +58,11 @@ def _resource_line(writer: Writer, company_id: str, row: Row, changed: set[str])
         row["unitOfMeasureCode"] = resource.get("Base_Unit_of_Measure", "")
 
 
-def apply_line_rules(writer: Writer, company_id: str, entity_set: EntitySet, row: Row, changed: set[str]) -> None:
+def apply_line_rules(records: Records, company_id: str, entity_set: EntitySet, row: Row, changed: set[str]) -> None:
     if entity_set.name in HEADERS_WITH_CUSTOMER:
-        _header_rules(writer, company_id, entity_set, row)
+        _header_rules(records, company_id, entity_set, row)
         if "discountAmount" in changed:  # a new invoice discount is shared over the lines again
-            recompute_totals(writer, company_id, entity_set, row)
+            recompute_totals(records, company_id, entity_set, row)
         return
     if "lineType" not in entity_set.properties or entity_set.read_only:
         return
@@ -76,20 +74,20 @@ def apply_line_rules(writer: Writer, company_id: str, entity_set: EntitySet, row
                 f"Type must not be Comment in Sales Line for {', '.join(given)}: a comment line has only a description."
             )
     elif line_type == "Item" and changed & {"itemId", "lineObjectNumber", "lineType"}:
-        _item_line(writer, company_id, row, changed)
+        _item_line(records, company_id, row, changed)
     elif line_type == "Resource" and changed & {"lineObjectNumber", "lineType"}:
-        _resource_line(writer, company_id, row, changed)
+        _resource_line(records, company_id, row, changed)
     elif line_type in ("Account", "Fixed_x0020_Asset", "Charge") and not row.get("lineObjectNumber"):
         raise dialog(f"No. must have a value in Sales Line for line type {line_type}.")
-    gl_accounts.line_rules(writer, company_id, entity_set, row, changed)  # G/L account lines, the item's own units
-    document_tax.line_rules(writer, company_id, entity_set, row, changed)
+    gl_accounts.line_rules(records, company_id, entity_set, row, changed)  # G/L account lines, the item's own units
+    document_tax.line_rules(records, company_id, entity_set, row, changed)
 
 
-def _header_rules(writer: Writer, company_id: str, entity_set: EntitySet, row: Row) -> None:
+def _header_rules(records: Records, company_id: str, entity_set: EntitySet, row: Row) -> None:
     customer_id = row.get("customerId")
     if customer_id in (None, "", EMPTY_GUID):
         raise dialog("Sell-to Customer No. must have a value in Sales Header.")
-    customer = writer.store.get(table_name(company_id, "customers"), customer_id)
+    customer = records.store.get(table_name(company_id, "customers"), customer_id)
     if customer is not None and customer.get("blocked") == "All":
         raise dialog(
             f"You cannot create this type of document when Customer {customer['number']} is blocked with type All."
@@ -98,7 +96,7 @@ def _header_rules(writer: Writer, company_id: str, entity_set: EntitySet, row: R
         row["billToCustomerId"], row["billToCustomerNumber"] = customer["id"], customer["number"]
         row["billToName"] = customer.get("displayName", "")
     if "currencyCode" in row and not row.get("currencyCode"):
-        row["currencyCode"] = writer.local_currency
+        row["currencyCode"] = records.local_currency
     status(entity_set, row)
 
 
@@ -117,21 +115,23 @@ def status(entity_set: EntitySet, row: Row) -> None:
             row["status"] = "Draft"
 
 
-def recompute_totals(writer: Writer, company_id: str, document_set: EntitySet, document: Row) -> None:
+def recompute_totals(records: Records, company_id: str, document_set: EntitySet, document: Row) -> None:
     if document_set.lines is None:
         return
-    document_tax.recompute(writer, company_id, document_set, document)
+    document_tax.recompute(records, company_id, document_set, document)
     if document_set.name == "salesInvoices" and not document.get("@posted"):
         document["remainingAmount"] = round(float(document.get("totalAmountIncludingTax") or 0), 2)
     status(document_set, document)
 
 
-def line_rows(writer: Writer, company_id: str, document_set: EntitySet, document_id: str) -> list[Row]:
+def line_rows(records: Records, company_id: str, document_set: EntitySet, document_id: str) -> list[Row]:
     if document_set.lines is None:
         return []
-    line_set = writer.schema.sets[document_set.lines]
+    line_set = records.schema.sets[document_set.lines]
     rows = [
-        r for r in writer.store.rows(table_name(company_id, line_set.name)) if r.get(line_set.parent_key) == document_id
+        r
+        for r in records.store.rows(table_name(company_id, line_set.name))
+        if r.get(line_set.parent_key) == document_id
     ]
     return sorted(rows, key=lambda r: r.get("sequence", 0))
 

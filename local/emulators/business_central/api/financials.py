@@ -10,19 +10,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
+from local.emulators.business_central.api.records import Records
 from local.emulators.business_central.naming import table_name
 from local.emulators.store import Row
 
-if TYPE_CHECKING:
-    from local.emulators.business_central.api.writer import Writer
 
-
-def _open_invoices_by_customer(writer: Writer, company_id: str) -> dict[str, list[Row]]:
+def _open_invoices_by_customer(records: Records, company_id: str) -> dict[str, list[Row]]:
     """Posted, non-canceled invoices grouped by customer once: a read costs customers + invoices, not their product."""
     grouped: dict[str, list[Row]] = defaultdict(list)
-    for invoice in writer.store.rows(table_name(company_id, "salesInvoices")):
+    for invoice in records.store.rows(table_name(company_id, "salesInvoices")):
         if invoice.get("@posted") and not invoice.get("@canceled"):
             grouped[str(invoice.get("customerId"))].append(invoice)
     return grouped
@@ -32,11 +29,11 @@ def _amount(rows: list[Row], field: str, keep: Callable[[Row], bool]) -> float:
     return round(sum(float(r.get(field) or 0) for r in rows if keep(r)), 2)
 
 
-def financial_detail_rows(writer: Writer, company_id: str, only: str | None = None) -> list[Row]:
+def financial_detail_rows(records: Records, company_id: str, only: str | None = None) -> list[Row]:
     today = datetime.now(UTC).date().isoformat()
-    invoices = _open_invoices_by_customer(writer, company_id)
+    invoices = _open_invoices_by_customer(records, company_id)
     rows: list[Row] = []
-    for customer in writer.store.rows(table_name(company_id, "customers")):
+    for customer in records.store.rows(table_name(company_id, "customers")):
         if only is not None and customer["id"] != only:
             continue
         own = invoices.get(customer["id"], [])
@@ -58,11 +55,11 @@ def financial_detail_rows(writer: Writer, company_id: str, only: str | None = No
     return rows
 
 
-def customers_with_balance(writer: Writer, company_id: str) -> list[Row]:
+def customers_with_balance(records: Records, company_id: str) -> list[Row]:
     """Customers as the API returns them: `balanceDue` is BC's Balance Due (LCY) FlowField, computed on read."""
     today = datetime.now(UTC).date().isoformat()
-    invoices = _open_invoices_by_customer(writer, company_id)
-    rows = writer.store.rows(table_name(company_id, "customers"))
+    invoices = _open_invoices_by_customer(records, company_id)
+    rows = records.store.rows(table_name(company_id, "customers"))
     if not invoices:
         return rows
     return [

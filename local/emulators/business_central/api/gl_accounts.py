@@ -20,16 +20,13 @@ few seeded accounts (ours, not a Cronus chart) and applies Sales Line's rules fo
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
+from local.emulators.business_central.api.records import Records
 from local.emulators.business_central.errors import dialog
 from local.emulators.business_central.naming import table_name
 from local.emulators.business_central.schema import EntitySet
 from local.emulators.business_central.values import EMPTY_GUID, default_value
 from local.emulators.store import Row
-
-if TYPE_CHECKING:
-    from local.emulators.business_central.api.writer import Writer
 
 ACCOUNTS = "accounts"
 ITEM_UNITS = "itemUnitsOfMeasure"
@@ -42,9 +39,9 @@ SEEDED: tuple[tuple[str, str, str, str, bool, bool], ...] = (
 )
 
 
-def seed_demo(writer: Writer, company_id: str, make_id: Callable[[str, str], str]) -> dict[str, int]:
+def seed_demo(records: Records, company_id: str, make_id: Callable[[str, str], str]) -> dict[str, int]:
     """The seeded chart (read-only through the API: written straight into the store, as BC's own setup would)."""
-    entity_set = writer.entity_set(ACCOUNTS)
+    entity_set = records.entity_set(ACCOUNTS)
     for number, name, category, kind, direct, blocked in SEEDED:
         row: Row = {prop.name: default_value(prop) for prop in entity_set.properties.values()}
         row.update(
@@ -58,27 +55,27 @@ def seed_demo(writer: Writer, company_id: str, make_id: Callable[[str, str], str
                 "blocked": blocked,
             }
         )
-        writer.put(company_id, entity_set, row)
+        records.put(company_id, entity_set, row)
     return {ACCOUNTS: len(SEEDED)}
 
 
-def line_rules(writer: Writer, company_id: str, entity_set: EntitySet, row: Row, changed: set[str]) -> None:
+def line_rules(records: Records, company_id: str, entity_set: EntitySet, row: Row, changed: set[str]) -> None:
     """The rules above for one Sales line being written (no-op for other sets and line types)."""
     if entity_set.parent is None or "lineType" not in entity_set.properties or entity_set.read_only:
         return
     line_type = row.get("lineType")
     if line_type == "Account" and changed & {"lineObjectNumber", "accountId", "lineType"}:
-        _account_line(writer, company_id, row, changed)
+        _account_line(records, company_id, row, changed)
     elif line_type == "Item" and changed & {"unitOfMeasureCode", "unitOfMeasureId", "itemId", "lineObjectNumber"}:
-        _item_unit(writer, company_id, row, changed)
+        _item_unit(records, company_id, row, changed)
 
 
-def _account_line(writer: Writer, company_id: str, row: Row, changed: set[str]) -> None:
+def _account_line(records: Records, company_id: str, row: Row, changed: set[str]) -> None:
     account = None
     if "accountId" in changed and row.get("accountId") not in (None, "", EMPTY_GUID):
-        account = writer.store.get(table_name(company_id, ACCOUNTS), row["accountId"])
+        account = records.store.get(table_name(company_id, ACCOUNTS), row["accountId"])
     elif row.get("lineObjectNumber"):
-        account = writer.find_by(company_id, ACCOUNTS, "number", row["lineObjectNumber"])
+        account = records.find_by(company_id, ACCOUNTS, "number", row["lineObjectNumber"])
     if account is None:
         raise dialog(
             "The G/L Account does not exist. Identification fields and values: "
@@ -99,12 +96,12 @@ def _account_line(writer: Writer, company_id: str, row: Row, changed: set[str]) 
         row["description"] = account.get("displayName", "")
 
 
-def _item_unit(writer: Writer, company_id: str, row: Row, changed: set[str]) -> None:
+def _item_unit(records: Records, company_id: str, row: Row, changed: set[str]) -> None:
     code = str(row.get("unitOfMeasureCode") or "")
     if not code or not ({"unitOfMeasureCode", "unitOfMeasureId"} & changed):
         return  # the item's base unit, filled by the item line rule
     number = str(row.get("lineObjectNumber") or "")
-    units = writer.store.rows(table_name(company_id, ITEM_UNITS))
+    units = records.store.rows(table_name(company_id, ITEM_UNITS))
     if not any(str(u.get("Item_No")) == number and str(u.get("Code")).upper() == code.upper() for u in units):
         raise dialog(
             "The Item Unit of Measure does not exist. Identification fields and values: "

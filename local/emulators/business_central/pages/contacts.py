@@ -16,15 +16,13 @@ refused with 400 "not emulated", never dropped in silence. POST and DELETE: the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from local.emulators.business_central.errors import NOT_FOUND, BcError, bad_request, dialog
+from local.emulators.business_central.pages.context import Context
 from local.emulators.business_central.pages.schema import PageService
 from local.emulators.business_central.values import coerce, default_value
 from local.emulators.store import Row
-
-if TYPE_CHECKING:
-    from local.emulators.business_central.pages.data import Context
 
 CONTACTS_VIEW = "@contacts"
 CONTACTS = "contacts"

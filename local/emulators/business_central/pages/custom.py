@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from local.emulators.business_central.errors import BAD_REQUEST, METHOD_NOT_ALLOWED, NOT_FOUND, BcError, bad_request
 from local.emulators.business_central.naming import etag_of
-from local.emulators.business_central.pages.data import Context, page_rows, shape
+from local.emulators.business_central.pages.context import Context
+from local.emulators.business_central.pages.data import page_rows, shape
 from local.emulators.business_central.pages.keys import parse_segment, split_path
 from local.emulators.business_central.pages.query import format_row, list_body, selected
 from local.emulators.business_central.pages.schema import PageService, encode_member, load_pages

@@ -3,59 +3,27 @@
 Stored rows live in one company-scoped table per BC source table (`table_name(company, "resources")`), keyed by
 an internal SystemId (`@systemId`, never a page property: UI pages do not expose SystemId), with `@version` for
 the ETag and `@modifiedAt` for the custom API's lastModifiedDateTime. Columns are named after the table field.
-The sales order pages (9305, 42) and the unit-group lists are views computed from the API tables (pages_orders), so
-a sales order created through API v2.0 (and released through the admin route) shows on the pages with BC's Status.
+The sales order pages (9305, 42), Name Details and the unit-group lists are views computed from the API tables
+(orders.py, contacts.py), so a sales order created through API v2.0 (and released through the admin route) shows on
+the pages with BC's Status.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from local.emulators.business_central.api.writer import Writer
 from local.emulators.business_central.errors import BcError
-from local.emulators.business_central.naming import table_name
 from local.emulators.business_central.pages.contacts import CONTACTS_VIEW, contact_rows, shape_contact
+from local.emulators.business_central.pages.context import Context
 from local.emulators.business_central.pages.orders import ORDERS_VIEW, order_rows, shape_order
-from local.emulators.business_central.pages.schema import PageSchema, PageService, load_pages
+from local.emulators.business_central.pages.schema import PageService
 from local.emulators.business_central.values import default_value, now_text
 from local.emulators.store import Row
 
 INTERNAL = ("@systemId", "@version", "@modifiedAt")
 SETUP = "salesReceivablesSetup"
-
-
-@dataclass
-class Context:
-    """One request's view of one company; lookups by number are indexed once per request."""
-
-    writer: Writer
-    company_id: str
-    schema: PageSchema = field(default_factory=load_pages)
-    _indexes: dict[tuple[str, str], dict[Any, Row]] = field(default_factory=dict, init=False, repr=False)
-
-    def table(self, family: str) -> str:
-        return table_name(self.company_id, family)
-
-    def rows(self, family: str) -> list[Row]:
-        return self.writer.store.rows(self.table(family))
-
-    def lookup(self, family: str, column: str, value: Any) -> Row | None:
-        """The row of `family` whose `column` is `value` (API tables by `number`/`code`, page tables by key)."""
-        key = (family, column)
-        if key not in self._indexes:
-            self._indexes[key] = {row.get(column): row for row in self.rows(family)}
-        return self._indexes[key].get(value)
-
-    def forget(self) -> None:
-        """Writes invalidate the per-request indexes."""
-        self._indexes.clear()
-
-    @property
-    def local_currency(self) -> str:
-        return self.writer.local_currency
 
 
 def save(ctx: Context, family: str, row: Row) -> Row:

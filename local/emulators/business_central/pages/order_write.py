@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from local.emulators.business_central.errors import NOT_FOUND, BcError, bad_request, dialog
-from local.emulators.business_central.pages.data import Context
+from local.emulators.business_central.pages.context import Context
 from local.emulators.business_central.pages.orders import ORDERS, order_status
 from local.emulators.business_central.pages.schema import PageService, decode_member
 from local.emulators.business_central.values import coerce

@@ -12,14 +12,12 @@ to the posted invoice's customerPurchaseOrderReference), `@quoteNumber` (Quote N
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from local.emulators.business_central.pages.context import Context
 from local.emulators.business_central.pages.schema import PageService
 from local.emulators.business_central.values import default_value
 from local.emulators.store import Row
-
-if TYPE_CHECKING:
-    from local.emulators.business_central.pages.data import Context
 
 ORDERS_VIEW = "@salesOrders"
 ORDERS = "salesOrders"

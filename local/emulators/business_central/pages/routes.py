@@ -21,7 +21,8 @@ from local.emulators.business_central.errors import BAD_REQUEST, METHOD_NOT_ALLO
 from local.emulators.business_central.naming import etag_of
 from local.emulators.business_central.pages import custom as pages_custom
 from local.emulators.business_central.pages import seed as pages_seed
-from local.emulators.business_central.pages.data import Context, find, page_rows, shape
+from local.emulators.business_central.pages.context import Context
+from local.emulators.business_central.pages.data import find, page_rows, shape
 from local.emulators.business_central.pages.keys import key_text, parse_company, parse_key, parse_segment, split_path
 from local.emulators.business_central.pages.metadata import metadata
 from local.emulators.business_central.pages.query import format_row, list_body, selected

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from local.emulators.business_central.errors import bad_request, dialog
-from local.emulators.business_central.pages.data import SETUP, Context, ensure_setup, new_row, remove, save
+from local.emulators.business_central.pages.context import Context
+from local.emulators.business_central.pages.data import SETUP, ensure_setup, new_row, remove, save
 from local.emulators.business_central.schema import NumberSeries
 from local.emulators.store import Row
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import uuid
 
-from local.emulators.business_central.pages.data import SETUP, Context, ensure_setup, find
+from local.emulators.business_central.pages.context import Context
+from local.emulators.business_central.pages.data import SETUP, ensure_setup, find
 from local.emulators.business_central.pages.schema import load_pages
 from local.emulators.business_central.pages.write import create, update
 

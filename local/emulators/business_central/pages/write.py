@@ -15,7 +15,8 @@ from typing import Any
 
 from local.emulators.business_central.errors import METHOD_NOT_ALLOWED, SAME_KEY, BcError, bad_request
 from local.emulators.business_central.pages.contacts import CONTACTS_VIEW, update_contact
-from local.emulators.business_central.pages.data import Context, new_row, remove, save, stored
+from local.emulators.business_central.pages.context import Context
+from local.emulators.business_central.pages.data import new_row, remove, save, stored
 from local.emulators.business_central.pages.order_write import not_emulated, update_order
 from local.emulators.business_central.pages.orders import ORDERS_VIEW
 from local.emulators.business_central.pages.rules import after, before_delete, before_write
