@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from local.emulators.business_central.errors import BAD_REQUEST, METHOD_NOT_ALLOWED, NOT_FOUND, BcError, bad_request
+from local.emulators.business_central.handler_context import CompanyScope
 from local.emulators.business_central.naming import etag_of
 from local.emulators.business_central.pages.context import Context
 from local.emulators.business_central.pages.data import page_rows, shape
@@ -24,9 +25,6 @@ from local.emulators.business_central.pages.schema import PageService, encode_me
 from local.emulators.business_central.pages.write import create, delete, json_body, update
 from local.emulators.business_central.schema import Property
 from local.emulators.web import Request, Response
-
-if TYPE_CHECKING:
-    from local.emulators.business_central.app import BusinessCentralApp
 
 SYSTEM = {
     "id": Property("id", "guid", None, True),
@@ -87,7 +85,7 @@ def custom_sets() -> dict[str, CustomSet]:
     }
 
 
-def handle(app: BusinessCentralApp, request: Request, root: str, rest: str) -> Response:
+def handle(app: CompanyScope, request: Request, root: str, rest: str) -> Response:
     segments = split_path(rest)
     if segments == ["companies"] and request.method == "GET":
         companies = sorted(app.store.rows("companies"), key=lambda c: str(c["name"]))

@@ -2,12 +2,12 @@
 
 Why: API v2.0 cannot write Your Reference or the Work Description of an order, so the sync writes them through page
 42. The emulator writes the few page-42 fields the sync needs (`salesOrderWrites` in bc_page_overlay.json) onto the
-API row (pages_orders explains the `@` keys), so the change shows in API v2.0 with a new ETag and
+API row (orders.py explains the `@` keys), so the change shows in API v2.0 with a new ETag and
 lastModifiedDateTime, as BC's one Sales Header record would. Every other field BC's page would take is refused with
 a 400 that says so, never dropped in silence: a sync that starts to depend on another page-42 field fails in local
 tests first. POST and DELETE on page 42 are not emulated either (400): create and delete orders through API v2.0.
 
-Checks in BC's order (as pages_write): `If-Match` present (400 `BadRequest_InvalidToken`) and current (409
+Checks in BC's order (as write.py): `If-Match` present (400 `BadRequest_InvalidToken`) and current (409
 `Request_EntityChanged`); then each property: on the page, primitive, key unchanged (Sales Header's OnRename: "You
 cannot rename a Sales Header."), writable on BC (else read-only), emulated, AL type and length (Code upper-cased,
 `Application_StringExceededLength`), and the field's status test (Requested Delivery Date runs TestStatusOpen). All

@@ -7,7 +7,7 @@ with a new ETag and lastModifiedDateTime. The emulator therefore keeps one row, 
 shape from it through `salesHeader` in bc_page_overlay.json (table column -> API key). Fields API v2.0 lacks live
 on the API row under internal `@` keys the API never returns: `@yourReference` (Your Reference; posting copies it
 to the posted invoice's customerPurchaseOrderReference), `@quoteNumber` (Quote No., set by makeOrder) and
-`@workDescription` (the Work Description BLOB behind page 42's WorkDescription variable). Writes: pages_order_write.
+`@workDescription` (the Work Description BLOB behind page 42's WorkDescription variable). Writes: order_write.py.
 """
 
 from __future__ import annotations

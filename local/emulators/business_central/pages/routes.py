@@ -4,7 +4,7 @@ custom API (`/api/bcsalessync/integration/v1.0/...`) of the BC emulator.
 Why pages at all: API v2.0 has no resources, price lists, unit-of-measure conversions, write-in product setup or
 sales order Status text, so the sync reads and writes them through standard pages an administrator publishes as
 web services. Microsoft stops that at BC version 30, which is why every entity's source is pluggable
-(`pages_sources`) and the custom API route serves the same rows under API-style names.
+(`sources.py`) and the custom API route serves the same rows under API-style names.
 
 Accepted forms: `Company('Name')`, `Company(Name='Name')`, `Company(Id=<guid>)`, or `/ODataV4/{Service}?company=`
 (name or GUID); one to three path segments before `ODataV4` (`/{tenant}/{env}`, `/v2.0/{tenant}/{env}`, `/{env}`).
@@ -13,14 +13,13 @@ Accepted forms: `Company('Name')`, `Company(Name='Name')`, `Company(Id=<guid>)`,
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
-from local.emulators.business_central.api.writer import Writer
 from local.emulators.business_central.errors import BAD_REQUEST, METHOD_NOT_ALLOWED, NOT_FOUND, BcError
+from local.emulators.business_central.handler_context import CompanyScope
 from local.emulators.business_central.naming import etag_of
-from local.emulators.business_central.pages import custom as pages_custom
-from local.emulators.business_central.pages import seed as pages_seed
+from local.emulators.business_central.pages import custom
 from local.emulators.business_central.pages.context import Context
 from local.emulators.business_central.pages.data import find, page_rows, shape
 from local.emulators.business_central.pages.keys import key_text, parse_company, parse_key, parse_segment, split_path
@@ -30,35 +29,22 @@ from local.emulators.business_central.pages.schema import PageService, load_page
 from local.emulators.business_central.pages.write import create, delete, json_body, update
 from local.emulators.web import Request, Response
 
-if TYPE_CHECKING:
-    from local.emulators.business_central.app import BusinessCentralApp
-
 _ODATA = re.compile(r"^(?P<root>(?:/[^/]+){1,3}?/ODataV4)(?P<rest>/.*)?$")
 _CUSTOM = re.compile(r"^(?P<root>(?:/[^/]+){1,3}?/api/bcsalessync/integration/v1\.0)(?P<rest>/.*)?$")
 
 
-def handle(app: BusinessCentralApp, request: Request) -> Response:
+def handle(app: CompanyScope, request: Request) -> Response:
     """Every request that is not API v2.0 lands here (see `app.handle`)."""
     match = _ODATA.match(request.path)
     if match is not None:
         return _odata(app, request, request.base_url + match.group("root"), match.group("rest") or "")
     match = _CUSTOM.match(request.path)
     if match is not None:
-        return pages_custom.handle(app, request, request.base_url + match.group("root"), match.group("rest") or "")
+        return custom.handle(app, request, request.base_url + match.group("root"), match.group("rest") or "")
     raise BcError(404, NOT_FOUND, f"No HTTP resource was found that matches '{request.path}'.")
 
 
-def seed_demo(writer: Writer, company_id: str) -> dict[str, int]:
-    """Resources, price groups, a price list, unit conversions and the setup row of the demo company."""
-    return pages_seed.seed_demo(Context(writer, company_id))
-
-
-def seed_item_units(writer: Writer, company_id: str) -> int:
-    """The item unit rows of every item (bench data)."""
-    return pages_seed.seed_item_units(Context(writer, company_id))
-
-
-def _odata(app: BusinessCentralApp, request: Request, service_root: str, rest: str) -> Response:
+def _odata(app: CompanyScope, request: Request, service_root: str, rest: str) -> Response:
     segments = split_path(rest)
     if segments == ["$metadata"]:
         return metadata()

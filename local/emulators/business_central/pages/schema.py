@@ -77,7 +77,7 @@ class PageField:
 class PageService:
     name: str
     page_id: int
-    table: str  # store table family; "@salesOrders" / "@unitGroups" are views over API tables (pages_orders)
+    table: str  # store table family; "@salesOrders" / "@unitGroups" are views over API tables (orders.py)
     fields: dict[str, PageField]
     keys: tuple[str, ...]
     editable: bool
@@ -148,7 +148,7 @@ def _writable(spec: dict[str, Any], column: str | None, page_editable: bool) -> 
     if verdict.startswith("key (set on POST only)"):
         return "insert"
     if verdict.startswith(("yes", "conditional")):
-        return "always"  # conditional Editable expressions: the price-list status rule is in pages_rules
+        return "always"  # conditional Editable expressions: the price-list status rule is in rules.py
     if verdict.startswith("page variable") and "Rec.Validate" in verdict:
         return "always"  # a mapped page variable whose OnValidate writes the column
     return "never"

@@ -5,7 +5,7 @@ DeleteAllowed; 405), `If-Match` must be present (400 `BadRequest_InvalidToken`) 
 `Request_EntityChanged`), then each body property must exist on the page (400), be writable there (400) and fit
 its AL type (Code upper-cased and trimmed, `Application_StringExceededLength`). Deep insert does not exist on
 page services, so a nested object or array is refused. Everything runs in one store transaction, so a refused
-write leaves nothing behind. Page 42 (Sales Order) is a view over the API order: its PATCH is pages_order_write's.
+write leaves nothing behind. Page 42 (Sales Order) is a view over the API order: its PATCH is order_write.py's.
 """
 
 from __future__ import annotations

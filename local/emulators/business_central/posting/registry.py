@@ -1,7 +1,7 @@
 """Bound actions and admin-side business events of the BC emulator (ship and invoice, make order, post, cancel,
 payments, release). Each action is `(writer, company_id, entity_set, row) -> (entity set, row) | None`, and the
-app answers 204 with a `Location` header at the returned row. The logic lives in `posting*` modules; this module
-is only the registry, so `app` depends on one small surface.
+app answers 204 with a `Location` header at the returned row. The logic lives in the other `posting/` modules;
+this module is only the registry, so `app` depends on one small surface.
 """
 
 from __future__ import annotations
@@ -10,11 +10,7 @@ from collections.abc import Callable, Mapping
 
 from local.emulators.business_central import exchange_rates
 from local.emulators.business_central.api.writer import Writer
-from local.emulators.business_central.posting import actions as posting_actions
-from local.emulators.business_central.posting import admin as posting_admin
-from local.emulators.business_central.posting import inventory as inventory_admin
-from local.emulators.business_central.posting import payment_reversal
-from local.emulators.business_central.posting import ship as posting_ship
+from local.emulators.business_central.posting import actions, admin, inventory, payment_reversal, ship
 from local.emulators.business_central.schema import EntitySet
 from local.emulators.store import Row
 from local.emulators.web import Request, Response
@@ -22,22 +18,22 @@ from local.emulators.web import Request, Response
 Action = Callable[[Writer, str, EntitySet, Row], tuple[str, Row] | None]
 # `postAndSend` / `cancelAndSend` also e-mail the document in BC; the emulator sends nothing.
 ACTIONS: dict[tuple[str, str], Action] = {
-    ("salesOrders", "shipAndInvoice"): posting_actions.ship_and_invoice,
-    ("salesQuotes", "makeOrder"): posting_actions.make_order,
-    ("salesQuotes", "makeInvoice"): posting_actions.make_invoice,
-    ("salesInvoices", "post"): posting_actions.post_invoice,
-    ("salesInvoices", "postAndSend"): posting_actions.post_invoice,
-    ("salesInvoices", "cancel"): posting_actions.cancel_invoice,
-    ("salesInvoices", "cancelAndSend"): posting_actions.cancel_invoice,
+    ("salesOrders", "shipAndInvoice"): actions.ship_and_invoice,
+    ("salesQuotes", "makeOrder"): actions.make_order,
+    ("salesQuotes", "makeInvoice"): actions.make_invoice,
+    ("salesInvoices", "post"): actions.post_invoice,
+    ("salesInvoices", "postAndSend"): actions.post_invoice,
+    ("salesInvoices", "cancel"): actions.cancel_invoice,
+    ("salesInvoices", "cancelAndSend"): actions.cancel_invoice,
 }
 ADMIN_ROUTES: dict[tuple[str, str], Callable[[Writer, Request], Response]] = {
-    ("POST", "/_admin/payments"): posting_admin.apply_payment,
+    ("POST", "/_admin/payments"): admin.apply_payment,
     ("POST", "/_admin/payments/unapply"): payment_reversal.unapply_payment,
-    ("POST", "/_admin/release"): posting_admin.release_order,
-    ("POST", "/_admin/reopen"): posting_admin.reopen_order,
-    ("POST", "/_admin/backdate"): posting_admin.backdate_invoice,
-    ("POST", "/_admin/ship"): posting_ship.ship_order,
-    ("POST", "/_admin/inventory"): inventory_admin.set_inventory,
+    ("POST", "/_admin/release"): admin.release_order,
+    ("POST", "/_admin/reopen"): admin.reopen_order,
+    ("POST", "/_admin/backdate"): admin.backdate_invoice,
+    ("POST", "/_admin/ship"): ship.ship_order,
+    ("POST", "/_admin/inventory"): inventory.set_inventory,
     ("POST", "/_admin/exchangeRates"): exchange_rates.add_rate,
 }
 
