@@ -12,13 +12,13 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from local.emulators.business_central import exchange_rates
 from local.emulators.business_central.api import gl_accounts
 from local.emulators.business_central.api.business_relations import RELATED_CUSTOMER
 from local.emulators.business_central.api.writer import Writer
 from local.emulators.business_central.companies import add_company
 from local.emulators.business_central.pages import seed as page_seed
 from local.emulators.business_central.pages.context import Context
+from local.emulators.business_central.posting import exchange_rates
 
 SEED_NAMESPACE = uuid.UUID("0b7c4d0e-5a3b-4c1e-9f7a-2d6e8c9b1a20")
 COMPANY_NAME = "CRONUS USA, Inc."

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from local.emulators.business_central import exchange_rates
 from local.emulators.business_central.api.writer import Writer
-from local.emulators.business_central.posting import actions, admin, inventory, payment_reversal, ship
+from local.emulators.business_central.posting import actions, admin, exchange_rates, inventory, payment_reversal, ship
 from local.emulators.business_central.schema import EntitySet
 from local.emulators.store import Row
 from local.emulators.web import Request, Response
