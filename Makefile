@@ -47,7 +47,7 @@ demo: setup
 	$(PY) -m local.demo
 
 serve: setup
-	$(PY) -m local.serve
+	$(PY) -m local.stack.serve
 
 bench: setup
 	$(PY) -m bench

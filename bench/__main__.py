@@ -40,7 +40,7 @@ from local.emulators.business_central.seed import COMPANY_ID
 from local.emulators.dataverse.app import DataverseApp
 from local.emulators.service import EmulatorService
 from local.emulators.web import EmulatorHTTPServer, serve_in_thread
-from local.stack import LocalStack
+from local.stack.launcher import LocalStack
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 ACCOUNTS = 20_000

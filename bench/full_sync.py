@@ -28,7 +28,7 @@ from typing import Any
 import requests
 
 from bench.probe import session
-from local.stack import LocalStack, quiet_timers
+from local.stack.launcher import LocalStack, quiet_timers
 
 TO_SALES = {"customers": 10_000, "contacts": 10_000, "items": 2_000}
 TO_BC = {"accounts": 10_000, "contacts": 10_000}

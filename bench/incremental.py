@@ -25,7 +25,7 @@ import time
 from typing import Any
 
 from bench.probe import COMPANY, SHORT, Meter, Usage, bc_api, dataverse_api, run_timer, session
-from local.stack import LocalStack
+from local.stack.launcher import LocalStack
 
 TIMER = "incremental_sync"
 SCHEDULE = "SYNC_SCHEDULE"

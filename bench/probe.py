@@ -10,7 +10,7 @@ from typing import Any
 import requests
 
 from local.emulators.business_central.seed import COMPANY_ID
-from local.stack import LocalStack
+from local.stack.launcher import LocalStack
 
 BC_RESOURCE = "https://api.businesscentral.dynamics.com"
 SIDES = ("business_central", "dataverse")

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from bench.probe import COMPANY, SHORT, Meter, bc_api, session
-from local.stack import LocalStack
+from local.stack.launcher import LocalStack
 
 WARM_UP = 20
 CALLS = 200

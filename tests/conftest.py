@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from local.azurite import connection_string, start_azurite
-from local.emulators.tokens import acquire_local_token
-from local.processes import free_port, start_python_module
+from local.emulators.identity.tokens import acquire_local_token
+from local.stack.azurite import connection_string, start_azurite
+from local.stack.processes import free_port, start_python_module
 
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
 CLIENT_SECRET = "test-secret"

@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from typing import Any, Protocol
 
+from local.emulators.identity.tokens import InvalidToken, Principal, TokenValidator
 from local.emulators.protection import FaultInjector, Limits, ServiceProtection, Stats, Throttled
-from local.emulators.tokens import InvalidToken, Principal, TokenValidator
 from local.emulators.web import HttpError, Request, Response
 
 BATCH_MARKER = "$batch"

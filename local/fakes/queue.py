@@ -4,7 +4,7 @@ Why semantics and not just a list: the queue-triggered code is only correct if i
 it (a repeated send dropped by duplicate detection, a scheduled retry that is not visible before its time, a crash
 that makes the message come back once its lock expires, poison messages dead-lettered after `max_delivery_count`).
 A list would let code pass locally that loses or repeats work in Azure. Time comes from an injectable clock, so
-tests move it instead of sleeping. `local/broker.py` feeds the same store from the real SDK over AMQP.
+tests move it instead of sleeping. `local/host/broker.py` feeds the same store from the real SDK over AMQP.
 """
 
 from __future__ import annotations

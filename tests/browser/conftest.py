@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
 
-from local.azurite import connection_string
-from local.stack import LocalStack, quiet_timers
+from local.stack.azurite import connection_string
+from local.stack.launcher import LocalStack, quiet_timers
 from tests.browser.scenario import Scenario
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ from azure.data.tables import TableServiceClient
 
 from local.emulators.business_central.seed import COMPANY_ID
 from local.emulators.business_central.seed import seeded_id as bc_seeded
-from local.stack import LocalStack
+from local.stack.launcher import LocalStack
 
 DV_API = "/api/data/v9.2"
 BC_RESOURCE = "https://api.businesscentral.dynamics.com"

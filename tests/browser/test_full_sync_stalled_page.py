@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from local.azurite import connection_string
+from local.stack.azurite import connection_string
 from shared.domain.records import LineStatus, ReviewLine, SyncRun
 from shared.domain.watermarks import format_instant
 from shared.storage.runs import TableRunStore

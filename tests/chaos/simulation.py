@@ -8,7 +8,7 @@ Writes are POST/PUT/PATCH/MERGE/DELETE, `$batch` and Table transactions included
 the batch runner reading back, is a read: a crash before it leaves the same state as one before the next write).
 
 Why patch `requests`: the app must not know it is tested. Every outgoing call of the app (its connectors and the
-Azure SDK's default transport) goes through `HTTPAdapter.send`, as `local/host_chaos.py` found; the crash is its
+Azure SDK's default transport) goes through `HTTPAdapter.send`, as `local/host/chaos.py` found; the crash is its
 `WorkerCrashed`, a BaseException nothing in the app catches, so the work stops where it is. Unlike the host's hook,
 this one counts writes across all threads of one invocation (the coupling store reads in a pool), and once the
 worker is dead every later request of that invocation dies too, as a killed process sends nothing more.
@@ -34,7 +34,7 @@ from urllib.parse import unquote, urlsplit
 import requests.adapters
 
 from local.fakes.queue import DEFAULT_LOCK_DURATION, InMemoryJobQueue, LockedMessage, MessageLockLost
-from local.host_chaos import WorkerCrashed
+from local.host.chaos import WorkerCrashed
 from shared.domain.errors import SyncError
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "MERGE", "DELETE"})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from local.host_chaos import WorkerCrashed
+from local.host.chaos import WorkerCrashed
 from shared.domain.records import Counters, SyncJob
 from shared.services.coupling import uncouple
 from shared.services.incremental import run_mapping

@@ -1,5 +1,5 @@
-"""One contract for `BusinessCentralClientPort`, run against the in-memory fake and the real client (over HTTP,
-against the BC emulator), so the fake services are tested with cannot drift from what production code meets.
+"""One contract for `BusinessCentralClientPort`: the real client over HTTP against the BC emulator, which every
+service test runs on too (there is no in-memory BC client: issue 21 measured that nothing fast needed one).
 
 Each test states an observable rule the sync relies on: idempotent create with a chosen id, `If-Match` and the
 409 merge retry, closed-bound change reads, batches in order with BC's stop/continue/rollback rules, bound actions
@@ -17,10 +17,9 @@ from typing import Any
 
 import pytest
 
-from local.emulators.business_central import pages_seed
-from local.emulators.business_central.pages_sources import CUSTOM_SOURCES, SOURCES
+from local.emulators.business_central.pages import seed as pages_seed
+from local.emulators.business_central.pages.sources import CUSTOM_SOURCES, SOURCES
 from local.emulators.business_central.seed import COMPANY_ID, COMPANY_NAME
-from local.fakes.business_central import InMemoryBusinessCentralClient
 from shared.connectors.bc_odata import location_target
 from shared.connectors.business_central import BusinessCentralClient
 from shared.connectors.entity_sources import DEFAULT_SOURCES, EntitySources, sources_from_settings
@@ -29,21 +28,9 @@ from shared.domain.errors import ConcurrencyError, FatalError, NotFoundError
 from shared.ports import BusinessCentralClientPort, Row
 from tests.conftest import BC_RESOURCE, TENANT
 
+pytestmark = pytest.mark.integration
+
 PAGE_SIZE = 3
-
-
-def fake_client(sources: EntitySources = DEFAULT_SOURCES) -> InMemoryBusinessCentralClient:
-    """The fake holding what the emulator's demo seed holds where the contract reads it."""
-    fake = InMemoryBusinessCentralClient({COMPANY_ID: COMPANY_NAME}, COMPANY_NAME, sources=sources, page_size=PAGE_SIZE)
-    for number, name, price, cost in pages_seed.RESOURCES:
-        fields = {"No": number, "Name": name, "Unit_Price": price, "Unit_Cost": cost, "Base_Unit_of_Measure": "HOUR"}
-        fake.seed_page_row("ResourceCard", fields)
-        resource = {"id": pages_seed.seeded_id("resource", number), "number": number, "displayName": name}
-        fake.seed_entity("resources", {**resource, "unitPrice": price})
-    for line_no, asset_type, asset, line_price in pages_seed.PRICE_LINES:
-        line = {"Price_List_Code": pages_seed.PRICE_LIST, "Line_No": line_no, "Asset_Type": asset_type}
-        fake.seed_page_row("PriceListLines", {**line, "Asset_No": asset, "Unit_Price": line_price})
-    return fake
 
 
 def real_client(request: pytest.FixtureRequest, sources: EntitySources = DEFAULT_SOURCES) -> BusinessCentralClient:
@@ -55,9 +42,9 @@ def real_client(request: pytest.FixtureRequest, sources: EntitySources = DEFAULT
     return BusinessCentralClient(base, tokens, COMPANY_NAME, http=http, sources=sources, page_size=PAGE_SIZE)
 
 
-@pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.integration)])
+@pytest.fixture
 def bc(request: pytest.FixtureRequest) -> Iterator[BusinessCentralClientPort]:
-    yield fake_client() if request.param == "fake" else real_client(request)
+    yield real_client(request)
 
 
 def rows(pages: Iterator[Any]) -> list[Row]:
@@ -242,10 +229,9 @@ def test_list_page_selects_and_filters_in_key_order(bc: BusinessCentralClientPor
     assert set(found[0]) == {"@odata.etag", "No", "Name"}
 
 
-@pytest.mark.parametrize("kind", ["fake", pytest.param("real", marks=pytest.mark.integration)])
-def test_an_entity_moved_to_the_custom_route_is_read_there(request: pytest.FixtureRequest, kind: str) -> None:
+def test_an_entity_moved_to_the_custom_route_is_read_there(request: pytest.FixtureRequest) -> None:
     sources = DEFAULT_SOURCES.with_custom("resource")
-    bc: BusinessCentralClientPort = fake_client(sources) if kind == "fake" else real_client(request, sources)
+    bc: BusinessCentralClientPort = real_client(request, sources)
     source = sources.get("resource")
     found = rows(bc.list_changed_since(source.name, None, source.select(["number", "displayName"])))
     assert ("R0010", "Lina Townsend") in [(row["number"], row["displayName"]) for row in found]
@@ -255,7 +241,7 @@ def test_an_entity_moved_to_the_custom_route_is_read_there(request: pytest.Fixtu
 
 # -- the entity-source table agrees with the emulator's --------------------------------------------------------
 def test_entity_sources_match_the_emulators_description() -> None:
-    from local.emulators.business_central.pages_custom import custom_sets
+    from local.emulators.business_central.pages.custom import custom_sets
 
     for entity, theirs in SOURCES.items():
         ours = DEFAULT_SOURCES.get(entity)
@@ -321,9 +307,8 @@ def test_a_listed_page_reads_back_as_one_range(bc: BusinessCentralClientPort) ->
     assert bc.id_range_filter("unitGroups", "Item|00000000-0000-0000-0000-000000000001", "Resource|R0010") is None
 
 
-@pytest.mark.integration
 def test_page_entities_are_read_several_keys_at_a_time(request: pytest.FixtureRequest) -> None:
-    """The client's page layer (the fake keeps canonical sets as plain rows): one keyed `$filter` per 15 ids."""
+    """The client's page layer: one keyed `$filter` per 15 ids."""
     bc = real_client(request)
     numbers = [number for number, *_ in pages_seed.RESOURCES]
     got = bc.get_entities("resources", [*numbers, "R9999"], ["number", "displayName"])
@@ -337,7 +322,6 @@ def test_page_entities_are_read_several_keys_at_a_time(request: pytest.FixtureRe
     assert sorted(got) == sorted(groups) and all(row["code"] for row in got.values())
 
 
-@pytest.mark.integration
 def test_a_listed_run_of_page_entities_reads_back_as_one_key_range(request: pytest.FixtureRequest) -> None:
     """Pages are listed by their key: the run's key range (leading fields fixed where equal) holds every id of it."""
     bc = real_client(request)

@@ -1,6 +1,5 @@
-"""The sales order pages through `BusinessCentralClientPort`, against the in-memory fake and the real client (over
-HTTP, against the BC emulator): page 42 "Sales Order" (`SalesOrder`, entity `salesOrderHeader`) and SalesOrderList
-(9305, entity `salesOrderStatus`).
+"""The sales order pages through `BusinessCentralClientPort`, the real client over HTTP against the BC emulator:
+page 42 "Sales Order" (`SalesOrder`, entity `salesOrderHeader`) and SalesOrderList (9305, entity `salesOrderStatus`).
 
 The rules the sync relies on: both pages show the API order itself, so a page-42 write gives the API order a new
 ETag and a later lastModifiedDateTime; the canonical calls (`salesOrderHeaders`, key `Order|<number>`) read and write
@@ -20,12 +19,14 @@ from shared.connectors.bc_odata import location_target
 from shared.connectors.entity_sources import DEFAULT_SOURCES
 from shared.domain.errors import ConcurrencyError, ErrorKind, SyncError
 from shared.ports import BusinessCentralClientPort, Row
-from tests.contract.test_bc_client_contract import fake_client, real_client, rows, sales_order
+from tests.contract.test_bc_client_contract import real_client, rows, sales_order
+
+pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.integration)])
+@pytest.fixture
 def bc(request: pytest.FixtureRequest) -> Iterator[BusinessCentralClientPort]:
-    yield fake_client() if request.param == "fake" else real_client(request)
+    yield real_client(request)
 
 
 def key_of(order: Row) -> dict[str, str]:

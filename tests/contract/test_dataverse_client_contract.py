@@ -1,5 +1,5 @@
-"""One contract for `DataverseClientPort`, run against the in-memory fake and the real client (over HTTP, against
-the Dataverse emulator), so the fake the services are tested with cannot drift from what production code meets.
+"""One contract for `DataverseClientPort`: the real client over HTTP against the Dataverse emulator, which every
+service test runs on too (there is no in-memory Dataverse client: issue 21 measured that nothing fast needed one).
 
 Each test states an observable rule the sync relies on: reads that say None for a missing row, closed-bound change
 reads in `modifiedon` order, delta links that report deletions, creates that a retry can never duplicate, updates
@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from local.fakes.dataverse import InMemoryDataverseClient
 from shared.connectors.dataverse import DataverseClient, advance_boundary, bind, dedupe_boundary
 from shared.connectors.dataverse_errors import BulkWriteError
 from shared.connectors.errors import ApiError
@@ -26,19 +25,18 @@ from shared.ports import DataverseClientPort, Page, Row
 PAYLOAD_ERROR = "0x80048d19"
 
 
-Client = DataverseClient | InMemoryDataverseClient  # both expose `create_post(..., post_id=)` beyond the port
+pytestmark = pytest.mark.integration
+
+Client = DataverseClient  # it exposes `create_post(..., post_id=)` beyond the port
 
 
-def both_implement_the_port(real: DataverseClient, fake: InMemoryDataverseClient) -> list[DataverseClientPort]:
-    """Never called: mypy proves here that both classes satisfy `DataverseClientPort`."""
-    return [real, fake]
+def implements_the_port(real: DataverseClient) -> DataverseClientPort:
+    """Never called: mypy proves here that the client satisfies `DataverseClientPort`."""
+    return real
 
 
-@pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.integration)])
+@pytest.fixture
 def dv(request: pytest.FixtureRequest) -> Iterator[Client]:
-    if request.param == "fake":
-        yield InMemoryDataverseClient()
-        return
     emulator = request.getfixturevalue("dataverse")
     tokens = request.getfixturevalue("authority").token_provider(emulator.base_url)
     yield DataverseClient(emulator.base_url, tokens, sleep=lambda _: None)

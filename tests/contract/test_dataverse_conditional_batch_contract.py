@@ -1,4 +1,4 @@
-"""Contract (fake and real client, the latter against the emulator): PATCH operations in `$batch`, each with its own
+"""Contract (the real client against the emulator): PATCH operations in `$batch`, each with its own
 `If-Match`, are how the runs update coupled rows (issue 17). A stale one loses alone, with Dataverse's 412
 ConcurrencyVersionMismatch body, and the others of the batch are applied; the run relies on exactly that."""
 
@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import uuid
 
-from local.fakes.dataverse import InMemoryDataverseClient
 from shared.connectors.dataverse import DataverseClient
-from tests.contract.test_dataverse_client_contract import dv  # noqa: F401 (the fake and the real client)
+from tests.contract.test_dataverse_client_contract import dv  # noqa: F401 (the real client on the emulator)
 
-Client = DataverseClient | InMemoryDataverseClient
+Client = DataverseClient
 
 
 def read_account(client: Client, name: str) -> tuple[str, str]:

@@ -1,7 +1,7 @@
 """The `JobQueue.send` contract, run against both implementations so the fake cannot drift from the real thing.
 
 `in-memory` is `InMemoryJobQueue` itself. `service-bus` is the real adapter and the real azure-servicebus SDK over
-AMQP to `local/broker.py`, which files what it accepts into an `InMemoryJobQueue`; that store is where both cases
+AMQP to `local/host/broker.py`, which files what it accepts into an `InMemoryJobQueue`; that store is where both cases
 are observed, with one fake clock shared by sender and store so scheduled times can be checked exactly.
 """
 
@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 import pytest
 
 from local.fakes.queue import InMemoryJobQueue, to_function_message
-from local.processes import free_port
+from local.stack.processes import free_port
 from shared.domain.jobs import JobKind, JobMessage, chunk_message_id
 from shared.ports import JobQueue
 from shared.queue import ServiceBusJobQueue, job_from_function_message
 
 if TYPE_CHECKING:
-    from local.broker import RunningBroker
+    from local.host.broker import RunningBroker
 
 QUEUE = "sync-jobs"
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -59,7 +59,7 @@ class ServiceBusSide:
 @pytest.fixture(scope="module")
 def service_bus() -> Iterator[ServiceBusSide]:
     """One broker and one adapter (one AMQP connection) for the module: a connection costs ~0.5 s."""
-    from local.broker import start_broker
+    from local.host.broker import start_broker
 
     running = start_broker({}, port=free_port())
     clock = FakeClock()

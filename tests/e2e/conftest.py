@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from local.stack import LocalStack, quiet_timers
+from local.stack.launcher import LocalStack, quiet_timers
 
 
 def seeded_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:

@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 import function_app
-from local.stack import LOCAL_FUNCTION_KEY, LocalStack
+from local.stack.launcher import LOCAL_FUNCTION_KEY, LocalStack
 from shared.triggers.openapi import document
 from tests.e2e.conftest import seeded_stack
 

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from local.emulators.business_central.seed import COMPANY_ID
-from local.stack import LocalStack
+from local.stack.launcher import LocalStack
 from shared.storage.couplings import TableCouplingStore
 from shared.storage.tables import TableFactory
 

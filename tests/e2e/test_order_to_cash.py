@@ -7,7 +7,7 @@ total and tax equal BC's to the cent all along, and its status goes Billed -> Pa
 
 Its own stack (as the fidelity test): it sets the items' VAT groups, a second unit of the chair and the freight
 account in the setup, none of which the tests of the session stack expect. The steps are the demo's own
-(`local/demo_cash.py`), so `make demo` shows what this test checks.
+(`local/demo/cash.py`), so `make demo` shows what this test checks.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from typing import Any
 
 import pytest
 
-from local.demo import Story
-from local.demo_cash import (
+from local.demo.cash import (
     BOX,
     CHAIR,
     DESK,
@@ -34,8 +33,9 @@ from local.demo_cash import (
     ship_and_invoice,
     submit_mixed_order,
 )
+from local.demo.story import Story
 from local.emulators.business_central.seed import seeded_id as bc_id
-from local.stack import LocalStack
+from local.stack.launcher import LocalStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
 WRITE_IN = "WRITE-IN"

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from local.demo import Story
-from local.demo_documents import submit_sales_order
-from local.demo_full_sync import run_full_sync
+from local.demo.documents import submit_sales_order
+from local.demo.full_sync import run_full_sync
+from local.demo.story import Story
 from local.emulators.business_central.seed import seeded_id as bc_id
-from local.stack import LocalStack
+from local.stack.launcher import LocalStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
 WRITE_IN = "WRITE-IN"

@@ -14,7 +14,7 @@ import requests
 
 from local.emulators.business_central.seed import COMPANY_ID
 from local.emulators.business_central.seed import seeded_id as bc_id
-from local.stack import LocalStack
+from local.stack.launcher import LocalStack
 
 pytestmark = pytest.mark.integration
 DV_API = "/api/data/v9.2"

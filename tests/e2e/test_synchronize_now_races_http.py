@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from local.emulators.business_central.seed import COMPANY_ID
-from local.stack import LocalStack
+from local.stack.launcher import LocalStack
 from tests.e2e.test_security_and_concurrency import DV_API, _bc_customer, token
 
 pytestmark = pytest.mark.integration

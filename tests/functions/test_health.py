@@ -13,7 +13,7 @@ import pytest
 from azure.data.tables import TableServiceClient
 
 from local.fakes.queue import InMemoryJobQueue
-from local.processes import free_port
+from local.stack.processes import free_port
 from shared.domain.errors import FatalError
 from shared.domain.jobs import JobKind, JobMessage
 from shared.domain.records import Counters, LineStatus, ReviewLine, SyncJob, SyncRun

@@ -1,4 +1,4 @@
-"""The Bicep lint (local/bicep_lint.py): each class of mistake, fed as a small bad sample, gives exactly its finding,
+"""The Bicep lint (tools/bicep/lint.py): each class of mistake, fed as a small bad sample, gives exactly its finding,
 and the correct forms of the same constructs give none (so the zero findings on infra/ mean something)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from local.bicep_lint import is_sensitive_name, lint_file, lint_paths
+from tools.bicep.lint import is_sensitive_name, lint_file, lint_paths
 
 OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
 DESCRIBED = "@description('Who gets the role.')\nparam principalId string\n"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from local.bicep_lint import lint_paths
-from local.bicep_syntax import BicepFile, parse, syntax_errors
+from tools.bicep.lint import lint_paths
+from tools.bicep.syntax import BicepFile, parse, syntax_errors
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from local.bicep_syntax import BicepFile, object_entries, string_value, text, walk
 from shared.services.setup import KEYS
 from shared.storage.tables import TABLE_NAMES
+from tools.bicep.syntax import BicepFile, object_entries, string_value, text, walk
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"

@@ -22,14 +22,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from local.emulators.identity import DEFAULT_IDENTITY_HEADER
-from local.emulators.identity_credentials import (
+from local.emulators.identity.authority import DEFAULT_IDENTITY_HEADER
+from local.emulators.identity.credentials import (
     SYSTEM_ASSIGNED_CLIENT_ID,
     certificate_thumbprints,
     verify_client_assertion,
 )
-from local.emulators.identity_oauth import TokenError, app_object_id
-from local.processes import free_port
+from local.emulators.identity.oauth import TokenError, app_object_id
+from local.stack.processes import free_port
 from shared.connectors.auth import (
     CertificateTokenProvider,
     ClientSecretTokenProvider,

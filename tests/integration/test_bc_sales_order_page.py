@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from local.emulators.business_central.pages_sources import CUSTOM_ROUTE
+from local.emulators.business_central.pages.sources import CUSTOM_ROUTE
 from local.emulators.business_central.seed import COMPANY_ID
 from tests.conftest import TENANT, BusinessCentralHandle
 

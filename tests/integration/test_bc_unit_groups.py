@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from local.emulators.business_central import pages_seed
+from local.emulators.business_central.pages import seed as pages_seed
 from local.emulators.business_central.seed import ITEMS
 from tests.conftest import BusinessCentralHandle
 from tests.integration.test_bc_pages import code, get, page_root

@@ -20,9 +20,10 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from local.emulators import identity_keys, identity_oauth
-from local.emulators.tokens import InvalidToken, TokenValidator, acquire_local_token
-from local.processes import ChildProcess, free_port, start_python_module
+from local.emulators.identity import keys as identity_keys
+from local.emulators.identity import oauth as identity_oauth
+from local.emulators.identity.tokens import InvalidToken, TokenValidator, acquire_local_token
+from local.stack.processes import ChildProcess, free_port, start_python_module
 
 pytestmark = pytest.mark.integration
 

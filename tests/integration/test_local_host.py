@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from local.fakes.queue import InMemoryJobQueue
-from local.processes import REPO_ROOT, ChildProcess, free_port, start_python_module
+from local.stack.processes import REPO_ROOT, ChildProcess, free_port, start_python_module
 from shared.domain.jobs import JobKind, JobMessage
 
 pytestmark = pytest.mark.integration
@@ -306,7 +306,7 @@ def test_an_unresolved_setting_stops_start_up_with_the_reason(tmp_path: Path) ->
 
 def test_in_process_senders_reach_the_host_through_host_queues(tmp_path: Path) -> None:
     """`HostQueues.for_name` is the running host's queue: a `JobQueue` in the same process delivers to it."""
-    from local.host import HostOptions, HostQueues, LocalHost
+    from local.host.functions_host import HostOptions, HostQueues, LocalHost
     from tests.integration import host_test_app
 
     saved = dict(os.environ)
@@ -330,9 +330,9 @@ def test_in_process_senders_reach_the_host_through_host_queues(tmp_path: Path) -
 # -- lock renewal (in-process, with short locks) ------------------------------------------------------------------
 def run_slow_function(lock: float, renewal: float, slow_first: float) -> tuple[list[int], InMemoryJobQueue]:
     """Deliver one message to a function that takes `slow_first` seconds on its first delivery."""
-    from local.host_functions import Invoker, QueueFunction
-    from local.host_queues import QueueRunner
-    from local.host_settings import HostConfig
+    from local.host.functions import Invoker, QueueFunction
+    from local.host.queues import QueueRunner
+    from local.host.settings import HostConfig
 
     seen: list[int] = []
 
@@ -387,13 +387,13 @@ def test_lock_renewal_stops_at_max_auto_lock_renewal_duration() -> None:
     ],
 )
 def test_route_templates(template: str, path: str, expected: dict[str, str] | None) -> None:
-    from local.host_routes import RouteTemplate, split_path
+    from local.host.routes import RouteTemplate, split_path
 
     assert RouteTemplate.parse(template).match(split_path(path)) == expected
 
 
 def test_route_precedence_prefers_literals_then_constraints_then_parameters() -> None:
-    from local.host_routes import RouteTemplate
+    from local.host.routes import RouteTemplate
 
     templates = ["couplings/{m}/{id}", "couplings/{m}/{id?}", "couplings/{m}/match", "couplings/{m}/{id:int}"]
     ordered = sorted(templates, key=lambda t: RouteTemplate.parse(t).precedence)
@@ -402,15 +402,15 @@ def test_route_precedence_prefers_literals_then_constraints_then_parameters() ->
 
 @pytest.mark.parametrize("template", ["a/{x:nope}", "file.{ext}", "{*rest}/tail", "{a?}/b"])
 def test_route_templates_the_host_cannot_honour_are_refused(template: str) -> None:
-    from local.host_routes import RouteTemplate
-    from local.host_settings import HostConfigurationError
+    from local.host.routes import RouteTemplate
+    from local.host.settings import HostConfigurationError
 
     with pytest.raises(HostConfigurationError):
         RouteTemplate.parse(template)
 
 
 def test_local_settings_follow_core_tools(tmp_path: Path) -> None:
-    from local.host_settings import HostConfigurationError, export_values, load_local_settings, resolve
+    from local.host.settings import HostConfigurationError, export_values, load_local_settings, resolve
 
     (tmp_path / "local.settings.json.example").write_text(
         json.dumps({"Values": {"A": "file", "B": "file", "N": 3, "T": True}, "Host": {"LocalHttpPort": 7999}})

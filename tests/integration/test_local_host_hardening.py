@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from local.processes import ChildProcess, free_port, start_python_module
+from local.stack.processes import ChildProcess, free_port, start_python_module
 
 pytestmark = pytest.mark.integration
 

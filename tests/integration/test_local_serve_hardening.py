@@ -1,11 +1,11 @@
-"""`make serve` (python -m local.serve) and `LocalStack` start, stop and restart cleanly (issue 18, part 4).
+"""`make serve` (python -m local.stack.serve) and `LocalStack` start, stop and restart cleanly (issue 18, part 4).
 
 Why these exist: after a stop the stack could not start again for about 60 s (the broker port was probed without
 SO_REUSEADDR while the last run's connections sat in TIME_WAIT); a second SIGTERM during the stop interrupted it and
 left the emulators and Azurite running; and a port in use ended in tracebacks. Everything here runs real processes
 on loopback ports; each wait has a generous timeout that only a hang or a leftover process reaches.
 
-Processes are found through /proc: every child of `local.serve` leads its own session (start_new_session), so a
+Processes are found through /proc: every child of `local.stack.serve` leads its own session (start_new_session), so a
 process is the stack's when its parent is the serve process or its session is one a child leads.
 """
 
@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from local.broker import start_broker
-from local.processes import REPO_ROOT, free_port, wait_for_port
-from local.stack import DEFAULT_PORTS, PORT_ENV, LocalStack
+from local.host.broker import start_broker
+from local.stack.launcher import DEFAULT_PORTS, PORT_ENV, LocalStack
+from local.stack.processes import REPO_ROOT, free_port, wait_for_port
 
 pytestmark = pytest.mark.integration
 
@@ -87,9 +87,9 @@ def eventually(probe: Callable[[], bool], timeout: float, message: Callable[[], 
 
 @contextlib.contextmanager
 def serving(ports: dict[str, int]) -> Iterator[subprocess.Popen[str]]:
-    """`python -m local.serve` in a new process group; whatever happens, nothing of it outlives the test."""
+    """`python -m local.stack.serve` in a new process group; whatever happens, nothing of it outlives the test."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "local.serve"],
+        [sys.executable, "-m", "local.stack.serve"],
         cwd=REPO_ROOT,
         env=serve_env(ports),
         stdout=subprocess.PIPE,

@@ -1,4 +1,4 @@
-"""`make serve` (python -m local.serve) brings every part up on its ports, and Ctrl-C (SIGINT) stops them all."""
+"""`make serve` (python -m local.stack.serve) brings every part up on its ports, and Ctrl-C (SIGINT) stops them all."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from local.processes import REPO_ROOT, free_port, wait_for_port
-from local.stack import PORT_ENV
+from local.stack.launcher import PORT_ENV
+from local.stack.processes import REPO_ROOT, free_port, wait_for_port
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,7 @@ def test_serve_starts_the_stack_and_sigint_stops_every_child() -> None:
     }
     env = {**os.environ, **{PORT_ENV[name]: str(port) for name, port in ports.items()}}
     process = subprocess.Popen(
-        [sys.executable, "-m", "local.serve"],
+        [sys.executable, "-m", "local.stack.serve"],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -1,5 +1,5 @@
 """The Service Bus adapter's own promises (lazy import, emulator-only keys, message fields, batches, errors), with
-the real SDK against `local/broker.py`, and the in-memory queue's peek-lock semantics the local host relies on."""
+the real SDK against `local/host/broker.py`, and the in-memory queue's peek-lock semantics the local host relies on."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from azure.functions.servicebus import ServiceBusMessage as FunctionMessage
 from azure.servicebus import exceptions as sb
 
 from local.fakes.queue import InMemoryJobQueue, MessageLockLost, to_function_message
-from local.processes import REPO_ROOT, free_port
+from local.stack.processes import REPO_ROOT, free_port
 from shared.domain.errors import ErrorKind, FatalError, SyncError
 from shared.domain.jobs import JobKind, JobMessage
 from shared.queue import (
@@ -27,7 +27,7 @@ from shared.queue import (
 )
 
 if TYPE_CHECKING:
-    from local.broker import RunningBroker
+    from local.host.broker import RunningBroker
 
 EMULATOR = "Endpoint=sb://localhost:5672;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=k;"
 AZURE = "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=k"
@@ -37,7 +37,7 @@ JOB = JobMessage(JobKind.MAPPING_RUN, "mapping/CUSTOMER/2026-01-05T09:00", {"map
 
 @pytest.fixture(scope="module")
 def broker() -> Iterator[RunningBroker]:
-    from local.broker import start_broker
+    from local.host.broker import start_broker
 
     running = start_broker({}, port=free_port())
     yield running

@@ -1,6 +1,7 @@
 """POSTEDSALESINV-INV amounts (issue 20 item 2): a posted invoice reaches Sales with BC's tax, amounts, unit and line
 number on its details, and totals equal to BC's to the cent for a mixed invoice (two VAT rates, a line discount, an
-invoice discount); rules in shared/domain/invoices.py, BC's VAT in local/emulators/business_central/document_tax.py."""
+invoice discount); rules in shared/domain/invoices.py, BC's VAT in
+local/emulators/business_central/api/document_tax.py."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from local.emulators.business_central.pages_seed import RESOURCES
+from local.emulators.business_central.pages.seed import RESOURCES
 from shared.services.matching import match_and_couple
 from tests.sync.conftest import SyncStack
 from tests.sync.test_incremental import dv_get

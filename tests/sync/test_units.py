@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from local.emulators.business_central.pages_seed import RESOURCES
+from local.emulators.business_central.pages.seed import RESOURCES
 from local.emulators.business_central.seed import ITEMS
 from shared.services.incremental import run_mapping
 from shared.services.matching import match_and_couple

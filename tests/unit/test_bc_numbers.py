@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from local.emulators.business_central.pages_schema import load_pages
+from local.emulators.business_central.pages.schema import load_pages
 from shared.connectors.bc_pages import page_sources
 from shared.connectors.entity_sources import DEFAULT_SOURCES
 from shared.mappings import get_mapping, mapping_names

@@ -10,7 +10,7 @@ import json
 import os
 from typing import Any
 
-from local.emulators.business_central.pages_schema import load_pages
+from local.emulators.business_central.pages.schema import load_pages
 from local.emulators.business_central.schema import EDM_OF_KIND as BC_EDM
 from local.emulators.business_central.schema import load_schema as load_bc
 from local.emulators.dataverse.schema import EDM_OF_KIND as DATAVERSE_EDM

@@ -1,7 +1,8 @@
 """The layering of ARCHITECTURE section 2, checked on every module's imports (not just by review).
 
 triggers -> services -> domain; services -> ports; connectors, storage and queue implement ports and may import
-domain; only bootstrap wires concrete classes; domain imports no third-party package; shared never imports local.
+domain; only bootstrap wires concrete classes; domain imports no third-party package; the app (shared/,
+function_app.py) never imports local/, tools/, tests/ or bench/.
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ def test_adapters_and_logic_never_import_triggers_or_bootstrap(folder: str) -> N
 
 
 def test_shared_never_imports_local_or_tests() -> None:
-    for path in sorted(SHARED.rglob("*.py")):
-        bad = {name for name in imports_of(path) if name.split(".")[0] in ("local", "tests", "bench")}
+    for path in [ROOT / "function_app.py", *sorted(SHARED.rglob("*.py"))]:
+        bad = {name for name in imports_of(path) if name.split(".")[0] in ("local", "tools", "tests", "bench")}
         assert bad == set(), f"{path.relative_to(ROOT)} imports {bad}"
 
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from local.emulators.business_central.pages_custom import custom_sets
-from local.emulators.business_central.pages_query import resolver as page_resolver
-from local.emulators.business_central.pages_schema import encode_member, load_pages
-from local.emulators.business_central.reads import resolver as bc_resolver
+from local.emulators.business_central.api.reads import resolver as bc_resolver
+from local.emulators.business_central.pages.custom import custom_sets
+from local.emulators.business_central.pages.query import resolver as page_resolver
+from local.emulators.business_central.pages.schema import encode_member, load_pages
 from local.emulators.business_central.schema import SCHEMA_DIR, Property
 from local.emulators.business_central.schema import load_schema as load_bc
 from local.emulators.dataverse.reads import resolver as dataverse_resolver

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from local import mapping_docs
 from shared.domain.mapping import TableMapping
 from shared.mappings import CATALOG, describe, describe_all, mapping_names
+from tools import mapping_docs
 
 
 def test_the_committed_docs_equal_a_fresh_rendering() -> None:
     committed = mapping_docs.DOCS.read_text(encoding="utf-8")
-    assert committed == mapping_docs.render(), "docs/mappings.md is out of date: run python -m local.mapping_docs"
+    assert committed == mapping_docs.render(), "docs/mappings.md is out of date: run python -m tools.mapping_docs"
 
 
 def test_rendering_is_deterministic() -> None:

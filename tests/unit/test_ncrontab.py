@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from local.ncrontab import (
+from local.host.ncrontab import (
     CronSchedule,
     IntervalSchedule,
     ScheduleError,

@@ -6,8 +6,8 @@ import sys
 
 from local.emulators.business_central.app import BC_RESOURCE, BusinessCentralApp
 from local.emulators.cli import run_emulator
+from local.emulators.identity.tokens import TokenValidator, local_authority_settings
 from local.emulators.service import EmulatorService
-from local.emulators.tokens import TokenValidator, local_authority_settings
 
 
 def build_service(host: str = "127.0.0.1", port: int = 7081, *, auth: bool = True) -> EmulatorService:

@@ -1,5 +1,5 @@
 """Routes of the Business Central emulator: API v2.0 (company-scoped or `?company=`), its JSON `$batch`, bound
-actions, and (through `pages`) the page web services under `ODataV4` and custom API routes.
+actions, and (through `pages/routes.py`) the page web services under `ODataV4` and custom API routes.
 """
 
 from __future__ import annotations
@@ -10,16 +10,19 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from local.emulators.business_central import batch, business, contact_rules, pages, reads, seed
-from local.emulators.business_central.context import context_url
+from local.emulators.business_central import batch, seed
+from local.emulators.business_central.api import contact_rules, reads
+from local.emulators.business_central.api.odata_context import context_url
+from local.emulators.business_central.api.writer import Writer
 from local.emulators.business_central.errors import BAD_REQUEST, METHOD_NOT_ALLOWED, BcError, error_response
 from local.emulators.business_central.naming import etag_of
+from local.emulators.business_central.pages import routes as pages
+from local.emulators.business_central.posting import registry
 from local.emulators.business_central.schema import EntitySet, load_schema
-from local.emulators.business_central.writer import Writer
+from local.emulators.identity.tokens import Principal
 from local.emulators.protection import Limits
 from local.emulators.service import BATCH_MARKER
 from local.emulators.store import Row, Store
-from local.emulators.tokens import Principal
 from local.emulators.web import Request, Response
 
 BC_RESOURCE = "https://api.businesscentral.dynamics.com"
@@ -65,7 +68,7 @@ class BusinessCentralApp:
         return seed.seed(self.writer, profile, counts)
 
     def admin_routes(self) -> Mapping[tuple[str, str], Callable[[Request], Response]]:
-        return business.admin_routes(self.writer)
+        return registry.admin_routes(self.writer)
 
     # -- routing ---------------------------------------------------------------------------------------------
     def handle(self, request: Request, principal: Principal) -> Response:
@@ -246,7 +249,7 @@ class BusinessCentralApp:
             raise BcError(405, METHOD_NOT_ALLOWED, "Bound actions take POST.")
         if name not in entity_set.actions:
             raise BcError(400, BAD_REQUEST, f"The action '{name}' is not bound to '{entity_set.name}'.")
-        action = business.action_for(entity_set.name, name)
+        action = registry.action_for(entity_set.name, name)
         if action is None:
             raise BcError(400, BAD_REQUEST, f"The action '{name}' is not implemented by the emulator.")
         with self.store.transaction():

@@ -10,21 +10,19 @@ transient failure of one record inside a batch does (the rest of the batch is ap
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from local.emulators.business_central.errors import BAD_REQUEST, BcError
+from local.emulators.business_central.handler_context import BatchContext
+from local.emulators.identity.tokens import Principal
 from local.emulators.service import EmulatorService
-from local.emulators.tokens import Principal
 from local.emulators.web import CaseInsensitiveHeaders, HttpError, Request, Response
-
-if TYPE_CHECKING:
-    from local.emulators.business_central.app import BusinessCentralApp
 
 MAX_BATCH = 100
 _UNAVAILABLE = {"error": {"code": "ServiceUnavailable", "message": "The service is temporarily unavailable."}}
 
 
-def run(app: BusinessCentralApp, request: Request, principal: Principal, root: str) -> Response:
+def run(app: BatchContext, request: Request, principal: Principal, root: str) -> Response:
     """A JSON batch: <= 100 operations, stop at the first failure unless told to go on; snapshot = atomic."""
     body = app.json_body(request)
     requests = body.get("requests") if isinstance(body, dict) else None
@@ -62,7 +60,7 @@ def run(app: BusinessCentralApp, request: Request, principal: Principal, root: s
 
 
 def _item(
-    app: BusinessCentralApp,
+    app: BatchContext,
     item: Any,
     index: int,
     outer: Request,

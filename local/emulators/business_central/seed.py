@@ -2,7 +2,7 @@
 
 `demo`: one CRONUS-like company: currencies (USD is the local currency and not a row, as in BC), units,
 salespeople, payment terms, shipment methods, customers with contacts, items; resources and a price list come from
-`pages` (they live behind page web services). `bench`: generated customers, contacts and items (`counts`).
+`pages/seed.py` (they live behind page web services). `bench`: generated customers, contacts and items (`counts`).
 Ids are uuid5 of a readable name, so a seeded record has the same id on every run.
 """
 
@@ -12,10 +12,13 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from local.emulators.business_central import exchange_rates, gl_accounts, pages
-from local.emulators.business_central.business_relations import RELATED_CUSTOMER
+from local.emulators.business_central.api import gl_accounts
+from local.emulators.business_central.api.business_relations import RELATED_CUSTOMER
+from local.emulators.business_central.api.writer import Writer
 from local.emulators.business_central.companies import add_company
-from local.emulators.business_central.writer import Writer
+from local.emulators.business_central.pages import seed as page_seed
+from local.emulators.business_central.pages.context import Context
+from local.emulators.business_central.posting import exchange_rates
 
 SEED_NAMESPACE = uuid.UUID("0b7c4d0e-5a3b-4c1e-9f7a-2d6e8c9b1a20")
 COMPANY_NAME = "CRONUS USA, Inc."
@@ -158,7 +161,7 @@ def seed_demo(writer: Writer) -> dict[str, int]:
     }
     created.update(exchange_rates.seed_demo(writer, COMPANY_ID))
     created.update(gl_accounts.seed_demo(writer, COMPANY_ID, seeded_id))
-    created.update(pages.seed_demo(writer, COMPANY_ID))
+    created.update(page_seed.seed_demo(Context(writer, COMPANY_ID)))
     return created
 
 
@@ -218,7 +221,7 @@ def seed_bench(writer: Writer, counts: Mapping[str, int]) -> dict[str, int]:
             },
         )
     if items:
-        pages.seed_item_units(writer, COMPANY_ID)
+        page_seed.seed_item_units(Context(writer, COMPANY_ID))
     return {name: counts.get(name, 0) for name in sorted(BENCH_COUNTS)}
 
 

@@ -6,8 +6,8 @@ import sys
 
 from local.emulators.cli import run_emulator
 from local.emulators.dataverse.app import DataverseApp
+from local.emulators.identity.tokens import TokenValidator, local_authority_settings
 from local.emulators.service import EmulatorService
-from local.emulators.tokens import TokenValidator, local_authority_settings
 
 
 def build_service(host: str, port: int, *, auth: bool = True) -> EmulatorService:

@@ -25,12 +25,12 @@ from local.emulators.dataverse.navigation import Navigation
 from local.emulators.dataverse.records import ContentIds, Records
 from local.emulators.dataverse.schema import Schema, Table, load_schema
 from local.emulators.dataverse.writer import Writer
+from local.emulators.identity.tokens import Principal
 from local.emulators.odata.keys import Segment, split_path
 from local.emulators.odata.types import ODataQueryError
 from local.emulators.protection import Limits
 from local.emulators.service import BATCH_MARKER, EmulatorService
 from local.emulators.store import Store
-from local.emulators.tokens import Principal
 from local.emulators.web import Request, Response
 
 API_PREFIX = "/api/data/v9.2"
