@@ -6,7 +6,7 @@ process that only serves HTTP never pays for it.
 
 Why a connection string is refused unless it names the development emulator: in Azure the app authenticates with
 its managed identity (namespace + credential, role "Azure Service Bus Data Sender"), so a key in app settings can
-only be a mistake; the emulator (and `local/broker.py`) has no identity, hence `UseDevelopmentEmulator=true`.
+only be a mistake; the emulator (and `local/host/broker.py`) has no identity, hence `UseDevelopmentEmulator=true`.
 """
 
 from __future__ import annotations
@@ -193,7 +193,7 @@ class ServiceBusJobQueue:
         """The queue's runtime properties through `ServiceBusAdministrationClient` (HTTPS, the management path). The
         identity needs `Microsoft.ServiceBus/namespaces/queues/read`; that the Data Sender/Receiver roles (which list
         `Microsoft.ServiceBus/*/queues/read`) suffice for this call is UNCONFIRMED: a refusal is reported as
-        `ServiceBusUnauthorized`. None with a connection string: the development emulator and `local/broker.py`
+        `ServiceBusUnauthorized`. None with a connection string: the development emulator and `local/host/broker.py`
         have no management endpoint."""
         if self._connection_string is not None:
             return None

@@ -2,8 +2,8 @@
 
 How it is built: `dataverse_requests` turns every operation into a request value, `_http` is the only place that
 sends one (through `HttpClient`: auth, retries honouring `Retry-After`, structured errors), `$batch` encodes the
-same request values (`dataverse_batch`), and the operations themselves (`dataverse_operations`) are shared with the
-in-memory fake. Why each write is shaped as it is:
+same request values (`dataverse_batch`), and the operations themselves are in `dataverse_operations`.
+Why each write is shaped as it is:
 - creates carry a deterministic id and are create-only (`If-None-Match: *`), so a retry after a lost answer
   gets 412 = "already created" instead of a duplicate;
 - updates carry `If-Match` (an ETag or `*`), so they never resurrect a deleted row nor overwrite a newer one; a

@@ -1,7 +1,7 @@
 """`$batch` in the Web API's multipart/mixed format (facts B7): encode request values, parse the answer, and
 line the answers up with the operations, one `BatchOutcome` per operation whatever the service sent back.
 
-Normalisation rules (the fake follows them too, so callers see one behaviour):
+Normalisation rules (so callers see one behaviour whatever the answer's shape):
 - atomic (one change set per chunk): success gives every operation its own answer (matched by Content-ID); a
   failed change set rolled everything back, so the failing operation (when the answer names its Content-ID)
   gets the error and the others `424 RolledBack`; when the answer names none, every operation gets the error.

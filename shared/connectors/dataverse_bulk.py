@@ -5,7 +5,7 @@ Why a fallback and not smaller chunks: a chunk refused for a RECORD error (bad v
 duplicate create) says nothing about which record; re-sending that chunk as one `$batch` with continue-on-error
 costs one more request, writes every good record and names every bad one. Transient and fatal failures are not
 record problems: they propagate, and because every target carries a deterministic id, the caller can simply
-repeat the whole call. The sending is injected, so the in-memory fake runs this very algorithm.
+repeat the whole call. The sending is injected (the real client's HTTP; a test may inject its own).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from shared.ports import BatchOutcome
 
 
 class BulkTransport(Protocol):
-    """How `write_in_bulk` reaches Dataverse (the real client over HTTP, the fake in process)."""
+    """How `write_in_bulk` reaches Dataverse (the real client over HTTP)."""
 
     bulk_chunk: int
 

@@ -52,7 +52,7 @@ def specialize(error: ApiError) -> ApiError:
 
 
 def api_error(status: int | None, code: str, message: str, method: str, url: str, **extra: Any) -> ApiError:
-    """Build an `ApiError` already specialised by status (the fake uses this too, so both raise the same types)."""
+    """Build an `ApiError` already specialised by status (every path raises the same types)."""
     return specialize(ApiError(status=status, code=code, message=message, method=method, url=url, **extra))
 
 

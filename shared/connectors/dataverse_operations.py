@@ -1,5 +1,5 @@
-"""The port operations that are nothing but "build a request value, send it, read the answer", shared by the real
-client (which sends over HTTP) and the in-memory fake (which runs the request in process).
+"""The port operations that are nothing but "build a request value, send it, read the answer" (an in-memory fake
+ran them in process too until issue 21 removed it; the split stays until the connectors are regrouped).
 
 Why shared: the client-side rules - 412 on a create-only write means "already created", 404 on a delete means
 "already gone", a close action on a record already in that state is done, a bulk chunk refused for a record error

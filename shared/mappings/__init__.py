@@ -3,7 +3,7 @@
 Why data and not code: the engine interprets these `TableMapping`s, so changing what is synchronized is a reviewed
 edit of data, checked by one test (names unique, fields present in both schemas, lookups and dependencies resolvable,
 filters accepted by the emulators, coverage of BC's defaults complete) and documented by one generator
-(`python -m local.mapping_docs` -> docs/mappings.md; a test fails when the two drift).
+(`python -m tools.mapping_docs` -> docs/mappings.md; a test fails when the two drift).
 
 The catalog holds all 23 names of BC's 24 default table mappings (SALESORDER-ORDER has two variants in BC): the ones
 this project runs, the ones it keeps disabled (legacy modes, document lines), and gap-only ones (VENDOR, SHIPPING
