@@ -21,6 +21,7 @@ from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableEntity, TableServiceClient
 
 from shared.domain.errors import FatalError, TransientError
+from shared.telemetry_setup import quiet_azure_sdk
 
 COUPLINGS = "Couplings"
 CHECKPOINTS = "Checkpoints"
@@ -44,6 +45,7 @@ class TableFactory:
     def __init__(self, service: TableServiceClient, *, prefix: str = "") -> None:
         if not _PREFIX.match(prefix):
             raise ValueError(f"table prefix {prefix!r}: a letter then up to 29 letters or digits")
+        quiet_azure_sdk()  # no request log line and no tracing span per Table request (issue 21)
         self._service = service
         self.prefix = prefix
         self._tables: dict[str, TableClient] = {}
