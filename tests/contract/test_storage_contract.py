@@ -20,9 +20,9 @@ from shared.domain.full_sync import LineChunk
 from shared.domain.record_errors import next_error
 from shared.domain.records import ArchivedQuote, Checkpoint, Counters, LineStatus, ReviewLine, Side, SyncJob, SyncRun
 from shared.ports import CheckpointStore, CouplingStore, JobLog, QuoteArchive, RunStore, SettingsStore, SyncErrorStore
+from shared.storage import couplings as couplings_module
 from shared.storage.archive import TableQuoteArchive
 from shared.storage.checkpoints import TableCheckpointStore
-from shared.storage import couplings as couplings_module
 from shared.storage.couplings import IDS_PER_QUERY, TableCouplingStore
 from shared.storage.jobs import TableJobLog
 from shared.storage.runs import TableRunStore
@@ -208,7 +208,7 @@ def test_bulk_find_reads_a_page_in_ranges_and_few_ids_by_key(azurite: str, monke
     queries.clear()
     monkeypatch.setattr(couplings_module, "RANGE_PAGE", 10)  # a range holding many rows nobody asked for
     sparse = [f"bc-{n:03d}" for n in range(0, 200, 6)]  # 34 ids over 200 rows: the range stops after 3 pages
-    assert sorted(store.find_many_by_bc_ids(M, sparse + ["bc-unknown"])) == sorted(sparse)
+    assert sorted(store.find_many_by_bc_ids(M, [*sparse, "bc-unknown"])) == sorted(sparse)
     assert len(queries) <= 1 + math.ceil(len(sparse) / IDS_PER_QUERY)
 
 
