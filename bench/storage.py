@@ -9,6 +9,9 @@ Table requests per synchronized record, `$batch` requests and their operations, 
 CPU seconds per 1,000 records (user + system of the local host process: it also runs the host's HTTP server and the
 AMQP broker, so this is an upper bound of the worker's own).
 
+`BENCH_PROFILE=1` samples the worker with py-spy during the full sync and prints where its CPU went (the innermost
+frame's file, by group), the raw stacks left in a temporary file.
+
 Side by side (`BENCH_BASELINE=<commit>`, or `python -m bench.storage --baseline <commit>`): the same measurement of
 an earlier commit, run first from `git archive` of it in a temporary folder (this module and the counter copied in,
 the virtualenv and node_modules linked), then of the working tree, one after the other on the same machine; both
@@ -21,6 +24,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -93,6 +97,45 @@ def _changed_run(stack: LocalStack, counter: TableCounter, pid: int, prefix: str
     return figures
 
 
+PROFILE_GROUPS = (  # the innermost frame's file decides where a sample's CPU went
+    ("Table Storage SDK (azure-data-tables, azure-core)", ("azure/data/tables", "azure/core")),
+    ("HTTP client (requests, urllib3, http.client, ssl, socket)", ("requests/", "urllib3/", "http/client", "ssl.py",
+                                                                    "socket.py", "selectors.py")),
+    ("JSON and text", ("json/", "re/", "encodings/")),
+    ("local host, broker and queue (not in Azure)", ("local/host", "local/broker", "local/fakes", "proton/")),
+    ("the app's own code", ("shared/",)),
+    ("logging", ("logging/",)),
+)  # fmt: skip
+
+
+def _start_profile(pid: int) -> tuple[subprocess.Popen[bytes], Path] | None:
+    """`BENCH_PROFILE=1`: py-spy samples the worker (the local host process) during the full sync, raw stacks."""
+    if not os.environ.get("BENCH_PROFILE"):
+        return None
+    out = Path(tempfile.gettempdir()) / f"bench-profile-{pid}.txt"
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+    command = [spy, "record", "--pid", str(pid), "--rate", "200", "--format", "raw", "--nonblocking", "-o", str(out)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out
+
+
+def _stop_profile(profiler: tuple[subprocess.Popen[bytes], Path]) -> dict[str, float]:
+    """Stop py-spy and share its samples out by the innermost frame's file (`PROFILE_GROUPS`), in percent."""
+    process, out = profiler
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=120)
+    shares: dict[str, int] = {}
+    for line in out.read_text(encoding="utf-8").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        innermost = stack.rsplit(";", 1)[-1]
+        group = next((name for name, parts in PROFILE_GROUPS if any(p in innermost for p in parts)), "other")
+        shares[group] = shares.get(group, 0) + int(count)
+    total = sum(shares.values()) or 1
+    print(f"profile: {out}", file=sys.stderr)
+    return {name: round(100 * n / total, 1) for name, n in sorted(shares.items(), key=lambda kv: -kv[1])}
+
+
 def measure_storage(scale: float | None = None) -> dict[str, Any]:
     scale = float(os.environ.get("BENCH_STORAGE_SCALE", "0.1")) if scale is None else scale
     counts = {k: max(1, int(v * scale)) for k, v in TO_SALES.items()}
@@ -111,6 +154,7 @@ def measure_storage(scale: float | None = None) -> dict[str, Any]:
             api = session(stack.function_key)
             pid = next(child for child in stack.children if child.name == "functions").process.pid
             counter.reset()
+            profiler = _start_profile(pid)
             cpu, started = cpu_seconds(pid), time.perf_counter()
             review = api.post(
                 f"{stack.urls['functions']}/full-sync", json={"mappings": TO_SALES_MAPPINGS}, timeout=600
@@ -122,6 +166,8 @@ def measure_storage(scale: float | None = None) -> dict[str, Any]:
                 review = api.get(url, timeout=60).json()
                 polls += 1
             seconds, cpu = time.perf_counter() - started, cpu_seconds(pid) - cpu
+            if profiler is not None:
+                figures["storage.full_sync.profile_share_pct"] = _stop_profile(profiler)
             during = counter.read()
             counter.reset()  # what one poll of the review costs, left out of the figures (the bench's, not the sync's)
             api.get(url, timeout=60).raise_for_status()
