@@ -31,6 +31,7 @@ from shared.storage.tables import SYNC_ERRORS, TableFactory, etag_of
 from shared.storage.transactions import MAX_TRANSACTION_OPERATIONS, Operation
 
 ATTEMPTS = 10
+MESSAGE_CHARS = 500_000  # of messages in one transaction: 2 MB at most, half of a transaction's 4 MiB
 
 
 class TableSyncErrorStore:
@@ -61,8 +62,7 @@ class TableSyncErrorStore:
 
     def save_errors(self, entries: Sequence[RecordErrorEntry]) -> list[RecordErrorEntry | None]:
         results: list[RecordErrorEntry | None] = []
-        for start in range(0, len(entries), MAX_TRANSACTION_OPERATIONS):
-            chunk = entries[start : start + MAX_TRANSACTION_OPERATIONS]
+        for chunk in _by_size(entries):
             if len({e.mapping for e in chunk}) > 1 or len({(e.side, e.record_id) for e in chunk}) < len(chunk):
                 raise ValueError("save_errors takes the entries of distinct records of one mapping")
             operations: list[Operation] = [
@@ -135,6 +135,21 @@ class TableSyncErrorStore:
     def _save(self, entry: RecordErrorEntry) -> RecordErrorEntry:
         what = f"error of {entry.mapping}/{entry.side.value}:{entry.record_id}"
         return replace(entry, etag=save_entity(self._table, _entity(entry), entry.etag, what=what))
+
+
+def _by_size(entries: Sequence[RecordErrorEntry]) -> list[Sequence[RecordErrorEntry]]:
+    """Transactions of at most 100 entries and `MESSAGE_CHARS` characters of messages: a transaction's body may not
+    pass 4 MiB, and a message may hold 16,000 characters (four bytes each at worst)."""
+    chunks: list[Sequence[RecordErrorEntry]] = []
+    start, chars = 0, 0
+    for end, entry in enumerate(entries):
+        if end > start and (end - start == MAX_TRANSACTION_OPERATIONS or chars + len(entry.message) > MESSAGE_CHARS):
+            chunks.append(entries[start:end])
+            start, chars = end, 0
+        chars += len(entry.message)
+    if start < len(entries):
+        chunks.append(entries[start:])
+    return chunks
 
 
 def _entity(entry: RecordErrorEntry) -> dict[str, Any]:

@@ -456,6 +456,10 @@ def test_errors_are_saved_and_cleared_in_bulk_and_a_lost_race_writes_nothing(sto
     assert stores.errors.find_error(M, Side.BC, "r1") == saved[0]
     stores.errors.clear_errors(M, [(Side.BC, "r1"), (Side.DATAVERSE, "r2"), (Side.BC, "never-failed")])
     assert [(e.side, e.record_id) for e in stores.errors.list_errors(M)] == [(Side.BC, "r3"), (Side.BC, "r4")]
+    many = [next_error(None, "ITEM", Side.BC, f"i{n:03d}", "e", "m" * 9_000, now) for n in range(130)]
+    assert all(e is not None for e in stores.errors.save_errors(many))  # more than one transaction, by count and size
+    stores.errors.clear_errors("ITEM", [(e.side, e.record_id) for e in many])
+    assert stores.errors.list_errors("ITEM") == []
 
 
 # -- settings -------------------------------------------------------------------------------------------------
