@@ -10,6 +10,9 @@
 3. The projected time of a 100,000-customer initial load and of a 1 % daily change under the real service-protection
    limits, from the charged units measured (`bench/projection.py`).
 4. Cold start: importing `function_app` in a fresh interpreter with and without bytecode (`bench/cold_start.py`).
+5. Table Storage requests and worker CPU per synchronized record, a full sync toward Sales and a 1,000-record
+   incremental run each way, every Table request counted by a proxy (`bench/storage.py`, issue 21); with
+   `BENCH_BASELINE=<commit>` the same measurement of that commit first, both printed. `BENCH_STORAGE=0` leaves it out.
 
 Settings: `BENCH_SCALE=0.1` a smaller full sync for a quick look; `BENCH_FULL_SYNC=0` leaves out the full syncs and
 what runs on their stack; `BENCH_SYNC_CALLS` (200) Synchronize Now calls; `BENCH_LARGE=1` adds the
@@ -34,6 +37,7 @@ from bench.cold_start import measure_cold_start
 from bench.full_sync import measure_full_sync, measure_large
 from bench.incremental import measure_incremental
 from bench.projection import projections
+from bench.storage import side_by_side
 from bench.synchronize_now import measure_synchronize_now
 from local.emulators.business_central.app import BusinessCentralApp
 from local.emulators.business_central.seed import COMPANY_ID
@@ -192,6 +196,8 @@ def main() -> None:
         figures.update(measure_large(int(os.environ.get("BENCH_CUSTOMERS", "100000"))))
     figures.update(projections(figures))
     figures.update(measure_cold_start())
+    if os.environ.get("BENCH_STORAGE", "1") != "0":
+        figures.update(side_by_side(os.environ.get("BENCH_BASELINE")))
     about["load_average_at_end"] = os.getloadavg()
     series = {k.removesuffix(".rss_series"): figures.pop(k) for k in list(figures) if k.endswith(".rss_series")}
     width = max(len(k) for k in figures)

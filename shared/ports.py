@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from shared.domain.coupling import Coupling
+from shared.domain.errors import SyncError
 from shared.domain.full_sync import LineChunk
 from shared.domain.jobs import JobMessage
 from shared.domain.records import (
@@ -49,8 +50,18 @@ class CouplingStore(Protocol):
         """Both rows in one transaction; `ConflictError` if either id is already coupled in this mapping."""
         ...
 
+    def create_couplings(self, couplings: Sequence[Coupling]) -> list[Coupling | None]:
+        """Many couplings of one mapping in as few transactions as the store allows (claims of a page); None for each
+        one whose BC or Dataverse id is coupled already (`create_coupling`'s `ConflictError`)."""
+        ...
+
     def update_coupling(self, coupling: Coupling) -> Coupling:
-        """Conditional on `coupling.etag` (both rows); returns the coupling with its new etag."""
+        """Conditional on `coupling.etag`; returns the coupling with its new etag."""
+        ...
+
+    def update_couplings(self, couplings: Sequence[Coupling]) -> list[Coupling | SyncError]:
+        """Distinct couplings of one mapping, each conditional on its own etag, in as few transactions as the store
+        allows (a page's unit of work); per coupling the saved one or the error `update_coupling` would raise."""
         ...
 
     def delete_coupling(self, mapping: str, bc_id: str, *, remember: bool = False) -> None:
@@ -113,6 +124,16 @@ class SyncErrorStore(Protocol):
         ...
 
     def clear_error(self, mapping: str, side: Side, record_id: str) -> None: ...
+    def save_errors(self, entries: Sequence[RecordErrorEntry]) -> list[RecordErrorEntry | None]:
+        """Entries of one mapping computed by the caller (`record_errors.next_error` on the entry it read), each
+        inserted (no etag) or replaced conditionally on its etag, in as few transactions as the store allows; None
+        for one that lost its race (the caller falls back to `record_error`)."""
+        ...
+
+    def clear_errors(self, mapping: str, keys: Sequence[tuple[Side, str]]) -> None:
+        """`clear_error` for many records of one mapping, in as few transactions as the store allows."""
+        ...
+
     def find_error(self, mapping: str, side: Side, record_id: str) -> RecordErrorEntry | None: ...
     def list_errors(self, mapping: str | None = None) -> list[RecordErrorEntry]: ...
     def restore(self, mapping: str, side: Side, record_id: str) -> None:

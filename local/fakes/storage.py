@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.domain.coupling import Coupling
-from shared.domain.errors import ConcurrencyError, ConflictError, NotFoundError
+from shared.domain.errors import ConcurrencyError, ConflictError, NotFoundError, SyncError
 from shared.domain.full_sync import LineChunk
 from shared.domain.record_errors import clip_message, next_error
 from shared.domain.records import (
@@ -98,6 +98,26 @@ class InMemoryCouplingStore:
                     "alreadyCoupled", f"{taken} is already coupled in mapping {coupling.mapping}", field=taken
                 )
             return self._store(coupling)
+
+    def create_couplings(self, couplings: Sequence[Coupling]) -> list[Coupling | None]:
+        results: list[Coupling | None] = []
+        for coupling in couplings:
+            try:
+                results.append(self.create_coupling(coupling))
+            except ConflictError:
+                results.append(None)
+        return results
+
+    def update_couplings(self, couplings: Sequence[Coupling]) -> list[Coupling | SyncError]:
+        if len({(c.mapping, c.bc_id) for c in couplings}) < len(couplings):
+            raise ValueError("update_couplings takes distinct couplings of one mapping")
+        results: list[Coupling | SyncError] = []
+        for coupling in couplings:
+            try:
+                results.append(self.update_coupling(coupling))
+            except SyncError as error:
+                results.append(error)
+        return results
 
     def update_coupling(self, coupling: Coupling) -> Coupling:
         if coupling.etag is None:
@@ -291,6 +311,23 @@ class InMemorySyncErrorStore:
     def clear_error(self, mapping: str, side: Side, record_id: str) -> None:
         with self._lock:
             self._errors.pop((escape_key(mapping), side_row_key(side, record_id)), None)
+
+    def save_errors(self, entries: Sequence[RecordErrorEntry]) -> list[RecordErrorEntry | None]:
+        results: list[RecordErrorEntry | None] = []
+        with self._lock:
+            for entry in entries:
+                key = (escape_key(entry.mapping), side_row_key(entry.side, entry.record_id))
+                current = self._errors.get(key)
+                if (current.etag if current is not None else None) != entry.etag:
+                    results.append(None)
+                    continue
+                self._errors[key] = replace(entry, message=clip_message(entry.message), etag=_new_etag())
+                results.append(self._errors[key])
+        return results
+
+    def clear_errors(self, mapping: str, keys: Sequence[tuple[Side, str]]) -> None:
+        for side, record_id in keys:
+            self.clear_error(mapping, side, record_id)
 
     def find_error(self, mapping: str, side: Side, record_id: str) -> RecordErrorEntry | None:
         with self._lock:

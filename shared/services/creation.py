@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.domain.coupling import Coupling
-from shared.domain.errors import BulkWriteError, ConflictError, RecordError, SyncError
+from shared.domain.errors import BulkWriteError, RecordError, SyncError
 from shared.domain.mapping import Direction, TableMapping
 from shared.domain.records import Counters, Side
 from shared.ports import Row
@@ -22,6 +22,7 @@ from shared.services.create_rules import CreateRules
 from shared.services.outcomes import save_synchronized
 from shared.services.run_candidates import etag_of
 from shared.services.sides import BcSide, DataverseSide, deterministic_id
+from shared.services.unit_of_work import UnitOfWork
 from shared.services.values import Canonical, ValueMapper
 
 Fail = Callable[[Side, str, SyncError, Row | None], None]
@@ -55,20 +56,25 @@ class Creator:
     dv: DataverseSide
     job_id: str
     rules: CreateRules | None = None
+    work: UnitOfWork | None = None  # a run's page: completions and errors are written by its flush
 
-    def _claim(self, bc_id: str, dataverse_id: str, creating: Side) -> Coupling | None:
-        """Write the coupling *before* the record exists (the identity rule): the coupling table, read as of now,
-        decides who may create. Returns the claim to create under, or None when there is nothing to create: the
-        source or the new id is coupled already (earlier in this run, by a concurrent worker or by a user), or an
-        earlier attempt finished the pair. A claim left by a crashed attempt (same ids, still creating) is taken
-        over: the create is idempotent by the deterministic id."""
-        claim = Coupling(self.mapping.name, bc_id, dataverse_id, creating=creating, created_by=self.job_id)
-        try:
-            return self.context.couplings.create_coupling(claim)
-        except ConflictError:
-            existing = self.context.couplings.find_by_bc_id(self.mapping.name, bc_id)
-            same = existing is not None and existing.dataverse_id == dataverse_id
-            return existing if same and existing is not None and existing.creating is creating else None
+    def _claim(self, pairs: Sequence[tuple[str, str]], creating: Side) -> list[Coupling | None]:
+        """Write the couplings *before* the records exist (the identity rule): the coupling table, read as of now,
+        decides who may create. The claims of a page go out together (`create_couplings`: 50 to a transaction),
+        before any of its creates. Returns per (BC id, Dataverse id) the claim to create under, or None when there is
+        nothing to create: the source or the new id is coupled already (earlier in this run, by a concurrent worker
+        or by a user), or an earlier attempt finished the pair. A claim left by a crashed attempt (same ids, still
+        creating) is taken over: the create is idempotent by the deterministic id."""
+        claims = [Coupling(self.mapping.name, b, x, creating=creating, created_by=self.job_id) for b, x in pairs]
+        made = self.context.couplings.create_couplings(claims) if claims else []
+        refused = [claim.bc_id for claim, result in zip(claims, made, strict=True) if result is None]
+        existing = self.context.couplings.find_many_by_bc_ids(self.mapping.name, refused) if refused else {}
+        results: list[Coupling | None] = []
+        for claim, result in zip(claims, made, strict=True):
+            found = existing.get(claim.bc_id) if result is None else None
+            same = found is not None and found.dataverse_id == claim.dataverse_id and found.creating is creating
+            results.append(result if result is not None else found if same else None)
+        return results
 
     def _release(self, coupling: Coupling, error: SyncError) -> None:
         """A create refused for the record's own reason wrote nothing: its claim goes, so the record stays uncoupled
@@ -141,6 +147,7 @@ class Creator:
                     job_id=self.job_id,
                     bc_version=None if Side.BC in item.written else etag_of(item.bc_row),
                     dv_version=None if Side.DATAVERSE in item.written else etag_of(item.dv_row),
+                    work=self.work,
                 )
             )
         return done
@@ -162,16 +169,19 @@ class Creator:
                 fail(Side.BC, str(row["id"]), error, row)
         self.rules = self.rules or CreateRules(self.context, self.mapping)
         self.rules.prefetch(payload for _, _, payload in prepared)
+        ready: list[tuple[Row, dict[str, object]]] = []
+        for row, _values, mapped in prepared:
+            try:
+                ready.append((row, self.rules.apply(mapped)))
+            except SyncError as error:
+                fail(Side.BC, str(row["id"]), error, row)
+        name = self.mapping.name
+        claims = self._claim(
+            [(str(r["id"]), deterministic_id(name, "bc", str(r["id"]))) for r, _ in ready], Side.DATAVERSE
+        )
         payloads: list[dict[str, object]] = []
         sources: list[tuple[Row, Coupling]] = []
-        for row, _values, mapped in prepared:
-            bc_id = str(row["id"])
-            try:
-                payload = self.rules.apply(mapped)
-            except SyncError as error:
-                fail(Side.BC, bc_id, error, row)
-                continue
-            claim = self._claim(bc_id, deterministic_id(self.mapping.name, "bc", bc_id), Side.DATAVERSE)
+        for (row, payload), claim in zip(ready, claims, strict=True):
             if claim is None:
                 continue
             payloads.append({self.mapping.dataverse_id: claim.dataverse_id, **payload})
@@ -221,17 +231,16 @@ class Creator:
     def create_in_business_central(self, rows: Sequence[Row], counters: Counters, fail: Fail) -> list[Coupling]:
         """Creates go out as JSON batches of 100 with chosen SystemIds, each under its claim; an id BC already has
         (our own earlier attempt) is read back instead of failing."""
-        planned: list[tuple[Row, Coupling, Mapping[str, Any]]] = []
+        ready: list[tuple[Row, Mapping[str, Any]]] = []
         for row in rows:
-            dataverse_id = str(row[self.mapping.dataverse_id])
             try:
-                payload = self.mapper.bc_payload(row, None, creating=True)
+                ready.append((row, self.mapper.bc_payload(row, None, creating=True)))
             except SyncError as error:
-                fail(Side.DATAVERSE, dataverse_id, error, row)
-                continue
-            claim = self._claim(deterministic_id(self.mapping.name, "dv", dataverse_id), dataverse_id, Side.BC)
-            if claim is not None:
-                planned.append((row, claim, payload))
+                fail(Side.DATAVERSE, str(row[self.mapping.dataverse_id]), error, row)
+        ids = [str(row[self.mapping.dataverse_id]) for row, _ in ready]
+        claims = self._claim([(deterministic_id(self.mapping.name, "dv", x), x) for x in ids], Side.BC)
+        pairs = zip(ready, claims, strict=True)
+        planned = [(row, claim, payload) for (row, payload), claim in pairs if claim is not None]
         items: list[_Created] = []
         outcomes = self.bc.create_many([(claim.bc_id, payload) for _, claim, payload in planned])
         for (row, claim, _payload), (new_row, refused) in zip(planned, outcomes, strict=True):

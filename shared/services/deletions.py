@@ -21,7 +21,7 @@ def _finish_creation(
 
     def fail(side: Side, record_id: str, error: SyncError, row: Row | None) -> None:
         counters.failed += 1
-        if record_failure(creator.context, creator.mapping.name, side, record_id, error):
+        if record_failure(creator.context, creator.mapping.name, side, record_id, error, creator.work):
             counters.skipped += 1
 
     if bc_row is not None and dv_row is None:
@@ -52,6 +52,7 @@ def handle_missing(
             side,
             record_id,
             RecordError("coupledRecordDeleted", f"The coupled record in {missing} was deleted."),
+            creator.work,
         ):
             counters.skipped += 1
         return
@@ -62,7 +63,7 @@ def handle_missing(
         def fail(side: Side, record_id: str, error: Exception, row: Row | None) -> None:
             counters.failed += 1
             if isinstance(error, RecordError):
-                record_failure(context, mapping.name, side, record_id, error)
+                record_failure(context, mapping.name, side, record_id, error, creator.work)
 
         if dv_row is None and bc_row is not None:
             creator.create_in_dataverse([bc_row], counters, fail)

@@ -238,7 +238,8 @@ class FullSync:
 
     # -- 4. chunks -------------------------------------------------------------------------------------------
     def run_chunk(self, run_id: str, name: str, chunk: int, payload: Mapping[str, object]) -> None:
-        line = self._line(run_id, name)
+        run, lines = self.runs.get_run(run_id)  # one read for the line and the run's dry-run flag
+        line = _named(lines, run_id, name)
         stale = payload.get("attempt", 0) != line.attempt  # sent before the line was re-run whole
         if stale or line.status is not LineStatus.RUNNING or chunk_counted(line.done_chunks, chunk):
             if line.hand_over_pending:  # counted, but the worker that finished the line died before the rest
@@ -250,7 +251,7 @@ class FullSync:
         mapping = self.context.runnable(name, whole_runs=True)
         side_bc = payload.get("side") == "bc"
         direction = (Direction.TO_DATAVERSE if side_bc else Direction.FROM_DATAVERSE).value
-        dry_run = self.runs.get_run(run_id)[0].dry_run
+        dry_run = run.dry_run
         with (
             job_span("fullSyncChunk", name, job_id=job_id, run_id=run_id, direction=direction) as span,
             run_scope(run_id),  # what every chunk of the run reads alike is read once (services/run_cache.py)

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from shared.domain.coupling import Coupling
-from shared.domain.errors import ConflictError
 from shared.domain.records import Side
 from shared.services.context import SyncContext
 from shared.services.sides import deterministic_id
@@ -72,12 +71,8 @@ def identity_pairs(mapping: str, uncoupled_bc: Iterable[str], uncoupled_dv: Iter
 
 
 def adopt(context: SyncContext, mapping: str, pairs: dict[str, str]) -> dict[str, Coupling]:
-    """Couple each identity pair (BC id -> the new coupling). A pair one of whose records was coupled meanwhile
-    (another worker, a user) is left: the coupling table as of now wins."""
-    adopted: dict[str, Coupling] = {}
-    for bc_id, dataverse_id in pairs.items():
-        try:
-            adopted[bc_id] = context.couplings.create_coupling(Coupling(mapping, bc_id, dataverse_id))
-        except ConflictError:
-            continue
-    return adopted
+    """Couple each identity pair (BC id -> the new coupling), in one batch. A pair one of whose records was coupled
+    meanwhile (another worker, a user) is left: the coupling table as of now wins."""
+    wanted = [Coupling(mapping, bc_id, dataverse_id) for bc_id, dataverse_id in pairs.items()]
+    made = context.couplings.create_couplings(wanted) if wanted else []  # one batch: 50 couplings a transaction
+    return {coupling.bc_id: coupling for coupling in made if coupling is not None}

@@ -4,8 +4,10 @@
    and are not skipped (retried first, like BC).
 2. Decide per coupled pair with the per-field hashes (`domain/changes.py`); uncoupled candidates are created on the
    other side and coupled unless the mapping syncs only coupled records.
-3. Write in bulk (Dataverse UpsertMultiple, BC $batch), then record couplings and errors.
-4. Advance the checkpoints last, and never past a record that failed transiently (it must be read again).
+3. Write in bulk (Dataverse UpsertMultiple, BC $batch), then record couplings and errors: collected in the run's
+   unit of work and flushed in transactions of 100 (`unit_of_work.py`; claims of new records go before their creates).
+4. Advance the checkpoints last, after the flush, and never past a record that failed transiently (it must be read
+   again).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from shared.services.option_mappings import is_option_mapping, run_option_mappin
 from shared.services.outcomes import final_values, outcome_error, record_failure, save_synchronized
 from shared.services.run_candidates import change_hints, etag_of, needs_versions, next_checkpoint, not_seen, settled
 from shared.services.sides import BcSide, DataverseSide
+from shared.services.unit_of_work import UnitOfWork
 from shared.services.values import ValueMapper
 from shared.telemetry import job_span, log_event
 
@@ -69,7 +72,8 @@ class MappingRun:
         self.mapper = ValueMapper(self.mapping, LookupResolver(self.context), self.context.option_maps)
         self.bc = BcSide(self.context.bc, self.mapping, self.mapper)
         self.dv = DataverseSide(self.context.dataverse, self.mapping, self.mapper)
-        self.creator = Creator(self.context, self.mapping, self.mapper, self.bc, self.dv, self.job_id)
+        self.work = UnitOfWork(self.context, self.mapping.name, self.job_id)
+        self.creator = Creator(self.context, self.mapping, self.mapper, self.bc, self.dv, self.job_id, work=self.work)
 
     # -- the run ---------------------------------------------------------------------------------------------
     def run(self) -> SyncJob:
@@ -87,6 +91,7 @@ class MappingRun:
         since[Side.DATAVERSE] = read_from(dv_checkpoint.watermark if dv_checkpoint else None)
         for side, record_id, error in behaviours.out_of_filter(self.context, self.mapping, since):  # state rules
             self._fail(side, record_id, error, None)
+        self.work.flush()  # couplings and errors, then the checkpoints
         self._save_checkpoints(started, bc_checkpoint, dv_checkpoint, bc_read, dv_read)
         return self._log_job(started)
 
@@ -98,7 +103,9 @@ class MappingRun:
         started = self.context.clock()
         bc_rows = self.bc.get_listed(bc_ids) if bc_ids and self._reads(Direction.TO_DATAVERSE) else {}
         dv_rows = self.dv.get_listed(dv_ids) if dv_ids and self._reads(Direction.FROM_DATAVERSE) else {}
+        self.work.read_errors()  # the chunk's page knows which records have an error row (one read)
         self._synchronize(bc_rows, dv_rows, create=True, chunk_of=run_prefix(self.job_id))
+        self.work.flush()
         return self._log_job(started)
 
     def _reads(self, direction: Direction) -> bool:
@@ -147,6 +154,7 @@ class MappingRun:
         self._state_rules(couplings, bc_rows, dv_rows, partners)
         if create:
             self._create_uncoupled(bc_rows, dv_rows, by_bc, by_dv)
+        self.work.flush()  # the page's unit of work: after its writes to the apps
 
     def _state_rules(
         self,
@@ -257,7 +265,9 @@ class MappingRun:
 
     def _add_failed_records(self, bc_rows: dict[str, Row], dv_rows: dict[str, Row]) -> None:
         """Records whose last sync failed (and are not skipped) are retried first, changed or not."""
-        failed = [e for e in self.context.errors.list_errors(self.mapping.name) if not e.skipped]
+        listed = self.context.errors.list_errors(self.mapping.name)
+        self.work.know(listed)  # which records have an error row, for the unit of work's clears
+        failed = [e for e in listed if not e.skipped]
         self.retried = {e.record_id for e in failed}
         self.conflicted = {e.record_id for e in failed if e.code == CHANGED_IN_BOTH}
         bc_ids = [e.record_id for e in failed if e.side is Side.BC and e.record_id not in bc_rows]
@@ -349,6 +359,7 @@ class MappingRun:
             bc_version=etag_of(bc_row),
             dv_version=etag_of(dv_row),
             clear_errors=fresh or coupling.bc_id in self.retried or coupling.dataverse_id in self.retried,
+            work=self.work,
         )
 
     def _fail(self, side: Side, record_id: str, error: SyncError, row: Row | None) -> None:
@@ -358,7 +369,7 @@ class MappingRun:
         if error.is_transient and row is not None:
             modified = self.bc.modified_on(row) if side is Side.BC else self.dv.modified_on(row)
             (self.transient_bc if side is Side.BC else self.transient_dv)[record_id] = modified or ""
-        if record_failure(self.context, self.mapping.name, side, record_id, error):
+        if record_failure(self.context, self.mapping.name, side, record_id, error, self.work):
             self.counters.skipped += 1
 
     # -- writing ---------------------------------------------------------------------------------------------
@@ -398,6 +409,7 @@ class MappingRun:
                 job_id=self.job_id,
                 bc_version=None if item.to_bc else etag_of(item.bc_row),
                 dv_version=None if item.to_dv else etag_of(item.dv_row),
+                work=self.work,
             )
 
     def _update_dataverse(self, rows: list[dict[str, Any]], owners: list[_Pending], failed: set[str]) -> None:

@@ -13,6 +13,7 @@ from shared.domain.records import Side
 from shared.ports import BatchOutcome
 from shared.services.context import SyncContext
 from shared.services.leases import lease_holder
+from shared.services.unit_of_work import UnitOfWork
 
 
 def final_values(decision: Decision, bc_values: Mapping[str, Any], dv_values: Mapping[str, Any]) -> dict[str, Any]:
@@ -34,13 +35,15 @@ def save_synchronized(
     bc_version: str | None = None,
     dv_version: str | None = None,
     clear_errors: bool = True,
+    work: UnitOfWork | None = None,
 ) -> Coupling:
     """Record a successful sync: hashes of the values both sides now hold, and restore a skipped record.
 
     A side's version is the ETag of the row that holds these values, None when we have just written that side (its
     new ETag is unknown until read): the next run passes over a pair still at its recorded versions
     (`run_candidates.settled`). `clear_errors=False` saves the two error-table deletes when the caller knows the
-    record has no error entry."""
+    record has no error entry. With a unit of work (a run's page) the coupling and the clears are collected and
+    written by its flush (only the errors that exist are cleared), and the coupling is returned as it will be saved."""
     updated = coupling.with_changes(
         values_hash=encode_hashes(field_hashes(values)),
         bc=SideState(
@@ -60,6 +63,12 @@ def save_synchronized(
     )
     if _leased_by_another(context, coupling, job_id):
         return coupling
+    if work is not None:
+        work.save(updated)
+        for side, record_id in ((Side.BC, coupling.bc_id), (Side.DATAVERSE, coupling.dataverse_id)):
+            if clear_errors:
+                work.succeeded(side, record_id)
+        return updated
     for attempt in range(3):
         try:
             saved = context.couplings.update_coupling(updated)
@@ -87,10 +96,15 @@ def _leased_by_another(context: SyncContext, coupling: Coupling, job_id: str) ->
     return holder is not None and holder != job_id
 
 
-def record_failure(context: SyncContext, mapping: str, side: Side, record_id: str, error: SyncError) -> bool:
-    """Count a record error (transient ones are never counted: they are retried). Returns whether it is now skipped."""
+def record_failure(
+    context: SyncContext, mapping: str, side: Side, record_id: str, error: SyncError, work: UnitOfWork | None = None
+) -> bool:
+    """Count a record error (transient ones are never counted: they are retried). Returns whether it is now skipped.
+    With a unit of work the error is written by its flush."""
     if error.is_transient:
         return False
+    if work is not None:
+        return work.failed(side, record_id, error)
     entry = context.errors.record_error(mapping, side, record_id, error.code, error.message)
     return entry.skipped
 

@@ -1,22 +1,35 @@
-"""Couplings in Table Storage: two rows per coupling, `bc:<id>` and `dv:<id>`, in the mapping's partition.
+"""Couplings in Table Storage: one coupling row `bc:<id>` and one index row `dv:<id>` per coupling, both in the
+mapping's partition (issue 21).
 
 Why two rows: a coupling must be found from either side with a key lookup (a BC change finds its Dataverse row and
-vice versa), and Table Storage has no secondary index. Both rows carry the whole coupling and are only ever
-written together in one entity group transaction (create, update, delete), so they cannot drift apart.
+vice versa), and Table Storage has no secondary index. The `bc:` row holds the whole coupling (ids, hashes, side
+states, flags); the `dv:` row holds only the two ids and leads from a Dataverse id to the `bc:` row. The ids of a
+coupling never change (re-coupling is delete + create), so the index row is written only when the coupling is
+created or deleted, always in one entity group transaction with the coupling row: they cannot drift apart. Every
+other write (a synchronization's hashes, versions, results) changes the coupling row alone: one operation per
+coupling, so a page of couplings goes out in transactions of 100 (`update_couplings`), and a page of claims in
+transactions of 50 couplings (`create_couplings`).
 
-Why the etag covers both rows: `Coupling.etag` is an opaque token holding both rows' ETags, and an update replaces
-both rows conditionally on them in one transaction. A stale token therefore fails atomically
-(`ConcurrencyError`) and nothing is overwritten. The price is that a read touches both rows: a bulk read is one
-query per chunk of ids for the asked side, then one per chunk for the partner rows (chunks run in parallel).
+Why the etag is the coupling row's: an update replaces the coupling row conditionally on the ETag it read, so a
+stale coupling fails (`ConcurrencyError`) and nothing is overwritten; the index row does not take part. The token
+handed out (`Coupling.etag`) also names the Dataverse id the row held, so an update that would change the ids (which
+must be delete + create, or the index row would point elsewhere) is refused before anything is sent.
 
-Why chunks of 14: Table Storage allows at most 15 comparisons in a `$filter` (PartitionKey + 14 RowKeys).
+Rows written before issue 21 (`dv:` rows holding a full copy of the coupling) are read as index rows: only their
+`BcId` is used, so the stored data needs no migration before the new code runs (see `compact_index_rows` and
+docs/architecture.md, "Couplings: keys, transactions, migration").
+
+Why ranges: a page's ids are read with range queries (`RowKey ge <first> and le <last>`, 1,000 rows a request)
+when they are many: a full-sync chunk lists ids in key order, so its couplings are one range, and an incremental
+run's changed records are usually a good part of the partition. A range that holds many rows nobody asked for is
+given up after as many requests as key queries would have cost, and the rest is read by key: 14 row keys per query
+(Table Storage allows 15 comparisons in a `$filter`: PartitionKey + 14 RowKeys), in parallel.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -26,17 +39,21 @@ from azure.core import MatchConditions
 from azure.data.tables import TableClient, TableEntity, TableTransactionError, UpdateMode
 
 from shared.domain.coupling import Coupling, SideState, SyncResult
-from shared.domain.errors import ConcurrencyError, ConflictError, NotFoundError
+from shared.domain.errors import ConcurrencyError, ConflictError, NotFoundError, SyncError
 from shared.domain.records import Side
 from shared.storage.keys import escape_key, odata_string, prefix_range, side_row_key
 from shared.storage.tables import COUPLINGS, TableFactory, etag_of
-from shared.storage.transactions import Operation, transaction_chunks
+from shared.storage.transactions import MAX_TRANSACTION_OPERATIONS, Operation, transaction_chunks
 
 IDS_PER_QUERY = 14
+RANGE_PAGE = 1000  # rows per response of a range query (Table Storage's maximum)
+RANGE_FROM = 2 * IDS_PER_QUERY + 1  # fewer keys than this are read by key
 PARALLEL_QUERIES = 8
 DELETE_ATTEMPTS = 5
 _LOST_RACE = (404, 412)  # the row is gone / its ETag moved on
 FORMER = "was"  # RowKey prefix of a record's former partner (sorts after `bc:` and `dv:`: scans of those skip it)
+INDEX_PROPERTIES = frozenset({"PartitionKey", "RowKey", "BcId", "DataverseId"})
+_CONDITIONAL = {"mode": UpdateMode.REPLACE, "match_condition": MatchConditions.IfNotModified}
 
 
 class TableCouplingStore:
@@ -51,48 +68,74 @@ class TableCouplingStore:
 
     # -- reads ---------------------------------------------------------------------------------------------------
     def find_by_bc_id(self, mapping: str, bc_id: str) -> Coupling | None:
-        return self._find_many(mapping, Side.BC, [bc_id]).get(bc_id)
+        return self.find_many_by_bc_ids(mapping, [bc_id]).get(bc_id)
 
     def find_by_dataverse_id(self, mapping: str, dataverse_id: str) -> Coupling | None:
-        return self._find_many(mapping, Side.DATAVERSE, [dataverse_id]).get(dataverse_id)
+        return self.find_many_by_dataverse_ids(mapping, [dataverse_id]).get(dataverse_id)
 
     def find_many_by_bc_ids(self, mapping: str, bc_ids: Iterable[str]) -> dict[str, Coupling]:
-        return self._find_many(mapping, Side.BC, bc_ids)
+        wanted = list(dict.fromkeys(bc_ids))
+        rows = self._rows(mapping, [side_row_key(Side.BC, bc_id) for bc_id in wanted])
+        found: dict[str, Coupling] = {}
+        for bc_id in wanted:
+            row = rows.get(side_row_key(Side.BC, bc_id))
+            if row is not None:
+                found[bc_id] = _coupling(mapping, row)
+        return found
 
     def find_many_by_dataverse_ids(self, mapping: str, dataverse_ids: Iterable[str]) -> dict[str, Coupling]:
-        return self._find_many(mapping, Side.DATAVERSE, dataverse_ids)
+        """The index rows lead to the coupling rows; a coupling row that does not point back (a read that raced a
+        delete and a new coupling) is left out."""
+        wanted = list(dict.fromkeys(dataverse_ids))
+        index = self._rows(mapping, [side_row_key(Side.DATAVERSE, dv_id) for dv_id in wanted])
+        rows = self._rows(mapping, [side_row_key(Side.BC, str(row["BcId"])) for row in index.values()])
+        found: dict[str, Coupling] = {}
+        for dv_id in wanted:
+            pointer = index.get(side_row_key(Side.DATAVERSE, dv_id))
+            row = None if pointer is None else rows.get(side_row_key(Side.BC, str(pointer["BcId"])))
+            if row is not None and row.get("DataverseId") == dv_id:
+                found[dv_id] = _coupling(mapping, row)
+        return found
 
     def list_couplings(self, mapping: str) -> Iterator[Coupling]:
-        """In BC id order. The partner ETags are collected first by a key-only scan of the `dv:` rows (about 100
-        bytes per coupling in memory), then the `bc:` rows stream; a partner written after that scan is read
-        individually."""
-        partners = {row["RowKey"]: row for row in self._scan(mapping, "dv:", select=["RowKey", "BcId"])}
-        for bc_row in self._scan(mapping, "bc:"):
-            dv_key = side_row_key(Side.DATAVERSE, bc_row["DataverseId"])
-            partner = partners.get(dv_key) or self._rows(mapping, [dv_key]).get(dv_key)
-            coupling = _pair(mapping, Side.BC, bc_row, partner)
-            if coupling is not None:
-                yield coupling
+        """In BC id order: one scan of the coupling rows."""
+        for row in self._scan(mapping, "bc:"):
+            yield _coupling(mapping, row)
 
     def has_couplings(self, mapping: str) -> bool:
         return next(self._scan(mapping, "bc:", select=["RowKey"], per_page=1), None) is not None
 
-    def _find_many(self, mapping: str, side: Side, ids: Iterable[str]) -> dict[str, Coupling]:
-        wanted = list(dict.fromkeys(ids))
-        rows = self._rows(mapping, [side_row_key(side, record_id) for record_id in wanted])
-        other = _other(side)
-        partners = self._rows(mapping, [side_row_key(other, _id(row, other)) for row in rows.values()])
-        found: dict[str, Coupling] = {}
-        for record_id in wanted:
-            row = rows.get(side_row_key(side, record_id))
-            if row is not None:
-                coupling = _pair(mapping, side, row, partners.get(side_row_key(other, _id(row, other))))
-                if coupling is not None:
-                    found[record_id] = coupling
-        return found
-
     def _rows(self, mapping: str, row_keys: Sequence[str]) -> dict[str, TableEntity]:
         keys = sorted(set(row_keys))
+        if len(keys) < RANGE_FROM:
+            return self._by_keys(mapping, keys)
+        return self._by_range(mapping, keys)
+
+    def _by_range(self, mapping: str, keys: list[str]) -> dict[str, TableEntity]:
+        """One range query from the first key to the last, page by page; once it has cost as many requests as key
+        queries would have, the keys beyond the last row read are read by key."""
+        wanted = set(keys)
+        budget = math.ceil(len(keys) / IDS_PER_QUERY)
+        query = (
+            f"PartitionKey eq {odata_string(escape_key(mapping))} "
+            f"and RowKey ge {odata_string(keys[0])} and RowKey le {odata_string(keys[-1])}"
+        )
+        found: dict[str, TableEntity] = {}
+        last = ""
+        pages = self._table.query_entities(query, results_per_page=RANGE_PAGE).by_page()
+        for count, page in enumerate(pages, start=1):
+            for row in page:
+                last = row["RowKey"]
+                if last in wanted:
+                    found[last] = row
+            if count >= budget:
+                rest = [key for key in keys if key > last]
+                if rest:
+                    found.update(self._by_keys(mapping, rest))
+                break
+        return found
+
+    def _by_keys(self, mapping: str, keys: list[str]) -> dict[str, TableEntity]:
         chunks = [keys[start : start + IDS_PER_QUERY] for start in range(0, len(keys), IDS_PER_QUERY)]
         if len(chunks) <= 1:
             results = [self._query_keys(mapping, chunk) for chunk in chunks]
@@ -117,50 +160,108 @@ class TableCouplingStore:
 
     # -- writes --------------------------------------------------------------------------------------------------
     def create_coupling(self, coupling: Coupling) -> Coupling:
-        operations: list[Operation] = [("create", _entity(coupling, side)) for side in (Side.BC, Side.DATAVERSE)]
         try:
-            metadata = self._submit(operations)
+            metadata = self._submit(_creates(coupling))
         except TableTransactionError as error:
             if error.status_code != 409:  # EntityAlreadyExists
                 raise
-            taken = "bcId" if self._rows(coupling.mapping, [operations[0][1]["RowKey"]]) else "dataverseId"
+            taken = (
+                "bcId" if self._by_keys(coupling.mapping, [side_row_key(Side.BC, coupling.bc_id)]) else "dataverseId"
+            )
             raise ConflictError(
                 "alreadyCoupled", f"{taken} is already coupled in mapping {coupling.mapping}", field=taken
             ) from None
-        return replace(coupling, etag=_token(metadata[0]["etag"], metadata[1]["etag"]))
+        return replace(coupling, etag=_token(metadata[0]["etag"], coupling.dataverse_id))
+
+    def create_couplings(self, couplings: Sequence[Coupling]) -> list[Coupling | None]:
+        """Many couplings of one mapping, 50 to a transaction (two rows each); None for one whose BC or Dataverse id
+        is coupled already. A transaction refused for one of them is replayed coupling by coupling."""
+        results: list[Coupling | None] = []
+        per = MAX_TRANSACTION_OPERATIONS // 2
+        for start in range(0, len(couplings), per):
+            chunk = couplings[start : start + per]
+            if len({c.mapping for c in chunk}) > 1:
+                raise ValueError("create_couplings takes the couplings of one mapping")
+            try:
+                metadata = self._submit([operation for c in chunk for operation in _creates(c)])
+            except TableTransactionError as error:
+                if error.status_code != 409:
+                    raise
+                results.extend(self._create_or_none(c) for c in chunk)
+                continue
+            results.extend(
+                replace(c, etag=_token(metadata[2 * n]["etag"], c.dataverse_id)) for n, c in enumerate(chunk)
+            )
+        return results
+
+    def _create_or_none(self, coupling: Coupling) -> Coupling | None:
+        try:
+            return self.create_coupling(coupling)
+        except ConflictError:
+            return None
 
     def update_coupling(self, coupling: Coupling) -> Coupling:
-        """Replaces both rows; the ids are the coupling's identity (re-coupling is delete + create)."""
+        """Replaces the coupling row; the ids are the coupling's identity (re-coupling is delete + create)."""
         if coupling.etag is None:
             raise ValueError("update_coupling needs the etag of the coupling it read")
-        etags = _etags(coupling.etag)
-        if etags is None:
+        etag = _row_etag(coupling)
+        if etag is None:
             raise self._lost_update(coupling)
-        condition = {"mode": UpdateMode.REPLACE, "match_condition": MatchConditions.IfNotModified}
-        operations: list[Operation] = [
-            ("update", _entity(coupling, side), {**condition, "etag": etag})
-            for side, etag in zip((Side.BC, Side.DATAVERSE), etags, strict=True)
-        ]
         try:
-            metadata = self._submit(operations)
+            metadata = self._submit([("update", _entity(coupling), {**_CONDITIONAL, "etag": etag})])
         except TableTransactionError as error:
             if error.status_code not in _LOST_RACE:
                 raise
             raise self._lost_update(coupling) from None
-        return replace(coupling, etag=_token(metadata[0]["etag"], metadata[1]["etag"]))
+        return replace(coupling, etag=_token(metadata[0]["etag"], coupling.dataverse_id))
+
+    def update_couplings(self, couplings: Sequence[Coupling]) -> list[Coupling | SyncError]:
+        """Each coupling conditional on its own etag, 100 to a transaction (one mapping, one row each). A
+        transaction refused because one of them lost its race is replayed coupling by coupling, so each result is
+        what `update_coupling` would have given: the saved coupling, or the error it would have raised."""
+        results: list[Coupling | SyncError] = []
+        for start in range(0, len(couplings), MAX_TRANSACTION_OPERATIONS):
+            chunk = couplings[start : start + MAX_TRANSACTION_OPERATIONS]
+            if len({c.mapping for c in chunk}) > 1 or len({c.bc_id for c in chunk}) < len(chunk):
+                raise ValueError("update_couplings takes distinct couplings of one mapping")
+            if any(c.etag is None for c in chunk):
+                raise ValueError("update_couplings needs the etag of each coupling it read")
+            etags = [_row_etag(c) for c in chunk]
+            if all(etags):
+                operations: list[Operation] = [
+                    ("update", _entity(c), {**_CONDITIONAL, "etag": etag}) for c, etag in zip(chunk, etags, strict=True)
+                ]
+                try:
+                    metadata = self._submit(operations)
+                except TableTransactionError as error:
+                    if error.status_code not in _LOST_RACE:
+                        raise
+                else:
+                    results.extend(
+                        replace(c, etag=_token(m["etag"], c.dataverse_id)) for c, m in zip(chunk, metadata, strict=True)
+                    )
+                    continue
+            results.extend(self._update_or_error(c) for c in chunk)
+        return results
+
+    def _update_or_error(self, coupling: Coupling) -> Coupling | SyncError:
+        try:
+            return self.update_coupling(coupling)
+        except SyncError as error:
+            return error
 
     def delete_coupling(self, mapping: str, bc_id: str, *, remember: bool = False) -> None:
         """Conditional on the rows just read (so a coupling re-created meanwhile is never removed by mistake);
-        a lost race re-reads. A `bc:` row whose partner does not point back is removed alone. `remember` keeps
+        a lost race re-reads. A `bc:` row whose index row does not point back is removed alone. `remember` keeps
         each record's former partner (`was:bc:<id>`, `was:dv:<id>`) in the same transaction: see
         `former_partners`."""
         for _ in range(DELETE_ATTEMPTS):
             bc_key = side_row_key(Side.BC, bc_id)
-            bc_row = self._rows(mapping, [bc_key]).get(bc_key)
+            bc_row = self._by_keys(mapping, [bc_key]).get(bc_key)
             if bc_row is None:
                 return
             dv_key = side_row_key(Side.DATAVERSE, bc_row["DataverseId"])
-            dv_row = self._rows(mapping, [dv_key]).get(dv_key)
+            dv_row = self._by_keys(mapping, [dv_key]).get(dv_key)
             rows = [bc_row] if dv_row is None or dv_row.get("BcId") != bc_id else [bc_row, dv_row]
             condition = {"match_condition": MatchConditions.IfNotModified}
             operations: list[Operation] = [("delete", row, {**condition, "etag": etag_of(row)}) for row in rows]
@@ -186,6 +287,29 @@ class TableCouplingStore:
     def has_former_couplings(self, mapping: str) -> bool:
         return next(self._scan(mapping, f"{FORMER}:", select=["RowKey"], per_page=1), None) is not None
 
+    # -- migration -----------------------------------------------------------------------------------------------
+    def compact_index_rows(self, mapping: str) -> int:
+        """Rewrite the `dv:` rows written before issue 21 (a full copy of the coupling) as index rows (the two ids),
+        conditionally on the ETag read, 100 to a transaction; returns how many it rewrote. Optional: the new code
+        reads an old row as an index row already; this only drops the stale copy. Idempotent, safe while the app
+        runs (a row changed or deleted meanwhile is left to the next call)."""
+        old = [row for row in self._scan(mapping, "dv:") if set(row) - INDEX_PROPERTIES]
+        rewritten = 0
+        operations: list[Operation] = [
+            ("update", _index_entity(mapping, str(row["BcId"]), str(row["DataverseId"])),
+             {**_CONDITIONAL, "etag": etag_of(row)})
+            for row in old
+        ]  # fmt: skip
+        for chunk in transaction_chunks(operations):
+            try:
+                self._table.submit_transaction(chunk)
+            except TableTransactionError as error:
+                if error.status_code not in _LOST_RACE:
+                    raise
+                continue
+            rewritten += len(chunk)
+        return rewritten
+
     def _lost_update(self, coupling: Coupling) -> Exception:
         """Why an update failed, decided on a fresh read (the fakes follow the same order)."""
         current = self.find_by_bc_id(coupling.mapping, coupling.bc_id)
@@ -204,6 +328,28 @@ class TableCouplingStore:
         return metadata
 
 
+def _token(etag: str, dataverse_id: str) -> str:
+    """`Coupling.etag`: the coupling row's ETag and the Dataverse id it held (see the module docstring)."""
+    return json.dumps([str(etag), dataverse_id])
+
+
+def _row_etag(coupling: Coupling) -> str | None:
+    """The row ETag to send, or None when the token is not this store's (a two-row token from before issue 21,
+    garbage) or names another Dataverse id: the update cannot hold, `_lost_update` says why."""
+    try:
+        etag, dataverse_id = json.loads(coupling.etag or "")
+    except (ValueError, TypeError):
+        return None
+    return str(etag) if dataverse_id == coupling.dataverse_id else None
+
+
+def _creates(coupling: Coupling) -> list[Operation]:
+    return [
+        ("create", _entity(coupling)),
+        ("create", _index_entity(coupling.mapping, coupling.bc_id, coupling.dataverse_id)),
+    ]
+
+
 def _former_key(side: Side, record_id: str) -> str:
     return f"{FORMER}:{side_row_key(side, record_id)}"
 
@@ -212,31 +358,19 @@ def _former(mapping: str, side: Side, record_id: str, partner: str) -> dict[str,
     return {"PartitionKey": escape_key(mapping), "RowKey": _former_key(side, record_id), "Partner": partner}
 
 
-def _other(side: Side) -> Side:
-    return Side.DATAVERSE if side is Side.BC else Side.BC
+def _index_entity(mapping: str, bc_id: str, dataverse_id: str) -> dict[str, Any]:
+    return {
+        "PartitionKey": escape_key(mapping),
+        "RowKey": side_row_key(Side.DATAVERSE, dataverse_id),
+        "BcId": bc_id,
+        "DataverseId": dataverse_id,
+    }
 
 
-def _id(row: Mapping[str, Any], side: Side) -> str:
-    return str(row["BcId"] if side is Side.BC else row["DataverseId"])
-
-
-def _token(bc_etag: str, dv_etag: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([bc_etag, dv_etag]).encode()).decode("ascii")
-
-
-def _etags(token: str) -> tuple[str, str] | None:
-    try:
-        bc_etag, dv_etag = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
-    except (ValueError, TypeError, binascii.Error, UnicodeError):
-        return None
-    return str(bc_etag), str(dv_etag)
-
-
-def _entity(coupling: Coupling, side: Side) -> dict[str, Any]:
-    record_id = coupling.bc_id if side is Side.BC else coupling.dataverse_id
+def _entity(coupling: Coupling) -> dict[str, Any]:
     entity: dict[str, Any] = {
         "PartitionKey": escape_key(coupling.mapping),
-        "RowKey": side_row_key(side, record_id),
+        "RowKey": side_row_key(Side.BC, coupling.bc_id),
         "BcId": coupling.bc_id,
         "DataverseId": coupling.dataverse_id,
         "ValuesHash": coupling.values_hash,
@@ -262,12 +396,8 @@ def _side_state(row: Mapping[str, Any], prefix: str) -> SideState:
     )
 
 
-def _pair(mapping: str, side: Side, row: TableEntity, partner: TableEntity | None) -> Coupling | None:
-    """The coupling of `row`, or None when its partner row is missing or belongs to another coupling (a read that
-    raced a delete)."""
-    if partner is None or partner.get("BcId") != row["BcId"]:
-        return None
-    bc_etag, dv_etag = (etag_of(row), etag_of(partner)) if side is Side.BC else (etag_of(partner), etag_of(row))
+def _coupling(mapping: str, row: TableEntity) -> Coupling:
+    """The coupling its `bc:` row holds."""
     return Coupling(
         mapping=mapping,
         bc_id=row["BcId"],
@@ -277,7 +407,7 @@ def _pair(mapping: str, side: Side, row: TableEntity, partner: TableEntity | Non
         values_hash=row.get("ValuesHash"),
         skipped=bool(row.get("Skipped", False)),
         coupled_on=row["CoupledOn"],
-        etag=_token(bc_etag, dv_etag),
+        etag=_token(etag_of(row), row["DataverseId"]),
         creating=Side(row["Creating"]) if row.get("Creating") else None,
         created_by=row.get("CreatedBy"),
     )

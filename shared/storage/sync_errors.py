@@ -3,18 +3,24 @@
 Why read-modify-write with a retry: counting and the skip rule (`record_errors.next_error`) depend on the previous
 error, and two workers can fail on the same record at once (a chunk and a retry). Each write is conditional on
 the ETag read; the loser re-reads and applies its error on top, so no error is lost or counted twice.
+
+Why `save_errors` / `clear_errors` (issue 21): a run's page knows its mapping's errors from one read (the partition
+is small: only records failing now have a row), so it computes the new entries itself and writes them, with the
+clears of the records that synchronized, in transactions of 100; an entry that lost its race comes back as None
+and the caller applies it with `record_error`.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from azure.core import MatchConditions
 from azure.core.exceptions import ResourceNotFoundError
-from azure.data.tables import TableClient, TableEntity
+from azure.data.tables import TableClient, TableEntity, TableTransactionError, UpdateMode
 
 from shared.domain.errors import ConcurrencyError
 from shared.domain.record_errors import next_error
@@ -22,8 +28,10 @@ from shared.domain.records import RecordErrorEntry, Side
 from shared.storage.conditional import read_entity, save_entity
 from shared.storage.keys import escape_key, format_instant, odata_string, side_row_key, utc_now
 from shared.storage.tables import SYNC_ERRORS, TableFactory, etag_of
+from shared.storage.transactions import MAX_TRANSACTION_OPERATIONS, Operation
 
 ATTEMPTS = 10
+MESSAGE_CHARS = 500_000  # of messages in one transaction: 2 MB at most, half of a transaction's 4 MiB
 
 
 class TableSyncErrorStore:
@@ -52,6 +60,52 @@ class TableSyncErrorStore:
         with contextlib.suppress(ResourceNotFoundError):
             self._table.delete_entity(escape_key(mapping), side_row_key(side, record_id))
 
+    def save_errors(self, entries: Sequence[RecordErrorEntry]) -> list[RecordErrorEntry | None]:
+        results: list[RecordErrorEntry | None] = []
+        for chunk in _by_size(entries):
+            if len({e.mapping for e in chunk}) > 1 or len({(e.side, e.record_id) for e in chunk}) < len(chunk):
+                raise ValueError("save_errors takes the entries of distinct records of one mapping")
+            operations: list[Operation] = [
+                ("create", _entity(e))
+                if e.etag is None
+                else ("update", _entity(e), {"mode": UpdateMode.REPLACE, "etag": e.etag,
+                                             "match_condition": MatchConditions.IfNotModified})
+                for e in chunk
+            ]  # fmt: skip
+            try:
+                metadata = self._table.submit_transaction(operations)
+            except TableTransactionError as error:
+                if error.status_code not in (404, 409, 412):
+                    raise
+                results.extend(self._save_or_none(e) for e in chunk)
+                continue
+            results.extend(replace(e, etag=str(m["etag"])) for e, m in zip(chunk, metadata, strict=True))
+        return results
+
+    def _save_or_none(self, entry: RecordErrorEntry) -> RecordErrorEntry | None:
+        try:
+            return self._save(entry)
+        except ConcurrencyError:
+            return None
+
+    def clear_errors(self, mapping: str, keys: Sequence[tuple[Side, str]]) -> None:
+        """Unconditional, as `clear_error`; a transaction refused because a row was gone already is replayed row by
+        row."""
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), MAX_TRANSACTION_OPERATIONS):
+            chunk = unique[start : start + MAX_TRANSACTION_OPERATIONS]
+            operations: list[Operation] = [
+                ("delete", {"PartitionKey": escape_key(mapping), "RowKey": side_row_key(side, record_id)})
+                for side, record_id in chunk
+            ]
+            try:
+                self._table.submit_transaction(operations)
+            except TableTransactionError as error:
+                if error.status_code != 404:
+                    raise
+                for side, record_id in chunk:
+                    self.clear_error(mapping, side, record_id)
+
     def find_error(self, mapping: str, side: Side, record_id: str) -> RecordErrorEntry | None:
         row = read_entity(self._table, escape_key(mapping), side_row_key(side, record_id))
         return None if row is None else _entry(row)
@@ -79,21 +133,39 @@ class TableSyncErrorStore:
         raise ConcurrencyError("etagMismatch", f"error of {mapping}/{side.value}:{record_id} kept changing")
 
     def _save(self, entry: RecordErrorEntry) -> RecordErrorEntry:
-        entity: dict[str, Any] = {
-            "PartitionKey": escape_key(entry.mapping),
-            "RowKey": side_row_key(entry.side, entry.record_id),
-            "Mapping": entry.mapping,
-            "Side": entry.side.value,
-            "RecordId": entry.record_id,
-            "Code": entry.code,
-            "Message": entry.message,
-            "Count": entry.count,
-            "FirstSeen": entry.first_seen,
-            "LastSeen": entry.last_seen,
-            "Skipped": entry.skipped,
-        }
         what = f"error of {entry.mapping}/{entry.side.value}:{entry.record_id}"
-        return replace(entry, etag=save_entity(self._table, entity, entry.etag, what=what))
+        return replace(entry, etag=save_entity(self._table, _entity(entry), entry.etag, what=what))
+
+
+def _by_size(entries: Sequence[RecordErrorEntry]) -> list[Sequence[RecordErrorEntry]]:
+    """Transactions of at most 100 entries and `MESSAGE_CHARS` characters of messages: a transaction's body may not
+    pass 4 MiB, and a message may hold 16,000 characters (four bytes each at worst)."""
+    chunks: list[Sequence[RecordErrorEntry]] = []
+    start, chars = 0, 0
+    for end, entry in enumerate(entries):
+        if end > start and (end - start == MAX_TRANSACTION_OPERATIONS or chars + len(entry.message) > MESSAGE_CHARS):
+            chunks.append(entries[start:end])
+            start, chars = end, 0
+        chars += len(entry.message)
+    if start < len(entries):
+        chunks.append(entries[start:])
+    return chunks
+
+
+def _entity(entry: RecordErrorEntry) -> dict[str, Any]:
+    return {
+        "PartitionKey": escape_key(entry.mapping),
+        "RowKey": side_row_key(entry.side, entry.record_id),
+        "Mapping": entry.mapping,
+        "Side": entry.side.value,
+        "RecordId": entry.record_id,
+        "Code": entry.code,
+        "Message": entry.message,
+        "Count": entry.count,
+        "FirstSeen": entry.first_seen,
+        "LastSeen": entry.last_seen,
+        "Skipped": entry.skipped,
+    }
 
 
 def _entry(row: TableEntity) -> RecordErrorEntry:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,7 @@ from tests.functions.conftest import FUNCTIONS
 SYNC_JOB = FUNCTIONS["sync_job"].get_user_function()  # get_functions() registers: it may run once per app
 COUPLE, FULL = Recommendation.COUPLE_RECORDS.value, Recommendation.FULL_SYNCHRONIZATION.value
 MOST_CRASHES = 3
+Chooser = Callable[[random.Random, Sequence[str]], frozenset[int]]
 INVARIANTS = ("duplicate", "missing", "lost", "coupling", "uncoupled", "counter", "diverged", "stuck")
 
 
@@ -117,12 +118,15 @@ class Simulation:
     def __init__(self, world: World, crasher: WriteCrasher, *, max_records: int = 12, edit_created_side: bool = True):
         self.world, self.crasher = world, crasher
         self.max_records, self.edit_created_side = max_records, edit_created_side
+        self.choose: Chooser | None = None  # which of the clean run's writes to crash before (None: 1 to 3 drawn)
 
     def run_seed(self, seed: int) -> SeedResult:
+        choose = self.choose
         plan = SeedPlan.of(seed, self.max_records, self.edit_created_side)
         self.crasher.reset()
         clean = self._execute(plan, DeliveryChaos())
-        crash_at = choose_crashes(random.Random(seed * 7 + 1), clean.sites, MOST_CRASHES)
+        rng = random.Random(seed * 7 + 1)
+        crash_at = choose(rng, clean.sites) if choose else choose_crashes(rng, clean.sites, MOST_CRASHES)
         self.crasher.reset(crash_at)
         crashed = self._execute(plan, plan.chaos)
         return SeedResult(plan, crash_at, clean, crashed)

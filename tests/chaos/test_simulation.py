@@ -94,7 +94,7 @@ def by_scenario(results: list[SeedResult]) -> list[str]:
     return lines
 
 
-def simulate(simulation: Simulation, chosen: range, capsys: pytest.CaptureFixture[str]) -> None:
+def simulate(simulation: Simulation, chosen: range, capsys: pytest.CaptureFixture[str]) -> list[SeedResult]:
     results = [simulation.run_seed(seed) for seed in chosen]
     failing = [r for r in results if r.failed]
     with capsys.disabled():
@@ -104,6 +104,7 @@ def simulate(simulation: Simulation, chosen: range, capsys: pytest.CaptureFixtur
     details = "\n".join(r.describe() for r in failing[:SHOWN_FAILURES])
     more = f"\n... and {len(failing) - SHOWN_FAILURES} more seeds" if len(failing) > SHOWN_FAILURES else ""
     assert not failing, f"{len(failing)} of {len(results)} seeds broke an invariant:\n{details}{more}"
+    return results
 
 
 @pytest.mark.integration

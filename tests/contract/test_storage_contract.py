@@ -17,8 +17,10 @@ from local.fakes import storage as fakes
 from shared.domain.coupling import Coupling, SideState, SyncResult
 from shared.domain.errors import ConcurrencyError, ConflictError, FatalError, NotFoundError, RecordError
 from shared.domain.full_sync import LineChunk
+from shared.domain.record_errors import next_error
 from shared.domain.records import ArchivedQuote, Checkpoint, Counters, LineStatus, ReviewLine, Side, SyncJob, SyncRun
 from shared.ports import CheckpointStore, CouplingStore, JobLog, QuoteArchive, RunStore, SettingsStore, SyncErrorStore
+from shared.storage import couplings as couplings_module
 from shared.storage.archive import TableQuoteArchive
 from shared.storage.checkpoints import TableCheckpointStore
 from shared.storage.couplings import IDS_PER_QUERY, TableCouplingStore
@@ -183,11 +185,10 @@ def test_bulk_find_returns_the_couplings_of_a_page_from_either_side(stores: Stor
 
 
 @pytest.mark.integration
-def test_bulk_find_queries_in_chunks_not_per_id(azurite: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bulk_find_reads_a_page_in_ranges_and_few_ids_by_key(azurite: str, monkeypatch: pytest.MonkeyPatch) -> None:
     factory = TableFactory.from_connection_string(azurite, prefix=f"t{uuid.uuid4().hex[:10]}")
     store = TableCouplingStore(factory)
-    for n in range(40):
-        store.create_coupling(coupling(f"bc-{n:03d}", f"dv-{n:03d}"))
+    store.create_couplings([coupling(f"bc-{n:03d}", f"dv-{n:03d}") for n in range(200)])
     table, queries = factory.table(COUPLINGS), []
     real_query = table.query_entities
 
@@ -197,7 +198,39 @@ def test_bulk_find_queries_in_chunks_not_per_id(azurite: str, monkeypatch: pytes
 
     monkeypatch.setattr(table, "query_entities", counting_query)
     assert len(store.find_many_by_bc_ids(M, [f"bc-{n:03d}" for n in range(40)])) == 40
-    assert len(queries) == 2 * math.ceil(40 / IDS_PER_QUERY)
+    assert len(queries) == 1  # a page of ids in key order: one range
+    queries.clear()
+    assert len(store.find_many_by_dataverse_ids(M, [f"dv-{n:03d}" for n in range(100, 140)])) == 40
+    assert len(queries) == 2  # the index rows, then the coupling rows they point to
+    queries.clear()
+    assert len(store.find_many_by_bc_ids(M, ["bc-001", "bc-150", "bc-199"])) == 3
+    assert len(queries) == math.ceil(3 / IDS_PER_QUERY)  # a few ids: by key
+    queries.clear()
+    monkeypatch.setattr(couplings_module, "RANGE_PAGE", 10)  # a range holding many rows nobody asked for
+    sparse = [f"bc-{n:03d}" for n in range(0, 200, 6)]  # 34 ids over 200 rows: the range stops after 3 pages
+    assert sorted(store.find_many_by_bc_ids(M, [*sparse, "bc-unknown"])) == sorted(sparse)
+    assert len(queries) <= 1 + math.ceil(len(sparse) / IDS_PER_QUERY)
+
+
+def test_couplings_are_created_and_updated_in_bulk_each_with_its_own_outcome(stores: Stores) -> None:
+    stores.couplings.create_coupling(coupling("bc-taken", "dv-taken"))
+    wanted = [coupling(f"bc-{n:03d}", f"dv-{n:03d}") for n in range(120)]
+    wanted[70] = coupling("bc-070", "dv-taken")  # its Dataverse id is coupled already
+    created = stores.couplings.create_couplings(wanted)
+    assert [n for n, c in enumerate(created) if c is None] == [70]
+    assert stores.couplings.find_by_dataverse_id(M, "dv-taken") == stores.couplings.find_by_bc_id(M, "bc-taken")
+    assert stores.couplings.find_by_bc_id(M, "bc-070") is None
+    saved = [c for c in created if c is not None]
+    assert stores.couplings.find_by_dataverse_id(M, "dv-119") == saved[-1]
+    stale = stores.couplings.update_coupling(saved[5].with_changes(values_hash="someone else"))
+    updated = stores.couplings.update_couplings([c.with_changes(values_hash="bulk") for c in saved])
+    assert isinstance(updated[5], ConcurrencyError)
+    assert all(isinstance(c, Coupling) and c.values_hash == "bulk" for n, c in enumerate(updated) if n != 5)
+    assert stores.couplings.find_by_bc_id(M, saved[5].bc_id) == stale
+    again = updated[6]
+    assert isinstance(again, Coupling)
+    assert stores.couplings.update_coupling(again.with_changes(skipped=True)).skipped
+    assert stores.couplings.create_couplings([]) == [] and stores.couplings.update_couplings([]) == []
 
 
 def test_list_couplings_lists_one_mapping_in_bc_id_order_with_usable_etags(stores: Stores) -> None:
@@ -405,6 +438,28 @@ def test_errors_are_listed_in_key_order_and_cleared_idempotently(stores: Stores)
     stores.errors.clear_error(M, Side.BC, "r9")
     stores.errors.clear_error(M, Side.BC, "r9")
     assert stores.errors.find_error(M, Side.BC, "r9") is None and len(stores.errors.list_errors(M)) == 2
+
+
+def test_errors_are_saved_and_cleared_in_bulk_and_a_lost_race_writes_nothing(stores: Stores) -> None:
+    first = stores.errors.record_error(M, Side.BC, "r1", "badValue", "x")
+    now = "2025-03-01T08:00:00.000000Z"
+    entries = [
+        next_error(first, M, Side.BC, "r1", "badValue", "again", now),  # replaces the row read
+        next_error(None, M, Side.DATAVERSE, "r2", "missingLookup", "y", now),  # a new row
+        next_error(None, M, Side.BC, "r3", "badValue", "z", now),
+    ]
+    saved = stores.errors.save_errors(entries)
+    assert [(e.count, e.skipped) for e in saved if e is not None] == [(2, True), (1, False), (1, False)]
+    assert stores.errors.find_error(M, Side.BC, "r1") == saved[0]
+    stale = stores.errors.save_errors([entries[0], next_error(None, M, Side.BC, "r4", "e", "m", now)])
+    assert stale[0] is None and stale[1] is not None  # r1 moved on since `first` was read
+    assert stores.errors.find_error(M, Side.BC, "r1") == saved[0]
+    stores.errors.clear_errors(M, [(Side.BC, "r1"), (Side.DATAVERSE, "r2"), (Side.BC, "never-failed")])
+    assert [(e.side, e.record_id) for e in stores.errors.list_errors(M)] == [(Side.BC, "r3"), (Side.BC, "r4")]
+    many = [next_error(None, "ITEM", Side.BC, f"i{n:03d}", "e", "m" * 9_000, now) for n in range(130)]
+    assert all(e is not None for e in stores.errors.save_errors(many))  # more than one transaction, by count and size
+    stores.errors.clear_errors("ITEM", [(e.side, e.record_id) for e in many])
+    assert stores.errors.list_errors("ITEM") == []
 
 
 # -- settings -------------------------------------------------------------------------------------------------

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 from local.emulators.business_central.seed import COMPANY_ID
 from local.emulators.business_central.seed import seeded_id as bc_seeded
 from local.emulators.dataverse.seed import seeded_id as dv_seeded
-from shared.domain.coupling import Coupling
 from shared.domain.errors import ConflictError, InvalidInputError, NotFoundError, TransientError
 from shared.domain.mapping import Direction
 from shared.domain.records import Side
@@ -77,18 +76,18 @@ def fail_once(monkeypatch: pytest.MonkeyPatch, store: Any, method: str, why: str
     real = getattr(store, method)
     calls = {"count": 0}
 
-    def failing(coupling: Coupling) -> Coupling:
+    def failing(*args: Any) -> Any:
         calls["count"] += 1
         if calls["count"] == 1:
             raise TransientError("ServiceUnavailable", why)
-        return cast(Coupling, real(coupling))
+        return real(*args)
 
     monkeypatch.setattr(store, method, failing)
 
 
 def fail_first_coupling(stack: SyncStack, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The coupling write fails once (storage unavailable) before anything was created."""
-    fail_once(monkeypatch, stack.context.couplings, "create_coupling", "Table Storage did not answer")
+    """The claims' write fails once (storage unavailable) before anything was created."""
+    fail_once(monkeypatch, stack.context.couplings, "create_couplings", "Table Storage did not answer")
 
 
 def die_after_the_create(stack: SyncStack, monkeypatch: pytest.MonkeyPatch) -> None:

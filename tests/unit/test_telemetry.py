@@ -95,6 +95,8 @@ print(json.dumps({
     "sdk": type(trace.get_tracer_provider()).__module__,
     "instruments": sorted(pipeline.instruments) if pipeline else [],
     "requestsInstrumented": hasattr(requests.Session.send, "__wrapped__"),
+    "azureSdkSpans": __import__("azure.core.settings").core.settings.settings.tracing_enabled(),
+    "azureLogLevel": __import__("logging").getLogger("azure").level,
 }))
 """
 
@@ -115,6 +117,18 @@ def test_with_a_connection_string_the_distro_is_configured_once_on_first_use() -
         answer["instruments"]
     )
     assert answer["requestsInstrumented"] is False
+    assert answer["azureSdkSpans"] is False and answer["azureLogLevel"] == 30  # issue 21: no span, no log per request
+
+
+def test_a_table_client_factory_quiets_the_azure_sdk_even_with_telemetry_off() -> None:
+    answer = _run(
+        "import json, logging\n"
+        "from azure.core.settings import settings\n"
+        "from shared.storage.tables import TableFactory\n"
+        "TableFactory.from_connection_string('UseDevelopmentStorage=true')\n"
+        "print(json.dumps({'spans': settings.tracing_enabled(), 'level': logging.getLogger('azure').level}))\n"
+    )
+    assert answer == {"spans": False, "level": 30}
 
 
 @pytest.mark.parametrize(
