@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import BusinessCentralHandle, EmulatorHandle
-from tests.integration.test_local_host_hardening import exchange, request
+from tests.local.test_host_hardening import exchange, request
 
 pytestmark = pytest.mark.integration
 

@@ -26,7 +26,7 @@ from local.stack.processes import ChildProcess, free_port, start_python_module
 pytestmark = pytest.mark.integration
 
 KEY = "hardening-key"
-APP = "tests.integration.host_test_app"
+APP = "tests.local.host_test_app"
 LIMIT = 4096  # FUNCTIONS_REQUEST_BODY_SIZE_LIMIT for this host, so the limit is testable without big uploads
 VALUES = {
     "LOCAL_FUNCTION_KEY": KEY,

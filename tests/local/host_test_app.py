@@ -1,4 +1,4 @@
-"""A small Function App that exercises the local host (`python -m local.host --app tests.integration.host_test_app`).
+"""A small Function App that exercises the local host (`python -m local.host --app tests.local.host_test_app`).
 
 It stands apart from the real app so the host's routing, keys, timers and queue semantics are tested on their own.
 What the timer and queue functions saw is kept in this process and read back through `GET /api/state`.

@@ -1,4 +1,4 @@
-"""The local Functions host (`python -m local.host`) against a small test app (tests/integration/host_test_app.py).
+"""The local Functions host (`python -m local.host`) against a small test app (tests/local/host_test_app.py).
 
 The host runs as a child process, exactly as `make serve` runs it; what its timer and queue functions saw is read
 back through the test app's `GET /api/state`, and the queues through the host's admin API.
@@ -29,7 +29,7 @@ from shared.domain.jobs import JobKind, JobMessage
 pytestmark = pytest.mark.integration
 
 KEY = "test-host-key"
-APP = "tests.integration.host_test_app"
+APP = "tests.local.host_test_app"
 VALUES = {"LOCAL_FUNCTION_KEY": KEY, "TEST_SCHEDULE": "*/1 * * * * *", "TEST_QUEUE": "jobs-under-test"}
 # Empty values let the settings file decide, whatever the developer's shell exports (Core Tools' rule).
 CLEAN_ENV = {name: "" for name in [*VALUES, "ServiceBusConnection", "ServiceBusConnection__fullyQualifiedNamespace"]}
@@ -307,7 +307,7 @@ def test_an_unresolved_setting_stops_start_up_with_the_reason(tmp_path: Path) ->
 def test_in_process_senders_reach_the_host_through_host_queues(tmp_path: Path) -> None:
     """`HostQueues.for_name` is the running host's queue: a `JobQueue` in the same process delivers to it."""
     from local.host.functions_host import HostOptions, HostQueues, LocalHost
-    from tests.integration import host_test_app
+    from tests.local import host_test_app
 
     saved = dict(os.environ)
     os.environ.update(CLEAN_ENV)
