@@ -33,17 +33,21 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
     yield from seeded_stack(tmp_path_factory)
 
 
-@pytest.fixture(scope="session")
-def api(local_stack: LocalStack) -> requests.Session:
+def client(stack: LocalStack | None = None) -> requests.Session:
+    """A session to the stack's API: with its function key, or none (what a caller without one gets)."""
     session = requests.Session()
     session.trust_env = False
-    session.headers["x-functions-key"] = local_stack.function_key
+    if stack is not None:
+        session.headers["x-functions-key"] = stack.function_key
     return session
+
+
+@pytest.fixture(scope="session")
+def api(local_stack: LocalStack) -> requests.Session:
+    return client(local_stack)
 
 
 @pytest.fixture(scope="session")
 def keyless(local_stack: LocalStack) -> requests.Session:
-    """No function key: what a caller without one gets (and what the fuzzer adds its key to)."""
-    session = requests.Session()
-    session.trust_env = False
-    return session
+    """No function key (what the fuzzer adds its key to)."""
+    return client()

@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 import function_app
 from local.stack.launcher import LOCAL_FUNCTION_KEY, LocalStack
 from shared.triggers.openapi import document
-from tests.e2e.conftest import seeded_stack
+from tests.e2e.conftest import client, seeded_stack
 
 pytestmark = pytest.mark.integration
 # The document lists the routes registered so far: function_app registers every blueprint, so it is loaded first.
@@ -59,17 +59,12 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
 
 @pytest.fixture(scope="module")
 def keyless(local_stack: LocalStack) -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False
-    return session
+    return client()
 
 
 @pytest.fixture(scope="module")
 def api(local_stack: LocalStack) -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False
-    session.headers["x-functions-key"] = local_stack.function_key
-    return session
+    return client(local_stack)
 
 
 def keeps_its_rules(case: schemathesis.Case, response: Any) -> None:  # type: ignore[type-arg]

@@ -13,7 +13,6 @@ account in the setup, none of which the tests of the session stack expect. The s
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,7 +34,7 @@ from local.demo.cash import (
 )
 from local.demo.story import Story
 from local.emulators.business_central.seed import seeded_id as bc_id
-from local.stack.launcher import LocalStack
+from tests.e2e.conftest import seeded_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
 WRITE_IN = "WRITE-IN"
@@ -48,13 +47,8 @@ DETAIL_SELECT = "lineitemnumber,quantity,priceperunit,manualdiscountamount,tax,b
 def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
     """Its own stack, seeded with the demo data; salespeople, currencies, units, customers and items coupled (the
     products created in Sales), the write-in item and the freight account set up."""
-    stack = LocalStack.on_free_ports(cert_dir=Path(tmp_path_factory.mktemp("identity-cash")))
-    stack.start()
-    try:
+    for stack in seeded_stack(tmp_path_factory):  # stopped when the generator resumes after the module
         demo = Story(stack)
-        for name in ("business_central", "dataverse"):
-            seeded = demo.session.post(f"{stack.urls[name]}/_admin/seed", json={"profile": "demo"}, timeout=60)
-            seeded.raise_for_status()
         demo.bc("POST", "items", {"number": WRITE_IN, "displayName": "Write-in product"})
         demo.api("PATCH", "setup", {"salesOrderIntegrationEnabled": True, "writeInProductNumber": WRITE_IN,
                                     "freightGLAccountNumber": FREIGHT_ACCOUNT})  # fmt: skip
@@ -64,8 +58,6 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
             report = demo.api("POST", f"couplings/{mapping}/match", body)
             assert not report["failed"], (mapping, report)
         yield demo
-    finally:
-        stack.stop()
 
 
 def _parts(story: Story) -> MixedOrder:

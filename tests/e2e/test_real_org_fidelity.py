@@ -9,7 +9,6 @@ Match" (off): their full-sync lines are `coupleRecords` and must create nothing 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from local.demo.documents import submit_sales_order
 from local.demo.full_sync import run_full_sync
 from local.demo.story import Story
 from local.emulators.business_central.seed import seeded_id as bc_id
-from local.stack.launcher import LocalStack
+from tests.e2e.conftest import seeded_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
 WRITE_IN = "WRITE-IN"
@@ -56,16 +55,9 @@ def _coupled_customers(story: Story) -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
     """Its own stack (the session stack stays as the other e2e tests expect it), seeded with the demo data."""
-    stack = LocalStack.on_free_ports(cert_dir=Path(tmp_path_factory.mktemp("identity-fidelity")))
-    stack.start()
-    try:
+    for stack in seeded_stack(tmp_path_factory):  # stopped when the generator resumes after the module
         demo = Story(stack)
-        for name in ("business_central", "dataverse"):
-            seeded = demo.session.post(f"{stack.urls[name]}/_admin/seed", json={"profile": "demo"}, timeout=60)
-            seeded.raise_for_status()
         yield demo
-    finally:
-        stack.stop()
 
 
 @pytest.fixture(scope="module")
