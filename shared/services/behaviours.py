@@ -129,6 +129,12 @@ def _reads(mapping: TableMapping, side: Side) -> bool:
     return mapping.direction.allows(Direction.FROM_DATAVERSE if side is Side.DATAVERSE else Direction.TO_DATAVERSE)
 
 
+def state_sides(mapping: TableMapping) -> set[Side]:
+    """The sides whose records have state rules this mapping runs (none for most mappings: their runs skip the
+    rules' bookkeeping altogether)."""
+    return {rule.side for behaviour in declared(mapping) for rule in behaviour.states if _reads(mapping, rule.side)}
+
+
 def record_id(coupling: Coupling, side: Side) -> str:
     return coupling.bc_id if side is Side.BC else coupling.dataverse_id
 

@@ -70,6 +70,7 @@ class MappingRun:
 
     def __post_init__(self) -> None:
         self.mapper = ValueMapper(self.mapping, LookupResolver(self.context), self.context.option_maps)
+        self.state_sides = behaviours.state_sides(self.mapping)  # sides with state rules (usually none)
         self.bc = BcSide(self.context.bc, self.mapping, self.mapper)
         self.dv = DataverseSide(self.context.dataverse, self.mapping, self.mapper)
         self.work = UnitOfWork(self.context, self.mapping.name, self.job_id)
@@ -169,12 +170,17 @@ class MappingRun:
         The candidates were read in the filters. A full-synchronization chunk (`partners`: every row it read, by
         id) synchronizes each pair once for both of its sides (the other side's chunk passes over it), so the rows
         of the other side count too, those still in their filter (read again in it)."""
+        sides = self.state_sides
+        if not sides:
+            return
         kept = [c for c in couplings.values() if not c.skipped and not {c.bc_id, c.dataverse_id} & self.failed_now]
         bc_all, dv_all = partners or ({}, {})
         for side, rows, others, scope in (
             (Side.BC, bc_rows, bc_all, self.mapping.bc_filter),
             (Side.DATAVERSE, dv_rows, dv_all, self.mapping.dataverse_filter),
         ):
+            if side not in sides:
+                continue
             own = [(c, row) for c in kept if (row := rows.get(behaviours.record_id(c, side))) is not None]
             other = [
                 (c, row)
