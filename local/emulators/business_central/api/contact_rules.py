@@ -41,11 +41,11 @@ def apply_company_number(records: Records, company_id: str, entity_set: str, row
 
 
 def company_contact_for_new_customer(records: Records, company_id: str, entity_set: str, customer: Row) -> None:
-    """After a customer was inserted through the API: its company contact and their business relation."""
+    """After a customer was inserted through the API: its company contact and their business relation (in the
+    caller's transaction with the customer: both or neither)."""
     if entity_set != CUSTOMERS:
         return
     contacts = records.entity_set(CONTACTS)
     body = {name: customer[name] for name in COPIED if name in contacts.properties and customer.get(name)}
-    with records.store.transaction():
-        contact = records.create(company_id, contacts, {**body, "type": "Company"})
-        records.put(company_id, contacts, {**contact, RELATED_CUSTOMER: customer["id"]})
+    contact = records.create(company_id, contacts, {**body, "type": "Company"})
+    records.put(company_id, contacts, {**contact, RELATED_CUSTOMER: customer["id"]})
