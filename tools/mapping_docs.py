@@ -11,12 +11,12 @@ Output is deterministic: catalog order, no dates, no environment-dependent text.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from shared.mappings import CATALOG, describe
+from tools.generated import write_or_check
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "mappings.md"
@@ -151,17 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Render docs/mappings.md from the mapping catalog.")
     parser.add_argument("--check", action="store_true", help="exit 1 when docs/mappings.md is not up to date")
     args = parser.parse_args(argv)
-    text = render()
-    if args.check:
-        current = DOCS.read_text(encoding="utf-8") if DOCS.exists() else ""
-        if current != text:
-            print(f"{DOCS.relative_to(ROOT)} is out of date: run python -m tools.mapping_docs", file=sys.stderr)
-            return 1
-        print(f"{DOCS.relative_to(ROOT)} is up to date")
-        return 0
-    DOCS.write_text(text, encoding="utf-8")
-    print(f"wrote {DOCS.relative_to(ROOT)} ({len(CATALOG)} mappings)")
-    return 0
+    what = str(DOCS.relative_to(ROOT))
+    wrote = f"wrote {what} ({len(CATALOG)} mappings)"
+    return write_or_check(DOCS, render(), check=args.check, what=what, command="tools.mapping_docs", wrote=wrote)
 
 
 if __name__ == "__main__":
