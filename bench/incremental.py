@@ -10,7 +10,7 @@ Run on the stack of the full sync toward Sales (`full_sync.run_direction(after=.
 2. the same in the steady state (`steady`), after one edit on each side absorbed by two ticks. The seeded records
    were all modified within a few seconds, more than the 2,000 versions a checkpoint remembers of its overlap window,
    so right after the load each tick reads them again; since couplings record the ETags they synchronized
-   (`shared/services/run_candidates.py`), those pairs are passed over without a read of the other side, and both
+   (`shared/engine/candidates.py`), those pairs are passed over without a read of the other side, and both
    figures should be the same;
 3. `changed` customers (1,000, or all when fewer) edited in BC, the CUSTOMER mapping run, then as many Sales accounts
    edited and the mapping run again: requests and charged units per changed record beyond the steady

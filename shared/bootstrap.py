@@ -21,12 +21,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from shared.engine.context import SyncContext
 from shared.ports import JobQueue, QuoteArchive, RunStore, SettingsStore, StorageProbe
-from shared.services.context import SyncContext
 from shared.settings import AuthMode, Settings
 
 if TYPE_CHECKING:
-    from shared.services.setup import Setup
+    from shared.engine.setup import Setup
 
 BC_RESOURCE = "https://api.businesscentral.dynamics.com"
 
@@ -133,8 +133,8 @@ def for_run(services: Services) -> Services:
     """One invocation's services: the setup and the mapping overrides read once, the context built on them (see the
     module docstring). The process's adapters are shared, not copied: only the BC client differs, and only when the
     setup names another company or other page services (a new client on the same connection)."""
+    from shared.engine.setup import read_setup
     from shared.services.catalog import CatalogSnapshot
-    from shared.services.setup import read_setup
 
     setup = read_setup(services.settings_store, services.environment)
     base = services.context

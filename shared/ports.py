@@ -66,7 +66,7 @@ class CouplingStore(Protocol):
 
     def delete_coupling(self, mapping: str, bc_id: str, *, remember: bool = False) -> None:
         """`remember`: keep each record's former partner (BC's Delete Coupling leaves both records; the identity
-        rule may couple them again, see `services/identity.py`)."""
+        rule may couple them again, see `engine/identity.py`)."""
         ...
 
     def former_partners(self, mapping: str, side: Side, ids: Iterable[str]) -> dict[str, str]:

@@ -128,7 +128,7 @@ class TableMapping:
     create_if_no_match: bool = False
     # False: the engine never creates this mapping's records in BC (BC cannot take them from a Dataverse row: their
     # key is a code a person chooses, and nothing fills it). A full synchronization's line then couples BC's records
-    # by match, synchronizes the coupled ones and leaves Dataverse's other rows (services/full_sync.py).
+    # by match, synchronizes the coupled ones and leaves Dataverse's other rows (services/full_sync/coordinator.py).
     creates_in_bc: bool = True
     sync_after_coupling: bool = False
     dataverse_on_create: dict[str, Any] = field(default_factory=dict)  # constants only set when creating in Dataverse
@@ -139,7 +139,7 @@ class TableMapping:
     schedule: str | None = None  # app setting name of the timer schedule, when the mapping runs periodically
     note: str = ""
     # Per-table rules BC runs in code (publish and price a product, leave the write-in item out): names registered in
-    # `services/behaviours.py`, which the engine runs at its hook points for any mapping that declares them.
+    # `engine/behaviours/hooks.py`, which the engine runs at its hook points for any mapping that declares them.
     behaviours: tuple[str, ...] = ()
 
     def field_mappings(self, direction: Direction) -> tuple[FieldMapping, ...]:

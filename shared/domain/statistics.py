@@ -1,7 +1,7 @@
 """What a customer's `nav_accountstatistics` row holds (BC's "CRM Account Statistics" 5367), computed from what API
 v2.0 gives: the customer (`number`, `displayName`, `creditLimit`) with its `customerFinancialDetails` expanded, and
 the three open-document figures (`OPEN_DOCUMENT_FIGURES`: outstanding orders, shipped not invoiced, outstanding
-invoices) that `services/statistics_figures.py` computes from `salesOrders` and draft `salesInvoices` with BC's
+invoices) that `processes/statistics_figures.py` computes from `salesOrders` and draft `salesInvoices` with BC's
 formulas.
 
 Why the rest is written as null (`NOT_IN_API`, Sales shows '--'), each for its own reason:
@@ -31,7 +31,7 @@ CURRENCY = "transactioncurrencyid"
 DETAILS = "customerFinancialDetails"
 DETAIL_FIELDS = ("balance", "totalSalesExcludingTax", "overdueAmount")
 CUSTOMER_FIELDS = ("number", "displayName", "creditLimit")
-OPEN_DOCUMENT_FIGURES = (  # from salesOrders + lines and draft salesInvoices (services/statistics_figures.py)
+OPEN_DOCUMENT_FIGURES = (  # from salesOrders + lines and draft salesInvoices (processes/statistics_figures.py)
     "nav_outstandingorderslcy", "nav_shippednotinvoicedlcy", "nav_outstandinginvoiceslcy",
 )  # fmt: skip
 NOT_IN_API = (  # BC fills these; API v2.0 has no source for them (see the module docstring for each)

@@ -1,6 +1,6 @@
 """CONTACT: BC person contacts of a company <-> Dataverse contacts whose parent is an account.
 
-Why the name parts are carried by a behaviour (`nameParts`, shared/services/behaviours_names.py): API v2.0 contacts
+Why the name parts are carried by a behaviour (`nameParts`, shared/engine/behaviours/names.py): API v2.0 contacts
 expose only `displayName` (BC's Name); BC keeps First Name, Middle Name and Surname beside it (its NameBreakdown
 splits a new Name into them; a changed part rebuilds the Name), and they are on page 5055 "Name Details" only. So the
 parts are read from page 5055 when it is published, else from BC's NameBreakdown of the name; a BC name that is

@@ -6,7 +6,7 @@ Why these choices:
 - Payment terms and shipment method travel as option-set values through the option mappings (see `options.py`);
   API v2.0 customers carry their *ids* (`paymentTermsId`, `shipmentMethodId`), not the codes.
 - Deactivating an account in Sales blocks its customer (BC's UpdateCustomerBlocked): behaviour
-  `blockInactiveCustomer` (services/behaviours_states.py), since inactive accounts are outside the Dataverse filter.
+  `blockInactiveCustomer` (engine/behaviours/states.py), since inactive accounts are outside the Dataverse filter.
 - New accounts get `customertypecode` Customer (BC's BCICUSTOME template), otherwise they would fall outside this
   mapping's own Dataverse filter and never come back.
 """

@@ -1,4 +1,4 @@
-"""Document headers: SALESORDER-ORDER and POSTEDSALESINV-INV (the document processes, in services/sales_orders.py,
+"""Document headers: SALESORDER-ORDER and POSTEDSALESINV-INV (the document processes, in processes/sales_orders.py,
 quotes.py and invoices.py, add what BC does in code).
 
 Why these shapes:

@@ -9,10 +9,10 @@ option values then stand for the codes on accounts and documents. How the engine
   toDataverse (never bidirectional: a Dataverse option cannot be told apart from a changed one).
 - Match-based coupling compares the BC code with the option's label (case-insensitive). With "create if no match"
   the engine adds an option value labelled with the code (metadata action InsertOptionValue on the attribute's
-  option set) and couples it; "sync after coupling" refreshes the label. Built: `services/option_mappings.py`
+  option set) and couples it; "sync after coupling" refreshes the label. Built: `engine/option_runs.py`
   (every run does all three).
 - Every other mapping reaches these couplings through a transform `option:<name>` (`OPTION_MAPS` says which
-  mapping builds which option map; `services/option_maps.py` builds them from the couplings). API v2.0
+  mapping builds which option map; `engine/option_maps.py` builds them from the couplings). API v2.0
   customers and documents carry the code record's *id*
   (`paymentTermsId`, `shipmentMethodId`), so an option map is keyed by BC id: `to_dataverse(id)` gives the option
   value, `to_bc(value)` the id. A value without a coupled BC record must be a record error (BC's "Option Mapping

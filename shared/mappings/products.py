@@ -2,7 +2,7 @@
 
 Why these choices:
 - Product state: Dataverse creates products as Draft and only Active products can be sold; BC activates every
-  product right after inserting it. The behaviour `publishAndPrice` (services/behaviours_products.py) publishes the
+  product right after inserting it. The behaviour `publishAndPrice` (engine/behaviours/products.py) publishes the
   products the engine created (one UpdateMultiple, statecode 0 / statuscode 1) and puts them on BC's default price
   list ("Business Central Default Price List", created once if missing) with a price list item per unit of the
   product's unit group (amount = unit price x the unit's quantity), kept when the price changes in BC.
@@ -18,7 +18,7 @@ The write-in item/resource (our setup's write-in product) is never synchronized 
 `excludeWriteIn` leaves it out of every candidate read (incremental, full-sync chunk, match-based coupling, create in
 Dataverse).
 
-State (behaviour `productStateFollowsBlocked`, services/behaviours_states.py): a product Retired in Sales blocks its
+State (behaviour `productStateFollowsBlocked`, engine/behaviours/states.py): a product Retired in Sales blocks its
 item/resource in BC, a blocked item/resource retires its product (statecode 1 / statuscode 2), and an unblocked
 item/resource publishes its Retired product again (statecode 0 / statuscode 1), as BC's transfer subscribers do:
 on the next incremental run (a retired product and a blocked item are outside the mapping's filters, statecode eq 0

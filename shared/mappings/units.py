@@ -19,7 +19,7 @@ What the engine must know:
   unit compares its name *and* its unit group (both match fields, priority 1), as BC finds a unit by name within
   the group of its own item: a PCS of another item's group is never taken.
 - Dataverse units need a base unit (`baseuom`); the engine sets it to the group's base unit when it creates one
-  (`services/create_rules.py`; Dataverse makes the base unit itself when the group is created).
+  (`engine/create_rules.py`; Dataverse makes the base unit itself when the group is created).
 """
 
 from __future__ import annotations

@@ -11,11 +11,11 @@ from typing import Any
 
 from shared.domain.errors import NotFoundError
 from shared.domain.records import Side
-from shared.services.context import SyncContext
-from shared.services.lookups import LookupResolver
-from shared.services.sides import BcSide, DataverseSide
+from shared.engine.context import SyncContext
+from shared.engine.lookups import LookupResolver
+from shared.engine.sides import BcSide, DataverseSide
+from shared.engine.values import ValueMapper
 from shared.services.synchronize import find_coupling
-from shared.services.values import ValueMapper
 
 
 def compare_record(

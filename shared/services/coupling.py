@@ -22,14 +22,14 @@ from shared.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from shared.domain.mapping import Direction, TableMapping
 from shared.domain.records import Counters, Side
 from shared.domain.transforms import EMPTY_GUID
+from shared.engine.context import SyncContext
+from shared.engine.creation import Creator
+from shared.engine.identity import is_identity_pair
+from shared.engine.lookups import LookupFailed, LookupResolver
+from shared.engine.sides import BcSide, DataverseSide
+from shared.engine.values import ValueMapper, read_name
 from shared.ports import Row
-from shared.services.context import SyncContext
-from shared.services.creation import Creator
-from shared.services.identity import is_identity_pair
-from shared.services.lookups import LookupFailed, LookupResolver
-from shared.services.sides import BcSide, DataverseSide
 from shared.services.synchronize import SyncReport, synchronize_record
-from shared.services.values import ValueMapper, read_name
 
 _EMPTY = ("", None, EMPTY_GUID)
 
@@ -253,7 +253,7 @@ def uncouple(context: SyncContext, mapping_name: str, bc_id: str) -> None:
 
 def _identity(mapping: str, coupling: Coupling) -> bool:
     """Both records stay after Delete Coupling: when one was created from the other, the pair is remembered, so a
-    mapping that creates couples them again instead of copying either (`services/identity.py`)."""
+    mapping that creates couples them again instead of copying either (`engine/identity.py`)."""
     return is_identity_pair(mapping, coupling.bc_id, coupling.dataverse_id)
 
 

@@ -27,9 +27,9 @@ from typing import Any
 
 from shared.domain.full_sync import DEFAULT_STALL_AFTER
 from shared.domain.watermarks import parse_instant
+from shared.engine.context import SyncContext
 from shared.mappings import mapping_names
 from shared.ports import JobLog, JobQueue, StorageProbe
-from shared.services.context import SyncContext
 from shared.telemetry import error_code, log_event
 
 LOG = logging.getLogger("bc_sales_sync.health")

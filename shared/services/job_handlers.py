@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 from shared.domain.errors import SyncError
 from shared.domain.jobs import FullSyncChunk, JobCommand, MatchCoupling, RunMapping
+from shared.engine.context import SyncContext
+from shared.engine.mapping_run import run_mapping
 from shared.ports import JobQueue, RunStore
-from shared.services.context import SyncContext
-from shared.services.full_sync import MAX_DELIVERIES, FullSync
-from shared.services.incremental import run_mapping
+from shared.services.full_sync.coordinator import MAX_DELIVERIES, FullSync
 from shared.services.matching import match_and_couple
 
 log = logging.getLogger("bc_sales_sync.queue")

@@ -37,16 +37,16 @@ from shared.domain.mapping import ConflictPolicy, Direction, FieldMapping, Table
 from shared.domain.records import Counters, LeftUncoupled, Side, SyncJob
 from shared.domain.transforms import EMPTY_GUID, normalize, transform_named
 from shared.domain.watermarks import format_instant
+from shared.engine.behaviours import hooks as behaviours
+from shared.engine.context import SyncContext
+from shared.engine.identity import is_identity_pair
+from shared.engine.lookups import LookupFailed
+from shared.engine.outcomes import record_failure
+from shared.engine.sides import deterministic_id
+from shared.engine.values import read_name
 from shared.ports import Row
-from shared.services import behaviours
-from shared.services.context import SyncContext
 from shared.services.coupling import MappingTools, dependency_message
-from shared.services.identity import is_identity_pair
-from shared.services.lookups import LookupFailed
-from shared.services.outcomes import record_failure
-from shared.services.sides import deterministic_id
 from shared.services.synchronize import synchronize_record
-from shared.services.values import read_name
 
 RECORDS_PER_QUERY = 20  # an `or` of 20 criteria keeps the URL far below Dataverse's limit
 Wanted = tuple[Any, ...]  # per criterion field: the value to find in Dataverse, None when not used

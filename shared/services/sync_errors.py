@@ -24,8 +24,8 @@ from typing import Any, Literal
 from shared.domain.errors import InvalidInputError
 from shared.domain.records import Checkpoint, RecordErrorEntry, Side, SyncJob
 from shared.domain.watermarks import format_instant
-from shared.services.context import SyncContext
-from shared.services.incremental import run_mapping
+from shared.engine.context import SyncContext
+from shared.engine.mapping_run import run_mapping
 
 ALL: Literal["all"] = "all"
 Ids = Sequence[str] | Literal["all"]

@@ -4,8 +4,8 @@ A direction the mapping does not allow is refused (BC asks for confirmation inst
 lists every field that changed with its old and new value, so an admin sees exactly what happened. A successful
 Synchronize Now restores a skipped record, as in BC.
 
-State rules (`behaviours_states.py`) run on the record, as BC's transfer subscribers do: after the copy, the rules of
-the source side (Business Central's when copying to Sales, Sales' when copying to Business Central) apply to it
+State rules (`engine/behaviours/states.py`) run on the record, as BC's transfer subscribers do: after the copy, the
+rules of the source side (Business Central's when copying to Sales, Sales' when copying to Business Central) apply to it
 whatever the mapping's filter says, since BC's Synchronize Now runs a child mapping whose filters are replaced by the
 record's ids (CRMIntegrationManagement EnqueueSyncJob) and synchronizes it even when unchanged. So Synchronize Now
 from Sales of an inactive account blocks its customer, of a retired product blocks its item; Synchronize Now to
@@ -52,15 +52,15 @@ from shared.domain.errors import (
 )
 from shared.domain.mapping import Direction, TableMapping
 from shared.domain.records import Side
+from shared.engine.behaviours import hooks as behaviours
+from shared.engine.candidates import etag_of
+from shared.engine.context import SyncContext
+from shared.engine.leases import LEASE, lease_holder, lease_job_id
+from shared.engine.lookups import LookupResolver
+from shared.engine.outcomes import final_values, outcome_error, save_synchronized
+from shared.engine.sides import BcSide, DataverseSide
+from shared.engine.values import ValueMapper
 from shared.ports import BatchOutcome, Row
-from shared.services import behaviours
-from shared.services.context import SyncContext
-from shared.services.leases import LEASE, lease_holder, lease_job_id
-from shared.services.lookups import LookupResolver
-from shared.services.outcomes import final_values, outcome_error, save_synchronized
-from shared.services.run_candidates import etag_of
-from shared.services.sides import BcSide, DataverseSide
-from shared.services.values import ValueMapper
 
 LOG = logging.getLogger("bc_sales_sync.sync")
 ATTEMPTS = 3  # copies of one call while users or runs keep changing its source

@@ -44,7 +44,7 @@ def _context() -> Any:
 def item_availability(timer: func.TimerRequest) -> None:
     """A transient failure waits for the next tick: the run writes plain values, so a re-run redoes what is left."""
     from shared.domain.errors import SyncError
-    from shared.services.availability import refresh_availability
+    from shared.processes.availability import refresh_availability
     from shared.telemetry import flush, job_span
 
     try:
@@ -75,6 +75,6 @@ documented(
 @blueprint.route(route="items/{bcId}/availability", methods=["GET"])
 @handled
 def get_item_availability(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.services.availability import get_item_availability as availability
+    from shared.processes.availability import get_item_availability as availability
 
     return json_response(200, availability(_context(), guid(req.route_params.get("bcId"), "bcId")))

@@ -33,9 +33,9 @@ def sales_documents(timer: func.TimerRequest) -> None:
     """Auto Process Sales Quotes first (a won quote's order is converted through its quote), then Auto Create Sales
     Orders; each only when enabled in setup."""
     from shared.bootstrap import run_services
-    from shared.services.quote_orders import QUOTE_MAPPING
-    from shared.services.quotes import auto_process
-    from shared.services.sales_orders import auto_create
+    from shared.processes.quote_orders import QUOTE_MAPPING
+    from shared.processes.quotes import auto_process
+    from shared.processes.sales_orders import auto_create
     from shared.telemetry import flush
 
     context = run_services().context
@@ -50,7 +50,7 @@ def sales_documents(timer: func.TimerRequest) -> None:
 def order_status(timer: func.TimerRequest) -> None:
     """SALESORDER-ORDER: header changes, release/ship/invoice posts and Invoiced orders (setup permitting)."""
     from shared.bootstrap import run_services
-    from shared.services.order_status import update_order_status
+    from shared.processes.order_status import update_order_status
     from shared.telemetry import flush
 
     context = run_services().context
@@ -63,8 +63,8 @@ def posted_invoices(timer: func.TimerRequest) -> None:
     """POSTEDSALESINV-INV: new posted invoices of coupled customers, every coupled invoice's payment status, then the
     customers' account statistics (BC's CRM Statistics Job does the last two together)."""
     from shared.bootstrap import run_services
-    from shared.services.invoices import sync_posted_invoices
-    from shared.services.statistics import refresh_statistics
+    from shared.processes.invoices import sync_posted_invoices
+    from shared.processes.statistics import refresh_statistics
     from shared.telemetry import flush
 
     context = run_services().context

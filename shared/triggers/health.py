@@ -83,8 +83,8 @@ def _check(services: Any) -> tuple[int, dict[str, Any]]:
     from datetime import timedelta
 
     from shared.bootstrap import for_run, token_getters
-    from shared.services.full_sync import FullSync
-    from shared.services.full_sync_recovery import Recovery
+    from shared.services.full_sync.coordinator import FullSync
+    from shared.services.full_sync.recovery import Recovery
     from shared.services.health import HealthProbes, check_health, incremental_mappings
     from shared.settings import full_sync_stall_minutes
     from shared.telemetry import record_queue

@@ -37,7 +37,7 @@ documented(
 @handled
 def create_sales_order_in_bc(req: func.HttpRequest) -> func.HttpResponse:
     from shared.bootstrap import run_services
-    from shared.services.sales_orders import create_in_business_central
+    from shared.processes.sales_orders import create_in_business_central
 
     order_id = guid(req.route_params.get("dataverseId"), "dataverseId")
     context = run_services().context
@@ -61,7 +61,7 @@ documented(
 @handled
 def create_posted_invoice_in_dataverse(req: func.HttpRequest) -> func.HttpResponse:
     from shared.bootstrap import run_services
-    from shared.services.invoices import create_in_dataverse
+    from shared.processes.invoices import create_in_dataverse
 
     bc_id = guid(req.route_params.get("bcId"), "bcId")
     result = create_in_dataverse(run_services().context, bc_id)
@@ -84,7 +84,7 @@ documented(
 @handled
 def process_quote(req: func.HttpRequest) -> func.HttpResponse:
     from shared.bootstrap import run_services
-    from shared.services.quotes import process_quote as process
+    from shared.processes.quotes import process_quote as process
 
     quote_id = guid(req.route_params.get("dataverseId"), "dataverseId")
     context = run_services().context
@@ -108,7 +108,7 @@ documented(
 @handled
 def get_quote_archive(req: func.HttpRequest) -> func.HttpResponse:
     from shared.bootstrap import run_services
-    from shared.services.quotes import read_quote
+    from shared.processes.quotes import read_quote
 
     quote_id = guid(req.route_params.get("dataverseId"), "dataverseId")
     services = run_services()

@@ -9,7 +9,7 @@ is closed and handed over), and a running line whose run made no progress for `F
 
 `?dryRun=true` on both start routes runs the lines as they would run, reading both apps, and writes nothing to
 either app, the couplings or the checkpoints: each line's counters and `left` say what it would do (see
-`services/full_sync_chunks.py` for what is exact and what is estimated). On `.../start` it runs a dry copy of the
+`services/full_sync/chunks.py` for what is exact and what is estimated). On `.../start` it runs a dry copy of the
 planned run and leaves that one planned, to be started for real after the review.
 """
 
@@ -48,7 +48,7 @@ def _full_sync() -> Any:
     from datetime import timedelta
 
     from shared.bootstrap import run_services
-    from shared.services.full_sync import FullSync
+    from shared.services.full_sync.coordinator import FullSync
     from shared.settings import full_sync_stall_minutes
 
     services = run_services()
@@ -57,7 +57,7 @@ def _full_sync() -> Any:
 
 
 def _recovery(full_sync: Any) -> Any:
-    from shared.services.full_sync_recovery import Recovery
+    from shared.services.full_sync.recovery import Recovery
 
     return Recovery(full_sync)
 

@@ -198,7 +198,7 @@ documented(
 @blueprint.route(route="mappings/{name}/synchronize", methods=["POST"])
 @handled
 def run_mapping_now(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.services.incremental import run_mapping
+    from shared.engine.mapping_run import run_mapping
 
     name = mapping_name(req.route_params.get("name"), "name")
     services = _run()

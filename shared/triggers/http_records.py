@@ -96,7 +96,7 @@ documented(
 @handled
 def find_by_number(req: func.HttpRequest) -> func.HttpResponse:
     from shared.bootstrap import run_services
-    from shared.services.bc_numbers import find_by_number as find
+    from shared.processes.bc_numbers import find_by_number as find
     from shared.triggers.serialize import coupling_json
 
     name = mapping_name(req.route_params.get("mapping"))

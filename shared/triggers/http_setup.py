@@ -48,7 +48,7 @@ documented(RouteSpec("get_setup", "setup", "GET", "The effective setup, each val
 @handled
 def get_setup(req: func.HttpRequest) -> func.HttpResponse:
     from shared.bootstrap import get_services
-    from shared.services.setup import read_setup
+    from shared.engine.setup import read_setup
 
     services = get_services()
     return _respond(read_setup(services.settings_store, services.environment))
@@ -71,7 +71,7 @@ documented(
 @handled
 def patch_setup(req: func.HttpRequest) -> func.HttpResponse:
     from shared.bootstrap import check_page_services, run_services
-    from shared.services.setup import BY_NAME, update_setup
+    from shared.engine.setup import BY_NAME, update_setup
 
     body = json_object(req, set(BY_NAME))
     services = run_services()  # checked against BC as the setup is now (its company); in effect at the next call

@@ -11,8 +11,8 @@ import random
 
 from local.host.chaos import WorkerCrashed
 from shared.domain.records import Counters, SyncJob
+from shared.engine.mapping_run import run_mapping
 from shared.services.coupling import uncouple
-from shared.services.incremental import run_mapping
 from tests.chaos.simulation import WriteCrasher, describe_error
 from tests.chaos.simulation_checks import EndState, RunOutcome, Violation, counters, created, identity
 from tests.chaos.simulation_world import Records, Run, World, make_records

@@ -26,8 +26,8 @@ from typing import Any
 from local.fakes.queue import LockedMessage, to_function_message
 from shared.bootstrap import Services, set_services
 from shared.domain.full_sync import Recommendation
-from shared.services import full_sync as full_sync_module
-from shared.services.full_sync import FullSync
+from shared.services.full_sync import coordinator as full_sync_module
+from shared.services.full_sync.coordinator import FullSync
 from tests.chaos.simulation import DeliveryChaos, WriteCrasher, choose_crashes, drain
 from tests.chaos.simulation_checks import EndState, RunOutcome, Violation, counters, created, identity
 from tests.chaos.simulation_incremental import Edits, incremental

@@ -25,10 +25,10 @@ from local.fakes.queue import InMemoryJobQueue
 from shared.bootstrap import Services
 from shared.domain.coupling import Coupling
 from shared.domain.mapping import Direction, FieldMapping, TableMapping
+from shared.engine.context import SyncContext
+from shared.engine.sides import deterministic_id
 from shared.mappings import get_mapping
 from shared.ports import Row
-from shared.services.context import SyncContext
-from shared.services.sides import deterministic_id
 from shared.storage.archive import TableQuoteArchive
 from shared.storage.checkpoints import TableCheckpointStore
 from shared.storage.couplings import TableCouplingStore

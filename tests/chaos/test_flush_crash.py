@@ -1,5 +1,5 @@
 """Issue 21: a worker killed between a page's writes to the apps and its unit-of-work flush (the transaction that
-records the page's couplings, `shared/services/unit_of_work.py`). The apps then hold the page's creates and updates
+records the page's couplings, `shared/engine/unit_of_work.py`). The apps then hold the page's creates and updates
 while the couplings still hold the claims and the hashes of before; the redelivered chunk (or the next incremental
 tick) must find its records by their deterministic ids and claims and converge: no duplicate, no loss, every record
 coupled once, the line's counters exact. Same seeds, world and invariants as `test_simulation.py`; only the crash

@@ -24,7 +24,7 @@ import pytest
 
 from shared.domain.errors import SyncError
 from shared.domain.mapping import DeletionPolicy
-from shared.services.incremental import run_mapping
+from shared.engine.mapping_run import run_mapping
 from tests.sync.conftest import SyncStack
 from tests.sync.mappings_for_tests import currency_mapping, customer_mapping
 from tests.sync.test_incremental import couple_currencies

@@ -25,7 +25,7 @@ import pytest
 
 from shared.domain.coupling import Coupling
 from shared.domain.records import Counters
-from shared.services.sides import deterministic_id
+from shared.engine.sides import deterministic_id
 from tests.chaos.simulation import write_site
 from tests.chaos.simulation_checks import EndState, counters, identity
 from tests.chaos.simulation_scenarios import INVARIANTS, SeedResult, Simulation, summary_of

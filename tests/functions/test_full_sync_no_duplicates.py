@@ -11,7 +11,7 @@ import pytest
 
 from local.fakes.queue import InMemoryJobQueue
 from shared.domain.records import Side
-from shared.services.identity import is_identity_pair
+from shared.engine.identity import is_identity_pair
 from tests.conftest import EmulatorHandle
 from tests.functions.conftest import Api
 from tests.functions.test_full_sync_queue import RUN, drain

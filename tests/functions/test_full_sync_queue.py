@@ -11,9 +11,9 @@ import pytest
 from local.fakes.queue import InMemoryJobQueue, to_function_message
 from shared.connectors.errors import ApiError
 from shared.domain.records import LineStatus, Side
-from shared.services import full_sync as full_sync_module
-from shared.services.full_sync import FullSync
-from shared.services.incremental import MappingRun, run_mapping
+from shared.engine.mapping_run import MappingRun, run_mapping
+from shared.services.full_sync import coordinator as full_sync_module
+from shared.services.full_sync.coordinator import FullSync
 from tests.functions.conftest import FUNCTIONS, Api
 
 pytestmark = pytest.mark.integration

@@ -21,10 +21,10 @@ from local.fakes.queue import Envelope, InMemoryJobQueue, LockedMessage, to_func
 from shared.domain.full_sync import counted_chunks
 from shared.domain.jobs import JobMessage
 from shared.domain.records import LineStatus, ReviewLine, Side, SyncJob
-from shared.services import full_sync as full_sync_module
-from shared.services import incremental
-from shared.services.context import SyncContext
-from shared.services.full_sync import FullSync
+from shared.engine import mapping_run as incremental
+from shared.engine.context import SyncContext
+from shared.services.full_sync import coordinator as full_sync_module
+from shared.services.full_sync.coordinator import FullSync
 from shared.storage.tables import TableFactory
 from shared.triggers import health
 from shared.triggers.timers import SYNC_SCHEDULE, run_scheduled_mappings

@@ -9,7 +9,8 @@ import pytest
 
 from shared.domain.records import LineStatus, ReviewLine, SyncRun
 from shared.domain.watermarks import format_instant
-from shared.triggers.timers import FULL_SYNC_LINE_HOURS, SYNC_SCHEDULE, run_scheduled_mappings
+from shared.services.scheduled_runs import FULL_SYNC_LINE_HOURS
+from shared.triggers.timers import SYNC_SCHEDULE, run_scheduled_mappings
 from tests.functions.conftest import Api
 
 pytestmark = pytest.mark.integration

@@ -22,7 +22,7 @@ from local.emulators.business_central.seed import seeded_id as bc_seeded
 from shared.bootstrap import Services, set_services
 from shared.domain.jobs import JobKind, JobMessage
 from shared.domain.mapping import TableMapping
-from shared.services.context import SyncContext
+from shared.engine.context import SyncContext
 from shared.triggers.timers import SYNC_SCHEDULE, run_scheduled_mappings
 from tests.functions.conftest import FUNCTIONS, Api
 from tests.functions.test_queue_handler import service_bus_message

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from shared.services.setup import KEYS
+from shared.engine.setup import KEYS
 from shared.storage.tables import TABLE_NAMES
 from tools.bicep.syntax import BicepFile, object_entries, string_value, text, walk
 

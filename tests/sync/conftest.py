@@ -14,7 +14,7 @@ from shared.connectors.business_central import BusinessCentralClient
 from shared.connectors.dataverse import DataverseClient
 from shared.connectors.http import HttpClient, RetryPolicy
 from shared.domain.mapping import TableMapping
-from shared.services.context import SyncContext
+from shared.engine.context import SyncContext
 from shared.storage.checkpoints import TableCheckpointStore
 from shared.storage.couplings import TableCouplingStore
 from shared.storage.jobs import TableJobLog

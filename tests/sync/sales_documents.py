@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from local.emulators.business_central.seed import seeded_id as bc_seeded
-from shared.services.context import SyncContext
+from shared.engine.context import SyncContext
+from shared.engine.setup import KEYS, Setup
 from shared.services.matching import match_and_couple
-from shared.services.setup import KEYS, Setup
 
 CANNON = bc_seeded("customer", "The Cannon Group PLC")
 DESK = bc_seeded("item", "1896-S")

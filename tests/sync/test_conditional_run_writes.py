@@ -15,7 +15,7 @@ import pytest
 from local.emulators.business_central.seed import seeded_id as bc_seeded
 from shared.domain.mapping import ConflictPolicy
 from shared.domain.records import Side
-from shared.services.incremental import run_mapping
+from shared.engine.mapping_run import run_mapping
 from tests.sync.conftest import SyncStack
 from tests.sync.mappings_for_tests import currency_mapping, customer_mapping
 from tests.sync.test_incremental import bc_customer, couple_currencies, dv_get, patch_account, patch_bc_customer

@@ -12,9 +12,9 @@ from local.emulators.business_central.seed import seeded_id as bc_seeded
 from shared.connectors.entity_sources import default_sources
 from shared.domain.mapping import FieldMapping, TableMapping
 from shared.domain.records import Side
+from shared.engine.mapping_run import CHANGED_IN_BOTH, run_mapping
 from shared.mappings.common import TO
 from shared.mappings.contacts import CONTACT
-from shared.services.incremental import CHANGED_IN_BOTH, run_mapping
 from shared.services.matching import match_and_couple
 from tests.sync.conftest import SyncStack
 from tests.sync.test_incremental import dv_get

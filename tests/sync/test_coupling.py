@@ -13,6 +13,7 @@ from local.emulators.dataverse.seed import seeded_id as dv_seeded
 from shared.domain.errors import ConflictError, InvalidInputError, NotFoundError, TransientError
 from shared.domain.mapping import Direction
 from shared.domain.records import Side
+from shared.engine.sides import deterministic_id
 from shared.services.coupling import (
     couple_records,
     create_in_business_central,
@@ -20,7 +21,6 @@ from shared.services.coupling import (
     uncouple,
     uncouple_all,
 )
-from shared.services.sides import deterministic_id
 from tests.sync.conftest import SyncStack
 from tests.sync.mappings_for_tests import currency_mapping, customer_mapping
 

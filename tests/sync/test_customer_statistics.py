@@ -16,7 +16,7 @@ from local.emulators.business_central.seed import CUSTOMERS
 from local.emulators.business_central.seed import seeded_id as bc_seeded
 from local.emulators.dataverse.seed import seeded_id as dv_seeded
 from shared.domain.statistics import NOT_IN_API, statistics_id
-from shared.services.statistics import refresh_statistics
+from shared.processes.statistics import refresh_statistics
 from tests.sync.conftest import SyncStack
 from tests.sync.sales_documents import CANNON, couple_sales_basics
 from tests.sync.test_incremental import dv_get

@@ -12,9 +12,9 @@ import pytest
 
 from local.emulators.business_central.seed import seeded_id as bc_seeded
 from shared.domain.errors import RecordError, SyncError
-from shared.services.incremental import run_mapping
-from shared.services.quotes import process_quote
-from shared.services.sales_orders import create_in_business_central
+from shared.engine.mapping_run import run_mapping
+from shared.processes.quotes import process_quote
+from shared.processes.sales_orders import create_in_business_central
 from shared.storage.archive import TableQuoteArchive
 from shared.storage.tables import TableFactory
 from tests.sync.conftest import SyncStack

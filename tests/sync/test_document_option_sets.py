@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from local.emulators.business_central.seed import seeded_id as bc_seeded
-from shared.services.incremental import run_mapping
+from shared.engine.mapping_run import run_mapping
 from tests.sync.conftest import SyncStack
 
 pytestmark = pytest.mark.integration

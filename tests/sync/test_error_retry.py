@@ -8,9 +8,9 @@ from local.emulators.business_central.seed import seeded_id as bc_seeded
 from local.emulators.dataverse.seed import seeded_id as dv_seeded
 from shared.domain.errors import InvalidInputError
 from shared.domain.records import Side
+from shared.engine.mapping_run import run_mapping
+from shared.engine.sides import deterministic_id
 from shared.services.coupling import couple_records
-from shared.services.incremental import run_mapping
-from shared.services.sides import deterministic_id
 from shared.services.sync_errors import list_sync_errors, restore, retry
 from tests.sync.conftest import SyncStack
 from tests.sync.mappings_for_tests import currency_mapping, customer_mapping

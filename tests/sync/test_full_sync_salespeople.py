@@ -14,7 +14,7 @@ from local.emulators.dataverse.seed import seeded_id as dv_seeded_id
 from local.fakes.queue import InMemoryJobQueue
 from shared.domain.jobs import JobMessage, parse_command
 from shared.domain.records import LineStatus, ReviewLine
-from shared.services.full_sync import FullSync
+from shared.services.full_sync.coordinator import FullSync
 from shared.services.job_handlers import JobHandler
 from shared.storage.runs import TableRunStore
 from shared.storage.tables import TableFactory

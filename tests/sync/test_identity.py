@@ -21,8 +21,8 @@ from shared.domain.coupling import Coupling
 from shared.domain.errors import BulkWriteError, RecordError, RecordFailure, TransientError
 from shared.domain.mapping import ConflictPolicy, Direction, FieldMapping, TableMapping
 from shared.domain.records import Side
+from shared.engine.mapping_run import MappingRun, run_mapping
 from shared.services.coupling import uncouple
-from shared.services.incremental import MappingRun, run_mapping
 from tests.sync.conftest import SyncStack
 from tests.sync.mappings_for_tests import currency_mapping, customer_mapping
 from tests.sync.test_incremental import couple_currencies
@@ -338,7 +338,7 @@ def test_a_claim_is_counted_as_an_insert_once_by_the_run_that_finishes_it(
 
 
 def _det(mapping: str, side: str, record_id: str) -> str:
-    from shared.services.sides import deterministic_id
+    from shared.engine.sides import deterministic_id
 
     return deterministic_id(mapping, side, record_id)
 

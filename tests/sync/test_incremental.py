@@ -11,7 +11,7 @@ from shared.domain.coupling import Coupling
 from shared.domain.errors import SyncError
 from shared.domain.mapping import ConflictPolicy, DeletionPolicy, Direction, FieldMapping
 from shared.domain.records import Side
-from shared.services.incremental import run_mapping
+from shared.engine.mapping_run import run_mapping
 from tests.sync.conftest import SyncStack
 from tests.sync.mappings_for_tests import currency_mapping, customer_mapping
 

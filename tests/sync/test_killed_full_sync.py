@@ -24,8 +24,8 @@ import requests.adapters
 from local.fakes.queue import InMemoryJobQueue
 from local.fakes.storage import InMemoryRunStore
 from shared.domain.jobs import FullSyncChunk, JobMessage, parse_command
-from shared.services.full_sync import FullSync
-from shared.services.incremental import run_mapping
+from shared.engine.mapping_run import run_mapping
+from shared.services.full_sync.coordinator import FullSync
 from shared.services.job_handlers import JobHandler
 from tests.sync.conftest import SyncStack
 from tests.sync.mappings_for_tests import currency_mapping

@@ -10,12 +10,12 @@ import pytest
 
 from local.emulators.business_central.seed import seeded_id as bc_seeded
 from shared.domain.coupling import Coupling
+from shared.engine.lookups import LookupFailed, LookupResolver
+from shared.engine.mapping_run import MappingRun
+from shared.engine.sides import BcSide, DataverseSide
+from shared.engine.values import ValueMapper
 from shared.mappings import get_mapping
 from shared.mappings.common import OWNER_LOOKUP
-from shared.services.incremental import MappingRun
-from shared.services.lookups import LookupFailed, LookupResolver
-from shared.services.sides import BcSide, DataverseSide
-from shared.services.values import ValueMapper
 from tests.sync.conftest import SyncStack
 
 pytestmark = pytest.mark.integration

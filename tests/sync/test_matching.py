@@ -10,8 +10,8 @@ from local.emulators.business_central.seed import seeded_id as bc_seeded
 from local.emulators.dataverse.seed import seeded_id as dv_seeded
 from shared.domain.errors import InvalidInputError
 from shared.domain.mapping import ConflictPolicy, Direction, FieldMapping
+from shared.engine.sides import deterministic_id
 from shared.services.matching import MatchReport, match_and_couple
-from shared.services.sides import deterministic_id
 from tests.sync.conftest import SyncStack
 from tests.sync.mappings_for_tests import currency_mapping, customer_mapping
 from tests.sync.test_coupling import (

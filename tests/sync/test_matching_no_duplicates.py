@@ -9,8 +9,8 @@ import pytest
 from local.emulators.business_central.seed import seeded_id as bc_seeded
 from local.emulators.dataverse.seed import seeded_id as dv_seeded
 from shared.domain.coupling import Coupling
+from shared.engine.sides import deterministic_id
 from shared.services.matching import match_and_couple
-from shared.services.sides import deterministic_id
 from tests.conftest import EmulatorHandle
 from tests.sync.conftest import SyncStack
 from tests.sync.mappings_for_tests import currency_mapping, customer_mapping

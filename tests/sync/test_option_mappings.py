@@ -12,8 +12,8 @@ from shared.domain.coupling import Coupling
 from shared.domain.errors import SyncError
 from shared.domain.mapping import Direction
 from shared.domain.records import Side
+from shared.engine.mapping_run import run_mapping
 from shared.services.coupling import uncouple
-from shared.services.incremental import run_mapping
 from shared.services.sync_errors import retry
 from shared.services.synchronize import synchronize_record
 from tests.sync.conftest import SyncStack

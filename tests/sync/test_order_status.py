@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from shared.services.order_status import CLOSED, MAPPING, events_of, update_order_status
-from shared.services.sales_orders import create_in_business_central
+from shared.processes.order_status import CLOSED, MAPPING, events_of, update_order_status
+from shared.processes.sales_orders import create_in_business_central
 from tests.sync.conftest import SyncStack
 from tests.sync.sales_documents import couple_sales_basics, make_setup, sales_order
 

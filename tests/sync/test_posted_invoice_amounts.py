@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from shared.domain.errors import RecordError
-from shared.services.invoices import MAPPING, create_in_dataverse, sync_posted_invoices
+from shared.processes.invoices import MAPPING, create_in_dataverse, sync_posted_invoices
 from shared.services.matching import match_and_couple
 from tests.conftest import TENANT
 from tests.sync.conftest import SyncStack

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from shared.domain.errors import RecordError
-from shared.services.invoices import MAPPING, create_in_dataverse, sync_posted_invoices
-from shared.services.sales_orders import create_in_business_central
+from shared.processes.invoices import MAPPING, create_in_dataverse, sync_posted_invoices
+from shared.processes.sales_orders import create_in_business_central
 from tests.sync.conftest import SyncStack
 from tests.sync.sales_documents import (
     WRITE_IN_NUMBER,

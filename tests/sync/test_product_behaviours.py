@@ -14,13 +14,13 @@ from local.fakes.queue import InMemoryJobQueue
 from local.fakes.storage import InMemoryRunStore
 from shared.domain.errors import SyncError
 from shared.domain.jobs import JobMessage, parse_command
-from shared.services.behaviours_products import DEFAULT_PRICE_LIST
+from shared.engine.behaviours.products import DEFAULT_PRICE_LIST
+from shared.engine.mapping_run import MappingRun, run_mapping
+from shared.processes.sales_orders import create_in_business_central
 from shared.services.coupling import create_in_dataverse
-from shared.services.full_sync import FullSync
-from shared.services.incremental import MappingRun, run_mapping
+from shared.services.full_sync.coordinator import FullSync
 from shared.services.job_handlers import JobHandler
 from shared.services.matching import match_and_couple
-from shared.services.sales_orders import create_in_business_central
 from tests.sync.conftest import SyncStack
 from tests.sync.sales_documents import WRITE_IN_NUMBER, add_write_in_item, make_setup, sales_order
 from tests.sync.test_incremental import dv_get

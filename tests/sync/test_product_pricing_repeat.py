@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared.services.behaviours_products import publish_and_price
+from shared.engine.behaviours.products import publish_and_price
 from shared.services.matching import match_and_couple
 from tests.sync.conftest import SyncStack
 from tests.sync.test_incremental import dv_get

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from shared.domain.errors import ConflictError, SyncError
-from shared.services.quote_orders import BUILD_LEASE, CONVERTED_MARK, LINES_BUILDING, QUOTE_MAPPING
-from shared.services.quotes import auto_process, process_quote
-from shared.services.sales_orders import MAPPING as ORDER_MAPPING
-from shared.services.sales_orders import create_in_business_central
+from shared.processes.quote_orders import BUILD_LEASE, CONVERTED_MARK, LINES_BUILDING, QUOTE_MAPPING
+from shared.processes.quotes import auto_process, process_quote
+from shared.processes.sales_orders import MAPPING as ORDER_MAPPING
+from shared.processes.sales_orders import create_in_business_central
 from shared.storage.archive import TableQuoteArchive
 from shared.storage.tables import TableFactory
 from tests.sync.conftest import SyncStack

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from shared.domain.records import Counters
-from shared.services.incremental import MappingRun
+from shared.engine.mapping_run import MappingRun
 from shared.services.matching import match_and_couple
 from tests.sync.conftest import SyncStack
 from tests.sync.mappings_for_tests import currency_mapping

@@ -1,4 +1,4 @@
-"""What every chunk of a full synchronization reads alike is read once per run (`services/run_cache.py`), on the
+"""What every chunk of a full synchronization reads alike is read once per run (`engine/run_cache.py`), on the
 emulators and Azurite: the company contacts' business relations (`contactsInformation`) of CONTACT's parent
 account, and the local currency, default price list and units that publishing and pricing products need. Issue 19:
 a full sync's requests per record may grow by 10 % at most, and these reads, made per chunk, cost more."""
@@ -12,7 +12,7 @@ import pytest
 
 from shared.mappings.common import TO
 from shared.mappings.contacts import CONTACT
-from shared.services import full_sync as full_sync_module
+from shared.services.full_sync import coordinator as full_sync_module
 from shared.services.matching import match_and_couple
 from tests.sync.conftest import SyncStack
 from tests.sync.test_incremental import dv_get

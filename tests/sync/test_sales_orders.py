@@ -10,7 +10,7 @@ import pytest
 from local.emulators.business_central.seed import seeded_id as bc_seeded
 from shared.domain.errors import ConflictError, RecordError
 from shared.domain.records import Side
-from shared.services.sales_orders import MAPPING, auto_create, create_in_business_central
+from shared.processes.sales_orders import MAPPING, auto_create, create_in_business_central
 from tests.sync.conftest import SyncStack
 from tests.sync.sales_documents import (
     WRITE_IN_NUMBER,

@@ -8,7 +8,7 @@ import pytest
 from local.emulators.business_central.seed import seeded_id as bc_seeded
 from shared.domain.coupling import Coupling, SideState
 from shared.domain.records import Checkpoint, Side
-from shared.services.incremental import run_mapping
+from shared.engine.mapping_run import run_mapping
 from tests.sync.conftest import SyncStack
 from tests.sync.test_incremental import bc_customer, bc_writes, customers, dv_get, dv_writes, patch_account
 from tests.sync.test_incremental import patch_bc_customer as patch_bc

@@ -15,8 +15,8 @@ from dataclasses import replace
 import pytest
 
 from shared.domain.mapping import Direction
+from shared.engine.mapping_run import run_mapping
 from shared.mappings import get_mapping
-from shared.services.incremental import run_mapping
 from shared.services.synchronize import synchronize_record
 from tests.sync.conftest import SyncStack
 from tests.sync.test_product_behaviours import full_sync

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from shared.domain.statistics import NOT_IN_API
-from shared.services.invoices import create_in_dataverse
-from shared.services.statistics import update_customer_statistics
-from shared.services.statistics_figures import line_amounts
+from shared.processes.invoices import create_in_dataverse
+from shared.processes.statistics import update_customer_statistics
+from shared.processes.statistics_figures import line_amounts
 from tests.sync.conftest import SyncStack
 from tests.sync.sales_documents import CANNON, couple_sales_basics
 from tests.sync.test_customer_statistics import TREY, admin, posted_invoice, rows_by_number

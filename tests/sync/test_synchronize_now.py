@@ -10,7 +10,7 @@ from local.emulators.business_central.seed import seeded_id as bc_seeded
 from shared.domain.errors import InvalidInputError, NotFoundError
 from shared.domain.mapping import Direction
 from shared.domain.records import Side
-from shared.services.incremental import run_mapping
+from shared.engine.mapping_run import run_mapping
 from shared.services.synchronize import synchronize_record
 from tests.sync.conftest import SyncStack
 from tests.sync.mappings_for_tests import currency_mapping, customer_mapping

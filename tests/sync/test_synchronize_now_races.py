@@ -21,9 +21,9 @@ from local.emulators.business_central.seed import seeded_id as bc_seeded
 from shared.domain.coupling import Coupling, SyncResult
 from shared.domain.errors import ConcurrencyError
 from shared.domain.mapping import Direction
+from shared.engine.leases import lease_job_id
+from shared.engine.mapping_run import run_mapping
 from shared.ports import BatchOutcome
-from shared.services.incremental import run_mapping
-from shared.services.leases import lease_job_id
 from shared.services.synchronize import SyncReport, synchronize_record
 from tests.sync.conftest import SyncStack
 from tests.sync.mappings_for_tests import currency_mapping, customer_mapping
@@ -229,7 +229,7 @@ def test_bc_refusing_for_another_reason_is_not_a_conflict(pair: Pair, monkeypatc
 def test_a_run_saving_the_pair_leaves_a_call_in_progress_its_lease(pair: Pair) -> None:
     """A run may write a pair a call holds (its writes are conditional), but recording the pair must not end the
     call's lease: a second call could then start while the first is still writing, and the two could swap."""
-    from shared.services.leases import lease_holder
+    from shared.engine.leases import lease_holder
 
     stack, bc_id, account_id = pair
     holder = lease_job_id(datetime.now(UTC))

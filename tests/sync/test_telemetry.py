@@ -14,7 +14,7 @@ from opentelemetry.trace import SpanKind
 
 from shared import telemetry
 from shared.domain.errors import SyncError
-from shared.services.incremental import run_mapping
+from shared.engine.mapping_run import run_mapping
 from tests.conftest import CLIENT_SECRET
 from tests.sync.conftest import SyncStack
 from tests.sync.mappings_for_tests import currency_mapping, customer_mapping

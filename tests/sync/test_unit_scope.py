@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.services.incremental import run_mapping
+from shared.engine.mapping_run import run_mapping
 from shared.services.matching import match_and_couple
 from tests.sync.conftest import SyncStack
 from tests.sync.test_incremental import dv_get

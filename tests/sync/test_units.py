@@ -7,7 +7,7 @@ import pytest
 
 from local.emulators.business_central.pages.seed import RESOURCES
 from local.emulators.business_central.seed import ITEMS
-from shared.services.incremental import run_mapping
+from shared.engine.mapping_run import run_mapping
 from shared.services.matching import match_and_couple
 from tests.sync.conftest import SyncStack
 from tests.sync.test_incremental import dv_get, dv_writes

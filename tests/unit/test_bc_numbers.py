@@ -1,4 +1,4 @@
-"""The number fields of BC record lookups (`services/bc_numbers.py`) are BC's own: each is a Code field of the
+"""The number fields of BC record lookups (`processes/bc_numbers.py`) are BC's own: each is a Code field of the
 length BC gives it, in the API v2.0 schema or on the page that serves the set, and every catalog mapping either has
 one or is refused with a reason."""
 
@@ -13,7 +13,7 @@ from local.emulators.business_central.pages.schema import load_pages
 from shared.connectors.bc_pages import page_sources
 from shared.connectors.entity_sources import DEFAULT_SOURCES
 from shared.mappings import get_mapping, mapping_names
-from shared.services.bc_numbers import NUMBER_FIELDS
+from shared.processes.bc_numbers import NUMBER_FIELDS
 
 API = json.loads((Path(__file__).parents[2] / "local/emulators/schemas/bc_api_v2.json").read_text())["entitySets"]
 WITHOUT_ONE = {  # keyed by more than one value (or no BC source): looked up by id only

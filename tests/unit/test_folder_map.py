@@ -32,14 +32,14 @@ def test_the_map_has_every_folder_of_the_mapped_parts() -> None:
         top = folder_map.ROOT / spec.path
         for folder in folder_map.folders(top, spec.nested):
             assert f"- `{folder.relative_to(folder_map.ROOT).as_posix()}/`:" in text
-    for name in ("shared/services/", "shared/storage/", "local/host/", "local/emulators/identity/", "tests/unit/"):
+    for name in ("shared/engine/", "shared/services/", "shared/processes/", "shared/storage/", "local/host/", "local/emulators/identity/", "tests/unit/"):
         assert f"`{name}`" in text
     assert "- `infra/`:" in text
 
 
 def test_the_map_lists_the_files_that_are_there_and_no_others() -> None:
     text = folder_map.render()
-    assert "`bootstrap.py`" in text and "`incremental.py`" in text
+    assert "`bootstrap.py`" in text and "`mapping_run.py`" in text
     assert "`http_api.py`" not in text  # named by the hand-written map, never in the tree
 
 

@@ -22,7 +22,7 @@ from shared.domain.jobs import (
 )
 from shared.domain.records import ReviewLine
 from shared.queue import command_from_function_message, message_fields
-from shared.services.full_sync_messages import chunk_message, split_message
+from shared.services.full_sync.messages import chunk_message, split_message
 
 # Bodies exactly as they travel (compact JSON, sorted keys), one per shape the app has sent.
 SPLIT = (

@@ -31,6 +31,7 @@ from local.emulators.odata.types import Resolver
 from shared.connectors.entity_sources import DEFAULT_SOURCES
 from shared.domain.mapping import Availability, ConflictPolicy, Direction, FieldMapping, TableMapping
 from shared.domain.transforms import known_transform
+from shared.engine.behaviours.rows import provided_bc_fields
 from shared.mappings import (
     CATALOG,
     CONSTANT,
@@ -40,7 +41,6 @@ from shared.mappings import (
     mapping_names,
     with_overrides,
 )
-from shared.services.behaviours_rows import provided_bc_fields
 
 MAPPINGS = list(CATALOG.values())
 IDS = [m.name for m in MAPPINGS]

@@ -1,4 +1,4 @@
-"""`services/run_cache.py`: facts read once per full-sync run and process, for a short time, loaded once when two
+"""`engine/run_cache.py`: facts read once per full-sync run and process, for a short time, loaded once when two
 chunks of a run ask together; nothing shared outside a run."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from shared.services.run_cache import RunCache, current_run, run_fact, run_scope
+from shared.engine.run_cache import RunCache, current_run, run_fact, run_scope
 
 
 class Clock:

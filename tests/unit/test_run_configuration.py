@@ -11,10 +11,10 @@ import pytest
 
 from shared.connectors.business_central import BusinessCentralClient
 from shared.connectors.entity_sources import DEFAULT_SOURCES, default_sources
+from shared.engine.context import SyncContext
+from shared.engine.setup import default_setup
 from shared.mappings import InvalidOverride
 from shared.services.catalog import CatalogSnapshot
-from shared.services.context import SyncContext
-from shared.services.setup import default_setup
 
 
 class Store:

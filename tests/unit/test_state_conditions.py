@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.services.behaviours_states import equalities, filter_decides, holds
+from shared.engine.behaviours.states import equalities, filter_decides, holds
 
 
 def test_equalities_are_the_top_level_eq_conjuncts() -> None:

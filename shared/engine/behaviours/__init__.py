@@ -1,0 +1,2 @@
+"""Mapping behaviours: per-table rules BC runs in code (publish and price a product, leave the write-in item out,
+name parts, state rules), declared by name on a mapping and run by the engine at its hook points."""
