@@ -27,11 +27,10 @@ from shared.triggers.http_support import (
     mapping_schema,
     text,
 )
-from shared.triggers.mapping_schemas import FIELD_SWITCH, FILTER_SCHEMA, MAPPING_SCHEMA, described_mapping, field_switch
+from shared.triggers.mapping_schemas import FIELD_SWITCH, FILTER_SCHEMA, MAPPING_SCHEMA, described_mapping
 from shared.triggers.serialize import error_entry_json, job_json
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
-MAPPING_PARTITION = "mapping"
 OVERRIDE_KEYS = {
     "enabled",
     "direction",
@@ -59,9 +58,10 @@ def _run() -> Any:
     return run_services()
 
 
-def _overrides(services: Any) -> tuple[dict[str, Any], str | None]:
-    values, etag = services.settings_store.get_settings(MAPPING_PARTITION)
-    return dict(values), etag
+def _overrides(services: Any) -> dict[str, Any]:
+    from shared.services.mapping_overrides import stored_overrides
+
+    return stored_overrides(services.settings_store)[0]
 
 
 documented(
@@ -84,7 +84,7 @@ documented(
 def list_mappings(req: func.HttpRequest) -> func.HttpResponse:
     from shared.mappings import CATALOG
 
-    overrides, _ = _overrides(_services())
+    overrides = _overrides(_services())
     return json_response(200, {"value": [described_mapping(name, overrides.get(name)) for name in CATALOG]})
 
 
@@ -95,7 +95,7 @@ documented(RouteSpec("get_mapping", "mappings/{name}", "GET", "One table mapping
 @handled
 def get_mapping(req: func.HttpRequest) -> func.HttpResponse:
     name = mapping_name(req.route_params.get("name"), "name")
-    return json_response(200, described_mapping(name, _overrides(_services())[0].get(name)))
+    return json_response(200, described_mapping(name, _overrides(_services()).get(name)))
 
 
 documented(
@@ -134,22 +134,16 @@ documented(
 @blueprint.route(route="mappings/{name}", methods=["PATCH"])
 @handled
 def patch_mapping(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.mappings import InvalidOverride, describe, get_mapping, with_overrides
+    from shared.mappings import InvalidOverride, describe
+    from shared.services.mapping_overrides import save_overrides
 
     name = mapping_name(req.route_params.get("name"), "name")
     body = json_object(req, OVERRIDE_KEYS)
-    services = _services()
-    overrides, etag = _overrides(services)
-    stored = overrides.get(name)
-    merged = {**(stored if isinstance(stored, dict) else {}), **body}
     try:
-        mapping = with_overrides(get_mapping(name), merged)
+        mapping, merged = save_overrides(_services().settings_store, name, body)
     except InvalidOverride as refused:
         code = "invalidValue" if refused.shape else refused.code
         raise InvalidInputError(code, str(refused), field=refused.field) from None  # "bcFilter: ... (at position 7)"
-    if isinstance(merged.get("fields"), dict):  # stored in the short form: {"<key>": true|false}
-        merged["fields"] = {key: field_switch(value) for key, value in merged["fields"].items()}
-    services.settings_store.update_settings(MAPPING_PARTITION, {**overrides, name: merged}, etag)
     described = describe(mapping)
     described["overrides"] = merged
     return json_response(200, described)
@@ -169,16 +163,11 @@ documented(
 @blueprint.route(route="mappings/{name}/reset", methods=["POST"])
 @handled
 def reset_mapping(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.mappings import describe, get_mapping
+    from shared.mappings import describe
+    from shared.services.mapping_overrides import reset_overrides
 
     name = mapping_name(req.route_params.get("name"), "name")
-    services = _services()
-    overrides, etag = _overrides(services)
-    if name in overrides:
-        services.settings_store.update_settings(
-            MAPPING_PARTITION, {k: v for k, v in overrides.items() if k != name}, etag
-        )
-    described = describe(get_mapping(name))
+    described = describe(reset_overrides(_services().settings_store, name))
     described["overrides"] = {}
     return json_response(200, described)
 

@@ -61,7 +61,3 @@ FIELD_SWITCH: dict[str, Any] = {
     ],
     "description": 'Switch a field mapping on or off: true/false, or the longer {"enabled": true/false}',
 }
-
-
-def field_switch(value: Any) -> bool:
-    return value if isinstance(value, bool) else bool(value["enabled"])
