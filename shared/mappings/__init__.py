@@ -21,14 +21,14 @@ Administrators change a mapping through overrides (`with_overrides`), never by e
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
 from shared.domain.errors import InvalidInputError
 from shared.domain.full_sync import takes_part
-from shared.domain.mapping import TableMapping
+from shared.domain.mapping import Direction, MappingKind, TableMapping
 from shared.mappings import (
     contacts,
     currencies,
@@ -52,6 +52,7 @@ __all__ = [
     "CONSTANT",
     "OPTION_MAPS",
     "InvalidOverride",
+    "carrying",
     "coverage_counts",
     "coverage_rows",
     "describe",
@@ -138,6 +139,22 @@ def run_list(*names: str) -> tuple[str, ...]:
             wanted.add(name)
             todo += get_mapping(name).dependencies
     return tuple(name for name, mapping in CATALOG.items() if name in wanted and takes_part(mapping))
+
+
+def carrying(*, bc_sets: Iterable[str] = (), dataverse_sets: Iterable[str] = ()) -> tuple[str, ...]:
+    """The table mappings (kind TABLE) that carry the records of these BC entity sets to Sales, or of these Dataverse
+    entity sets to BC, in the catalog's order: what synchronizes records seeded there (a benchmark's, a test's), to
+    be run with what they depend on (`run_list`)."""
+    bc, dataverse = set(bc_sets), set(dataverse_sets)
+    return tuple(
+        name
+        for name, m in CATALOG.items()
+        if m.kind is MappingKind.TABLE
+        and (
+            (m.bc_entity_set in bc and m.direction.allows(Direction.TO_DATAVERSE))
+            or (m.dataverse_entity_set in dataverse and m.direction.allows(Direction.FROM_DATAVERSE))
+        )
+    )
 
 
 def get_mapping(name: str) -> TableMapping:
