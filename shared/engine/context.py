@@ -52,7 +52,7 @@ class SyncContext:
     # Every mapping as the catalog declares it, without overrides (bootstrap: `shared.mappings.CATALOG`), in
     # dependency order: what the engine finds by kind or declaration, never by name. A run reads its mapping through
     # `mapping`, which applies the overrides (they change no declaration: kind, behaviours, option map ...).
-    catalog: Mapping[str, TableMapping] = field(default_factory=dict)
+    catalog: Mapping[str, TableMapping] = field(default_factory=dict, repr=False)  # no repr: two dozen mappings
 
     def __post_init__(self) -> None:
         """Option maps come from the couplings of the option mappings the catalog declares, read when a run needs
