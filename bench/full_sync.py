@@ -13,6 +13,9 @@ upper bound of the worker's own) and its resident memory sampled every second wi
 (`rss_series`), read at 10 %, 50 % and 90 % of the run's time. `after` runs on the still-running stack once the full
 sync has finished (the incremental and Synchronize Now benchmarks use it). `BENCH_LARGE=1` adds the 100,000-customer
 run toward Sales (`measure_large`; about half an hour on two shared cores).
+
+The mappings each direction runs are derived from the catalog: those that carry the seeded entity sets that way,
+with what they depend on (`shared.mappings.carrying`, `run_list`), so a mapping added as a dependency is run too.
 """
 
 from __future__ import annotations
@@ -29,21 +32,12 @@ import requests
 
 from bench.probe import session
 from local.stack.launcher import LocalStack, quiet_timers
+from shared.mappings import carrying, run_list
 
 TO_SALES = {"customers": 10_000, "contacts": 10_000, "items": 2_000}
 TO_BC = {"accounts": 10_000, "contacts": 10_000}
-TO_SALES_MAPPINGS = [
-    "SALESPEOPLE",
-    "CURRENCY",
-    "PAYMENT TERMS",
-    "SHIPMENT METHOD",
-    "UNIT GROUP",
-    "ITEM UOM",
-    "CUSTOMER",
-    "CONTACT",
-    "ITEM-PRODUCT",
-]
-TO_BC_MAPPINGS = ["SALESPEOPLE", "CURRENCY", "PAYMENT TERMS", "SHIPMENT METHOD", "CUSTOMER", "CONTACT"]
+TO_SALES_MAPPINGS = list(run_list(*carrying(bc_sets=TO_SALES)))  # SALESPEOPLE ... CUSTOMER, CONTACT, ITEM-PRODUCT
+TO_BC_MAPPINGS = list(run_list(*carrying(dataverse_sets=TO_BC)))  # SALESPEOPLE ... CUSTOMER, CONTACT
 
 
 def _status_mb(pid: int, field: str) -> float:

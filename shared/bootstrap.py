@@ -68,7 +68,7 @@ def build_services(settings: Settings) -> Services:
     from shared.connectors.credentials import ManagedIdentityCredential
     from shared.connectors.dataverse import DataverseClient
     from shared.connectors.entity_sources import sources_from_settings
-    from shared.mappings import get_mapping
+    from shared.mappings import CATALOG, get_mapping
     from shared.queue import ServiceBusJobQueue
     from shared.storage.archive import TableQuoteArchive
     from shared.storage.checkpoints import TableCheckpointStore
@@ -106,6 +106,7 @@ def build_services(settings: Settings) -> Services:
         errors=TableSyncErrorStore(tables),
         jobs=TableJobLog(tables),
         mapping=get_mapping,  # the catalog: each run applies the stored overrides to it (`for_run`)
+        catalog=CATALOG,  # the mappings as declared: what the engine finds by kind (it never imports the catalog)
         local_currency=settings.local_currency,
         bulk_size=settings.bulk_size,
     )

@@ -45,6 +45,10 @@ YOUR_REFERENCE_LENGTH = 35  # Sales Header."Your Reference", Text[35]
 WORD_BREAK_WINDOW = 30  # how far back from the limit a space still counts as "near"
 LINE_NUMBER_STEP = 10000  # BC's AutoSplitKey step for new lines
 WRITE_IN_TYPES = ("Item", "Resource")
+WRITE_IN_SETS = {"items": "Item", "resources": "Resource"}  # BC entity set -> the write-in product type of its records
+# The behaviour a product mapping declares to leave the write-in product out (`engine/behaviours/hooks.py`): the one
+# declaring it on the write-in type's entity set is the mapping a coupled write-in product is found in.
+WRITE_IN_BEHAVIOUR = "excludeWriteIn"
 
 
 @dataclass(frozen=True)

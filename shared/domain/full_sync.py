@@ -1,16 +1,17 @@
 """Full synchronization planning (BC's "Full Synch. Review"): which mappings take part, what each line should do,
 and which lines may start once others finish. Pure: the service reads both apps and stores the run.
 
-Why these rules (see `design/reference/bc-integration-facts.md`, "full synchronization order"):
-- Document lines (SOLINE-ORDERDETAIL, POSTEDSALESLINE-INV) never get a line: they travel with their documents.
-  SALESORDER-ORDER only takes part when it runs both ways (a BC -> Sales only order sync is the SALESORDER-ORDER
-  process, not a table copy). Disabled mappings do not take part.
-- The recommendation is computed from both apps' data as BC does: data on one side only -> `fullSynchronization`
-  (copy it across), data on both -> `coupleRecords` (match-based coupling instead of creating duplicates), none ->
-  `noRecords`. SALESPEOPLE is always a full synchronization (users are never created, only coupled and read);
-  CURRENCY is a full synchronization only when Dataverse holds nothing but its base currency; option mappings
-  couple when BC has codes. A line whose dependency is not in the run and has nothing coupled is
-  `dependencyNotSatisfied`: running it would only produce lookup errors.
+Why these rules (see `design/reference/bc-integration-facts.md`, "full synchronization order"). Each mapping declares
+its rule (`TableMapping.full_sync`, a `FullSyncRule`), so nothing here knows a mapping by name:
+- Document lines (SOLINE-ORDERDETAIL, POSTEDSALESLINE-INV: `NEVER`) never get a line: they travel with their
+  documents. SALESORDER-ORDER (`BOTH_WAYS_ONLY`) only takes part when it runs both ways (a BC -> Sales only order sync
+  is the SALESORDER-ORDER process, not a table copy). Disabled mappings do not take part.
+- The recommendation is computed from both apps' data as BC does (`BY_DATA`): data on one side only ->
+  `fullSynchronization` (copy it across), data on both -> `coupleRecords` (match-based coupling instead of creating
+  duplicates), none -> `noRecords`. SALESPEOPLE is always a full synchronization (`ALWAYS_FULL`: users are never
+  created, only coupled and read); CURRENCY is a full synchronization only when Dataverse holds nothing but its base
+  currency (`BASE_CURRENCY`); option mappings couple when BC has codes (`COUPLE`). A line whose dependency is not in
+  the run and has nothing coupled is `dependencyNotSatisfied`: running it would only produce lookup errors.
 - A line starts when every dependency in the run is finished, or was recommended `noRecords` (nothing to wait
   for). A dependency that failed fails its dependents with the reason instead of leaving them waiting forever;
   restarting the run re-runs exactly those.
@@ -38,14 +39,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from shared.domain.mapping import Direction, TableMapping
+from shared.domain.mapping import Direction, FullSyncRule, TableMapping
 from shared.domain.records import LineStatus, ReviewLine
 from shared.domain.watermarks import parse_instant
-
-NEVER_IN_FULL_SYNC = frozenset({"SOLINE-ORDERDETAIL", "POSTEDSALESLINE-INV"})
-BOTH_WAYS_ONLY = frozenset({"SALESORDER-ORDER"})
-ALWAYS_FULL = frozenset({"SALESPEOPLE"})
-CURRENCY = "CURRENCY"
 
 FUNCTION_TIMEOUT = timedelta(minutes=10)  # host.json "functionTimeout" (see the module docstring for the default)
 LOCK_DURATION = timedelta(minutes=2)  # infra/app/servicebus.bicep "lockDuration"
@@ -81,23 +77,23 @@ class SideData:
     bc_has_records: bool
     dataverse_has_records: bool
     coupled: int = 0  # couplings the mapping already has (a dependency outside the run may already be done)
-    dataverse_only_base_currency: bool = False  # CURRENCY: Dataverse has exactly one currency, rate 1
+    dataverse_only_base_currency: bool = False  # `BASE_CURRENCY`: Dataverse has exactly one currency, rate 1
 
 
 def takes_part(mapping: TableMapping) -> bool:
-    if not mapping.enabled or mapping.name in NEVER_IN_FULL_SYNC:
+    if not mapping.enabled or mapping.full_sync is FullSyncRule.NEVER:
         return False
-    return mapping.name not in BOTH_WAYS_ONLY or mapping.direction is Direction.BIDIRECTIONAL
+    return mapping.full_sync is not FullSyncRule.BOTH_WAYS_ONLY or mapping.direction is Direction.BIDIRECTIONAL
 
 
-def recommend(mapping: TableMapping, data: SideData, *, option_mapping: bool = False) -> Recommendation:
-    if mapping.name in ALWAYS_FULL:
+def recommend(mapping: TableMapping, data: SideData) -> Recommendation:
+    """The line's recommendation by the mapping's `full_sync` rule (see the module docstring)."""
+    rule = mapping.full_sync
+    if rule is FullSyncRule.ALWAYS_FULL:
         return Recommendation.FULL_SYNCHRONIZATION
-    if mapping.name == CURRENCY:
-        if data.dataverse_only_base_currency:
-            return Recommendation.FULL_SYNCHRONIZATION
-        return Recommendation.COUPLE_RECORDS if data.bc_has_records else Recommendation.NO_RECORDS
-    if option_mapping:
+    if rule is FullSyncRule.BASE_CURRENCY and data.dataverse_only_base_currency:
+        return Recommendation.FULL_SYNCHRONIZATION
+    if rule in (FullSyncRule.BASE_CURRENCY, FullSyncRule.COUPLE):
         return Recommendation.COUPLE_RECORDS if data.bc_has_records else Recommendation.NO_RECORDS
     if data.bc_has_records and data.dataverse_has_records:
         return Recommendation.COUPLE_RECORDS
@@ -107,21 +103,16 @@ def recommend(mapping: TableMapping, data: SideData, *, option_mapping: bool = F
 
 
 def plan(
-    mappings: Sequence[TableMapping],
-    data: Mapping[str, SideData],
-    *,
-    catalog: Mapping[str, TableMapping],
-    option_mappings: Iterable[str] = (),
+    mappings: Sequence[TableMapping], data: Mapping[str, SideData], *, catalog: Mapping[str, TableMapping]
 ) -> list[ReviewLine]:
     """One waiting line per mapping taking part, in the given (dependency) order. `data` must cover every mapping
     in the run and every dependency outside it; `catalog` resolves dependencies outside the run."""
     in_run = {m.name for m in mappings if takes_part(m)}
-    options = set(option_mappings)
     lines: list[ReviewLine] = []
     for mapping in mappings:
         if mapping.name not in in_run:
             continue
-        recommendation = recommend(mapping, data[mapping.name], option_mapping=mapping.name in options)
+        recommendation = recommend(mapping, data[mapping.name])
         missing = [
             dependency
             for dependency in mapping.dependencies

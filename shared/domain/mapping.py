@@ -2,8 +2,11 @@
 
 A mapping says which BC entity is coupled to which Dataverse table, which way data flows, how each field is carried
 (as is, as a constant, through a transform, or through another mapping's couplings), which records are in scope on
-each side, what must be coupled first, and what happens on a conflict or a deletion. The catalog (`shared/mappings/`)
-is plain data built from these types; the engine interprets it, so a mapping is changed by editing data, not code.
+each side, what must be coupled first, and what happens on a conflict or a deletion. It also says what BC decides in
+code per table: its kind (a table, an option set, a process's, a document's lines), how it takes part in a full
+synchronization, and the named behaviours run at the engine's hook points. The catalog (`shared/mappings/`) is plain
+data built from these types; the engine interprets it and never asks a mapping's name, so a mapping is changed, or
+one that behaves like another is added, by editing data, not code.
 """
 
 from __future__ import annotations
@@ -48,6 +51,34 @@ class Availability(StrEnum):
     NOT_AVAILABLE = "notAvailable"
 
 
+class MappingKind(StrEnum):
+    """What a mapping couples, which decides how the engine treats it (BC tells them apart in code, not in its table
+    mapping)."""
+
+    TABLE = "table"  # records <-> rows: the engine runs it (incremental runs, full sync, record operations)
+    # BC code records <-> the options of a picklist (`dataverse_id` names it): the engine runs it as a whole
+    # (`engine/option_runs.py`), never record by record; its couplings build the option map `option_map`
+    OPTION_SET = "optionSet"
+    # one of BC's document processes runs it (`shared/processes/`): the engine refuses to, saying which (`process`)
+    PROCESS = "process"
+    DOCUMENT_LINES = "documentLines"  # a document's lines: they travel with their document, never on their own
+
+
+class FullSyncRule(StrEnum):
+    """How a mapping takes part in a full synchronization (BC's Full Synch. Review) and what its line recommends
+    (`domain/full_sync.py`). An enabled mapping takes part unless the rule says otherwise."""
+
+    # BC's rule: records on one side only -> fullSynchronization, on both -> coupleRecords, on none -> noRecords
+    BY_DATA = "byData"
+    NEVER = "never"  # no line (document lines travel with their documents)
+    BOTH_WAYS_ONLY = "bothWaysOnly"  # a line (BY_DATA) only when the mapping runs both ways; one way, a process runs it
+    # fullSynchronization whatever the data (users are never created, only coupled and read: SALESPEOPLE)
+    ALWAYS_FULL = "alwaysFull"
+    COUPLE = "couple"  # coupleRecords when BC has records, else noRecords (an option set: Sales' side has no rows)
+    # fullSynchronization when Sales holds nothing but its base currency (one currency, exchange rate 1), else COUPLE
+    BASE_CURRENCY = "baseCurrency"
+
+
 PAGE_KEY_SEPARATOR = "|"  # between the fields of a page entity's key id (`S00001|10000`)
 
 
@@ -74,6 +105,10 @@ class Lookup:
     # record itself but a link to it: `relatedId` of `contactsInformation` (company contact number -> customer id),
     # the second hop from a BC person's `companyNumber` to the account of its company's customer.
     bc_id_field: str = "id"
+    # The looked-up mapping is BC's currencies: a blank code (and the LCY's own code, which API v2.0 documents return
+    # for it) is BC's local currency, which has no BC row and so no coupling; it is the Sales currency with the LCY's
+    # ISO code, and back to blank (`engine/lookups.py`).
+    local_currency: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,9 +173,17 @@ class TableMapping:
     enabled: bool = True
     schedule: str | None = None  # app setting name of the timer schedule, when the mapping runs periodically
     note: str = ""
-    # Per-table rules BC runs in code (publish and price a product, leave the write-in item out): names registered in
-    # `engine/behaviours/hooks.py`, which the engine runs at its hook points for any mapping that declares them.
+    # Per-table rules BC runs in code (publish and price a product, leave the write-in item out, drop the account
+    # statistics of an uncoupled customer): names registered in `engine/behaviours/hooks.py`, which the engine runs at
+    # its hook points (after insert, after update, after uncouple, ...) for any mapping that declares them.
     behaviours: tuple[str, ...] = ()
+    kind: MappingKind = MappingKind.TABLE
+    process: str = ""  # PROCESS: which process runs it, and how (the engine's answer when asked to run it instead)
+    full_sync: FullSyncRule = FullSyncRule.BY_DATA
+    option_map: str | None = None  # OPTION_SET: the option map its couplings build (transforms `option:<name>`)
+    # OPTION_SET: the documents' own picklists (document table, attribute) that carry the same options with the same
+    # values and labels (`engine/document_options.py`)
+    document_picklists: tuple[tuple[str, str], ...] = ()
 
     def field_mappings(self, direction: Direction) -> tuple[FieldMapping, ...]:
         """The enabled field mappings that carry data in `direction`."""

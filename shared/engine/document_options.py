@@ -6,9 +6,10 @@ reads and writes them with the *account* option's value (CRMSalesOrdertoSalesOrd
 document's value up in the account's option mapping). BC keeps them equal: after an option mapping inserts or
 modifies an option it inserts the same value into the document picklists or relabels it there
 (CRMIntTableSubscriber.Codeunit.al, HandleOnAfterInsertOption / HandleOnAfterModifyOption ->
-UpdateOrInsertDocumentOptionSet; SyncDocumentOptionSets does all of them at setup). Which picklists: payment terms on
-order, quote and invoice; freight terms (shipment method) on order and quote (the invoice has none); shipping method
-(shipping agent) on all three. Options only Sales has (no coupling) are left alone.
+UpdateOrInsertDocumentOptionSet; SyncDocumentOptionSets does all of them at setup). Which picklists each option
+mapping declares (`TableMapping.document_picklists`, in `shared/mappings/options.py`): payment terms on order, quote
+and invoice; freight terms (shipment method) on order and quote (the invoice has none); shipping method (shipping
+agent) on all three. Options only Sales has (no coupling) are left alone.
 
 Cost: one read per document picklist per run (a few dozen options each); a write only for a missing or relabelled
 option, so a second run writes nothing.
@@ -18,24 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from shared.domain.mapping import TableMapping
 from shared.engine.context import SyncContext
 
-DOCUMENT_PICKLISTS: Mapping[str, tuple[tuple[str, str], ...]] = {
-    "PAYMENT TERMS": (
-        ("salesorder", "paymenttermscode"), ("quote", "paymenttermscode"), ("invoice", "paymenttermscode"),
-    ),
-    "SHIPMENT METHOD": (("salesorder", "freighttermscode"), ("quote", "freighttermscode")),
-    "SHIPPING AGENT": (
-        ("salesorder", "shippingmethodcode"), ("quote", "shippingmethodcode"), ("invoice", "shippingmethodcode"),
-    ),
-}  # fmt: skip
-"""Option mapping -> the (document table, picklist) pairs that carry its options."""
 
-
-def copy_to_documents(context: SyncContext, mapping: str, coupled: Mapping[int, str]) -> int:
+def copy_to_documents(context: SyncContext, mapping: TableMapping, coupled: Mapping[int, str]) -> int:
     """Make every document picklist of `mapping` carry the `coupled` options (value -> BC code); the writes made."""
     writes = 0
-    for table, attribute in DOCUMENT_PICKLISTS.get(mapping, ()):
+    for table, attribute in mapping.document_picklists:
         if not coupled:
             break
         current = context.dataverse.option_set(table, attribute)

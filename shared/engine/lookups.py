@@ -5,7 +5,8 @@ lookup costs one coupling read per distinct value, not per record. Where every r
 own unit group), `prefetch_*` resolves a whole chunk's values first: one BC read per group of values (an `or`
 filter of about 1 KB) instead of one per record. BC's local currency is special: a blank currency
 code in BC means the LCY, which has no BC currency row and so no coupling; it is the Dataverse currency with the
-LCY's ISO code.
+LCY's ISO code. A lookup declares it (`Lookup.local_currency`, the catalog's currency lookup), so the engine never
+asks which mapping a lookup goes through.
 
 In a full-synchronization chunk (`run_cache.current_run()`), what every chunk of the run would read alike is read
 once per run and process (`engine/run_cache.py`): the LCY's Dataverse id, and the rows of a link set (a lookup whose
@@ -28,7 +29,6 @@ from shared.domain.transforms import LATEST_EXCHANGE_RATE, Transform, exchange_r
 from shared.engine import run_cache
 from shared.engine.context import SyncContext
 
-LCY_MAPPING = "CURRENCY"
 NO_VALUE = ("", None, "00000000-0000-0000-0000-000000000000")
 EXCHANGE_RATES = "currencyExchangeRates"
 RATE_FIELDS = ["id", "currencyCode", "startingDate", "exchangeRateAmount", "relationalCurrencyCode",
@@ -112,7 +112,7 @@ class LookupResolver:
     def prefetch_bc_values(self, lookup: Lookup, values: Iterable[Any]) -> None:
         """Resolve many BC values (of one chunk) at once, so `to_dataverse_id` answers them from the cache."""
         texts = sorted(
-            {str(v) for v in values if v not in NO_VALUE and not (lookup.mapping == LCY_MAPPING and self._is_lcy(v))}
+            {str(v) for v in values if v not in NO_VALUE and not (lookup.local_currency and self._is_lcy(v))}
             - {t for m, t in self._to_dv if m == lookup.mapping}
         )
         if not texts or (lookup.bc_key != "id" and not self.context.bc.serves(lookup.bc_entity_set or "")):
@@ -139,7 +139,7 @@ class LookupResolver:
 
     def prefetch_dataverse_ids(self, lookup: Lookup, dataverse_ids: Iterable[Any]) -> None:
         """Resolve many Dataverse ids (of one chunk) at once, so `to_bc_value` answers them from the cache."""
-        lcy = self.lcy_dataverse_id() if lookup.mapping == LCY_MAPPING else None
+        lcy = self.lcy_dataverse_id() if lookup.local_currency else None
         texts = sorted({str(v) for v in dataverse_ids if v not in NO_VALUE and str(v) != lcy})
         texts = [t for t in texts if (lookup.mapping, t) not in self._to_bc]
         if not texts:
@@ -230,7 +230,7 @@ class LookupResolver:
 
     def to_dataverse_id(self, lookup: Lookup, bc_value: Any) -> str | None:
         """The Dataverse id for a BC value; "" / None -> None (no link). Raises LookupFailed when not coupled."""
-        if lookup.mapping == LCY_MAPPING and self._is_lcy(bc_value):
+        if lookup.local_currency and self._is_lcy(bc_value):
             return self.lcy_dataverse_id()
         if bc_value in ("", None, "00000000-0000-0000-0000-000000000000"):
             return None
@@ -254,7 +254,7 @@ class LookupResolver:
         if dataverse_id in (None, ""):
             return ""
         text = str(dataverse_id)
-        if lookup.mapping == LCY_MAPPING and text == self.lcy_dataverse_id():
+        if lookup.local_currency and text == self.lcy_dataverse_id():
             return ""
         cache_key = (lookup.mapping, text)
         if cache_key not in self._to_bc:

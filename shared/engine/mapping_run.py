@@ -481,7 +481,7 @@ class MappingRun:
 
 def run_mapping(context: SyncContext, mapping_name: str) -> SyncJob:
     """One incremental run, traced as one job: its span (HTTP calls as children), metrics and log line."""
-    if is_option_mapping(mapping_name):  # BC codes <-> picklist options: a run of its own kind
+    if is_option_mapping(context.mapping(mapping_name)):  # BC codes <-> picklist options: a run of its own kind
         return run_option_mapping(context, mapping_name)
     mapping = context.runnable(mapping_name)
     run = MappingRun(context, mapping)

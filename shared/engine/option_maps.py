@@ -1,5 +1,8 @@
 """The option maps the option mappings' couplings build, read when a mapping run needs them.
 
+Which mapping builds which map is declared by the option mappings (`TableMapping.option_map`) and handed over by the
+context (`sources`, from its catalog): the engine names none of them.
+
 Why a lazy mapping: `SyncContext` lives as long as the worker, and couplings change whenever PAYMENT TERMS or
 SHIPMENT METHOD runs; reading them at the moment a `ValueMapper` is made (one Table query per option map, and only
 for a mapping with `option:` fields) keeps every run on the current couplings without a cache to invalidate. A map
@@ -12,19 +15,21 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from shared.domain.transforms import EMPTY_GUID, OptionMap
-from shared.mappings.options import OPTION_MAPS
 from shared.ports import CouplingStore
 
 
 class CouplingOptionMaps(Mapping[str, OptionMap]):
-    def __init__(self, couplings: CouplingStore, fixed: Mapping[str, OptionMap] | None = None) -> None:
+    def __init__(
+        self, couplings: CouplingStore, sources: Mapping[str, str], fixed: Mapping[str, OptionMap] | None = None
+    ) -> None:
         self._couplings = couplings
+        self._sources = dict(sources)  # option map name -> the option mapping whose couplings build it
         self._fixed = dict(fixed or {})  # set up by hand (tests, or an installation without option mappings)
 
     def __getitem__(self, name: str) -> OptionMap:
         if name in self._fixed:
             return self._fixed[name]
-        mapping = OPTION_MAPS.get(name)
+        mapping = self._sources.get(name)
         if mapping is None:
             raise KeyError(name)
         values = {
@@ -36,10 +41,10 @@ class CouplingOptionMaps(Mapping[str, OptionMap]):
         return OptionMap(name, values, mapping=mapping, strict=True, blank=EMPTY_GUID)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(dict.fromkeys([*self._fixed, *OPTION_MAPS]))
+        return iter(dict.fromkeys([*self._fixed, *self._sources]))
 
     def __len__(self) -> int:
-        return len(dict.fromkeys([*self._fixed, *OPTION_MAPS]))
+        return len(dict.fromkeys([*self._fixed, *self._sources]))
 
 
 def _number(text: str) -> bool:

@@ -1,4 +1,5 @@
-"""Option mappings (PAYMENT TERMS, SHIPMENT METHOD): BC's code records <-> the options of an account picklist.
+"""Option mappings (kind OPTION_SET: PAYMENT TERMS, SHIPMENT METHOD): BC's code records <-> the options of an
+account picklist.
 
 BC's "CDS Int. Option Couple" in our terms. Each BC code record is coupled to one option value (the coupling's
 Dataverse id is the value as text). A run, incremental or one chunk of a full synchronization, takes the BC records:
@@ -24,18 +25,16 @@ from dataclasses import dataclass, field
 
 from shared.domain.coupling import Coupling
 from shared.domain.errors import ConflictError, RecordError, SyncError
-from shared.domain.mapping import TableMapping
+from shared.domain.mapping import MappingKind, TableMapping
 from shared.domain.records import Counters, Side, SyncJob
 from shared.domain.watermarks import format_instant
 from shared.engine.context import SyncContext
 from shared.engine.document_options import copy_to_documents
-from shared.mappings.options import OPTION_MAPS
-
-OPTION_MAPPINGS = frozenset(OPTION_MAPS.values())
 
 
-def is_option_mapping(name: str) -> bool:
-    return name in OPTION_MAPPINGS
+def is_option_mapping(mapping: TableMapping) -> bool:
+    """An option mapping runs as a whole, here, not through `MappingRun`: its kind says so."""
+    return mapping.kind is MappingKind.OPTION_SET
 
 
 def run_option_mapping(
@@ -70,7 +69,7 @@ def run_option_mapping(
                 raise
             run.counters.failed += 1
             context.errors.record_error(name, Side.BC, bc_id, error.code, error.message)
-    copy_to_documents(context, name, run.coupled_labels(context))
+    copy_to_documents(context, mapping, run.coupled_labels(context))
     job = SyncJob(
         name,
         job_id or f"run-{uuid.uuid4()}",

@@ -7,7 +7,9 @@ value from the API or console without a redeploy; `GET` says where each value co
 
 Why the write-in check: BC's write-in item or resource is "never synchronized as a product". If it were coupled to a
 Sales product, that product's lines would come back as write-ins and the item's sync would fight the write-in
-texts, so a coupled write-in product is refused (409, naming the coupling), as BC's setup page refuses it.
+texts, so a coupled write-in product is refused (409, naming the coupling), as BC's setup page refuses it. The
+coupling is looked for in the mapping that leaves the write-in product out (`write_in_mapping`: declared by the
+catalog, never named here).
 
 Why the freight account check: BC writes a Sales order's freight as a line of Sales & Receivables Setup's "Freight
 G/L Acc. No." (bc-integration-facts "sales order creation from dataverse"), and a Sales line takes only a G/L
@@ -18,17 +20,17 @@ comes. Checked against API v2.0 `accounts` (read-only in BC).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shared.domain.documents import WRITE_IN_TYPES, WriteInProduct
+from shared.domain.documents import WRITE_IN_BEHAVIOUR, WRITE_IN_SETS, WRITE_IN_TYPES, WriteInProduct
 from shared.domain.errors import ConflictError, FatalError, InvalidInputError
+from shared.domain.mapping import TableMapping
 from shared.ports import BusinessCentralClientPort, CouplingStore, SettingsStore
 
 PARTITION = "setup"
 BLANK = "\t\n\v\f\r "  # what counts as blank: the same ASCII set as the API document's patterns (http_support)
-WRITE_IN_MAPPING = {"Item": ("items", "ITEM-PRODUCT"), "Resource": ("resources", "RESOURCE-PRODUCT")}
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,7 @@ def update_setup(
     etag: str | None,
     bc: BusinessCentralClientPort,
     couplings: CouplingStore,
+    mappings: Iterable[TableMapping],
     check_page_services: Callable[[Mapping[str, str]], None] | None = None,
 ) -> Setup:
     """Apply `changes` (None drops an override) if the setup is still at `etag` (the caller's If-Match; None: take
@@ -168,18 +171,34 @@ def update_setup(
         except FatalError as error:
             raise InvalidInputError("unknownCompany", error.message, field="bcCompany") from None
     if {"writeInProductType", "writeInProductNumber"} & set(cleaned):
-        check_write_in(effective.write_in, bc, couplings)
+        check_write_in(effective.write_in, bc, couplings, mappings)
     if cleaned.get("freightGLAccountNumber"):
         check_freight_account(effective.freight_account, bc)
     new_etag = store.update_settings(PARTITION, merged, current_etag if etag is None else etag)
     return read_setup(_Fixed(merged, new_etag), environment)
 
 
-def check_write_in(write_in: WriteInProduct | None, bc: BusinessCentralClientPort, couplings: CouplingStore) -> str:
-    """The write-in item's or resource's BC id; 400 when BC has no such number, 409 when it is coupled to a product."""
+def write_in_mapping(mappings: Iterable[TableMapping], kind: str) -> TableMapping:
+    """The product mapping of write-in type `kind` (the catalog's, `SyncContext.catalog`): the one that leaves the
+    write-in product out (`excludeWriteIn`) of that type's BC entity set."""
+    for mapping in mappings:
+        if WRITE_IN_BEHAVIOUR in mapping.behaviours and WRITE_IN_SETS.get(mapping.bc_entity_set) == kind:
+            return mapping
+    raise LookupError(f"no mapping leaves the write-in {kind.lower()} out (behaviour {WRITE_IN_BEHAVIOUR})")
+
+
+def check_write_in(
+    write_in: WriteInProduct | None,
+    bc: BusinessCentralClientPort,
+    couplings: CouplingStore,
+    mappings: Iterable[TableMapping],
+) -> str:
+    """The write-in item's or resource's BC id; 400 when BC has no such number, 409 when it is coupled to a product
+    (in the mapping of `mappings` that leaves it out)."""
     if write_in is None:
         return ""
-    entity_set, mapping = WRITE_IN_MAPPING[write_in.kind]
+    product = write_in_mapping(mappings, write_in.kind)
+    entity_set, mapping = product.bc_entity_set, product.name
     literal = write_in.number.replace("'", "''")
     found = [
         row

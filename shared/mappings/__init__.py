@@ -11,18 +11,24 @@ AGENT, SALESPRC-PRODPRICE) that say why nothing can be carried. The order of `ma
 after its dependencies, which is the order a full synchronization runs them in; a disabled dependency counts as
 satisfied (BC's "no records found").
 
+What BC decides in code per table is declared here too (`TableMapping.kind`, `full_sync`, `behaviours`, an option
+mapping's `option_map` and `document_picklists`, a lookup's `local_currency`), so the engine never asks a mapping's
+name (tests/unit/test_import_rules.py checks it) and a mapping that behaves like another is added here alone. Lists
+of mappings to run (the bench's, the tests') are derived from the catalog (`run_list`), not written out.
+
 Administrators change a mapping through overrides (`with_overrides`), never by editing the catalog at run time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
 from shared.domain.errors import InvalidInputError
-from shared.domain.mapping import TableMapping
+from shared.domain.full_sync import takes_part
+from shared.domain.mapping import Direction, MappingKind, TableMapping
 from shared.mappings import (
     contacts,
     currencies,
@@ -46,12 +52,14 @@ __all__ = [
     "CONSTANT",
     "OPTION_MAPS",
     "InvalidOverride",
+    "carrying",
     "coverage_counts",
     "coverage_rows",
     "describe",
     "describe_all",
     "get_mapping",
     "mapping_names",
+    "run_list",
     "with_overrides",
 ]
 
@@ -117,6 +125,36 @@ CATALOG: Mapping[str, TableMapping] = _registry()
 def mapping_names() -> tuple[str, ...]:
     """Every mapping name, each after its dependencies."""
     return tuple(CATALOG)
+
+
+def run_list(*names: str) -> tuple[str, ...]:
+    """`names` and every mapping they depend on, directly or not, that takes part in a full synchronization (enabled,
+    its `full_sync` rule allowing a line), in the catalog's order: what a full synchronization of `names` must run,
+    so a list of mappings to run (the bench's, a test's) follows the catalog when a dependency is added."""
+    wanted: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name not in wanted:
+            wanted.add(name)
+            todo += get_mapping(name).dependencies
+    return tuple(name for name, mapping in CATALOG.items() if name in wanted and takes_part(mapping))
+
+
+def carrying(*, bc_sets: Iterable[str] = (), dataverse_sets: Iterable[str] = ()) -> tuple[str, ...]:
+    """The table mappings (kind TABLE) that carry the records of these BC entity sets to Sales, or of these Dataverse
+    entity sets to BC, in the catalog's order: what synchronizes records seeded there (a benchmark's, a test's), to
+    be run with what they depend on (`run_list`)."""
+    bc, dataverse = set(bc_sets), set(dataverse_sets)
+    return tuple(
+        name
+        for name, m in CATALOG.items()
+        if m.kind is MappingKind.TABLE
+        and (
+            (m.bc_entity_set in bc and m.direction.allows(Direction.TO_DATAVERSE))
+            or (m.dataverse_entity_set in dataverse and m.direction.allows(Direction.FROM_DATAVERSE))
+        )
+    )
 
 
 def get_mapping(name: str) -> TableMapping:

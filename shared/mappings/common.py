@@ -34,6 +34,7 @@ CURRENCY_LOOKUP = Lookup(
     navigation="transactioncurrencyid",
     bc_key="code",
     bc_entity_set="currencies",
+    local_currency=True,  # blank is BC's LCY (`LCY_NOTE`)
 )
 OWNER_LOOKUP = Lookup(
     mapping="SALESPEOPLE",

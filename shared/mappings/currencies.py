@@ -11,7 +11,7 @@ is normally the organization's base currency.
 
 from __future__ import annotations
 
-from shared.domain.mapping import FieldMapping, TableMapping
+from shared.domain.mapping import FieldMapping, FullSyncRule, TableMapping
 from shared.mappings.common import SYNC_SCHEDULE, TO
 
 CURRENCY = TableMapping(
@@ -28,6 +28,7 @@ CURRENCY = TableMapping(
     sync_after_coupling=True,
     dataverse_on_create={"currencyprecision": 2},
     schedule=SYNC_SCHEDULE,
+    full_sync=FullSyncRule.BASE_CURRENCY,  # BC's review: couple, unless Sales has only its base currency
     fields=(
         FieldMapping(
             "code",

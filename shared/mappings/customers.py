@@ -43,7 +43,7 @@ CUSTOMER = TableMapping(
     dependencies=("SALESPEOPLE", "CURRENCY", "PAYMENT TERMS", "SHIPMENT METHOD", "SHIPPING AGENT"),
     sync_only_coupled=True,
     dataverse_on_create={"customertypecode": 3},
-    behaviours=("blockInactiveCustomer",),
+    behaviours=("blockInactiveCustomer", "dropAccountStatistics"),
     schedule=SYNC_SCHEDULE,
     fields=(
         owner(),

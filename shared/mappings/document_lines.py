@@ -11,7 +11,7 @@ product, the unit (ITEM UOM / RESOURCE UOM of the line's item), tax, description
 
 from __future__ import annotations
 
-from shared.domain.mapping import DeletionPolicy, FieldMapping, Lookup, TableMapping
+from shared.domain.mapping import DeletionPolicy, FieldMapping, FullSyncRule, Lookup, MappingKind, TableMapping
 from shared.mappings.common import BOTH, CONSTANT, TO, differently
 
 CALCULATED = "A calculated column in Dataverse (read-only in the Web API): computed from quantity, price and discount."
@@ -35,6 +35,8 @@ POSTEDSALESLINE_INV = TableMapping(
     dependencies=("POSTEDSALESINV-INV",),
     sync_only_coupled=False,
     enabled=False,
+    kind=MappingKind.DOCUMENT_LINES,
+    full_sync=FullSyncRule.NEVER,  # they travel with their documents
     fields=(
         FieldMapping(
             "documentId",
@@ -69,6 +71,8 @@ SOLINE_ORDERDETAIL = TableMapping(
     sync_only_coupled=False,
     deletion_policy=DeletionPolicy.REMOVE_COUPLING,
     enabled=False,
+    kind=MappingKind.DOCUMENT_LINES,
+    full_sync=FullSyncRule.NEVER,  # they travel with their documents
     fields=(
         FieldMapping(
             "documentId",

@@ -18,7 +18,7 @@ accepted only on create; an invoice whose Dataverse state is no longer Active (p
 
 from __future__ import annotations
 
-from shared.domain.mapping import Direction, FieldMapping, TableMapping
+from shared.domain.mapping import Direction, FieldMapping, FullSyncRule, MappingKind, TableMapping
 from shared.mappings.common import (
     CONSTANT,
     CUSTOMER_LOOKUP,
@@ -82,6 +82,12 @@ SALESORDER_ORDER = TableMapping(
     sync_only_coupled=True,
     enabled=False,
     schedule=ORDER_SCHEDULE,
+    kind=MappingKind.PROCESS,
+    process=(
+        "orders are created by the sales-order process and kept up to date by the order status job "
+        "(ORDER_SYNC_SCHEDULE)."
+    ),
+    full_sync=FullSyncRule.BOTH_WAYS_ONLY,  # one way (BC -> Sales) it is the order process, not a table copy
     fields=(
         FieldMapping(
             "number",
@@ -184,6 +190,11 @@ POSTEDSALESINV_INV = TableMapping(
     dependencies=("ITEM-PRODUCT", "RESOURCE-PRODUCT", "OPPORTUNITY"),
     sync_only_coupled=True,
     schedule=INVOICE_SCHEDULE,
+    kind=MappingKind.PROCESS,
+    process=(
+        "posted invoices are created by the invoice process (INVOICE_SYNC_SCHEDULE or "
+        "POST /api/posted-sales-invoices/{bcId}/create-in-dataverse), with their lines, order link and payment status."
+    ),
     fields=(
         FieldMapping(
             "number",

@@ -11,22 +11,25 @@ option values then stand for the codes on accounts and documents. How the engine
   the engine adds an option value labelled with the code (metadata action InsertOptionValue on the attribute's
   option set) and couples it; "sync after coupling" refreshes the label. Built: `engine/option_runs.py`
   (every run does all three).
-- Every other mapping reaches these couplings through a transform `option:<name>` (`OPTION_MAPS` says which
-  mapping builds which option map; `engine/option_maps.py` builds them from the couplings). API v2.0
-  customers and documents carry the code record's *id*
+- Every other mapping reaches these couplings through a transform `option:<name>` (each option mapping declares
+  the option map its couplings build, `option_map`; `OPTION_MAPS` collects them; `engine/option_maps.py` builds
+  the maps from the couplings). API v2.0 customers and documents carry the code record's *id*
   (`paymentTermsId`, `shipmentMethodId`), so an option map is keyed by BC id: `to_dataverse(id)` gives the option
   value, `to_bc(value)` the id. A value without a coupled BC record must be a record error (BC's "Option Mapping
   Failure"), never a blanked BC field (`OptionMappingFailed`).
 - Sales orders, quotes and invoices have their own picklists of the same names (`paymenttermscode`,
-  `freighttermscode`, `shippingmethodcode`); BC uses the same codes there, so the engine must keep those option
-  sets' values equal to the account's (or translate by label).
+  `freighttermscode`, `shippingmethodcode`); BC uses the same codes there, so each option mapping names them
+  (`document_picklists`) and every run keeps their values and labels equal to the account's
+  (`engine/document_options.py`).
+- In a full synchronization an option mapping couples BC's codes when BC has any (`FullSyncRule.COUPLE`): Sales'
+  side is a picklist, with no rows to copy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from shared.domain.mapping import FieldMapping, TableMapping
+from shared.domain.mapping import FieldMapping, FullSyncRule, MappingKind, TableMapping
 from shared.mappings.common import NO_SHIPPING_AGENT, SYNC_SCHEDULE, TO, missing
 
 PAYMENT_TERMS = TableMapping(
@@ -38,6 +41,12 @@ PAYMENT_TERMS = TableMapping(
     dataverse_id="paymenttermscode",
     direction=TO,
     bc_default_table="Payment Terms",
+    kind=MappingKind.OPTION_SET,
+    option_map="paymentTerms",
+    document_picklists=(
+        ("salesorder", "paymenttermscode"), ("quote", "paymenttermscode"), ("invoice", "paymenttermscode"),
+    ),
+    full_sync=FullSyncRule.COUPLE,
     sync_only_coupled=True,
     create_if_no_match=True,
     sync_after_coupling=True,
@@ -64,6 +73,10 @@ SHIPMENT_METHOD = TableMapping(
     dataverse_id="address1_freighttermscode",
     direction=TO,
     bc_default_table="Shipment Method",
+    kind=MappingKind.OPTION_SET,
+    option_map="shipmentMethods",
+    document_picklists=(("salesorder", "freighttermscode"), ("quote", "freighttermscode")),  # no invoice freight terms
+    full_sync=FullSyncRule.COUPLE,
     sync_only_coupled=True,
     create_if_no_match=True,
     sync_after_coupling=True,
@@ -93,17 +106,20 @@ SHIPPING_AGENT = TableMapping(
     dataverse_id="address1_shippingmethodcode",
     direction=TO,
     bc_default_table="Shipping Agent",
+    kind=MappingKind.OPTION_SET,
+    option_map="shippingAgents",
+    document_picklists=(
+        ("salesorder", "shippingmethodcode"), ("quote", "shippingmethodcode"), ("invoice", "shippingmethodcode"),
+    ),
+    full_sync=FullSyncRule.COUPLE,
     enabled=False,
     fields=(),
     gaps=(missing("Code", "address1_shippingmethodcode", NO_SHIPPING_AGENT),),
     note="Gap-only: a companion-extension API page over Shipping Agent (table 291) would make it possible.",
 )
 
-OPTION_MAPS: Mapping[str, str] = {
-    "paymentTerms": PAYMENT_TERMS.name,
-    "shipmentMethods": SHIPMENT_METHOD.name,
-    "shippingAgents": SHIPPING_AGENT.name,
-}
-"""Option map name (the `<name>` of a transform `option:<name>`) -> the option mapping whose couplings build it."""
-
 MAPPINGS = (PAYMENT_TERMS, SHIPMENT_METHOD, SHIPPING_AGENT)
+
+OPTION_MAPS: Mapping[str, str] = {m.option_map: m.name for m in MAPPINGS if m.option_map}
+"""Option map name (the `<name>` of a transform `option:<name>`) -> the option mapping whose couplings build it, as
+the option mappings declare it (the catalog test checks every `option:` transform names one)."""

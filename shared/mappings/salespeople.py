@@ -15,7 +15,7 @@ then copies the users' values to the coupled salespeople, and leaves (and counts
 
 from __future__ import annotations
 
-from shared.domain.mapping import FieldMapping, TableMapping
+from shared.domain.mapping import FieldMapping, FullSyncRule, TableMapping
 from shared.mappings.common import FROM, SYNC_SCHEDULE
 
 SALESPEOPLE = TableMapping(
@@ -31,6 +31,7 @@ SALESPEOPLE = TableMapping(
     sync_only_coupled=True,
     creates_in_bc=False,
     schedule=SYNC_SCHEDULE,
+    full_sync=FullSyncRule.ALWAYS_FULL,  # users are never created, only coupled and read
     fields=(
         FieldMapping(
             "email",

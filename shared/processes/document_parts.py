@@ -163,7 +163,7 @@ def bc_lines(
     when a line uses it, the units only when a product line has one."""
     products = product_targets(context, [str(d["_productid_value"]) for d in details if d.get("_productid_value")])
     if write_in is not None and any(not d.get("_productid_value") for d in details):
-        bc_id = check_write_in(write_in, context.bc, context.couplings)
+        bc_id = check_write_in(write_in, context.bc, context.couplings, context.catalog.values())
         write_in = WriteInProduct(write_in.kind, write_in.number, bc_id)
     units = unit_targets(
         context, [str(d["_uomid_value"]) for d in details if d.get("_uomid_value") and d.get("_productid_value")]

@@ -22,6 +22,7 @@ from shared.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from shared.domain.mapping import Direction, TableMapping
 from shared.domain.records import Counters, Side
 from shared.domain.transforms import EMPTY_GUID
+from shared.engine.behaviours.hooks import after_uncoupled
 from shared.engine.context import SyncContext
 from shared.engine.creation import Creator
 from shared.engine.identity import is_identity_pair
@@ -237,8 +238,9 @@ def create_in_business_central(context: SyncContext, mapping_name: str, datavers
 
 
 def uncouple(context: SyncContext, mapping_name: str, bc_id: str) -> None:
-    """Remove the coupling (it is fine if there is none) and the record errors that belonged to it. Neither record
-    is changed (BC's "Delete Coupling")."""
+    """Remove the coupling (it is fine if there is none) and the record errors that belonged to it, then run the
+    mapping's after-uncouple behaviours (CUSTOMER's drops the account statistics). Neither record is changed (BC's
+    "Delete Coupling")."""
     mapping = context.mapping(mapping_name)
     bc_id = parse_id(bc_id, "bcId")
     coupling = context.couplings.find_by_bc_id(mapping.name, bc_id)
@@ -247,22 +249,13 @@ def uncouple(context: SyncContext, mapping_name: str, bc_id: str) -> None:
     context.couplings.delete_coupling(mapping.name, bc_id, remember=_identity(mapping.name, coupling))
     context.errors.clear_error(mapping.name, Side.BC, coupling.bc_id)
     context.errors.clear_error(mapping.name, Side.DATAVERSE, coupling.dataverse_id)
-    if mapping.name == "CUSTOMER":
-        _drop_statistics(context, coupling.dataverse_id)
+    after_uncoupled(context, mapping, coupling)
 
 
 def _identity(mapping: str, coupling: Coupling) -> bool:
     """Both records stay after Delete Coupling: when one was created from the other, the pair is remembered, so a
     mapping that creates couples them again instead of copying either (`engine/identity.py`)."""
     return is_identity_pair(mapping, coupling.bc_id, coupling.dataverse_id)
-
-
-def _drop_statistics(context: SyncContext, account_id: str) -> None:
-    """BC deletes an uncoupled customer's account statistics row: its figures would no longer be kept up to date."""
-    account = context.dataverse.get_row("accounts", account_id, ["_nav_accountstatisticsid_value"])
-    statistics_id = (account or {}).get("_nav_accountstatisticsid_value")
-    if statistics_id:
-        context.dataverse.delete_row("nav_accountstatisticses", str(statistics_id))
 
 
 def uncouple_all(context: SyncContext, mapping_name: str) -> int:

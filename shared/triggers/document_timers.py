@@ -35,14 +35,14 @@ def sales_documents(timer: func.TimerRequest) -> None:
     from shared.bootstrap import run_services
     from shared.processes.quote_orders import QUOTE_MAPPING
     from shared.processes.quotes import auto_process
-    from shared.processes.sales_orders import auto_create
+    from shared.processes.sales_orders import MAPPING, auto_create
     from shared.telemetry import flush
 
     context = run_services().context
     setup, archive = context.setup, context.archive
     assert archive is not None  # `for_run` puts the archive in the context
     _traced("quotes", QUOTE_MAPPING, FROM_DATAVERSE, lambda: auto_process(context, setup, archive))
-    _traced("salesOrders", "SALESORDER-ORDER", FROM_DATAVERSE, lambda: auto_create(context, setup, archive))
+    _traced("salesOrders", MAPPING, FROM_DATAVERSE, lambda: auto_create(context, setup, archive))
     flush()
 
 
@@ -50,11 +50,11 @@ def sales_documents(timer: func.TimerRequest) -> None:
 def order_status(timer: func.TimerRequest) -> None:
     """SALESORDER-ORDER: header changes, release/ship/invoice posts and Invoiced orders (setup permitting)."""
     from shared.bootstrap import run_services
-    from shared.processes.order_status import update_order_status
+    from shared.processes.order_status import MAPPING, update_order_status
     from shared.telemetry import flush
 
     context = run_services().context
-    _traced("orderStatus", "SALESORDER-ORDER", TO_DATAVERSE, lambda: update_order_status(context, context.setup))
+    _traced("orderStatus", MAPPING, TO_DATAVERSE, lambda: update_order_status(context, context.setup))
     flush()
 
 
@@ -63,11 +63,11 @@ def posted_invoices(timer: func.TimerRequest) -> None:
     """POSTEDSALESINV-INV: new posted invoices of coupled customers, every coupled invoice's payment status, then the
     customers' account statistics (BC's CRM Statistics Job does the last two together)."""
     from shared.bootstrap import run_services
-    from shared.processes.invoices import sync_posted_invoices
+    from shared.processes.invoices import MAPPING, sync_posted_invoices
     from shared.processes.statistics import refresh_statistics
     from shared.telemetry import flush
 
     context = run_services().context
-    _traced("postedInvoices", "POSTEDSALESINV-INV", TO_DATAVERSE, lambda: sync_posted_invoices(context))
+    _traced("postedInvoices", MAPPING, TO_DATAVERSE, lambda: sync_posted_invoices(context))
     _traced("statistics", "CUSTOMER-STATISTICS", TO_DATAVERSE, lambda: refresh_statistics(context))
     flush()

@@ -82,6 +82,7 @@ def patch_setup(req: func.HttpRequest) -> func.HttpResponse:
         etag=req.headers.get("If-Match") or None,
         bc=services.context.bc,
         couplings=services.context.couplings,
+        mappings=services.context.catalog.values(),
         check_page_services=check_page_services,
     )
     return _respond(setup)

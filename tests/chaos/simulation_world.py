@@ -27,7 +27,7 @@ from shared.domain.coupling import Coupling
 from shared.domain.mapping import Direction, FieldMapping, TableMapping
 from shared.engine.context import SyncContext
 from shared.engine.sides import deterministic_id
-from shared.mappings import get_mapping
+from shared.mappings import CATALOG, get_mapping
 from shared.ports import Row
 from shared.storage.archive import TableQuoteArchive
 from shared.storage.checkpoints import TableCheckpointStore
@@ -244,6 +244,7 @@ class World:
             errors=TableSyncErrorStore(tables),
             jobs=TableJobLog(tables),
             mapping=mapping,
+            catalog=CATALOG,  # as bootstrap gives it
         )
         clock = ManualClock()
         queue = InMemoryJobQueue(clock=clock)

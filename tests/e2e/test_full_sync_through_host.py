@@ -22,23 +22,14 @@ import requests
 
 from local.emulators.business_central.seed import COMPANY_ID
 from local.stack.launcher import LocalStack
+from shared.mappings import carrying, run_list
 from shared.storage.couplings import TableCouplingStore
 from shared.storage.tables import TableFactory
 
 # two stacks and two full syncs: minutes; queue faults (duplicates, crashes, lost completions): part of the chaos suite
 pytestmark = [pytest.mark.integration, pytest.mark.chaos, pytest.mark.timeout(600)]
 COUNTS = {"customers": 2000, "contacts": 2000, "items": 400}
-MAPPINGS = [
-    "SALESPEOPLE",
-    "CURRENCY",
-    "PAYMENT TERMS",
-    "SHIPMENT METHOD",
-    "UNIT GROUP",
-    "ITEM UOM",
-    "CUSTOMER",
-    "CONTACT",
-    "ITEM-PRODUCT",
-]
+MAPPINGS = list(run_list(*carrying(bc_sets=COUNTS)))  # the generated records' mappings and what they depend on
 # Couple Records creates what has no match only when the mapping says so (BC's rule): the generated customers and
 # persons are created in Sales here, as the admin of this story chose
 CREATE_IF_NO_MATCH = ("CUSTOMER", "CONTACT")

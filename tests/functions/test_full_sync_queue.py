@@ -12,6 +12,7 @@ from local.fakes.queue import InMemoryJobQueue, to_function_message
 from shared.connectors.errors import ApiError
 from shared.domain.records import LineStatus, Side
 from shared.engine.mapping_run import MappingRun, run_mapping
+from shared.mappings import OPTION_MAPS, run_list
 from shared.services.full_sync import coordinator as full_sync_module
 from shared.services.full_sync.coordinator import FullSync
 from tests.functions.conftest import FUNCTIONS, Api
@@ -19,17 +20,7 @@ from tests.functions.conftest import FUNCTIONS, Api
 pytestmark = pytest.mark.integration
 SYNC_JOB = FUNCTIONS["sync_job"].get_user_function()
 DEAD_LETTERED = FUNCTIONS["dead_lettered_job"].get_user_function()
-RUN = [
-    "SALESPEOPLE",
-    "CURRENCY",
-    "PAYMENT TERMS",
-    "SHIPMENT METHOD",
-    "UNIT GROUP",
-    "ITEM UOM",
-    "RESOURCE UOM",
-    "CUSTOMER",
-    "CONTACT",
-]
+RUN = list(run_list("ITEM UOM", "RESOURCE UOM", "CUSTOMER", "CONTACT"))  # and what they depend on, catalog order
 
 
 def drain(
@@ -289,7 +280,7 @@ def test_option_mappings_take_part_in_a_full_sync_and_couple_every_code_once(api
     services = api.services
     assert isinstance(services.queue, InMemoryJobQueue)
     full = FullSync(services.context, services.runs, services.queue)
-    run, lines = full.plan(["PAYMENT TERMS", "SHIPMENT METHOD", "SHIPPING AGENT"])
+    run, lines = full.plan(list(OPTION_MAPS.values()))  # every option mapping of the catalog
     assert {line.mapping for line in lines} == {"PAYMENT TERMS", "SHIPMENT METHOD"}  # no BC source for agents
     full.start(run.run_id)
     drain(services.queue, twice=True)

@@ -15,6 +15,7 @@ from shared.connectors.dataverse import DataverseClient
 from shared.connectors.http import HttpClient, RetryPolicy
 from shared.domain.mapping import TableMapping
 from shared.engine.context import SyncContext
+from shared.mappings import CATALOG
 from shared.storage.checkpoints import TableCheckpointStore
 from shared.storage.couplings import TableCouplingStore
 from shared.storage.jobs import TableJobLog
@@ -74,6 +75,7 @@ def sync_stack(
         errors=TableSyncErrorStore(tables),
         jobs=TableJobLog(tables),
         mapping=mapping,
+        catalog=CATALOG,  # as bootstrap gives it: the option mappings and write-in products found by declaration
     )
     return SyncStack(context, bc, dv, business_central, dataverse, mappings)
 

@@ -9,6 +9,7 @@ from shared.domain.mapping import (
     DeletionPolicy,
     Direction,
     FieldMapping,
+    FullSyncRule,
     Lookup,
     TableMapping,
 )
@@ -26,6 +27,7 @@ def currency_mapping() -> TableMapping:
         dataverse_id="transactioncurrencyid",
         direction=Direction.TO_DATAVERSE,
         sync_only_coupled=True,
+        full_sync=FullSyncRule.BASE_CURRENCY,  # as the catalog's CURRENCY declares it
         fields=(
             FieldMapping("code", "isocurrencycode", Direction.TO_DATAVERSE, match_priority=1),
             FieldMapping("displayName", "currencyname", Direction.TO_DATAVERSE),
@@ -45,7 +47,12 @@ def customer_mapping(**changes: Any) -> TableMapping:
             "transactioncurrencyid",
             TWO_WAY,
             lookup=Lookup(
-                "CURRENCY", "transactioncurrencies", "transactioncurrencyid", bc_key="code", bc_entity_set="currencies"
+                "CURRENCY",
+                "transactioncurrencies",
+                "transactioncurrencyid",
+                bc_key="code",
+                bc_entity_set="currencies",
+                local_currency=True,  # blank is the LCY, as the catalog's currency lookup declares it
             ),
         ),
     )

@@ -14,6 +14,7 @@ from local.emulators.dataverse.seed import seeded_id as dv_seeded_id
 from local.fakes.queue import InMemoryJobQueue
 from shared.domain.jobs import JobMessage, parse_command
 from shared.domain.records import LineStatus, ReviewLine
+from shared.mappings import run_list
 from shared.services.full_sync.coordinator import FullSync
 from shared.services.job_handlers import JobHandler
 from shared.storage.runs import TableRunStore
@@ -88,7 +89,7 @@ def test_a_full_sync_alone_couples_bc_salespeople_to_their_users_and_creates_non
 
 
 def test_after_a_full_sync_alone_customers_find_their_salespeople(sync_stack: SyncStack, azurite: str) -> None:
-    names = ["SALESPEOPLE", "CURRENCY", "PAYMENT TERMS", "SHIPMENT METHOD", "CUSTOMER"]
+    names = list(run_list("CUSTOMER"))  # SALESPEOPLE, CURRENCY, the option mappings, CUSTOMER
     lines = run_lines(sync_stack, azurite, names)
     errors = sync_stack.context.errors.list_errors("CUSTOMER")
     assert [e for e in errors if e.code == "dependencyNotCoupled"] == []

@@ -15,9 +15,9 @@ from shared.domain.full_sync import (
     takes_part,
     waves,
 )
-from shared.domain.mapping import Direction
+from shared.domain.mapping import Direction, FullSyncRule
 from shared.domain.records import LineStatus, ReviewLine
-from shared.mappings import CATALOG, OPTION_MAPS, mapping_names
+from shared.mappings import CATALOG, mapping_names
 
 ORDERED = [CATALOG[name] for name in mapping_names()]
 BOTH = SideData(bc_has_records=True, dataverse_has_records=True)
@@ -63,14 +63,26 @@ def test_recommendations_follow_bc(name: str, data: SideData, expected: Recommen
 
 
 def test_option_mappings_couple_when_bc_has_codes() -> None:
-    assert recommend(CATALOG["PAYMENT TERMS"], BC_ONLY, option_mapping=True) is Recommendation.COUPLE_RECORDS
-    assert recommend(CATALOG["PAYMENT TERMS"], DV_ONLY, option_mapping=True) is Recommendation.NO_RECORDS
+    assert recommend(CATALOG["PAYMENT TERMS"], BC_ONLY) is Recommendation.COUPLE_RECORDS
+    assert recommend(CATALOG["PAYMENT TERMS"], DV_ONLY) is Recommendation.NO_RECORDS
+
+
+def test_the_rules_come_from_the_mapping_not_its_name() -> None:
+    """A mapping declared like CURRENCY under another name plans like CURRENCY; one named SALESPEOPLE that declares
+    BC's default rule plans by its data, and so on: the planner never reads a name."""
+    only_base = replace(BOTH, dataverse_only_base_currency=True)
+    assert recommend(replace(CATALOG["CURRENCY"], name="CURRENCY 2"), only_base) is Recommendation.FULL_SYNCHRONIZATION
+    renamed = replace(CATALOG["CUSTOMER"], name="SALESPEOPLE")
+    assert recommend(renamed, NONE) is Recommendation.NO_RECORDS
+    assert recommend(replace(renamed, full_sync=FullSyncRule.ALWAYS_FULL), NONE) is Recommendation.FULL_SYNCHRONIZATION
+    assert not takes_part(replace(CATALOG["CUSTOMER"], full_sync=FullSyncRule.NEVER))
+    assert takes_part(replace(CATALOG["SOLINE-ORDERDETAIL"], full_sync=FullSyncRule.BY_DATA, enabled=True))
 
 
 def test_a_subset_without_an_uncoupled_dependency_is_not_satisfied() -> None:
     data = {name: BOTH for name in CATALOG}
     data["SALESPEOPLE"] = replace(BOTH, coupled=3)  # done before: fine
-    lines = plan([CATALOG["CUSTOMER"], CATALOG["CONTACT"]], data, catalog=CATALOG, option_mappings=OPTION_MAPS.values())
+    lines = plan([CATALOG["CUSTOMER"], CATALOG["CONTACT"]], data, catalog=CATALOG)
     by_name = {line.mapping: line.recommendation for line in lines}
     assert by_name["CUSTOMER"] == Recommendation.DEPENDENCY_NOT_SATISFIED  # CURRENCY has data and no coupling
     assert by_name["CONTACT"] == Recommendation.COUPLE_RECORDS  # CUSTOMER is in the run

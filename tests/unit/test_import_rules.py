@@ -5,12 +5,17 @@ processes); the engine imports neither services nor processes, services never im
 import services; all of them depend on ports and domain only, never on an adapter. Connectors, storage and the queue
 implement ports and may import domain; only bootstrap wires concrete classes; domain imports no third-party package;
 the app (shared/, function_app.py) never imports local/, tools/, tests/ or bench/.
+
+The engine names no mapping: it never imports the catalog (`shared.mappings`; it is given the mappings through the
+context), and no module of the engine, the services or the domain holds a string equal to a mapping name (what BC
+decides per table is declared on the mapping: kind, full-sync rule, behaviours, ...). Processes may name their own.
 """
 
 from __future__ import annotations
 
 import ast
 import sys
+from collections.abc import Set
 from pathlib import Path
 
 import pytest
@@ -43,11 +48,11 @@ def test_domain_imports_only_the_standard_library_and_itself(path: Path) -> None
     assert foreign == set(), f"{path.name} imports {foreign}"
 
 
-BASE = ("shared.domain", "shared.ports", "shared.engine", "shared.mappings", "shared.telemetry")
+BASE = ("shared.domain", "shared.ports", "shared.engine", "shared.telemetry")
 ROOMS = {  # room -> what its modules may import from shared (besides the standard library and the room itself)
-    "engine": BASE,
-    "services": (*BASE, "shared.services"),
-    "processes": (*BASE, "shared.processes"),
+    "engine": BASE,  # not the catalog: the engine knows mappings only as the context gives them
+    "services": (*BASE, "shared.mappings", "shared.services"),
+    "processes": (*BASE, "shared.mappings", "shared.processes"),
 }
 
 
@@ -69,6 +74,61 @@ def test_the_rule_catches_a_room_reaching_up(tmp_path: Path) -> None:
     module.write_text("from shared.services.coupling import couple\nimport requests\n", encoding="utf-8")
     found = {name for name in imports_of(module) if not name.startswith(ROOMS["engine"])}
     assert found == {"shared.services.coupling", "requests"}
+
+
+def test_the_engine_never_imports_the_catalog() -> None:
+    """Said on its own, beside the room rule above, so that widening BASE cannot let the catalog in unnoticed."""
+    for path in modules("engine"):
+        assert not {name for name in imports_of(path) if name.startswith("shared.mappings")}, path.name
+
+
+NAMELESS = ("engine", "services", "domain")  # the rooms that never name a mapping (processes may name their own)
+
+
+def mapping_names_in(path: Path, names: Set[str]) -> list[tuple[int, str]]:
+    """(line, name) of every string constant of the module equal to a mapping name: plain literals, the literal
+    parts of f-strings, dictionary keys, default values alike (the AST's `Constant` nodes, wherever they are)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = {
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names
+    }
+    return sorted(found)
+
+
+def catalog_names() -> frozenset[str]:
+    from shared.mappings import mapping_names  # the test may read the catalog; the rooms may not name it
+
+    return frozenset(mapping_names())
+
+
+@pytest.mark.parametrize("room", NAMELESS)
+def test_the_engine_services_and_domain_name_no_mapping(room: str) -> None:
+    """What the engine decides per mapping comes from the mapping's declarations, never from its name, so a mapping
+    that behaves like CUSTOMER is added in shared/mappings/ alone."""
+    names = catalog_names()
+    paths = modules(room)
+    assert paths and len(names) > 20, f"shared/{room}/ has no modules or the catalog no names"
+    named = {str(path.relative_to(SHARED)): found for path in paths if (found := mapping_names_in(path, names))}
+    assert named == {}, f"mapping names in {named}: declare the decision on the mapping instead"
+
+
+def test_the_name_rule_catches_a_planted_name(tmp_path: Path) -> None:
+    """The scan above could pass by finding nothing: a literal, an f-string part and a dictionary key are caught,
+    a name inside a longer text (a message, a docstring) is not."""
+    module = tmp_path / "planted.py"
+    module.write_text(
+        'LCY = "CURRENCY"\n'
+        'def f(mapping, x):\n'
+        '    """Runs CUSTOMER."""\n'
+        '    label = f"{x}SALESPEOPLE"\n'
+        '    notes = {"PAYMENT TERMS": 1}\n'
+        '    return mapping.name == "CUSTOMER" or label == f"couple {x} first"\n',
+        encoding="utf-8",
+    )
+    found = mapping_names_in(module, catalog_names())
+    assert found == [(1, "CURRENCY"), (4, "SALESPEOPLE"), (5, "PAYMENT TERMS"), (6, "CUSTOMER")]
 
 
 @pytest.mark.parametrize("folder", ["connectors", "storage", "domain", "engine", "services", "processes", "mappings"])

@@ -7,6 +7,8 @@ Hook points (any mapping may declare any behaviour; other tables reuse them by r
 - `after_created_in_dataverse(context, mapping, rows)`: right after records are created in Dataverse and read back,
   before the pairs are recorded; returns the Dataverse ids it wrote to (their new ETag is unknown to the caller);
 - `after_updated_in_dataverse(context, mapping, ids)`: after coupled records were updated in Dataverse;
+- `after_uncoupled(context, mapping, coupling)`: after Delete Coupling removed one record's coupling
+  (`services/coupling.py: uncouple`); both records stay;
 - `on_transferred(context, mapping, side, pairs, scope)`: the state rules (`behaviours_states.StateRule`) of the
   records of `side` just synchronized as sources, as BC's transfer subscribers run them: by an incremental run and a
   full-synchronization chunk (`MappingRun._synchronize`: the coupled candidates that changed since their last
@@ -28,7 +30,9 @@ Registered behaviours:
   them;
 - `blockInactiveCustomer`, `productStateFollowsBlocked` (`engine/behaviours/states.py`, hooks `on_transferred` and
   `out_of_filter`): an account deactivated in Sales blocks its customer; a product retired in Sales blocks its
-  item/resource, a blocked item/resource retires its product and an unblocked one publishes its retired product.
+  item/resource, a blocked item/resource retires its product and an unblocked one publishes its retired product;
+- `dropAccountStatistics` (hook `after_uncoupled`): BC deletes an uncoupled customer's account statistics row (its
+  figures would no longer be kept up to date): the Sales row's `nav_accountstatisticsid` statistics are deleted.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.domain.coupling import Coupling, SyncResult
+from shared.domain.documents import WRITE_IN_BEHAVIOUR, WRITE_IN_SETS
 from shared.domain.mapping import Direction, TableMapping
 from shared.domain.records import Side
 from shared.engine.behaviours.products import price_products, publish_and_price
@@ -60,7 +65,7 @@ from shared.ports import Row
 Exclude = Callable[[SyncContext, TableMapping, Mapping[str, Row]], set[str]]
 AfterCreated = Callable[[SyncContext, TableMapping, Sequence[Row]], set[str]]
 AfterUpdated = Callable[[SyncContext, TableMapping, Sequence[str]], None]
-WRITE_IN_KINDS = {"items": "Item", "resources": "Resource"}  # BC entity set -> setup's write-in product type
+AfterUncoupled = Callable[[SyncContext, TableMapping, Coupling], None]
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,7 @@ class Behaviour:
     exclude: Exclude | None = None  # the BC ids (of the rows given) that are never candidates
     after_created: AfterCreated | None = None
     after_updated: AfterUpdated | None = None
+    after_uncoupled: AfterUncoupled | None = None
     states: tuple[StateRule, ...] = ()  # run by `on_transferred` and, those out of the filter, `out_of_filter`
 
 
@@ -79,7 +85,7 @@ def _write_in(context: SyncContext, mapping: TableMapping, rows: Mapping[str, Ro
     setup = context.setup.values
     number = str(setup.get("writeInProductNumber") or "")
     kind = str(setup.get("writeInProductType") or "Item")
-    if not number or WRITE_IN_KINDS.get(mapping.bc_entity_set) != kind:
+    if not number or WRITE_IN_SETS.get(mapping.bc_entity_set) != kind:
         return set()
     return {bc_id for bc_id, row in rows.items() if str(row.get("number") or "").casefold() == number.casefold()}
 
@@ -88,13 +94,24 @@ def _priced_after_update(context: SyncContext, mapping: TableMapping, ids: Seque
     price_products(context, mapping, ids)
 
 
+def _drop_account_statistics(context: SyncContext, mapping: TableMapping, coupling: Coupling) -> None:
+    """BC deletes an uncoupled customer's account statistics row: its figures would no longer be kept up to date."""
+    account = context.dataverse.get_row(
+        mapping.dataverse_entity_set, coupling.dataverse_id, ["_nav_accountstatisticsid_value"]
+    )
+    statistics_id = (account or {}).get("_nav_accountstatisticsid_value")
+    if statistics_id:
+        context.dataverse.delete_row("nav_accountstatisticses", str(statistics_id))
+
+
 REGISTRY: dict[str, Behaviour] = {
-    "excludeWriteIn": Behaviour(exclude=_write_in),
+    WRITE_IN_BEHAVIOUR: Behaviour(exclude=_write_in),
     "publishAndPrice": Behaviour(after_created=publish_and_price, after_updated=_priced_after_update),
     "nameParts": Behaviour(),  # row rules only: behaviours_rows.ROW_RULES, run by ValueMapper
     "parentCompany": Behaviour(),  # row rules only (behaviours_parent.py)
     "blockInactiveCustomer": Behaviour(states=(INACTIVE_ACCOUNTS,)),
     "productStateFollowsBlocked": Behaviour(states=(RETIRED_PRODUCTS, BLOCKED_ITEMS, UNBLOCKED_ITEMS)),
+    "dropAccountStatistics": Behaviour(after_uncoupled=_drop_account_statistics),
 }
 
 
@@ -123,6 +140,12 @@ def after_updated_in_dataverse(context: SyncContext, mapping: TableMapping, ids:
     for behaviour in declared(mapping):
         if behaviour.after_updated is not None and ids:
             behaviour.after_updated(context, mapping, ids)
+
+
+def after_uncoupled(context: SyncContext, mapping: TableMapping, coupling: Coupling) -> None:
+    for behaviour in declared(mapping):
+        if behaviour.after_uncoupled is not None:
+            behaviour.after_uncoupled(context, mapping, coupling)
 
 
 def _reads(mapping: TableMapping, side: Side) -> bool:

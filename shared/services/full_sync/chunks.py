@@ -51,7 +51,7 @@ def chunk_work(
     same figures: `match_and_couple` counts its dead predecessor's pairs (same `job_id`) once."""
     name = mapping.name
     couple = mode == Recommendation.COUPLE_RECORDS.value
-    if is_option_mapping(name):  # matching, creating and relabelling options are one and the same run
+    if is_option_mapping(mapping):  # matching, creating and relabelling options are one and the same run
         if dry_run:
             return estimate(context, name, side_bc, ids), LeftUncoupled()
         return run_option_mapping(context, name, bc_ids=ids, job_id=job_id).counters, LeftUncoupled()

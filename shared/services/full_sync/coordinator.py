@@ -51,13 +51,13 @@ from shared.domain.full_sync import (
     work_mode,
 )
 from shared.domain.jobs import JobKind, JobMessage, chunk_message_id
-from shared.domain.mapping import Direction, TableMapping
+from shared.domain.mapping import Direction, FullSyncRule, MappingKind, TableMapping
 from shared.domain.records import Counters, LeftUncoupled, LineStatus, ReviewLine, SyncRun
 from shared.domain.watermarks import format_instant
 from shared.engine.context import SyncContext
 from shared.engine.mapping_run import MappingRun
 from shared.engine.run_cache import run_scope
-from shared.mappings import OPTION_MAPS, mapping_names
+from shared.mappings import mapping_names
 from shared.ports import JobQueue, RunStore
 from shared.services.full_sync.chunks import chunk_work, dry_left
 from shared.services.full_sync.lines import (
@@ -121,7 +121,7 @@ class FullSync:
         ordered = [catalog[name] for name in catalog if names is None or name in names]
         needed = {n for m in ordered for n in (m.name, *m.dependencies)}
         data = {name: self._side_data(catalog[name]) for name in needed}
-        lines = plan(ordered, data, catalog=catalog, option_mappings=OPTION_MAPS.values())
+        lines = plan(ordered, data, catalog=catalog)
         lines = overridden(lines, overrides or {})
         if not lines:
             raise InvalidInputError(
@@ -143,17 +143,17 @@ class FullSync:
     def _side_data(self, mapping: TableMapping) -> SideData:
         bc = self.context.bc
         bc_has = bc.serves(mapping.bc_entity_set) and bc.has_records(mapping.bc_entity_set, mapping.bc_filter)
-        option = mapping.name in OPTION_MAPS.values()
+        option = mapping.kind is MappingKind.OPTION_SET  # Sales' side is a picklist: no rows to count
         dv_has = not option and self.context.dataverse.has_records(
             mapping.dataverse_entity_set, mapping.dataverse_filter
         )
         coupled = self.context.couplings.has_couplings(mapping.name)
         only_base = False
-        if mapping.name == "CURRENCY":
+        if mapping.full_sync is FullSyncRule.BASE_CURRENCY:  # the mapping's table is Sales' currencies
             rates = [
                 row.get("exchangerate")
                 for page in self.context.dataverse.list_changed_since(
-                    "transactioncurrencies", None, ["transactioncurrencyid", "exchangerate"]
+                    mapping.dataverse_entity_set, None, [mapping.dataverse_id, "exchangerate"]
                 )
                 for row in page.rows
             ]
