@@ -1,8 +1,9 @@
 """The layering of ARCHITECTURE section 2, checked on every module's imports (not just by review).
 
-triggers -> services -> domain; services -> ports; connectors, storage and queue implement ports and may import
-domain; only bootstrap wires concrete classes; domain imports no third-party package; the app (shared/,
-function_app.py) never imports local/, tools/, tests/ or bench/.
+triggers -> services -> domain; services -> ports; connectors (BC, Dataverse, the Service Bus queue) and storage
+implement ports and may import domain, and no API's package under connectors/ imports another's; only bootstrap wires
+concrete classes; domain imports no third-party package; the app (shared/, function_app.py) never imports local/,
+tools/, tests/ or bench/.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT / "shared"
 STDLIB = set(sys.stdlib_module_names) | {"__future__"}
+CONNECTOR_PACKAGES = ("business_central", "dataverse", "service_bus")
 
 
 def imports_of(path: Path) -> set[str]:
@@ -55,6 +57,16 @@ def test_services_depend_on_ports_and_domain_only() -> None:
 def test_adapters_and_logic_never_import_triggers_or_bootstrap(folder: str) -> None:
     for path in modules(folder):
         bad = {name for name in imports_of(path) if name.startswith(("shared.triggers", "shared.bootstrap"))}
+        assert bad == set(), f"{path.name} imports {bad}"
+
+
+@pytest.mark.parametrize("package", CONNECTOR_PACKAGES)
+def test_a_connector_package_never_imports_another_apis_package(package: str) -> None:
+    """One package per API: what they share lives beside them in `shared/connectors/` (http, errors, auth)."""
+    others = tuple(f"shared.connectors.{other}" for other in CONNECTOR_PACKAGES if other != package)
+    assert modules(f"connectors/{package}"), f"shared/connectors/{package}/ is gone: update CONNECTOR_PACKAGES"
+    for path in modules(f"connectors/{package}"):
+        bad = {name for name in imports_of(path) if name.startswith(others)}
         assert bad == set(), f"{path.name} imports {bad}"
 
 

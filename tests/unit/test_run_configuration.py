@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from shared.connectors.business_central import BusinessCentralClient
-from shared.connectors.entity_sources import DEFAULT_SOURCES, default_sources
+from shared.connectors.business_central.client import BusinessCentralClient
+from shared.connectors.business_central.entity_sources import DEFAULT_SOURCES, default_sources
 from shared.mappings import InvalidOverride
 from shared.services.catalog import CatalogSnapshot
 from shared.services.context import SyncContext

@@ -8,7 +8,7 @@ Why it looks like this:
 - No silent overwrite: updates send `If-Match`; a 409 `Request_EntityChanged` is a `ConcurrencyError`, and only a
   caller that asks for `merge=True` gets one retry that re-applies its own fields on the fresh version (a PATCH
   only touches the fields it carries, so what the other writer changed elsewhere is kept).
-- Where an entity lives is data (`entity_sources`): an entity set moved to the custom route is addressed there.
+- Where an entity lives is data (`entity_sources.py`): an entity set moved to the custom route is addressed there.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from shared.connectors.bc_batch import SAME_KEY, BatchItem, BatchRunner, prepare
-from shared.connectors.bc_odata import (
+from shared.connectors.business_central.batch import SAME_KEY, BatchItem, BatchRunner, prepare
+from shared.connectors.business_central.entity_sources import API_ROUTE, DEFAULT_SOURCES, EntitySource, EntitySources
+from shared.connectors.business_central.odata import (
     and_filters,
     domain_errors,
     odata_datetime,
@@ -29,7 +30,7 @@ from shared.connectors.bc_odata import (
     set_of,
     writable,
 )
-from shared.connectors.bc_pages import (
+from shared.connectors.business_central.pages import (
     key_range_filter,
     key_segment,
     keys_filters,
@@ -41,7 +42,6 @@ from shared.connectors.bc_pages import (
     to_canonical_row,
     translate_filter,
 )
-from shared.connectors.entity_sources import API_ROUTE, DEFAULT_SOURCES, EntitySource, EntitySources
 from shared.connectors.errors import ApiError
 from shared.connectors.http import HttpClient, TokenProvider
 from shared.domain.errors import ConcurrencyError, FatalError, NotFoundError, SyncError
@@ -312,7 +312,7 @@ class BusinessCentralClient:
         self, requests: Sequence[Mapping[str, Any]], *, atomic: bool = False, continue_on_error: bool = False
     ) -> list[BatchOutcome]:
         """`requests`: `{"method", "url", "body"?, "etag"?, "headers"?}` with `url` relative to the company
-        (`customers`, `salesOrders(<id>)`); `etag` becomes `If-Match`. See `bc_batch` for the outcome rules."""
+        (`customers`, `salesOrders(<id>)`); `etag` becomes `If-Match`. See `batch.py` for the outcome rules."""
         if not requests:
             return []
         if any(page_source(self.sources, set_of(str(r["url"]))) for r in requests):

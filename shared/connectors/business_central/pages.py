@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from shared.connectors.entity_sources import EntitySource, EntitySources
+from shared.connectors.business_central.entity_sources import EntitySource, EntitySources
 from shared.domain.mapping import PAGE_KEY_SEPARATOR
 
 KEY_SEPARATOR = PAGE_KEY_SEPARATOR

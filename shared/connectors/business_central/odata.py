@@ -1,6 +1,6 @@
 """Small OData helpers of the Business Central adapter: filter and URL pieces, and BC's errors as domain errors.
 
-Kept apart so `business_central.py` holds only the client's own decisions (where an entity lives, how it is read
+Kept apart so `client.py` holds only the client's own decisions (where an entity lives, how it is read
 and written) and stays readable.
 """
 
