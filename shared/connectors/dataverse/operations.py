@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from shared.connectors.dataverse import options
+from shared.connectors.dataverse import actions, options
 from shared.connectors.dataverse import requests as build
 from shared.connectors.dataverse.batch import not_executed
 from shared.connectors.dataverse.bulk import write_in_bulk
@@ -136,10 +136,10 @@ class DataverseOperations(ABC):
     # -- actions and timeline ----------------------------------------------------------------------------------
     def win_quote(self, quote_id: str, status: int = 4, subject: str = "Won") -> None:
         """Only an active quote can be won (activate a draft with `set_state(..., 1, 2)` first)."""
-        self._close(build.win_quote(quote_id, status, subject), "quotes", quote_id, QUOTE_WON, status)
+        self._close(actions.win_quote(quote_id, status, subject), "quotes", quote_id, QUOTE_WON, status)
 
     def fulfill_sales_order(self, order_id: str, status: int = 100001, subject: str = "Fulfilled") -> None:
-        request = build.fulfill_sales_order(order_id, status, subject)
+        request = actions.fulfill_sales_order(order_id, status, subject)
         self._close(request, "salesorders", order_id, ORDER_FULFILLED, status)
 
     def _close(self, request: DataverseRequest, entity_set: str, row_id: str, state: int, status: int) -> None:
@@ -166,5 +166,5 @@ class DataverseOperations(ABC):
         """An Auto Post of type Status on the record's wall. A retry of this call never duplicates the post; pass
         a deterministic `post_id` to make a re-run of the same job idempotent too."""
         chosen = build.canonical_id(post_id or str(uuid.uuid4()))
-        self._send(build.create_post(regarding_entity_set, regarding_logical_name, regarding_id, text, chosen))
+        self._send(actions.create_post(regarding_entity_set, regarding_logical_name, regarding_id, text, chosen))
         return chosen
