@@ -1,9 +1,9 @@
 """Pure request builders for Business Central: each returns a `BcRequest` and sends nothing.
 
-Why pure builders (the shape of `dataverse/requests.py`): the surfaces (`surfaces.py`) decide *which* request an
-operation needs, `transport.py` is the only place that sends one, and what a request is can be read (and tested)
-without a server. A builder also decides what the sending must know about its request: is a repeat safe
-(`idempotent`), which error statuses mean "fine" (`accept`: 404 on a read or a delete), and which of BC's errors
+Why pure builders (the shape of `dataverse/requests.py`): the surfaces (`api_surface.py`, `page_surface.py`) decide
+*which* request an operation needs, `transport.py` is the only place that sends one, and what a request is can be
+read (and tested) without a server. A builder also decides what the sending must know about its request: is a repeat
+safe (`idempotent`), which error statuses mean "fine" (`accept`: 404 on a read or a delete), and which of BC's errors
 the caller reasons about in domain terms (`errors`: 409/412 as `ConcurrencyError`, 404 as `NotFoundError`).
 
 Paths are relative to the environment (`api/v2.0/companies(<id>)/customers`, `ODataV4/Company('CRONUS')/...`);

@@ -1,6 +1,6 @@
 """Where Business Central requests are sent: one environment's `HttpClient` and one company, resolved on first use.
 
-Why one place: every surface (`surfaces.py`) sends its `BcRequest` values through here, so the company lookup,
+Why one place: every surface (`surface.py`) sends its `BcRequest` values through here, so the company lookup,
 the page size, the paging and the error mapping a request asks for (`BcRequest.errors`) are decided once. The company
 cache is shared by every transport made with `for_company` (what `BusinessCentralClient.configured` uses), so a
 client built per run costs no second lookup.
