@@ -64,12 +64,12 @@ def _token_provider(settings: Settings, resource: str) -> Any:
 
 
 def build_services(settings: Settings) -> Services:
-    from shared.connectors.business_central import BusinessCentralClient
+    from shared.connectors.business_central.client import BusinessCentralClient
+    from shared.connectors.business_central.entity_sources import sources_from_settings
     from shared.connectors.credentials import ManagedIdentityCredential
-    from shared.connectors.dataverse import DataverseClient
-    from shared.connectors.entity_sources import sources_from_settings
+    from shared.connectors.dataverse.client import DataverseClient
+    from shared.connectors.service_bus.queue import ServiceBusJobQueue
     from shared.mappings import CATALOG, get_mapping
-    from shared.queue import ServiceBusJobQueue
     from shared.storage.archive import TableQuoteArchive
     from shared.storage.checkpoints import TableCheckpointStore
     from shared.storage.couplings import TableCouplingStore
@@ -157,8 +157,8 @@ def run_services() -> Services:
 def _bc_for(bc: Any, setup: Setup, environment: Mapping[str, str]) -> Any:
     """The BC client for the setup's company (when it names one) and, when the setup overrides them, its page
     services on top of the app settings; the same client when neither differs."""
-    from shared.connectors.business_central import BusinessCentralClient
-    from shared.connectors.entity_sources import sources_from_settings
+    from shared.connectors.business_central.client import BusinessCentralClient
+    from shared.connectors.business_central.entity_sources import sources_from_settings
 
     if not isinstance(bc, BusinessCentralClient):  # an in-memory fake: nothing to address
         return bc
@@ -172,7 +172,7 @@ def _bc_for(bc: Any, setup: Setup, environment: Mapping[str, str]) -> Any:
 
 def check_page_services(names: Mapping[str, str]) -> None:
     """Every key must be a page-backed entity of the connector's registry (400 naming the entity otherwise)."""
-    from shared.connectors.entity_sources import DEFAULT_SOURCES
+    from shared.connectors.business_central.entity_sources import DEFAULT_SOURCES
     from shared.domain.errors import InvalidInputError
 
     pages = sorted(s.entity for s in DEFAULT_SOURCES if s.is_page)

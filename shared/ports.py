@@ -1,9 +1,10 @@
 """The ports the services depend on (typing.Protocol), one per adapter.
 
-Each port has a real adapter (`connectors/`, `storage/`, `queue.py`). The storage and queue ports also have an
-in-memory fake (`local/fakes/`, never deployed) and one contract test suite runs against both (`tests/contract/`), so
-a fake can never drift from the real thing; the BC and Dataverse clients have no fake: every test runs them over HTTP
-against the emulators (issue 21 removed their fakes, which bought no speed and kept a second copy of BC's rules).
+Each port has a real adapter (`connectors/`: BC, Dataverse and the Service Bus job queue; `storage/`). The storage
+and queue ports also have an in-memory fake (`local/fakes/`, never deployed) and one contract test suite runs against
+both (`tests/contract/`), so a fake can never drift from the real thing; the BC and Dataverse clients have no fake:
+every test runs them over HTTP against the emulators (issue 21 removed their fakes, which bought no speed and kept a
+second copy of BC's rules).
 Services import only this module and `domain/`, never azure.* or requests.
 
 Conventions (Azure SDK guidelines): `get_*` raises `NotFoundError` when missing, `find_*` returns None, `list_*`

@@ -34,7 +34,8 @@ mapping BC creates for a table mapping is either **mapped** (a field mapping nam
 BC ships them), **mapped differently** (its effect is reached another way) or **not available** (and why).
 *Additional* fields are ours or do what BC does in code. Directions: `toDataverse` = BC -> Sales,
 `fromDataverse` = Sales -> BC. BC properties are API v2.0 names, or for page-sourced entities the canonical names of
-`shared/connectors/entity_sources.py`. `(constant)` marks BC's default rows that write a constant, not a BC field.
+`shared/connectors/business_central/entity_sources.py`. `(constant)` marks BC's default rows that write a constant,
+not a BC field.
 """
 
 

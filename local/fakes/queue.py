@@ -20,9 +20,9 @@ from typing import Any
 
 from azure.functions.servicebus import ServiceBusMessage as FunctionMessage
 
+from shared.connectors.service_bus.messages import message_fields
 from shared.domain.jobs import JobMessage
 from shared.ports import QueueCounts
-from shared.queue import message_fields
 
 DEFAULT_DUPLICATE_WINDOW = timedelta(minutes=10)
 DEFAULT_LOCK_DURATION = timedelta(minutes=1)  # Service Bus's default LockDuration (PT1M)

@@ -1,8 +1,9 @@
 """A small AMQP 1.0 broker that answers what the real azure-servicebus sender asks of Service Bus.
 
-Why: Service Bus has no official local emulator we can run here, yet the adapter (`shared/queue.py`) should be
-exercised with the real SDK, its real batching (the SDK sizes batches from the limit the broker announces on the
-link) and its real scheduling (a `com.microsoft:schedule-message` request on the entity's `$management` node).
+Why: Service Bus has no official local emulator we can run here, yet the adapter
+(`shared/connectors/service_bus/queue.py`) should be exercised with the real SDK, its real batching (the SDK sizes
+batches from the limit the broker announces on the link) and its real scheduling (a `com.microsoft:schedule-message`
+request on the entity's `$management` node).
 The SDK connects with `UseDevelopmentEmulator=true` (plain AMQP, no TLS), signs in with SASL ANONYMOUS and a
 `put-token` on `$cbs`; this broker accepts any token.
 

@@ -147,7 +147,7 @@ class Gap:
 @dataclass(frozen=True)
 class TableMapping:
     name: str
-    bc_entity: str  # canonical entity name of `connectors/entity_sources.py` (customer, item, resource ...)
+    bc_entity: str  # canonical entity name of `connectors/business_central/entity_sources.py` (customer, item ...)
     bc_entity_set: str  # the API v2.0 entity set, or the canonical set name of a page/custom source
     dataverse_table: str  # logical name
     dataverse_entity_set: str

@@ -5,7 +5,8 @@ Why a shared module: the currency and owner lookups appear on a dozen mappings; 
 
 Conventions of the catalog (the catalog test checks them):
 - `bc_field` is an API v2.0 property, or for page/custom sources the canonical camelCase name of
-  `connectors/entity_sources.py`; `bc_filter` of a page-sourced mapping is written in those canonical names too.
+  `connectors/business_central/entity_sources.py`; `bc_filter` of a page-sourced mapping is written in those canonical
+  names too.
 - A BC default field mapping is covered by a `FieldMapping` whose `bc_default_field` names BC's field (the default
   pair is then `bc_default_field` -> `dataverse_field`), or by a `Gap` with the reason. BC's default rows that have
   no BC field (a constant written to Dataverse, e.g. `owneridtype`) are named `CONSTANT`.

@@ -3,7 +3,7 @@
 Why extended pricing: BC's legacy Sales Price table is obsolete since price lists (v16) and gone from BC 25's clean
 build; BC creates either pair, never both. Price lists come from the page web services SalesPriceList (7016, whose
 view is Price Type = Sale) and PriceListLines (7001), or the companion extension's API; filters and fields use the
-canonical names of `connectors/entity_sources.py`.
+canonical names of `connectors/business_central/entity_sources.py`.
 
 What the engine does:
 - A line's unit is an ITEM UOM of the line's own item (key id `<assetNumber>|<code>`, `Lookup.bc_id_from`), never

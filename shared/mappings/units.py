@@ -9,8 +9,8 @@ What the engine must know:
 - BC keeps one Unit Group per item and per resource, coded `ITEM <No.> UOM GR` / `RESOURCE <No.> UOM GR`; BC writes
   that code as both the uomschedule's name and its base unit name (baseuomname, which Dataverse only accepts on
   create). API v2.0 has no unit groups: they come from the read-only pages ItemUnitGroupList (5400) and
-  ResourceUnitGroupList (5403), which `connectors/entity_sources.py` serves together as the canonical set
-  `unitGroups` (canonical names code, sourceType, sourceId, sourceNumber, description; id `Item|<SystemId>`).
+  ResourceUnitGroupList (5403), which `connectors/business_central/entity_sources.py` serves together as the canonical
+  set `unitGroups` (canonical names code, sourceType, sourceId, sourceNumber, description; id `Item|<SystemId>`).
 - An item/resource unit belongs to the unit group of its item/resource: `uomscheduleid` (required and create-only
   in Dataverse) is the UNIT GROUP coupling of the group whose sourceNumber is the unit's item number *and* whose
   sourceType is Item (Resource for resource units): the lookup carries that scope (`Lookup.bc_scope`). Unit codes

@@ -11,7 +11,9 @@ from typing import Any
 
 import azure.functions as func
 
-from shared.connectors.entity_sources import DEFAULT_SOURCES  # data only (no I/O): the page-backed entities
+from shared.connectors.business_central.entity_sources import (
+    DEFAULT_SOURCES,  # data only (no I/O): the page-backed entities
+)
 from shared.triggers.http_support import NOT_BLANK, RouteSpec, documented, handled, json_object, json_response
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]

@@ -1,7 +1,7 @@
 """The `sync-jobs` queue trigger: one message is one unit of work (a mapping run, a match-based coupling, a
 full-sync chunk); and the trigger on its dead-letter subqueue, which records what was given up on. A thin adapter:
-the message is parsed once into its command (`shared.queue.command_from_function_message`), and
-`services/job_handlers.py` does the work and owns the retry and last-delivery policy.
+the message is parsed once into its command (`connectors/service_bus/messages.py`, `command_from_function_message`),
+and `services/job_handlers.py` does the work and owns the retry and last-delivery policy.
 
 Every failure raises: a transient one so Service Bus redelivers the message; any other one lands, after the queue's
 max delivery count, in the dead-letter queue. A message that is no command (junk, an unknown kind or version, a
@@ -26,8 +26,8 @@ log = logging.getLogger("bc_sales_sync.queue")
 )
 def sync_job(message: func.ServiceBusMessage) -> None:
     from shared.bootstrap import run_services
+    from shared.connectors.service_bus.messages import command_from_function_message
     from shared.domain.jobs import InvalidJobMessage
-    from shared.queue import command_from_function_message
     from shared.services.job_handlers import JobHandler
 
     try:
@@ -49,8 +49,8 @@ def dead_lettered_job(message: func.ServiceBusMessage) -> None:
     completed after that: what it meant is recorded, and a restart re-sends the chunk. (The `/$deadletterqueue`
     path for a Functions trigger: UNCONFIRMED in our references, the documented subqueue path of Service Bus.)"""
     from shared.bootstrap import run_services
+    from shared.connectors.service_bus.messages import command_from_function_message
     from shared.domain.jobs import InvalidJobMessage
-    from shared.queue import command_from_function_message
     from shared.services.job_handlers import JobHandler
 
     reason = message.dead_letter_reason or "dead-lettered"

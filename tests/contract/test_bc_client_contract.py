@@ -20,9 +20,9 @@ import pytest
 from local.emulators.business_central.pages import seed as pages_seed
 from local.emulators.business_central.pages.sources import CUSTOM_SOURCES, SOURCES
 from local.emulators.business_central.seed import COMPANY_ID, COMPANY_NAME
-from shared.connectors.bc_odata import location_target
-from shared.connectors.business_central import BusinessCentralClient
-from shared.connectors.entity_sources import DEFAULT_SOURCES, EntitySources, sources_from_settings
+from shared.connectors.business_central.client import BusinessCentralClient
+from shared.connectors.business_central.entity_sources import DEFAULT_SOURCES, EntitySources, sources_from_settings
+from shared.connectors.business_central.odata import location_target
 from shared.connectors.http import HttpClient
 from shared.domain.errors import ConcurrencyError, FatalError, NotFoundError
 from shared.ports import BusinessCentralClientPort, Row

@@ -15,8 +15,8 @@ from datetime import datetime
 
 import pytest
 
-from shared.connectors.bc_odata import location_target
-from shared.connectors.entity_sources import DEFAULT_SOURCES
+from shared.connectors.business_central.entity_sources import DEFAULT_SOURCES
+from shared.connectors.business_central.odata import location_target
 from shared.domain.errors import ConcurrencyError, ErrorKind, SyncError
 from shared.ports import BusinessCentralClientPort, Row
 from tests.contract.test_bc_client_contract import real_client, rows, sales_order

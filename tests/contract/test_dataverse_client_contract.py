@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from shared.connectors.dataverse import DataverseClient, advance_boundary, bind, dedupe_boundary
-from shared.connectors.dataverse_errors import BulkWriteError
+from shared.connectors.dataverse.client import DataverseClient, advance_boundary, bind, dedupe_boundary
+from shared.connectors.dataverse.errors import BulkWriteError
 from shared.connectors.errors import ApiError
 from shared.domain.errors import ConcurrencyError, ErrorKind, FatalError, NotFoundError, RecordError
 from shared.ports import DataverseClientPort, Page, Row

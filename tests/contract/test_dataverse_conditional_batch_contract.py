@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 
-from shared.connectors.dataverse import DataverseClient
+from shared.connectors.dataverse.client import DataverseClient
 from tests.contract.test_dataverse_client_contract import dv  # noqa: F401 (the real client on the emulator)
 
 Client = DataverseClient

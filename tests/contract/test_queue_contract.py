@@ -16,9 +16,10 @@ import pytest
 
 from local.fakes.queue import InMemoryJobQueue, to_function_message
 from local.stack.processes import free_port
+from shared.connectors.service_bus.messages import job_from_function_message
+from shared.connectors.service_bus.queue import ServiceBusJobQueue
 from shared.domain.jobs import JobKind, JobMessage, chunk_message_id
 from shared.ports import JobQueue
-from shared.queue import ServiceBusJobQueue, job_from_function_message
 
 if TYPE_CHECKING:
     from local.host.broker import RunningBroker

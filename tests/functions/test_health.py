@@ -14,11 +14,11 @@ from azure.data.tables import TableServiceClient
 
 from local.fakes.queue import InMemoryJobQueue
 from local.stack.processes import free_port
+from shared.connectors.service_bus.queue import ServiceBusJobQueue
 from shared.domain.errors import FatalError
 from shared.domain.jobs import JobKind, JobMessage
 from shared.domain.records import Counters, LineStatus, ReviewLine, SyncJob, SyncRun
 from shared.domain.watermarks import format_instant
-from shared.queue import ServiceBusJobQueue
 from shared.storage.tables import TableFactory
 from shared.triggers import health
 from tests.conftest import CLIENT_SECRET

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from azure.functions.servicebus import ServiceBusMessage
 
+from shared.connectors.service_bus.messages import message_fields
 from shared.domain.jobs import InvalidJobMessage, JobKind, JobMessage
-from shared.queue import message_fields
 from tests.functions.conftest import FUNCTIONS, Api
 
 pytestmark = pytest.mark.integration

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from local.emulators.business_central.seed import COMPANY_ID, COMPANY_NAME
-from shared.connectors.business_central import BusinessCentralClient
+from shared.connectors.business_central.client import BusinessCentralClient
 from shared.connectors.http import HttpClient
 from shared.domain.errors import ConcurrencyError
 from tests.conftest import BC_RESOURCE, TENANT, Authority, BusinessCentralHandle

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from local.emulators.business_central.seed import COMPANY_NAME
-from shared.connectors.business_central import BusinessCentralClient
+from shared.connectors.business_central.client import BusinessCentralClient
 from shared.connectors.http import HttpClient
 from tests.conftest import BC_RESOURCE, TENANT, Authority, BusinessCentralHandle
 

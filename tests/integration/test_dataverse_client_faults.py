@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from shared.connectors.dataverse import DataverseClient, bind
-from shared.connectors.dataverse_errors import BulkWriteError
+from shared.connectors.dataverse.client import DataverseClient, bind
+from shared.connectors.dataverse.errors import BulkWriteError
 from shared.connectors.http import RetryPolicy
 from tests.conftest import Authority, EmulatorHandle
 

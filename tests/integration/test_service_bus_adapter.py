@@ -16,15 +16,10 @@ from azure.servicebus import exceptions as sb
 
 from local.fakes.queue import InMemoryJobQueue, MessageLockLost, to_function_message
 from local.stack.processes import REPO_ROOT, free_port
+from shared.connectors.service_bus.messages import job_from_function_message, to_service_bus_message
+from shared.connectors.service_bus.queue import ServiceBusJobQueue, domain_error, is_development_emulator
 from shared.domain.errors import ErrorKind, FatalError, SyncError
 from shared.domain.jobs import JobKind, JobMessage
-from shared.queue import (
-    ServiceBusJobQueue,
-    domain_error,
-    is_development_emulator,
-    job_from_function_message,
-    to_service_bus_message,
-)
 
 if TYPE_CHECKING:
     from local.host.broker import RunningBroker
@@ -64,7 +59,7 @@ def adapter(broker: RunningBroker, store: InMemoryJobQueue) -> Iterator[ServiceB
 def test_importing_the_adapter_does_not_import_the_sdk() -> None:
     """The Functions host imports the app on every cold start; the SDK may load only when a job is sent."""
     code = (
-        "import sys, shared.queue as q\n"
+        "import sys, shared.connectors.service_bus.queue as q\n"
         f"q.ServiceBusJobQueue('sync-jobs', connection_string={EMULATOR + 'UseDevelopmentEmulator=true'!r})\n"
         "print(sorted(name for name in sys.modules if name.startswith('azure.servicebus')))"
     )

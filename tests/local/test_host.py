@@ -261,7 +261,7 @@ def test_a_scheduled_message_waits_for_its_time(host: Host) -> None:
 
 
 def test_the_real_service_bus_sender_reaches_the_function_through_the_broker(host: Host) -> None:
-    from shared.queue import ServiceBusJobQueue
+    from shared.connectors.service_bus.queue import ServiceBusJobQueue
 
     connection = host.admin("GET", "host/status").json()["serviceBusConnection"]
     sender = ServiceBusJobQueue("jobs-under-test", connection_string=connection, client_options={"retry_total": 0})

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import pytest
 
 from local.emulators.business_central.seed import COMPANY_NAME
-from shared.connectors.business_central import BusinessCentralClient
-from shared.connectors.dataverse import DataverseClient
+from shared.connectors.business_central.client import BusinessCentralClient
+from shared.connectors.dataverse.client import DataverseClient
 from shared.connectors.http import HttpClient, RetryPolicy
 from shared.domain.mapping import TableMapping
 from shared.engine.context import SyncContext

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from local.emulators.business_central.seed import seeded_id as bc_seeded
-from shared.connectors.entity_sources import default_sources
+from shared.connectors.business_central.entity_sources import default_sources
 from shared.domain.mapping import FieldMapping, TableMapping
 from shared.domain.records import Side
 from shared.engine.mapping_run import CHANGED_IN_BOTH, run_mapping

@@ -11,7 +11,7 @@ import pytest
 
 from local.emulators.business_central.seed import COMPANY_NAME, ITEMS
 from local.emulators.business_central.seed import seeded_id as bc_seeded
-from shared.connectors.business_central import BusinessCentralClient
+from shared.connectors.business_central.client import BusinessCentralClient
 from shared.processes.availability import refresh_availability
 from shared.services.matching import match_and_couple
 from tests.sync.conftest import SyncStack

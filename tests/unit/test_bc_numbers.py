@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from local.emulators.business_central.pages.schema import load_pages
-from shared.connectors.bc_pages import page_sources
-from shared.connectors.entity_sources import DEFAULT_SOURCES
+from shared.connectors.business_central.entity_sources import DEFAULT_SOURCES
+from shared.connectors.business_central.pages import page_sources
 from shared.mappings import get_mapping, mapping_names
 from shared.processes.bc_numbers import NUMBER_FIELDS
 

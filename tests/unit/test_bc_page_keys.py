@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from shared.connectors.bc_pages import keys_filters, page_sources
-from shared.connectors.entity_sources import DEFAULT_SOURCES, EntitySource
+from shared.connectors.business_central.entity_sources import DEFAULT_SOURCES, EntitySource
+from shared.connectors.business_central.pages import keys_filters, page_sources
 
 
 def _source(entity_set: str, service: str) -> EntitySource:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.connectors.entity_sources import default_sources
+from shared.connectors.business_central.entity_sources import default_sources
 
 
 @pytest.mark.parametrize(
@@ -31,7 +31,7 @@ def test_moving_a_page_entity_to_the_custom_route_keeps_it_served() -> None:
 
 
 def test_a_unit_group_id_reaches_the_page_of_its_source_type() -> None:
-    from shared.connectors.bc_pages import page_key, page_source
+    from shared.connectors.business_central.pages import page_key, page_source
 
     sources = default_sources()
     guid = "5b0e3d3a-58b8-4b4f-9f7e-0d6b3a1c2e11"

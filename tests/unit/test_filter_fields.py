@@ -15,7 +15,7 @@ from local.emulators.business_central.schema import EDM_OF_KIND as BC_EDM
 from local.emulators.business_central.schema import load_schema as load_bc
 from local.emulators.dataverse.schema import EDM_OF_KIND as DATAVERSE_EDM
 from local.emulators.dataverse.schema import load_schema as load_dataverse
-from shared.connectors.entity_sources import DEFAULT_SOURCES
+from shared.connectors.business_central.entity_sources import DEFAULT_SOURCES
 from shared.domain.odata_filter import check_filter
 from shared.mappings import CATALOG
 from shared.mappings.filter_fields import FILE, filter_fields

@@ -2,9 +2,10 @@
 
 The three rooms: triggers -> services -> engine and processes -> engine (engine <- services <- triggers, engine <-
 processes); the engine imports neither services nor processes, services never import processes and processes never
-import services; all of them depend on ports and domain only, never on an adapter. Connectors, storage and the queue
-implement ports and may import domain; only bootstrap wires concrete classes; domain imports no third-party package;
-the app (shared/, function_app.py) never imports local/, tools/, tests/ or bench/.
+import services; all of them depend on ports and domain only, never on an adapter. Connectors (BC, Dataverse, the
+Service Bus queue) and storage implement ports and may import domain, and no API's package under connectors/ imports
+another's; only bootstrap wires concrete classes; domain imports no third-party package; the app (shared/,
+function_app.py) never imports local/, tools/, tests/ or bench/.
 
 The engine names no mapping: it never imports the catalog (`shared.mappings`; it is given the mappings through the
 context), and no module of the engine, the services or the domain holds a string equal to a mapping name (what BC
@@ -23,6 +24,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT / "shared"
 STDLIB = set(sys.stdlib_module_names) | {"__future__"}
+CONNECTOR_PACKAGES = ("business_central", "dataverse", "service_bus")
 
 
 def imports_of(path: Path) -> set[str]:
@@ -135,6 +137,16 @@ def test_the_name_rule_catches_a_planted_name(tmp_path: Path) -> None:
 def test_adapters_and_logic_never_import_triggers_or_bootstrap(folder: str) -> None:
     for path in modules(folder):
         bad = {name for name in imports_of(path) if name.startswith(("shared.triggers", "shared.bootstrap"))}
+        assert bad == set(), f"{path.name} imports {bad}"
+
+
+@pytest.mark.parametrize("package", CONNECTOR_PACKAGES)
+def test_a_connector_package_never_imports_another_apis_package(package: str) -> None:
+    """One package per API: what they share lives beside them in `shared/connectors/` (http, errors, auth)."""
+    others = tuple(f"shared.connectors.{other}" for other in CONNECTOR_PACKAGES if other != package)
+    assert modules(f"connectors/{package}"), f"shared/connectors/{package}/ is gone: update CONNECTOR_PACKAGES"
+    for path in modules(f"connectors/{package}"):
+        bad = {name for name in imports_of(path) if name.startswith(others)}
         assert bad == set(), f"{path.name} imports {bad}"
 
 

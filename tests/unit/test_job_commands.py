@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from azure.functions.servicebus import ServiceBusMessage as FunctionMessage
 
+from shared.connectors.service_bus.messages import command_from_function_message, message_fields
 from shared.domain.full_sync import LineChunk
 from shared.domain.jobs import (
     FullSyncChunk,
@@ -21,7 +22,6 @@ from shared.domain.jobs import (
     parse_command,
 )
 from shared.domain.records import ReviewLine
-from shared.queue import command_from_function_message, message_fields
 from shared.services.full_sync.messages import chunk_message, split_message
 
 # Bodies exactly as they travel (compact JSON, sorted keys), one per shape the app has sent.

@@ -7,6 +7,7 @@ import json
 import pytest
 from azure.functions.servicebus import ServiceBusMessage as FunctionMessage
 
+from shared.connectors.service_bus.messages import job_from_function_message
 from shared.domain.jobs import (
     MAX_MESSAGE_ID_LENGTH,
     SCHEMA_VERSION,
@@ -15,7 +16,6 @@ from shared.domain.jobs import (
     JobMessage,
     chunk_message_id,
 )
-from shared.queue import job_from_function_message
 
 
 def test_round_trip_keeps_every_field() -> None:

@@ -28,7 +28,7 @@ from local.emulators.dataverse.reads import resolver as dataverse_resolver
 from local.emulators.dataverse.schema import load_schema as load_dataverse
 from local.emulators.odata.filter import compile_filter
 from local.emulators.odata.types import Resolver
-from shared.connectors.entity_sources import DEFAULT_SOURCES
+from shared.connectors.business_central.entity_sources import DEFAULT_SOURCES
 from shared.domain.mapping import Availability, ConflictPolicy, Direction, FieldMapping, TableMapping
 from shared.domain.transforms import known_transform
 from shared.engine.behaviours.rows import provided_bc_fields

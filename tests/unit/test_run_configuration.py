@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from shared.connectors.business_central import BusinessCentralClient
-from shared.connectors.entity_sources import DEFAULT_SOURCES, default_sources
+from shared.connectors.business_central.client import BusinessCentralClient
+from shared.connectors.business_central.entity_sources import DEFAULT_SOURCES, default_sources
 from shared.engine.context import SyncContext
 from shared.engine.setup import default_setup
 from shared.mappings import InvalidOverride

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from shared.connectors.dataverse_requests import DataverseRequest, with_query
+from shared.connectors.dataverse.requests import DataverseRequest, with_query
 
 LANGUAGE = 1033
 _JSON = {"Accept": "application/json", "Content-Type": "application/json"}

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from shared.connectors import dataverse_requests as build
-from shared.connectors.dataverse_errors import BulkWriteError, RecordFailure, outcome_error, row_id_of
-from shared.connectors.dataverse_requests import DataverseRequest
+from shared.connectors.dataverse import requests as build
+from shared.connectors.dataverse.errors import BulkWriteError, RecordFailure, outcome_error, row_id_of
+from shared.connectors.dataverse.requests import DataverseRequest
 from shared.connectors.errors import ApiError
 from shared.domain.errors import ErrorKind, SyncError
 from shared.ports import BatchOutcome

@@ -1,4 +1,5 @@
-"""Page-web-service entities behind the same calls as API entities, so the sync never knows which surface it uses.
+"""Keys and names of page-web-service entities (pure): what `page_surface.py` needs to serve them behind the same
+calls as API entities, so the sync never knows which surface it uses.
 
 A page-sourced entity (resources, price lists and lines, item/resource units ...) is addressed by its canonical set
 name (the custom route's, e.g. `resources`), read and written in canonical property names, and identified by its
@@ -16,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from shared.connectors.entity_sources import EntitySource, EntitySources
+from shared.connectors.business_central.entity_sources import EntitySource, EntitySources
 from shared.domain.mapping import PAGE_KEY_SEPARATOR
 
 KEY_SEPARATOR = PAGE_KEY_SEPARATOR
@@ -32,7 +33,11 @@ def page_sources(sources: EntitySources, entity_set: str) -> list[EntitySource]:
 
 def page_source(sources: EntitySources, entity_set: str, entity_id: str | None = None) -> EntitySource | None:
     """The page serving `entity_set`; with several, the one whose fixed view values the id's key carries."""
-    candidates = page_sources(sources, entity_set)
+    return page_for(page_sources(sources, entity_set), entity_id)
+
+
+def page_for(candidates: Sequence[EntitySource], entity_id: str | None = None) -> EntitySource | None:
+    """Of the pages behind one set, the one serving `entity_id` (the first one when no view tells them apart)."""
     if entity_id is not None and len(candidates) > 1:
         parts = entity_id.split(KEY_SEPARATOR)
         for source in candidates:

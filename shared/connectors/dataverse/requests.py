@@ -26,7 +26,6 @@ READ_HEADERS: Mapping[str, str] = {**BASE_HEADERS, "If-None-Match": "null"}
 CRM = "Microsoft.Dynamics.CRM"
 QUERY_SAFE = "$(),':/"
 BULK_MESSAGES = frozenset({"CreateMultiple", "UpdateMultiple", "UpsertMultiple"})
-POST_SOURCE_AUTO, POST_TYPE_STATUS = 1, 7
 
 # Entity set -> logical name (facts B2). Only used to order and de-duplicate by primary id; an unknown set still works.
 ENTITY_SETS: Mapping[str, str] = {
@@ -184,31 +183,32 @@ def follow_delta(delta_link: str) -> DataverseRequest:
 
 
 # -- single-row writes -------------------------------------------------------------------------------------------
-def _write_headers(**conditions: str) -> dict[str, str]:
+def write_headers(**conditions: str) -> dict[str, str]:
+    """A JSON write's headers: the base ones, the content type and its conditions (`If-Match`, `If-None-Match`)."""
     return {**BASE_HEADERS, "Content-Type": "application/json", **conditions}
 
 
 def create_row(entity_set: str, row_id: str, body: Mapping[str, Any]) -> DataverseRequest:
     """Create-only upsert (`If-None-Match: *`): a repeat after a lost answer gets 412, which means "already
     created" - so the retry layer may repeat it and it can never make a duplicate."""
-    headers = _write_headers(**{"If-None-Match": "*"})
+    headers = write_headers(**{"If-None-Match": "*"})
     return DataverseRequest("PATCH", entity_path(entity_set, row_id), headers, dict(body), accept=frozenset({412}))
 
 
 def create_with_server_id(entity_set: str, body: Mapping[str, Any]) -> DataverseRequest:
     """A POST without an id is not idempotent: the retry layer must not repeat it after a lost answer."""
-    return DataverseRequest("POST", entity_set, _write_headers(), dict(body), idempotent=False)
+    return DataverseRequest("POST", entity_set, write_headers(), dict(body), idempotent=False)
 
 
 def update_row(entity_set: str, row_id: str, body: Mapping[str, Any], etag: str | None = None) -> DataverseRequest:
     """`If-Match: <etag>` loses a race with 412 instead of overwriting; `*` still refuses to create (404)."""
-    headers = _write_headers(**{"If-Match": etag or "*"})
+    headers = write_headers(**{"If-Match": etag or "*"})
     return DataverseRequest("PATCH", entity_path(entity_set, row_id), headers, dict(body))
 
 
 def upsert_row(entity_set: str, row_id: str, body: Mapping[str, Any]) -> DataverseRequest:
     """No `If-Match`: create or update by design, so the same values sent twice land once: safe to repeat."""
-    return DataverseRequest("PATCH", entity_path(entity_set, row_id), _write_headers(), dict(body), idempotent=True)
+    return DataverseRequest("PATCH", entity_path(entity_set, row_id), write_headers(), dict(body), idempotent=True)
 
 
 def delete_row(entity_set: str, row_id: str) -> DataverseRequest:
@@ -234,7 +234,7 @@ def bulk(message: str, logical_name: str, entity_set: str, rows: Sequence[Mappin
     primary = f"{logical_name}id"
     safe = all(row.get(primary) for row in rows)
     path = f"{entity_set}/{CRM}.{message}"
-    return DataverseRequest("POST", path, _write_headers(), {"Targets": targets(logical_name, rows)}, idempotent=safe)
+    return DataverseRequest("POST", path, write_headers(), {"Targets": targets(logical_name, rows)}, idempotent=safe)
 
 
 def single_write(message: str, entity_set: str, primary_id: str, row: Mapping[str, Any]) -> DataverseRequest:
@@ -248,45 +248,6 @@ def single_write(message: str, entity_set: str, primary_id: str, row: Mapping[st
     if message == "UpdateMultiple":
         return update_row(entity_set, row_id, body)
     return upsert_row(entity_set, row_id, body)
-
-
-# -- actions and timeline ----------------------------------------------------------------------------------------
-def _close_action(
-    action: str, activity: str, navigation: str, entity_set: str, row_id: str, status: int, subject: str
-) -> DataverseRequest:
-    body = {activity: {"subject": subject, f"{navigation}@odata.bind": bind(entity_set, row_id)}, "Status": status}
-    # Safe to repeat: a second close fails the service's state check, and the client then confirms the state.
-    return DataverseRequest("POST", action, _write_headers(), body, idempotent=True)
-
-
-def win_quote(quote_id: str, status: int, subject: str) -> DataverseRequest:
-    return _close_action("WinQuote", "QuoteClose", "quoteid", "quotes", quote_id, status, subject)
-
-
-def fulfill_sales_order(order_id: str, status: int, subject: str) -> DataverseRequest:
-    """Unbound `POST /FulfillSalesOrder` (facts B5: the binding is UNCONFIRMED; the emulator takes unbound)."""
-    return _close_action("FulfillSalesOrder", "OrderClose", "salesorderid", "salesorders", order_id, status, subject)
-
-
-def post_regarding_navigation(logical_name: str) -> str:
-    """UNCONFIRMED (facts B11, C8): the navigation that binds a post's polymorphic `regardingobjectid`. We follow
-    the `<lookup>_<target>` pattern of customerid_account; verify against $metadata of `post` before go-live."""
-    return f"regardingobjectid_{logical_name}"
-
-
-def create_post(
-    regarding_entity_set: str, regarding_logical_name: str, regarding_id: str, text: str, post_id: str
-) -> DataverseRequest:
-    """A POST carrying its own `postid`: posts have no Update message (so no create-only PATCH), and a repeat of
-    this POST answers 412 DuplicateRecord, which `accept` turns into success."""
-    body = {
-        "postid": canonical_id(post_id),
-        "text": text,
-        "source": POST_SOURCE_AUTO,
-        "type": POST_TYPE_STATUS,
-        f"{post_regarding_navigation(regarding_logical_name)}@odata.bind": bind(regarding_entity_set, regarding_id),
-    }
-    return DataverseRequest("POST", "posts", _write_headers(), body, idempotent=True, accept=frozenset({412}))
 
 
 # -- $batch ------------------------------------------------------------------------------------------------------

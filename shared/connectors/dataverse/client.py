@@ -1,8 +1,8 @@
 """`DataverseClient`: the Dataverse Web API v9.2 adapter of `DataverseClientPort`.
 
-How it is built: `dataverse_requests` turns every operation into a request value, `_http` is the only place that
-sends one (through `HttpClient`: auth, retries honouring `Retry-After`, structured errors), `$batch` encodes the
-same request values (`dataverse_batch`), and the operations themselves are in `dataverse_operations`.
+How it is built: `requests.py` turns every operation into a request value, `_http` is the only place that sends
+one (through `HttpClient`: auth, retries honouring `Retry-After`, structured errors), `$batch` encodes the same
+request values (`batch.py`), and the operations themselves are in `operations.py`.
 Why each write is shaped as it is:
 - creates carry a deterministic id and are create-only (`If-None-Match: *`), so a retry after a lost answer
   gets 412 = "already created" instead of a duplicate;
@@ -10,7 +10,7 @@ Why each write is shaped as it is:
   412 after our own retried attempt is checked against the row, so a write that landed is not reported as lost;
 - bulk messages write up to `bulk_chunk` rows in one request (one unit of service protection); Dataverse runs
   them all or nothing, so a chunk refused for a record error is re-sent as a continue-on-error `$batch` and the
-  bad records are reported in `BulkWriteError` (see `dataverse_errors`).
+  bad records are reported in `BulkWriteError` (see `errors.py`).
 Nothing but `ApiError` (or its Dataverse subclasses) and domain errors leaves this class.
 """
 
@@ -24,18 +24,18 @@ from urllib.parse import urlsplit
 
 import requests
 
-from shared.connectors import dataverse_requests as build
-from shared.connectors.dataverse_batch import MAX_BATCH, encode_batch, outcomes_for, parse_batch_response
-from shared.connectors.dataverse_changes import (
+from shared.connectors.dataverse import requests as build
+from shared.connectors.dataverse.batch import MAX_BATCH, encode_batch, outcomes_for, parse_batch_response
+from shared.connectors.dataverse.changes import (
     advance_boundary,
     dedupe_boundary,
     merge_delta,
     split_delta,
     strip_control,
 )
-from shared.connectors.dataverse_errors import api_error, specialize
-from shared.connectors.dataverse_operations import DataverseOperations
-from shared.connectors.dataverse_requests import API_PATH, BASE_HEADERS, DataverseRequest, bind
+from shared.connectors.dataverse.errors import api_error, specialize
+from shared.connectors.dataverse.operations import DataverseOperations
+from shared.connectors.dataverse.requests import API_PATH, BASE_HEADERS, DataverseRequest, bind
 from shared.connectors.errors import ApiError
 from shared.connectors.http import HttpClient, RetryPolicy, TokenProvider, error_from_response
 from shared.domain.errors import ErrorKind, FatalError

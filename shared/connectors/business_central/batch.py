@@ -20,7 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.connectors.http import HttpClient
+from shared.connectors.business_central import requests as build
+from shared.connectors.business_central.transport import BcTransport
 from shared.ports import BC_SAME_KEY, BatchOutcome
 
 MAX_BATCH = 100
@@ -77,9 +78,11 @@ def _is_same_key(outcome: BatchOutcome) -> bool:
 
 
 class BatchRunner:
-    def __init__(self, http: HttpClient, batch_url: str) -> None:
-        self.http = http
-        self.batch_url = batch_url
+    """Runs `BatchItem`s as JSON `$batch`es of one route (`api/v2.0`, or the custom route)."""
+
+    def __init__(self, transport: BcTransport, route: str) -> None:
+        self.transport = transport
+        self.route = route
 
     def run(self, items: Sequence[BatchItem], *, atomic: bool, continue_on_error: bool) -> list[BatchOutcome]:
         if atomic and len(items) > MAX_BATCH:
@@ -141,18 +144,9 @@ class BatchRunner:
             if item.body is not None:
                 request["body"] = item.body
             requests.append(request)
-        headers = {"Accept": "application/json"}
-        if atomic:
-            headers["Isolation"] = "snapshot"
-        elif continue_on_error:
-            headers["Prefer"] = "odata.continue-on-error"
-        response = self.http.request(
-            "POST",
-            self.batch_url,
-            json_body={"requests": requests},
-            headers=headers,
-            idempotent=all(chunk[i].safe_to_repeat for i in indices),
-        )
+        safe = all(chunk[i].safe_to_repeat for i in indices)
+        batch = build.batch(self.route, requests, atomic=atomic, continue_on_error=continue_on_error, idempotent=safe)
+        response = self.transport.send(batch)
         answers: dict[int, BatchOutcome] = {}
         for answer in response.json().get("responses", []):
             index = int(answer["id"])

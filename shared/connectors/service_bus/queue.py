@@ -1,4 +1,5 @@
-"""The `JobQueue` port's Service Bus adapter, and the two pure translations the queue trigger shares with it.
+"""The `JobQueue` port's Service Bus adapter: sends jobs (now or scheduled), pings the queue, counts its messages,
+and turns the SDK's exceptions into the domain's transient and fatal errors (`domain_error`).
 
 Why `azure.servicebus` is imported inside methods only: the Functions host imports `function_app` (and through the
 blueprints, this module) on every cold start, and the SDK with its AMQP stack is the heaviest import we have; a
@@ -14,84 +15,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from shared.connectors.service_bus.messages import to_service_bus_message
 from shared.domain.errors import FatalError, SyncError, TransientError
-from shared.domain.jobs import InvalidJobMessage, JobCommand, JobMessage, parse_command
-from shared.ports import JobQueue, QueueCounts
+from shared.domain.jobs import JobMessage
+from shared.ports import QueueCounts
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
     from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusMessageBatch, ServiceBusSender
     from azure.servicebus.management import ServiceBusAdministrationClient
 
-__all__ = [
-    "CONTENT_TYPE",
-    "FunctionMessage",
-    "JobQueue",
-    "ServiceBusJobQueue",
-    "command_from_function_message",
-    "domain_error",
-    "is_development_emulator",
-    "job_from_function_message",
-    "message_fields",
-    "to_service_bus_message",
-]
-
-CONTENT_TYPE = "application/json"
 # A schedule request wraps every message in a map inside one management message; leave room for that envelope.
 SCHEDULE_HEADROOM = 0.9
-
-
-def message_fields(job: JobMessage) -> dict[str, Any]:
-    """The Service Bus message properties of a job, shared by the adapter and the in-memory queue so they agree.
-
-    `subject` and the `kind`/`version` application properties repeat what the body says so that an operator can
-    filter and read the queue (portal, Service Bus Explorer) without decoding bodies; the body stays authoritative.
-    """
-    return {
-        "body": job.to_json(),
-        "message_id": job.message_id,
-        "content_type": CONTENT_TYPE,
-        "subject": job.kind.value,
-        "application_properties": {"kind": job.kind.value, "version": job.version},
-    }
-
-
-def to_service_bus_message(job: JobMessage) -> ServiceBusMessage:
-    from azure.servicebus import ServiceBusMessage  # noqa: PLC0415
-
-    return ServiceBusMessage(**message_fields(job))
-
-
-class FunctionMessage(Protocol):
-    """What the trigger receives (`azure.functions.ServiceBusMessage`), as far as decoding a job needs it."""
-
-    @property
-    def content_type(self) -> str | None: ...
-    @property
-    def application_properties(self) -> dict[str, Any]: ...
-    def get_body(self) -> bytes: ...
-
-
-def job_from_function_message(message: FunctionMessage) -> JobMessage:
-    """Decode a delivered message; `InvalidJobMessage` means junk, to dead-letter rather than retry."""
-    content_type = message.content_type
-    if content_type and content_type.split(";")[0].strip().lower() != CONTENT_TYPE:
-        raise InvalidJobMessage(f"job messages are {CONTENT_TYPE}, got {content_type!r}")
-    job = JobMessage.from_json(message.get_body())
-    properties = message.application_properties or {}
-    # The properties are a copy of the body's header: disagreement means someone else built this message.
-    for name, expected in (("kind", job.kind.value), ("version", job.version)):
-        if name in properties and str(properties[name]) != str(expected):
-            raise InvalidJobMessage(f"application property {name}={properties[name]!r} contradicts the body")
-    return job
-
-
-def command_from_function_message(message: FunctionMessage) -> JobCommand:
-    """The delivered message's command, parsed once here (envelope, then the kind's payload); `InvalidJobMessage`
-    names what is wrong with it."""
-    return parse_command(job_from_function_message(message))
 
 
 def is_development_emulator(connection_string: str) -> bool:

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from shared.connectors.dataverse_requests import DataverseRequest
+from shared.connectors.dataverse.requests import DataverseRequest
 from shared.ports import BatchOutcome
 
 MAX_BATCH = 1000

@@ -1,7 +1,7 @@
 """Small OData helpers of the Business Central adapter: filter and URL pieces, and BC's errors as domain errors.
 
-Kept apart so `business_central.py` holds only the client's own decisions (where an entity lives, how it is read
-and written) and stays readable.
+Kept apart so the client and its surfaces hold only their own decisions (where an entity lives, how it is read and
+written) and stay readable.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The port operations that are nothing but "build a request value, send it, read the answer" (an in-memory fake
-ran them in process too until issue 21 removed it; the split stays until the connectors are regrouped).
+ran them in process too until issue 21 removed it); apart from `client.py`, which sends, so each stays small.
 
 Why shared: the client-side rules - 412 on a create-only write means "already created", 404 on a delete means
 "already gone", a close action on a record already in that state is done, a bulk chunk refused for a record error
@@ -14,12 +14,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from shared.connectors import dataverse_options as options
-from shared.connectors import dataverse_requests as build
-from shared.connectors.dataverse_batch import not_executed
-from shared.connectors.dataverse_bulk import write_in_bulk
-from shared.connectors.dataverse_changes import strip_control
-from shared.connectors.dataverse_requests import DataverseRequest
+from shared.connectors.dataverse import actions, options
+from shared.connectors.dataverse import requests as build
+from shared.connectors.dataverse.batch import not_executed
+from shared.connectors.dataverse.bulk import write_in_bulk
+from shared.connectors.dataverse.changes import strip_control
+from shared.connectors.dataverse.requests import DataverseRequest
 from shared.connectors.errors import ApiError
 from shared.domain.errors import ErrorKind
 from shared.ports import BatchOutcome, Row
@@ -98,7 +98,7 @@ class DataverseOperations(ABC):
     def execute_batch(
         self, operations: Sequence[Mapping[str, Any]], *, atomic: bool = True, continue_on_error: bool = False
     ) -> list[BatchOutcome]:
-        """One outcome per operation (normalised, see `dataverse_batch`), in chunks of `batch_chunk`: atomicity
+        """One outcome per operation (normalised, see `batch.py`), in chunks of `batch_chunk`: atomicity
         holds per chunk only. A failing operation is an outcome, not an exception; a failing transport raises."""
         requests = [build.from_operation(op) for op in operations]
         build.check_batch(requests, atomic=atomic)
@@ -136,10 +136,10 @@ class DataverseOperations(ABC):
     # -- actions and timeline ----------------------------------------------------------------------------------
     def win_quote(self, quote_id: str, status: int = 4, subject: str = "Won") -> None:
         """Only an active quote can be won (activate a draft with `set_state(..., 1, 2)` first)."""
-        self._close(build.win_quote(quote_id, status, subject), "quotes", quote_id, QUOTE_WON, status)
+        self._close(actions.win_quote(quote_id, status, subject), "quotes", quote_id, QUOTE_WON, status)
 
     def fulfill_sales_order(self, order_id: str, status: int = 100001, subject: str = "Fulfilled") -> None:
-        request = build.fulfill_sales_order(order_id, status, subject)
+        request = actions.fulfill_sales_order(order_id, status, subject)
         self._close(request, "salesorders", order_id, ORDER_FULFILLED, status)
 
     def _close(self, request: DataverseRequest, entity_set: str, row_id: str, state: int, status: int) -> None:
@@ -166,5 +166,5 @@ class DataverseOperations(ABC):
         """An Auto Post of type Status on the record's wall. A retry of this call never duplicates the post; pass
         a deterministic `post_id` to make a re-run of the same job idempotent too."""
         chosen = build.canonical_id(post_id or str(uuid.uuid4()))
-        self._send(build.create_post(regarding_entity_set, regarding_logical_name, regarding_id, text, chosen))
+        self._send(actions.create_post(regarding_entity_set, regarding_logical_name, regarding_id, text, chosen))
         return chosen
