@@ -3,9 +3,9 @@ HTTP API.
 
 It starts the stack (token authority, Azurite, both emulators, the Functions host) on free ports, seeds a CRONUS-like
 BC company and a small Sales org, runs the admin's first steps (local/demo/story.py: a refused coupling, couplings,
-matching, creates both ways, Synchronize Now, a conflict, a full synchronization) and then the document story
-(local/demo/documents.py: lead to cash). It ends with a summary and exits 0 (non-zero when a step did not behave as
-the story says).
+matching, creates both ways, Synchronize Now, a conflict; local/demo/vendors.py: vendors both ways; then a full
+synchronization) and then the document story (local/demo/documents.py: lead to cash). It ends with a summary and exits
+0 (non-zero when a step did not behave as the story says).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import sys
 from local.demo.documents import document_story
 from local.demo.errors import StoryError
 from local.demo.story import Story
+from local.demo.vendors import vendor_story
 from local.stack.launcher import LocalStack
 
 
@@ -31,6 +32,7 @@ def run(story: Story) -> None:
     story.create_both_ways()
     story.synchronize_now()
     story.conflict()
+    vendor_story(story)
     story.full_sync()
     document_story(story)
 

@@ -6,8 +6,8 @@ filters accepted by the emulators, coverage of BC's defaults complete) and docum
 (`python -m tools.mapping_docs` -> docs/mappings.md; a test fails when the two drift).
 
 The catalog holds all 23 names of BC's 24 default table mappings (SALESORDER-ORDER has two variants in BC): the ones
-this project runs, the ones it keeps disabled (legacy modes, document lines), and gap-only ones (VENDOR, SHIPPING
-AGENT, SALESPRC-PRODPRICE) that say why nothing can be carried. The order of `mapping_names()` puts every mapping
+this project runs, the ones it keeps disabled (legacy modes, document lines), and gap-only ones (SHIPPING AGENT,
+SALESPRC-PRODPRICE) that say why nothing can be carried. The order of `mapping_names()` puts every mapping
 after its dependencies, which is the order a full synchronization runs them in; a disabled dependency counts as
 satisfied (BC's "no records found").
 
@@ -41,6 +41,7 @@ from shared.mappings import (
     products,
     salespeople,
     units,
+    vendors,
 )
 from shared.mappings.common import CONSTANT
 from shared.mappings.describe import coverage_counts, coverage_rows, describe
@@ -69,6 +70,7 @@ _FAMILIES = (
     options.MAPPINGS,
     units.MAPPINGS,
     customers.MAPPINGS,
+    vendors.MAPPINGS,
     contacts.MAPPINGS,
     products.MAPPINGS,
     prices.MAPPINGS,

@@ -84,6 +84,64 @@ NO_SHIPPING_AGENT = (
 )
 
 
+def account_fields() -> tuple[FieldMapping, ...]:
+    """The account fields BC maps alike for a customer and a vendor (CDS Setup Defaults: ResetCustomerAccountMapping
+    and ResetVendorAccountMapping, microsoft/BCApps) and API v2.0 exposes on both sets: the name (our match
+    criterion), the address, the currency, e-mail, home page and phone, all both ways."""
+    return (
+        FieldMapping(
+            "displayName",
+            "name",
+            BOTH,
+            transform="truncate100",
+            match_priority=1,
+            bc_default_field="Name",
+            note="Our match criterion. BC Name is Text[100], account name up to 160 characters.",
+        ),
+        FieldMapping("addressLine1", "address1_line1", BOTH, transform="truncate100", bc_default_field="Address"),
+        FieldMapping("addressLine2", "address1_line2", BOTH, transform="truncate50", bc_default_field="Address 2"),
+        FieldMapping("postalCode", "address1_postalcode", BOTH, transform="upper", bc_default_field="Post Code"),
+        FieldMapping("city", "address1_city", BOTH, bc_default_field="City"),
+        FieldMapping(
+            "country",
+            "address1_country",
+            BOTH,
+            transform="upper",
+            bc_default_field="Country/Region Code",
+            note="BC holds a country code, Sales free text; BC does not validate this field either.",
+        ),
+        FieldMapping("state", "address1_stateorprovince", BOTH, bc_default_field="County"),
+        currency(),
+        FieldMapping("email", "emailaddress1", BOTH, bc_default_field="E-Mail"),
+        FieldMapping("website", "websiteurl", BOTH, bc_default_field="Home Page"),
+        FieldMapping("phoneNumber", "telephone1", BOTH, bc_default_field="Phone No."),
+    )
+
+
+def payment_terms() -> FieldMapping:
+    """An account's payment terms: API v2.0 carries the terms' id, the PAYMENT TERMS option map translates it."""
+    return FieldMapping(
+        "paymentTermsId",
+        "paymenttermscode",
+        BOTH,
+        transform="option:paymentTerms",
+        bc_default_field="Payment Terms Code",
+        note="The API carries the payment terms id; the option map translates it (see PAYMENT TERMS).",
+    )
+
+
+def account_number(record: str) -> FieldMapping:
+    """BC's No. -> accountnumber, which BC adds disabled (CRM Integration Management, AddExtraFieldMappings)."""
+    return FieldMapping(
+        "number",
+        "accountnumber",
+        TO,
+        enabled=False,
+        bc_default_field="No.",
+        note=f"Added disabled by BC; enable it to show the BC {record} number in Sales.",
+    )
+
+
 def currency(
     bc_field: str = "currencyCode", direction: Direction = BOTH, bc_default: str | None = "Currency Code"
 ) -> FieldMapping:

@@ -1,4 +1,4 @@
-"""CUSTOMER (BC customers <-> Dataverse accounts of type Customer) and VENDOR (out of scope, kept for coverage).
+"""CUSTOMER: BC customers <-> Dataverse accounts of type Customer (VENDOR, the same table's vendors: `vendors.py`).
 
 Why these choices:
 - Match on the name first (our choice; BC defines no default criteria for customers): it is the one field both
@@ -8,7 +8,10 @@ Why these choices:
 - Deactivating an account in Sales blocks its customer (BC's UpdateCustomerBlocked): behaviour
   `blockInactiveCustomer` (engine/behaviours/states.py), since inactive accounts are outside the Dataverse filter.
 - New accounts get `customertypecode` Customer (BC's BCICUSTOME template), otherwise they would fall outside this
-  mapping's own Dataverse filter and never come back.
+  mapping's own Dataverse filter and never come back. The filter (`customertypecode eq 3`, as BC's) is also what keeps
+  VENDOR's accounts (type Vendor) out of this mapping: matching, full synchronization and incremental runs all read
+  inside it.
+- The fields BC maps alike for customers and vendors come from `common.account_fields()`.
 """
 
 from __future__ import annotations
@@ -16,15 +19,15 @@ from __future__ import annotations
 from shared.domain.mapping import FieldMapping, TableMapping
 from shared.mappings.common import (
     BOTH,
-    CONSTANT,
     NO_SHIPPING_AGENT,
     SYNC_SCHEDULE,
     TO,
-    all_missing,
-    currency,
+    account_fields,
+    account_number,
     missing,
     owner,
     owner_type_gap,
+    payment_terms,
 )
 
 NOT_ON_CUSTOMERS = "not exposed by API v2.0 customers"
@@ -47,32 +50,7 @@ CUSTOMER = TableMapping(
     schedule=SYNC_SCHEDULE,
     fields=(
         owner(),
-        FieldMapping(
-            "displayName",
-            "name",
-            BOTH,
-            transform="truncate100",
-            match_priority=1,
-            bc_default_field="Name",
-            note="Our match criterion. BC Name is Text[100], account name up to 160 characters.",
-        ),
-        FieldMapping("addressLine1", "address1_line1", BOTH, transform="truncate100", bc_default_field="Address"),
-        FieldMapping("addressLine2", "address1_line2", BOTH, transform="truncate50", bc_default_field="Address 2"),
-        FieldMapping("postalCode", "address1_postalcode", BOTH, transform="upper", bc_default_field="Post Code"),
-        FieldMapping("city", "address1_city", BOTH, bc_default_field="City"),
-        FieldMapping(
-            "country",
-            "address1_country",
-            BOTH,
-            transform="upper",
-            bc_default_field="Country/Region Code",
-            note="BC holds a country code, Sales free text; BC does not validate this field either.",
-        ),
-        FieldMapping("state", "address1_stateorprovince", BOTH, bc_default_field="County"),
-        currency(),
-        FieldMapping("email", "emailaddress1", BOTH, bc_default_field="E-Mail"),
-        FieldMapping("website", "websiteurl", BOTH, bc_default_field="Home Page"),
-        FieldMapping("phoneNumber", "telephone1", BOTH, bc_default_field="Phone No."),
+        *account_fields(),
         FieldMapping(
             "shipmentMethodId",
             "address1_freighttermscode",
@@ -81,14 +59,7 @@ CUSTOMER = TableMapping(
             bc_default_field="Shipment Method Code",
             note="The API carries the shipment method id; the option map translates it (see SHIPMENT METHOD).",
         ),
-        FieldMapping(
-            "paymentTermsId",
-            "paymenttermscode",
-            BOTH,
-            transform="option:paymentTerms",
-            bc_default_field="Payment Terms Code",
-            note="The API carries the payment terms id; the option map translates it (see PAYMENT TERMS).",
-        ),
+        payment_terms(),
         FieldMapping(
             "creditLimit",
             "creditlimit",
@@ -96,14 +67,7 @@ CUSTOMER = TableMapping(
             bc_default_field="Credit Limit (LCY)",
             note="An LCY amount, written as is (as BC does) whatever the account's currency.",
         ),
-        FieldMapping(
-            "number",
-            "accountnumber",
-            TO,
-            enabled=False,
-            bc_default_field="No.",
-            note="Added disabled by BC; enable it to show the BC customer number in Sales.",
-        ),
+        account_number("customer"),
     ),
     gaps=(
         owner_type_gap(),
@@ -126,50 +90,4 @@ CUSTOMER = TableMapping(
     ),
 )
 
-VENDOR_REASON = (
-    "Vendors are out of scope: this integration covers the sales side, and vendor accounts (customertypecode "
-    "Vendor) are not synchronized."
-)
-
-VENDOR = TableMapping(
-    name="VENDOR",
-    bc_entity="vendor",
-    bc_entity_set="vendors",
-    dataverse_table="account",
-    dataverse_entity_set="accounts",
-    dataverse_id="accountid",
-    direction=BOTH,
-    bc_default_table="Vendor",
-    bc_filter="blocked eq '_x0020_'",
-    dataverse_filter="statecode eq 0 and customertypecode eq 11",
-    dependencies=("SALESPEOPLE", "CURRENCY", "PAYMENT TERMS", "SHIPMENT METHOD", "SHIPPING AGENT"),
-    enabled=False,
-    fields=(),
-    gaps=all_missing(
-        VENDOR_REASON,
-        (CONSTANT, "owneridtype"),
-        ("Purchaser Code", "ownerid"),
-        ("Name", "name"),
-        ("Contact", "address1_primarycontactname"),
-        ("Address", "address1_line1"),
-        ("Address 2", "address1_line2"),
-        ("Post Code", "address1_postalcode"),
-        ("City", "address1_city"),
-        ("Country/Region Code", "address1_country"),
-        ("County", "address1_stateorprovince"),
-        ("Currency Code", "transactioncurrencyid"),
-        ("E-Mail", "emailaddress1"),
-        ("Fax No.", "fax"),
-        ("Home Page", "websiteurl"),
-        ("Phone No.", "telephone1"),
-        ("Shipment Method Code", "address1_freighttermscode"),
-        ("Shipping Agent Code", "address1_shippingmethodcode"),
-        ("Payment Terms Code", "paymenttermscode"),
-        ("Primary Contact No.", "primarycontactid"),
-        ("No.", "accountnumber"),
-        ("Mobile Phone No.", "telephone2"),
-    ),
-    note="Gap-only: kept so the coverage against BC's defaults is complete and CONTACT's dependency resolves.",
-)
-
-MAPPINGS = (CUSTOMER, VENDOR)
+MAPPINGS = (CUSTOMER,)

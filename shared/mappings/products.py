@@ -35,7 +35,7 @@ from shared.domain.mapping import FieldMapping, Lookup, TableMapping
 from shared.mappings.common import BOTH, SYNC_SCHEDULE, TO, differently, missing
 from shared.mappings.units import unit_group_lookup
 
-VENDOR_REASON = "Vendors are out of scope (no VENDOR mapping), and {what} carry no vendor number."
+VENDOR_REASON = "{what} carry no Vendor No. (BC writes the vendor's number to vendorid as text, not a lookup)."
 PRICE_NOTE = "Negative prices are sent as 0 (Dataverse refuses them), as BC does."
 
 
@@ -173,7 +173,7 @@ RESOURCE_PRODUCT = TableMapping(
         _unit_group("resource"),
     ),
     gaps=(
-        missing("Vendor No.", "vendorid", VENDOR_REASON.format(what="resources (Resource Card page)")),
+        missing("Vendor No.", "vendorid", VENDOR_REASON.format(what="Resources (the Resource Card page)")),
         missing(
             "Capacity",
             "quantityonhand",

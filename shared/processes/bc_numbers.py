@@ -20,6 +20,7 @@ from shared.engine.context import SyncContext
 
 NUMBER_FIELDS: dict[str, tuple[str, int]] = {  # BC entity set -> (number field, its Code length)
     "customers": ("number", 20),
+    "vendors": ("number", 20),
     "contacts": ("number", 20),
     "items": ("number", 20),
     "resources": ("number", 20),

@@ -148,7 +148,7 @@ def test_an_undocumented_query_parameter_is_a_400_naming_it_but_the_key_is_the_h
     ("name", "method", "body", "route", "why"),
     [
         ("match_couplings", "POST", {}, {"mapping": "PAYMENT TERMS"}, "option mapping"),
-        ("create_in_dataverse", "POST", {"bcId": CANNON}, {"mapping": "VENDOR"}, "'vendors'"),
+        ("create_in_dataverse", "POST", {"bcId": CANNON}, {"mapping": "SALESPRC-PRODPRICE"}, "'salesPrices'"),
     ],
 )
 def test_a_mapping_the_engine_cannot_run_is_a_409_saying_why(

@@ -28,6 +28,7 @@ def test_a_mapping_with_a_running_full_sync_line_is_left_to_it_until_the_line_en
     outcomes = run_scheduled_mappings(SYNC_SCHEDULE)
     assert outcomes["CUSTOMER"].startswith("skipped"), outcomes
     assert outcomes["CURRENCY"].startswith("finished"), outcomes  # the others run as usual
+    assert outcomes["VENDOR"].startswith("finished"), outcomes  # VENDOR too: its schedule is SYNC_SCHEDULE
     assert api.stack.context.jobs.list_jobs("CUSTOMER") == []
     _, (line,) = api.services.runs.get_run("run-1")
     api.services.runs.update_line("run-1", dataclasses.replace(line, status=LineStatus.FINISHED))

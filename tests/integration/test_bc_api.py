@@ -240,6 +240,7 @@ def test_a_line_change_moves_the_header(business_central: BusinessCentralHandle,
         "customerFinancialDetails",
         "salesOrderArchives",
         "salesQuoteArchives",
+        "vendors",
     ],
 )
 def test_every_entity_set_the_sync_needs_is_served(

@@ -15,10 +15,14 @@ from shared.connectors.business_central.pages import page_sources
 from shared.mappings import get_mapping, mapping_names
 from shared.processes.bc_numbers import NUMBER_FIELDS
 
-API = json.loads((Path(__file__).parents[2] / "local/emulators/schemas/bc_api_v2.json").read_text())["entitySets"]
+SCHEMAS = Path(__file__).parents[2] / "local/emulators/schemas"
+API = {  # the shared facts and the sets they do not list yet (vendors), as the BC emulator merges them
+    **json.loads((SCHEMAS / "bc_api_v2_additions.json").read_text())["entitySets"],
+    **json.loads((SCHEMAS / "bc_api_v2.json").read_text())["entitySets"],
+}
 WITHOUT_ONE = {  # keyed by more than one value (or no BC source): looked up by id only
     "unitGroups", "itemUnitsOfMeasure", "resourceUnitsOfMeasure", "priceListLines", "salesPrices", "salesOrderLines",
-    "salesInvoiceLines", "vendors", "shippingAgents",
+    "salesInvoiceLines", "shippingAgents",
 }  # fmt: skip
 
 

@@ -16,7 +16,7 @@ from shared.connectors.business_central.entity_sources import default_sources
         ("priceListLines", True),
         ("unitGroups", True),  # two read-only pages (items', resources') behind one set
         ("shippingAgents", False),  # no API set and no standard page: not served
-        ("vendors", False),  # not in the sync's registry
+        ("vendors", True),  # API v2.0 (VENDOR)
         ("", False),
     ],
 )

@@ -27,7 +27,7 @@ NONE = SideData(bc_has_records=False, dataverse_has_records=False)
 
 
 def test_the_catalog_gives_bcs_documented_waves_in_unit_group_mode() -> None:
-    taking_part = [m for m in ORDERED if takes_part(m) or m.name in ("SHIPPING AGENT", "VENDOR")]
+    taking_part = [m for m in ORDERED if takes_part(m) or m.name == "SHIPPING AGENT"]
     assert waves(taking_part) == [
         ["SALESPEOPLE", "CURRENCY", "PAYMENT TERMS", "SHIPMENT METHOD", "SHIPPING AGENT", "UNIT GROUP"],
         ["ITEM UOM", "RESOURCE UOM", "CUSTOMER", "VENDOR"],
@@ -82,10 +82,16 @@ def test_the_rules_come_from_the_mapping_not_its_name() -> None:
 def test_a_subset_without_an_uncoupled_dependency_is_not_satisfied() -> None:
     data = {name: BOTH for name in CATALOG}
     data["SALESPEOPLE"] = replace(BOTH, coupled=3)  # done before: fine
-    lines = plan([CATALOG["CUSTOMER"], CATALOG["CONTACT"]], data, catalog=CATALOG)
+    run = [CATALOG["CUSTOMER"], CATALOG["VENDOR"], CATALOG["CONTACT"]]
+    lines = plan(run, data, catalog=CATALOG)
     by_name = {line.mapping: line.recommendation for line in lines}
     assert by_name["CUSTOMER"] == Recommendation.DEPENDENCY_NOT_SATISFIED  # CURRENCY has data and no coupling
-    assert by_name["CONTACT"] == Recommendation.COUPLE_RECORDS  # CUSTOMER is in the run
+    assert by_name["VENDOR"] == Recommendation.DEPENDENCY_NOT_SATISFIED  # the same dependencies as CUSTOMER
+    assert by_name["CONTACT"] == Recommendation.COUPLE_RECORDS  # CUSTOMER and VENDOR are in the run
+    without_vendors = plan([CATALOG["CONTACT"]], {**data, "CUSTOMER": replace(BOTH, coupled=1)}, catalog=CATALOG)
+    assert without_vendors[0].recommendation == Recommendation.DEPENDENCY_NOT_SATISFIED  # VENDOR: data, no coupling
+    no_vendors = {**data, "CUSTOMER": replace(BOTH, coupled=1), "VENDOR": NONE}
+    assert plan([CATALOG["CONTACT"]], no_vendors, catalog=CATALOG)[0].recommendation == Recommendation.COUPLE_RECORDS
     data["CURRENCY"] = replace(BOTH, coupled=2)
     data["PAYMENT TERMS"] = data["SHIPMENT METHOD"] = replace(BC_ONLY, coupled=4)
     lines = plan([CATALOG["CUSTOMER"]], data, catalog=CATALOG)

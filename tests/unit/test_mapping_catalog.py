@@ -382,7 +382,7 @@ def test_overrides_apply_the_allowed_attributes_in_either_spelling() -> None:
 
 def test_overrides_refuse_what_the_mapping_cannot_do() -> None:
     with pytest.raises(InvalidOverride, match="no field mappings"):
-        with_overrides(CATALOG["VENDOR"], {"enabled": True})
+        with_overrides(CATALOG["SHIPPING AGENT"], {"enabled": True})
     with pytest.raises(InvalidOverride) as raised:
         with_overrides(CATALOG["CURRENCY"], {"conflictPolicy": "bcWins"})
     assert raised.value.field == "conflictPolicy"

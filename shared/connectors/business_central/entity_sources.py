@@ -119,6 +119,7 @@ def _unit_groups(kind: str, service: str, page_id: int, number: str, description
 
 _API_SOURCES = (
     _api("customer", "customers"),
+    _api("vendor", "vendors"),
     _api("contact", "contacts"),
     # read-only business relations (contact -> customer): the second hop from a person to its parent account
     _api("contactInformation", "contactsInformation", delta=False, key="contactId"),
@@ -214,8 +215,8 @@ class EntitySources:
 
     def serves(self, entity_set: str) -> bool:
         """Whether some source serves `entity_set`: an api/custom set of that name, the lines of one, or a page
-        behind it. A set the registry does not list (e.g. `vendors`, `shippingAgents`: the sync has no source for
-        them yet) is not served, so a mapping on it is refused before any request goes to BC."""
+        behind it. A set the registry does not list (e.g. `shippingAgents`: API v2.0 has none, and no
+        standard page serves it) is not served, so a mapping on it is refused before any request goes to BC."""
         return any(
             s.published and ((s.kind != "page" and s.name == entity_set) or entity_set in (s.lines, s.custom_set))
             for s in self.sources

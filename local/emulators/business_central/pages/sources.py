@@ -38,6 +38,7 @@ def _custom(entity_set: str) -> Source:
 
 SOURCES: dict[str, Source] = {
     "customer": _api("customers"),
+    "vendor": _api("vendors"),
     "contact": _api("contacts"),
     "contactInformation": _api("contactsInformation"),
     "salesperson": _api("salespeoplePurchasers"),
