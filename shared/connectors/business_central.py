@@ -228,6 +228,8 @@ class BusinessCentralClient:
         if sources:
             return
         api_source = self.sources.by_entity_set(entity_set)
+        if api_source is not None and not api_source.delta:  # its lastModifiedDateTime does not follow its data
+            since = None  # read in full, like a page: the sync compares values
         key = api_source.key[0] if api_source is not None else "id"  # contactsInformation is keyed by contactId
         names = [key, *select, *(["lastModifiedDateTime"] if since is not None else [])]
         params = {"$select": ",".join(dict.fromkeys(names))}
