@@ -42,6 +42,9 @@ from shared.telemetry import job_span
 
 @dataclass
 class MappingRun:
+    """One run of `mapping` under `job_id` (a full-sync chunk's id makes its redelivery count once); its state is
+    `RunState`, its source the argument of `run`."""
+
     context: SyncContext
     mapping: TableMapping
     job_id: str = field(default_factory=new_job_id)
