@@ -195,13 +195,6 @@ class Page:
 
 
 @dataclass
-class DeltaResult:
-    rows: list[Row] = field(default_factory=list)
-    deleted_ids: list[str] = field(default_factory=list)
-    delta_link: str | None = None
-
-
-@dataclass
 class BatchOutcome:
     """The answer to one operation of a batch: exactly one per operation, header names lower-cased; 424 when the
     operation was not executed or was rolled back."""
@@ -242,10 +235,6 @@ class DataverseClientPort(Protocol):
         extra_filter: str | None = None,
         page_size: int = 5000,
     ) -> Iterator[Page]: ...
-    def track_changes(self, entity_set: str, select: Sequence[str], delta_link: str | None = None) -> DeltaResult:
-        """First call (no link): every row and the delta link; with a link: changes since (its `$select` wins)."""
-        ...
-
     def create_row(self, entity_set: str, row_id: str, body: Mapping[str, Any]) -> None:
         """Create with a chosen id; an existing row with that id is success (idempotent retry)."""
         ...

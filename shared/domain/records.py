@@ -16,18 +16,18 @@ class Side(StrEnum):
 class Checkpoint:
     """Where incremental sync of one mapping resumes on one side.
 
-    `watermark` is a modified-on (ISO-8601 UTC); the next run reads from it inclusive (closed lower bound) and skips
-    `boundary_ids`, the records already applied at exactly that instant. `delta_link` is used where the side
-    supports change tracking. A checkpoint only moves forward, never past the run's start, and only after the
-    records up to it are durably applied (the rules live in `domain/changes.py`).
+    `watermark` is a modified-on (ISO-8601 UTC); the next run reads from an overlap before it (closed lower bound)
+    and drops `boundary_ids`, the versions (`id|ETag`) the last run read inside that overlap. A checkpoint only
+    moves forward, never past the run's start nor past a record that failed transiently, and only after the records
+    up to it are durably applied (every rule lives in `domain/watermarks.py`). `etag` is the stored row's (the save
+    is conditional on it), keyword-only so that no positional argument lands in it by mistake.
     """
 
     mapping: str
     side: Side
     watermark: str | None = None
     boundary_ids: tuple[str, ...] = ()
-    delta_link: str | None = None
-    etag: str | None = None
+    etag: str | None = field(default=None, kw_only=True)
 
 
 @dataclass

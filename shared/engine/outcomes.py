@@ -41,7 +41,7 @@ def save_synchronized(
 
     A side's version is the ETag of the row that holds these values, None when we have just written that side (its
     new ETag is unknown until read): the next run passes over a pair still at its recorded versions
-    (`run_candidates.settled`). `clear_errors=False` saves the two error-table deletes when the caller knows the
+    (`candidates.settled`). `clear_errors=False` saves the two error-table deletes when the caller knows the
     record has no error entry. With a unit of work (a run's page) the coupling and the clears are collected and
     written by its flush (only the errors that exist are cleared), and the coupling is returned as it will be saved."""
     updated = coupling.with_changes(

@@ -6,10 +6,10 @@ exists to prevent. A retry therefore restores the records and runs the mapping t
 not-skipped records are retried first, decided by the per-field hashes (conflicts stay conflicts, and one-way fields
 go their own way), written in bulk, and uncoupled ones are created when the mapping creates. Deletion policies apply.
 
-Why the run's checkpoints are pinned: the run reads its candidates from a checkpoint store that starts every read
-in the future, and whose saves go nowhere. So the retry picks up no unrelated changes, and it never moves the
-mapping's real watermark under a scheduled run. Every failed, not-skipped record of the mapping is retried along
-with the ones asked for, as a scheduled run would.
+Why the run's candidates are the failed records (`domain/candidate_sources.FailedRecords`): the run reads no
+changes, so the retry picks up no unrelated ones, and it moves no checkpoint, so it never moves the mapping's
+watermark under a scheduled run. Every failed, not-skipped record of the mapping is retried along with the ones
+asked for, as a scheduled run would.
 
 A record that fails again with the same error is skipped again at once: restoring keeps the history.
 """
@@ -17,19 +17,17 @@ A record that fails again with the same error is skipped again at once: restorin
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from shared.domain.candidate_sources import FAILED_RECORDS
 from shared.domain.errors import InvalidInputError
-from shared.domain.records import Checkpoint, RecordErrorEntry, Side, SyncJob
-from shared.domain.watermarks import format_instant
+from shared.domain.records import RecordErrorEntry, Side, SyncJob
 from shared.engine.context import SyncContext
 from shared.engine.mapping_run import run_mapping
 
 ALL: Literal["all"] = "all"
 Ids = Sequence[str] | Literal["all"]
-PINNED_AHEAD = timedelta(days=1)  # beyond the read overlap and any clock skew: the run reads no changed records
 
 
 @dataclass(frozen=True)
@@ -73,20 +71,6 @@ class RetryReport:
                 for r in self.records
             ],
         }
-
-
-class _PinnedCheckpoints:
-    """A `CheckpointStore` for a retry run: every read starts at `watermark` (in the future), and saving is a
-    no-op (see the module docstring)."""
-
-    def __init__(self, watermark: str) -> None:
-        self.watermark = watermark
-
-    def find_checkpoint(self, mapping: str, side: Side) -> Checkpoint:
-        return Checkpoint(mapping, side, self.watermark)
-
-    def save_checkpoint(self, checkpoint: Checkpoint) -> Checkpoint:
-        return checkpoint
 
 
 def list_sync_errors(context: SyncContext, mapping: str | None = None) -> list[RecordErrorEntry]:
@@ -133,8 +117,7 @@ def retry(context: SyncContext, mapping_name: str, ids: Ids) -> RetryReport:
         if entry.skipped:
             context.errors.restore(mapping.name, entry.side, entry.record_id)
     coupled_before = _coupled(context, mapping.name, chosen)
-    pinned = _PinnedCheckpoints(format_instant(context.clock() + PINNED_AHEAD))
-    job = run_mapping(replace(context, checkpoints=pinned), mapping.name)
+    job = run_mapping(context, mapping.name, FAILED_RECORDS)
     after = {(e.side, e.record_id): e for e in context.errors.list_errors(mapping.name)}
     coupled_after = _coupled(context, mapping.name, chosen)
     for entry in chosen:

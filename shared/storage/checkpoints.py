@@ -3,7 +3,8 @@
 Why conditional: two runs of the same mapping (a timer overlapping a slow run, a redelivered message) must not move
 a watermark past records only one of them applied. Each save is conditional on the ETag read at the start of the
 run, so the loser gets `ConcurrencyError` and its records are simply seen again next run (redo, never loss).
-`boundary_ids` can be thousands of ids at one instant after a bulk import, so it goes through `large_values`.
+`boundary_ids` can be thousands of versions in one overlap window after a bulk import, so it goes through
+`large_values`.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ class TableCheckpointStore:
             "PartitionKey": escape_key(checkpoint.mapping),
             "RowKey": checkpoint.side.value,
             "Watermark": checkpoint.watermark,
-            "DeltaLink": checkpoint.delta_link,
             **encode_json("BoundaryIds", list(checkpoint.boundary_ids)),
         }
         what = f"checkpoint {checkpoint.mapping}/{checkpoint.side.value}"
@@ -53,6 +53,5 @@ def _checkpoint(mapping: str, side: Side, row: TableEntity) -> Checkpoint:
         side=side,
         watermark=row.get("Watermark"),
         boundary_ids=tuple(decode_json("BoundaryIds", row, default=[])),
-        delta_link=row.get("DeltaLink"),
         etag=etag_of(row),
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -104,6 +104,16 @@ def test_changed_since_follows_server_pages(bc: BusinessCentralClientPort) -> No
     assert len({row["id"] for page in pages for row in page.rows}) == 7
     with pytest.raises(ValueError, match="select"):
         list(bc.list_changed_since("customers", None, []))
+
+
+def test_a_set_whose_modified_on_does_not_follow_its_data_is_read_in_full(bc: BusinessCentralClientPort) -> None:
+    """`EntitySource.delta` False (computed sets like contactsInformation): a read of changes since any moment
+    reads every row, as a page is read, so no change can hide behind a modified-on that did not move."""
+    select = ["contactNumber", "relatedId"]
+    every = rows(bc.list_changed_since("contactsInformation", None, select))
+    assert every
+    later = rows(bc.list_changed_since("contactsInformation", datetime(2999, 1, 1, tzinfo=UTC), select))
+    assert later == every
 
 
 # -- writes ------------------------------------------------------------------------------------------------------

@@ -2,21 +2,23 @@
 service test runs on too (there is no in-memory Dataverse client: issue 21 measured that nothing fast needed one).
 
 Each test states an observable rule the sync relies on: reads that say None for a missing row, closed-bound change
-reads in `modifiedon` order, delta links that report deletions, creates that a retry can never duplicate, updates
-that lose a race loudly, bulk writes that store the good records when one is bad, batches with Dataverse's
-atomic / stop / continue rules, the Sales close messages, and posts on a record's wall.
+reads in `modifiedon` order, creates that a retry can never duplicate, updates that lose a race loudly, bulk writes
+that store the good records when one is bad, batches with Dataverse's atomic / stop / continue rules, the Sales close
+messages, and posts on a record's wall. (The client's change tracking, which the sync never used, is gone; its tests
+moved to the emulator's, tests/integration/test_dataverse_queries.py, and its boundary helpers' claims to the cursor's,
+tests/unit/test_watermarks.py.)
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
-from shared.connectors.dataverse.client import DataverseClient, advance_boundary, bind, dedupe_boundary
+from shared.connectors.dataverse.client import DataverseClient, bind
 from shared.connectors.dataverse.errors import BulkWriteError
 from shared.connectors.errors import ApiError
 from shared.domain.errors import ConcurrencyError, ErrorKind, FatalError, NotFoundError, RecordError
@@ -117,29 +119,6 @@ def test_list_changed_since_refuses_select_all_and_naive_watermarks(dv: Client) 
         list(dv.list_changed_since("accounts", datetime(2026, 1, 1), ["name"]))  # a naive datetime is the point
     assert naive.value.code == "NaiveDateTime"
     assert rows_of(dv.list_changed_since("accounts", None, ["name"])) == []
-
-
-def test_track_changes_reports_changes_and_deletions(dv: Client) -> None:
-    keep, change, drop = account(dv, "Keep"), account(dv, "Change"), account(dv, "Drop")
-    first = dv.track_changes("accounts", ["name"])
-    assert names(first.rows) == {"Keep", "Change", "Drop"} and first.deleted_ids == [] and first.delta_link
-    assert all("modifiedon" in row for row in first.rows)
-    dv.update_row("accounts", change, {"name": "Changed"})
-    dv.delete_row("accounts", drop)
-    added = account(dv, "Added")
-    second = dv.track_changes("accounts", ["name"], first.delta_link)
-    assert names(second.rows) == {"Changed", "Added"}
-    assert {row["accountid"] for row in second.rows} == {change, added}
-    assert second.deleted_ids == [drop] and keep not in second.deleted_ids
-    assert second.delta_link and second.delta_link != first.delta_link
-    third = dv.track_changes("accounts", ["name"], second.delta_link)
-    assert third.rows == [] and third.deleted_ids == []
-
-
-def test_track_changes_needs_change_tracking_on_the_table(dv: Client) -> None:
-    with pytest.raises(ApiError) as refused:
-        dv.track_changes("posts", ["text"])
-    assert refused.value.status == 400 and refused.value.kind is ErrorKind.RECORD
 
 
 # -- single-row writes -------------------------------------------------------------------------------------------
@@ -322,23 +301,6 @@ def test_create_post_on_the_order_wall(dv: Client) -> None:
     assert dv.create_post("salesorders", "salesorder", order_id, "Shipped", post_id=chosen) == chosen
     with pytest.raises(NotFoundError):
         dv.create_post("salesorders", "salesorder", new_id(), "Nowhere")
-
-
-# -- watermark helpers (pure) ------------------------------------------------------------------------------------
-def test_boundary_dedupe_and_advance() -> None:
-    at, later = "2026-11-25T10:00:00Z", "2026-11-25T10:00:01Z"
-    rows = [
-        {"accountid": "a", "modifiedon": at},
-        {"accountid": "b", "modifiedon": at},
-        {"accountid": "c", "modifiedon": later},
-    ]
-    assert [r["accountid"] for r in dedupe_boundary(rows, at, {"A"}, primary_id="accountid")] == ["b", "c"]
-    assert dedupe_boundary(rows, None, {"a"}, primary_id="accountid") == rows
-    mark, ids = advance_boundary(rows[:2], at, {"z"}, primary_id="accountid")
-    assert mark == datetime(2026, 11, 25, 10, tzinfo=UTC) and ids == {"z", "a", "b"}
-    mark, ids = advance_boundary(rows, at, {"z"}, primary_id="accountid")
-    assert mark == datetime(2026, 11, 25, 10, 0, 1, tzinfo=UTC) and ids == {"c"}
-    assert advance_boundary([], later, {"c"}, primary_id="accountid")[0] == mark
 
 
 def test_has_records_reads_one_row(dv: Client) -> None:

@@ -278,3 +278,34 @@ def test_ne_does_not_match_null_like_sql(sample: EmulatorHandle) -> None:
     assert names(sample.session.get(api(sample, "accounts"), params=params)) == ["Fabrikam"]  # Northwind: null city
     params["$filter"] = "address1_city ne 'Seattle' or address1_city eq null"
     assert names(sample.session.get(api(sample, "accounts"), params=params)) == ["Fabrikam", "Northwind"]
+
+
+# Moved from the Dataverse client's contract tests when the client's `track_changes` went (the sync reads changes
+# by `modifiedon`, in the mappings' filters, which change tracking refuses): the emulator still answers as Dataverse.
+def test_each_delta_link_reports_what_changed_and_was_deleted_since_it_was_made(dataverse: EmulatorHandle) -> None:
+    keep, change, drop = (
+        create(dataverse, "accounts", {"name": name})["accountid"] for name in ("Keep", "Change", "Drop")
+    )
+    tracked = {"Prefer": "odata.track-changes"}
+    first = dataverse.session.get(api(dataverse, "accounts"), params={"$select": "name,modifiedon"}, headers=tracked)
+    assert {row["name"] for row in first.json()["value"]} == {"Keep", "Change", "Drop"}
+    assert all("modifiedon" in row for row in first.json()["value"])
+    first_link = first.json()["@odata.deltaLink"]
+    dataverse.session.patch(api(dataverse, f"accounts({change})"), json={"name": "Changed"}).raise_for_status()
+    dataverse.session.delete(api(dataverse, f"accounts({drop})")).raise_for_status()
+    added = create(dataverse, "accounts", {"name": "Added"})["accountid"]
+    second = dataverse.session.get(first_link).json()
+    changed = [row for row in second["value"] if not str(row.get("@odata.context", "")).endswith("$deletedEntity")]
+    deleted = [row["id"] for row in second["value"] if row not in changed]
+    assert {row["name"] for row in changed} == {"Changed", "Added"}
+    assert {row["accountid"] for row in changed} == {change, added}
+    assert deleted == [drop] and keep not in deleted
+    assert second["@odata.deltaLink"] and second["@odata.deltaLink"] != first_link
+    assert dataverse.session.get(second["@odata.deltaLink"]).json()["value"] == []
+
+
+def test_change_tracking_is_refused_on_posts(dataverse: EmulatorHandle) -> None:
+    refused = dataverse.session.get(
+        api(dataverse, "posts"), params={"$select": "text"}, headers={"Prefer": "odata.track-changes"}
+    )
+    assert refused.status_code == 400

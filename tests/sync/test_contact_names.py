@@ -12,7 +12,8 @@ from local.emulators.business_central.seed import seeded_id as bc_seeded
 from shared.connectors.business_central.entity_sources import default_sources
 from shared.domain.mapping import FieldMapping, TableMapping
 from shared.domain.records import Side
-from shared.engine.mapping_run import CHANGED_IN_BOTH, run_mapping
+from shared.engine.mapping_run import run_mapping
+from shared.engine.pair_decisions import CHANGED_IN_BOTH
 from shared.mappings.common import TO
 from shared.mappings.contacts import CONTACT
 from shared.services.matching import match_and_couple

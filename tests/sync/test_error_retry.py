@@ -70,6 +70,25 @@ def test_a_skipped_record_is_left_alone_until_retried_and_then_synchronized(skip
     assert run_mapping(stack.context, "CUSTOMER").counters.inserted == 0  # in step: nothing left to do
 
 
+def test_a_retry_picks_up_no_unrelated_change_and_leaves_it_to_the_next_run(skipped_alpine: SyncStack) -> None:
+    """A retry's candidates are the failed records alone (`FailedRecords`): a change made meanwhile elsewhere in the
+    mapping is neither synchronized by it nor passed by a checkpoint; the next scheduled run takes it."""
+    stack = skipped_alpine
+    couple_currency(stack, "EUR")  # the cause is fixed
+    cannon = stack.context.couplings.find_by_bc_id("CUSTOMER", bc_seeded("customer", "The Cannon Group PLC"))
+    assert cannon is not None
+    patch_bc_customer(stack, "C00010", {"city": "Changed Meanwhile"})
+    checkpoints = [stack.context.checkpoints.find_checkpoint("CUSTOMER", side) for side in Side]
+    report = retry(stack.context, "CUSTOMER", [ALPINE])
+    assert [(r.record_id, r.outcome) for r in report.records] == [(ALPINE, "created")]
+    assert report.job is not None and (report.job.counters.inserted, report.job.counters.modified) == (1, 0)
+    assert dv_get(stack, f"accounts({cannon.dataverse_id})")["address1_city"] != "Changed Meanwhile"
+    assert [stack.context.checkpoints.find_checkpoint("CUSTOMER", side) for side in Side] == checkpoints
+    after = run_mapping(stack.context, "CUSTOMER")
+    assert (after.counters.modified, after.counters.inserted) == (1, 0)
+    assert dv_get(stack, f"accounts({cannon.dataverse_id})")["address1_city"] == "Changed Meanwhile"
+
+
 def test_restore_clears_the_flag_keeping_the_history_and_the_next_run_retries(skipped_alpine: SyncStack) -> None:
     stack = skipped_alpine
     assert [(e.record_id, e.skipped) for e in list_sync_errors(stack.context, "CUSTOMER")] == [(ALPINE, True)]

@@ -40,6 +40,7 @@ class ApiSurface(Surface):
         super().__init__(transport, entity_set)
         self.batch_route = self.route = source.route if source is not None else API_ROUTE
         self.key = source.key[0] if source is not None else "id"
+        self.delta = source.delta if source is not None else True  # False: lastModifiedDateTime does not follow
 
     def _path(self) -> str:
         return self.transport.set_path(self.route, self.entity_set)
@@ -73,6 +74,7 @@ class ApiSurface(Surface):
         self, since: datetime | None, select: Sequence[str], expand: str | None, extra_filter: str | None
     ) -> Iterator[Page]:
         page_size = self.transport.page_size_for()
+        since = since if self.delta else None  # its data: read in full, like a page (the sync compares values)
         request = build.list_changed_since(self._path(), self.key, since, select, expand, extra_filter, page_size)
         yield from self.transport.pages(request)
 

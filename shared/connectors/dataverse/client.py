@@ -26,22 +26,16 @@ import requests
 
 from shared.connectors.dataverse import requests as build
 from shared.connectors.dataverse.batch import MAX_BATCH, encode_batch, outcomes_for, parse_batch_response
-from shared.connectors.dataverse.changes import (
-    advance_boundary,
-    dedupe_boundary,
-    merge_delta,
-    split_delta,
-    strip_control,
-)
+from shared.connectors.dataverse.changes import strip_control
 from shared.connectors.dataverse.errors import api_error, specialize
 from shared.connectors.dataverse.operations import DataverseOperations
 from shared.connectors.dataverse.requests import API_PATH, BASE_HEADERS, DataverseRequest, bind
 from shared.connectors.errors import ApiError
 from shared.connectors.http import HttpClient, RetryPolicy, TokenProvider, error_from_response
 from shared.domain.errors import ErrorKind, FatalError
-from shared.ports import BatchOutcome, DeltaResult, Page, Row
+from shared.ports import BatchOutcome, Page
 
-__all__ = ["DataverseClient", "advance_boundary", "bind", "dedupe_boundary"]
+__all__ = ["DataverseClient", "bind"]
 
 
 class DataverseClient(DataverseOperations):
@@ -159,28 +153,10 @@ class DataverseClient(DataverseOperations):
         page_size: int = 5000,
     ) -> Iterator[Page]:
         """Pages ordered by `modifiedon` (then id): a caller may checkpoint after each page. The lower bound is
-        closed; drop what you already have with `dedupe_boundary`."""
+        closed; the sync drops what it read already (`shared/domain/watermarks.py`)."""
         request = build.list_changed_since(entity_set, since, select, extra_filter, page_size)
         for body in self._pages(request):
             yield Page([strip_control(row) for row in body.get("value", [])], body.get("@odata.nextLink"))
-
-    def track_changes(self, entity_set: str, select: Sequence[str], delta_link: str | None = None) -> DeltaResult:
-        """All pages of one delta. Without a link: every row and a first deltaLink. With one: the rows changed and
-        the ids deleted since (the link carries its own `$select`). A rejected (e.g. expired, > 7 days) link
-        raises a RECORD `ApiError`: start again without a link."""
-        request = build.track_changes(entity_set, select) if delta_link is None else build.follow_delta(delta_link)
-        rows: list[Row] = []
-        deleted: list[str] = []
-        final: str | None = None
-        for body in self._pages(request):
-            page_rows, page_deleted = split_delta(body.get("value", []))
-            rows += page_rows
-            deleted += page_deleted
-            final = body.get("@odata.deltaLink") or final
-        if final is None:
-            raise FatalError("ChangeTrackingOff", f"'{entity_set}' gave no deltaLink: enable change tracking on it.")
-        rows, deleted = merge_delta(rows, deleted, build.primary_id_of(entity_set))
-        return DeltaResult(rows, deleted, final)
 
     # -- $batch ------------------------------------------------------------------------------------------------
     def _send_chunk(

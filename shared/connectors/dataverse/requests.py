@@ -53,7 +53,7 @@ ENTITY_SETS: Mapping[str, str] = {
 @dataclass(frozen=True)
 class DataverseRequest:
     """One Web API call as a value. `path` is relative to the API root (query string included) or an absolute
-    link the service gave us (nextLink, deltaLink); `body` is JSON, `content` a raw payload (the `$batch` body)."""
+    link the service gave us (a nextLink); `body` is JSON, `content` a raw payload (the `$batch` body)."""
 
     method: str
     path: str
@@ -107,7 +107,7 @@ def prefer(*values: str) -> dict[str, str]:
 
 def changed_select(entity_set: str, select: Sequence[str]) -> list[str]:
     """`$select` is mandatory (never every column); `modifiedon` and the primary id are always read, because the
-    caller's watermark and boundary de-duplication need them."""
+    caller's watermark rules need them (`shared/domain/watermarks.py`)."""
     if not select:
         raise FatalError("SelectRequired", f"A read of '{entity_set}' must name its columns.")
     names = list(dict.fromkeys(select))
@@ -152,7 +152,7 @@ def list_changed_since(
     entity_set: str, since: datetime | None, select: Sequence[str], extra_filter: str | None, page_size: int
 ) -> DataverseRequest:
     """Closed lower bound (`ge`): rows modified in the watermark's own second are read again and the caller drops
-    the ones it already has (`dedupe_boundary`); `gt` would lose rows written later in that same second."""
+    the ones it already has (`shared/domain/watermarks.py`); `gt` would lose rows written later in that second."""
     clauses = [f"modifiedon ge {odata_datetime(since)}"] if since is not None else []
     if extra_filter:
         clauses.append(f"({extra_filter})")
@@ -165,21 +165,9 @@ def list_changed_since(
     return DataverseRequest("GET", with_query(entity_set, params), headers)
 
 
-def track_changes(entity_set: str, select: Sequence[str]) -> DataverseRequest:
-    """Change tracking refuses `$filter`/`$orderby`/`$top` (facts B8): only `$select` goes with it."""
-    params = {"$select": ",".join(changed_select(entity_set, select))}
-    headers = {**READ_HEADERS, **prefer("odata.track-changes", page_preference(MAX_PAGE_SIZE))}
-    return DataverseRequest("GET", with_query(entity_set, params), headers)
-
-
 def follow_link(link: str, previous: DataverseRequest) -> DataverseRequest:
-    """A nextLink or deltaLink is used exactly as given, with the same preferences (facts B9)."""
+    """A nextLink is used exactly as given, with the same preferences (facts B9)."""
     return DataverseRequest("GET", link, previous.headers)
-
-
-def follow_delta(delta_link: str) -> DataverseRequest:
-    headers = {**READ_HEADERS, **prefer("odata.track-changes", page_preference(MAX_PAGE_SIZE))}
-    return DataverseRequest("GET", delta_link, headers)
 
 
 # -- single-row writes -------------------------------------------------------------------------------------------

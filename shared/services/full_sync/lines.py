@@ -10,8 +10,8 @@ from dataclasses import replace
 
 from shared.domain.errors import ConcurrencyError, InvalidInputError
 from shared.domain.full_sync import Recommendation
-from shared.domain.records import Checkpoint, LineStatus, ReviewLine, Side
-from shared.domain.watermarks import parse_instant
+from shared.domain.records import LineStatus, ReviewLine, Side
+from shared.domain.watermarks import after_full_sync
 from shared.engine.context import SyncContext
 
 OVERRIDABLE = frozenset({r.value for r in Recommendation} - {Recommendation.DEPENDENCY_NOT_SATISFIED.value})
@@ -25,13 +25,11 @@ def hand_over(context: SyncContext, line: ReviewLine) -> None:
         return
     for side in (Side.BC, Side.DATAVERSE):
         found = context.checkpoints.find_checkpoint(line.mapping, side)
-        if found is not None and found.watermark and parse_instant(found.watermark) >= parse_instant(line.started_on):
+        moved = after_full_sync(found, line.mapping, side, line.started_on)  # the rule: `domain/watermarks.py`
+        if moved is None:
             continue
-        base = found or Checkpoint(line.mapping, side)
         with contextlib.suppress(ConcurrencyError):  # an incremental run moved it meanwhile: its place wins
-            context.checkpoints.save_checkpoint(
-                Checkpoint(line.mapping, side, line.started_on, (), base.delta_link, base.etag)
-            )
+            context.checkpoints.save_checkpoint(moved)
 
 
 def overridden(lines: list[ReviewLine], overrides: Mapping[str, str]) -> list[ReviewLine]:
