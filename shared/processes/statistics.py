@@ -18,11 +18,11 @@ prepayments, return receipts not invoiced and invoice lines made from shipments,
 nav_invoicedprepaymentamountlcy and the three service figures are written as null, never guessed; so is an
 open-document figure a foreign-currency document adds to (API v2.0 has no currency factor). BC's trick of first
 writing 1 into every money field of a new row (so Sales shows values, not '--') is skipped: the real values go in the
-same write. Deleting the row when a customer is uncoupled is left for later (the coupling service would call it); an
-orphan row is harmless, only its account reaches it.
+same write. Delete Coupling of a customer (one, or all of CUSTOMER's) deletes its row (the `dropAccountStatistics`
+behaviour CUSTOMER declares).
 
-Update Account Statistics for one customer (`update_customer_statistics`) then sets the payment status of the
-customer's coupled posted invoices, as BC's action does (`update_invoice_status`).
+Update Account Statistics for one customer (`processes/customer_statistics_action.py`) refreshes this row, then sets
+the payment status of the customer's coupled posted invoices, as BC's action does.
 
 How it stays cheap and idempotent, per BC page (never more than one page in memory):
 - BC: one read per server page of `customers` with `$expand=customerFinancialDetails` (figures and name in one
@@ -45,7 +45,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.domain.errors import BulkWriteError, ConflictError, ErrorKind, NotFoundError, SyncError
+from shared.domain.errors import BulkWriteError, ErrorKind, SyncError
 from shared.domain.statistics import (
     CURRENCY,
     CUSTOMER_FIELDS,
@@ -62,8 +62,6 @@ from shared.domain.statistics import (
 )
 from shared.engine.context import SyncContext
 from shared.ports import Row
-from shared.processes.invoices import BC_INVOICES, POSTED, STATUS_SELECT, apply_payment_status
-from shared.processes.invoices import MAPPING as INVOICE_MAPPING
 from shared.processes.statistics_figures import FigureSums, open_document_figures
 
 log = logging.getLogger("bc_sales_sync.statistics")
@@ -278,81 +276,3 @@ def _write(
 def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
-
-
-@dataclass
-class InvoiceStatusResult:
-    """The payment-status half of one customer's update: its coupled posted invoices read and changed."""
-
-    read: int = 0  # posted invoices billed to the customer
-    coupled: int = 0  # of those, coupled to a Sales invoice
-    status_changed: int = 0
-    failed: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "read": self.read,
-            "coupled": self.coupled,
-            "statusChanged": self.status_changed,
-            "failed": self.failed,
-            "errors": self.errors,
-        }
-
-
-def update_invoice_status(context: SyncContext, bc_id: str) -> InvoiceStatusResult:
-    """BC's UpdateStatusOfPaidInvoices(Customer No.): every coupled posted invoice billed to the customer (its
-    customer ledger entry's customer is the Bill-to Customer) gets the payment status of its remaining amount, with
-    the invoice timer's own rule and write (`invoices.apply_payment_status`: Billed, Paid/Partial, Paid/Complete,
-    Canceled; only a changed status is written). One read per page of the customer's posted invoices. An invoice
-    Dataverse refuses is counted and named, and the others go on (BC's job logs and goes on too)."""
-    result = InvoiceStatusResult()
-    extra = f"{POSTED} and billToCustomerId eq {bc_id.lower()}"
-    for page in context.bc.list_changed_since(BC_INVOICES, None, STATUS_SELECT, extra_filter=extra):
-        couplings = context.couplings.find_many_by_bc_ids(INVOICE_MAPPING, [str(r["id"]) for r in page.rows])
-        for invoice in page.rows:
-            result.read += 1
-            coupling = couplings.get(str(invoice["id"]))
-            if coupling is None:
-                continue
-            result.coupled += 1
-            try:
-                result.status_changed += apply_payment_status(context, coupling, invoice)
-            except SyncError as error:
-                if error.is_transient:
-                    raise
-                result.failed += 1
-                result.errors.append(f"{invoice.get('number')}: {error.message}")
-                log.warning("customer statistics: invoice %s: %s", invoice.get("number"), error.message)
-    return result
-
-
-def update_customer_statistics(context: SyncContext, bc_id: str) -> dict[str, Any]:
-    """One customer's statistics now (`POST /api/customers/{bcId}/update-statistics`, BC's "Update Account
-    Statistics": CreateOrUpdateCRMAccountStatistics, then UpdateStatusOfPaidInvoices for the customer): the row,
-    then the payment status of the customer's coupled invoices (`invoices` in the answer). 404 when BC has no such
-    customer, 409 when it is not coupled, its coupling is skipped or its account is gone; a row Dataverse refuses
-    surfaces as that record error (and no invoice is touched)."""
-    coupling = context.couplings.find_by_bc_id(MAPPING, bc_id)
-    if coupling is None or coupling.skipped:
-        if context.bc.get_entity(context.mapping(MAPPING).bc_entity_set, bc_id, select=["id"]) is None:
-            raise NotFoundError(
-                "customerNotFound", f"Business Central has no customer with id '{bc_id}'.", field="bcId"
-            )
-        if coupling is None:
-            raise ConflictError("customerNotCoupled", f"Customer {bc_id} is not coupled to an account.", field="bcId")
-        raise ConflictError(
-            "couplingSkipped", f"Customer {bc_id}'s coupling is skipped: restore it first.", field="bcId"
-        )
-    outcome = refresh_statistics(context, [bc_id]).customers.get(bc_id.lower())
-    if outcome is None:  # coupled, yet BC did not return it: deleted since
-        raise NotFoundError("customerNotFound", f"Business Central has no customer with id '{bc_id}'.", field="bcId")
-    if outcome.outcome == "missing":
-        raise ConflictError(
-            "accountNotFound",
-            f"The account {outcome.account_id} coupled to customer {bc_id} no longer exists in Dataverse.",
-            field="bcId",
-        )
-    if outcome.error is not None:
-        raise outcome.error
-    return {**outcome.as_dict(), "invoices": update_invoice_status(context, bc_id).as_dict()}

@@ -259,13 +259,16 @@ def _identity(mapping: str, coupling: Coupling) -> bool:
 
 
 def uncouple_all(context: SyncContext, mapping_name: str) -> int:
-    """Remove every coupling of the mapping and their record errors. Returns how many couplings were removed.
-    Errors of uncoupled records stay: they are about creating records, not about a coupling."""
+    """Remove every coupling of the mapping and their record errors, and run the mapping's after-uncouple behaviours
+    for each, as Delete Coupling does (BC's background uncouple runs the same per-record code). Returns how many
+    couplings were removed. Errors of uncoupled records stay: they are about creating records, not about a
+    coupling."""
     mapping = context.mapping(mapping_name)
     couplings = list(context.couplings.list_couplings(mapping.name))
     coupled = {(Side.BC, c.bc_id) for c in couplings} | {(Side.DATAVERSE, c.dataverse_id) for c in couplings}
     for coupling in couplings:
         context.couplings.delete_coupling(mapping.name, coupling.bc_id, remember=_identity(mapping.name, coupling))
+        after_uncoupled(context, mapping, coupling)
     for entry in context.errors.list_errors(mapping.name):
         if (entry.side, entry.record_id) in coupled:
             context.errors.clear_error(mapping.name, entry.side, entry.record_id)

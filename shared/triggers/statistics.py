@@ -91,6 +91,6 @@ documented(
 @blueprint.route(route="customers/{bcId}/update-statistics", methods=["POST"])
 @handled
 def update_customer_statistics(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.processes.statistics import update_customer_statistics as update
+    from shared.processes.customer_statistics_action import update_customer_statistics as update
 
     return json_response(200, update(_context(), guid(req.route_params.get("bcId"), "bcId")))

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from shared.domain.statistics import NOT_IN_API
+from shared.processes.customer_statistics_action import update_customer_statistics
 from shared.processes.invoices import create_in_dataverse
-from shared.processes.statistics import update_customer_statistics
 from shared.processes.statistics_figures import line_amounts
 from tests.sync.conftest import SyncStack
 from tests.sync.sales_documents import CANNON, couple_sales_basics
