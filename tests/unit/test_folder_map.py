@@ -32,7 +32,9 @@ def test_the_map_has_every_folder_of_the_mapped_parts() -> None:
         top = folder_map.ROOT / spec.path
         for folder in folder_map.folders(top, spec.nested):
             assert f"- `{folder.relative_to(folder_map.ROOT).as_posix()}/`:" in text
-    for name in ("shared/engine/", "shared/services/", "shared/processes/", "shared/storage/", "local/host/", "local/emulators/identity/", "tests/unit/"):
+    named = ("shared/engine/", "shared/services/", "shared/processes/", "shared/storage/", "local/host/",
+             "local/emulators/identity/", "tests/unit/")  # fmt: skip
+    for name in named:
         assert f"`{name}`" in text
     assert "- `infra/`:" in text
 
