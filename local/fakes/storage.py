@@ -381,6 +381,11 @@ class InMemorySyncErrorStore:
         with self._lock:
             return self._errors.get((escape_key(mapping), side_row_key(side, record_id)))
 
+    def find_errors(self, mapping: str, keys: Sequence[tuple[Side, str]]) -> list[RecordErrorEntry]:
+        with self._lock:
+            wanted = sorted({(escape_key(mapping), side_row_key(side, record_id)) for side, record_id in keys})
+            return [self._errors[key] for key in wanted if key in self._errors]
+
     def list_errors(self, mapping: str | None = None) -> list[RecordErrorEntry]:
         with self._lock:
             keys = sorted(key for key in self._errors if mapping is None or key[0] == escape_key(mapping))

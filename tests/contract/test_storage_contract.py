@@ -497,6 +497,18 @@ def test_errors_are_listed_in_key_order_and_cleared_idempotently(stores: Stores)
     assert stores.errors.find_error(M, Side.BC, "r9") is None and len(stores.errors.list_errors(M)) == 2
 
 
+def test_the_errors_of_a_few_records_are_found_at_once_and_only_theirs(stores: Stores) -> None:
+    for side, record_id in ((Side.DATAVERSE, "r2"), (Side.BC, "r1"), (Side.BC, "r2")):
+        stores.errors.record_error(M, side, record_id, "e", "m")
+    stores.errors.record_error("ITEM", Side.BC, "r3", "e", "m")
+    assert stores.errors.find_errors(M, []) == []
+    found = stores.errors.find_errors(M, [(Side.BC, "r2"), (Side.DATAVERSE, "r1"), (Side.BC, "r3")])
+    assert found == [stores.errors.find_error(M, Side.BC, "r2")]  # no row for dv:r1 here, r3 is ITEM's
+    many = [(Side.BC, f"x{n}") for n in range(30)] + [(Side.DATAVERSE, "r2"), (Side.BC, "r1")]
+    found_many = {(e.side, e.record_id) for e in stores.errors.find_errors(M, many)}
+    assert found_many == {(Side.DATAVERSE, "r2"), (Side.BC, "r1")}
+
+
 def test_errors_are_saved_and_cleared_in_bulk_and_a_lost_race_writes_nothing(stores: Stores) -> None:
     first = stores.errors.record_error(M, Side.BC, "r1", "badValue", "x")
     now = "2025-03-01T08:00:00.000000Z"
