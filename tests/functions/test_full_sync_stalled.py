@@ -23,6 +23,7 @@ from shared.domain.jobs import JobMessage
 from shared.domain.records import LineStatus, ReviewLine, Side, SyncJob
 from shared.engine import mapping_run as incremental
 from shared.engine.context import SyncContext
+from shared.services import scheduled_runs
 from shared.services.full_sync import coordinator as full_sync_module
 from shared.services.full_sync import splitting
 from shared.services.full_sync.coordinator import FullSync
@@ -309,6 +310,7 @@ def test_a_line_done_whose_finishing_message_was_lost_is_handed_over_by_the_time
         return SyncJob(name, f"job-{name}", "2025-01-01T00:00:00.000Z", status="finished")
 
     monkeypatch.setattr(incremental, "run_mapping", incremental_run)
+    monkeypatch.setattr(scheduled_runs, "run_mapping", incremental_run)  # imported by name: once another test ran it
     run_id = start(api)
     deliver(queue, until=lambda: died["done"])
     kill_host(queue)

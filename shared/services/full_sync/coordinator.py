@@ -3,18 +3,21 @@
 How a run goes, and why it is safe to repeat any step:
 1. `plan` reads both apps (one `$top=1` per side and mapping), stores one review line per mapping with BC's
    recommendation (the caller may override), in dependency order.
-2. `start` starts every line whose dependencies are satisfied: a line becomes `running` and its *split* message
-   (chunk 0) is sent; a line recommended `noRecords` finishes at once; a line whose dependency failed fails with the
-   reason. Message ids are `run/mapping/chunk`, so a repeated start sends nothing new (duplicate detection).
-3. The split lists the ids of the line's records in a stable order and, per 50 chunks of `chunk_records` ids, first
-   stores the chunks (`RunStore.save_chunks`), then sends their messages, then renews the line's lease; at the end
-   it marks the line planned with its total. A split interrupted anywhere goes on where it stopped: it re-sends the
-   stored chunks not yet counted and lists only the ids no stored chunk holds.
+2. `start` (`advancing.py`) starts every line whose dependencies are satisfied: a line becomes `running` and its
+   *split* message (chunk 0) is sent; a line recommended `noRecords` finishes at once; a line whose dependency
+   failed fails with the reason. One read of the run and one transaction for all of them. Message ids are
+   `run/mapping/chunk`, so a repeated start sends nothing new (duplicate detection).
+3. The split (`splitting.py`) lists the ids of the line's records in a stable order and, per 50 chunks of
+   `chunk_records` ids, first stores the chunks (`RunStore.save_chunks`), then sends their messages, then renews the
+   line's lease; at the end it marks the line planned with its total. A split interrupted anywhere goes on where it
+   stopped: it re-sends the stored chunks not yet counted and lists only the ids no stored chunk holds.
 4. Each chunk is synchronized like a run (`MappingRun.run_records`) or coupled by matching (`match_and_couple`),
-   then its counters are added to the line with an ETag-conditional write; the chunk's bit in `done_chunks` makes
-   any other copy of the chunk count nothing. Whoever brings `chunks_done` to the planned total (the last chunk, or
-   the split when the chunks were faster) finishes the line; `start` then hands its checkpoints over and starts the
-   lines that waited for it, and only then clears the line's `hand_over_pending`.
+   then its counters are added to the line with an ETag-conditional write (`counting.py`); the chunk's bit in
+   `done_chunks` makes any other copy of the chunk count nothing. A chunk's message carries what its work needs
+   (attempt, phase, mode, the run's dry-run flag), so the run is read once per chunk, by that count. Whoever brings
+   `chunks_done` to the planned total (the last chunk, or the split when the chunks were faster) finishes the line;
+   `start` then hands its checkpoints over and, in one transaction, starts the lines that waited for it and clears
+   the line's `hand_over_pending`.
 5. A chunk that fails for a non-record reason raises (Service Bus redelivers it); on its last delivery the line is
    marked failed with the reason before the message goes to the dead-letter queue, and the run goes on. A chunk
    still throttled after the HTTP client's retries is rescheduled after the service's `Retry-After` instead.
