@@ -10,6 +10,7 @@ Now kept the values it had."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 from collections import Counter
@@ -24,6 +25,7 @@ from shared.bootstrap import Services, set_services
 from shared.domain.jobs import JobKind, JobMessage
 from shared.domain.mapping import TableMapping
 from shared.engine.context import SyncContext
+from shared.engine.run_cache import RUN_CACHE
 from shared.triggers.timers import SYNC_SCHEDULE, run_scheduled_mappings
 from tests.functions.conftest import FUNCTIONS, Api
 from tests.functions.test_queue_handler import service_bus_message
@@ -136,3 +138,26 @@ def test_a_setup_change_on_one_instance_reaches_the_timer_queue_and_synchronize_
     seen.clear()
     run_scheduled_mappings(SYNC_SCHEDULE)
     assert set((s.company, s.serves_page_5055) for s in seen) == {(COMPANY_NAME, False)}
+
+
+def test_the_chunks_of_one_full_synchronization_share_one_reading_of_the_settings(
+    api: Api, counting: CountingStore, seen: list[Seen]
+) -> None:
+    """A full synchronization's chunks read the setup and the overrides once per run and process (the run cache),
+    as they read the run's other shared facts: a run's chunks see one configuration, at most `LIFETIME` old."""
+    RUN_CACHE.clear()
+    status, answer = api.call("patch_setup", "PATCH", {"writeInProductNumber": "1900-S"})
+    assert status == 200, answer
+    counting.reads.clear()
+
+    def chunk(run_id: str, number: int) -> None:
+        payload = {"runId": run_id, "mapping": "CURRENCY", "chunk": number, "dryRun": True, "side": "bc", "ids": []}
+        with contextlib.suppress(Exception):  # the run is not stored: the count fails, after the chunk's work
+            SYNC_JOB(service_bus_message(JobMessage(JobKind.FULL_SYNC_CHUNK, f"{run_id}/CURRENCY/{number}", payload)))
+
+    for number in (1, 2, 3):
+        chunk("fs-one", number)
+    assert dict(counting.reads) == {"both, one query": 1}
+    assert [s.write_in for s in seen] == ["1900-S"] * 3  # each chunk ran with the run's configuration
+    chunk("fs-two", 1)
+    assert dict(counting.reads) == {"both, one query": 2}  # another run reads its own
