@@ -6,15 +6,17 @@ built services with `set_services()`.
 
 Two lifetimes. `get_services()` is the process's: adapters built from the app settings once (connections, token
 caches, table clients), never changed afterwards. `for_run()` (`run_services()`) is one invocation's (a timer tick,
-a queue message, an HTTP request): it reads the stored setup and the mapping overrides once (two small `Settings`
-reads) and gives a `SyncContext` with that setup, a catalog snapshot, and a BC client for the setup's company and
-page services. So an admin's change through `PATCH /api/setup` or a mapping override reaches every path and every
-instance at its next invocation, without a restart, and no client is rewritten while another invocation uses it.
-No cache beyond the invocation: two reads per tick, message or request cost less than the lookups they replace.
+a queue message, an HTTP request): it reads the stored setup and the mapping overrides once (one small `Settings`
+query for both) and gives a `SyncContext` with that setup, a catalog snapshot, and a BC client for the setup's
+company and page services. So an admin's change through `PATCH /api/setup` or a mapping override reaches every path
+and every instance at its next invocation, without a restart, and no client is rewritten while another invocation
+uses it. No cache beyond the invocation, but for the chunks of one full synchronization, which share one reading per
+run and process (`for_run`'s `run_id`).
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -130,28 +132,58 @@ def get_services() -> Services:
         return _services
 
 
-def for_run(services: Services) -> Services:
-    """One invocation's services: the setup and the mapping overrides read once, the context built on them (see the
-    module docstring). The process's adapters are shared, not copied: only the BC client differs, and only when the
-    setup names another company or other page services (a new client on the same connection)."""
+def for_run(services: Services, run_id: str | None = None) -> Services:
+    """One invocation's services: the setup and the mapping overrides read once (one query), the context built on
+    them (see the module docstring). The process's adapters are shared, not copied: only the BC client differs, and
+    only when the setup names another company or other page services (a new client on the same connection).
+
+    `run_id`: the invocation is a chunk of that full-synchronization run, whose chunks share one reading of the
+    settings per process (`engine/run_cache.py`: the first chunk's, at most `LIFETIME` old), as they share the
+    other facts read once per run; so a run's chunks see one configuration, and a change reaches a running full
+    synchronization within that lifetime and every other invocation at once."""
+    from shared.engine.run_cache import RUN_CACHE
     from shared.engine.setup import read_setup
     from shared.services.catalog import CatalogSnapshot
 
-    setup = read_setup(services.settings_store, services.environment)
+    store = services.settings_store
+    read = store.get_all_settings
+    stored = read() if run_id is None else RUN_CACHE.get(run_id, SETTINGS_READ, read)
+    view = _StoredSettings(stored)
+    setup = read_setup(view, services.environment)
     base = services.context
     context = replace(
         base,
         bc=_bc_for(base.bc, setup, services.environment),
-        mapping=CatalogSnapshot.read(services.settings_store, base.mapping),
+        mapping=CatalogSnapshot.read(view, base.mapping),
         setup=setup,
         archive=services.archive,
     )
     return replace(services, context=context)
 
 
-def run_services() -> Services:
-    """`for_run(get_services())`: what a trigger calls once per invocation before it runs anything."""
-    return for_run(get_services())
+def run_services(run_id: str | None = None) -> Services:
+    """`for_run(get_services(), run_id)`: what a trigger calls once per invocation before it runs anything."""
+    return for_run(get_services(), run_id)
+
+
+SETTINGS_READ = "settings"  # the run cache's key of a run's settings (`for_run`)
+
+
+class _StoredSettings:
+    """The settings as one read found them (`SettingsStore.get_all_settings`): read-only, a copy per call."""
+
+    def __init__(self, stored: Mapping[str, tuple[dict[str, Any], str | None]]) -> None:
+        self._stored = stored
+
+    def get_settings(self, partition: str) -> tuple[dict[str, Any], str | None]:
+        values, etag = self._stored.get(partition, ({}, None))
+        return copy.deepcopy(values), etag
+
+    def get_all_settings(self) -> dict[str, tuple[dict[str, Any], str | None]]:
+        return {partition: self.get_settings(partition) for partition in self._stored}
+
+    def update_settings(self, partition: str, values: Mapping[str, Any], etag: str | None) -> str:
+        raise NotImplementedError("a run's settings are read-only: save through the settings store")
 
 
 def _bc_for(bc: Any, setup: Setup, environment: Mapping[str, str]) -> Any:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from shared.domain.coupling import Coupling
 from shared.domain.errors import SyncError
@@ -87,11 +87,34 @@ class CheckpointStore(Protocol):
         ...
 
 
+@runtime_checkable
+class CheckpointBatches(Protocol):
+    """Both checkpoints of a mapping at once (its two rows share a partition), for the full synchronization's
+    hand-over: the stores implement it; a `CheckpointStore` without it (a retry run's pinned one) is used side by
+    side."""
+
+    def find_checkpoints(self, mapping: str) -> dict[Side, Checkpoint]:
+        """The mapping's stored checkpoints by side, in one read."""
+        ...
+
+    def save_checkpoints(self, checkpoints: Sequence[Checkpoint]) -> list[Checkpoint]:
+        """Checkpoints of one mapping in one transaction, each inserted (no etag) or replaced conditionally on its
+        etag: all or nothing, `ConcurrencyError` when one of them lost its race."""
+        ...
+
+
 class RunStore(Protocol):
     def create_run(self, run: SyncRun, lines: Sequence[ReviewLine]) -> SyncRun: ...
     def get_run(self, run_id: str) -> tuple[SyncRun, list[ReviewLine]]: ...
     def update_run(self, run: SyncRun) -> SyncRun: ...
     def update_line(self, run_id: str, line: ReviewLine) -> ReviewLine: ...
+    def update_lines(
+        self, run_id: str, lines: Sequence[ReviewLine], run: SyncRun | None = None
+    ) -> tuple[SyncRun | None, list[ReviewLine]]:
+        """Several lines (and the run, when given) in one transaction, each conditional on the etag it carries: all
+        or nothing (up to 99 lines), `ConcurrencyError` when one lost its race, `NotFoundError` when gone."""
+        ...
+
     def running_mappings(self, started_after: str) -> set[str]:
         """The mappings with a full-synchronization line running that started after this instant."""
         ...
@@ -136,6 +159,10 @@ class SyncErrorStore(Protocol):
         ...
 
     def find_error(self, mapping: str, side: Side, record_id: str) -> RecordErrorEntry | None: ...
+    def find_errors(self, mapping: str, keys: Sequence[tuple[Side, str]]) -> list[RecordErrorEntry]:
+        """The entries these records of one mapping have (none for a record without one), in one read for a few."""
+        ...
+
     def list_errors(self, mapping: str | None = None) -> list[RecordErrorEntry]: ...
     def restore(self, mapping: str, side: Side, record_id: str) -> None:
         """Clear the skipped flag (BC's 'Restore'), keeping the history."""
@@ -145,6 +172,10 @@ class SyncErrorStore(Protocol):
 class SettingsStore(Protocol):
     def get_settings(self, partition: str) -> tuple[dict[str, Any], str | None]:
         """The stored overrides of a partition (`setup` or `mapping`) and their etag (None when nothing stored)."""
+        ...
+
+    def get_all_settings(self) -> dict[str, tuple[dict[str, Any], str | None]]:
+        """`get_settings` of every partition, in one read (what an invocation needs: `bootstrap.for_run`)."""
         ...
 
     def update_settings(self, partition: str, values: Mapping[str, Any], etag: str | None) -> str: ...

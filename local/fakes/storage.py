@@ -178,6 +178,24 @@ class InMemoryCheckpointStore:
             self._checkpoints[key] = stored
             return stored
 
+    def find_checkpoints(self, mapping: str) -> dict[Side, Checkpoint]:
+        with self._lock:
+            return {side: c for (name, side), c in self._checkpoints.items() if name == mapping}
+
+    def save_checkpoints(self, checkpoints: Sequence[Checkpoint]) -> list[Checkpoint]:
+        """Like the table: one mapping's, all or nothing."""
+        if len({c.mapping for c in checkpoints}) > 1 or len({c.side for c in checkpoints}) < len(checkpoints):
+            raise ValueError("save_checkpoints takes one checkpoint per side of one mapping")
+        with self._lock:
+            for checkpoint in checkpoints:
+                current = self._checkpoints.get((checkpoint.mapping, checkpoint.side))
+                if (None if current is None else current.etag) != checkpoint.etag:
+                    raise _stale(f"checkpoint {checkpoint.mapping}/{checkpoint.side.value}")
+                encode_json("BoundaryIds", list(checkpoint.boundary_ids))
+            saved = [replace(c, boundary_ids=tuple(c.boundary_ids), etag=_new_etag()) for c in checkpoints]
+            self._checkpoints.update({(c.mapping, c.side): c for c in saved})
+            return saved
+
 
 class InMemoryRunStore:
     def __init__(self) -> None:
@@ -263,6 +281,36 @@ class InMemoryRunStore:
             return _copy_line(stored, stored.etag)
 
 
+    def update_lines(
+        self, run_id: str, lines: Sequence[ReviewLine], run: SyncRun | None = None
+    ) -> tuple[SyncRun | None, list[ReviewLine]]:
+        """Like the table: one transaction, all or nothing."""
+        if len({line.mapping for line in lines}) != len(lines):
+            raise ValueError("a run has one line per mapping")
+        if any(line.etag is None for line in lines) or (run is not None and run.etag is None):
+            raise ValueError("update_lines needs the etag of each line (and of the run) it read")
+        if run is not None and run.run_id != run_id:
+            raise ValueError("update_lines takes the run of the lines")
+        if len(lines) + (run is not None) > MAX_TRANSACTION_OPERATIONS:
+            raise ValueError(f"one transaction holds {MAX_TRANSACTION_OPERATIONS} operations at most")
+        with self._lock:
+            current = self._lines.get(run_id, {})
+            if run_id not in self._runs or any(line.mapping not in current for line in lines):
+                raise NotFoundError("lineNotFound", f"run {run_id} or one of its lines is gone", field="runId")
+            if any(current[line.mapping].etag != line.etag for line in lines) or (
+                run is not None and self._runs[run_id].etag != run.etag
+            ):
+                raise _stale(f"a line of run {run_id}")
+            saved = []
+            for line in lines:
+                stored = _copy_line(line, _new_etag())
+                current[line.mapping] = stored
+                saved.append(_copy_line(stored, stored.etag))
+            if run is not None:
+                self._runs[run_id] = replace(run, etag=_new_etag())
+            return (None if run is None else self._runs[run_id]), saved
+
+
 def _copy_line(line: ReviewLine, etag: str | None) -> ReviewLine:
     """`Counters` is mutable, so a line is copied on the way in and out."""
     return replace(line, counters=copy.copy(line.counters), error=clip_message(line.error), etag=etag)
@@ -333,6 +381,11 @@ class InMemorySyncErrorStore:
         with self._lock:
             return self._errors.get((escape_key(mapping), side_row_key(side, record_id)))
 
+    def find_errors(self, mapping: str, keys: Sequence[tuple[Side, str]]) -> list[RecordErrorEntry]:
+        with self._lock:
+            wanted = sorted({(escape_key(mapping), side_row_key(side, record_id)) for side, record_id in keys})
+            return [self._errors[key] for key in wanted if key in self._errors]
+
     def list_errors(self, mapping: str | None = None) -> list[RecordErrorEntry]:
         with self._lock:
             keys = sorted(key for key in self._errors if mapping is None or key[0] == escape_key(mapping))
@@ -355,6 +408,9 @@ class InMemorySettingsStore:
         with self._lock:
             values, etag = self._partitions.get(_settings_partition(partition), ({}, None))
             return _via_json(values), etag
+
+    def get_all_settings(self) -> dict[str, tuple[dict[str, Any], str | None]]:
+        return {partition: self.get_settings(partition) for partition in SETTINGS_PARTITIONS}
 
     def update_settings(self, partition: str, values: Mapping[str, Any], etag: str | None) -> str:
         new_values = _via_json(dict(values))

@@ -41,9 +41,11 @@ def save_synchronized(
 
     A side's version is the ETag of the row that holds these values, None when we have just written that side (its
     new ETag is unknown until read): the next run passes over a pair still at its recorded versions
-    (`candidates.settled`). `clear_errors=False` saves the two error-table deletes when the caller knows the
-    record has no error entry. With a unit of work (a run's page) the coupling and the clears are collected and
-    written by its flush (only the errors that exist are cleared), and the coupling is returned as it will be saved."""
+    (`candidates.settled`). The record's error rows are cleared: without a unit of work (Synchronize Now, a
+    record created on request) the pair's rows are read once and only those that exist are deleted;
+    `clear_errors=False` saves that read when the caller knows the record has no error entry. With a unit of work (a
+    run's page, a matching job) the coupling and the clears are collected and written by its flush (only the errors
+    its one read found are cleared), and the coupling is returned as it will be saved."""
     updated = coupling.with_changes(
         values_hash=encode_hashes(field_hashes(values)),
         bc=SideState(
@@ -82,9 +84,11 @@ def save_synchronized(
             if _leased_by_another(context, fresh, job_id):
                 return fresh
             updated = updated.with_changes(etag=fresh.etag)
-    if clear_errors:
-        for side, record_id in ((Side.BC, coupling.bc_id), (Side.DATAVERSE, coupling.dataverse_id)):
-            context.errors.clear_error(coupling.mapping, side, record_id)
+    if clear_errors:  # only the rows that exist (one read), not two deletes that usually answer 404
+        keys = [(Side.BC, coupling.bc_id), (Side.DATAVERSE, coupling.dataverse_id)]
+        found = context.errors.find_errors(coupling.mapping, keys)
+        if found:
+            context.errors.clear_errors(coupling.mapping, [(entry.side, entry.record_id) for entry in found])
     return saved
 
 

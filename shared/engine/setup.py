@@ -265,5 +265,8 @@ class _Fixed:
     def get_settings(self, partition: str) -> tuple[dict[str, Any], str | None]:
         return dict(self._values), self._etag
 
+    def get_all_settings(self) -> dict[str, tuple[dict[str, Any], str | None]]:
+        return {PARTITION: self.get_settings(PARTITION)}
+
     def update_settings(self, partition: str, values: Mapping[str, Any], etag: str | None) -> str:
         raise NotImplementedError("read-only")

@@ -1,7 +1,9 @@
 """A unit of work per page (issue 21): what a run learns while it synchronizes a page of records (the couplings'
 new hashes, versions and results, the records' errors and the errors they no longer have) is collected here and
 written by `flush` in entity-group transactions of up to 100 operations, after the page's writes to the apps and
-before the run moves its checkpoint (or a full-sync chunk is counted on its line).
+before the run moves its checkpoint (or a full-sync chunk is counted on its line). Match-based coupling collects its
+new pairs here too (`couple`: both rows of a coupling, 50 couplings to a transaction), instead of one transaction
+per pair.
 
 Why it is safe to write after the apps: every write to the apps is idempotent or conditional (deterministic ids for
 creates, the version read for updates), and a claim is written before its create (`Creator._claim`, flushed as a
@@ -52,8 +54,10 @@ class UnitOfWork:
     mapping: str
     job_id: str
     _known: dict[ErrorKey, RecordErrorEntry] = field(default_factory=dict)
+    _new: dict[str, Coupling] = field(default_factory=dict)  # bc id -> coupling to create (matching's pairs)
     _couplings: dict[str, Coupling] = field(default_factory=dict)  # bc id -> coupling to save (etag as read)
     _errors: dict[ErrorKey, _ErrorState] = field(default_factory=dict)
+    refused: list[Coupling] = field(default_factory=list)  # new couplings the last flush could not create
 
     def know(self, entries: Iterable[RecordErrorEntry]) -> None:
         """The mapping's error rows as just read (`list_errors`): the records that have one."""
@@ -64,9 +68,14 @@ class UnitOfWork:
 
     @property
     def pending(self) -> int:
-        return len(self._couplings) + sum(s.entry != s.stored for s in self._errors.values())
+        return len(self._new) + len(self._couplings) + sum(s.entry != s.stored for s in self._errors.values())
 
     # -- collecting ----------------------------------------------------------------------------------------------
+    def couple(self, coupling: Coupling) -> None:
+        """Create `coupling` at the flush (both rows, 50 couplings to a transaction, before any update); one whose BC
+        or Dataverse id is coupled by then is not created and is listed in `refused` after the flush."""
+        self._new[coupling.bc_id] = coupling
+
     def save(self, coupling: Coupling) -> Coupling:
         """Save `coupling` at the flush, conditionally on the etag it carries (the one read); returns it. The caller
         leaves alone a pair a Synchronize Now call held when it was read (`outcomes.save_synchronized`); one that a
@@ -101,8 +110,14 @@ class UnitOfWork:
 
     # -- flushing ------------------------------------------------------------------------------------------------
     def flush(self) -> None:
-        """Couplings first, then errors (see the module docstring); raises the first error a coupling could not be
-        saved for (deleted or re-coupled meanwhile, as `update_coupling` says) once everything else is written."""
+        """New couplings, then couplings, then errors (see the module docstring); raises the first error a coupling
+        could not be saved for (deleted or re-coupled meanwhile, as `update_coupling` says) once everything else is
+        written."""
+        new, self._new = list(self._new.values()), {}
+        self.refused = []
+        if new:
+            made = self.context.couplings.create_couplings(new)
+            self.refused = [coupling for coupling, result in zip(new, made, strict=True) if result is None]
         couplings, self._couplings = list(self._couplings.values()), {}
         problem: SyncError | None = None
         if couplings:

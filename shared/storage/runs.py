@@ -15,9 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from azure.data.tables import TableClient, TableEntity, TableTransactionError
+from azure.core import MatchConditions
+from azure.data.tables import TableClient, TableEntity, TableTransactionError, UpdateMode
 
-from shared.domain.errors import ConflictError, NotFoundError
+from shared.domain.errors import ConcurrencyError, ConflictError, NotFoundError
 from shared.domain.full_sync import LineChunk
 from shared.domain.record_errors import clip_message
 from shared.domain.records import Counters, LeftUncoupled, LineStatus, ReviewLine, SyncRun
@@ -25,7 +26,7 @@ from shared.storage.conditional import save_entity
 from shared.storage.keys import escape_key, odata_string, prefix_range
 from shared.storage.run_chunks import bounded, chunk_entity, chunk_from, chunk_partition, chunk_prefix
 from shared.storage.tables import SYNC_RUNS, TableFactory, etag_of
-from shared.storage.transactions import Operation, transaction_chunks
+from shared.storage.transactions import MAX_TRANSACTION_OPERATIONS, Operation, transaction_chunks
 
 RUN_ROW_KEY = "~"
 
@@ -88,6 +89,38 @@ class TableRunStore:
         entity = _line_entity(run_id, line)
         etag = save_entity(self._table, entity, line.etag, what=f"line {run_id}/{line.mapping}", when_missing=missing)
         return replace(line, etag=etag)
+
+    def update_lines(
+        self, run_id: str, lines: Sequence[ReviewLine], run: SyncRun | None = None
+    ) -> tuple[SyncRun | None, list[ReviewLine]]:
+        """One transaction (the run and its lines share a partition): all or nothing, up to 99 lines."""
+        _require_distinct(lines)
+        if any(line.etag is None for line in lines) or (run is not None and run.etag is None):
+            raise ValueError("update_lines needs the etag of each line (and of the run) it read")
+        if run is not None and run.run_id != run_id:
+            raise ValueError("update_lines takes the run of the lines")
+        condition = {"mode": UpdateMode.REPLACE, "match_condition": MatchConditions.IfNotModified}
+        operations: list[Operation] = [
+            ("update", _line_entity(run_id, line), {**condition, "etag": line.etag}) for line in lines
+        ]
+        if run is not None:
+            operations.append(("update", _run_entity(run), {**condition, "etag": run.etag}))
+        if not operations:
+            return run, []
+        if len(operations) > MAX_TRANSACTION_OPERATIONS:
+            raise ValueError(f"one transaction holds {MAX_TRANSACTION_OPERATIONS} operations at most")
+        try:
+            metadata = self._table.submit_transaction(operations)
+        except TableTransactionError as error:
+            if error.status_code == 404:
+                gone = f"run {run_id} or one of its lines is gone"
+                raise NotFoundError("lineNotFound", gone, field="runId") from None
+            if error.status_code in (409, 412):
+                changed = f"a line of run {run_id} changed since it was read"
+                raise ConcurrencyError("etagMismatch", changed) from None
+            raise
+        saved = [replace(line, etag=str(m["etag"])) for line, m in zip(lines, metadata, strict=False)]
+        return (None if run is None else replace(run, etag=str(metadata[-1]["etag"]))), saved
 
     def running_mappings(self, started_after: str) -> set[str]:
         """One filtered query over all runs (a few rows each; the table holds runs, not records)."""

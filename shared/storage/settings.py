@@ -43,10 +43,19 @@ class TableSettingsStore:
         return self._tables.table(SETTINGS)
 
     def get_settings(self, partition: str) -> tuple[dict[str, Any], str | None]:
-        head, rows = self._read(partition)
-        return {row["Key"]: decode_json("Value", row) for row in rows.values()}, (
-            None if head is None else etag_of(head)
-        )
+        return _values(*self._read(partition))
+
+    def get_all_settings(self) -> dict[str, tuple[dict[str, Any], str | None]]:
+        """Both partitions in one query (an invocation reads them together: `bootstrap.for_run`)."""
+        found: dict[str, tuple[TableEntity | None, dict[str, TableEntity]]] = {name: (None, {}) for name in PARTITIONS}
+        either = " or ".join(f"PartitionKey eq {odata_string(name)}" for name in PARTITIONS)
+        for row in self._table.query_entities(either):
+            rows = found[row["PartitionKey"]][1]
+            if row["RowKey"] == HEAD_ROW_KEY:
+                found[row["PartitionKey"]] = (row, rows)
+            else:
+                rows[row["RowKey"]] = row
+        return {name: _values(head, rows) for name, (head, rows) in found.items()}
 
     def update_settings(self, partition: str, values: Mapping[str, Any], etag: str | None) -> str:
         """Replace the partition's overrides with `values` (keys left out are removed) if it is still at `etag`
@@ -86,6 +95,10 @@ class TableSettingsStore:
             else:
                 rows[row["RowKey"]] = row
         return head, rows
+
+
+def _values(head: TableEntity | None, rows: Mapping[str, TableEntity]) -> tuple[dict[str, Any], str | None]:
+    return {row["Key"]: decode_json("Value", row) for row in rows.values()}, None if head is None else etag_of(head)
 
 
 def _stale(partition: str) -> ConcurrencyError:

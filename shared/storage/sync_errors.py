@@ -31,6 +31,7 @@ from shared.storage.tables import SYNC_ERRORS, TableFactory, etag_of
 from shared.storage.transactions import MAX_TRANSACTION_OPERATIONS, Operation
 
 ATTEMPTS = 10
+KEYS_PER_QUERY = 14
 MESSAGE_CHARS = 500_000  # of messages in one transaction: 2 MB at most, half of a transaction's 4 MiB
 
 
@@ -109,6 +110,16 @@ class TableSyncErrorStore:
     def find_error(self, mapping: str, side: Side, record_id: str) -> RecordErrorEntry | None:
         row = read_entity(self._table, escape_key(mapping), side_row_key(side, record_id))
         return None if row is None else _entry(row)
+
+    def find_errors(self, mapping: str, keys: Sequence[tuple[Side, str]]) -> list[RecordErrorEntry]:
+        """14 row keys per query (Table Storage allows 15 comparisons in a `$filter`)."""
+        row_keys = sorted({side_row_key(side, record_id) for side, record_id in keys})
+        found: list[RecordErrorEntry] = []
+        for start in range(0, len(row_keys), KEYS_PER_QUERY):
+            any_key = " or ".join(f"RowKey eq {odata_string(key)}" for key in row_keys[start : start + KEYS_PER_QUERY])
+            query = f"PartitionKey eq {odata_string(escape_key(mapping))} and ({any_key})"
+            found += [_entry(row) for row in self._table.query_entities(query)]
+        return found
 
     def list_errors(self, mapping: str | None = None) -> list[RecordErrorEntry]:
         """By mapping, then side, then record id (key order)."""

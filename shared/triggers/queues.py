@@ -27,7 +27,7 @@ log = logging.getLogger("bc_sales_sync.queue")
 def sync_job(message: func.ServiceBusMessage) -> None:
     from shared.bootstrap import run_services
     from shared.connectors.service_bus.messages import command_from_function_message
-    from shared.domain.jobs import InvalidJobMessage
+    from shared.domain.jobs import FullSyncChunk, InvalidJobMessage
     from shared.services.job_handlers import JobHandler
 
     try:
@@ -35,7 +35,7 @@ def sync_job(message: func.ServiceBusMessage) -> None:
     except InvalidJobMessage as junk:
         log.error("refused job message %s (delivery %s): %s", message.message_id, message.delivery_count, junk)
         raise
-    services = run_services()
+    services = run_services(command.run_id if isinstance(command, FullSyncChunk) else None)  # a run's chunks: once
     JobHandler(services.context, services.runs, services.queue).handle(command, message.delivery_count or 1)
 
 

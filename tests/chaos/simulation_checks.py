@@ -29,7 +29,7 @@ SIDE_NAMES = {"bc": "BC", "dv": "Sales"}
 
 @dataclass(frozen=True)
 class Violation:
-    invariant: str  # duplicate | missing | lost | coupling | uncoupled | counter | diverged | stuck
+    invariant: str  # duplicate | missing | lost | coupling | uncoupled | counter | diverged | stuck | handover
     count: int
     text: str
 

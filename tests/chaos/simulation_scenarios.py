@@ -26,6 +26,8 @@ from typing import Any
 from local.fakes.queue import LockedMessage, to_function_message
 from shared.bootstrap import Services, set_services
 from shared.domain.full_sync import Recommendation
+from shared.domain.records import LineStatus, ReviewLine, Side
+from shared.domain.watermarks import parse_instant
 from shared.services.full_sync import coordinator as full_sync_module
 from shared.services.full_sync.coordinator import FullSync
 from tests.chaos.simulation import DeliveryChaos, WriteCrasher, choose_crashes, drain
@@ -38,7 +40,7 @@ SYNC_JOB = FUNCTIONS["sync_job"].get_user_function()  # get_functions() register
 COUPLE, FULL = Recommendation.COUPLE_RECORDS.value, Recommendation.FULL_SYNCHRONIZATION.value
 MOST_CRASHES = 3
 Chooser = Callable[[random.Random, Sequence[str]], frozenset[int]]
-INVARIANTS = ("duplicate", "missing", "lost", "coupling", "uncoupled", "counter", "diverged", "stuck")
+INVARIANTS = ("duplicate", "missing", "lost", "coupling", "uncoupled", "counter", "diverged", "stuck", "handover")
 
 
 @dataclass(frozen=True)
@@ -205,12 +207,28 @@ class Simulation:
                 inserted=created(state, list(made.bc), list(made.dv)),
                 coupled=len(state.couplings),
             )
+            outcome.violations += handed_over(run, line)
         return outcome
 
     # -- 2. incremental runs, edits, Delete Coupling ------------------------------------------------------------
     def _incremental(self, plan: SeedPlan, made: Records, run: Run) -> RunOutcome:
         edits = Edits(self.world, run, random.Random(plan.seed * 13 + 5), plan.edit_created_side)
         return incremental(self.world, run, self.crasher, made, edits)
+
+
+def handed_over(run: Run, line: ReviewLine) -> list[Violation]:
+    """A finished line handed its mapping over: both checkpoints at its start or later (the incremental runs read
+    what changed since, not the whole table again, and nothing changed after it is skipped)."""
+    if line.status is not LineStatus.FINISHED or line.hand_over_pending:
+        return [Violation("handover", 1, f"{line.mapping}: {line.status.value}, hand-over pending")]
+    found = []
+    for side in Side:
+        checkpoint = run.context.checkpoints.find_checkpoint(line.mapping, side)
+        watermark = checkpoint.watermark if checkpoint else None
+        if not watermark or parse_instant(watermark) < parse_instant(line.started_on):
+            why = f"{line.mapping} {side.value}: checkpoint {watermark}, the line started {line.started_on}"
+            found.append(Violation("handover", 1, why))
+    return found
 
 
 @contextlib.contextmanager

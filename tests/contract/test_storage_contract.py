@@ -19,7 +19,16 @@ from shared.domain.errors import ConcurrencyError, ConflictError, FatalError, No
 from shared.domain.full_sync import LineChunk
 from shared.domain.record_errors import next_error
 from shared.domain.records import ArchivedQuote, Checkpoint, Counters, LineStatus, ReviewLine, Side, SyncJob, SyncRun
-from shared.ports import CheckpointStore, CouplingStore, JobLog, QuoteArchive, RunStore, SettingsStore, SyncErrorStore
+from shared.ports import (
+    CheckpointBatches,
+    CheckpointStore,
+    CouplingStore,
+    JobLog,
+    QuoteArchive,
+    RunStore,
+    SettingsStore,
+    SyncErrorStore,
+)
 from shared.storage import couplings as couplings_module
 from shared.storage.archive import TableQuoteArchive
 from shared.storage.checkpoints import TableCheckpointStore
@@ -261,6 +270,28 @@ def test_checkpoints_insert_then_update_conditionally(stores: Stores) -> None:
     assert stores.checkpoints.find_checkpoint(M, Side.BC) == moved
 
 
+def test_both_checkpoints_of_a_mapping_are_read_at_once_and_saved_all_or_nothing(stores: Stores) -> None:
+    checkpoints = stores.checkpoints
+    assert isinstance(checkpoints, CheckpointBatches)
+    assert checkpoints.find_checkpoints(M) == {}
+    first = checkpoints.save_checkpoints([Checkpoint(M, side, "2025-01-01T00:00:00Z") for side in Side])
+    assert all(c.etag for c in first) and checkpoints.find_checkpoints(M) == {c.side: c for c in first}
+    assert checkpoints.find_checkpoint(M, Side.DATAVERSE) == first[1]
+    other = checkpoints.save_checkpoints([Checkpoint("CONTACT", Side.BC, "2025-01-05T00:00:00Z")])
+    assert checkpoints.find_checkpoints("CONTACT") == {Side.BC: other[0]}  # one mapping's rows only
+    moved = dataclasses.replace(first[0], watermark="2025-01-02T00:00:00Z")
+    stale = dataclasses.replace(first[1], watermark="2025-01-02T00:00:00Z", etag=first[0].etag)
+    with pytest.raises(ConcurrencyError):
+        checkpoints.save_checkpoints([moved, stale])  # one lost its race: neither is written
+    with pytest.raises(ConcurrencyError):
+        checkpoints.save_checkpoints([Checkpoint(M, Side.BC, "2025-01-09T00:00:00Z")])  # stored already
+    assert checkpoints.find_checkpoints(M) == {c.side: c for c in first}
+    (saved,) = checkpoints.save_checkpoints([moved])
+    assert checkpoints.find_checkpoints(M) == {Side.BC: saved, Side.DATAVERSE: first[1]}
+    with pytest.raises(ValueError, match="one checkpoint per side"):
+        checkpoints.save_checkpoints([moved, moved])
+
+
 # -- runs -----------------------------------------------------------------------------------------------------
 def test_a_run_and_its_lines_round_trip_in_plan_order(stores: Stores) -> None:
     run = SyncRun("run-1", "2025-03-01T08:00:00Z", mappings=("SALESPEOPLE", "CUSTOMER", "CONTACT"))
@@ -296,6 +327,32 @@ def test_runs_and_lines_update_conditionally(stores: Stores) -> None:
     assert stores.runs.get_run("run-1")[0] == finished and finished.status == "finished"
     with pytest.raises(ConcurrencyError):
         stores.runs.update_run(run)
+
+
+def test_lines_and_the_run_update_in_one_transaction_all_or_nothing(stores: Stores) -> None:
+    names = ("CUSTOMER", "CONTACT", "ITEM")
+    run = stores.runs.create_run(
+        SyncRun("run-1", "2025-03-01T08:00:00Z", mappings=names), [ReviewLine(n, "x") for n in names]
+    )
+    _, lines = stores.runs.get_run("run-1")
+    started = [dataclasses.replace(line, status=LineStatus.RUNNING) for line in lines[:2]]
+    running = dataclasses.replace(run, status="running")
+    saved_run, saved = stores.runs.update_lines("run-1", started, running)
+    assert saved_run is not None and saved_run.status == "running" and saved_run.etag != run.etag
+    assert [line.etag for line in saved] != [line.etag for line in started]
+    assert stores.runs.get_run("run-1") == (saved_run, [*saved, lines[2]])
+    failing = [dataclasses.replace(lines[2], status=LineStatus.FAILED), dataclasses.replace(saved[0], error="x")]
+    with pytest.raises(ConcurrencyError):
+        stores.runs.update_lines("run-1", failing, run)  # the run's etag is stale: nothing is written
+    with pytest.raises(ConcurrencyError):
+        stores.runs.update_lines("run-1", [failing[0], started[1]])  # one stale line: nothing is written
+    assert stores.runs.get_run("run-1") == (saved_run, [*saved, lines[2]])
+    none_run, (only,) = stores.runs.update_lines("run-1", [failing[0]])
+    assert none_run is None and stores.runs.get_run("run-1") == (saved_run, [*saved, only])
+    with pytest.raises(NotFoundError):
+        stores.runs.update_lines("run-1", [ReviewLine("VENDOR", "x", etag=only.etag)])
+    with pytest.raises(ValueError, match="etag"):
+        stores.runs.update_lines("run-1", [ReviewLine("ITEM", "x")])
 
 
 def test_running_mappings_are_the_lines_running_that_started_after_the_instant(stores: Stores) -> None:
@@ -440,6 +497,18 @@ def test_errors_are_listed_in_key_order_and_cleared_idempotently(stores: Stores)
     assert stores.errors.find_error(M, Side.BC, "r9") is None and len(stores.errors.list_errors(M)) == 2
 
 
+def test_the_errors_of_a_few_records_are_found_at_once_and_only_theirs(stores: Stores) -> None:
+    for side, record_id in ((Side.DATAVERSE, "r2"), (Side.BC, "r1"), (Side.BC, "r2")):
+        stores.errors.record_error(M, side, record_id, "e", "m")
+    stores.errors.record_error("ITEM", Side.BC, "r3", "e", "m")
+    assert stores.errors.find_errors(M, []) == []
+    found = stores.errors.find_errors(M, [(Side.BC, "r2"), (Side.DATAVERSE, "r1"), (Side.BC, "r3")])
+    assert found == [stores.errors.find_error(M, Side.BC, "r2")]  # no row for dv:r1 here, r3 is ITEM's
+    many = [(Side.BC, f"x{n}") for n in range(30)] + [(Side.DATAVERSE, "r2"), (Side.BC, "r1")]
+    found_many = {(e.side, e.record_id) for e in stores.errors.find_errors(M, many)}
+    assert found_many == {(Side.DATAVERSE, "r2"), (Side.BC, "r1")}
+
+
 def test_errors_are_saved_and_cleared_in_bulk_and_a_lost_race_writes_nothing(stores: Stores) -> None:
     first = stores.errors.record_error(M, Side.BC, "r1", "badValue", "x")
     now = "2025-03-01T08:00:00.000000Z"
@@ -479,6 +548,16 @@ def test_settings_round_trip_a_partition_under_one_etag(stores: Stores) -> None:
     assert stores.settings.get_settings("setup") == ({}, emptied)
     with pytest.raises(ValueError, match="partition"):
         stores.settings.get_settings("secrets")
+
+
+def test_every_settings_partition_is_read_at_once(stores: Stores) -> None:
+    assert stores.settings.get_all_settings() == {"setup": ({}, None), "mapping": ({}, None)}
+    setup = stores.settings.update_settings("setup", {"company": "CRONUS"}, None)
+    mapping = stores.settings.update_settings("mapping", {"CUSTOMER": {"enabled": False}}, None)
+    assert stores.settings.get_all_settings() == {
+        "setup": ({"company": "CRONUS"}, setup),
+        "mapping": ({"CUSTOMER": {"enabled": False}}, mapping),
+    }
 
 
 # -- quote archive --------------------------------------------------------------------------------------------

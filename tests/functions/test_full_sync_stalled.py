@@ -25,6 +25,7 @@ from shared.engine.context import SyncContext
 from shared.mappings import run_list
 from shared.services import scheduled_runs
 from shared.services.full_sync import coordinator as full_sync_module
+from shared.services.full_sync import splitting
 from shared.services.full_sync.coordinator import FullSync
 from shared.storage.tables import TableFactory
 from shared.triggers import health
@@ -230,7 +231,7 @@ def test_late_first_messages_and_their_re_sent_copies_count_once_between_them(ap
 def test_a_split_killed_between_storing_and_sending_goes_on_where_it_stopped(
     api: Api, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(full_sync_module, "SEND_BATCH", 2)
+    monkeypatch.setattr(splitting, "SEND_BATCH", 2)
     before = snapshot(api)
     queue = queue_of(api)
     real_send = queue.send

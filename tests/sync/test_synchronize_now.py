@@ -90,3 +90,30 @@ def test_a_successful_synchronize_now_restores_a_skipped_record(coupled: tuple[S
     assert restored is not None and not restored.skipped
     assert stack.context.errors.find_error("CUSTOMER", Side.BC, bc_id) is None
     assert dv_get(stack, f"accounts({account_id})")["address1_city"] == "Wolverhampton"
+
+
+def test_synchronize_now_deletes_only_the_error_rows_that_exist(
+    coupled: tuple[SyncStack, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 21: the pair's error rows are read once and only those that exist are deleted (it sent two blind
+    deletes, which usually answered 404)."""
+    stack, bc_id, account_id = coupled
+    errors = stack.context.errors
+    calls: list[tuple[str, Any]] = []
+    for name in ("find_errors", "clear_errors", "clear_error"):
+        real = getattr(errors, name)
+
+        def spy(*args: Any, _name: str = name, _real: Any = real) -> Any:
+            calls.append((_name, args[1:]))
+            return _real(*args)
+
+        monkeypatch.setattr(errors, name, spy)
+    synchronize_record(stack.context, "CUSTOMER", Direction.TO_DATAVERSE, bc_id=bc_id)
+    assert [name for name, _ in calls] == ["find_errors"]  # nothing to delete: no delete sent
+    assert calls[0][1] == ([(Side.BC, bc_id), (Side.DATAVERSE, account_id)],)
+    monkeypatch.undo()
+    errors.record_error("CUSTOMER", Side.DATAVERSE, account_id, "someRecordError", "it failed")
+    monkeypatch.setattr(errors, "clear_errors", lambda mapping, keys: calls.append(("clear_errors", keys)))
+    calls.clear()
+    synchronize_record(stack.context, "CUSTOMER", Direction.FROM_DATAVERSE, bc_id=bc_id)
+    assert calls == [("clear_errors", [(Side.DATAVERSE, account_id)])]  # the one row that exists

@@ -60,8 +60,8 @@ def test_todays_message_shapes_parse_into_their_commands() -> None:
 
 def _sent_by_a_full_sync() -> Iterator[JobMessage]:
     line = ReviewLine("CUSTOMER", "coupleRecords", attempt=2, phase=1, restarts=1)
-    yield split_message(line, "run-9")
-    yield chunk_message(line, "run-9", LineChunk("CUSTOMER", 2, 1, 7, "bc", ("x1", "x2")))
+    yield split_message(line, "run-9", dry_run=False)
+    yield chunk_message(line, "run-9", LineChunk("CUSTOMER", 2, 1, 7, "bc", ("x1", "x2")), dry_run=True)
 
 
 @pytest.mark.parametrize("job", list(_sent_by_a_full_sync()), ids=lambda j: j.message_id)

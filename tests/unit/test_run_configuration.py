@@ -25,6 +25,9 @@ class Store:
         self.reads[partition] += 1
         return dict(self.partitions.get(partition, {})), None
 
+    def get_all_settings(self) -> dict[str, tuple[dict[str, Any], str | None]]:
+        return {partition: self.get_settings(partition) for partition in ("setup", "mapping")}
+
     def update_settings(self, partition: str, values: Mapping[str, Any], etag: str | None) -> str:
         raise NotImplementedError
 

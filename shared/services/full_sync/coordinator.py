@@ -3,18 +3,21 @@
 How a run goes, and why it is safe to repeat any step:
 1. `plan` reads both apps (one `$top=1` per side and mapping), stores one review line per mapping with BC's
    recommendation (the caller may override), in dependency order.
-2. `start` starts every line whose dependencies are satisfied: a line becomes `running` and its *split* message
-   (chunk 0) is sent; a line recommended `noRecords` finishes at once; a line whose dependency failed fails with the
-   reason. Message ids are `run/mapping/chunk`, so a repeated start sends nothing new (duplicate detection).
-3. The split lists the ids of the line's records in a stable order and, per 50 chunks of `chunk_records` ids, first
-   stores the chunks (`RunStore.save_chunks`), then sends their messages, then renews the line's lease; at the end
-   it marks the line planned with its total. A split interrupted anywhere goes on where it stopped: it re-sends the
-   stored chunks not yet counted and lists only the ids no stored chunk holds.
+2. `start` (`advancing.py`) starts every line whose dependencies are satisfied: a line becomes `running` and its
+   *split* message (chunk 0) is sent; a line recommended `noRecords` finishes at once; a line whose dependency
+   failed fails with the reason. One read of the run and one transaction for all of them. Message ids are
+   `run/mapping/chunk`, so a repeated start sends nothing new (duplicate detection).
+3. The split (`splitting.py`) lists the ids of the line's records in a stable order and, per 50 chunks of
+   `chunk_records` ids, first stores the chunks (`RunStore.save_chunks`), then sends their messages, then renews the
+   line's lease; at the end it marks the line planned with its total. A split interrupted anywhere goes on where it
+   stopped: it re-sends the stored chunks not yet counted and lists only the ids no stored chunk holds.
 4. Each chunk is synchronized like a run (`MappingRun.run_records`) or coupled by matching (`match_and_couple`),
-   then its counters are added to the line with an ETag-conditional write; the chunk's bit in `done_chunks` makes
-   any other copy of the chunk count nothing. Whoever brings `chunks_done` to the planned total (the last chunk, or
-   the split when the chunks were faster) finishes the line; `start` then hands its checkpoints over and starts the
-   lines that waited for it, and only then clears the line's `hand_over_pending`.
+   then its counters are added to the line with an ETag-conditional write (`counting.py`); the chunk's bit in
+   `done_chunks` makes any other copy of the chunk count nothing. A chunk's message carries what its work needs
+   (attempt, phase, mode, the run's dry-run flag), so the run is read once per chunk, by that count. Whoever brings
+   `chunks_done` to the planned total (the last chunk, or the split when the chunks were faster) finishes the line;
+   `start` then hands its checkpoints over and, in one transaction, starts the lines that waited for it and clears
+   the line's `hand_over_pending`.
 5. A chunk that fails for a non-record reason raises (Service Bus redelivers it); on its last delivery the line is
    marked failed with the reason before the message goes to the dead-letter queue, and the run goes on. A chunk
    still throttled after the HTTP client's retries is rescheduled after the service's `Retry-After` instead.
@@ -27,27 +30,21 @@ How a run goes, and why it is safe to repeat any step:
 
 from __future__ import annotations
 
-import contextlib
 import random
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
 
-from shared.domain.errors import ConcurrencyError, InvalidInputError, NotFoundError, SyncError
+from shared.domain.errors import InvalidInputError, NotFoundError, SyncError
 from shared.domain.full_sync import (
     DEFAULT_STALL_AFTER,
-    LineChunk,
     Recommendation,
     SideData,
-    all_chunks_counted,
     chunk_counted,
-    count_chunk,
     couples_first,
-    next_steps,
     plan,
-    uncounted,
     work_mode,
 )
 from shared.domain.jobs import JobKind, JobMessage, chunk_message_id
@@ -59,21 +56,15 @@ from shared.engine.mapping_run import MappingRun
 from shared.engine.run_cache import run_scope
 from shared.mappings import mapping_names
 from shared.ports import JobQueue, RunStore
-from shared.services.full_sync.chunks import chunk_work, dry_left
-from shared.services.full_sync.lines import (
-    failed,
-    finished,
-    hand_over,
-    handed_over,
-    overridden,
-    progressed,
-    running,
-)
-from shared.services.full_sync.messages import chunk_message, id_chunks, split_message
+from shared.services.full_sync.advancing import advance
+from shared.services.full_sync.chunks import chunk_work
+from shared.services.full_sync.counting import Count, counted, named, read_line, save_line
+from shared.services.full_sync.lines import failed, overridden
+from shared.services.full_sync.messages import split_message
+from shared.services.full_sync.splitting import split
 from shared.telemetry import job_span
 
 CHUNK_RECORDS = 200  # records per chunk: one chunk finishes in seconds, far inside the message lock
-SEND_BATCH = 50  # chunks stored in one transaction and sent in one call, then the lease is renewed
 MAX_DELIVERIES = 10  # the queue's max delivery count (infra/ and the local host use the same)
 MAX_RESCHEDULES = 20  # throttled waits a chunk may take before it goes back to plain redelivery
 RESCHEDULE_JITTER = 0.2  # chunks throttled together come back spread over 20 % of the wait, not all at once
@@ -87,7 +78,7 @@ class FullSync:
     chunk_records: int = field(default_factory=lambda: CHUNK_RECORDS)  # read at use: settable per deployment
     stall_after: timedelta = DEFAULT_STALL_AFTER  # FULL_SYNC_STALL_MINUTES
 
-    def _catalog(self) -> dict[str, TableMapping]:
+    def catalog(self) -> dict[str, TableMapping]:
         """The mappings as configured, a mapping the engine cannot run counted as disabled: it takes no part, and
         its dependents do not wait for it (as BC treats a disabled dependency)."""
         catalog = {name: self.context.mapping(name) for name in mapping_names()}
@@ -114,7 +105,7 @@ class FullSync:
     def plan(
         self, names: Sequence[str] | None = None, overrides: Mapping[str, str] | None = None, *, dry_run: bool = False
     ) -> tuple[SyncRun, list[ReviewLine]]:
-        catalog = self._catalog()
+        catalog = self.catalog()
         for name in [*(names or ()), *(overrides or {})]:
             if name not in catalog:
                 raise InvalidInputError("unknownMapping", f"No mapping named '{name}'.", field="mappings")
@@ -160,98 +151,40 @@ class FullSync:
             only_base = len(rates) == 1 and float(rates[0] or 0) == 1.0
         return SideData(bc_has, dv_has, int(coupled), only_base)
 
-    # -- 2. start --------------------------------------------------------------------------------------------
+    # -- 2. start, 3. split -----------------------------------------------------------------------------------
     def start(self, run_id: str) -> list[str]:
         """Start what can start now, hand the finished lines over, close the run when every line ended; returns
-        the lines started. Safe to call again at any time: every step is idempotent."""
-        run, _ = self.runs.get_run(run_id)
-        if run.status == "planned":
-            with contextlib.suppress(ConcurrencyError):  # another caller started it
-                self.runs.update_run(replace(run, status="running"))
-        catalog = self._catalog()
-        started: list[str] = []
-        while True:
-            _, lines = self.runs.get_run(run_id)
-            ready, failing = next_steps(lines, catalog)
-            if not ready and not failing:
-                break
-            by_name = {line.mapping: line for line in lines}
-            for name, reason in failing.items():
-                self._save(run_id, by_name[name], partial(failed, reason=reason, now=self.now()))
-            for name in ready:
-                line = by_name[name]
-                if line.recommendation == Recommendation.NO_RECORDS.value:
-                    self._save(run_id, line, lambda ln: finished(replace(ln, planned=True), self.now()))
-                    continue
-                started_line = self._save(run_id, line, lambda ln: running(ln, self.now()))
-                if started_line is not None:
-                    self.queue.send([split_message(started_line, run_id)])
-                    started.append(name)
-        self._hand_over(run_id)
-        self._close_run_if_done(run_id)
-        return started
+        the lines started. Safe to call again at any time: every step is idempotent (`advancing.py`)."""
+        return advance(self, run_id)
 
-    def _hand_over(self, run_id: str) -> None:
-        """Finished lines hand their checkpoints over; the mark goes only after that and after their dependents
-        were started (by `start`, before this), so a worker dying in between leaves it for `settle`."""
-        run, lines = self.runs.get_run(run_id)
-        for line in lines:
-            if line.hand_over_pending:
-                if not run.dry_run:  # a dry run changed nothing: the incremental runs must still read it all
-                    hand_over(self.context, line)
-                self._save(run_id, line, handed_over)
-
-    # -- 3. split --------------------------------------------------------------------------------------------
     def split(self, run_id: str, name: str, attempt: int = 0, phase: int = 0) -> int:
-        """Store and send the line's chunks (of this phase); returns the line's chunk total. A split delivered
-        again goes on where the last one stopped (see the module's step 3); a stale one sends nothing."""
-        line = self._line(run_id, name)
-        if line.status is not LineStatus.RUNNING or line.planned or (attempt, phase) != (line.attempt, line.phase):
-            return line.chunks_total
-        stored = self.runs.list_chunks(run_id, name, line.attempt, phase) if line.stores_chunks else []
-        self._send_chunks(run_id, line, uncounted(line, stored))  # stored before an interruption: maybe unsent
-        skip = {side: {i for chunk in stored if chunk.side == side for i in chunk.ids} for side in ("bc", "dv")}
-        total = max([line.chunks_total, *(chunk.number for chunk in stored)])  # phase 1 numbers after phase 0's
-        batch: list[LineChunk] = []
-        mapping = self.context.mapping(name)
-        mode = work_mode(line, mapping)  # a line that couples first is listed as a coupling line (two phases)
-        for side, ids in id_chunks(self.context, mapping, mode, phase, self.chunk_records, skip):
-            total += 1
-            batch.append(LineChunk(name, line.attempt, phase, total, side, tuple(ids)))
-            if len(batch) >= SEND_BATCH:
-                self._store_and_send(run_id, line, batch)
-                batch = []
-        if batch:
-            self._store_and_send(run_id, line, batch)
-        self._count(run_id, name, None, Counters(), total=total)
-        return total
-
-    def _store_and_send(self, run_id: str, line: ReviewLine, chunks: Sequence[LineChunk]) -> None:
-        if line.stores_chunks:
-            self.runs.save_chunks(run_id, chunks)  # ConflictError: a concurrent split stored them; retried later
-        self._send_chunks(run_id, line, chunks)
-        self._save(run_id, self._line(run_id, line.mapping), partial(progressed, now=self.now()))
-
-    def _send_chunks(self, run_id: str, line: ReviewLine, chunks: Sequence[LineChunk]) -> None:
-        for start in range(0, len(chunks), SEND_BATCH):
-            self.queue.send([chunk_message(line, run_id, chunk) for chunk in chunks[start : start + SEND_BATCH]])
+        """Store and send the line's chunks (of this phase); returns the line's chunk total (`splitting.py`)."""
+        return split(self, run_id, name, attempt, phase)
 
     # -- 4. chunks -------------------------------------------------------------------------------------------
     def run_chunk(self, run_id: str, name: str, chunk: int, payload: Mapping[str, object]) -> None:
-        run, lines = self.runs.get_run(run_id)  # one read for the line and the run's dry-run flag
-        line = _named(lines, run_id, name)
-        stale = payload.get("attempt", 0) != line.attempt  # sent before the line was re-run whole
-        if stale or line.status is not LineStatus.RUNNING or chunk_counted(line.done_chunks, chunk):
-            if line.hand_over_pending:  # counted, but the worker that finished the line died before the rest
-                self.start(run_id)
-            return  # another copy was counted, or the line was closed (failed) meanwhile
+        """Synchronize (or couple) the chunk's records, then count it on its line. The message carries what the work
+        needs (`messages.chunk_message`), so the run is read only by the count, which counts nothing for a copy
+        counted already or of an older attempt; a message sent before chunks carried it reads the run first."""
+        attempt, phase, mode = payload.get("attempt", 0), payload.get("phase", 0), str(payload.get("mode", ""))
+        line = ReviewLine(name, mode, attempt=int(str(attempt)), phase=int(str(phase)))  # what the message says
+        flag = payload.get("dryRun")
+        if isinstance(flag, bool):
+            dry_run = flag
+        else:
+            run, lines = self.runs.get_run(run_id)  # one read for the line and the run's dry-run flag
+            line, dry_run = named(lines, run_id, name), run.dry_run
+            stale = attempt != line.attempt  # sent before the line was re-run whole
+            if stale or line.status is not LineStatus.RUNNING or chunk_counted(line.done_chunks, chunk):
+                if line.hand_over_pending:  # counted, but the worker that finished the line died before the rest
+                    self.start(run_id)
+                return  # another copy was counted, or the line was closed (failed) meanwhile
         raw = payload.get("ids")
         ids = [str(i) for i in raw] if isinstance(raw, list) else []
         job_id = chunk_message_id(run_id, name, chunk)
         mapping = self.context.runnable(name, whole_runs=True)
         side_bc = payload.get("side") == "bc"
         direction = (Direction.TO_DATAVERSE if side_bc else Direction.FROM_DATAVERSE).value
-        dry_run = run.dry_run
         with (
             job_span("fullSyncChunk", name, job_id=job_id, run_id=run_id, direction=direction) as span,
             run_scope(run_id),  # what every chunk of the run reads alike is read once (engine/run_cache.py)
@@ -263,7 +196,7 @@ class FullSync:
                     self.context, mapping, work_mode(line, mapping), side_bc, ids, job_id, dry_run=dry_run
                 )  # what a coupling line creates, and leaves: see `full_sync_chunks`
             span.finish(counters.as_dict())
-        self._count(run_id, name, chunk, counters, left=left)
+        self.count(run_id, name, Count(chunk, counters, left, attempt=line.attempt), dry_run=dry_run)
 
     def _coupled_rows(
         self, mapping: TableMapping, ids: Sequence[str], job_id: str, *, dry_run: bool
@@ -283,10 +216,10 @@ class FullSync:
         """The chunk's last delivery failed: its line fails with the reason, the rest of the run goes on (unless
         another copy of the chunk, re-sent by a restart, was counted meanwhile)."""
         reason = f"chunk {chunk}: {error.code if isinstance(error, SyncError) else type(error).__name__}: {error}"
-        line = self._line(run_id, name)
+        line = read_line(self.runs, run_id, name)
         if _done_elsewhere(line, chunk):
             return
-        self._save(run_id, line, lambda ln: failed(ln, reason, self.now()))
+        save_line(self.runs, run_id, line, partial(failed, reason=reason, now=self.now()))
         self.start(run_id)
 
     def reschedule(self, message_id: str, payload: Mapping[str, object], retry_after: float) -> bool:
@@ -307,104 +240,43 @@ class FullSync:
         closed already (the last delivery said so itself), re-run whole since (an older attempt's chunk), or
         another copy of the chunk was counted (a restart re-sent it)."""
         try:
-            line = self._line(run_id, name)
+            line = read_line(self.runs, run_id, name)
         except (InvalidInputError, NotFoundError):
             return  # a run or line that no longer exists: nothing to record it on
         if line.attempt != attempt or line.status is not LineStatus.RUNNING or _done_elsewhere(line, chunk):
             return
-        self._save(run_id, line, lambda ln: failed(ln, f"chunk {chunk} dead-lettered: {reason}", self.now()))
+        reason = f"chunk {chunk} dead-lettered: {reason}"
+        save_line(self.runs, run_id, line, partial(failed, reason=reason, now=self.now()))
         self.start(run_id)
 
-    # -- counting and closing --------------------------------------------------------------------------------
-    def _count(
-        self,
-        run_id: str,
-        name: str,
-        chunk: int | None,
-        counters: Counters,
-        total: int | None = None,
-        left: LeftUncoupled | None = None,
+    # -- counting --------------------------------------------------------------------------------------------
+    def count(
+        self, run_id: str, name: str, count: Count, *, dry_run: bool | None = None, line: ReviewLine | None = None
     ) -> None:
-        """Add a chunk's counters and what it left uncoupled (or the split's total) and renew the lease; the save
-        that brings the line to all chunks counted finishes it, or moves it on to its second phase and sends that
-        phase's split. Called with neither chunk nor total it only closes a line whose chunks are all counted
-        (`settle`)."""
-        now = self.now()
-        moved = False
-        run, lines = self.runs.get_run(run_id)
+        """Add `count` to the line (`counting.counted`), conditionally on the line as read (`line`, or read now);
+        whoever finishes the line moves the run on (`start`), whoever moves it to its second phase sends that
+        phase's split. A chunk counted already whose line still waits for its hand-over moves the run on too (the
+        worker that finished the line died before it could)."""
+        if line is None or dry_run is None:
+            run, lines = self.runs.get_run(run_id)
+            line, dry_run = named(lines, run_id, name), run.dry_run
+        now, mapping, dry = self.now(), self.context.mapping(name), dry_run
+        coupling = work_mode(line, mapping) == Recommendation.COUPLE_RECORDS.value
+        second = coupling and mapping.direction.allows(Direction.FROM_DATAVERSE)
+        moved: list[bool] = []
 
-        def change(line: ReviewLine) -> ReviewLine | None:
-            nonlocal moved
-            moved = False
-            if chunk is not None and chunk_counted(line.done_chunks, chunk):
-                return None
-            if chunk is not None:
-                line = replace(
-                    line,
-                    counters=line.counters.add(counters),
-                    left=line.left.add(left or LeftUncoupled()),
-                    chunks_done=line.chunks_done + 1,
-                    done_chunks=count_chunk(line.done_chunks, chunk),
-                    progressed_on=now,
-                )
-            if total is not None:
-                line = replace(line, chunks_total=total, planned=True, progressed_on=now)
-            if all_chunks_counted(line) and line.status is LineStatus.RUNNING:
-                moved = self._second_phase(line)
-                if moved:
-                    return replace(line, phase=1, planned=False, progressed_on=now)
-                if run.dry_run and work_mode(line, self.context.mapping(name)) == Recommendation.COUPLE_RECORDS.value:
-                    line = replace(line, left=dry_left(line.left, line.counters))
-                return finished(line, now)
-            return line if chunk is not None or total is not None else None
+        def change(current: ReviewLine) -> ReviewLine | None:
+            new = counted(current, count, now, second_phase=second, dry_coupling=dry and coupling)
+            moved[:] = [new is not None and new.phase != current.phase]
+            return new
 
-        saved = self._save(run_id, _named(lines, run_id, name), change)
-        if saved is not None and saved.status is LineStatus.FINISHED:
+        saved = save_line(self.runs, run_id, line, change)
+        if saved.stored is not None and saved.stored.status is LineStatus.FINISHED:
             self.start(run_id)  # hands it over, starts the lines that waited for it
-        elif saved is not None and moved:
-            self.queue.send([split_message(saved, run_id)])  # whoever moved it on (a chunk or the split) sends it
-
-    def _second_phase(self, line: ReviewLine) -> bool:
-        mapping = self.context.mapping(line.mapping)
-        return (
-            line.phase == 0
-            and work_mode(line, mapping) == Recommendation.COUPLE_RECORDS.value
-            and mapping.direction.allows(Direction.FROM_DATAVERSE)
-        )
-
-    def _save(
-        self, run_id: str, line: ReviewLine, change: Callable[[ReviewLine], ReviewLine | None]
-    ) -> ReviewLine | None:
-        """Apply `change` to the line and store it conditionally; on a lost race re-read and apply again.
-        Returns the stored line, or None when `change` found nothing to do."""
-        for _ in range(50):
-            changed = change(line)
-            if changed is None:
-                return None
-            try:
-                return self.runs.update_line(run_id, changed)
-            except ConcurrencyError:
-                line = self._line(run_id, line.mapping)
-        raise ConcurrencyError("lineBusy", f"line {line.mapping} of run {run_id} kept changing; try again")
-
-    def _close_run_if_done(self, run_id: str) -> None:
-        run, lines = self.runs.get_run(run_id)
-        still_open = (LineStatus.WAITING, LineStatus.RUNNING)
-        if run.status != "running" or any(ln.status in still_open or ln.hand_over_pending for ln in lines):
-            return
-        status = "failed" if any(line.status is LineStatus.FAILED for line in lines) else "finished"
-        with contextlib.suppress(ConcurrencyError):  # someone else closed it
-            self.runs.update_run(replace(run, status=status))
-
-    def _line(self, run_id: str, name: str) -> ReviewLine:
-        return _named(self.runs.get_run(run_id)[1], run_id, name)
-
-
-def _named(lines: Sequence[ReviewLine], run_id: str, name: str) -> ReviewLine:
-    for line in lines:
-        if line.mapping == name:
-            return line
-    raise InvalidInputError("unknownLine", f"Run {run_id} has no line for {name}.", field="mapping")
+        elif saved.stored is not None and any(moved):
+            self.queue.send([split_message(saved.stored, run_id, dry_run=dry)])  # whoever moved it on sends it
+        elif saved.stored is None and saved.seen.hand_over_pending:
+            self.start(run_id)
 
 
 def _done_elsewhere(line: ReviewLine, chunk: int) -> bool:

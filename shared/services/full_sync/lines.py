@@ -10,26 +10,47 @@ from dataclasses import replace
 
 from shared.domain.errors import ConcurrencyError, InvalidInputError
 from shared.domain.full_sync import Recommendation
-from shared.domain.records import LineStatus, ReviewLine, Side
+from shared.domain.records import Checkpoint, LineStatus, ReviewLine, Side
 from shared.domain.watermarks import after_full_sync
 from shared.engine.context import SyncContext
+from shared.ports import CheckpointBatches
 
+SIDES = (Side.BC, Side.DATAVERSE)
 OVERRIDABLE = frozenset({r.value for r in Recommendation} - {Recommendation.DEPENDENCY_NOT_SATISFIED.value})
 
 
 def hand_over(context: SyncContext, line: ReviewLine) -> None:
     """A finished line hands its mapping to the incremental runs: their checkpoints move up to the moment the
     line started (never back), so the next timer run reads what changed since, not the whole table again (BC
-    sets the mapping's modified-on filter after a full synchronization the same way)."""
+    sets the mapping's modified-on filter after a full synchronization the same way).
+
+    Both sides in one transaction when the store can (`CheckpointBatches`: a mapping's two rows share a partition):
+    first as new rows (a first full synchronization finds none: one request), else read both and move those that
+    are older (two requests); a checkpoint an incremental run moved meanwhile keeps its place (side by side then,
+    as a store without batches does it)."""
     if not line.started_on:
         return
-    for side in (Side.BC, Side.DATAVERSE):
-        found = context.checkpoints.find_checkpoint(line.mapping, side)
-        moved = after_full_sync(found, line.mapping, side, line.started_on)  # the rule: `domain/watermarks.py`
-        if moved is None:
-            continue
-        with contextlib.suppress(ConcurrencyError):  # an incremental run moved it meanwhile: its place wins
-            context.checkpoints.save_checkpoint(moved)
+    store = context.checkpoints
+    if isinstance(store, CheckpointBatches):
+        with contextlib.suppress(ConcurrencyError):  # one of them is stored already
+            store.save_checkpoints([Checkpoint(line.mapping, side, line.started_on) for side in SIDES])
+            return
+        found = store.find_checkpoints(line.mapping)
+        moves = [moved for side in SIDES if (moved := _moved(line, side, found.get(side))) is not None]
+        with contextlib.suppress(ConcurrencyError):  # moved meanwhile: each side on its own below
+            store.save_checkpoints(moves)
+            return
+    for side in SIDES:
+        checkpoint = _moved(line, side, store.find_checkpoint(line.mapping, side))
+        if checkpoint is not None:
+            with contextlib.suppress(ConcurrencyError):  # an incremental run moved it meanwhile: its place wins
+                store.save_checkpoint(checkpoint)
+
+
+def _moved(line: ReviewLine, side: Side, found: Checkpoint | None) -> Checkpoint | None:
+    """The side's checkpoint moved up to the line's start, or None when it is there or later already (the rule:
+    `domain/watermarks.py`)."""
+    return after_full_sync(found, line.mapping, side, line.started_on)
 
 
 def overridden(lines: list[ReviewLine], overrides: Mapping[str, str]) -> list[ReviewLine]:

@@ -19,10 +19,12 @@ from shared.domain.records import ReviewLine
 from shared.engine.context import SyncContext
 
 
-def line_message(line: ReviewLine, run_id: str, chunk: int, extra: Mapping[str, object]) -> JobMessage:
+def line_message(
+    line: ReviewLine, run_id: str, chunk: int, extra: Mapping[str, object], *, dry_run: bool
+) -> JobMessage:
     payload = {
         "runId": run_id, "mapping": line.mapping, "chunk": chunk, "attempt": line.attempt, "phase": line.phase,
-        **extra,
+        "dryRun": dry_run, **extra,
     }  # fmt: skip
     message_id = chunk_message_id(run_id, line.mapping, chunk)
     message_id += f"/p{line.phase}" if chunk == 0 and line.phase else ""
@@ -31,14 +33,17 @@ def line_message(line: ReviewLine, run_id: str, chunk: int, extra: Mapping[str, 
     return JobMessage(JobKind.FULL_SYNC_CHUNK, message_id, payload)
 
 
-def split_message(line: ReviewLine, run_id: str) -> JobMessage:
+def split_message(line: ReviewLine, run_id: str, *, dry_run: bool) -> JobMessage:
     """Chunk 0 of the line's current phase: list the records and send their chunks."""
-    return line_message(line, run_id, 0, {"mode": line.recommendation})
+    return line_message(line, run_id, 0, {"mode": line.recommendation}, dry_run=dry_run)
 
 
-def chunk_message(line: ReviewLine, run_id: str, chunk: LineChunk) -> JobMessage:
+def chunk_message(line: ReviewLine, run_id: str, chunk: LineChunk, *, dry_run: bool) -> JobMessage:
+    """A chunk carries what its worker needs besides its ids (the line's attempt, phase and mode, and whether the
+    run is a dry run), so it starts without reading the run: the count it ends with reads the line anyway, and
+    counts nothing for a chunk counted already or of an older attempt."""
     extra = {"mode": line.recommendation, "side": chunk.side, "ids": list(chunk.ids)}
-    return line_message(line, run_id, chunk.number, extra)
+    return line_message(line, run_id, chunk.number, extra, dry_run=dry_run)
 
 
 def id_chunks(

@@ -30,11 +30,13 @@ from shared.domain.full_sync import (
     stalled_lines,
     uncounted,
 )
-from shared.domain.records import Counters, LineStatus, ReviewLine, SyncRun
+from shared.domain.records import LineStatus, ReviewLine, SyncRun
 from shared.domain.watermarks import format_instant, parse_instant
 from shared.services.full_sync.coordinator import FullSync
+from shared.services.full_sync.counting import Count, save_line
 from shared.services.full_sync.lines import reset, resumed
 from shared.services.full_sync.messages import split_message
+from shared.services.full_sync.splitting import send_chunks
 
 LOG = logging.getLogger("bc_sales_sync.full_sync")
 
@@ -58,31 +60,31 @@ class Recovery:
             raise InvalidInputError("nothingToRestart", f"Run {run_id} has no failed or stalled line.", field="runId")
         for line in chosen:
             if line.started_on and line.stores_chunks:
-                self._go_on(run_id, line)
+                self._go_on(run_id, line, dry_run=run.dry_run)
             else:
-                full._save(run_id, line, reset)
+                save_line(runs, run_id, line, reset)
         if run.status != "running":
             runs.update_run(replace(run, status="running"))
         return full.start(run_id)
 
-    def _go_on(self, run_id: str, line: ReviewLine) -> None:
+    def _go_on(self, run_id: str, line: ReviewLine, *, dry_run: bool) -> None:
         full = self.full_sync
-        saved = full._save(run_id, line, partial(resumed, now=full.now()))
+        saved = save_line(full.runs, run_id, line, partial(resumed, now=full.now())).stored
         if saved is None:
             return
         if not saved.planned:  # its split never finished listing (or never ran): it goes on where it stopped
-            full.queue.send([split_message(saved, run_id)])
+            full.queue.send([split_message(saved, run_id, dry_run=dry_run)])
             return
         stored = full.runs.list_chunks(run_id, saved.mapping, saved.attempt)
         known = {chunk.number for chunk in stored} | counted_chunks(saved.done_chunks)
         lost = [number for number in range(1, saved.chunks_total + 1) if number not in known]
         if lost:  # cannot happen when chunks are stored before they are sent; if it does, re-run the line whole
             LOG.error("run %s line %s: chunks %s were never stored; re-running it whole", run_id, saved.mapping, lost)
-            full._save(run_id, saved, reset)
+            save_line(full.runs, run_id, saved, reset)
             return
-        full._send_chunks(run_id, saved, uncounted(saved, stored))
+        send_chunks(full, run_id, saved, uncounted(saved, stored), dry_run=dry_run)
         if all_chunks_counted(saved):
-            full._count(run_id, saved.mapping, None, Counters())
+            full.count(run_id, saved.mapping, Count(), dry_run=dry_run, line=saved)
 
     def settle(self, run_id: str) -> bool:
         """Finish what lost messages left undone in a running run (`domain.full_sync.needs_settling`). Returns
@@ -93,7 +95,7 @@ class Recovery:
             return False
         for line in lines:
             if line.status is LineStatus.RUNNING and all_chunks_counted(line):
-                full._count(run_id, line.mapping, None, Counters())  # closes it (or sends its second phase)
+                full.count(run_id, line.mapping, Count(), dry_run=run.dry_run, line=line)  # closes it, or phase 2
         full.start(run_id)  # hands finished lines over, starts or fails waiting lines, closes the run
         return True
 
