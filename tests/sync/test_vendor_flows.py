@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from local.emulators.business_central.seed import seeded_id as bc_seeded
+from shared.domain.errors import ConflictError, InvalidInputError, NotFoundError, RecordError
 from shared.domain.records import LineStatus
 from shared.engine.mapping_run import run_mapping
 from shared.mappings import get_mapping
@@ -145,6 +146,28 @@ def test_a_vendor_account_made_in_sales_reaches_bc_only_the_ways_bc_allows(basic
     assert set(bc_vendors(stack)) == {"Northwind Traders", "Litware Supplies"}
     assert stack.context.couplings.find_by_dataverse_id(VENDOR, later) is not None
     assert stack.context.couplings.find_by_dataverse_id(VENDOR, prospect) is None
+
+
+def test_create_in_business_central_refuses_an_account_outside_the_mappings_filter(basics: SyncStack) -> None:
+    """BC picks the mapping of an account by its relationship type (GetIntegrationTableMappingFromCRMRecord: Customer
+    -> CUSTOMER, Vendor -> VENDOR, any other type the first account mapping): a Customer, Prospect or untyped account
+    never becomes a vendor, nor a Vendor account a customer. Asked to, we answer 422 naming the record and write
+    nothing (no BC record, no coupling)."""
+    stack = basics
+    customer = sales_account(stack, "Contoso Retail", CUSTOMER_TYPE)
+    prospect = sales_account(stack, "Northwind Prospects", 8)
+    supplier = sales_account(stack, "Fabrikam Supplies", VENDOR_TYPE)
+    untyped = str(uuid.uuid4())
+    stack.context.dataverse.create_row("accounts", untyped, {"name": "Adatum Untyped"})
+    for mapping, account_id in ((VENDOR, customer), (VENDOR, prospect), (VENDOR, untyped), (CUSTOMER, supplier)):
+        with pytest.raises(RecordError) as refused:
+            create_in_business_central(stack.context, mapping, account_id)
+        assert (refused.value.code, refused.value.field) == ("outOfFilter", "dataverseId"), refused.value
+        assert not isinstance(refused.value, NotFoundError | ConflictError | InvalidInputError)  # 422, not 404/409/400
+        assert stack.context.couplings.find_by_dataverse_id(mapping, account_id) is None
+    assert bc_vendors(stack) == {}
+    customers = stack.bc_handle.session.get(f"{stack.bc_handle.company_root(_company())}/customers").json()["value"]
+    assert "Fabrikam Supplies" not in {row["displayName"] for row in customers}
 
 
 def test_customer_and_vendor_never_take_each_others_accounts(basics: SyncStack) -> None:
