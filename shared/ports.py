@@ -79,19 +79,10 @@ class CouplingStore(Protocol):
         ...
 
 
-class CheckpointStore(Protocol):
-    def find_checkpoint(self, mapping: str, side: Side) -> Checkpoint | None: ...
-
-    def save_checkpoint(self, checkpoint: Checkpoint) -> Checkpoint:
-        """Insert when `etag` is None, else update conditionally on it."""
-        ...
-
-
 @runtime_checkable
 class CheckpointBatches(Protocol):
     """Both checkpoints of a mapping at once (its two rows share a partition), for the full synchronization's
-    hand-over: the stores implement it; a `CheckpointStore` without it (a retry run's pinned one) is used side by
-    side."""
+    hand-over. Part of every `CheckpointStore`."""
 
     def find_checkpoints(self, mapping: str) -> dict[Side, Checkpoint]:
         """The mapping's stored checkpoints by side, in one read."""
@@ -100,6 +91,14 @@ class CheckpointBatches(Protocol):
     def save_checkpoints(self, checkpoints: Sequence[Checkpoint]) -> list[Checkpoint]:
         """Checkpoints of one mapping in one transaction, each inserted (no etag) or replaced conditionally on its
         etag: all or nothing, `ConcurrencyError` when one of them lost its race."""
+        ...
+
+
+class CheckpointStore(CheckpointBatches, Protocol):
+    def find_checkpoint(self, mapping: str, side: Side) -> Checkpoint | None: ...
+
+    def save_checkpoint(self, checkpoint: Checkpoint) -> Checkpoint:
+        """Insert when `etag` is None, else update conditionally on it."""
         ...
 
 

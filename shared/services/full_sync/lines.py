@@ -13,7 +13,6 @@ from shared.domain.full_sync import Recommendation
 from shared.domain.records import Checkpoint, LineStatus, ReviewLine, Side
 from shared.domain.watermarks import after_full_sync
 from shared.engine.context import SyncContext
-from shared.ports import CheckpointBatches
 
 SIDES = (Side.BC, Side.DATAVERSE)
 OVERRIDABLE = frozenset({r.value for r in Recommendation} - {Recommendation.DEPENDENCY_NOT_SATISFIED.value})
@@ -24,22 +23,20 @@ def hand_over(context: SyncContext, line: ReviewLine) -> None:
     line started (never back), so the next timer run reads what changed since, not the whole table again (BC
     sets the mapping's modified-on filter after a full synchronization the same way).
 
-    Both sides in one transaction when the store can (`CheckpointBatches`: a mapping's two rows share a partition):
-    first as new rows (a first full synchronization finds none: one request), else read both and move those that
-    are older (two requests); a checkpoint an incremental run moved meanwhile keeps its place (side by side then,
-    as a store without batches does it)."""
+    Both sides in one transaction (a mapping's two rows share a partition): first as new rows (a first full
+    synchronization finds none: one request), else read both and move those that are older (two requests); when
+    an incremental run moved one meanwhile, side by side, and the moved one keeps its place."""
     if not line.started_on:
         return
     store = context.checkpoints
-    if isinstance(store, CheckpointBatches):
-        with contextlib.suppress(ConcurrencyError):  # one of them is stored already
-            store.save_checkpoints([Checkpoint(line.mapping, side, line.started_on) for side in SIDES])
-            return
-        found = store.find_checkpoints(line.mapping)
-        moves = [moved for side in SIDES if (moved := _moved(line, side, found.get(side))) is not None]
-        with contextlib.suppress(ConcurrencyError):  # moved meanwhile: each side on its own below
-            store.save_checkpoints(moves)
-            return
+    with contextlib.suppress(ConcurrencyError):  # one of them is stored already
+        store.save_checkpoints([Checkpoint(line.mapping, side, line.started_on) for side in SIDES])
+        return
+    found = store.find_checkpoints(line.mapping)
+    moves = [moved for side in SIDES if (moved := _moved(line, side, found.get(side))) is not None]
+    with contextlib.suppress(ConcurrencyError):  # moved meanwhile: each side on its own below
+        store.save_checkpoints(moves)
+        return
     for side in SIDES:
         checkpoint = _moved(line, side, store.find_checkpoint(line.mapping, side))
         if checkpoint is not None:
