@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from local.emulators.business_central.errors import NOT_FOUND, BcError, bad_request, dialog
+from local.emulators.business_central.pages.body import page_values
 from local.emulators.business_central.pages.context import Context
 from local.emulators.business_central.pages.orders import ORDERS, order_status
 from local.emulators.business_central.pages.schema import PageService, decode_member
@@ -53,22 +54,10 @@ def _test_status_open(order: Row) -> None:
 
 def parse_order_body(ctx: Context, service: PageService, order: Row, body: Any) -> dict[str, Any]:
     """Checked API-row values of a page-42 PATCH body (page property names in, API row keys out)."""
-    if not isinstance(body, dict):
-        raise bad_request("The request body must be a JSON object.")
     writes: dict[str, str] = ctx.schema.overlay["salesOrderWrites"]
     columns: dict[str, str] = ctx.schema.overlay["salesHeader"]
     values: dict[str, Any] = {}
-    for name, value in body.items():
-        if name.startswith("@odata."):
-            continue
-        if isinstance(value, dict | list):
-            raise bad_request(f"Deep insert is not supported on page web services ('{name}' is not a primitive value).")
-        page_field = service.fields.get(name)
-        if page_field is None:
-            raise bad_request(
-                f"The property '{name}' does not exist on type 'NAV.{service.name}'. Make sure to only use "
-                f"property names that are defined by the type."
-            )
+    for name, value, page_field in page_values(service, body):
         if name in service.keys:
             _key_unchanged(service, name, value, str(order.get("number")))
             continue

@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from local.emulators.business_central.errors import METHOD_NOT_ALLOWED, SAME_KEY, BcError, bad_request
+from local.emulators.business_central.pages.body import page_values
 from local.emulators.business_central.pages.contacts import CONTACTS_VIEW, update_contact
 from local.emulators.business_central.pages.context import Context
 from local.emulators.business_central.pages.data import new_row, remove, save, stored
@@ -50,20 +51,8 @@ def coerce_field(service: PageService, page_field: PageField, value: Any) -> Any
 
 def parse_body(ctx: Context, service: PageService, body: Any, *, creating: bool) -> dict[str, Any]:
     """Checked column values of a POST/PATCH body (page property names in, stored column names out)."""
-    if not isinstance(body, dict):
-        raise bad_request("The request body must be a JSON object.")
     values: dict[str, Any] = {}
-    for name, value in body.items():
-        if name.startswith("@odata."):
-            continue
-        if isinstance(value, dict | list):
-            raise bad_request(f"Deep insert is not supported on page web services ('{name}' is not a primitive value).")
-        page_field = service.fields.get(name)
-        if page_field is None:
-            raise bad_request(
-                f"The property '{name}' does not exist on type 'NAV.{service.name}'. Make sure to only use "
-                f"property names that are defined by the type."
-            )
+    for name, value, page_field in page_values(service, body):
         if page_field.writable == "never" or (page_field.writable == "insert" and not creating):
             raise bad_request(f"The property '{name}' of '{service.name}' is read-only.")
         column = str(page_field.column)
