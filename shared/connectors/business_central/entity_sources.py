@@ -222,9 +222,6 @@ class EntitySources:
             for s in self.sources
         )
 
-    def by_service(self, service: str) -> EntitySource | None:
-        return next((s for s in self.sources if s.kind == "page" and s.name == service), None)
-
     def _replace(self, entity: str, new: EntitySource) -> EntitySources:
         self.get(entity)
         return EntitySources(tuple(new if s.entity == entity else s for s in self.sources))

@@ -104,10 +104,6 @@ def finished(line: ReviewLine, now: str) -> ReviewLine:
     )
 
 
-def handed_over(line: ReviewLine) -> ReviewLine | None:
-    return replace(line, hand_over_pending=False) if line.hand_over_pending else None
-
-
 def failed(line: ReviewLine, reason: str, now: str) -> ReviewLine | None:
     if line.status in (LineStatus.FINISHED, LineStatus.FAILED):
         return None
