@@ -29,6 +29,7 @@ from shared.settings import AuthMode, Settings
 
 if TYPE_CHECKING:
     from shared.engine.setup import Setup
+    from shared.services.full_sync.coordinator import FullSync
 
 BC_RESOURCE = "https://api.businesscentral.dynamics.com"
 
@@ -167,6 +168,18 @@ def run_services(run_id: str | None = None) -> Services:
 
 
 SETTINGS_READ = "settings"  # the run cache's key of a run's settings (`for_run`)
+
+
+def full_sync_for(services: Services) -> FullSync:
+    """The full synchronization over one invocation's services (`for_run`), with the stall limit of the settings
+    (`FULL_SYNC_STALL_MINUTES`): what the routes, the timer and the health check read runs and lines with."""
+    from datetime import timedelta
+
+    from shared.services.full_sync.coordinator import FullSync
+    from shared.settings import full_sync_stall_minutes
+
+    stall_after = timedelta(minutes=full_sync_stall_minutes(services.environment))
+    return FullSync(services.context, services.runs, services.queue, stall_after=stall_after)
 
 
 class _StoredSettings:

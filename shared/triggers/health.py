@@ -82,16 +82,13 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
 def _check(services: Any) -> tuple[int, dict[str, Any]]:
     from datetime import timedelta
 
-    from shared.bootstrap import for_run, token_getters
-    from shared.services.full_sync.coordinator import FullSync
+    from shared.bootstrap import for_run, full_sync_for, token_getters
     from shared.services.full_sync.recovery import Recovery
     from shared.services.health import HealthProbes, check_health, incremental_mappings
-    from shared.settings import full_sync_stall_minutes
     from shared.telemetry import record_queue
 
-    context = for_run(services).context  # the catalog with its overrides, as the timer sees it
-    stall_after = timedelta(minutes=full_sync_stall_minutes(services.environment))
-    full_sync = FullSync(context, services.runs, services.queue, stall_after=stall_after)
+    full_sync = full_sync_for(for_run(services))  # the catalog with its overrides, as the timer sees it
+    context = full_sync.context
     probes = HealthProbes(
         storage=services.storage,
         queue=services.queue,
@@ -101,7 +98,7 @@ def _check(services: Any) -> tuple[int, dict[str, Any]]:
         clock=context.clock,
         stale_after=timedelta(minutes=_stale_minutes(services.environment)),
         stalled_lines=Recovery(full_sync).stalled_report,
-        stall_after=stall_after,
+        stall_after=full_sync.stall_after,
     )
     report = check_health(probes)
     dead = report.checks["deadLetters"]

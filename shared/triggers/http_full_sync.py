@@ -45,15 +45,9 @@ LINE_STATUSES = ["waiting", "running", STALLED, "finished", "failed"]
 
 
 def _full_sync() -> Any:
-    from datetime import timedelta
+    from shared.bootstrap import full_sync_for, run_services
 
-    from shared.bootstrap import run_services
-    from shared.services.full_sync.coordinator import FullSync
-    from shared.settings import full_sync_stall_minutes
-
-    services = run_services()
-    stall_after = timedelta(minutes=full_sync_stall_minutes(services.environment))
-    return FullSync(services.context, services.runs, services.queue, stall_after=stall_after)
+    return full_sync_for(run_services())
 
 
 def _recovery(full_sync: Any) -> Any:

@@ -16,18 +16,11 @@ SYNC_SCHEDULE = "SYNC_SCHEDULE"
 
 def run_scheduled_mappings(schedule: str) -> dict[str, str]:
     """Run every enabled mapping whose schedule setting is `schedule`; returns mapping -> outcome."""
-    from datetime import timedelta
-
-    from shared.bootstrap import run_services
+    from shared.bootstrap import full_sync_for, run_services
     from shared.mappings import mapping_names
-    from shared.services.full_sync.coordinator import FullSync
     from shared.services.scheduled_runs import run_scheduled_mappings as run_loop
-    from shared.settings import full_sync_stall_minutes
 
-    services = run_services()
-    stall_after = timedelta(minutes=full_sync_stall_minutes(services.environment))
-    full_sync = FullSync(services.context, services.runs, services.queue, stall_after=stall_after)
-    return run_loop(full_sync, mapping_names(), schedule)
+    return run_loop(full_sync_for(run_services()), mapping_names(), schedule)
 
 
 @blueprint.timer_trigger(schedule="%SYNC_SCHEDULE%", arg_name="timer", run_on_startup=False)
