@@ -1,8 +1,9 @@
 """`make bench` (storage, issue 21): Table Storage requests and worker CPU per synchronized record, through the whole
 local stack, with every Table request counted by a proxy in front of Azurite (`bench/table_counter.py`).
 
-Two runs on one stack: a full synchronization toward Sales of generated data (`BENCH_STORAGE_SCALE`, default 0.1:
-1,000 customers, 1,000 contacts, 200 items, 2,600 records with the items' unit groups and units), then 1,000
+Two runs on one stack: a full synchronization toward Sales of generated data (`BENCH_STORAGE_SCALE`, else
+`make bench`'s `BENCH_SCALE`, default 1: 10,000 customers, 10,000 contacts, 2,000 items, 26,000 records with the
+items' unit groups and units, as the rest of `make bench`; 0.1 is the issue's 2,600-record run), then 1,000
 customers (or all, when fewer) edited in BC and the CUSTOMER mapping run once (the timer's own `run_mapping`, through
 `POST /api/mappings/CUSTOMER/synchronize`), then as many accounts edited in Sales and the mapping run again. For each:
 Table requests per synchronized record, `$batch` requests and their operations, requests by kind, and the worker's
@@ -141,7 +142,8 @@ def _stop_profile(profiler: tuple[subprocess.Popen[bytes], Path]) -> dict[str, f
 
 
 def measure_storage(scale: float | None = None) -> dict[str, Any]:
-    scale = float(os.environ.get("BENCH_STORAGE_SCALE", "0.1")) if scale is None else scale
+    if scale is None:
+        scale = float(os.environ.get("BENCH_STORAGE_SCALE") or os.environ.get("BENCH_SCALE") or "1")
     counts = {k: max(1, int(v * scale)) for k, v in TO_SALES.items()}
     os.environ.update(quiet_timers())
     figures: dict[str, Any] = {}

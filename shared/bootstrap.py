@@ -171,15 +171,19 @@ SETTINGS_READ = "settings"  # the run cache's key of a run's settings (`for_run`
 
 
 def full_sync_for(services: Services) -> FullSync:
-    """The full synchronization over one invocation's services (`for_run`), with the stall limit of the settings
-    (`FULL_SYNC_STALL_MINUTES`): what the routes, the timer and the health check read runs and lines with."""
+    """The full synchronization over one invocation's services (`for_run`), with the stall limit and the chunk size
+    of the settings (`FULL_SYNC_STALL_MINUTES`, `FULL_SYNC_CHUNK_RECORDS`): what the routes, the timer and the health
+    check read runs and lines with."""
     from datetime import timedelta
 
     from shared.services.full_sync.coordinator import FullSync
-    from shared.settings import full_sync_stall_minutes
+    from shared.settings import full_sync_chunk_records, full_sync_stall_minutes
 
     stall_after = timedelta(minutes=full_sync_stall_minutes(services.environment))
-    return FullSync(services.context, services.runs, services.queue, stall_after=stall_after)
+    full = FullSync(services.context, services.runs, services.queue, stall_after=stall_after)
+    if (chunk := full_sync_chunk_records(services.environment)) is not None:
+        full.chunk_records = chunk
+    return full
 
 
 class _StoredSettings:

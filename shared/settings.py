@@ -16,6 +16,8 @@ from shared.domain.full_sync import DEFAULT_STALL_MINUTES
 
 FULL_SYNC_STALL_SETTING = "FULL_SYNC_STALL_MINUTES"  # minutes without progress before a running line is stalled
 MAX_STALL_MINUTES = 24 * 60
+FULL_SYNC_CHUNK_SETTING = "FULL_SYNC_CHUNK_RECORDS"  # records per full-sync chunk (`services/full_sync/coordinator`)
+MAX_CHUNK_RECORDS = 5000  # a chunk's ids travel in its message (256 KB on Service Bus Standard) and its chunk row
 
 
 class AuthMode(StrEnum):
@@ -96,6 +98,9 @@ class Settings:
         stall = (source.get(FULL_SYNC_STALL_SETTING) or "").strip()
         if stall and not (stall.isdigit() and 1 <= int(stall) <= MAX_STALL_MINUTES):
             problems.append(f"{FULL_SYNC_STALL_SETTING} must be a whole number from 1 to {MAX_STALL_MINUTES}")
+        chunk = (source.get(FULL_SYNC_CHUNK_SETTING) or "").strip()
+        if chunk and not (chunk.isdigit() and 1 <= int(chunk) <= MAX_CHUNK_RECORDS):
+            problems.append(f"{FULL_SYNC_CHUNK_SETTING} must be a whole number from 1 to {MAX_CHUNK_RECORDS}")
         if problems:
             raise SettingsError(problems)
         return cls(
@@ -123,3 +128,10 @@ def full_sync_stall_minutes(env: Mapping[str, str]) -> int:
     1 to a day (`Settings.from_env` names a bad value; readers of the raw environment fall back)."""
     raw = str(env.get(FULL_SYNC_STALL_SETTING, "") or "").strip()
     return int(raw) if raw.isdigit() and 1 <= int(raw) <= MAX_STALL_MINUTES else DEFAULT_STALL_MINUTES
+
+
+def full_sync_chunk_records(env: Mapping[str, str]) -> int | None:
+    """`FULL_SYNC_CHUNK_RECORDS` from the app settings, or None (the engine's default) when it is missing or not a
+    whole number from 1 to `MAX_CHUNK_RECORDS` (`Settings.from_env` names a bad value)."""
+    raw = str(env.get(FULL_SYNC_CHUNK_SETTING, "") or "").strip()
+    return int(raw) if raw.isdigit() and 1 <= int(raw) <= MAX_CHUNK_RECORDS else None

@@ -85,6 +85,9 @@ class InMemoryCouplingStore:
             couplings = [coupling for (name, _), coupling in self._by_bc.items() if name == mapping]
         return iter(sorted(couplings, key=lambda coupling: side_row_key(Side.BC, coupling.bc_id)))
 
+    def coupled_ids(self, mapping: str) -> Iterator[tuple[str, str]]:
+        return iter([(c.bc_id, c.dataverse_id) for c in self.list_couplings(mapping)])
+
     def has_couplings(self, mapping: str) -> bool:
         with self._lock:
             return any(name == mapping for name, _ in self._by_bc)
@@ -279,7 +282,6 @@ class InMemoryRunStore:
             stored = _copy_line(line, _new_etag())
             self._lines[run_id][line.mapping] = stored
             return _copy_line(stored, stored.etag)
-
 
     def update_lines(
         self, run_id: str, lines: Sequence[ReviewLine], run: SyncRun | None = None

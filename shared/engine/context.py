@@ -59,9 +59,7 @@ class SyncContext:
         them (`engine/option_maps.py`); maps given here are kept and take precedence."""
         if not isinstance(self.option_maps, CouplingOptionMaps):
             sources = {
-                m.option_map: m.name
-                for m in self.catalog.values()
-                if m.kind is MappingKind.OPTION_SET and m.option_map
+                m.option_map: m.name for m in self.catalog.values() if m.kind is MappingKind.OPTION_SET and m.option_map
             }
             self.option_maps = CouplingOptionMaps(self.couplings, sources, self.option_maps)
 

@@ -13,7 +13,8 @@ once per run and process (`engine/run_cache.py`): the LCY's Dataverse id, and th
 `bc_id_field` is not `id`: `contactsInformation`, company contact number -> customer id). Why the whole link set and
 not a longer `or` filter: a chunk of 200 persons names about 200 companies in no order (chunks follow the persons'
 ids), so their `or` filters cost 5 to 6 reads a chunk, while the link set has one row per related contact (BC reads
-20,000 a page). A number the set does not hold is still read with an `or` filter (a link made since).
+20,000 a page). A number the set does not hold is still read with an `or` filter (a link made since). The couplings
+a lookup goes through are read the same way, once per run (`engine/coupled_ids.py`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from shared.domain.errors import RecordError
 from shared.domain.exchange_rates import current_factors
 from shared.domain.mapping import Lookup
 from shared.domain.transforms import LATEST_EXCHANGE_RATE, Transform, exchange_rate_transform
-from shared.engine import run_cache
+from shared.engine import coupled_ids, run_cache
 from shared.engine.context import SyncContext
 
 NO_VALUE = ("", None, "00000000-0000-0000-0000-000000000000")
@@ -132,10 +133,9 @@ class LookupResolver:
                 for term in group:
                     self._bc_ids.setdefault(self._bc_id_key(lookup, terms[term]), None)
         bc_ids = {t: (t if lookup.bc_key == "id" else self._bc_ids[self._bc_id_key(lookup, t)]) for t in texts}
-        couplings = self.context.couplings.find_many_by_bc_ids(lookup.mapping, [i for i in bc_ids.values() if i])
+        partners = coupled_ids.dataverse_ids(self.context.couplings, lookup.mapping, [i for i in bc_ids.values() if i])
         for text, bc_id in bc_ids.items():
-            found = couplings.get(bc_id) if bc_id else None
-            self._to_dv[(lookup.mapping, text)] = found.dataverse_id if found else None
+            self._to_dv[(lookup.mapping, text)] = partners.get(bc_id) if bc_id else None
 
     def prefetch_dataverse_ids(self, lookup: Lookup, dataverse_ids: Iterable[Any]) -> None:
         """Resolve many Dataverse ids (of one chunk) at once, so `to_bc_value` answers them from the cache."""
@@ -144,9 +144,9 @@ class LookupResolver:
         texts = [t for t in texts if (lookup.mapping, t) not in self._to_bc]
         if not texts:
             return
-        couplings = self.context.couplings.find_many_by_dataverse_ids(lookup.mapping, texts)
-        if lookup.bc_key != "id" and couplings and self.context.bc.serves(lookup.bc_entity_set or ""):
-            wanted = [c.bc_id for c in couplings.values()]
+        partners = coupled_ids.bc_ids(self.context.couplings, lookup.mapping, texts)
+        if lookup.bc_key != "id" and partners and self.context.bc.serves(lookup.bc_entity_set or ""):
+            wanted = list(partners.values())
             rows = self.context.bc.get_entities(lookup.bc_entity_set or "", wanted, ["id", lookup.bc_key])
             for bc_id in wanted:
                 row = rows.get(bc_id)
@@ -154,15 +154,13 @@ class LookupResolver:
                     str(row[lookup.bc_key]) if row else None
                 )
         for text in texts:
-            coupling = couplings.get(text)
-            if coupling is None:
+            partner = partners.get(text)
+            if partner is None:
                 self._to_bc[(lookup.mapping, text)] = None
             elif lookup.bc_key == "id":
-                self._to_bc[(lookup.mapping, text)] = coupling.bc_id
-            elif (lookup.bc_entity_set or "", lookup.bc_key, coupling.bc_id) in self._bc_keys:
-                self._to_bc[(lookup.mapping, text)] = self._bc_keys[
-                    (lookup.bc_entity_set or "", lookup.bc_key, coupling.bc_id)
-                ]
+                self._to_bc[(lookup.mapping, text)] = partner
+            elif (key := (lookup.bc_entity_set or "", lookup.bc_key, partner)) in self._bc_keys:
+                self._to_bc[(lookup.mapping, text)] = self._bc_keys[key]
 
     def _run_links(self, lookup: Lookup) -> dict[str, str] | None:
         """A link set's rows (`bc_key` -> `bc_id_field`, e.g. company contact number -> customer id), read whole once
@@ -238,8 +236,8 @@ class LookupResolver:
         cache_key = (lookup.mapping, text)
         if cache_key not in self._to_dv:
             bc_id = self._bc_id_for(lookup, text)
-            coupling = self.context.couplings.find_by_bc_id(lookup.mapping, bc_id) if bc_id else None
-            self._to_dv[cache_key] = coupling.dataverse_id if coupling else None
+            found_ids = coupled_ids.dataverse_ids(self.context.couplings, lookup.mapping, [bc_id] if bc_id else [])
+            self._to_dv[cache_key] = found_ids.get(bc_id) if bc_id else None
         found = self._to_dv[cache_key]
         if found is None:
             raise LookupFailed(
@@ -258,10 +256,10 @@ class LookupResolver:
             return ""
         cache_key = (lookup.mapping, text)
         if cache_key not in self._to_bc:
-            coupling = self.context.couplings.find_by_dataverse_id(lookup.mapping, text)
+            partner = coupled_ids.bc_ids(self.context.couplings, lookup.mapping, [text]).get(text)
             value: str | None = None
-            if coupling is not None:
-                value = coupling.bc_id if lookup.bc_key == "id" else self._bc_key_of(lookup, coupling.bc_id)
+            if partner is not None:
+                value = partner if lookup.bc_key == "id" else self._bc_key_of(lookup, partner)
             self._to_bc[cache_key] = value
         found = self._to_bc[cache_key]
         if found is None:

@@ -35,6 +35,10 @@ class JobHandler:
     context: SyncContext
     runs: RunStore
     queue: JobQueue
+    full_sync: FullSync | None = None  # the deployment's (`bootstrap.full_sync_for`: its chunk size and stall limit)
+
+    def _full_sync(self) -> FullSync:
+        return self.full_sync or FullSync(self.context, self.runs, self.queue)
 
     def handle(self, command: JobCommand, delivery_count: int = 1) -> None:
         """Do the command's work; raises for Service Bus to deliver it again (see the module for when not)."""
@@ -53,7 +57,7 @@ class JobHandler:
 
     def _chunk(self, command: FullSyncChunk, delivery_count: int) -> None:
         """Chunk 0 splits a line into chunks, any other chunk synchronizes its records."""
-        full_sync = FullSync(self.context, self.runs, self.queue)
+        full_sync = self._full_sync()
         run_id, mapping, chunk = command.run_id, command.mapping, command.chunk
         try:
             if command.is_split:
@@ -78,6 +82,6 @@ class JobHandler:
             return
         run_id, mapping, chunk = command.run_id, command.mapping, command.chunk
         log.error("full sync %s/%s chunk %s dead-lettered (%s)", run_id, mapping, chunk, reason)
-        FullSync(self.context, self.runs, self.queue).record_dead_letter(
+        self._full_sync().record_dead_letter(
             run_id, mapping, chunk, command.attempt, reason
         )

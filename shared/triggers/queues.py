@@ -25,7 +25,7 @@ log = logging.getLogger("bc_sales_sync.queue")
     arg_name="message", queue_name="%SYNC_JOBS_QUEUE%", connection="ServiceBusConnection"
 )
 def sync_job(message: func.ServiceBusMessage) -> None:
-    from shared.bootstrap import run_services
+    from shared.bootstrap import full_sync_for, run_services
     from shared.connectors.service_bus.messages import command_from_function_message
     from shared.domain.jobs import FullSyncChunk, InvalidJobMessage
     from shared.services.job_handlers import JobHandler
@@ -36,7 +36,8 @@ def sync_job(message: func.ServiceBusMessage) -> None:
         log.error("refused job message %s (delivery %s): %s", message.message_id, message.delivery_count, junk)
         raise
     services = run_services(command.run_id if isinstance(command, FullSyncChunk) else None)  # a run's chunks: once
-    JobHandler(services.context, services.runs, services.queue).handle(command, message.delivery_count or 1)
+    handler = JobHandler(services.context, services.runs, services.queue, full_sync_for(services))
+    handler.handle(command, message.delivery_count or 1)
 
 
 @blueprint.service_bus_queue_trigger(
@@ -48,7 +49,7 @@ def dead_lettered_job(message: func.ServiceBusMessage) -> None:
     itself; any other job is logged with the reason (the next timer run does that work again). The message is
     completed after that: what it meant is recorded, and a restart re-sends the chunk. (The `/$deadletterqueue`
     path for a Functions trigger: UNCONFIRMED in our references, the documented subqueue path of Service Bus.)"""
-    from shared.bootstrap import run_services
+    from shared.bootstrap import full_sync_for, run_services
     from shared.connectors.service_bus.messages import command_from_function_message
     from shared.domain.jobs import InvalidJobMessage
     from shared.services.job_handlers import JobHandler
@@ -63,4 +64,6 @@ def dead_lettered_job(message: func.ServiceBusMessage) -> None:
         log.error("dead-lettered message %s is no job (%s): %s", message.message_id, described, junk)
         return
     services = run_services()
-    JobHandler(services.context, services.runs, services.queue).dead_lettered(command, described)
+    JobHandler(services.context, services.runs, services.queue, full_sync_for(services)).dead_lettered(
+        command, described
+    )

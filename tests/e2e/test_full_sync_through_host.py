@@ -125,7 +125,7 @@ def _faults(stack: LocalStack, faults: dict[str, Any]) -> list[int]:
 
 def _stack(tmp: Path, host_env: dict[str, str]) -> LocalStack:
     stack = LocalStack.on_free_ports(cert_dir=tmp)
-    stack.host_env = host_env
+    stack.host_env = {"FULL_SYNC_CHUNK_RECORDS": "200", **host_env}  # several chunks per line of the bench data
     stack.start()
     admin = _session()
     admin.post(f"{stack.urls['dataverse']}/_admin/seed", json={"profile": "demo"}, timeout=60).raise_for_status()

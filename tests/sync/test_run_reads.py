@@ -61,3 +61,36 @@ def test_a_full_sync_of_products_reads_price_list_units_and_currency_once(sync_s
     assert {i["_productid_value"] for i in items} == {r["productid"] for r in rows}
     # each was read by every chunk; the other read of uoms is the plan's `$top=1` of the dependency ITEM UOM
     assert read == {"transactioncurrencies": 1, "pricelevels": 1, "uoms": 2}
+
+
+def test_a_full_sync_reads_the_couplings_its_lookups_go_through_once(
+    sync_stack: SyncStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CONTACT's parent account goes through CUSTOMER's couplings: read whole once per run, not per chunk (issue 21:
+    per chunk it was a range over the whole CUSTOMER partition). A chunk still reads by id what the snapshot lacks,
+    and only that: customers with no coupling (a coupling made since would be found there)."""
+    from shared.storage.couplings import TableCouplingStore
+
+    stack = sync_stack
+    stack.use(replace(CONTACT, direction=TO))
+    for name in ("SALESPEOPLE", "CURRENCY", "CUSTOMER"):
+        match_and_couple(stack.context, name)
+    coupled = {c.bc_id for c in stack.context.couplings.list_couplings("CUSTOMER")}
+    reads: list[tuple[str, list[str]]] = []
+    for method in ("find_many_by_bc_ids", "coupled_ids"):
+        original = getattr(TableCouplingStore, method)
+
+        def counted(
+            self: TableCouplingStore, mapping: str, *args: Any, _original: Any = original, _m: str = method
+        ) -> Any:
+            if mapping == "CUSTOMER":
+                reads.append((_m, [str(i) for i in args[0]] if args else []))
+            return _original(self, mapping, *args)
+
+        monkeypatch.setattr(TableCouplingStore, method, counted)
+    full_sync(stack, ["CONTACT"])  # one chunk per person
+    contacts = dv_get(stack, "contacts", **{"$select": "fullname,_parentcustomerid_value"})["value"]
+    assert len(contacts) >= 3 and all(c["_parentcustomerid_value"] for c in contacts), contacts
+    assert [m for m, _ in reads].count("coupled_ids") == 1  # was a read of CUSTOMER's couplings per chunk
+    asked_by_id = [i for m, ids in reads if m == "find_many_by_bc_ids" for i in ids]
+    assert not set(asked_by_id) & coupled, asked_by_id

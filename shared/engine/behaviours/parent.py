@@ -22,7 +22,7 @@ from typing import Any
 
 from shared.domain.errors import RecordError
 from shared.domain.mapping import TableMapping
-from shared.engine import run_cache
+from shared.engine import coupled_ids, run_cache
 from shared.engine.context import SyncContext
 from shared.ports import Row
 
@@ -73,10 +73,10 @@ class ParentCompany:
     def _company_number(self, account_id: str) -> str | None:
         assert self.lookup is not None
         if account_id not in self._numbers:
-            coupling = self.context.couplings.find_by_dataverse_id(self.lookup.mapping, account_id)
+            customer = coupled_ids.bc_ids(self.context.couplings, self.lookup.mapping, [account_id]).get(account_id)
             number: str | None = None
-            if coupling is not None and self.context.bc.serves(INFORMATION):
-                number = self._run_companies().get(coupling.bc_id) or self._read_company(coupling.bc_id)
+            if customer is not None and self.context.bc.serves(INFORMATION):
+                number = self._run_companies().get(customer) or self._read_company(customer)
             self._numbers[account_id] = number
         return self._numbers[account_id]
 

@@ -8,9 +8,10 @@ How a run goes, and why it is safe to repeat any step:
    failed fails with the reason. One read of the run and one transaction for all of them. Message ids are
    `run/mapping/chunk`, so a repeated start sends nothing new (duplicate detection).
 3. The split (`splitting.py`) lists the ids of the line's records in a stable order and, per 50 chunks of
-   `chunk_records` ids, first stores the chunks (`RunStore.save_chunks`), then sends their messages, then renews the
-   line's lease; at the end it marks the line planned with its total. A split interrupted anywhere goes on where it
-   stopped: it re-sends the stored chunks not yet counted and lists only the ids no stored chunk holds.
+   `chunk_records` ids (`CHUNK_RECORDS_TO_BC` at most for Dataverse's rows), first stores the chunks
+   (`RunStore.save_chunks`), then sends their messages, then renews the line's lease; at the end it marks the line
+   planned with its total. A split interrupted anywhere goes on where it stopped: it re-sends the stored chunks not
+   yet counted and lists only the ids no stored chunk holds.
 4. Each chunk is synchronized like a run (`MappingRun.run_records`) or coupled by matching (`match_and_couple`),
    then its counters are added to the line with an ETag-conditional write (`counting.py`); the chunk's bit in
    `done_chunks` makes any other copy of the chunk count nothing. A chunk's message carries what its work needs
@@ -64,7 +65,14 @@ from shared.services.full_sync.messages import split_message
 from shared.services.full_sync.splitting import split
 from shared.telemetry import job_span
 
-CHUNK_RECORDS = 200  # records per chunk: one chunk finishes in seconds, far inside the message lock
+# Records per chunk of BC records (written to Dataverse): one range read per side, one bulk message per 1,000 rows
+# (Dataverse's CreateMultiple / UpdateMultiple take 1,000: `DataverseClient.bulk_chunk`), and the chunk's own Table
+# reads and writes (its couplings' range, former partners, errors, job line, its count) once per 1,000 records: a
+# fifth of what chunks of 200 cost (issue 21). Still seconds of work toward Dataverse, far inside the message lock.
+CHUNK_RECORDS = 1000
+# Records per chunk of Dataverse rows (written to BC) at most: each becomes one charged BC operation in `$batch`
+# requests of 100, and BC processes 5 requests at once per principal, so these chunks stay small.
+CHUNK_RECORDS_TO_BC = 200
 MAX_DELIVERIES = 10  # the queue's max delivery count (infra/ and the local host use the same)
 MAX_RESCHEDULES = 20  # throttled waits a chunk may take before it goes back to plain redelivery
 RESCHEDULE_JITTER = 0.2  # chunks throttled together come back spread over 20 % of the wait, not all at once
@@ -76,6 +84,7 @@ class FullSync:
     runs: RunStore
     queue: JobQueue
     chunk_records: int = field(default_factory=lambda: CHUNK_RECORDS)  # read at use: settable per deployment
+    chunk_records_to_bc: int = field(default_factory=lambda: CHUNK_RECORDS_TO_BC)
     stall_after: timedelta = DEFAULT_STALL_AFTER  # FULL_SYNC_STALL_MINUTES
 
     def catalog(self) -> dict[str, TableMapping]:

@@ -53,9 +53,10 @@ def id_chunks(
     phase: int,
     size: int,
     skip: Mapping[str, Collection[str]],
+    to_bc_size: int,
 ) -> Iterator[tuple[str, list[str]]]:
-    """(side, ids) of `size` ids at most, in the server's stable order, leaving out `skip[side]` (the ids a split
-    interrupted earlier stored already).
+    """(side, ids) of `size` ids at most (`to_bc_size` at most for Dataverse's rows, which are written to BC), in the
+    server's stable order, leaving out `skip[side]` (the ids a split interrupted earlier stored already).
 
     Coupling matches BC's records first (phase 0), then copies Dataverse's still uncoupled rows (phase 1), so
     nothing is created before its match had a chance; a full synchronization reads each side it copies from."""
@@ -67,12 +68,13 @@ def id_chunks(
         sides.append(("dv", mapping.dataverse_entity_set, mapping.dataverse_filter))
     for side, entity_set, scope in sides:
         done = skip.get(side, ())
+        per_chunk = size if side == "bc" else min(size, to_bc_size)
         pages = (context.bc if side == "bc" else context.dataverse).list_ids(entity_set, scope)
         pending: list[str] = []
         for page in pages:
             pending.extend(record_id for record_id in page if record_id not in done)
-            while len(pending) >= size:
-                yield side, pending[:size]
-                pending = pending[size:]
+            while len(pending) >= per_chunk:
+                yield side, pending[:per_chunk]
+                pending = pending[per_chunk:]
         if pending:
             yield side, pending

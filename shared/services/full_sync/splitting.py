@@ -72,7 +72,9 @@ class Listing:
         mapping = full.context.mapping(line.mapping)
         mode = work_mode(line, mapping)  # a line that couples first is listed as a coupling line (two phases)
         batch: list[LineChunk] = []
-        for side, ids in id_chunks(full.context, mapping, mode, self.phase, full.chunk_records, skip):
+        for side, ids in id_chunks(
+            full.context, mapping, mode, self.phase, full.chunk_records, skip, full.chunk_records_to_bc
+        ):
             total += 1
             batch.append(LineChunk(line.mapping, line.attempt, self.phase, total, side, tuple(ids)))
             if len(batch) >= SEND_BATCH:
