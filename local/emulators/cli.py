@@ -1,4 +1,7 @@
-"""The command line both emulators share: `--host`, `--port`, `--seed demo`, `--verbose`; SIGTERM/SIGINT stop it."""
+"""The command line both emulators share: `--host`, `--port`, `--seed <profile>`, `--verbose`; SIGTERM/SIGINT stop it.
+
+`--seed` takes `none` or one of the emulator's seed profiles (`demo` on both; the BC emulator also `companies`: two
+companies in environment `production` and one in `sandbox`, see business_central/seed.py)."""
 
 from __future__ import annotations
 
@@ -21,12 +24,15 @@ def run_emulator(
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=default_port)
-    parser.add_argument("--seed", choices=["none", "demo"], default="none", help="seed data at start")
+    parser.add_argument("--seed", default="none", help="seed data at start: none or a seed profile (default none)")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     service = build_service(args.host, args.port)
-    if args.seed == "demo":
-        service.app.seed("demo", {})
+    if args.seed != "none":
+        profiles = [profile for profile in service.app.seed_profiles if profile != "bench"]  # bench needs counts
+        if args.seed not in profiles:
+            parser.error(f"--seed takes none or one of {', '.join(profiles)}")
+        service.app.seed(args.seed, {})
     server = EmulatorHTTPServer((args.host, args.port), service, verbose=args.verbose)
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -24,6 +24,11 @@ class EmulatorApp(Protocol):
 
     name: str
 
+    @property
+    def seed_profiles(self) -> tuple[str, ...]:
+        """What `/_admin/seed` (and `--seed`) take."""
+        ...
+
     def default_limits(self) -> Limits: ...
 
     def handle(self, request: Request, principal: Principal) -> Response: ...
@@ -67,8 +72,8 @@ class EmulatorService:
             if route == ("POST", "/_admin/seed"):
                 profile = body.get("profile", "demo")
                 counts = body.get("counts") or {}
-                if profile not in ("demo", "bench"):
-                    raise ValueError("profile must be 'demo' or 'bench'")
+                if profile not in self.app.seed_profiles:
+                    raise ValueError(f"profile must be one of {', '.join(repr(p) for p in self.app.seed_profiles)}")
                 if not isinstance(counts, dict) or not all(
                     isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in counts.values()
                 ):

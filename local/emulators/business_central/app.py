@@ -14,6 +14,7 @@ from local.emulators.business_central import batch, seed
 from local.emulators.business_central.api import contact_rules, reads
 from local.emulators.business_central.api.odata_context import context_url
 from local.emulators.business_central.api.writer import Writer
+from local.emulators.business_central.companies import companies_in, company_in, environment_of, resolve_company
 from local.emulators.business_central.errors import BAD_REQUEST, METHOD_NOT_ALLOWED, BcError, error_response
 from local.emulators.business_central.naming import etag_of
 from local.emulators.business_central.pages import routes as pages
@@ -33,6 +34,7 @@ _SEGMENT = re.compile(r"^(?P<name>[A-Za-z_.]+)(?:\((?P<key>[^)]*)\))?$")
 
 class BusinessCentralApp:
     name = "business_central"
+    seed_profiles = seed.PROFILES
 
     def __init__(self) -> None:
         self.schema = load_schema()
@@ -84,50 +86,33 @@ class BusinessCentralApp:
         return self.dispatch(request, rest, root)
 
     def dispatch(self, request: Request, rest: str, root: str) -> Response:
+        """`root` is the API root the request came in on; its environment scopes the companies (companies.py)."""
+        environment = environment_of(root)
         if rest in ("/companies", "/companies/"):
             return Response.json(
                 200,
                 {
                     "@odata.context": f"{root}/$metadata#companies",
-                    "value": [self._company_json(c) for c in self._companies()],
+                    "value": [self._company_json(c) for c in companies_in(self.store, environment)],
                 },
             )
         company = _COMPANY.match(rest)
         if company:
-            company_id = self._company_id(company.group("id"))
+            company_id = self.company_id(company.group("id"), environment)
             rest = company.group("rest") or ""
             if not rest:
-                return Response.json(200, self._company_json(self._company(company_id)))
+                return Response.json(200, self._company_json(company_in(self.store, company_id, environment)))
         else:
             raw = request.query.get("company")
             if raw is None:
                 raise BcError(400, BAD_REQUEST, "The company must be given: companies({id})/... or ?company=.")
-            company_id = self._company_id(raw)
+            company_id = self.company_id(raw, environment)
         base = f"{root}/companies({company_id})"
         return self._entity_path(request, company_id, rest.strip("/").split("/"), base)
 
-    def _companies(self) -> list[Row]:
-        return sorted(self.store.rows("companies"), key=lambda c: c["name"])
-
-    def _company(self, company_id: str) -> Row:
-        row = self.store.get("companies", company_id)
-        if row is None:
-            raise BcError(404, "BadRequest_NotFound", f"The company '{company_id}' does not exist.")
-        return row
-
-    def company_id(self, raw: str) -> str:
-        """A company by GUID or by name (URLs may use either)."""
-        return self._company_id(raw)
-
-    def _company_id(self, raw: str) -> str:
-        text = raw.strip("'")
-        try:
-            return str(self._company(str(uuid.UUID(text)))["id"])
-        except ValueError:
-            for company in self._companies():
-                if company["name"] == text:
-                    return str(company["id"])
-            raise BcError(404, "BadRequest_NotFound", f"The company '{text}' does not exist.") from None
+    def company_id(self, raw: str, environment: str) -> str:
+        """A company of the environment by GUID or by name (URLs may use either)."""
+        return resolve_company(self.store, raw, environment)
 
     @staticmethod
     def _company_json(row: Row) -> dict[str, Any]:

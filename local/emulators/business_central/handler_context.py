@@ -22,8 +22,8 @@ class CompanyScope(Protocol):
     store: Store
     writer: Writer
 
-    def company_id(self, raw: str) -> str:
-        """The id of the company a URL names by id or by name (404 when there is none)."""
+    def company_id(self, raw: str, environment: str) -> str:
+        """The id of the company of `environment` a URL names by id or by name (404 when there is none)."""
         ...
 
 

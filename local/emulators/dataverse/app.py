@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from local.emulators.dataverse import actions, batch, keys, seed
+from local.emulators.dataverse import actions, batch, keys, organization, seed
 from local.emulators.dataverse.bulk_delete import bulk_delete
 from local.emulators.dataverse.errors import (
     CONCURRENCY_LIMIT,
@@ -41,6 +41,7 @@ class DataverseApp:
     """The Web API surface: collections, single rows, bulk messages, actions, `$batch`, WhoAmI, EntityDefinitions."""
 
     name = "dataverse"
+    seed_profiles = seed.PROFILES
 
     def __init__(self) -> None:
         self.schema: Schema = load_schema()
@@ -73,6 +74,7 @@ class DataverseApp:
         self.writer.option_sets.reset()
 
     def seed(self, profile: str, counts: Mapping[str, int]) -> dict[str, int]:
+        organization.ensure_root(self.store)
         return seed.seed(self.writer, profile, counts)
 
     def admin_routes(self) -> Mapping[tuple[str, str], Callable[[Request], Response]]:
@@ -90,7 +92,9 @@ class DataverseApp:
         return self._dispatch(request, path, user_id, base, None)
 
     def _application_user(self, principal: Principal) -> str:
-        """The calling app's application user (a systemuser row), created on first sight like an admin would."""
+        """The calling app's application user (a systemuser row), created on first sight like an admin would, in the
+        root business unit (which every org has: organization.py)."""
+        organization.ensure_root(self.store)
         user_id = principal.object_id
         if self.store.get("systemuser", user_id) is None:
             version = self.store.next_version()
@@ -99,6 +103,7 @@ class DataverseApp:
                 "fullname": f"# {principal.client_id}",
                 "applicationid": principal.client_id,
                 "isdisabled": False,
+                "_businessunitid_value": organization.ROOT_BUSINESS_UNIT_ID,
                 "versionnumber": version,
             }
             self.store.put("systemuser", user_id, row, version=version, track=False)
@@ -145,7 +150,7 @@ class DataverseApp:
             {
                 "@odata.context": f"{base}/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
                 "UserId": user_id,
-                "BusinessUnitId": "00000000-0000-0000-0000-00000000b001",
+                "BusinessUnitId": organization.ROOT_BUSINESS_UNIT_ID,
                 "OrganizationId": "00000000-0000-0000-0000-00000000e001",
             },
         )

@@ -29,7 +29,7 @@ from local.emulators.store import Row, Store
 
 DUPLICATE_KEY = "0x80060892"
 _REFERENCE = re.compile(r"^/?(?P<set>[A-Za-z_][A-Za-z0-9_]*)\((?P<key>.*)\)$")
-INHERITED_KEY_TABLES = frozenset({"systemuser"})  # key inherited from principal (ownerid): no named primary key
+INHERITED_KEY_TABLES = frozenset({"systemuser", "team"})  # key inherited from principal (ownerid): no named key
 _LITERALS_FOR = {
     "string": {"string"}, "lookup": {"guid"}, "guid": {"guid"}, "int": {"int"}, "picklist": {"int"},
     "decimal": {"int", "decimal"}, "datetime": {"datetime"}, "date": {"date"},

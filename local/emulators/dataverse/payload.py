@@ -141,12 +141,14 @@ def _bind(
         payload.binds[attribute_name] = None
         return
     bound_table, row_id = parse_bind_target(schema, value, *references)
-    if bound_table != target:
-        raise bad_payload(f"'{navigation}' must point at a {target} record, not a {bound_table} record.")
+    accepted = table.bind_targets.get(navigation, (target,))
+    if bound_table not in accepted:
+        wanted = " or ".join(accepted)
+        raise bad_payload(f"'{navigation}' must point at a {wanted} record, not a {bound_table} record.")
     _check_writable(
         table, attribute_name, creating, attribute.read_only, attribute.create_only, attribute.not_valid_for_create
     )
-    payload.binds[attribute_name] = (target, row_id)
+    payload.binds[attribute_name] = (bound_table, row_id)
 
 
 def _check_writable(

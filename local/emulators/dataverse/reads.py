@@ -121,8 +121,10 @@ class RowFormatter:
             )
         attribute, target_name = bound
         target_id = row.get(f"_{attribute}_value")
-        if target_id is None or row.get(LOOKUP_TYPE + attribute, target_name) != target_name:
+        stored_target = row.get(LOOKUP_TYPE + attribute, target_name)
+        if target_id is None or stored_target not in table.bind_targets.get(item.navigation, (target_name,)):
             return None
+        target_name = stored_target  # an owner is a systemuser or a team: expand the row it names
         target = self.store.get(target_name, target_id)
         if target is None:
             return None

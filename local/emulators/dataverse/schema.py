@@ -1,7 +1,7 @@
 """The Dataverse emulator's schema: `schemas/dataverse.json` (the shared facts, copied verbatim) plus our overlay.
 
 Why an overlay rather than an edited copy: the shared facts stay diffable against their source, and every addition
-(lookup targets, read-only rules, the three tables the facts file lacks) is written down in one place with its reason.
+(lookup targets, read-only rules, the tables the facts file lacks) is written down in one place with its reason.
 """
 
 from __future__ import annotations
@@ -95,8 +95,11 @@ class Table:
     alternate_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # picklist attribute -> {value: label}: what EntityDefinitions serves as the attribute's OptionSet
     option_labels: dict[str, dict[int, str]] = field(default_factory=dict)
-    # navigation name used in `x@odata.bind` -> (attribute, target logical name)
+    # navigation name used in `x@odata.bind` -> (attribute, target logical name); for an Owner column the first
+    # target (systemuser), the others it also takes are in `bind_targets`
     bind_navigations: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # navigation name -> every table a bind through it may point at
+    bind_targets: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # `_x_value` -> attribute
     by_read_name: dict[str, Attribute] = field(default_factory=dict)
 
@@ -193,11 +196,17 @@ def _finish(table: Table, overlay_entity: dict[str, Any]) -> Table:
         table.by_read_name[attribute.read_name] = attribute
         if attribute.kind != "lookup" or attribute.read_only:
             continue
-        if len(attribute.targets) == 1 and name not in ("regardingobjectid", "objectid"):
+        if attribute.crm_type == "Owner":
+            # one navigation of type principal for every owner table (dataverse_overlay.json `_lookupNotes`)
             table.bind_navigations[name] = (name, attribute.targets[0])
+            table.bind_targets[name] = attribute.targets
+        elif len(attribute.targets) == 1 and name not in ("regardingobjectid", "objectid"):
+            table.bind_navigations[name] = (name, attribute.targets[0])
+            table.bind_targets[name] = attribute.targets
         else:
             for target in attribute.targets:
                 table.bind_navigations[f"{name}_{target}"] = (name, target)
+                table.bind_targets[f"{name}_{target}"] = (target,)
     table.change_tracking = bool(overlay_entity.get("changeTracking"))
     table.required = tuple(overlay_entity.get("required", ()))
     table.collection_navigations = {k: (v[0], v[1]) for k, v in overlay_entity.get("collectionNavigations", {}).items()}
@@ -241,13 +250,20 @@ def _from_facts(logical: str, entity: dict[str, Any], overlay: dict[str, Any]) -
     return _finish(table, overlay_entity)
 
 
+def _defined_options(type_text: str) -> frozenset[int] | None:
+    """`Picklist(0,1,2,3)`: a defined picklist that takes only these values; a bare `Picklist` takes any."""
+    match = re.fullmatch(r"Picklist\(([-\d,\s]+)\)", type_text.strip())
+    return frozenset(int(value) for value in match.group(1).split(",")) if match else None
+
+
 def _from_definition(logical: str, overlay_entity: dict[str, Any], overlay: dict[str, Any]) -> Table:
     definition = overlay_entity["define"]
     entity = {**overlay_entity, "_logical": logical, "maxLengths": {}}
     attributes: dict[str, Attribute] = {}
     for name, type_text in definition["attributes"].items():
         crm_type = type_text.split("(")[0]
-        attributes[name] = _build_attribute(name, crm_type, _length(type_text), None, overlay, entity)
+        options = _defined_options(type_text) if crm_type == "Picklist" else None
+        attributes[name] = _build_attribute(name, crm_type, _length(type_text), options, overlay, entity)
     _add_system_attributes(attributes, overlay)
     states, statuses = _states(definition)
     table = Table(

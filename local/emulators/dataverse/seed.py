@@ -12,9 +12,11 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from local.emulators.dataverse.organization import ROOT_BUSINESS_UNIT_ID
 from local.emulators.dataverse.writer import Writer
 
 SEED_NAMESPACE = uuid.UUID("6f1c3a52-1d0e-4d5e-9a41-5b2f8e0c7d10")
+PROFILES: tuple[str, ...] = ("demo", "bench")
 SYSTEM_USER = str(uuid.uuid5(SEED_NAMESPACE, "systemuser:SYSTEM"))
 
 CURRENCIES = [("USD", "US Dollar", "$", 1.0), ("EUR", "Euro", "€", 0.92), ("GBP", "British Pound", "£", 0.79)]
@@ -42,6 +44,7 @@ def _ensure_system_user(writer: Writer) -> None:
             "lastname": "SYSTEM",
             "fullname": "SYSTEM",
             "isdisabled": False,
+            "_businessunitid_value": ROOT_BUSINESS_UNIT_ID,
         }
         version = writer.store.next_version()
         row["versionnumber"] = version

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from local.emulators.dataverse import currencies, document_states, keys, products, totals, units
+from local.emulators.dataverse import currencies, document_states, keys, organization, products, totals, units
 from local.emulators.dataverse.errors import (
     DUPLICATE_RECORD,
     VERSION_MISMATCH,
@@ -68,12 +68,17 @@ class Writer:
         for attribute, target in payload.binds.items():
             read_name = table.attributes[attribute].read_name
             if target is None:
+                if table.attributes[attribute].crm_type == "Owner":
+                    organization.check_owner("", None)
                 row[read_name] = None
                 row.pop(LOOKUP_TYPE + attribute, None)
                 continue
             target_table, target_id = target
-            if self.store.get(target_table, target_id) is None:
+            target_row = self.store.get(target_table, target_id)
+            if target_row is None:
                 raise not_found(target_table, target_id)
+            if table.attributes[attribute].crm_type == "Owner":
+                organization.check_owner(target_table, target_row)
             row[read_name] = target_id
             row[LOOKUP_TYPE + attribute] = target_table
         self._derive(table, row)
@@ -159,6 +164,12 @@ class Writer:
         version = self._stamp(row, user_id, created=True)
         self.store.put(unit_table.logical_name, row[unit_table.primary_id], row, version=version)
 
+    def _create_default_team(self, business_unit: Row, user_id: str) -> None:
+        """Dataverse makes a business unit's default team with it, in the same transaction (organization.py)."""
+        team = organization.default_team(business_unit)
+        version = self._stamp(team, user_id, created=True)
+        self.store.put(organization.TEAM, team["teamid"], team, version=version)
+
     def _refresh_header(self, table: Table, line: Row, user_id: str | None) -> None:
         """After a document line was written or deleted: its header's totals follow (totals.py), stamped as modified
         by the caller (a delete does not know the caller here: the header keeps its modifiedby)."""
@@ -214,6 +225,8 @@ class Writer:
             self._refresh_header(table, row, user_id)
             if table.logical_name == units.GROUP:
                 self._create_base_unit(row, user_id)
+            if table.logical_name == organization.BUSINESS_UNIT:
+                self._create_default_team(row, user_id)
             for navigation, children in payload.children.items():
                 child_table_name, lookup = table.collection_navigations[navigation]
                 child_table = self.schema.tables[child_table_name]

@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
+from local.emulators.business_central.companies import companies_in, environment_of
 from local.emulators.business_central.errors import BAD_REQUEST, METHOD_NOT_ALLOWED, NOT_FOUND, BcError, bad_request
 from local.emulators.business_central.handler_context import CompanyScope
 from local.emulators.business_central.naming import etag_of
@@ -87,8 +88,9 @@ def custom_sets() -> dict[str, CustomSet]:
 
 def handle(app: CompanyScope, request: Request, root: str, rest: str) -> Response:
     segments = split_path(rest)
+    environment = environment_of(root)  # the companies are this environment's (companies.py)
     if segments == ["companies"] and request.method == "GET":
-        companies = sorted(app.store.rows("companies"), key=lambda c: str(c["name"]))
+        companies = companies_in(app.store, environment)
         value = [{"id": c["id"], "name": c["name"], "displayName": c["displayName"]} for c in companies]
         return Response.json(200, {"@odata.context": f"{root}/$metadata#companies", "value": value})
     if len(segments) != 2:
@@ -96,7 +98,7 @@ def handle(app: CompanyScope, request: Request, root: str, rest: str) -> Respons
     name, company = parse_segment(segments[0])
     if name != "companies" or company is None:
         raise BcError(404, NOT_FOUND, f"No HTTP resource was found that matches '{segments[0]}'.")
-    company_id = app.company_id(company)
+    company_id = app.company_id(company, environment)
     set_name, key = parse_segment(segments[1])
     custom = custom_sets().get(set_name)
     if custom is None:

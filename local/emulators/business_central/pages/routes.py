@@ -16,6 +16,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+from local.emulators.business_central.companies import environment_of
 from local.emulators.business_central.errors import BAD_REQUEST, METHOD_NOT_ALLOWED, NOT_FOUND, BcError
 from local.emulators.business_central.handler_context import CompanyScope
 from local.emulators.business_central.naming import etag_of
@@ -48,9 +49,10 @@ def _odata(app: CompanyScope, request: Request, service_root: str, rest: str) ->
     segments = split_path(rest)
     if segments == ["$metadata"]:
         return metadata()
+    environment = environment_of(service_root)  # the company is one of this environment's (companies.py)
     if segments and segments[0].startswith("Company("):
         _, value = parse_company(parse_segment(segments[0])[1] or "")
-        company_id = app.company_id(value)
+        company_id = app.company_id(value, environment)
         company = app.store.get("companies", company_id)
         name = str(company["name"]) if company else value
         literal = "Company('" + quote(name.replace("'", "''"), safe="") + "')"
@@ -60,7 +62,7 @@ def _odata(app: CompanyScope, request: Request, service_root: str, rest: str) ->
         raw = request.query.get("company")
         if raw is None:
             raise BcError(400, BAD_REQUEST, "The company must be given: Company('name')/... or ?company=.")
-        company_id = app.company_id(raw)
+        company_id = app.company_id(raw, environment)
         prefix, context_prefix = "", ""
     if len(segments) != 1:
         raise BcError(404, NOT_FOUND, f"No HTTP resource was found that matches '{rest}'.")

@@ -10,6 +10,7 @@ Currency_Code stays blank on the price list: in BC blank means the local currenc
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from local.emulators.business_central.pages.context import Context
 from local.emulators.business_central.pages.data import SETUP, ensure_setup, find
@@ -32,16 +33,24 @@ PRICE_LINES = [
 ]
 
 
-def seeded_id(kind: str, name: str) -> str:
-    return str(uuid.uuid5(_NAMESPACE, f"{kind}:{name}"))
+def seeded_id(kind: str, name: str, scope: str = "") -> str:
+    """`scope` keeps the SystemIds of another company's rows apart (blank: the demo company's, as they always were)."""
+    return str(uuid.uuid5(_NAMESPACE, f"{scope}|{kind}:{name}" if scope else f"{kind}:{name}"))
+
+
+def seed_resources(ctx: Context, resources: Sequence[tuple[str, str, float, float]], scope: str = "") -> int:
+    """Resources (No, Name, Unit Price, Unit Cost) with base unit HOUR, through the Resource Card."""
+    service = load_pages().services["ResourceCard"]
+    for number, name, price, cost in resources:
+        body: dict[str, object] = {"No": number, "Name": name, "Base_Unit_of_Measure": "HOUR"}
+        body.update({"Unit_Price": price, "Unit_Cost": cost})
+        create(ctx, service, body, system_id=seeded_id("resource", number, scope))
+    return len(resources)
 
 
 def seed_demo(ctx: Context) -> dict[str, int]:
     services = load_pages().services
-    for number, name, price, cost in RESOURCES:
-        body: dict[str, object] = {"No": number, "Name": name, "Base_Unit_of_Measure": "HOUR"}
-        body.update({"Unit_Price": price, "Unit_Cost": cost})
-        create(ctx, services["ResourceCard"], body, system_id=seeded_id("resource", number))
+    seed_resources(ctx, RESOURCES)
     for code, description in PRICE_GROUPS:
         body = {"Code": code, "Description": description}
         create(ctx, services["CustomerPriceGroups"], body, system_id=seeded_id("price-group", code))
@@ -72,11 +81,11 @@ def seed_demo(ctx: Context) -> dict[str, int]:
     }
 
 
-def seed_item_units(ctx: Context) -> int:
+def seed_item_units(ctx: Context, scope: str = "") -> int:
     """Every item's base unit as its Item Unit of Measure row (what BC creates when the base unit is set)."""
     service = load_pages().services["ItemUnitsOfMeasure"]
     items = sorted(ctx.rows("items"), key=lambda item: str(item.get("number")))
     for item in items:
         body = {"Item_No": item["number"], "Code": item.get("baseUnitOfMeasureCode") or "PCS"}
-        create(ctx, service, body, system_id=seeded_id("item-unit", str(item["number"])))
+        create(ctx, service, body, system_id=seeded_id("item-unit", str(item["number"]), scope))
     return len(items)
