@@ -38,8 +38,14 @@ from bench.full_sync import TO_SALES, TO_SALES_MAPPINGS, cpu_seconds
 from bench.incremental import change_in_bc, change_in_sales, run_mapping
 from bench.probe import session
 from bench.table_counter import TableCounter
-from local.stack.azurite import connection_string
-from local.stack.launcher import LocalStack, quiet_timers
+
+try:  # the tree since issue 21's `local/` wings
+    from local.stack.azurite import connection_string
+    from local.stack.launcher import LocalStack, quiet_timers
+except ImportError:  # a baseline from before them (this module is copied into the baseline's tree)
+    from local.azurite import connection_string  # type: ignore[import-not-found,no-redef]
+
+    from local.stack import LocalStack, quiet_timers  # type: ignore[attr-defined,no-redef]
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_REQUESTS = 0.05
