@@ -108,6 +108,13 @@ param writeInProductNo string = ''
 @description('BC G/L account number of a Sales order\'s freight line (Code[20]); empty: freight is a record error.')
 param freightGLAccountNo string = ''
 
+@description('Who owns what the sync creates in Sales: person (salesperson) or team (the company\'s owning team).')
+@allowed([
+  'person'
+  'team'
+])
+param ownershipModel string = 'person'
+
 @description('Published BC page web services, entity=ServiceName,... (BC_PAGE_SERVICES); empty: the defaults.')
 param bcPageServices string = ''
 
@@ -259,6 +266,7 @@ module functionApp './app/functionapp.bicep' = {
       WRITE_IN_PRODUCT_NO: writeInProductNo
       FREIGHT_GL_ACCOUNT_NO: freightGLAccountNo
       BC_PAGE_SERVICES: bcPageServices
+      OWNERSHIP_MODEL: ownershipModel
       // /api/health calls a mapping stale after the same quiet time as the "no successful sync" alert
       HEALTH_STALE_AFTER_MINUTES: string(noSuccessMinutes)
     }

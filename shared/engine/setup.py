@@ -31,6 +31,9 @@ from shared.ports import BusinessCentralClientPort, CouplingStore, SettingsStore
 
 PARTITION = "setup"
 BLANK = "\t\n\v\f\r "  # what counts as blank: the same ASCII set as the API document's patterns (http_support)
+# CDS Connection Setup "Ownership Model" (Person, Team): microsoft/BCApps src/Layers/W1/BaseApp/Integration/Dataverse/
+# CDSConnectionSetup.Table.al; what each means for the records written: connectors/dataverse/company_scope.py
+OWNERSHIP_MODELS = ("person", "team")
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,9 @@ KEYS = (
     SetupKey("freightGLAccountNumber", "FREIGHT_GL_ACCOUNT_NO", str, "",
              "The BC G/L account (Code[20]) of the line a Sales order's or quote's freight amount becomes."),
     SetupKey("bcCompany", "BC_COMPANY", str, "", "The Business Central company (name or id)."),
+    SetupKey("ownershipModel", "OWNERSHIP_MODEL", str, "person",
+             "Who owns what the sync creates in Sales: person (the salesperson's user) or team (the company's "
+             "default owning team, BC's Team ownership model)."),
     SetupKey("pageServices", "BC_PAGE_SERVICES", dict, {},
              "Service names the admin published for page-backed entities (entity -> service name)."),
 )  # fmt: skip
@@ -78,6 +84,11 @@ class Setup:
         return WriteInProduct(str(self.values["writeInProductType"]), number) if number else None
 
     @property
+    def ownership_model(self) -> str:
+        """`person` (default) or `team`."""
+        return str(self.values.get("ownershipModel") or "person")
+
+    @property
     def freight_account(self) -> str:
         """Sales & Receivables Setup "Freight G/L Acc. No." (ours): blank when not set."""
         return str(self.values.get("freightGLAccountNumber") or "")
@@ -91,6 +102,8 @@ def _from_app_setting(key: SetupKey, raw: str) -> Any:
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if key.kind is dict:
         return {p.split("=", 1)[0].strip(): p.split("=", 1)[1].strip() for p in raw.split(",") if "=" in p}
+    if key.name == "ownershipModel":
+        return raw.strip().lower()
     return raw.strip()
 
 
@@ -132,6 +145,8 @@ def _validated(name: str, value: Any) -> Any:
     if name == "bcCompany" and (not isinstance(value, str) or not value.strip(BLANK) or len(value) > 100):
         message = f"'{name}' must be a non-empty text of at most 100 characters."
         raise InvalidInputError("invalidValue", message, field=name)
+    if name == "ownershipModel" and value not in OWNERSHIP_MODELS:
+        raise InvalidInputError("invalidValue", f"'{name}' must be one of {', '.join(OWNERSHIP_MODELS)}.", field=name)
     if name == "pageServices":
         ok = isinstance(value, dict) and all(
             isinstance(k, str) and isinstance(v, str) and v.strip(BLANK) and len(v) <= 240 for k, v in value.items()
