@@ -119,7 +119,8 @@ def test_keys_must_fit_a_table_name() -> None:
 
 def test_the_primary_cannot_be_given_another_key() -> None:
     assert problems([{"environment": "production", "company": "CRONUS USA, Inc.", "key": "main"}]) == [
-        "BC_COMPANIES[0] is BC_BASE_URL's environment and BC_COMPANY: its key is \"\" (today's tables); leave its key out"
+        "BC_COMPANIES[0] is BC_BASE_URL's environment and BC_COMPANY: its key is \"\" (today's tables); "
+        "leave its key out"
     ]
 
 
