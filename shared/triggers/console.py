@@ -67,6 +67,7 @@ documented(
         response_schema=TEXT_SCHEMA,
         media_types=(JS, CSS),
         path={"asset": {"type": "string", "enum": list(ASSETS)}},
+        company=False,  # the same files for every company
     )
 )
 
