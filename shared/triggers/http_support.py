@@ -124,14 +124,17 @@ def handled(
     handler: Callable[[func.HttpRequest], func.HttpResponse],
 ) -> Callable[[func.HttpRequest], func.HttpResponse]:
     """Wrap a function body: any exception is mapped to its status (never an unhandled 500 from the host), a query
-    parameter the operation does not document is refused, so a typo (`?mappings=`) is not silently ignored, and the
-    body is checked and parsed by `http_body` before the handler runs (`json_object` then reads it)."""
+    parameter the operation does not document is refused, so a typo (`?mappings=`) is not silently ignored, the
+    body is checked and parsed by `http_body` before the handler runs (`json_object` then reads it), and an
+    operation about a company's data refuses a missing or unknown `company` before it starts (`company_key`)."""
 
     def wrapper(req: func.HttpRequest) -> func.HttpResponse:
         try:
             spec = _spec(handler.__name__)
             _refuse_unknown_query(req, spec)
             read_body(req, takes_body=spec is None or spec.body is not None)
+            if spec is not None and spec.company:
+                company_key(req)  # 400 naming `company` before any work (the handler asks again for its services)
             return handler(req)
         except Exception as exc:  # the mapping decides what the caller sees
             return map_error(exc)
