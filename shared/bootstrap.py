@@ -12,6 +12,12 @@ company and page services. So an admin's change through `PATCH /api/setup` or a 
 and every instance at its next invocation, without a restart, and no client is rewritten while another invocation
 uses it. No cache beyond the invocation, but for the chunks of one full synchronization, which share one reading per
 run and process (`for_run`'s `run_id`).
+
+Several companies (issue 22, `BC_COMPANIES`, `domain/companies.py`): one `Services` per company, each built on first
+use. The Dataverse client and the Service Bus queue are the deployment's, shared by every company (a company's jobs
+go through its `CompanyJobQueue`, which adds its key to each message); the BC client (the company's environment and
+company), the tables (`TABLE_PREFIX` + the company's key) and the stores on them, and the setup's defaults are the
+company's. `get_services()` and `run_services()` without a company are the primary company's (key ""): today's.
 """
 
 from __future__ import annotations
@@ -19,15 +25,20 @@ from __future__ import annotations
 import copy
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from shared.domain.companies import FIELD as COMPANY_FIELD
+from shared.domain.companies import Company, base_url_for, primary_company
+from shared.domain.errors import InvalidInputError
 from shared.engine.context import SyncContext
-from shared.ports import JobQueue, QuoteArchive, RunStore, SettingsStore, StorageProbe
+from shared.ports import JobQueue, QueueCounts, QuoteArchive, RunStore, SettingsStore, StorageProbe
 from shared.settings import AuthMode, Settings
 
 if TYPE_CHECKING:
+    from shared.domain.jobs import JobMessage
     from shared.engine.setup import Setup
     from shared.services.full_sync.coordinator import FullSync
 
@@ -46,8 +57,39 @@ class Services:
     storage: StorageProbe | None = None  # `/api/health`: the Table Storage account
 
 
-_services: Services | None = None
-_lock = threading.Lock()
+_services: dict[str, Services] = {}  # company key -> its services ("" the primary company: today's)
+_companies: tuple[Company, ...] | None = None  # set by tests (`set_companies`); else the settings'
+_lock = threading.RLock()
+ANY_COMPANY = Company("", "", "")  # the one company of services set without settings (tests, the local host)
+
+
+class UnknownCompany(InvalidInputError):
+    """A company key no configured company has (a message sent before the configuration changed)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__("companyNotConfigured", f"No company with key {key!r} is configured.", field=COMPANY_FIELD)
+        self.key = key
+
+
+class CompanyJobQueue:
+    """The deployment's queue as one company sends on it: every message it sends carries the company's key in its
+    payload (`"company"`; `domain/jobs.py` reads it back), so the worker that takes it builds that company's
+    services. Whatever a company's services send (the full synchronization's splits, chunks and throttled re-sends)
+    goes through it, so no sender has to know its company."""
+
+    def __init__(self, queue: JobQueue, key: str) -> None:
+        self.queue, self.key = queue, key
+
+    def send(self, messages: Sequence[JobMessage], *, delay: timedelta | None = None) -> None:
+        from shared.domain.jobs import with_company
+
+        self.queue.send([with_company(message, self.key) for message in messages], delay=delay)
+
+    def ping(self) -> None:
+        self.queue.ping()
+
+    def message_counts(self) -> QueueCounts | None:
+        return self.queue.message_counts()
 
 
 def _token_provider(settings: Settings, resource: str) -> Any:
@@ -66,7 +108,9 @@ def _token_provider(settings: Settings, resource: str) -> Any:
     )
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, company: Company | None = None, shared: Services | None = None) -> Services:
+    """The services of `company` (None: the primary, today's), on the adapters of `shared` (the primary company's
+    services: its Dataverse client, its queue and its BC token provider) when given, else on new ones."""
     from shared.connectors.business_central.client import BusinessCentralClient
     from shared.connectors.business_central.entity_sources import sources_from_settings
     from shared.connectors.credentials import ManagedIdentityCredential
@@ -82,28 +126,39 @@ def build_services(settings: Settings) -> Services:
     from shared.storage.sync_errors import TableSyncErrorStore
     from shared.storage.tables import TableFactory
 
+    company = company or settings.company("") or primary_company(settings.bc_base_url, settings.bc_company)
+    prefix = settings.table_prefix + company.key
     credential = ManagedIdentityCredential(settings.managed_identity_client_id)
     if settings.storage_connection:
-        tables = TableFactory.from_connection_string(settings.storage_connection, prefix=settings.table_prefix)
+        tables = TableFactory.from_connection_string(settings.storage_connection, prefix=prefix)
     else:
-        tables = TableFactory.from_account_url(
-            settings.storage_account_url or "", credential, prefix=settings.table_prefix
-        )
-    if settings.service_bus_connection:
+        tables = TableFactory.from_account_url(settings.storage_account_url or "", credential, prefix=prefix)
+    queue: JobQueue
+    if shared is not None:
+        queue = CompanyJobQueue(shared.queue, company.key) if company.key else shared.queue
+    elif settings.service_bus_connection:
         queue = ServiceBusJobQueue(settings.sync_jobs_queue, connection_string=settings.service_bus_connection)
     else:
         queue = ServiceBusJobQueue(
             settings.sync_jobs_queue, fully_qualified_namespace=settings.service_bus_namespace, credential=credential
         )
+    # The primary company is today's, exactly: BC_BASE_URL and BC_COMPANY as set, the app settings as they are.
+    primary = company.is_primary
+    bc_url = settings.bc_base_url if primary else base_url_for(settings.bc_base_url, company.environment)
+    bc_company = settings.bc_company if primary else company.company
+    shared_http = getattr(shared.context.bc, "http", None) if shared is not None else None
+    bc_tokens = getattr(shared_http, "tokens", None) or _token_provider(settings, BC_RESOURCE)
+    dataverse = (
+        shared.context.dataverse
+        if shared is not None
+        else DataverseClient(settings.dataverse_url, _token_provider(settings, settings.dataverse_url))
+    )
+    # The setup's defaults: the app settings, with the company's BC company and environment.
+    environment = dict(os.environ) if primary else {**os.environ, "BC_COMPANY": bc_company, "BC_BASE_URL": bc_url}
     settings_store = TableSettingsStore(tables)
     context = SyncContext(
-        bc=BusinessCentralClient(
-            settings.bc_base_url,
-            _token_provider(settings, BC_RESOURCE),
-            settings.bc_company,
-            sources=sources_from_settings(os.environ),
-        ),
-        dataverse=DataverseClient(settings.dataverse_url, _token_provider(settings, settings.dataverse_url)),
+        bc=BusinessCentralClient(bc_url, bc_tokens, bc_company, sources=sources_from_settings(os.environ)),
+        dataverse=dataverse,
         couplings=TableCouplingStore(tables),
         checkpoints=TableCheckpointStore(tables),
         errors=TableSyncErrorStore(tables),
@@ -120,17 +175,47 @@ def build_services(settings: Settings) -> Services:
         queue,
         TableRunStore(tables),
         TableQuoteArchive(tables),
-        dict(os.environ),
+        environment,
         storage=tables,
     )
 
 
-def get_services() -> Services:
-    global _services  # noqa: PLW0603 - the one lazily built composition root of the process
+def companies() -> tuple[Company, ...]:
+    """The companies this deployment serves (`BC_COMPANIES`, else today's one), in their configured order."""
     with _lock:
-        if _services is None:
-            _services = build_services(Settings.from_env())
-        return _services
+        return _configured()
+
+
+def _configured() -> tuple[Company, ...]:
+    if _companies is not None:
+        return _companies
+    primary = _services.get("") or _build_primary()
+    return primary.settings.companies if primary.settings is not None else (ANY_COMPANY,)
+
+
+def _build_primary() -> Services:
+    services = _services.get("")
+    if services is None:
+        services = _services[""] = build_services(Settings.from_env())
+    return services
+
+
+def get_services(company_key: str = "") -> Services:
+    """The process's services of the company of key `company_key` ("" the primary: today's), built on first use;
+    `UnknownCompany` when no configured company has that key."""
+    with _lock:
+        services = _services.get(company_key)
+        if services is None:
+            if company_key == "":
+                return _build_primary()
+            company = next((c for c in _configured() if c.key == company_key), None)
+            if company is None:
+                raise UnknownCompany(company_key)
+            primary = _build_primary()
+            if primary.settings is None:  # set by a test without settings: it sets every company's services
+                raise UnknownCompany(company_key)
+            services = _services[company_key] = build_services(primary.settings, company, primary)
+        return services
 
 
 def for_run(services: Services, run_id: str | None = None) -> Services:
@@ -162,9 +247,10 @@ def for_run(services: Services, run_id: str | None = None) -> Services:
     return replace(services, context=context)
 
 
-def run_services(run_id: str | None = None) -> Services:
-    """`for_run(get_services(), run_id)`: what a trigger calls once per invocation before it runs anything."""
-    return for_run(get_services(), run_id)
+def run_services(run_id: str | None = None, company_key: str = "") -> Services:
+    """`for_run(get_services(company_key), run_id)`: what a trigger calls once per invocation before it runs
+    anything."""
+    return for_run(get_services(company_key), run_id)
 
 
 SETTINGS_READ = "settings"  # the run cache's key of a run's settings (`for_run`)
@@ -228,7 +314,8 @@ def check_page_services(names: Mapping[str, str]) -> None:
     for entity in names:
         if entity not in pages:
             raise InvalidInputError(
-                "invalidValue", f"'{entity}' is not a page-backed entity (one of {', '.join(pages)}).",
+                "invalidValue",
+                f"'{entity}' is not a page-backed entity (one of {', '.join(pages)}).",
                 field=f"pageServices.{entity}",
             )
 
@@ -244,8 +331,20 @@ def token_getters(services: Services) -> dict[str, Callable[[], object] | None]:
     return getters
 
 
-def set_services(services: Services | None) -> None:
-    """Replace (or with None, forget) the built services: tests and the local host use it."""
-    global _services  # noqa: PLW0603
+def set_services(services: Services | None, company_key: str = "") -> None:
+    """Replace the built services of the company of key `company_key` (the primary by default), or with None forget
+    every company's services and the companies set by `set_companies`: tests and the local host use it."""
+    global _companies  # noqa: PLW0603
     with _lock:
-        _services = services
+        if services is None:
+            _services.clear()
+            _companies = None
+        else:
+            _services[company_key] = services
+
+
+def set_companies(configured: Sequence[Company] | None) -> None:
+    """Tests: the companies served, instead of the settings' (None: the settings' again)."""
+    global _companies  # noqa: PLW0603
+    with _lock:
+        _companies = tuple(configured) if configured is not None else None

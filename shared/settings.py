@@ -6,11 +6,13 @@ No secret is ever part of a message or a repr: secrets are kept out of `__repr__
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from shared.domain.companies import Company, derived_key, environment_of, key_problems, primary_company
 from shared.domain.errors import FatalError
 from shared.domain.full_sync import DEFAULT_STALL_MINUTES
 
@@ -18,6 +20,7 @@ FULL_SYNC_STALL_SETTING = "FULL_SYNC_STALL_MINUTES"  # minutes without progress 
 MAX_STALL_MINUTES = 24 * 60
 FULL_SYNC_CHUNK_SETTING = "FULL_SYNC_CHUNK_RECORDS"  # records per full-sync chunk (`services/full_sync/coordinator`)
 MAX_CHUNK_RECORDS = 5000  # a chunk's ids travel in its message (256 KB on Service Bus Standard) and its chunk row
+COMPANIES_SETTING = "BC_COMPANIES"  # JSON: [{"environment", "company", "key"?}, ...] (domain/companies.py)
 
 
 class AuthMode(StrEnum):
@@ -54,6 +57,16 @@ class Settings:
     table_prefix: str = ""
     bulk_size: int = 500
     full_sync_stall_minutes: int = DEFAULT_STALL_MINUTES  # see `domain.full_sync.DEFAULT_STALL_AFTER` for why 15
+    # The companies served (BC_COMPANIES); left empty, today's one: BC_BASE_URL's environment and BC_COMPANY, key "".
+    companies: tuple[Company, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.companies:
+            object.__setattr__(self, "companies", (primary_company(self.bc_base_url, self.bc_company),))
+
+    def company(self, key: str) -> Company | None:
+        """The configured company of storage key `key`, None when none has it."""
+        return next((c for c in self.companies if c.key == key), None)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -101,6 +114,13 @@ class Settings:
         chunk = (source.get(FULL_SYNC_CHUNK_SETTING) or "").strip()
         if chunk and not (chunk.isdigit() and 1 <= int(chunk) <= MAX_CHUNK_RECORDS):
             problems.append(f"{FULL_SYNC_CHUNK_SETTING} must be a whole number from 1 to {MAX_CHUNK_RECORDS}")
+        companies = parse_companies(
+            source.get(COMPANIES_SETTING),
+            values["bc_base_url"],
+            values["bc_company"],
+            source.get("TABLE_PREFIX", ""),
+            problems,
+        )
         if problems:
             raise SettingsError(problems)
         return cls(
@@ -120,7 +140,62 @@ class Settings:
             table_prefix=source.get("TABLE_PREFIX", ""),
             bulk_size=int(bulk),
             full_sync_stall_minutes=full_sync_stall_minutes(source),
+            companies=companies,
         )
+
+
+def parse_companies(
+    raw: str | None, base_url: str, bc_company: str, table_prefix: str, problems: list[str]
+) -> tuple[Company, ...]:
+    """`BC_COMPANIES` (see `domain/companies.py`): absent or blank, today's one company (key ""); else each entry,
+    the one equal to BC_BASE_URL's environment and BC_COMPANY with key "" (its tables are today's), every other with
+    its `key` or a derived one. What is wrong is added to `problems`, each named; () when anything is."""
+    if raw is None or not raw.strip():
+        return (primary_company(base_url, bc_company),) if base_url and bc_company else ()
+    try:
+        entries = json.loads(raw)
+    except ValueError:
+        problems.append(f"{COMPANIES_SETTING} must be a JSON array of {{environment, company, key?}} objects")
+        return ()
+    if not isinstance(entries, list) or not entries:
+        problems.append(f"{COMPANIES_SETTING} must be a non-empty JSON array of {{environment, company, key?}} objects")
+        return ()
+    primary = (environment_of(base_url).lower(), bc_company.lower())
+    companies: list[Company] = []
+    count = len(problems)
+    for index, entry in enumerate(entries):
+        where = f"{COMPANIES_SETTING}[{index}]"
+        if not isinstance(entry, dict):
+            problems.append(f"{where} must be an object with environment, company and optionally key")
+            continue
+        unknown = sorted(set(entry) - {"environment", "company", "key"})
+        if unknown:
+            problems.append(f"{where} has an unknown field {unknown[0]!r}")
+        fields = {}
+        for name in ("environment", "company"):
+            value = entry.get(name)
+            if not isinstance(value, str) or not value.strip():
+                problems.append(f"{where}.{name} is required (a non-empty text)")
+            fields[name] = value.strip() if isinstance(value, str) else ""
+        key = entry.get("key")
+        if key is not None and (not isinstance(key, str) or not key.strip()):
+            problems.append(f"{where}.key must be a non-empty text when given")
+            key = None
+        environment, company = fields["environment"], fields["company"]
+        if (environment.lower(), company.lower()) == primary:
+            if key is not None:
+                problems.append(
+                    f"{where} is BC_BASE_URL's environment and BC_COMPANY: its key is \"\" (today's "
+                    "tables); leave its key out"
+                )
+            key = ""
+        elif key is None:
+            key = derived_key(environment, company)
+        companies.append(Company(environment, company, key.strip()))
+    if len(problems) > count:
+        return ()
+    problems.extend(key_problems(companies, table_prefix))
+    return tuple(companies) if len(problems) == count else ()
 
 
 def full_sync_stall_minutes(env: Mapping[str, str]) -> int:

@@ -14,6 +14,10 @@ wrong, before the services are even built; the queue trigger refuses it (it ends
 dead-letter trigger logs the same reason) instead of failing somewhere inside the work. The payloads are those
 sent today and before (pinned by `tests/unit/test_job_commands.py`): keys a kind does not know are ignored, so a
 message sent by a newer or older version of the app still runs.
+
+The company (issue 22): every kind's payload may carry `"company"`, the storage key of the BC company the work is
+for (`domain/companies.py`); absent (or "") is the primary company, so every message sent before several companies
+existed still runs where it always did. `with_company` adds it; the queue trigger builds that company's services.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
+
+from shared.domain.companies import FIELD as COMPANY
+from shared.domain.companies import KEY
 
 SCHEMA_VERSION = 1
 # Service Bus refuses a MessageId longer than 128 characters; refusing it here names the job that is at fault.
@@ -90,6 +97,14 @@ def _check_message_id(message_id: object) -> None:
         raise InvalidJobMessage(f"job messageId is longer than {MAX_MESSAGE_ID_LENGTH} characters: {message_id!r}")
 
 
+def with_company(job: JobMessage, key: str) -> JobMessage:
+    """`job` for the company of storage key `key`: its payload carries `"company": key` ("" the primary: left out,
+    as every message before several companies)."""
+    if not key or job.payload.get(COMPANY) == key:
+        return job
+    return JobMessage(job.kind, job.message_id, {**job.payload, COMPANY: key}, job.version)
+
+
 def chunk_message_id(run_id: str, mapping: str, chunk: int) -> str:
     return f"{run_id}/{mapping}/{chunk}"
 
@@ -108,6 +123,7 @@ class RunMapping:
     kind: ClassVar[JobKind] = JobKind.MAPPING_RUN
     message_id: str
     mapping: str
+    company: str = ""  # the company's storage key ("" the primary)
 
 
 @dataclass(frozen=True)
@@ -120,6 +136,7 @@ class MatchCoupling:
     mapping: str
     create_if_no_match: bool | None = None
     synchronize_after: bool | None = None
+    company: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,6 +154,7 @@ class FullSyncChunk:
     attempt: int = 0
     phase: int = 0
     payload: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    company: str = ""
 
     @property
     def is_split(self) -> bool:
@@ -151,14 +169,16 @@ def parse_command(job: JobMessage) -> JobCommand:
     """The job's command; `InvalidJobMessage` naming the payload key at fault when its kind cannot run it."""
     payload = job.payload
     where = f"{job.kind.value} job {job.message_id!r}"
+    company = _company(payload, where)
     if job.kind is JobKind.MAPPING_RUN:
-        return RunMapping(job.message_id, _text(payload, "mapping", where))
+        return RunMapping(job.message_id, _text(payload, "mapping", where), company)
     if job.kind is JobKind.MATCH_COUPLING:
         return MatchCoupling(
             job.message_id,
             _text(payload, "mapping", where),
             _option(payload, "createIfNoMatch", where),
             _option(payload, "synchronizeAfter", where),
+            company,
         )
     side = payload.get("side")
     if side is not None and side not in CHUNK_SIDES:
@@ -175,6 +195,7 @@ def parse_command(job: JobMessage) -> JobCommand:
         _whole(payload, "attempt", where),
         _whole(payload, "phase", where),
         dict(payload),
+        company,
     )
 
 
@@ -182,6 +203,16 @@ def _text(payload: Mapping[str, Any], key: str, where: str) -> str:
     value = payload.get(key)
     if not isinstance(value, str) or not value.strip():
         raise InvalidJobMessage(f"{where}: '{key}' must be a non-empty text, got {value!r}")
+    return value
+
+
+def _company(payload: Mapping[str, Any], where: str) -> str:
+    """The company's storage key: letters and digits, "" (or left out) for the primary company."""
+    value = payload.get(COMPANY, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str) or (value and not KEY.match(value)):
+        raise InvalidJobMessage(f"{where}: '{COMPANY}' must be a company key (letters and digits), got {value!r}")
     return value
 
 

@@ -10,12 +10,17 @@ made no progress for `FULL_SYNC_STALL_MINUTES`), and, as a backstop, once the li
 `FULL_SYNC_LINE_HOURS`. Reading the holds also settles the running runs (`full_sync/recovery.py`): a line whose
 last message was lost after its records were all done is closed and handed over here, even when nobody opens its
 review.
+
+Several companies (issue 22): one tick runs every company's due mappings, fairly. The companies take turns, one
+mapping run each (`run_companies_fairly`): each company keeps its own dependency order, and a company whose runs are
+slow or many delays another's next run by one of its runs at most, never by its whole backlog. Each company's
+outcomes are its own.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import timedelta
 
 from shared.domain.errors import SyncError
@@ -29,8 +34,42 @@ FULL_SYNC_LINE_HOURS = 6  # backstop only (the lease ends a dead line's hold): 1
 
 def run_scheduled_mappings(full_sync: FullSync, names: Iterable[str], schedule: str) -> dict[str, str]:
     """Run every enabled mapping of `names` whose schedule setting is `schedule`; returns mapping -> outcome."""
-    context = full_sync.context
     outcomes: dict[str, str] = {}
+    for _ in _runs(full_sync, names, schedule, outcomes):
+        pass  # one company: its runs one after the other
+    return outcomes
+
+
+def run_companies_fairly(
+    full_syncs: Mapping[str, FullSync], names: Iterable[str], schedule: str
+) -> dict[str, dict[str, str]]:
+    """`run_scheduled_mappings` of every company (`full_syncs`: company -> its full synchronization, in the order
+    they take turns), one mapping run per company in turn; returns company -> mapping -> outcome. A company whose
+    holds cannot be read (its storage fails) runs nothing this tick while the others go on; the first such failure
+    is raised once every other company is done, as the tick of a single company raises it."""
+    order = list(names)
+    outcomes: dict[str, dict[str, str]] = {company: {} for company in full_syncs}
+    turns = [(company, _runs(full, order, schedule, outcomes[company])) for company, full in full_syncs.items()]
+    failure: SyncError | None = None
+    while turns:
+        going = []
+        for company, turn in turns:
+            try:
+                if next(turn, None) is not None:
+                    going.append((company, turn))
+            except SyncError as error:
+                log.warning("the scheduled mappings of %s did not run: %s", company, error.message)
+                failure = failure or error
+        turns = going
+    if failure is not None:
+        raise failure
+    return outcomes
+
+
+def _runs(full_sync: FullSync, names: Iterable[str], schedule: str, outcomes: dict[str, str]) -> Iterator[str]:
+    """Runs the due mappings of `names` in their order, recording each outcome in `outcomes`, and yields after each
+    mapping it ran (or tried to): the turns `run_companies_fairly` hands out."""
+    context = full_sync.context
     recent = context.clock() - timedelta(hours=FULL_SYNC_LINE_HOURS)
     in_full_sync = Recovery(full_sync).holding_mappings(recent)
     for name in names:
@@ -46,4 +85,4 @@ def run_scheduled_mappings(full_sync: FullSync, names: Iterable[str], schedule: 
         except SyncError as error:
             outcomes[name] = f"{error.kind.value} error {error.code}: {error.message}"
             log.warning("mapping %s did not run: %s", name, outcomes[name])
-    return outcomes
+        yield name

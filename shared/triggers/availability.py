@@ -13,7 +13,7 @@ from typing import Any
 
 import azure.functions as func
 
-from shared.triggers.http_support import GUID_SCHEMA, RouteSpec, documented, guid, handled, json_response
+from shared.triggers.http_support import GUID_SCHEMA, RouteSpec, company_key, documented, guid, handled, json_response
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 log = logging.getLogger("bc_sales_sync.availability")
@@ -34,29 +34,36 @@ AVAILABILITY_SCHEMA: dict[str, Any] = {
 }
 
 
-def _context() -> Any:
+def _context(req: func.HttpRequest) -> Any:
     from shared.bootstrap import run_services
 
-    return run_services().context
+    return run_services(company_key=company_key(req)).context
 
 
 @blueprint.timer_trigger(schedule=f"%{ITEM_AVAILABILITY_SCHEDULE}%", arg_name="timer", run_on_startup=False)
 def item_availability(timer: func.TimerRequest) -> None:
     """A transient failure waits for the next tick: the run writes plain values, so a re-run redoes what is left."""
+    from shared.bootstrap import companies, run_services
     from shared.domain.errors import SyncError
     from shared.processes.availability import refresh_availability
     from shared.telemetry import flush, job_span
 
     try:
-        with job_span("availability", "ITEM-AVAILABILITY", direction="toDataverse") as span:
-            result = refresh_availability(_context())
-            span.finish(result.as_dict())
-    except SyncError as error:
-        log.warning("item availability did not finish: %s error %s: %s", error.kind.value, error.code, error.message)
-        return
+        for company in companies():  # each company's coupled items, in turn (issue 22)
+            name = company.label or "(default)"
+            try:
+                with job_span("availability", "ITEM-AVAILABILITY", direction="toDataverse") as span:
+                    result = refresh_availability(run_services(company_key=company.key).context)
+                    span.finish(result.as_dict())
+            except SyncError as error:
+                log.warning(
+                    "item availability of %s did not finish: %s error %s: %s",
+                    name, error.kind.value, error.code, error.message,
+                )  # fmt: skip
+                continue
+            log.info("item availability of %s (past due: %s): %s", name, timer.past_due, result.as_dict())
     finally:
         flush()
-    log.info("item availability (past due: %s): %s", timer.past_due, result.as_dict())
 
 
 documented(
@@ -77,4 +84,4 @@ documented(
 def get_item_availability(req: func.HttpRequest) -> func.HttpResponse:
     from shared.processes.availability import get_item_availability as availability
 
-    return json_response(200, availability(_context(), guid(req.route_params.get("bcId"), "bcId")))
+    return json_response(200, availability(_context(req), guid(req.route_params.get("bcId"), "bcId")))

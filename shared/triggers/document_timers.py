@@ -2,7 +2,9 @@
 Sales Orders on `SALES_DOCUMENTS_SCHEDULE`, the SALESORDER-ORDER order status on `ORDER_SYNC_SCHEDULE`, posted
 invoices with payments and account statistics on `INVOICE_SYNC_SCHEDULE`. Each tick reads the setup once
 (`bootstrap.run_services`) and each job checks it first, so switching the automation off in setup stops it at the
-next tick without a redeploy."""
+next tick without a redeploy. With several companies (issue 22) a tick runs each company's processes in turn, with
+its own setup; one company's failure does not keep the next from running (the first failure is raised at the end,
+so the host still records the tick as failed)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,22 @@ import azure.functions as func
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 log = logging.getLogger("bc_sales_sync.document_timers")
 TO_DATAVERSE, FROM_DATAVERSE = "toDataverse", "fromDataverse"
+
+
+def each_company(what: str, work: Callable[[Any], None]) -> None:
+    """`work(context)` for every configured company (one invocation's services each: `bootstrap.run_services`), in
+    the configured order; a failure is logged and the others still run, then the first failure is raised."""
+    from shared.bootstrap import companies, run_services
+
+    failure: Exception | None = None
+    for company in companies():
+        try:
+            work(run_services(company_key=company.key).context)
+        except Exception as error:  # the next company still runs; the first failure is raised below
+            log.warning("%s of company %s failed: %s", what, company.label or "(default)", error)
+            failure = failure or error
+    if failure is not None:
+        raise failure
 
 
 def _traced(kind: str, mapping: str, direction: str, work: Callable[[], Any]) -> Any:
@@ -32,42 +50,51 @@ def _traced(kind: str, mapping: str, direction: str, work: Callable[[], Any]) ->
 def sales_documents(timer: func.TimerRequest) -> None:
     """Auto Process Sales Quotes first (a won quote's order is converted through its quote), then Auto Create Sales
     Orders; each only when enabled in setup."""
-    from shared.bootstrap import run_services
     from shared.processes.quote_orders import QUOTE_MAPPING
     from shared.processes.quotes import auto_process
     from shared.processes.sales_orders import MAPPING, auto_create
     from shared.telemetry import flush
 
-    context = run_services().context
-    setup, archive = context.setup, context.archive
-    assert archive is not None  # `for_run` puts the archive in the context
-    _traced("quotes", QUOTE_MAPPING, FROM_DATAVERSE, lambda: auto_process(context, setup, archive))
-    _traced("salesOrders", MAPPING, FROM_DATAVERSE, lambda: auto_create(context, setup, archive))
-    flush()
+    def run(context: Any) -> None:
+        setup, archive = context.setup, context.archive
+        assert archive is not None  # `for_run` puts the archive in the context
+        _traced("quotes", QUOTE_MAPPING, FROM_DATAVERSE, lambda: auto_process(context, setup, archive))
+        _traced("salesOrders", MAPPING, FROM_DATAVERSE, lambda: auto_create(context, setup, archive))
+
+    try:
+        each_company("sales documents", run)
+    finally:
+        flush()
 
 
 @blueprint.timer_trigger(schedule="%ORDER_SYNC_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def order_status(timer: func.TimerRequest) -> None:
     """SALESORDER-ORDER: header changes, release/ship/invoice posts and Invoiced orders (setup permitting)."""
-    from shared.bootstrap import run_services
     from shared.processes.order_status import MAPPING, update_order_status
     from shared.telemetry import flush
 
-    context = run_services().context
-    _traced("orderStatus", MAPPING, TO_DATAVERSE, lambda: update_order_status(context, context.setup))
-    flush()
+    def run(context: Any) -> None:
+        _traced("orderStatus", MAPPING, TO_DATAVERSE, lambda: update_order_status(context, context.setup))
+
+    try:
+        each_company("order status", run)
+    finally:
+        flush()
 
 
 @blueprint.timer_trigger(schedule="%INVOICE_SYNC_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def posted_invoices(timer: func.TimerRequest) -> None:
     """POSTEDSALESINV-INV: new posted invoices of coupled customers, every coupled invoice's payment status, then the
     customers' account statistics (BC's CRM Statistics Job does the last two together)."""
-    from shared.bootstrap import run_services
     from shared.processes.invoices import MAPPING, sync_posted_invoices
     from shared.processes.statistics import refresh_statistics
     from shared.telemetry import flush
 
-    context = run_services().context
-    _traced("postedInvoices", MAPPING, TO_DATAVERSE, lambda: sync_posted_invoices(context))
-    _traced("statistics", "CUSTOMER-STATISTICS", TO_DATAVERSE, lambda: refresh_statistics(context))
-    flush()
+    def run(context: Any) -> None:
+        _traced("postedInvoices", MAPPING, TO_DATAVERSE, lambda: sync_posted_invoices(context))
+        _traced("statistics", "CUSTOMER-STATISTICS", TO_DATAVERSE, lambda: refresh_statistics(context))
+
+    try:
+        each_company("posted invoices", run)
+    finally:
+        flush()

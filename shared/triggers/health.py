@@ -50,6 +50,7 @@ documented(
         auth="anonymous",
         responses=(200, 503),
         response_schema=HEALTH_SCHEMA,
+        company=False,  # the deployment's: the primary company's services (issue 22: per company, later)
     )
 )
 

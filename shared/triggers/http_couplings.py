@@ -14,6 +14,7 @@ from shared.triggers.http_support import (
     NOT_BLANK,
     RouteSpec,
     boolean,
+    company_key,
     documented,
     guid,
     handled,
@@ -36,10 +37,10 @@ FIELD_NAME: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 100
 RECORD_RULES = ("invalidId", "directionNotAllowed")
 
 
-def _context() -> Any:
+def _context(req: func.HttpRequest) -> Any:
     from shared.bootstrap import run_services
 
-    return run_services().context
+    return run_services(company_key=company_key(req)).context
 
 
 def record_id(value: Any, name: str) -> str:
@@ -88,7 +89,7 @@ def create_coupling(req: func.HttpRequest) -> func.HttpResponse:
     name = mapping_name(body["mapping"])
     direction = Direction(one_of(body["synchronize"], "synchronize", DIRECTIONS)) if "synchronize" in body else None
     result = couple_records(
-        _context(),
+        _context(req),
         name,
         record_id(body["bcId"], "bcId"),
         record_id(body["dataverseId"], "dataverseId"),
@@ -122,7 +123,7 @@ def find_coupling(req: func.HttpRequest) -> func.HttpResponse:
     bc_id, dataverse_id = req.params.get("bcId"), req.params.get("dataverseId")
     if (bc_id is None) == (dataverse_id is None):
         raise InvalidInputError("bcIdOrDataverseId", "Give exactly one of bcId and dataverseId.", field="bcId")
-    context = _context()
+    context = _context(req)
     if bc_id is not None:
         coupling = context.couplings.find_by_bc_id(name, record_id(bc_id, "bcId"))
     else:
@@ -150,7 +151,7 @@ def delete_coupling(req: func.HttpRequest) -> func.HttpResponse:
     from shared.services.coupling import uncouple
 
     name = mapping_name(req.route_params.get("mapping"))
-    uncouple(_context(), name, record_id(req.route_params.get("bcId"), "bcId"))
+    uncouple(_context(req), name, record_id(req.route_params.get("bcId"), "bcId"))
     return func.HttpResponse(status_code=204)
 
 
@@ -193,7 +194,7 @@ def match_couplings(req: func.HttpRequest) -> func.HttpResponse:
     names = [text(f, "fields", max_length=100) for f in fields] if fields is not None else None
     dry = dry_run(req)
     report = match_and_couple(
-        _context(), name, fields=names, create_if_no_match=create, synchronize_after=sync, dry_run=dry
+        _context(req), name, fields=names, create_if_no_match=create, synchronize_after=sync, dry_run=dry
     )
     return json_response(200, report.as_dict())
 
@@ -224,7 +225,7 @@ def create_in_dataverse(req: func.HttpRequest) -> func.HttpResponse:
 
     name = mapping_name(req.route_params.get("mapping"))
     body = json_object(req, {"bcId"}, {"bcId"})
-    return json_response(201, coupling_json(create(_context(), name, record_id(body["bcId"], "bcId"))))
+    return json_response(201, coupling_json(create(_context(req), name, record_id(body["bcId"], "bcId"))))
 
 
 @blueprint.route(route="records/{mapping}/create-in-business-central", methods=["POST"])
@@ -234,7 +235,7 @@ def create_in_business_central(req: func.HttpRequest) -> func.HttpResponse:
 
     name = mapping_name(req.route_params.get("mapping"))
     body = json_object(req, {"dataverseId"}, {"dataverseId"})
-    return json_response(201, coupling_json(create(_context(), name, record_id(body["dataverseId"], "dataverseId"))))
+    return json_response(201, coupling_json(create(_context(req), name, record_id(body["dataverseId"], "dataverseId"))))
 
 
 documented(
@@ -279,5 +280,5 @@ def synchronize_now(req: func.HttpRequest) -> func.HttpResponse:
         raise InvalidInputError("bcIdOrDataverseId", "Give exactly one of bcId and dataverseId.", field="bcId")
     bc_id = record_id(body["bcId"], "bcId") if "bcId" in body else None
     dv_id = record_id(body["dataverseId"], "dataverseId") if "dataverseId" in body else None
-    report = synchronize_record(_context(), name, direction, bc_id=bc_id, dataverse_id=dv_id)
+    report = synchronize_record(_context(req), name, direction, bc_id=bc_id, dataverse_id=dv_id)
     return json_response(200, report_json(report))

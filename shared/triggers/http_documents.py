@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from shared.triggers.http_support import GUID_SCHEMA, RouteSpec, documented, guid, handled, json_response
+from shared.triggers.http_support import GUID_SCHEMA, RouteSpec, company_key, documented, guid, handled, json_response
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 ORDER_RESULT: dict[str, object] = {
@@ -40,7 +40,7 @@ def create_sales_order_in_bc(req: func.HttpRequest) -> func.HttpResponse:
     from shared.processes.sales_orders import create_in_business_central
 
     order_id = guid(req.route_params.get("dataverseId"), "dataverseId")
-    context = run_services().context
+    context = run_services(company_key=company_key(req)).context
     result = create_in_business_central(context, context.setup, order_id, context.archive)
     return json_response(201 if result.status == "created" else 200, result.as_dict())
 
@@ -64,7 +64,7 @@ def create_posted_invoice_in_dataverse(req: func.HttpRequest) -> func.HttpRespon
     from shared.processes.invoices import create_in_dataverse
 
     bc_id = guid(req.route_params.get("bcId"), "bcId")
-    result = create_in_dataverse(run_services().context, bc_id)
+    result = create_in_dataverse(run_services(company_key=company_key(req)).context, bc_id)
     return json_response(201 if result["status"] == "created" else 200, result)
 
 
@@ -87,7 +87,7 @@ def process_quote(req: func.HttpRequest) -> func.HttpResponse:
     from shared.processes.quotes import process_quote as process
 
     quote_id = guid(req.route_params.get("dataverseId"), "dataverseId")
-    context = run_services().context
+    context = run_services(company_key=company_key(req)).context
     assert context.archive is not None  # `for_run` puts the archive in the context
     return json_response(200, process(context, context.setup, context.archive, quote_id))
 
@@ -111,7 +111,7 @@ def get_quote_archive(req: func.HttpRequest) -> func.HttpResponse:
     from shared.processes.quotes import read_quote
 
     quote_id = guid(req.route_params.get("dataverseId"), "dataverseId")
-    services = run_services()
+    services = run_services(company_key=company_key(req))
     number = str(read_quote(services.context, quote_id)["quotenumber"])
     versions = services.archive.list_revisions(number)
     body = [

@@ -26,6 +26,7 @@ from shared.domain.records import ReviewLine, SyncRun
 from shared.triggers.http_support import (
     RouteSpec,
     boolean,
+    company_key,
     documented,
     handled,
     json_object,
@@ -44,10 +45,10 @@ STALLED = "stalled"  # shown, never stored: running, and the run made no progres
 LINE_STATUSES = ["waiting", "running", STALLED, "finished", "failed"]
 
 
-def _full_sync() -> Any:
+def _full_sync(req: func.HttpRequest) -> Any:
     from shared.bootstrap import full_sync_for, run_services
 
-    return full_sync_for(run_services())
+    return full_sync_for(run_services(company_key=company_key(req)))
 
 
 def _recovery(full_sync: Any) -> Any:
@@ -187,7 +188,7 @@ def start_full_sync(req: func.HttpRequest) -> func.HttpResponse:
             "invalidValue", "'recommendations' must map mapping names to a recommendation.", field="recommendations"
         )
     start = boolean(body.get("start", True), "start")
-    full_sync = _full_sync()
+    full_sync = _full_sync(req)
     run, _ = full_sync.plan(chosen, {str(k): str(v) for k, v in overrides.items()}, dry_run=dry_run(req))
     if start:
         full_sync.start(run.run_id)
@@ -213,7 +214,7 @@ documented(
 @handled
 def get_full_sync(req: func.HttpRequest) -> func.HttpResponse:
     run_id = text(req.route_params.get("runId"), "runId", max_length=100)
-    full_sync = _full_sync()
+    full_sync = _full_sync(req)
     run, lines, stalled = _recovery(full_sync).review(run_id)
     errors = {
         line.mapping: [error_entry_json(e) for e in full_sync.context.errors.list_errors(line.mapping)]
@@ -239,7 +240,7 @@ def _action_route(function_name: str, action: str, summary: str, query: dict[str
 
 def _act(req: func.HttpRequest, act: Callable[[Any, str], object]) -> func.HttpResponse:
     run_id = text(req.route_params.get("runId"), "runId", max_length=100)
-    full_sync = _full_sync()
+    full_sync = _full_sync(req)
     act(full_sync, run_id)
     run, lines, stalled = _recovery(full_sync).review(run_id)
     return json_response(202, review_json(run, lines, full_sync.now(), {}, stalled))
@@ -272,7 +273,7 @@ _action_route(
 def run_planned_full_sync(req: func.HttpRequest) -> func.HttpResponse:
     if not dry_run(req):
         return _act(req, _start_planned)
-    full_sync = _full_sync()
+    full_sync = _full_sync(req)
     copy = full_sync.dry_copy(text(req.route_params.get("runId"), "runId", max_length=100))
     full_sync.start(copy.run_id)
     run, lines = full_sync.runs.get_run(copy.run_id)

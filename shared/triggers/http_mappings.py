@@ -19,6 +19,7 @@ from shared.triggers.http_support import (
     ID_SCHEMA,
     RouteSpec,
     boolean,
+    company_key,
     documented,
     handled,
     json_object,
@@ -44,18 +45,18 @@ OVERRIDE_KEYS = {
 }
 
 
-def _services() -> Any:
-    """The process's services (the settings store, the job log)."""
+def _services(req: func.HttpRequest) -> Any:
+    """The process's services of the request's company (the settings store, the job log)."""
     from shared.bootstrap import get_services
 
-    return get_services()
+    return get_services(company_key(req))
 
 
-def _run() -> Any:
+def _run(req: func.HttpRequest) -> Any:
     """This request's services, for what runs a mapping: the setup and the catalog read once (`bootstrap.for_run`)."""
     from shared.bootstrap import run_services
 
-    return run_services()
+    return run_services(company_key=company_key(req))
 
 
 def _overrides(services: Any) -> dict[str, Any]:
@@ -84,7 +85,7 @@ documented(
 def list_mappings(req: func.HttpRequest) -> func.HttpResponse:
     from shared.mappings import CATALOG
 
-    overrides = _overrides(_services())
+    overrides = _overrides(_services(req))
     return json_response(200, {"value": [described_mapping(name, overrides.get(name)) for name in CATALOG]})
 
 
@@ -95,7 +96,7 @@ documented(RouteSpec("get_mapping", "mappings/{name}", "GET", "One table mapping
 @handled
 def get_mapping(req: func.HttpRequest) -> func.HttpResponse:
     name = mapping_name(req.route_params.get("name"), "name")
-    return json_response(200, described_mapping(name, _overrides(_services()).get(name)))
+    return json_response(200, described_mapping(name, _overrides(_services(req)).get(name)))
 
 
 documented(
@@ -140,7 +141,7 @@ def patch_mapping(req: func.HttpRequest) -> func.HttpResponse:
     name = mapping_name(req.route_params.get("name"), "name")
     body = json_object(req, OVERRIDE_KEYS)
     try:
-        mapping, merged = save_overrides(_services().settings_store, name, body)
+        mapping, merged = save_overrides(_services(req).settings_store, name, body)
     except InvalidOverride as refused:
         code = "invalidValue" if refused.shape else refused.code
         raise InvalidInputError(code, str(refused), field=refused.field) from None  # "bcFilter: ... (at position 7)"
@@ -167,7 +168,7 @@ def reset_mapping(req: func.HttpRequest) -> func.HttpResponse:
     from shared.services.mapping_overrides import reset_overrides
 
     name = mapping_name(req.route_params.get("name"), "name")
-    described = describe(reset_overrides(_services().settings_store, name))
+    described = describe(reset_overrides(_services(req).settings_store, name))
     described["overrides"] = {}
     return json_response(200, described)
 
@@ -190,7 +191,7 @@ def run_mapping_now(req: func.HttpRequest) -> func.HttpResponse:
     from shared.engine.mapping_run import run_mapping
 
     name = mapping_name(req.route_params.get("name"), "name")
-    services = _run()
+    services = _run(req)
     if not services.context.mapping(name).enabled:
         raise InvalidInputError("mappingDisabled", f"Mapping {name} is disabled.", field="name")
     return json_response(200, job_json(run_mapping(services.context, name)))
@@ -203,7 +204,7 @@ documented(RouteSpec("get_job", "jobs/{jobId}", "GET", "One sync job with its co
 @handled
 def get_job(req: func.HttpRequest) -> func.HttpResponse:
     job_id = text(req.route_params.get("jobId"), "jobId", max_length=120)
-    job = _services().context.jobs.find_job(job_id)
+    job = _services(req).context.jobs.find_job(job_id)
     if job is None:
         raise NotFoundError("jobNotFound", f"No job {job_id}.", field="jobId")
     return json_response(200, job_json(job))
@@ -227,7 +228,7 @@ def list_sync_errors(req: func.HttpRequest) -> func.HttpResponse:
 
     raw = req.params.get("mapping")
     name = mapping_name(raw) if raw is not None else None
-    entries = list_errors(_run().context, name)
+    entries = list_errors(_run(req).context, name)
     return json_response(200, {"value": [error_entry_json(e) for e in entries]})
 
 
@@ -269,5 +270,5 @@ def retry_sync_errors(req: func.HttpRequest) -> func.HttpResponse:
         if not isinstance(ids, list) or not ids or len(ids) > 1000:
             raise InvalidInputError("invalidValue", "'ids' must be a list of 1 to 1000 ids.", field="ids")
         targets = [text(value, "ids", max_length=100) for value in ids]  # GUIDs, or page keys (R0010)
-    report = retry(_run().context, name, targets)
+    report = retry(_run(req).context, name, targets)
     return json_response(200, report.as_dict())

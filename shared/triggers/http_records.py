@@ -10,6 +10,7 @@ from shared.triggers.http_support import (
     GUID_SCHEMA,
     NOT_BLANK,
     RouteSpec,
+    company_key,
     documented,
     handled,
     json_response,
@@ -49,7 +50,7 @@ def compare_record(req: func.HttpRequest) -> func.HttpResponse:
         if bc_id is not None
         else {"dataverse_id": record_id(dataverse_id, "dataverseId")}
     )
-    return json_response(200, compare(run_services().context, name, **ids))
+    return json_response(200, compare(run_services(company_key=company_key(req)).context, name, **ids))
 
 
 documented(
@@ -74,7 +75,7 @@ def list_jobs(req: func.HttpRequest) -> func.HttpResponse:
     raw = req.params.get("limit", "20")
     if not raw.isdigit() or not 1 <= int(raw) <= 200:
         raise InvalidInputError("invalidValue", "'limit' must be a number from 1 to 200.", field="limit")
-    jobs = get_services().context.jobs.list_jobs(name, int(raw))
+    jobs = get_services(company_key(req)).context.jobs.list_jobs(name, int(raw))
     return json_response(200, {"mapping": name, "value": [job_json(job) for job in jobs]})
 
 
@@ -100,6 +101,6 @@ def find_by_number(req: func.HttpRequest) -> func.HttpResponse:
     from shared.triggers.serialize import coupling_json
 
     name = mapping_name(req.route_params.get("mapping"))
-    found = find(run_services().context, name, req.params.get("number") or "")
+    found = find(run_services(company_key=company_key(req)).context, name, req.params.get("number") or "")
     coupling = None if found.coupling is None else coupling_json(found.coupling)
     return json_response(200, {"mapping": name, "number": found.number, "bcId": found.bc_id, "coupling": coupling})

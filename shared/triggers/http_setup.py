@@ -14,7 +14,15 @@ import azure.functions as func
 from shared.connectors.business_central.entity_sources import (
     DEFAULT_SOURCES,  # data only (no I/O): the page-backed entities
 )
-from shared.triggers.http_support import NOT_BLANK, RouteSpec, documented, handled, json_object, json_response
+from shared.triggers.http_support import (
+    NOT_BLANK,
+    RouteSpec,
+    company_key,
+    documented,
+    handled,
+    json_object,
+    json_response,
+)
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 
@@ -52,7 +60,7 @@ def get_setup(req: func.HttpRequest) -> func.HttpResponse:
     from shared.bootstrap import get_services
     from shared.engine.setup import read_setup
 
-    services = get_services()
+    services = get_services(company_key(req))
     return _respond(read_setup(services.settings_store, services.environment))
 
 
@@ -76,7 +84,9 @@ def patch_setup(req: func.HttpRequest) -> func.HttpResponse:
     from shared.engine.setup import BY_NAME, update_setup
 
     body = json_object(req, set(BY_NAME))
-    services = run_services()  # checked against BC as the setup is now (its company); in effect at the next call
+    services = run_services(
+        company_key=company_key(req)
+    )  # checked against BC as the setup is now (its company); in effect at the next call
     setup = update_setup(
         services.settings_store,
         services.environment,

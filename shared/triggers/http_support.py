@@ -6,6 +6,10 @@ Statuses: 400 bad input (`{"error": {"code", "message", "field"}}`), 404 unknown
 body over the limit, 415 a body that is not JSON, 422 the other system refused the request or the record's data, 503
 with `Retry-After` when a downstream service is throttling or unavailable, 502 when it refused our credentials or
 configuration. A 500 only ever means a bug in this app. Bodies are read by `http_body` (one parser for every route).
+
+The company (issue 22): every operation about a company's data takes the query parameter `company` (its key, its
+company name, or `environment/company`: `domain/companies.py`), optional when one company is configured, else 400
+naming `company`; `company_key(req)` resolves it, and the route asks for that company's services.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ class RouteSpec:
     # direction the mapping allows, a filter the table takes). Documented (`x-rule-codes`), and the conformance
     # test holds the app to them: any other 400 for schema-valid input means the document and the code disagree.
     rules: tuple[str, ...] = ()
+    company: bool = True  # the operation is about one company's data: it takes `company` (`company_key`)
 
 
 ROUTES: list[RouteSpec] = []
@@ -119,14 +124,17 @@ def handled(
     handler: Callable[[func.HttpRequest], func.HttpResponse],
 ) -> Callable[[func.HttpRequest], func.HttpResponse]:
     """Wrap a function body: any exception is mapped to its status (never an unhandled 500 from the host), a query
-    parameter the operation does not document is refused, so a typo (`?mappings=`) is not silently ignored, and the
-    body is checked and parsed by `http_body` before the handler runs (`json_object` then reads it)."""
+    parameter the operation does not document is refused, so a typo (`?mappings=`) is not silently ignored, the
+    body is checked and parsed by `http_body` before the handler runs (`json_object` then reads it), and an
+    operation about a company's data refuses a missing or unknown `company` before it starts (`company_key`)."""
 
     def wrapper(req: func.HttpRequest) -> func.HttpResponse:
         try:
             spec = _spec(handler.__name__)
             _refuse_unknown_query(req, spec)
             read_body(req, takes_body=spec is None or spec.body is not None)
+            if spec is not None and spec.company:
+                company_key(req)  # 400 naming `company` before any work (the handler asks again for its services)
             return handler(req)
         except Exception as exc:  # the mapping decides what the caller sees
             return map_error(exc)
@@ -146,8 +154,21 @@ def _refuse_unknown_query(req: func.HttpRequest, spec: RouteSpec | None) -> None
     if spec is None:
         return
     for name in req.params:
-        if name != "code" and name not in spec.query:
+        if name != "code" and name not in spec.query and not (spec.company and name == COMPANY):
             raise InvalidInputError("unknownParameter", f"Unknown query parameter '{name[:100]}'.", field=name[:100])
+
+
+COMPANY = "company"
+COMPANY_RULES = ("companyRequired", "companyAmbiguous", "companyNotConfigured")  # `domain/companies.resolve`
+
+
+def company_key(req: func.HttpRequest) -> str:
+    """The storage key of the company the request names (`company`, see the module docstring): 400 naming `company`
+    when it is missing while several companies are configured, unknown, or ambiguous."""
+    from shared.bootstrap import companies
+    from shared.domain.companies import resolve
+
+    return resolve(companies(), req.params.get(COMPANY)).key
 
 
 def json_object(
@@ -175,6 +196,7 @@ def json_object(
 # \x1c-\x1f, ECMA-262's includes \ufeff), and the fuzzer once found a body the two sides judged differently.
 BLANK = "\t\n\v\f\r "
 NOT_BLANK = r"[^\x09-\x0d\x20]"
+COMPANY_SCHEMA: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 250, "pattern": NOT_BLANK}
 
 
 def text(value: Any, name: str, *, max_length: int = 200) -> str:

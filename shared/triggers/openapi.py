@@ -13,6 +13,9 @@ import azure.functions as func
 from shared.triggers.health import VERSION
 from shared.triggers.http_body import MAX_BODY_BYTES
 from shared.triggers.http_support import (
+    COMPANY,
+    COMPANY_RULES,
+    COMPANY_SCHEMA,
     ERROR_SCHEMA,
     ID_SCHEMA,
     ROUTES,
@@ -56,6 +59,9 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
         {"name": name, "in": "query", "required": name in spec.required_query, "schema": schema}
         for name, schema in spec.query.items()
     ]
+    if spec.company:  # which company's data (optional while one company is configured: `http_support.company_key`)
+        params.append({"name": COMPANY, "in": "query", "required": False, "schema": COMPANY_SCHEMA})
+    rules = (*spec.rules, *COMPANY_RULES) if spec.company else spec.rules
     if params:
         operation["parameters"] = params
     if spec.body is not None:
@@ -63,14 +69,14 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
             "required": bool(spec.body.get("required")),
             "content": {"application/json": {"schema": spec.body}},
         }
-    if spec.rules:
-        operation["x-rule-codes"] = list(spec.rules)
+    if rules:
+        operation["x-rule-codes"] = list(rules)
     body_statuses = {413, 415} if spec.body is not None else set()
     statuses = {*spec.responses, 400, 502, 503, *body_statuses} | ({401} if spec.auth == "function" else set())
     for status in sorted(statuses):
         response: dict[str, Any] = {"description": STATUS_TEXT.get(status, str(status))}
-        if status == 400 and spec.rules:
-            response["description"] += "; input the schema allows can still break a rule: " + ", ".join(spec.rules)
+        if status == 400 and rules:
+            response["description"] += "; input the schema allows can still break a rule: " + ", ".join(rules)
         if status not in (204, 401):  # Azure answers a missing or wrong key with an empty 401
             if status < 400:
                 response["content"] = {media: {"schema": spec.response_schema} for media in spec.media_types}
@@ -103,7 +109,11 @@ def document() -> dict[str, Any]:
     }
 
 
-documented(RouteSpec("openapi_document", "openapi.json", "GET", "This document", auth="anonymous", responses=(200,)))
+documented(
+    RouteSpec(
+        "openapi_document", "openapi.json", "GET", "This document", auth="anonymous", responses=(200,), company=False
+    )
+)
 
 
 @blueprint.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

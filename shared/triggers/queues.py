@@ -1,5 +1,6 @@
 """The `sync-jobs` queue trigger: one message is one unit of work (a mapping run, a match-based coupling, a
-full-sync chunk); and the trigger on its dead-letter subqueue, which records what was given up on. A thin adapter:
+full-sync chunk) of the company its payload names (the primary when it names none); and the trigger on its
+dead-letter subqueue, which records what was given up on. A thin adapter:
 the message is parsed once into its command (`connectors/service_bus/messages.py`, `command_from_function_message`),
 and `services/job_handlers.py` does the work and owns the retry and last-delivery policy.
 
@@ -25,7 +26,7 @@ log = logging.getLogger("bc_sales_sync.queue")
     arg_name="message", queue_name="%SYNC_JOBS_QUEUE%", connection="ServiceBusConnection"
 )
 def sync_job(message: func.ServiceBusMessage) -> None:
-    from shared.bootstrap import full_sync_for, run_services
+    from shared.bootstrap import UnknownCompany, full_sync_for, run_services
     from shared.connectors.service_bus.messages import command_from_function_message
     from shared.domain.jobs import FullSyncChunk, InvalidJobMessage
     from shared.services.job_handlers import JobHandler
@@ -35,7 +36,11 @@ def sync_job(message: func.ServiceBusMessage) -> None:
     except InvalidJobMessage as junk:
         log.error("refused job message %s (delivery %s): %s", message.message_id, message.delivery_count, junk)
         raise
-    services = run_services(command.run_id if isinstance(command, FullSyncChunk) else None)  # a run's chunks: once
+    try:  # the company's services ("company" in the payload; the primary's when left out)
+        services = run_services(command.run_id if isinstance(command, FullSyncChunk) else None, command.company)
+    except UnknownCompany as gone:  # a company no longer configured: nothing can run it, here or later
+        log.error("refused job message %s (delivery %s): %s", message.message_id, message.delivery_count, gone)
+        raise
     handler = JobHandler(services.context, services.runs, services.queue, full_sync_for(services))
     handler.handle(command, message.delivery_count or 1)
 
@@ -63,7 +68,13 @@ def dead_lettered_job(message: func.ServiceBusMessage) -> None:
     except InvalidJobMessage as junk:
         log.error("dead-lettered message %s is no job (%s): %s", message.message_id, described, junk)
         return
-    services = run_services()
+    from shared.bootstrap import UnknownCompany
+
+    try:
+        services = run_services(company_key=command.company)
+    except UnknownCompany as gone:
+        log.error("dead-lettered message %s is for no configured company (%s): %s", message.message_id, described, gone)
+        return
     JobHandler(services.context, services.runs, services.queue, full_sync_for(services)).dead_lettered(
         command, described
     )

@@ -13,7 +13,7 @@ from typing import Any
 
 import azure.functions as func
 
-from shared.triggers.http_support import GUID_SCHEMA, RouteSpec, documented, guid, handled, json_response
+from shared.triggers.http_support import GUID_SCHEMA, RouteSpec, company_key, documented, guid, handled, json_response
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 
@@ -69,10 +69,10 @@ STATISTICS_SCHEMA: dict[str, Any] = {
 }
 
 
-def _context() -> Any:
+def _context(req: func.HttpRequest) -> Any:
     from shared.bootstrap import run_services
 
-    return run_services().context
+    return run_services(company_key=company_key(req)).context
 
 
 documented(
@@ -93,4 +93,4 @@ documented(
 def update_customer_statistics(req: func.HttpRequest) -> func.HttpResponse:
     from shared.processes.customer_statistics_action import update_customer_statistics as update
 
-    return json_response(200, update(_context(), guid(req.route_params.get("bcId"), "bcId")))
+    return json_response(200, update(_context(req), guid(req.route_params.get("bcId"), "bcId")))

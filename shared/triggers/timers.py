@@ -1,6 +1,7 @@
 """Timers: the periodic incremental sync of every enabled mapping (schedule = app setting `SYNC_SCHEDULE`). A thin
 adapter: it wires the run's services and hands them to the run loop (`services/scheduled_runs.py`), which holds the
-rules.
+rules. With several companies (issue 22) one tick runs every company's due mappings, the companies taking turns
+(`scheduled_runs.run_companies_fairly`), and logs each company's outcomes.
 """
 
 from __future__ import annotations
@@ -15,18 +16,31 @@ SYNC_SCHEDULE = "SYNC_SCHEDULE"
 
 
 def run_scheduled_mappings(schedule: str) -> dict[str, str]:
-    """Run every enabled mapping whose schedule setting is `schedule`; returns mapping -> outcome."""
-    from shared.bootstrap import full_sync_for, run_services
-    from shared.mappings import mapping_names
-    from shared.services.scheduled_runs import run_scheduled_mappings as run_loop
+    """Run every enabled mapping whose schedule setting is `schedule`; returns mapping -> outcome (of the one
+    company, or of every company with the company's label before the mapping: `environment/company: MAPPING`)."""
+    by_company = run_scheduled_companies(schedule)
+    if len(by_company) == 1:
+        return next(iter(by_company.values()))
+    return {f"{company}: {name}": outcome for company, found in by_company.items() for name, outcome in found.items()}
 
-    return run_loop(full_sync_for(run_services()), mapping_names(), schedule)
+
+def run_scheduled_companies(schedule: str) -> dict[str, dict[str, str]]:
+    """Every company's due mappings, fairly (`scheduled_runs.run_companies_fairly`): company label -> mapping ->
+    outcome."""
+    from shared.bootstrap import companies, full_sync_for, run_services
+    from shared.mappings import mapping_names
+    from shared.services.scheduled_runs import run_companies_fairly
+
+    full_syncs = {company.label: full_sync_for(run_services(company_key=company.key)) for company in companies()}
+    return run_companies_fairly(full_syncs, mapping_names(), schedule)
 
 
 @blueprint.timer_trigger(schedule="%SYNC_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def incremental_sync(timer: func.TimerRequest) -> None:
     from shared.telemetry import flush
 
-    outcomes = run_scheduled_mappings(SYNC_SCHEDULE)
-    log.info("incremental sync (past due: %s): %s", timer.past_due, outcomes)
-    flush()  # the instance may be frozen once the timer returns: export this tick's job metrics now
+    try:
+        for company, outcomes in run_scheduled_companies(SYNC_SCHEDULE).items():
+            log.info("incremental sync of %s (past due: %s): %s", company or "(default)", timer.past_due, outcomes)
+    finally:
+        flush()  # the instance may be frozen once the timer returns: export this tick's job metrics now

@@ -1,0 +1,241 @@
+"""Several companies in one deployment (issue 22, items 3, 4 and 6), through the registered functions over the real
+stack: the BC emulator seeded with the `companies` profile (production: the demo company `CRONUS USA, Inc.` and
+`Fabrikam, Inc.`; sandbox: another `CRONUS USA, Inc.`), each company's tables on Azurite under its own prefix (the
+deployment's + its key, as `bootstrap.build_services` names them), one Dataverse and one queue for all.
+
+What is checked: a queue message carries its company and runs against that company's BC environment and company,
+into that company's tables only; the HTTP API answers 400 naming `company` when several companies are configured and
+none is named (every company route), and the named company's data otherwise; the timer runs every company."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+
+from local.emulators.business_central.seed import (
+    COMPANY_NAME,
+    FABRIKAM_NAME,
+    PRODUCTION,
+    SANDBOX,
+    scoped_ids,
+)
+from local.emulators.business_central.seed import seeded_id as demo_id
+from local.fakes.queue import InMemoryJobQueue
+from shared.bootstrap import CompanyJobQueue, Services, set_companies, set_services
+from shared.connectors.business_central.client import BusinessCentralClient
+from shared.connectors.http import HttpClient, RetryPolicy
+from shared.domain.companies import Company
+from shared.domain.coupling import Coupling
+from shared.domain.jobs import JobKind, JobMessage, with_company
+from shared.storage.archive import TableQuoteArchive
+from shared.storage.checkpoints import TableCheckpointStore
+from shared.storage.couplings import TableCouplingStore
+from shared.storage.jobs import TableJobLog
+from shared.storage.runs import TableRunStore
+from shared.storage.settings import TableSettingsStore
+from shared.storage.sync_errors import TableSyncErrorStore
+from shared.storage.tables import TableFactory
+from shared.triggers.http_support import ROUTES
+from shared.triggers.openapi import document
+from shared.triggers.timers import SYNC_SCHEDULE, run_scheduled_companies
+from tests.conftest import BC_RESOURCE, TENANT, Authority
+from tests.functions.conftest import FUNCTIONS, Api
+from tests.functions.test_queue_handler import SYNC_JOB, service_bus_message
+
+pytestmark = pytest.mark.integration
+
+PRIMARY = Company(PRODUCTION, COMPANY_NAME, "")
+SANDBOX_CO = Company(SANDBOX, COMPANY_NAME, "sbx")
+FABRIKAM = Company(PRODUCTION, FABRIKAM_NAME, "fab")
+SANDBOX_TREY = scoped_ids(f"{SANDBOX}/{COMPANY_NAME}")("customer", "Trey Research")
+SANDBOX_TEST_CUSTOMER = scoped_ids(f"{SANDBOX}/{COMPANY_NAME}")("customer", "Sandbox Test Customer")
+FABRIKAM_TREY = scoped_ids(f"{PRODUCTION}/{FABRIKAM_NAME}")("customer", "Trey Research")
+
+
+@dataclass
+class Companies:
+    api: Api
+    services: dict[str, Services]  # key -> the company's services ("" the primary: the `api` fixture's)
+
+    def call(self, name: str, company: str | None, **kwargs: Any) -> tuple[int, Any]:
+        params = dict(kwargs.pop("params", None) or {})
+        if company is not None:
+            params["company"] = company
+        return self.api.call(name, params=params, **kwargs)
+
+
+def company_services(api: Api, azurite: str, authority: Authority, company: Company) -> Services:
+    """A company's services as `bootstrap.build_services` wires them: its BC environment and company, its own
+    tables, the primary's Dataverse client and queue (stamping its key)."""
+    base = f"{api.stack.bc_handle.base_url}/{TENANT}/{company.environment}"
+    http = HttpClient(base, authority.token_provider(BC_RESOURCE), policy=RetryPolicy(max_attempts=4, max_total_wait=5))
+    bc = BusinessCentralClient(base, None, company.company, http=http)
+    tables = TableFactory.from_connection_string(azurite, prefix=f"a{uuid.uuid4().hex[:12]}{company.key}")
+    context = replace(
+        api.stack.context,
+        bc=bc,
+        couplings=TableCouplingStore(tables),
+        checkpoints=TableCheckpointStore(tables),
+        errors=TableSyncErrorStore(tables),
+        jobs=TableJobLog(tables),
+    )
+    services = Services(
+        None,
+        context,
+        TableSettingsStore(tables),
+        CompanyJobQueue(api.services.queue, company.key),
+        TableRunStore(tables),
+        TableQuoteArchive(tables),
+        {"BC_COMPANY": company.company},
+    )
+    set_services(services, company.key)
+    return services
+
+
+@pytest.fixture
+def companies(api: Api, azurite: str, authority: Authority) -> Iterator[Companies]:
+    bc = api.stack.bc_handle
+    bc.reset()
+    seeded = bc.admin("POST", "seed", json={"profile": "companies"})
+    assert seeded.status_code == 200, seeded.text
+    by_key = {"": api.services}
+    for company in (SANDBOX_CO, FABRIKAM):
+        by_key[company.key] = company_services(api, azurite, authority, company)
+    set_companies([PRIMARY, SANDBOX_CO, FABRIKAM])
+    yield Companies(api, by_key)  # the `api` fixture forgets them all (`set_services(None)`)
+
+
+def bc_ids(services: Services, mapping: str) -> set[str]:
+    return {c.bc_id for c in services.context.couplings.list_couplings(mapping)}
+
+
+# -- the queue -------------------------------------------------------------------------------------------------
+def couple_all(key: str, message_id: str) -> None:
+    """A match-based coupling of the salespeople then of every CUSTOMER (created in Sales when no account matches)
+    through the queue, for the company of `key` ("": messages without company, as queued before several
+    companies)."""
+    people = JobMessage(JobKind.MATCH_COUPLING, f"{message_id}-sp", {"mapping": "SALESPEOPLE"})  # their owners
+    SYNC_JOB(service_bus_message(with_company(people, key)))
+    job = JobMessage(JobKind.MATCH_COUPLING, message_id, {"mapping": "CUSTOMER", "createIfNoMatch": True})
+    SYNC_JOB(service_bus_message(with_company(job, key)))
+
+
+def test_a_job_for_a_company_runs_against_its_bc_company_into_its_tables_only(companies: Companies) -> None:
+    primary, sandbox, fabrikam = (companies.services[k] for k in ("", "sbx", "fab"))
+    couple_all("sbx", "match-sbx-1")
+
+    assert bc_ids(sandbox, "CUSTOMER") == {SANDBOX_TREY, SANDBOX_TEST_CUSTOMER}  # the sandbox's customers, all
+    assert bc_ids(primary, "CUSTOMER") == set() and bc_ids(fabrikam, "CUSTOMER") == set()
+
+    run = with_company(JobMessage(JobKind.MAPPING_RUN, "run-sbx-1", {"mapping": "CUSTOMER"}), "sbx")
+    assert run.payload["company"] == "sbx"
+    SYNC_JOB(service_bus_message(run))
+    assert sandbox.context.jobs.list_jobs("CUSTOMER") and not primary.context.jobs.list_jobs("CUSTOMER")
+    assert not fabrikam.context.jobs.list_jobs("CUSTOMER")
+
+    couple_all("", "match-primary-1")
+    primary_ids = bc_ids(primary, "CUSTOMER")
+    assert demo_id("customer", "Trey Research") in primary_ids and not primary_ids & {SANDBOX_TREY, FABRIKAM_TREY}
+    assert bc_ids(sandbox, "CUSTOMER") == {SANDBOX_TREY, SANDBOX_TEST_CUSTOMER}  # untouched
+
+
+def test_a_message_for_a_company_no_longer_configured_is_refused_before_any_work(companies: Companies) -> None:
+    from shared.bootstrap import UnknownCompany
+
+    job = with_company(JobMessage(JobKind.MAPPING_RUN, "run-gone-1", {"mapping": "CUSTOMER"}), "gone")
+    with pytest.raises(UnknownCompany):
+        SYNC_JOB(service_bus_message(job))
+
+
+def test_what_a_company_sends_carries_its_company(companies: Companies) -> None:
+    queue = companies.api.services.queue  # the one in-memory queue every company sends on
+    assert isinstance(queue, InMemoryJobQueue)
+    companies.services["fab"].queue.send([JobMessage(JobKind.MAPPING_RUN, "m-fab-1", {"mapping": "CUSTOMER"})])
+    companies.services[""].queue.send([JobMessage(JobKind.MAPPING_RUN, "m-pri-1", {"mapping": "CUSTOMER"})])
+    bodies = {m.message_id: m.body for m in queue.active_messages()}
+    assert b'"company":"fab"' in bodies["m-fab-1"] and b"company" not in bodies["m-pri-1"]
+
+
+# -- HTTP ------------------------------------------------------------------------------------------------------
+COMPANY_ROUTES = sorted({spec.function_name for spec in ROUTES if spec.company})
+
+
+@pytest.mark.parametrize("name", COMPANY_ROUTES)
+def test_every_company_route_names_company_when_several_are_configured_and_none_is_given(
+    companies: Companies, name: str
+) -> None:
+    spec = next(s for s in ROUTES if s.function_name == name)
+    route = {param: "CUSTOMER" for param in ("mapping", "name")} | {
+        param: str(uuid.uuid4()) for param in ("bcId", "dataverseId", "runId", "jobId", "id")
+    }
+    status, body = companies.api.call(name, spec.method, route=route)
+    assert status == 400, (name, body)
+    assert body["error"]["field"] == "company" and body["error"]["code"] == "companyRequired", body
+
+
+def test_the_named_company_s_data_is_answered(companies: Companies) -> None:
+    couple_all("sbx", "match-sbx-2")
+    find = {"route": {"mapping": "CUSTOMER"}, "params": {"bcId": SANDBOX_TREY}}
+    for name in ("sbx", "sandbox/CRONUS USA, Inc.", "SANDBOX/cronus usa, inc."):
+        status, body = companies.call("find_coupling", name, **find)
+        assert status == 200 and body["bcId"] == SANDBOX_TREY, (name, body)
+    for other in ("production/CRONUS USA, Inc.", "fab", "Fabrikam, Inc."):
+        status, body = companies.call("find_coupling", other, **find)
+        assert status == 404, (other, body)
+
+    status, body = companies.call("get_setup", "fab")
+    assert status == 200 and body["values"]["bcCompany"] == FABRIKAM_NAME, body
+    status, body = companies.call("get_setup", "production/CRONUS USA, Inc.")
+    assert status == 200 and body["values"]["bcCompany"] == COMPANY_NAME, body
+
+
+def test_an_unknown_or_ambiguous_company_is_refused_naming_company(companies: Companies) -> None:
+    route = {"mapping": "CUSTOMER"}
+    status, body = companies.call("find_coupling", "Contoso", route=route, params={"bcId": SANDBOX_TREY})
+    assert (status, body["error"]["code"], body["error"]["field"]) == (400, "companyNotConfigured", "company")
+    status, body = companies.call("find_coupling", COMPANY_NAME, route=route, params={"bcId": SANDBOX_TREY})
+    assert (status, body["error"]["code"], body["error"]["field"]) == (400, "companyAmbiguous", "company")
+
+
+def test_a_setup_change_is_the_named_company_s_only(companies: Companies) -> None:
+    status, body = companies.call("patch_setup", "fab", method="PATCH", body={"writeInProductNumber": "FB-1000"})
+    assert status == 200, body
+    assert companies.call("get_setup", "fab")[1]["values"]["writeInProductNumber"] == "FB-1000"
+    assert companies.call("get_setup", "sbx")[1]["values"]["writeInProductNumber"] != "FB-1000"
+
+
+def test_with_one_company_the_parameter_is_optional_and_checked_when_given(api: Api) -> None:
+    account = str(uuid.uuid4())
+    trey = demo_id("customer", "Trey Research")
+    api.stack.context.couplings.create_coupling(Coupling("CUSTOMER", trey, account))
+    route, params = {"mapping": "CUSTOMER"}, {"bcId": trey}
+    assert api.call("find_coupling", route=route, params=params)[0] == 200  # today's call, unchanged
+    status, body = api.call("find_coupling", route=route, params={**params, "company": "Contoso"})
+    assert (status, body["error"]["field"]) == (400, "company")
+
+
+def test_the_document_lists_company_on_every_company_operation() -> None:
+    operations = [op for path in document()["paths"].values() for op in path.values()]
+    with_company = {
+        op["operationId"] for op in operations if any(p["name"] == "company" for p in op.get("parameters", []))
+    }
+    assert with_company == set(COMPANY_ROUTES)
+    assert {"health", "openapi_document", "console_page", "console_asset"} <= {
+        op["operationId"] for op in operations
+    } - with_company
+    assert all("companyRequired" in op["x-rule-codes"] for op in operations if op["operationId"] in with_company)
+    assert set(COMPANY_ROUTES) <= set(FUNCTIONS)
+
+
+# -- the timer -------------------------------------------------------------------------------------------------
+def test_one_tick_runs_every_companys_due_mappings_each_reported_apart(companies: Companies) -> None:
+    outcomes = run_scheduled_companies(SYNC_SCHEDULE)
+    assert list(outcomes) == [PRIMARY.label, SANDBOX_CO.label, FABRIKAM.label]
+    for label, found in outcomes.items():
+        assert found.get("CUSTOMER", "").startswith("finished"), (label, found)
+    for services in companies.services.values():  # each company's run in its own job log
+        assert [job.status for job in services.context.jobs.list_jobs("CUSTOMER")] == ["finished"]
