@@ -135,7 +135,8 @@ def _start_profile(pid: int) -> tuple[subprocess.Popen[bytes], Path] | None:
     out = Path(tempfile.gettempdir()) / f"bench-profile-{pid}.txt"
     spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
     command = [spy, "record", "--pid", str(pid), "--rate", "200", "--format", "raw", "--nonblocking", "-o", str(out)]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out
+    log = out.with_suffix(".log").open("wb")  # py-spy's own messages: why a profile is missing
+    return subprocess.Popen(command, stdout=log, stderr=log), out
 
 
 def _stop_profile(profiler: tuple[subprocess.Popen[bytes], Path]) -> dict[str, float]:
@@ -144,6 +145,9 @@ def _stop_profile(profiler: tuple[subprocess.Popen[bytes], Path]) -> dict[str, f
     process.send_signal(signal.SIGINT)
     process.wait(timeout=120)
     print(f"profile: {out}", file=sys.stderr)
+    if not out.exists():  # py-spy gave up (see its log): the figures stand without the profile
+        print(f"no profile written; py-spy said: {out.with_suffix('.log').read_text(errors='replace')[-500:]}")
+        return {}
     return profile_shares(out)
 
 

@@ -35,7 +35,7 @@ from shared.domain.companies import Company, base_url_for, primary_company
 from shared.domain.errors import InvalidInputError
 from shared.engine.context import SyncContext
 from shared.ports import JobQueue, QueueCounts, QuoteArchive, RunStore, SettingsStore, StorageProbe
-from shared.settings import AuthMode, Settings
+from shared.settings import COMPANIES_SETTING, AuthMode, Settings
 
 if TYPE_CHECKING:
     from shared.domain.jobs import JobMessage
@@ -55,6 +55,7 @@ class Services:
     archive: QuoteArchive
     environment: Mapping[str, str] = field(default_factory=dict)  # app settings: the setup's defaults
     storage: StorageProbe | None = None  # `/api/health`: the Table Storage account
+    company: Company | None = None  # the company served (None: set by a test, the primary)
 
 
 _services: dict[str, Services] = {}  # company key -> its services ("" the primary company: today's)
@@ -177,6 +178,7 @@ def build_services(settings: Settings, company: Company | None = None, shared: S
         TableQuoteArchive(tables),
         environment,
         storage=tables,
+        company=company,
     )
 
 
@@ -237,14 +239,43 @@ def for_run(services: Services, run_id: str | None = None) -> Services:
     view = _StoredSettings(stored)
     setup = read_setup(view, services.environment)
     base = services.context
+    bc = _bc_for(base.bc, setup, services.environment)
     context = replace(
         base,
-        bc=_bc_for(base.bc, setup, services.environment),
+        bc=bc,
+        dataverse=_company_dataverse(services, base.dataverse, bc, setup),
         mapping=CatalogSnapshot.read(view, base.mapping),
         setup=setup,
         archive=services.archive,
     )
     return replace(services, context=context)
+
+
+_scopes: dict[tuple[str, str, str], tuple[str, str | None]] = {}  # (key, BC company id, model) -> (row, team)
+_scope_lock = threading.Lock()
+
+
+def _company_dataverse(services: Services, dataverse: Any, bc: Any, setup: Setup) -> Any:
+    """The company's view of the shared Dataverse org (`connectors/dataverse/company_scope.py`: reads "this company
+    or empty", writes stamped with its `bcbi_company` row, the Team model's owner) once several companies are
+    configured (`BC_COMPANIES` set, even with one entry); without it the deployment writes no company, as before
+    issue 22. The company's `bcbi_company` row (and in the Team model its business unit and team) is found or made
+    on the company's first invocation in the process, like BC's CDS Company, then remembered."""
+    if not services.environment.get(COMPANIES_SETTING):
+        return dataverse
+    from shared.connectors.dataverse.company_scope import CompanyScopedDataverse
+    from shared.services.company_rows import ensure_company_row, ensure_owning_team
+
+    bc_id, bc_name = bc.company_identity()
+    model = setup.ownership_model
+    memo = (services.company.key if services.company else "", bc_id, model)
+    with _scope_lock:
+        if memo not in _scopes:
+            row = ensure_company_row(dataverse, bc_id, bc_name)
+            team = ensure_owning_team(dataverse, row, bc_name) if model == "team" else None
+            _scopes[memo] = (row, team)
+        row, team = _scopes[memo]
+    return CompanyScopedDataverse(dataverse, row, "team" if model == "team" else "person", team)
 
 
 def run_services(run_id: str | None = None, company_key: str = "") -> Services:
@@ -338,6 +369,7 @@ def set_services(services: Services | None, company_key: str = "") -> None:
     with _lock:
         if services is None:
             _services.clear()
+            _scopes.clear()
             _companies = None
         else:
             _services[company_key] = services

@@ -62,6 +62,7 @@ class Matcher:
         self.unfinished: dict[str, Row] = {}  # this job's claims an earlier delivery left (see `_resume`)
         self.match_coupled: set[str] = set()  # BC ids whose one match is coupled to another record
         self.examined: set[str] = set()  # the uncoupled BC records this job looked at
+        self.etags: dict[str, Any] = {}  # Dataverse id -> the ETag its candidate read found (the claim's condition)
         self.transient: set[str] = set()  # BC ids whose failure was transient: retried, never a record error
 
     def uncoupled_bc_records(self, bc_ids: Sequence[str] | None = None) -> dict[str, Row]:
@@ -133,6 +134,7 @@ class Matcher:
                 self.mapping.dataverse_entity_set, None, [primary, *names], extra_filter=scope
             ):
                 rows.update({str(row[primary]): row for row in page.rows})
+        self.etags.update({dv_id: row.get("@odata.etag") for dv_id, row in rows.items()})
         index: dict[tuple[Any, ...], list[str]] = {}
         for used in {fields_used(values) for values in wanted.values()}:
             for dv_id, row in rows.items():
@@ -150,17 +152,28 @@ class Matcher:
             found = self.candidates(criterion, wanted)
             every_id = {dv_id for ids in found.values() for dv_id in ids}
             taken = self.context.couplings.find_many_by_dataverse_ids(self.mapping.name, every_id)
+            free = self._ours([ids[0] for ids in found.values() if len(ids) == 1 and ids[0] not in taken])
             for bc_id in wanted:
                 rows = found[bc_id]
                 if len(rows) > 1:  # coupled ones count: coupling the one free row could pair the wrong records
                     self.report.unmatched.append(Unmatched(bc_id, "severalMatches", len(rows)))
                     del pending[bc_id]
-                elif rows and rows[0] not in taken and rows[0] not in self.claimed:
+                elif rows and rows[0] in free and rows[0] not in self.claimed:
                     self.match_coupled.discard(bc_id)
                     self._couple(bc_id, rows[0], criterion.priority)
                     del pending[bc_id]
                 elif rows:
                     self.match_coupled.add(bc_id)
+
+    def _ours(self, dataverse_ids: Sequence[str]) -> set[str]:
+        """The unique matches this job may couple: with several BC companies on the org, those the company's view
+        stamped for it (`DataverseClientPort.claim_rows`: a row another company stamped since it was read is that
+        company's, reported as a match coupled elsewhere); a dry run claims nothing."""
+        wanted = list(dict.fromkeys(dataverse_ids))
+        if self.report.dry_run or not wanted:
+            return set(wanted)
+        entity_set = self.mapping.dataverse_entity_set
+        return self.context.dataverse.claim_rows(entity_set, {dv_id: self.etags.get(dv_id) for dv_id in wanted})
 
     def _couple(self, bc_id: str, dataverse_id: str, priority: int) -> None:
         """The pair is coupled by `write` (a dry run only counts it); its Dataverse row is taken for this job."""

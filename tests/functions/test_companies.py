@@ -3,7 +3,9 @@ stack: the BC emulator seeded with the `companies` profile (production: the demo
 `Fabrikam, Inc.`; sandbox: another `CRONUS USA, Inc.`), each company's tables on Azurite under its own prefix (the
 deployment's + its key, as `bootstrap.build_services` names them), one Dataverse and one queue for all.
 
-What is checked: a queue message carries its company and runs against that company's BC environment and company,
+What is checked: with `BC_COMPANIES` set, each company's rows reach Sales stamped with its own `bcbi_company` row and
+a customer of the same name in two companies gives two accounts, never one (match-based coupling claims the accounts
+it couples); a queue message carries its company and runs against that company's BC environment and company,
 into that company's tables only; the HTTP API answers 400 naming `company` when several companies are configured and
 none is named (every company route), and the named company's data otherwise; the timer runs every company."""
 
@@ -17,7 +19,9 @@ from typing import Any
 import pytest
 
 from local.emulators.business_central.seed import (
+    COMPANY_ID,
     COMPANY_NAME,
+    FABRIKAM_ID,
     FABRIKAM_NAME,
     PRODUCTION,
     SANDBOX,
@@ -239,3 +243,42 @@ def test_one_tick_runs_every_companys_due_mappings_each_reported_apart(companies
         assert found.get("CUSTOMER", "").startswith("finished"), (label, found)
     for services in companies.services.values():  # each company's run in its own job log
         assert [job.status for job in services.context.jobs.list_jobs("CUSTOMER")] == ["finished"]
+
+
+# -- the company's view of Sales (item 4: `bootstrap._company_dataverse`) ------------------------------------
+def several(services: Services, company: Any) -> None:
+    services.environment = {**services.environment, "BC_COMPANIES": '["configured"]'}
+    services.company = company
+
+
+def rows(companies: Companies, entity_set: str, select: str, where: str | None = None) -> list[dict[str, Any]]:
+    dataverse = companies.api.stack.context.dataverse  # the org itself, no company's view
+    pages = dataverse.list_changed_since(entity_set, None, select.split(","), extra_filter=where)
+    return [row for page in pages for row in page.rows]
+
+
+def test_each_company_s_customers_reach_sales_stamped_and_a_shared_name_gives_two_accounts(
+    companies: Companies,
+) -> None:
+    primary, fabrikam = companies.services[""], companies.services["fab"]
+    several(primary, PRIMARY)
+    several(fabrikam, FABRIKAM)
+    couple_all("", "stamp-primary-1")
+    couple_all("fab", "stamp-fab-1")
+
+    company_rows = {
+        r["bcbi_externalid"]: r["bcbi_companyid"]
+        for r in rows(companies, "bcbi_companies", "bcbi_companyid,bcbi_externalid")
+    }
+    assert set(company_rows) == {COMPANY_ID.lower(), FABRIKAM_ID.lower()}, company_rows
+    trey = rows(companies, "accounts", "accountid,name,_bcbi_companyid_value", "name eq 'Trey Research'")
+    stamps = sorted(str(r["_bcbi_companyid_value"]) for r in trey)
+    assert stamps == sorted(company_rows.values()), trey  # two accounts, one per company
+    for services, company_id in ((primary, COMPANY_ID), (fabrikam, FABRIKAM_ID)):
+        own = company_rows[company_id.lower()]
+        coupled = [c.dataverse_id for c in services.context.couplings.list_couplings("CUSTOMER")]
+        assert coupled, company_id
+        accounts = rows(companies, "accounts", "accountid,_bcbi_companyid_value")
+        stamped = {str(r["accountid"]): r["_bcbi_companyid_value"] for r in accounts}
+        assert all(stamped[a] in (own, None) for a in coupled), (company_id, coupled)
+        assert any(stamped[a] == own for a in coupled)

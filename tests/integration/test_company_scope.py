@@ -247,3 +247,23 @@ def test_release_clears_only_this_companys_stamp_as_bc_uncoupling_does(org: Org)
     org.client.fulfill_sales_order(fulfilled)
     assert org.a.release("salesorders", fulfilled) is False  # neither Active nor Submitted: BC leaves it
     assert org.stamp("salesorders", fulfilled) == org.a_company
+
+
+def test_a_row_both_companies_read_unstamped_is_claimed_by_one_only(org: Org) -> None:
+    """Match-based coupling claims the rows it couples (`claim_rows`): the stamp, conditional on the ETag read, so
+    two companies matching the same unstamped account cannot both couple it."""
+    shared_row, other = str(uuid.uuid4()), str(uuid.uuid4())
+    org.client.create_row("accounts", shared_row, {"name": "Trey Research"})
+    org.client.create_row("accounts", other, {"name": "Other"})
+
+    def etags(scoped: CompanyScopedDataverse) -> dict[str, Any]:
+        pages = scoped.list_changed_since("accounts", None, ["accountid"], extra_filter=None)
+        return {str(r["accountid"]): r.get("@odata.etag") for page in pages for r in page.rows}
+
+    seen_by_a, seen_by_b = etags(org.a), etags(org.b)  # both read it unstamped, with the same ETag
+    assert seen_by_a[shared_row] == seen_by_b[shared_row] is not None
+    assert org.a.claim_rows("accounts", {shared_row: seen_by_a[shared_row]}) == {shared_row}
+    assert org.b.claim_rows("accounts", {shared_row: seen_by_b[shared_row], other: seen_by_b[other]}) == {other}
+    assert (org.stamp("accounts", shared_row), org.stamp("accounts", other)) == (org.a_company, org.b_company)
+    assert org.client.claim_rows("accounts", {shared_row: None}) == {shared_row}  # the org's own client: no claim
+    assert org.a.claim_rows("teams", {"t": None}) == {"t"}  # not a company table: nothing to claim

@@ -93,6 +93,10 @@ class BusinessCentralClient:
     def resolve_company(self, name_or_id: str) -> str:
         return self._transport.lookup(name_or_id)[0]
 
+    def company_identity(self) -> tuple[str, str]:
+        """(id, name) of the client's company: one read of `companies`, cached (the `bcbi_company` row names it)."""
+        return self._transport.lookup(self.company)
+
     def serves(self, entity_set: str) -> bool:
         return self._sources.serves(entity_set)
 

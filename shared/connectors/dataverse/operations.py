@@ -74,6 +74,10 @@ class DataverseOperations(ABC):
     def delete_row(self, entity_set: str, row_id: str) -> None:
         self._send(build.delete_row(entity_set, row_id))
 
+    def claim_rows(self, entity_set: str, etags: Mapping[str, str | None]) -> set[str]:
+        """The whole org's client: no company to claim for, every row may be coupled."""
+        return set(etags)
+
     def set_state(self, entity_set: str, row_id: str, state: int, status: int) -> None:
         self._send(build.set_state(entity_set, row_id, state, status))
 
