@@ -13,6 +13,7 @@ retry writes the same row again and then couples it. A second row is never made.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ from shared.engine.sides import BcSide, DataverseSide
 from shared.engine.values import ValueMapper, read_name
 from shared.ports import Row
 from shared.services.synchronize import SyncReport, synchronize_record
+
+log = logging.getLogger("bc_sales_sync.coupling")
 
 _EMPTY = ("", None, EMPTY_GUID)
 
@@ -275,16 +278,31 @@ def _holds(tools: MappingTools, mapping: TableMapping, dataverse_id: str) -> boo
 def uncouple(context: SyncContext, mapping_name: str, bc_id: str) -> None:
     """Remove the coupling (it is fine if there is none) and the record errors that belonged to it, then run the
     mapping's after-uncouple behaviours (CUSTOMER's drops the account statistics). Neither record is changed (BC's
-    "Delete Coupling")."""
+    "Delete Coupling"), except the company stamp of the Dataverse row with several companies (`_release`)."""
     mapping = context.mapping(mapping_name)
     bc_id = parse_id(bc_id, "bcId")
     coupling = context.couplings.find_by_bc_id(mapping.name, bc_id)
     if coupling is None:
         return
+    _release(context, mapping, coupling)
     context.couplings.delete_coupling(mapping.name, bc_id, remember=_identity(mapping.name, coupling))
     context.errors.clear_error(mapping.name, Side.BC, coupling.bc_id)
     context.errors.clear_error(mapping.name, Side.DATAVERSE, coupling.dataverse_id)
     after_uncoupled(context, mapping, coupling)
+
+
+def _release(context: SyncContext, mapping: TableMapping, coupling: Coupling) -> None:
+    """With several BC companies on the org, the Dataverse row leaves the company as its coupling goes: BC's
+    uncoupling clears the row's `bcbi_companyid` when the mapping writes to Dataverse (To or Bidirectional; facts
+    section 1: the uncouple codeunit; CDSIntTableSubscriber.HandleOnBeforeUncoupleRecord -> ResetCompanyId), so
+    another company may couple it. BC tries and uncouples anyway (TryResetCompanyId): so does this, with a warning.
+    A deployment of one company without `BC_COMPANIES` writes no stamp, and its client changes nothing here."""
+    if not mapping.direction.allows(Direction.TO_DATAVERSE):
+        return
+    try:
+        context.dataverse.release(mapping.dataverse_entity_set, coupling.dataverse_id)
+    except SyncError as error:
+        log.warning("%s %s: its company stamp stays (%s)", mapping.name, coupling.dataverse_id, error.message)
 
 
 def _identity(mapping: str, coupling: Coupling) -> bool:
@@ -302,6 +320,7 @@ def uncouple_all(context: SyncContext, mapping_name: str) -> int:
     couplings = list(context.couplings.list_couplings(mapping.name))
     coupled = {(Side.BC, c.bc_id) for c in couplings} | {(Side.DATAVERSE, c.dataverse_id) for c in couplings}
     for coupling in couplings:
+        _release(context, mapping, coupling)
         context.couplings.delete_coupling(mapping.name, coupling.bc_id, remember=_identity(mapping.name, coupling))
         after_uncoupled(context, mapping, coupling)
     for entry in context.errors.list_errors(mapping.name):

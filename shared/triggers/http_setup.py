@@ -37,6 +37,7 @@ SETUP_SCHEMA: dict[str, Any] = {
         "writeInProductNumber": {"type": ["string", "null"], "maxLength": 20},
         "freightGLAccountNumber": {"type": ["string", "null"], "maxLength": 20},
         "bcCompany": {"type": ["string", "null"], "minLength": 1, "maxLength": 100, "pattern": NOT_BLANK},
+        "ownershipModel": {"enum": ["person", "team", None]},  # BC's CDS Connection Setup "Ownership Model"
         "pageServices": {
             "type": ["object", "null"],
             "propertyNames": {"enum": sorted(s.entity for s in DEFAULT_SOURCES if s.is_page)},

@@ -282,3 +282,28 @@ def test_each_company_s_customers_reach_sales_stamped_and_a_shared_name_gives_tw
         stamped = {str(r["accountid"]): r["_bcbi_companyid_value"] for r in accounts}
         assert all(stamped[a] in (own, None) for a in coupled), (company_id, coupled)
         assert any(stamped[a] == own for a in coupled)
+
+
+def test_delete_coupling_releases_the_account_from_its_company_only(companies: Companies) -> None:
+    """BC's uncoupling clears the company's stamp (`services/coupling._release`): the account may then be coupled by
+    another company; the other company's account keeps its stamp."""
+    primary, fabrikam = companies.services[""], companies.services["fab"]
+    several(primary, PRIMARY)
+    several(fabrikam, FABRIKAM)
+    couple_all("", "release-primary-1")
+    couple_all("fab", "release-fab-1")
+    fab_account = fabrikam.context.couplings.find_by_bc_id("CUSTOMER", FABRIKAM_TREY)
+    assert fab_account is not None
+    trey = rows(companies, "accounts", "accountid,_bcbi_companyid_value", "name eq 'Trey Research'")
+    stamped_before = {str(r["accountid"]): r["_bcbi_companyid_value"] for r in trey}
+    assert all(stamped_before.values()) and len(stamped_before) == 2, stamped_before
+
+    status, body = companies.call(
+        "delete_coupling", "fab", method="DELETE", route={"mapping": "CUSTOMER", "bcId": FABRIKAM_TREY}
+    )
+    assert status == 204, body
+    trey = rows(companies, "accounts", "accountid,_bcbi_companyid_value", "name eq 'Trey Research'")
+    stamped_after = {str(r["accountid"]): r["_bcbi_companyid_value"] for r in trey}
+    assert stamped_after[fab_account.dataverse_id] is None
+    others = {a: s for a, s in stamped_before.items() if a != fab_account.dataverse_id}
+    assert {a: stamped_after[a] for a in others} == others  # the primary's account is still the primary's

@@ -57,6 +57,7 @@ def test_a_write_in_item_coupled_to_a_product_is_refused_and_nothing_is_stored(a
         ({"bcCompany": "No Such Company"}, "bcCompany", "unknownCompany"),
         ({"pageServices": {"customer": "Customers"}}, "pageServices.customer", "invalidValue"),
         ({"colour": "blue"}, "colour", "unknownField"),
+        ({"ownershipModel": "Team"}, "ownershipModel", "invalidValue"),
     ],
 )
 def test_bad_values_are_a_400_naming_the_field(api: Api, change: dict[str, object], field: str, code: str) -> None:
@@ -90,3 +91,12 @@ def test_a_stale_if_match_is_a_409_and_changes_nothing(api: Api) -> None:
     assert status == 409 and body["error"]["code"] == "etagMismatch"
     status, body = api.call("get_setup")
     assert body["values"]["autoCreateSalesOrders"] is False and body["values"]["autoProcessQuotes"] is False
+
+
+def test_the_ownership_model_is_chosen_by_the_setup(api: Api) -> None:
+    """Issue 22: BC's "Ownership Model" (Person, today's salespeople as owners, or Team); a PATCH stores it."""
+    status, body = api.call("patch_setup", "PATCH", {"ownershipModel": "team"})
+    assert status == 200, body
+    assert body["values"]["ownershipModel"] == "team"
+    status, body = api.call("patch_setup", "PATCH", {"ownershipModel": None})
+    assert status == 200 and body["values"]["ownershipModel"] == "person", body

@@ -78,6 +78,10 @@ class DataverseOperations(ABC):
         """The whole org's client: no company to claim for, every row may be coupled."""
         return set(etags)
 
+    def release(self, entity_set: str, row_id: str) -> bool:
+        """The whole org's client: no company stamp to clear."""
+        return False
+
     def set_state(self, entity_set: str, row_id: str, state: int, status: int) -> None:
         self._send(build.set_state(entity_set, row_id, state, status))
 
