@@ -89,6 +89,7 @@ def _figures(
     }
     if os.environ.get("BENCH_DETAIL"):
         figures[f"{prefix}.table_reads_by_partition"] = counts["reads_by_partition"]
+        figures[f"{prefix}.table_batches_by_shape"] = counts["batches_by_shape"]
     return figures
 
 
@@ -159,6 +160,7 @@ def measure_storage(scale: float | None = None) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as certs:
         stack = LocalStack.on_free_ports(cert_dir=Path(certs))
+        stack.quiet = not os.environ.get("BENCH_LOGS")  # BENCH_LOGS=1: the stack's own logs on stderr
         counter = TableCounter(stack.ports["azurite"]).start()
         stack.host_env["AzureWebJobsStorage"] = connection_string("127.0.0.1", counter.port)
         stack.start()

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-_INNER = re.compile(rb"^(GET|POST|PUT|PATCH|MERGE|DELETE) \S+ HTTP/1\.1", re.MULTILINE)
+_INNER = re.compile(rb"^(GET|POST|PUT|PATCH|MERGE|DELETE) (\S+) HTTP/1\.1", re.MULTILINE)
 _TABLE = re.compile(r"^/[^/]+/([A-Za-z][A-Za-z0-9]*)")
 _PARTITION = re.compile(r"PartitionKey eq '([^']*)'")
 _PREFIX = re.compile(r"^[a-z][0-9a-z]*?(?=[A-Z])")  # a test prefix before the table's name
@@ -33,6 +33,7 @@ class TableCounts:
     by_kind: Counter[str] = field(default_factory=Counter)  # e.g. "GET Couplings", "$batch", "DELETE SyncErrors"
     by_partition: Counter[str] = field(default_factory=Counter)  # reads by table and partition (BENCH_DETAIL)
     batch_operations: Counter[int] = field(default_factory=Counter)  # operations per $batch -> how many batches
+    batch_shapes: Counter[str] = field(default_factory=Counter)  # "<table> <methods> x<operations>" -> batches
 
     def as_dict(self) -> dict[str, Any]:
         largest = max(self.batch_operations, default=0)
@@ -45,6 +46,7 @@ class TableCounts:
             "operations_per_batch_max": largest,
             "by_kind": dict(self.by_kind.most_common()),
             "reads_by_partition": dict(self.by_partition.most_common(12)),
+            "batches_by_shape": dict(self.batch_shapes.most_common(12)),
         }
 
 
@@ -90,6 +92,7 @@ class TableCounter:
                 by_kind=Counter(counts.by_kind),
                 by_partition=Counter(counts.by_partition),
                 batch_operations=Counter(counts.batch_operations),
+                batch_shapes=Counter(counts.batch_shapes),
             )
 
     # -- the proxy -------------------------------------------------------------------------------------------------
@@ -119,9 +122,14 @@ class TableCounter:
         path = unquote(urlsplit(target.decode("latin-1")).path)
         kind: str
         operations = 0
+        batch_shape = ""
         if path.endswith("$batch"):
             kind = "$batch"
-            operations = len(_INNER.findall(body))
+            inner = _INNER.findall(body)
+            operations = len(inner)
+            tables = sorted({_table_of(url) for _, url in inner})
+            methods = "+".join(sorted({m.decode() for m, _ in inner}))
+            batch_shape = f"{','.join(tables)} {methods} x{operations}"
         else:
             match = _TABLE.match(path)
             table = _PREFIX.sub("", match.group(1).split("(")[0]) if match else "?"
@@ -135,6 +143,14 @@ class TableCounter:
                 self._counts.by_partition[f"{kind} {partition.group(1)} {shape}"] += 1
             if kind == "$batch":
                 self._counts.batch_operations[operations] += 1
+                self._counts.batch_shapes[batch_shape] += 1
+
+
+def _table_of(url: bytes) -> str:
+    """The table an operation of a `$batch` names (its URL is absolute: http://host/account/Table(keys))."""
+    path = unquote(urlsplit(url.decode("latin-1")).path)
+    match = _TABLE.match(path)
+    return _PREFIX.sub("", match.group(1).split("(")[0]) if match else "?"
 
 
 def _pipe(source: socket.socket, target: socket.socket) -> None:
