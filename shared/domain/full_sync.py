@@ -21,9 +21,10 @@ its rule (`TableMapping.full_sync`, a `FullSyncRule`), so nothing here knows a m
 
 Why `stall_after` is 15 minutes by default (FULL_SYNC_STALL_MINUTES; the figures are the deployment's, host.json and
 infra/app/servicebus.bicep, and tests/unit/test_full_sync_stall.py keeps them equal to the constants below):
-- a chunk (200 records) takes seconds, but a slow one may run until the host's `functionTimeout` (10 minutes) stops
-  it; its lock is renewed meanwhile (`maxAutoLockRenewalDuration` 5 minutes, after which the lock lapses and a second
-  worker takes the message, which also counts by the timeout at the latest);
+- a chunk (1,000 BC records, or 200 Sales rows written to BC) takes seconds, but a slow one may run until the host's
+  `functionTimeout` (10 minutes) stops it; its lock is renewed meanwhile (`maxAutoLockRenewalDuration` 5 minutes,
+  after which the lock lapses and a second worker takes the message, which also counts by the timeout at the
+  latest);
 - a worker that dies takes its lock renewal with it: its message comes back after one `lockDuration` (2 minutes);
 - a throttled chunk waits for `Retry-After` on the queue (Dataverse's service protection window is 5 minutes),
   shorter than the timeout.

@@ -49,7 +49,7 @@ def chunk_entity(run_id: str, chunk: LineChunk) -> dict[str, Any]:
         "Phase": chunk.phase,
         "Chunk": chunk.number,
         "Side": chunk.side,
-        **encode_json("Ids", list(chunk.ids)),  # 200 ids stay readable; a larger chunk size is compressed
+        **encode_json("Ids", list(chunk.ids)),  # 200 ids stay readable; 1,000 are compressed
     }
 
 
