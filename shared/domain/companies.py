@@ -102,6 +102,8 @@ def resolve(companies: Sequence[Company], requested: str | None) -> Company:
     """The company `requested` names (see the module docstring); `InvalidInputError` naming `company` when it is
     missing while several are configured, unknown, or ambiguous."""
     wanted = (requested or "").strip()
+    if requested is not None and not wanted:  # given, but blank: a mistake, not "the only company"
+        raise InvalidInputError("invalidValue", "'company' must not be blank.", field=FIELD)
     if not wanted:
         if len(companies) == 1:
             return companies[0]

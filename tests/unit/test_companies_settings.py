@@ -147,9 +147,14 @@ def code_of(companies: tuple[Company, ...], requested: str | None) -> tuple[str,
 
 def test_one_company_needs_no_name_and_several_need_one() -> None:
     assert resolve((PRIMARY,), None) is PRIMARY
-    assert resolve((FABRIKAM,), "  ") is FABRIKAM
     assert code_of((PRIMARY, FABRIKAM), None) == ("companyRequired", "company")
-    assert code_of((PRIMARY, FABRIKAM), "") == ("companyRequired", "company")
+
+
+def test_a_blank_company_is_refused_naming_company_even_with_one_company() -> None:
+    """Given but blank is a mistake (the OpenAPI document's pattern refuses it), not "the only company"."""
+    for blank in ("", "  ", "\x0c"):
+        assert code_of((FABRIKAM,), blank) == ("invalidValue", "company")
+        assert code_of((PRIMARY, FABRIKAM), blank) == ("invalidValue", "company")
 
 
 def test_a_company_is_named_by_key_name_or_environment_and_name() -> None:
