@@ -50,21 +50,22 @@ def _snapshot(couplings: CouplingStore, mapping: str, side: Side) -> dict[str, s
 
 def dataverse_ids(couplings: CouplingStore, mapping: str, bc_ids: Iterable[str]) -> dict[str, str]:
     """BC id -> the Dataverse id it is coupled to, for those of `bc_ids` that are coupled in `mapping`."""
-    wanted = list(dict.fromkeys(bc_ids))
-    known = _snapshot(couplings, mapping, Side.BC) if wanted else None
-    found = {i: known[i] for i in wanted if i in known} if known is not None else {}
-    missing = [i for i in wanted if i not in found]
-    if missing:
-        found.update({i: c.dataverse_id for i, c in couplings.find_many_by_bc_ids(mapping, missing).items()})
-    return found
+    return _partners(couplings, mapping, Side.BC, bc_ids)
 
 
 def bc_ids(couplings: CouplingStore, mapping: str, dataverse_ids: Iterable[str]) -> dict[str, str]:
     """Dataverse id -> the BC id it is coupled to, for those of `dataverse_ids` that are coupled in `mapping`."""
-    wanted = list(dict.fromkeys(dataverse_ids))
-    known = _snapshot(couplings, mapping, Side.DATAVERSE) if wanted else None
+    return _partners(couplings, mapping, Side.DATAVERSE, dataverse_ids)
+
+
+def _partners(couplings: CouplingStore, mapping: str, side: Side, ids: Iterable[str]) -> dict[str, str]:
+    """`side`'s id -> its partner's, from the run's snapshot, and what it lacks read from the store."""
+    wanted = list(dict.fromkeys(ids))
+    known = _snapshot(couplings, mapping, side) if wanted else None
     found = {i: known[i] for i in wanted if i in known} if known is not None else {}
     missing = [i for i in wanted if i not in found]
-    if missing:
+    if missing and side is Side.BC:
+        found.update({i: c.dataverse_id for i, c in couplings.find_many_by_bc_ids(mapping, missing).items()})
+    elif missing:
         found.update({i: c.bc_id for i, c in couplings.find_many_by_dataverse_ids(mapping, missing).items()})
     return found
