@@ -180,11 +180,12 @@ def couple_records(
         require_direction(mapping, synchronize, "synchronize")
     tools = MappingTools(context, mapping)
     bc_row = tools.read_bc(bc_id)
-    tools.read_dataverse(dataverse_id)
+    dv_row = tools.read_dataverse(dataverse_id)
     coupling = context.couplings.find_by_bc_id(mapping.name, bc_id)
     if coupling is None or coupling.dataverse_id != dataverse_id:
         _refuse_coupled(context, mapping.name, coupling, dataverse_id)
         require_dependencies(tools.missing_bc_dependencies(bc_row))
+        _claim(context, mapping, dataverse_id, dv_row)
         coupling = context.couplings.create_coupling(Coupling(mapping.name, bc_id, dataverse_id))
     if synchronize is None:
         return CouplingResult(coupling)
@@ -193,6 +194,21 @@ def couple_records(
     except SyncError as error:
         return CouplingResult(coupling, sync_error=error)
     return CouplingResult(context.couplings.find_by_bc_id(mapping.name, bc_id) or coupling, report)
+
+
+def _claim(context: SyncContext, mapping: TableMapping, dataverse_id: str, dv_row: Row) -> None:
+    """With several BC companies on the org, the row is stamped for this company before it is coupled, conditional
+    on the version read (`DataverseClientPort.claim_rows`, as match-based coupling does): a row another company
+    stamped since is refused as coupled elsewhere, never coupled by two companies. The whole org's client claims
+    nothing."""
+    claimed = context.dataverse.claim_rows(mapping.dataverse_entity_set, {dataverse_id: dv_row.get("@odata.etag")})
+    if dataverse_id not in claimed:
+        raise ConflictError(
+            "alreadyCoupled",
+            f"Dataverse record {dataverse_id} was just taken by another Business Central company: it is coupled "
+            "there.",
+            field="dataverseId",
+        )
 
 
 def _first_created(created: list[Coupling], errors: list[SyncError]) -> Coupling:

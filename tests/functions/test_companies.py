@@ -307,3 +307,34 @@ def test_delete_coupling_releases_the_account_from_its_company_only(companies: C
     assert stamped_after[fab_account.dataverse_id] is None
     others = {a: s for a, s in stamped_before.items() if a != fab_account.dataverse_id}
     assert {a: stamped_after[a] for a in others} == others  # the primary's account is still the primary's
+
+
+def test_set_up_coupling_claims_the_account_for_its_company(companies: Companies) -> None:
+    """Set Up Coupling stamps the account for the company before coupling it (`services/coupling._claim`), so the
+    other company no longer sees it: its own Set Up Coupling of the same account is a 404 naming dataverseId."""
+    primary, fabrikam = companies.services[""], companies.services["fab"]
+    several(primary, PRIMARY)
+    several(fabrikam, FABRIKAM)
+    for key in ("fab", ""):
+        people = JobMessage(JobKind.MATCH_COUPLING, f"claim-sp-{key or 'primary'}", {"mapping": "SALESPEOPLE"})
+        SYNC_JOB(service_bus_message(with_company(people, key)))
+    account = str(uuid.uuid4())
+    companies.api.stack.context.dataverse.create_row("accounts", account, {"name": "Trey Research (unstamped)"})
+    body = {"mapping": "CUSTOMER", "bcId": FABRIKAM_TREY, "dataverseId": account}
+    status, answer = companies.call("create_coupling", "fab", method="POST", body=body)
+    assert status == 201, answer
+    company_rows = {
+        r["bcbi_externalid"]: r["bcbi_companyid"]
+        for r in rows(companies, "bcbi_companies", "bcbi_companyid,bcbi_externalid")
+    }
+    stamp = rows(companies, "accounts", "accountid,_bcbi_companyid_value", f"accountid eq {account}")[0]
+    assert stamp["_bcbi_companyid_value"] == company_rows[FABRIKAM_ID.lower()]
+    trey = demo_id("customer", "Trey Research")
+    status, answer = companies.call(
+        "create_coupling",
+        "production/CRONUS USA, Inc.",
+        method="POST",
+        body={"mapping": "CUSTOMER", "bcId": trey, "dataverseId": account},
+    )
+    assert (status, answer["error"]["field"]) == (404, "dataverseId"), answer
+    assert primary.context.couplings.find_by_dataverse_id("CUSTOMER", account) is None
