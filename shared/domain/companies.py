@@ -28,6 +28,10 @@ from shared.domain.errors import InvalidInputError
 
 KEY = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 MAX_PREFIX = 30  # TABLE_PREFIX + key: a letter then up to 29 letters or digits (storage/tables.py)
+# What counts as blank: ASCII spaces and controls \t \n \v \f \r only, as the HTTP document's `NOT_BLANK` pattern
+# says (`triggers/http_support.BLANK`); not `str.strip()`'s set, which also drops \x1c-\x1f and \x85 (the API
+# fuzzer sent `company=%1F`, valid for the document, and the code had called it blank).
+BLANK = "\t\n\v\f\r "
 FIELD = "company"  # the HTTP parameter and the queue payload key
 
 
@@ -101,7 +105,7 @@ def key_problems(companies: Sequence[Company], table_prefix: str) -> list[str]:
 def resolve(companies: Sequence[Company], requested: str | None) -> Company:
     """The company `requested` names (see the module docstring); `InvalidInputError` naming `company` when it is
     missing while several are configured, unknown, or ambiguous."""
-    wanted = (requested or "").strip()
+    wanted = (requested or "").strip(BLANK)
     if requested is not None and not wanted:  # given, but blank: a mistake, not "the only company"
         raise InvalidInputError("invalidValue", "'company' must not be blank.", field=FIELD)
     if not wanted:

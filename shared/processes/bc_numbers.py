@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.domain.companies import BLANK
 from shared.domain.coupling import Coupling
 from shared.domain.errors import InvalidInputError, NotFoundError
 from shared.domain.mapping import TableMapping
@@ -63,7 +64,7 @@ def find_by_number(context: SyncContext, mapping_name: str, number: str) -> Foun
     """The BC record with this number in the mapping's entity set, and its coupling if it has one."""
     mapping = context.mapping(mapping_name)
     field, length = number_field(mapping)
-    value = number.strip().upper()
+    value = number.strip(BLANK).upper()  # the document's blanks only: `number=%C2%85` is a number to look up
     if not value:
         raise InvalidInputError("required", "Give the record's number.", field=FIELD)
     if len(value) > length:

@@ -41,6 +41,7 @@ def test_codes_and_page_sources_resolve_to_the_id_the_sync_couples_by(api: Api, 
         ("CUSTOMER", {"number": "C" * 21}, 400, "tooLong"),
         ("CURRENCY", {"number": "EUROPEANXYZ"}, 400, "tooLong"),  # a currency code is Code[10]
         ("CUSTOMER", {"number": "   "}, 400, "required"),
+        ("CUSTOMER", {"number": "\x85"}, 404, "bcRecordNotFound"),  # text for the document's pattern: looked up
         ("CUSTOMER", {}, 400, "required"),
         ("UNIT GROUP", {"number": "PCS"}, 400, "noNumberLookup"),  # keyed by item and type, not by one code
     ],

@@ -155,6 +155,8 @@ def test_a_blank_company_is_refused_naming_company_even_with_one_company() -> No
     for blank in ("", "  ", "\x0c"):
         assert code_of((FABRIKAM,), blank) == ("invalidValue", "company")
         assert code_of((PRIMARY, FABRIKAM), blank) == ("invalidValue", "company")
+    for not_blank in ("\x1f", "\x85"):  # the document's pattern calls these text (str.strip() would not)
+        assert code_of((FABRIKAM,), not_blank) == ("companyNotConfigured", "company")
 
 
 def test_a_company_is_named_by_key_name_or_environment_and_name() -> None:
