@@ -57,6 +57,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from shared.connectors.dataverse.requests import bind, entity_path
 from shared.domain.errors import FatalError
 from shared.ports import BatchOutcome, DataverseClientPort, Page, Row
 
@@ -94,10 +95,6 @@ def _guid(value: str, what: str) -> str:
         return str(uuid.UUID(str(value)))
     except ValueError:
         raise FatalError("InvalidId", f"The {what} '{value}' is not a GUID.") from None
-
-
-def _bind(entity_set: str, row_id: str) -> str:
-    return f"/{entity_set}({row_id})"
 
 
 @dataclass(frozen=True)
@@ -139,8 +136,8 @@ class CompanyScopedDataverse:
         """The body BC would write: the company's stamp, and the owner its ownership model gives."""
         if entity_set not in COMPANY_TABLES:
             return dict(body)
-        written = {**body, COMPANY_BIND: _bind(COMPANIES, self.company_id)}
-        team = _bind("teams", self.owning_team) if self.owning_team else None
+        written = {**body, COMPANY_BIND: bind(COMPANIES, self.company_id)}
+        team = bind("teams", self.owning_team) if self.owning_team else None
         if self.ownership == "team":
             if kind == "update":
                 if entity_set in TEAM_OVERRIDES:
@@ -252,8 +249,8 @@ class CompanyScopedDataverse:
             operations = [
                 {
                     "method": "PATCH",
-                    "url": f"{entity_set}({row_id})",
-                    "body": {COMPANY_BIND: _bind(COMPANIES, self.company_id)},
+                    "url": entity_path(entity_set, row_id),
+                    "body": {COMPANY_BIND: bind(COMPANIES, self.company_id)},
                     "headers": {"If-Match": etags[row_id] or "*"},
                 }
                 for row_id in chunk
