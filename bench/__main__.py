@@ -13,6 +13,10 @@
 5. Table Storage requests and worker CPU per synchronized record, a full sync toward Sales and a 1,000-record
    incremental run each way, every Table request counted by a proxy (`bench/storage.py`, issue 21); with
    `BENCH_BASELINE=<commit>` the same measurement of that commit first, both printed. `BENCH_STORAGE=0` leaves it out.
+6. Two BC companies, one Sales org (issue 22): each company's full synchronization of generated customers toward
+   Sales on one stack with `BC_COMPANIES` set, and per company its requests per record (Table, BC, Dataverse), CPU
+   and the accounts stamped with it (`bench/companies.py`; `BENCH_COMPANIES_CUSTOMERS` per company, default 2,000 x
+   `BENCH_SCALE`, under a minute). `BENCH_COMPANIES=0` leaves it out.
 
 Settings: `BENCH_SCALE=0.1` a smaller full sync for a quick look; `BENCH_FULL_SYNC=0` leaves out the full syncs and
 what runs on their stack; `BENCH_SYNC_CALLS` (200) Synchronize Now calls; `BENCH_LARGE=1` adds the
@@ -34,6 +38,7 @@ from typing import Any
 import requests
 
 from bench.cold_start import measure_cold_start
+from bench.companies import measure_two_companies
 from bench.full_sync import measure_full_sync, measure_large
 from bench.incremental import measure_incremental
 from bench.projection import projections
@@ -198,6 +203,8 @@ def main() -> None:
     figures.update(measure_cold_start())
     if os.environ.get("BENCH_STORAGE", "1") != "0":
         figures.update(side_by_side(os.environ.get("BENCH_BASELINE")))
+    if os.environ.get("BENCH_COMPANIES", "1") != "0":
+        figures.update(measure_two_companies())
     about["load_average_at_end"] = os.getloadavg()
     series = {k.removesuffix(".rss_series"): figures.pop(k) for k in list(figures) if k.endswith(".rss_series")}
     width = max(len(k) for k in figures)

@@ -67,6 +67,9 @@ param localCurrency string = 'USD'
 @description('Prefix of the table names (TABLE_PREFIX); empty in a dedicated storage account.')
 param tablePrefix string = ''
 
+@description('Several BC companies (BC_COMPANIES): a JSON array of {environment, company, key?} against the one Sales org; empty: the one company of bcBaseUrl and bcCompany. docs/operations.md "Several BC companies".')
+param bcCompanies string = ''
+
 // ---- Timer schedules (NCRONTAB with seconds); empty: the default in the description ----
 
 @description('Incremental sync of every enabled mapping (SYNC_SCHEDULE); empty: every 5 minutes.')
@@ -158,7 +161,16 @@ var tags = {
 var functionAppName = '${abbrs.webSitesFunctions}api-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
 // shared/storage/tables.py TABLE_NAMES (docs/architecture.md section 4), with the optional prefix
-var tableNames = [for table in ['Couplings', 'Checkpoints', 'SyncRuns', 'SyncJobs', 'SyncErrors', 'Settings', 'QuoteArchive']: '${tablePrefix}${table}']
+var tableBaseNames = ['Couplings', 'Checkpoints', 'SyncRuns', 'SyncJobs', 'SyncErrors', 'Settings', 'QuoteArchive']
+var tableNames = [for table in tableBaseNames: '${tablePrefix}${table}']
+// Each company of BC_COMPANIES given a key has its own tables: the prefix + its key + the table name
+// (shared/domain/companies.py). A company without a key (its key derived by the app) gets its tables from the app on
+// first use, as any missing table does (Storage Table Data Contributor may create tables).
+var companyKeys = filter(
+  map(json(empty(bcCompanies) ? '[]' : bcCompanies), company => contains(company, 'key') ? string(company.key) : ''),
+  key => !empty(key)
+)
+var companyTableNames = [for i in range(0, length(companyKeys) * length(tableBaseNames)): '${tablePrefix}${companyKeys[i / length(tableBaseNames)]}${tableBaseNames[i % length(tableBaseNames)]}']
 var queueName = 'sync-jobs'
 // Empty schedule parameters mean the defaults (an unset azd variable arrives as an empty string)
 var everyFiveMinutes = '0 */5 * * * *'
@@ -201,7 +213,7 @@ module storage './app/storage.bicep' = {
     location: location
     tags: tags
     deploymentContainerName: deploymentContainerName
-    tableNames: tableNames
+    tableNames: concat(tableNames, companyTableNames)
   }
 }
 
@@ -249,6 +261,7 @@ module functionApp './app/functionapp.bicep' = {
     appSettings: {
       BC_BASE_URL: bcBaseUrl
       BC_COMPANY: bcCompany
+      BC_COMPANIES: bcCompanies
       DATAVERSE_URL: dataverseUrl
       TENANT_ID: !empty(appTenantId) ? appTenantId : tenant().tenantId
       CLIENT_ID: appClientId

@@ -2,16 +2,19 @@
 HTTP API.
 
 It starts the stack (token authority, Azurite, both emulators, the Functions host) on free ports, seeds a CRONUS-like
-BC company and a small Sales org, runs the admin's first steps (local/demo/story.py: a refused coupling, couplings,
+BC company (and a second one: the stack serves two, local/demo/companies.py) and a small Sales org, runs the
+admin's first steps (local/demo/story.py: a refused coupling, couplings,
 matching, creates both ways, Synchronize Now, a conflict; local/demo/vendors.py: vendors both ways; then a full
-synchronization) and then the document story (local/demo/documents.py: lead to cash). It ends with a summary and exits
-0 (non-zero when a step did not behave as the story says).
+synchronization), the document story (local/demo/documents.py: lead to cash) and the second company's chapter
+(local/demo/companies.py). It ends with a summary, which names the companies it ran with, and exits 0 (non-zero when a
+step did not behave as the story says).
 """
 
 from __future__ import annotations
 
 import sys
 
+from local.demo.companies import DEMO_COMPANIES, PRIMARY_NAME, company_story, served_companies
 from local.demo.documents import document_story
 from local.demo.errors import StoryError
 from local.demo.story import Story
@@ -20,12 +23,14 @@ from local.stack.launcher import LocalStack
 
 
 def run(story: Story) -> None:
-    story.step("Seeding the demo company in Business Central and a small org in Sales")
-    for name in ("business_central", "dataverse"):
+    story.step("Seeding the demo company and a second company in Business Central, and a small org in Sales")
+    for name, profile in (("business_central", "companies"), ("dataverse", "demo")):
         created = story.session.post(
-            f"{story.stack.urls[name]}/_admin/seed", json={"profile": "demo"}, timeout=30
+            f"{story.stack.urls[name]}/_admin/seed", json={"profile": profile}, timeout=30
         ).json()["created"]
         print(f"   {name}: {created}")
+    print(f"   the app serves {served_companies()} (BC_COMPANIES)")
+    story.summary["companies"].append(f"ran with {served_companies()}, in one Sales org")
     story.refused_coupling()
     story.couple_basics()
     story.match_customers()
@@ -35,10 +40,12 @@ def run(story: Story) -> None:
     vendor_story(story)
     story.full_sync()
     document_story(story)
+    company_story(story)
 
 
 def main() -> int:
     stack = LocalStack.on_free_ports()
+    stack.companies = [dict(company) for company in DEMO_COMPANIES]
     print(
         "starting the local stack (token authority, Azurite, Business Central and Dataverse emulators, "
         "Functions host)...",
@@ -48,7 +55,7 @@ def main() -> int:
     try:
         for name, url in stack.urls.items():
             print(f"   {name:<17} {url}")
-        story = Story(stack)
+        story = Story(stack, company=PRIMARY_NAME)
         run(story)
         story.print_summary()
     except StoryError as error:

@@ -4,6 +4,10 @@ a coupling that must be refused (a dependency is missing), salespeople and curre
 for customers, an account created in Sales from a BC customer and a customer in BC from a Sales account, a change on
 each side through Synchronize Now, a conflict, and a full synchronization. The document part (local/demo/documents.py,
 local/demo/cash.py) and the end-to-end tests take a `Story` for its plumbing.
+
+With several BC companies configured (`make demo` runs two: local/demo/companies.py) every call about a company's data
+must name its company, so `api` adds `?company=` with the story's `company` unless told otherwise; a story without
+one (the end-to-end tests, a single-company stack) sends none, as before.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ API_DV = "/api/data/v9.2"
 class Story:
     stack: LocalStack
     session: requests.Session = field(default_factory=requests.Session)
+    company: str | None = None  # the company every API call names (`?company=`); None: none (one company configured)
     summary: dict[str, list[str]] = field(
         default_factory=lambda: {
             "coupled": [],
@@ -36,6 +41,7 @@ class Story:
             "errors": [],
             "full synchronization": [],
             "documents": [],
+            "companies": [],
         }
     )
 
@@ -43,10 +49,14 @@ class Story:
         self.session.trust_env = False
 
     # -- plumbing --------------------------------------------------------------------------------------------
-    def api(self, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
+    def api(self, method: str, path: str, body: Any = None, expect: int = 200, company: str | None = None) -> Any:
+        """A call of the app's API, expecting `expect`. `company` names the company (`?company=`): None the story's
+        own (`self.company`), "" none at all (to show the 400 a missing company gets)."""
+        named = self.company if company is None else company
         response = self.session.request(
             method,
             f"{self.stack.urls['functions']}/{path}",
+            params={"company": named} if named else None,
             json=body,
             timeout=60,
             headers={"x-functions-key": self.stack.function_key},
@@ -228,4 +238,3 @@ class Story:
             print(f"   {title}:")
             for line in lines or ["(none)"]:
                 print(f"     - {line}")
-

@@ -10,6 +10,7 @@ else listens there). Stopping is idempotent and always finishes, whatever arrive
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,6 +82,9 @@ class LocalStack:
     quiet: bool = True
     children: list[ChildProcess] = field(default_factory=list)
     host_env: dict[str, str] = field(default_factory=dict)  # extra settings for the Functions host (e.g. chaos)
+    # The BC companies the app serves (`BC_COMPANIES` entries: environment, company, key?); empty: today's one company,
+    # unless the environment sets BC_COMPANIES (`make serve` with several companies).
+    companies: list[dict[str, str]] = field(default_factory=list)
 
     @classmethod
     def on_free_ports(cls, cert_dir: Path | None = None) -> LocalStack:
@@ -130,7 +134,16 @@ class LocalStack:
             "INVOICE_SYNC_SCHEDULE": os.environ.get("INVOICE_SYNC_SCHEDULE", "0 */15 * * * *"),
             "LOCAL_FUNCTION_KEY": self.function_key,
             "LOCAL_CURRENCY": "USD",
+            **self._companies_setting(),
         }
+
+    def _companies_setting(self) -> dict[str, str]:
+        """`BC_COMPANIES` when the stack serves several companies (`companies`, else the environment's); absent
+        otherwise, so a single-company stack runs exactly as before issue 22 (nothing stamped in Sales)."""
+        if self.companies:
+            return {"BC_COMPANIES": json.dumps(self.companies)}
+        configured = os.environ.get("BC_COMPANIES", "")
+        return {"BC_COMPANIES": configured} if configured.strip() else {}
 
     def token(self, resource: str) -> str:
         """An app-only token from the local authority for `resource` (a test or the demo calling an emulator as the

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.settings import parse_companies
 from tools.bicep.lint import lint_paths
 from tools.bicep.syntax import BicepFile, parse, syntax_errors
 
@@ -67,6 +68,36 @@ def test_main_parameters_json_fills_main_bicep_with_azd_variables_only() -> None
     assert all(re.fullmatch(r"\$\{[A-Z][A-Z0-9_]*(=[^}]*)?\}", value) for value in values.values()), values
     assert values["environmentName"] == "${AZURE_ENV_NAME}"
     assert values["location"] == "${AZURE_LOCATION}"
+
+
+COMPANIES = [
+    {"environment": "production", "company": "CRONUS USA, Inc."},
+    {"environment": "production", "company": "Fabrikam, Inc.", "key": "fab"},
+]
+
+
+def test_bc_companies_reaches_the_bicep_parameter_as_the_json_the_app_reads() -> None:
+    """azd puts an environment value into main.parameters.json as text, then reads the file as JSON (azure-dev's
+    Bicep provider: envsubst on the file's text, no escaping). So BC_COMPANIES is set with its quotes escaped, as
+    infra/README.md says; done so, the parameter is the JSON text the app parses into the companies. Unset, it is
+    empty: today's one company."""
+    raw = (INFRA / "main.parameters.json").read_text()
+    assert '"${BC_COMPANIES=}"' in raw
+    escaped = json.dumps(COMPANIES).replace('"', '\\"')  # what `azd env set BC_COMPANIES '...'` holds
+    document = json.loads(raw.replace("${BC_COMPANIES=}", escaped))
+    value = document["parameters"]["bcCompanies"]["value"]
+    assert json.loads(value) == COMPANIES
+    problems: list[str] = []
+    parsed = parse_companies(value, "https://api.example/v2.0/t/production", "CRONUS USA, Inc.", "", problems)
+    assert problems == [] and [(c.company, c.key) for c in parsed] == [
+        ("CRONUS USA, Inc.", ""),
+        ("Fabrikam, Inc.", "fab"),
+    ]
+    unescaped = raw.replace("${BC_COMPANIES=}", json.dumps(COMPANIES))
+    with pytest.raises(json.JSONDecodeError):  # why the README says to escape the quotes
+        json.loads(unescaped)
+    unset = json.loads(raw.replace("${BC_COMPANIES=}", ""))
+    assert unset["parameters"]["bcCompanies"]["value"] == ""
 
 
 def test_abbreviations_cover_every_name_used() -> None:

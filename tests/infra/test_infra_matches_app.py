@@ -11,6 +11,7 @@ from pathlib import Path
 from tree_sitter import Node
 
 from shared.engine.setup import KEYS
+from shared.settings import COMPANIES_SETTING
 from shared.storage.tables import TABLE_NAMES
 from tools.bicep.syntax import BicepFile, object_entries, string_value, text, walk
 
@@ -91,8 +92,26 @@ def test_no_connection_setting_carries_a_key() -> None:
 
 def test_the_tables_are_the_apps_tables() -> None:
     main = bicep("main.bicep")
-    listed = [string_value(n) for n in walk(main.values["tableNames"]) if n.type == "string"]
-    assert tuple(t for t in listed if t and not t.startswith("$")) == TABLE_NAMES
+    listed = [string_value(n) for n in walk(main.values["tableBaseNames"]) if n.type == "string"]
+    assert tuple(listed) == TABLE_NAMES
+    assert text(main.values["tableNames"]) == "[for table in tableBaseNames: '${tablePrefix}${table}']"
+
+
+def test_several_companies_are_one_app_setting_whose_default_is_today_s_one_company() -> None:
+    """BC_COMPANIES (issue 22) is passed from the parameter bcCompanies, whose default (empty) is the app's single
+    company; each company given a key gets its tables (prefix + key + table: `bootstrap.build_services`'s names).
+    Read from the syntax tree (no Bicep compiler here): the wiring, not an evaluation."""
+    main = bicep("main.bicep")
+    assert COMPANIES_SETTING == "BC_COMPANIES"
+    assert [text(v) for v in properties(main, COMPANIES_SETTING)] == ["bcCompanies"]
+    assert text(main.values["bcCompanies"]) == "''"
+    assert [text(v) for v in properties(main, "tableNames")] == ["concat(tableNames, companyTableNames)"]
+    keys, tables = text(main.values["companyKeys"]), text(main.values["companyTableNames"])
+    assert "json(empty(bcCompanies) ? '[]' : bcCompanies)" in keys and "contains(company, 'key')" in keys
+    assert "${tablePrefix}${companyKeys[i / length(tableBaseNames)]}${tableBaseNames[i % length(tableBaseNames)]}" in (
+        tables
+    )
+    assert "range(0, length(companyKeys) * length(tableBaseNames))" in tables
 
 
 def test_the_queue_delivers_as_the_job_design_expects() -> None:
