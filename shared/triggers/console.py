@@ -9,6 +9,9 @@ Why an inline loader: the browser opens `/api/console?code=<key>`; a `<script sr
 scripts with `?code=` (the key stays in the URL and in memory, and this function never echoes it). The
 Content-Security-Policy allows exactly that script by its hash and same-origin assets, nothing else.
 
+Companies (issue 22): the page's `company` parameter names the company it opens on (`core.js` reads it; the company
+picker of `companies.js` keeps it in the URL and in sessionStorage), and the scripts send it on every API call.
+
 Only the names in `ASSETS` are served (a closed set: no path is ever built from the request), and files are read on
 first use, never at import (cold start).
 """
@@ -24,7 +27,7 @@ from pathlib import Path
 import azure.functions as func
 
 from shared.domain.errors import NotFoundError
-from shared.triggers.http_support import RouteSpec, documented, handled
+from shared.triggers.http_support import COMPANY, COMPANY_SCHEMA, RouteSpec, documented, handled
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 FOLDER = Path(__file__).resolve().parent.parent / "console"
@@ -51,11 +54,14 @@ documented(
         "console_page",
         "console",
         "GET",
-        "The admin console (HTML page; open it with ?code=<function key>)",
+        "The admin console (HTML page; open it with ?code=<function key>, and `company` to open it on that company)",
         responses=(200,),
         response_schema=TEXT_SCHEMA,
         media_types=("text/html",),
-        company=False,  # one page; choosing the company in the console is later work (issue 22)
+        # The page is the same for every company: `company` is read by the page's scripts (the company picker
+        # starts on it and sends it on every API call), not by this function, so it is taken and not resolved here.
+        query={COMPANY: COMPANY_SCHEMA},
+        company=False,
     )
 )
 documented(
