@@ -38,6 +38,7 @@ JS = "text/javascript"
 ASSETS: dict[str, str] = {
     "style.css": CSS,
     "core.js": JS,
+    "companies.js": JS,
     "connection.js": JS,
     "mappings.js": JS,
     "fullsync.js": JS,
