@@ -27,7 +27,7 @@ from pathlib import Path
 import azure.functions as func
 
 from shared.domain.errors import NotFoundError
-from shared.triggers.http_support import COMPANY, COMPANY_SCHEMA, RouteSpec, documented, handled
+from shared.triggers.http_support import COMPANY, COMPANY_SCHEMA, RouteSpec, documented, handled, text
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 FOLDER = Path(__file__).resolve().parent.parent / "console"
@@ -113,7 +113,10 @@ def _respond(body: bytes, media_type: str, extra: dict[str, str] | None = None) 
 @blueprint.route(route="console", methods=["GET"])
 @handled
 def console_page(req: func.HttpRequest) -> func.HttpResponse:
-    """The page; the scripts it loads do the rest through the API."""
+    """The page; the scripts it loads do the rest through the API. A `company` outside the document's shape (blank,
+    too long) is refused here; which company it names is for the API to say when the scripts send it."""
+    if (company := req.params.get(COMPANY)) is not None:
+        text(company, COMPANY, max_length=int(COMPANY_SCHEMA["maxLength"]))
     extra = {"Content-Security-Policy": content_security_policy(), "X-Frame-Options": "DENY"}
     return _respond(_read(INDEX), "text/html", extra)
 

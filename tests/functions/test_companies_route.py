@@ -8,6 +8,7 @@ failing company's check, and `?company=` narrows it to today's one-company shape
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -188,3 +189,6 @@ def test_the_console_page_takes_company(api: Api) -> None:
     assert console_page is not None
     response = call("console_page", params={"code": "k", "company": "fab"})
     assert response.status_code == 200 and b"fab" not in response.get_body()  # the page, never echoing it
+    for blank in ("", " ", "\x0c", "x" * 251):  # outside the document's shape (the API fuzz sent %0C)
+        response = call("console_page", params={"code": "k", "company": blank})
+        assert response.status_code == 400 and json.loads(response.get_body())["error"]["field"] == "company"
