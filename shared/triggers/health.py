@@ -7,8 +7,9 @@ also carries `error`, the API's error shape). Failures show codes only, never ex
 anonymous and every call reads storage and the queue, an answer is reused for `CACHE_SECONDS` per instance and per
 company asked: a flood of probes costs at most one round of checks every few seconds.
 
-Companies (issue 22). One company's report (the only one configured, or the one `?company=` names: its key, name or
-`environment/company`, as every route takes it) is today's shape, plus `company` describing it (as
+Companies (issue 22). With one company configured and none named, the answer is today's, unchanged (it names no
+company: a single-company deployment shows no more than before). The report on the company `?company=` names (its
+key, name or `environment/company`, as every route takes it) is today's shape plus `company` describing it (as
 `GET /api/companies` does). With several configured and none named, `checks` holds the deployment's shared checks
 (storage, queue, dead letters, tokens: asked once) and `companies` each company's own report (`status`, `checks` with
 its `jobs` and `fullSync`, its `failing` and `warnings`); the whole is unhealthy when a shared check or any company
@@ -93,8 +94,8 @@ documented(
 )
 
 _cache_lock = threading.Lock()
-# company keys asked -> (their services, monotonic time, status, body)
-_cache: dict[tuple[str, ...], tuple[tuple[object, ...], float, int, dict[str, Any]]] = {}
+# (a company named?, the company keys reported) -> (their services, monotonic time, status, body)
+_cache: dict[tuple[bool, tuple[str, ...]], tuple[tuple[object, ...], float, int, dict[str, Any]]] = {}
 
 
 @blueprint.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -115,16 +116,16 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
         services = tuple(get_services(company.key) for company in chosen)
     except SyncError as error:
         return _settings_failed(error)
-    keys = tuple(company.key for company in chosen)
+    asked = (requested is not None, tuple(company.key for company in chosen))  # the one company named, or all
     with _cache_lock:
-        cached = _cache.get(keys)
+        cached = _cache.get(asked)
         if cached is not None and _same(cached[0], services) and time.monotonic() - cached[1] < CACHE_SECONDS:
             return json_response(cached[2], cached[3])
         if len(chosen) == 1:
-            status, body = _one(chosen[0], services[0])
+            status, body = _one(chosen[0] if requested is not None else None, services[0])
         else:
             status, body = _several(list(zip(chosen, services, strict=True)))
-        _cache[keys] = (services, time.monotonic(), status, body)  # one entry per configured company, and "all"
+        _cache[asked] = (services, time.monotonic(), status, body)  # one entry per configured company, and "all"
     return json_response(status, body)
 
 
@@ -138,12 +139,13 @@ def _settings_failed(error: Any) -> func.HttpResponse:
 
 
 def _one(company: Any, services: Any) -> tuple[int, dict[str, Any]]:
-    """Today's report, on this company's services, with the company it is about."""
+    """Today's report, on this company's services, with the company it is about when one was named."""
     report = _check(services)
     body = _body(report.healthy, report.failing, report.checks)
     if report.warnings:
         body["warnings"] = report.warnings
-    body["company"] = company_entry(company)
+    if company is not None:
+        body["company"] = company_entry(company)
     return (200 if report.healthy else 503), body
 
 

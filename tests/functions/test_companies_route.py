@@ -17,14 +17,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from local.emulators.business_central.seed import COMPANY_NAME, FABRIKAM_NAME, PRODUCTION, SANDBOX
-from shared.bootstrap import Services
+from shared.bootstrap import Services, set_companies
 from shared.domain.records import Counters, LineStatus, ReviewLine, SyncJob, SyncRun
 from shared.domain.watermarks import format_instant
 from shared.storage.tables import TableFactory
 from shared.triggers import health
 from shared.triggers.openapi import document
 from tests.functions.conftest import Api
-from tests.functions.test_companies import Companies, companies  # noqa: F401 - the fixture, shared
+from tests.functions.test_companies import PRIMARY, Companies, companies  # noqa: F401 - the fixture, shared
 
 pytestmark = pytest.mark.integration
 SHARED = {"storage", "queue", "deadLetters", "tokens"}
@@ -162,10 +162,16 @@ def test_each_company_s_answer_is_reused_apart(probed: Companies, monkeypatch: p
     assert status == 503 and body["failing"] == ["companies[fab].jobs"], body
 
 
-def test_with_one_company_the_report_is_today_s_and_says_which(api: Api) -> None:
-    _, body = api.call("health")
-    assert "companies" not in body and body["company"]["primary"] is True, body
-    assert {"jobs", "fullSync", "queue", "tokens"} <= set(body["checks"])
+def test_with_one_company_the_report_is_today_s_and_names_it_only_when_asked(api: Api, azurite: str) -> None:
+    set_companies([PRIMARY])  # one configured company (the `api` fixture forgets it)
+    api.services.storage = TableFactory.from_connection_string(azurite, prefix=f"h{uuid.uuid4().hex[:12]}")
+    status, body = api.call("health")
+    assert status == 200 and "companies" not in body and "company" not in body, body  # today's answer
+    status, named = api.call("health", params={"company": COMPANY_NAME})
+    assert status == 200 and named["checks"].keys() == body["checks"].keys(), named
+    assert (named["company"]["label"], named["company"]["primary"]) == (f"{PRODUCTION}/{COMPANY_NAME}", True)
+    status, named = api.call("health", params={"company": "fab"})
+    assert (status, named["error"]["code"], named["error"]["field"]) == (400, "companyNotConfigured", "company")
 
 
 # -- the document and the console page -------------------------------------------------------------------------
