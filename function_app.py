@@ -11,6 +11,7 @@ from shared.triggers import (
     console,
     document_timers,
     health,
+    http_companies,
     http_couplings,
     http_documents,
     http_full_sync,
@@ -27,6 +28,7 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 for module in (
     health,
     openapi,
+    http_companies,
     http_mappings,
     http_couplings,
     http_full_sync,

@@ -1,7 +1,8 @@
 // The router: one page per hash route (#/connection, #/mappings, ...; #/couplings?mapping=CUSTOMER&bcId=... links
 // straight to a record). Changing page stops the previous page's work (the full-sync polling), marks the current
 // tab with aria-current and moves focus to the new page's heading so keyboard and screen-reader users follow (not on
-// the first load: there the document starts at the top, with the skip link first).
+// the first load: there the document starts at the top, with the skip link first). The first page waits for the
+// company picker to settle the company (companies.js); switching company shows the current page again, for it.
 "use strict";
 
 (function () {
@@ -20,7 +21,8 @@
       if (link.getAttribute("href") === `#/${page.id}`) link.setAttribute("aria-current", "page");
       else link.removeAttribute("aria-current");
     }
-    document.title = `${page.title} · bc-sales-sync admin console`;
+    const company = window.BCS.companyLabel ? ` · ${window.BCS.companyLabel}` : ""; // several: the one shown
+    document.title = `${page.title}${company} · bc-sales-sync admin console`;
     document.getElementById("alert").textContent = "";
     const main = clear(document.getElementById("main"));
     const heading = h("h1", { tabindex: "-1", text: page.title });
@@ -43,5 +45,9 @@
     fail(event.reason); // shown to the admin; an API answer is not a bug, anything else stays in the browser console
     if (event.reason instanceof window.BCS.ApiError) event.preventDefault();
   });
-  route();
+  document.addEventListener("bcs-company", () => route()); // the focus stays on the picker
+  (window.BCS.companiesReady || Promise.resolve(null)).then((problem) => {
+    route();
+    if (problem) fail(problem);
+  });
 })();

@@ -1,13 +1,20 @@
 // The console's shared parts: the API client (the function key from the page's URL, sent as x-functions-key and kept
-// in memory only), safe DOM building (text is always set as text, never parsed as HTML), status messages for screen
+// in memory only), the company the console is on (issue 22: sent as `company` on every API call, remembered in the
+// page's URL and in sessionStorage; `companies.js` offers the configured ones), safe DOM building (text is always set as text, never parsed as HTML), status messages for screen
 // readers, and formatting. Every page script registers itself on window.BCS.
 "use strict";
 
 (function () {
-  const key = new URLSearchParams(window.location.search).get("code") || "";
+  const query = new URLSearchParams(window.location.search);
+  const key = query.get("code") || "";
   // The page is served at <prefix>/console: the API is <prefix>/... (routePrefix "api" in Azure and locally).
   const apiBase = window.location.pathname.replace(/\/+$/, "").replace(/\/console$/, "");
   const RUN_KEY = "bcSalesSync.lastRunId";
+  const COMPANY_KEY = "bcSalesSync.company";
+  // What the API takes as `company` (a company's key, or the primary's environment/company label); "" sends none
+  // (one company configured: the API needs none, so a single-company console calls exactly as before).
+  let company = query.get("company") || window.sessionStorage.getItem(COMPANY_KEY) || "";
+  let mappingsPromise = null; // the mapping catalog, read once per company (`mappings`)
 
   class ApiError extends Error {
     constructor(status, code, message, field) {
@@ -24,7 +31,29 @@
     503: "A downstream service is throttling or unavailable; try again shortly.",
   };
 
-  // One call of the app's API. `allow` lists non-2xx statuses whose body is still an answer (health's 503).
+  // The company the console is on ("" none), and switching it: remembered in sessionStorage and in the page's URL
+  // (history.replaceState keeps the key and the page's hash), the mapping catalog read again (each company has its
+  // own overrides), and a "bcs-company" event on document (the router shows the current page again).
+  function currentCompany() {
+    return company;
+  }
+
+  function setCompany(value, options = {}) {
+    const changed = value !== company;
+    company = value;
+    if (value) window.sessionStorage.setItem(COMPANY_KEY, value);
+    else window.sessionStorage.removeItem(COMPANY_KEY);
+    const params = new URLSearchParams(window.location.search);
+    if (value) params.set("company", value);
+    else params.delete("company");
+    const url = `${window.location.pathname}?${params.toString()}${window.location.hash}`;
+    window.history.replaceState(window.history.state, "", url);
+    mappingsPromise = null;
+    if (changed && !options.quiet) document.dispatchEvent(new CustomEvent("bcs-company", { detail: value }));
+  }
+
+  // One call of the app's API. `allow` lists non-2xx statuses whose body is still an answer (health's 503);
+  // `company: false` leaves the company out (a route about no company: the list of companies).
   async function api(method, path, options = {}) {
     const headers = { "x-functions-key": key, Accept: "application/json", ...(options.headers || {}) };
     const init = { method, headers, cache: "no-store" };
@@ -34,7 +63,9 @@
     }
     let response;
     try {
-      response = await fetch(`${apiBase}/${path}`, init);
+      const named = company && options.company !== false
+        ? `${path.includes("?") ? "&" : "?"}company=${encodeURIComponent(company)}` : "";
+      response = await fetch(`${apiBase}/${path}${named}`, init);
     } catch (error) {
       throw new ApiError(0, "unreachable", "The app could not be reached. Is it running?");
     }
@@ -152,7 +183,6 @@
     );
   }
 
-  let mappingsPromise = null;
   function mappings(refresh) {
     if (refresh || !mappingsPromise) {
       mappingsPromise = api("GET", "mappings").then((answer) => answer.data.value);
@@ -213,17 +243,22 @@
     return shown.length ? shown.map(([name, count]) => `${name} ${count}`).join(", ") : "nothing changed";
   }
 
+  // A run is its company's (its runs table): each company remembers its own last run.
+  function runKey() {
+    return company ? `${RUN_KEY}.${company}` : RUN_KEY;
+  }
+
   function lastRun() {
-    return window.sessionStorage.getItem(RUN_KEY) || "";
+    return window.sessionStorage.getItem(runKey()) || "";
   }
 
   function rememberRun(runId) {
-    window.sessionStorage.setItem(RUN_KEY, runId);
+    window.sessionStorage.setItem(runKey(), runId);
   }
 
   window.BCS = {
     ApiError, api, h, append, clear, announce, fail, describe, act, uid, field, table, mappings, mappingSelect,
-    direction, time, duration, secondsBetween, counters, lastRun, rememberRun, pages: [],
+    direction, time, duration, secondsBetween, counters, lastRun, rememberRun, currentCompany, setCompany, pages: [],
     register(page) { this.pages.push(page); },
   };
 })();

@@ -12,12 +12,17 @@ a count above 0 is a moment or the dead-letter alert's business; the count needs
 does not need), and stalled full-sync lines (the app itself is fine; an admin restarts the run: the line re-sends its
 missing chunks). A mapping that never ran yet (a fresh install) is neither. A failure is reported by its code only,
 never by its text: the route is anonymous, and texts can carry URLs or record data.
+
+Several companies (issue 22): storage, queue, dead letters and tokens are the deployment's (one storage account, one
+queue, one app identity for every company), so they are asked once (`SHARED_CHECKS`); jobs and full-sync lines are
+each company's own (its job log, its runs), so they are asked per company (`COMPANY_CHECKS`). `check_health` runs the
+checks it is given (`include`); one company's whole report is `ALL_CHECKS`, today's.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -38,6 +43,9 @@ CHECK_TIMEOUT_SECONDS = 20.0  # a check still running by then is reported as `ti
 
 Check = dict[str, Any]
 WARN_ONLY = ("deadLetters", "fullSync")
+SHARED_CHECKS = ("storage", "queue", "deadLetters", "tokens")  # the deployment's: asked once for every company
+COMPANY_CHECKS = ("jobs", "fullSync")  # a company's own: asked per company
+ALL_CHECKS = (*SHARED_CHECKS, *COMPANY_CHECKS)
 StalledLines = Callable[[], Sequence[Mapping[str, str]]]
 
 
@@ -79,31 +87,36 @@ def incremental_mappings(context: SyncContext) -> list[str]:
     return names
 
 
-def check_health(probes: HealthProbes) -> HealthReport:
-    checks: dict[str, Callable[[], Check]] = {
+def check_health(probes: HealthProbes, include: Collection[str] = ALL_CHECKS) -> HealthReport:
+    """The checks named in `include` (of `ALL_CHECKS`), in parallel; the report has exactly those."""
+    every: dict[str, Callable[[], Check]] = {
         "storage": lambda: _storage(probes.storage),
         "queue": lambda: _ok(probes.queue.ping),
         "deadLetters": lambda: _dead_letters(probes.queue),
         "jobs": lambda: _jobs(probes),
         **({"fullSync": partial(_full_sync, probes.stalled_lines, probes.stall_after)} if probes.stalled_lines else {}),
-        **{f"tokens.{app}": partial(_token, get) for app, get in probes.tokens.items()},
     }
-    pool = ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="health")
-    futures = {name: pool.submit(check) for name, check in checks.items()}
+    checks = {name: check for name, check in every.items() if name in include}
+    if "tokens" in include:
+        checks.update({f"tokens.{app}": partial(_token, get) for app, get in probes.tokens.items()})
     results: dict[str, Check] = {}
-    for name, future in futures.items():
-        try:
-            results[name] = future.result(timeout=CHECK_TIMEOUT_SECONDS)
-        except FutureTimeout:
-            results[name] = {"ok": False, "error": "timeout"}
-    pool.shutdown(wait=False, cancel_futures=True)  # a hung check must not hold the answer (no `with`: it waits)
+    if checks:
+        pool = ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="health")
+        futures = {name: pool.submit(check) for name, check in checks.items()}
+        for name, future in futures.items():
+            try:
+                results[name] = future.result(timeout=CHECK_TIMEOUT_SECONDS)
+            except FutureTimeout:
+                results[name] = {"ok": False, "error": "timeout"}
+        pool.shutdown(wait=False, cancel_futures=True)  # a hung check must not hold the answer (no `with`: it waits)
     tokens = {name.removeprefix("tokens."): results.pop(name) for name in list(results) if name.startswith("tokens.")}
-    results["tokens"] = {"ok": all(t["ok"] for t in tokens.values()), "apps": tokens}
+    if "tokens" in include:
+        results["tokens"] = {"ok": all(t["ok"] for t in tokens.values()), "apps": tokens}
     failing = sorted(
         [name for name, check in results.items() if not check["ok"] and name not in ("tokens", *WARN_ONLY)]
         + [f"tokens.{app}" for app, check in tokens.items() if not check["ok"]]
     )
-    dead = results["deadLetters"]
+    dead = results.get("deadLetters", {"ok": True})
     warnings = ["deadLetters"] if not dead["ok"] or (dead.get("count") or 0) > 0 else []
     warnings += ["fullSync"] if not results.get("fullSync", {"ok": True})["ok"] else []
     for name in failing:

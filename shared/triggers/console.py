@@ -9,6 +9,9 @@ Why an inline loader: the browser opens `/api/console?code=<key>`; a `<script sr
 scripts with `?code=` (the key stays in the URL and in memory, and this function never echoes it). The
 Content-Security-Policy allows exactly that script by its hash and same-origin assets, nothing else.
 
+Companies (issue 22): the page's `company` parameter names the company it opens on (`core.js` reads it; the company
+picker of `companies.js` keeps it in the URL and in sessionStorage), and the scripts send it on every API call.
+
 Only the names in `ASSETS` are served (a closed set: no path is ever built from the request), and files are read on
 first use, never at import (cold start).
 """
@@ -24,7 +27,7 @@ from pathlib import Path
 import azure.functions as func
 
 from shared.domain.errors import NotFoundError
-from shared.triggers.http_support import RouteSpec, documented, handled
+from shared.triggers.http_support import COMPANY, COMPANY_SCHEMA, RouteSpec, documented, handled, text
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 FOLDER = Path(__file__).resolve().parent.parent / "console"
@@ -35,6 +38,7 @@ JS = "text/javascript"
 ASSETS: dict[str, str] = {
     "style.css": CSS,
     "core.js": JS,
+    "companies.js": JS,
     "connection.js": JS,
     "mappings.js": JS,
     "fullsync.js": JS,
@@ -51,11 +55,14 @@ documented(
         "console_page",
         "console",
         "GET",
-        "The admin console (HTML page; open it with ?code=<function key>)",
+        "The admin console (HTML page; open it with ?code=<function key>, and `company` to open it on that company)",
         responses=(200,),
         response_schema=TEXT_SCHEMA,
         media_types=("text/html",),
-        company=False,  # one page; choosing the company in the console is later work (issue 22)
+        # The page is the same for every company: `company` is read by the page's scripts (the company picker
+        # starts on it and sends it on every API call), not by this function, so it is taken and not resolved here.
+        query={COMPANY: COMPANY_SCHEMA},
+        company=False,
     )
 )
 documented(
@@ -106,7 +113,10 @@ def _respond(body: bytes, media_type: str, extra: dict[str, str] | None = None) 
 @blueprint.route(route="console", methods=["GET"])
 @handled
 def console_page(req: func.HttpRequest) -> func.HttpResponse:
-    """The page; the scripts it loads do the rest through the API."""
+    """The page; the scripts it loads do the rest through the API. A `company` outside the document's shape (blank,
+    too long) is refused here; which company it names is for the API to say when the scripts send it."""
+    if (company := req.params.get(COMPANY)) is not None:
+        text(company, COMPANY, max_length=int(COMPANY_SCHEMA["maxLength"]))
     extra = {"Content-Security-Policy": content_security_policy(), "X-Frame-Options": "DENY"}
     return _respond(_read(INDEX), "text/html", extra)
 
