@@ -32,15 +32,15 @@ class TableJobLog:
 
     def __init__(self, tables: TableFactory, report: Callable[[], Mapping[str, Any]] | None = None) -> None:
         self._tables = tables
-        self._report = report
+        self.report = report  # the budget report of the job being recorded (module docstring)
 
     @property
     def _table(self) -> TableClient:
         return self._tables.table(SYNC_JOBS)
 
     def record_job(self, job: SyncJob) -> None:
-        if self._report is not None and not job.budget:
-            job = replace(job, budget=dict(self._report()))
+        if self.report is not None and not job.budget:
+            job = replace(job, budget=dict(self.report()))
         entity: dict[str, Any] = {
             "PartitionKey": escape_key(job.mapping),
             "RowKey": job_row_key(job.started_on, job.job_id),

@@ -56,7 +56,9 @@ def limits(requests_: int = 100, block: int = 10, concurrency: int = 5) -> Limit
 
 def process(tables: TableFactory, clock: Clock, max_wait: float = 0.0, **kw: Any) -> ScopeBudget:
     """One process's budget of the scope: its own ledger object on the shared table."""
-    return ScopeBudget(SCOPE, limits(**kw), TableBudgetLedger(tables), max_wait=max_wait, clock=clock, sleep=clock.sleep)
+    return ScopeBudget(
+        SCOPE, limits(**kw), TableBudgetLedger(tables), max_wait=max_wait, clock=clock, sleep=clock.sleep
+    )
 
 
 def take_until_spent(budget: ScopeBudget, company: str, sent: list[int], limit: int = 10_000) -> None:
