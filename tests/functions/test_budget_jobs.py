@@ -12,15 +12,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from local.fakes.queue import InMemoryJobQueue
 from shared.connectors.budget import METER, ScopeBudget
 from shared.domain.budgets import Limits
 from shared.domain.jobs import JobKind, JobMessage, with_company
 from shared.storage.budgets import TableBudgetLedger
 from shared.storage.tables import TableFactory
+from tests.functions.conftest import Api
 from tests.functions.test_companies import (  # noqa: F401 - the fixture, shared
     FABRIKAM,
     PRIMARY,
@@ -29,6 +32,7 @@ from tests.functions.test_companies import (  # noqa: F401 - the fixture, shared
     companies,
     couple_all,
 )
+from tests.functions.test_full_sync_queue import drain
 from tests.functions.test_queue_handler import SYNC_JOB, service_bus_message
 
 pytestmark = pytest.mark.integration
@@ -111,3 +115,53 @@ def test_the_jobs_route_returns_the_report(budgets: Budgets) -> None:
     assert status == 200, body
     assert body["value"][0]["budget"] == latest_budget(budgets, FABRIKAM.key)
     assert body["value"][0]["budget"][BC_PRODUCTION]["requests"] > 0
+
+
+class HandClock:
+    def __init__(self) -> None:
+        self.now = 0.5
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_full_sync_chunk_that_spends_the_window_resumes_after_it_never_sending_over(
+    api: Api, azurite: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A window of two BC requests: a route meeting a spent window answers 503 `budgetSpent`; each chunk (its
+    split too) that meets the spent window is sent again after the wait the budget names (the 429 path), and the
+    emulator never receives more than two requests in one window."""
+    queue = api.services.queue
+    assert isinstance(queue, InMemoryJobQueue)
+    now = [datetime.now(UTC)]
+    monkeypatch.setattr(queue, "_clock", lambda: now[0])
+    clock = HandClock()
+    ledger = TableBudgetLedger(TableFactory.from_connection_string(azurite, prefix=f"g{uuid.uuid4().hex[:12]}"))
+    small = Limits(2, 5, window_seconds=5.0, margin_percent=100, slices=5, block=1)
+    budget = ScopeBudget("bc:tenant/production", small, ledger, max_wait=0.0, clock=clock)
+    bc: Any = api.services.context.bc
+    bc.http.budget = budget.for_company("")
+    emulator = api.stack.bc_handle
+    budget.take("", small.allowance)  # another job spent the window
+    status, refused = api.call("start_full_sync", "POST", {"mappings": ["UNIT GROUP"]})
+    assert status == 503 and refused["error"]["code"] == "budgetSpent"  # a route answers as when throttled
+    bc.http.budget = None  # planned outside the budget; its chunks within it
+    status, review = api.call("start_full_sync", "POST", {"mappings": ["UNIT GROUP"]})
+    assert status == 202, review
+    bc.http.budget = budget.for_company("")
+    clock.now += 6.0
+    received: list[int] = []
+    for _ in range(40):
+        emulator.admin("DELETE", "stats")
+        drain(queue)
+        received.append(int(emulator.admin("GET", "stats").json()["requests"]))
+        if not queue.scheduled_messages():
+            break
+        waiting = queue.scheduled_messages()
+        assert all(at - now[0] >= timedelta(seconds=1) for _, at in waiting)  # after the budget's wait
+        clock.now += 6.0  # a whole window later on the budget's clock...
+        now[0] += timedelta(seconds=8)  # ...and past the wait (and its jitter) on the queue's
+    _, review = api.call("get_full_sync", route={"runId": review["runId"]})
+    assert review["status"] == "finished", review
+    assert review["lines"][0]["counters"]["coupled"] == 9 and not queue.dead_letters()
+    assert max(received) == 2 and len(received) >= 2  # never over the window, and it took more than one
