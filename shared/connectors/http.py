@@ -24,7 +24,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -215,7 +215,7 @@ class HttpClient:
                 body = json.dumps(json_body) if json_body is not None else data
                 if json_body is not None:
                     headers.setdefault("Content-Type", "application/json")
-                with budget.sending(cost) if budget is not None else nullcontext():
+                with self._within(budget, cost, method, url):
                     response = self.session.request(
                         method, url, params=params, data=body, headers=headers, timeout=self.timeout
                     )
@@ -267,6 +267,19 @@ class HttpClient:
             self.stats.waited += wait
             waited += wait
             self.sleep(wait)
+
+    @staticmethod
+    @contextmanager
+    def _within(budget: RequestBudget | None, cost: int, method: str, url: str) -> Iterator[None]:
+        """The attempt within the budget, when there is one; a spent budget's error names the call it stopped."""
+        with ExitStack() as stack:
+            if budget is not None:
+                try:
+                    stack.enter_context(budget.sending(cost))
+                except ApiError as error:
+                    error.method, error.url = method, url
+                    raise
+            yield
 
     def get_json(
         self,

@@ -179,3 +179,19 @@ def test_no_more_requests_are_in_flight_than_the_cap_and_each_is_counted_for_its
     assert all(0 < report["bc:production"]["windowShare"] <= 1 for report in counted)
     reserved = TableBudgetLedger(tables).read(SCOPE).used
     assert 24 <= sum(sum(by.values()) for by in reserved.values()) <= 24 + 4  # one block's rest at most
+
+
+def test_a_call_stopped_by_a_spent_window_is_named_and_never_reaches_the_service(
+    tables: TableFactory, business_central: BusinessCentralHandle, authority: Authority
+) -> None:
+    clock = Clock()
+    budget = process(tables, clock, requests_=1)
+    budget.take("cronus", 1)  # the window is spent
+    client = HttpClient(business_central.api_root, authority.token_provider(BC_RESOURCE))
+    client.budget = budget.for_company("cronus")
+    assert business_central.admin("DELETE", "stats").status_code in (200, 204)
+    with pytest.raises(ApiError) as raised:
+        client.get_json("companies")
+    assert raised.value.code == "budgetSpent" and raised.value.method == "GET"
+    assert raised.value.url.endswith("/companies") and raised.value.retry_after == pytest.approx(5.5)
+    assert business_central.admin("GET", "stats").json()["requests"] == 0
