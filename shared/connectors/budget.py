@@ -15,7 +15,10 @@ nothing is ever sent over the budget.
 Concurrency: a semaphore per scope and process caps the requests in flight at `Limits.concurrency`. It does not
 span instances: N instances may have N x the cap in flight. For BC that only queues at the service (5 processed,
 up to 95 queued per principal); for Dataverse set `DATAVERSE_BUDGET_CONCURRENCY` to 52 / the instance count when
-scaling out (docs/operations.md, "Service-protection budgets").
+scaling out (docs/operations.md, "Service-protection budgets"). The requests are taken before the place is: a
+company waiting for room must not hold a place another company could send with. So a request that waits for a
+place across a slice boundary is sent one slice after the one that counted it; with one-minute slices and
+requests of seconds that is rare, and the 10 % margin covers it.
 
 The job entries' report: every request a company's client sends is counted on the sending thread for that company
 (`METER`); `TableJobLog` takes the count when it records a job, and `bootstrap.for_run` clears it when an invocation
