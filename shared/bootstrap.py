@@ -18,6 +18,12 @@ use. The Dataverse client and the Service Bus queue are the deployment's, shared
 go through its `CompanyJobQueue`, which adds its key to each message); the BC client (the company's environment and
 company), the tables (`TABLE_PREFIX` + the company's key) and the stores on them, and the setup's defaults are the
 company's. `get_services()` and `run_services()` without a company are the primary company's (key ""): today's.
+
+Budgets (issue 22, item 7; `connectors/budget.py`): one `ScopeBudget` per scope (a BC environment, the Dataverse
+org) and process, on the deployment's `ServiceBudgets` table, shared by the clients of every company on it. Each
+company's BC client holds its company's ticket; the shared Dataverse client holds the primary's, and `for_run`
+hands another company's invocation a copy of it (same session and tokens) holding that company's ticket, so every
+request is counted for the company that sent it and its job entries report it (`TableJobLog`'s `report`).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from shared.ports import JobQueue, QueueCounts, QuoteArchive, RunStore, Settings
 from shared.settings import COMPANIES_SETTING, AuthMode, Settings
 
 if TYPE_CHECKING:
+    from shared.connectors.budget import ScopeBudget
     from shared.domain.jobs import JobMessage
     from shared.engine.setup import Setup
     from shared.services.full_sync.coordinator import FullSync
@@ -112,11 +119,13 @@ def _token_provider(settings: Settings, resource: str) -> Any:
 def build_services(settings: Settings, company: Company | None = None, shared: Services | None = None) -> Services:
     """The services of `company` (None: the primary, today's), on the adapters of `shared` (the primary company's
     services: its Dataverse client, its queue and its BC token provider) when given, else on new ones."""
+    from shared.connectors.budget import METER
     from shared.connectors.business_central.client import BusinessCentralClient
     from shared.connectors.business_central.entity_sources import sources_from_settings
     from shared.connectors.credentials import ManagedIdentityCredential
     from shared.connectors.dataverse.client import DataverseClient
     from shared.connectors.service_bus.queue import ServiceBusJobQueue
+    from shared.domain.budgets import scope_of_bc, scope_of_dataverse
     from shared.mappings import CATALOG, get_mapping
     from shared.storage.archive import TableQuoteArchive
     from shared.storage.checkpoints import TableCheckpointStore
@@ -149,21 +158,25 @@ def build_services(settings: Settings, company: Company | None = None, shared: S
     bc_company = settings.bc_company if primary else company.company
     shared_http = getattr(shared.context.bc, "http", None) if shared is not None else None
     bc_tokens = getattr(shared_http, "tokens", None) or _token_provider(settings, BC_RESOURCE)
-    dataverse = (
-        shared.context.dataverse
-        if shared is not None
-        else DataverseClient(settings.dataverse_url, _token_provider(settings, settings.dataverse_url))
-    )
+    if shared is not None:
+        dataverse = shared.context.dataverse
+    else:
+        dataverse = DataverseClient(settings.dataverse_url, _token_provider(settings, settings.dataverse_url))
+        dataverse_budget = _scope_budget(settings, scope_of_dataverse(settings.dataverse_url), "dataverse")
+        dataverse.http.budget = dataverse_budget.for_company(company.key)
+    bc_client = BusinessCentralClient(bc_url, bc_tokens, bc_company, sources=sources_from_settings(os.environ))
+    bc_client.http.budget = _scope_budget(settings, scope_of_bc(bc_url), "bc").for_company(company.key)
+    key = company.key
     # The setup's defaults: the app settings, with the company's BC company and environment.
     environment = dict(os.environ) if primary else {**os.environ, "BC_COMPANY": bc_company, "BC_BASE_URL": bc_url}
     settings_store = TableSettingsStore(tables)
     context = SyncContext(
-        bc=BusinessCentralClient(bc_url, bc_tokens, bc_company, sources=sources_from_settings(os.environ)),
+        bc=bc_client,
         dataverse=dataverse,
         couplings=TableCouplingStore(tables),
         checkpoints=TableCheckpointStore(tables),
         errors=TableSyncErrorStore(tables),
-        jobs=TableJobLog(tables),
+        jobs=TableJobLog(tables, report=lambda: METER.take(key)),
         mapping=get_mapping,  # the catalog: each run applies the stored overrides to it (`for_run`)
         catalog=CATALOG,  # the mappings as declared: what the engine finds by kind (it never imports the catalog)
         local_currency=settings.local_currency,
@@ -180,6 +193,54 @@ def build_services(settings: Settings, company: Company | None = None, shared: S
         storage=tables,
         company=company,
     )
+
+
+_budgets: dict[tuple[str, str], ScopeBudget] = {}  # (table prefix, scope) -> the process's budget of the scope
+_metered: dict[tuple[str, int], Any] = {}  # (company key, id of the shared Dataverse client) -> the company's copy
+
+
+def _scope_budget(settings: Settings, scope: str, service: str) -> ScopeBudget:
+    """The process's budget of `scope` ("bc" or "dataverse" limits), built once per deployment table prefix; no
+    I/O (the ledger's table is created on the first reservation)."""
+    from shared.connectors.budget import ScopeBudget
+    from shared.storage.budgets import TableBudgetLedger
+    from shared.storage.tables import TableFactory
+
+    with _lock:
+        found = _budgets.get((settings.table_prefix, scope))
+        if found is None:
+            if settings.storage_connection:
+                tables = TableFactory.from_connection_string(settings.storage_connection, prefix=settings.table_prefix)
+            else:
+                from shared.connectors.credentials import ManagedIdentityCredential
+
+                credential = ManagedIdentityCredential(settings.managed_identity_client_id)
+                url = settings.storage_account_url or ""
+                tables = TableFactory.from_account_url(url, credential, prefix=settings.table_prefix)
+            budgets = settings.budgets
+            limits = budgets.bc_limits() if service == "bc" else budgets.dataverse_limits()
+            found = ScopeBudget(scope, limits, TableBudgetLedger(tables), max_wait=float(budgets.max_wait_seconds))
+            _budgets[(settings.table_prefix, scope)] = found
+        return found
+
+
+def _metered_dataverse(services: Services, dataverse: Any) -> Any:
+    """The shared Dataverse client as `services`' company sends on it: itself for the company whose ticket it holds
+    (the primary's), else a copy sharing its session and tokens that holds the company's ticket (made once)."""
+    http = getattr(dataverse, "http", None)
+    ticket = getattr(http, "budget", None)
+    key = services.company.key if services.company is not None else ""
+    if http is None or ticket is None or getattr(ticket, "company", key) == key:
+        return dataverse
+    with _lock:
+        found = _metered.get((key, id(dataverse)))
+        if found is None:
+            own_http = copy.copy(http)
+            own_http.budget = ticket.budget.for_company(key)
+            found = copy.copy(dataverse)
+            found.http = own_http
+            _metered[(key, id(dataverse))] = found
+        return found
 
 
 def companies() -> tuple[Company, ...]:
@@ -229,10 +290,12 @@ def for_run(services: Services, run_id: str | None = None) -> Services:
     settings per process (`engine/run_cache.py`: the first chunk's, at most `LIFETIME` old), as they share the
     other facts read once per run; so a run's chunks see one configuration, and a change reaches a running full
     synchronization within that lifetime and every other invocation at once."""
+    from shared.connectors.budget import METER
     from shared.engine.run_cache import RUN_CACHE
     from shared.engine.setup import read_setup
     from shared.services.catalog import CatalogSnapshot
 
+    METER.reset(services.company.key if services.company is not None else "")  # the job entries count from here
     store = services.settings_store
     read = store.get_all_settings
     stored = read() if run_id is None else RUN_CACHE.get(run_id, SETTINGS_READ, read)
@@ -243,7 +306,7 @@ def for_run(services: Services, run_id: str | None = None) -> Services:
     context = replace(
         base,
         bc=bc,
-        dataverse=_company_dataverse(services, base.dataverse, bc, setup),
+        dataverse=_company_dataverse(services, _metered_dataverse(services, base.dataverse), bc, setup),
         mapping=CatalogSnapshot.read(view, base.mapping),
         setup=setup,
         archive=services.archive,
@@ -370,6 +433,8 @@ def set_services(services: Services | None, company_key: str = "") -> None:
         if services is None:
             _services.clear()
             _scopes.clear()
+            _budgets.clear()
+            _metered.clear()
             _companies = None
         else:
             _services[company_key] = services

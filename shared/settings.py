@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from shared.domain import budgets as budget_rules
 from shared.domain.companies import Company, derived_key, environment_of, key_problems, primary_company
 from shared.domain.errors import FatalError
 from shared.domain.full_sync import DEFAULT_STALL_MINUTES
@@ -21,12 +22,66 @@ MAX_STALL_MINUTES = 24 * 60
 FULL_SYNC_CHUNK_SETTING = "FULL_SYNC_CHUNK_RECORDS"  # records per full-sync chunk (`services/full_sync/coordinator`)
 MAX_CHUNK_RECORDS = 5000  # a chunk's ids travel in its message (256 KB on Service Bus Standard) and its chunk row
 COMPANIES_SETTING = "BC_COMPANIES"  # JSON: [{"environment", "company", "key"?}, ...] (domain/companies.py)
+# Service-protection budgets (domain/budgets.py): setting -> (default, lowest, highest)
+BUDGET_SETTINGS: dict[str, tuple[int, int, int]] = {
+    "BC_BUDGET_REQUESTS": (budget_rules.BC_REQUESTS, 1, 1_000_000),
+    "BC_BUDGET_CONCURRENCY": (budget_rules.BC_CONCURRENCY, 1, 1000),
+    "DATAVERSE_BUDGET_REQUESTS": (budget_rules.DATAVERSE_REQUESTS, 1, 1_000_000),
+    "DATAVERSE_BUDGET_CONCURRENCY": (budget_rules.DATAVERSE_CONCURRENCY, 1, 1000),
+    "BUDGET_MARGIN_PERCENT": (budget_rules.DEFAULT_MARGIN_PERCENT, 1, 100),
+    "BUDGET_WINDOW_SECONDS": (int(budget_rules.WINDOW_SECONDS), 1, 3600),
+    "BUDGET_SLICES": (budget_rules.DEFAULT_SLICES, 1, 60),
+    "BUDGET_BLOCK": (budget_rules.DEFAULT_BLOCK, 1, 1000),
+    "BUDGET_MAX_WAIT_SECONDS": (60, 0, 600),
+}
 
 
 class AuthMode(StrEnum):
     SECRET = "secret"  # noqa: S105 - a mode name: client id + secret (Key Vault reference in Azure)
     CERTIFICATE = "certificate"  # client id + PEM private key and certificate (Key Vault reference)
     MANAGED_IDENTITY = "managedIdentity"  # federated: not for BC/Dataverse app registrations, kept for completeness
+
+
+@dataclass(frozen=True)
+class BudgetSettings:
+    """The service-protection budgets (`BUDGET_SETTINGS`; docs/operations.md "Service-protection budgets"): the
+    defaults are the documented limits, of which `margin_percent` is used, so a deployment that sets nothing is
+    budgeted to 90 % of them."""
+
+    bc_requests: int = budget_rules.BC_REQUESTS
+    bc_concurrency: int = budget_rules.BC_CONCURRENCY
+    dataverse_requests: int = budget_rules.DATAVERSE_REQUESTS
+    dataverse_concurrency: int = budget_rules.DATAVERSE_CONCURRENCY
+    margin_percent: int = budget_rules.DEFAULT_MARGIN_PERCENT
+    window_seconds: int = int(budget_rules.WINDOW_SECONDS)
+    slices: int = budget_rules.DEFAULT_SLICES
+    block: int = budget_rules.DEFAULT_BLOCK
+    max_wait_seconds: int = 60
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], problems: list[str] | None = None) -> BudgetSettings:
+        """Each `BUDGET_SETTINGS` value, its default when missing; a malformed one is named in `problems` (and
+        takes its default)."""
+        values: list[int] = []
+        for name, (default, lowest, highest) in BUDGET_SETTINGS.items():
+            raw = str(env.get(name, "") or "").strip()
+            if raw and not (raw.isdigit() and lowest <= int(raw) <= highest):
+                if problems is not None:
+                    problems.append(f"{name} must be a whole number from {lowest} to {highest}")
+                raw = ""
+            values.append(int(raw) if raw else default)
+        return cls(*values)
+
+    def _limits(self, requests: int, concurrency: int) -> budget_rules.Limits:
+        return budget_rules.Limits(
+            requests, concurrency, float(self.window_seconds), self.margin_percent, self.slices, self.block
+        )
+
+    def bc_limits(self) -> budget_rules.Limits:
+        return self._limits(self.bc_requests, self.bc_concurrency)
+
+    def dataverse_limits(self) -> budget_rules.Limits:
+        return self._limits(self.dataverse_requests, self.dataverse_concurrency)
 
 
 class SettingsError(FatalError):
@@ -59,6 +114,7 @@ class Settings:
     full_sync_stall_minutes: int = DEFAULT_STALL_MINUTES  # see `domain.full_sync.DEFAULT_STALL_AFTER` for why 15
     # The companies served (BC_COMPANIES); left empty, today's one: BC_BASE_URL's environment and BC_COMPANY, key "".
     companies: tuple[Company, ...] = ()
+    budgets: BudgetSettings = field(default_factory=BudgetSettings)
 
     def __post_init__(self) -> None:
         if not self.companies:
@@ -121,6 +177,7 @@ class Settings:
             source.get("TABLE_PREFIX", ""),
             problems,
         )
+        budgets = BudgetSettings.from_env(source, problems)
         if problems:
             raise SettingsError(problems)
         return cls(
@@ -141,6 +198,7 @@ class Settings:
             bulk_size=int(bulk),
             full_sync_stall_minutes=full_sync_stall_minutes(source),
             companies=companies,
+            budgets=budgets,
         )
 
 

@@ -12,6 +12,10 @@ on 401, or cap the total wait below the function timeout):
 - A conditional write retried after an unknown outcome may meet its own first attempt (412, "same key exists"):
   the error then carries `after_unknown_outcome=True` and the connector re-reads before reporting a failure.
 - The bearer token is sent only to the API's own host.
+- A client with a `budget` (`connectors/budget.py`, set by `shared/bootstrap.py`: the company's ticket on its
+  scope's service-protection budget) takes each attempt's requests from it before sending (each inner request of a
+  `$batch` counts, `domain.budgets.request_cost`) and holds one of the scope's in-flight places while it is sent.
+  Retried attempts count again: the service counts them too. Calls to another host (a foreign link) do not count.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -29,6 +34,7 @@ from requests.adapters import HTTPAdapter
 
 from shared import telemetry
 from shared.connectors.errors import REQUEST_ID_HEADERS, ApiError
+from shared.domain.budgets import request_cost
 from shared.domain.errors import ErrorKind
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
@@ -46,6 +52,12 @@ DROPPED = (
 class TokenProvider(Protocol):
     def get_token(self) -> str: ...
     def invalidate(self) -> None: ...
+
+
+class RequestBudget(Protocol):
+    """A company's ticket on a scope's request budget (`connectors/budget.CompanyBudget`)."""
+
+    def sending(self, cost: int) -> AbstractContextManager[None]: ...
 
 
 @dataclass(frozen=True)
@@ -135,6 +147,7 @@ class HttpClient:
         self.timeout = timeout
         self.sleep = sleep
         self.stats = CallStats()
+        self.budget: RequestBudget | None = None  # none: nothing limits the rate on our side (set by bootstrap)
         self._rng = random.Random(seed)  # noqa: S311 - jitter, not security
         self.session = requests.Session()
         self.session.trust_env = False  # never pick up a machine-wide proxy or CA bundle behind our back
@@ -190,6 +203,8 @@ class HttpClient:
         url = self.url(path_or_url)
         headers = dict(headers or {})
         safe_to_repeat = self.is_idempotent(method, headers) if idempotent is None else idempotent
+        budget = self.budget if self.same_host(url) else None
+        cost = request_cost(method, url, json_body, data) if budget is not None else 0
         attempt, waited, refreshed, unknown_before = 0, 0.0, False, False
         while True:
             attempt += 1
@@ -200,9 +215,10 @@ class HttpClient:
                 body = json.dumps(json_body) if json_body is not None else data
                 if json_body is not None:
                     headers.setdefault("Content-Type", "application/json")
-                response = self.session.request(
-                    method, url, params=params, data=body, headers=headers, timeout=self.timeout
-                )
+                with self._within(budget, cost, method, url):
+                    response = self.session.request(
+                        method, url, params=params, data=body, headers=headers, timeout=self.timeout
+                    )
             except DROPPED as error:
                 failure = ApiError(
                     status=None, code="ConnectionFailed", message=str(error), method=method, url=url, attempts=attempt
@@ -251,6 +267,19 @@ class HttpClient:
             self.stats.waited += wait
             waited += wait
             self.sleep(wait)
+
+    @staticmethod
+    @contextmanager
+    def _within(budget: RequestBudget | None, cost: int, method: str, url: str) -> Iterator[None]:
+        """The attempt within the budget, when there is one; a spent budget's error names the call it stopped."""
+        with ExitStack() as stack:
+            if budget is not None:
+                try:
+                    stack.enter_context(budget.sending(cost))
+                except ApiError as error:
+                    error.method, error.url = method, url
+                    raise
+            yield
 
     def get_json(
         self,

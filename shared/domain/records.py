@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -78,6 +79,8 @@ class SyncJob:
     status: str = "running"
     counters: Counters = field(default_factory=Counters)
     message: str = ""
+    # requests per budget scope: {scope: {"requests", "windowShare"}} (connectors/budget.py); {} when not budgeted
+    budget: Mapping[str, Any] = field(default_factory=dict)
 
 
 class LineStatus(StrEnum):

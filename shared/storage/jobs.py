@@ -5,10 +5,17 @@ jobs of a mapping" one query for the first page, with no sort and no scan. Why a
 row is written only by the job it describes (started, then finished), never by anyone else, so there is no race to
 lose; the key is derived from the job's start, so recording the finished job replaces the started one.
 `find_job` by id alone has no key to use and scans (`JobId` property); it serves the occasional API lookup only.
+
+The budget report (issue 22, item 7): a job log built with `report` (`bootstrap.build_services`: the company's
+`connectors.budget.METER`) stores with each job the requests its company sent per budget scope and its share of
+the scope's window (`Budget`, JSON), unless the job carries its own.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from azure.data.tables import TableClient, TableEntity, UpdateMode
@@ -23,14 +30,17 @@ from shared.storage.tables import SYNC_JOBS, TableFactory
 class TableJobLog:
     """`JobLog` on the `SyncJobs` table."""
 
-    def __init__(self, tables: TableFactory) -> None:
+    def __init__(self, tables: TableFactory, report: Callable[[], Mapping[str, Any]] | None = None) -> None:
         self._tables = tables
+        self.report = report  # the budget report of the job being recorded (module docstring)
 
     @property
     def _table(self) -> TableClient:
         return self._tables.table(SYNC_JOBS)
 
     def record_job(self, job: SyncJob) -> None:
+        if self.report is not None and not job.budget:
+            job = replace(job, budget=dict(self.report()))
         entity: dict[str, Any] = {
             "PartitionKey": escape_key(job.mapping),
             "RowKey": job_row_key(job.started_on, job.job_id),
@@ -42,6 +52,7 @@ class TableJobLog:
             "Message": clip_message(job.message),
             "DurationSeconds": _duration(job),
             **counter_properties(job.counters),
+            "Budget": json.dumps(dict(job.budget), sort_keys=True) if job.budget else None,
         }
         self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
 
@@ -80,4 +91,5 @@ def _job(row: TableEntity) -> SyncJob:
         status=row["Status"],
         counters=counters_from(row),
         message=row.get("Message", ""),
+        budget=json.loads(row["Budget"]) if row.get("Budget") else {},
     )

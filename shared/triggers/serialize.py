@@ -38,6 +38,7 @@ def job_json(job: SyncJob) -> dict[str, Any]:
         "status": job.status,
         "counters": job.counters.as_dict(),
         "message": job.message,
+        "budget": dict(job.budget),
     }
 
 
