@@ -98,3 +98,10 @@ def test_stamped_elsewhere_tells_a_row_of_another_company_from_one_that_is_gone_
     assert pair.a.stamped_elsewhere("accounts", str(uuid.uuid4())) is False  # gone
     assert pair.a.stamped_elsewhere("transactioncurrencies", str(uuid.uuid4())) is False  # no company column
     assert pair.client.stamped_elsewhere("accounts", theirs) is False  # the whole org has no other company
+
+
+def test_a_closed_order_is_not_claimed(pair: Org) -> None:
+    row_id = order(pair.client)
+    pair.client.fulfill_sales_order(row_id)
+    assert pair.a.claim_rows("salesorders", {row_id: None}) == set()
+    assert read(pair, row_id)["_bcbi_companyid_value"] is None

@@ -274,18 +274,19 @@ class CompanyScopedDataverse:
         CRMSalesOrdertoSalesOrder.SetCompanyId) it is made Active for the stamp and Submitted again with the status
         it had; the switch to Active is the conditional write, so of two companies racing on one order only the first
         gets past it (the other's If-Match answers 412). An order already stamped is this company's or another's,
-        whatever the ETag; one changed since `etag` was read is not claimed (the caller reads again)."""
+        whatever the ETag; one changed since `etag` was read is not claimed (the caller reads again), nor is a closed
+        one (as the `$batch` claim of another table answers for a row it may not write)."""
         row = self.inner.get_row(ORDERS, row_id, [COMPANY_VALUE, "statecode", "statuscode"])
         if row is None:
             return False
         if row.get(COMPANY_VALUE) is not None:
             return self.belongs(row)
-        current = str(row.get("@odata.etag") or "*")
-        if etag not in (None, "*", current):
-            return False
+        current, state = str(row.get("@odata.etag") or "*"), row.get("statecode")
+        if etag not in (None, "*", current) or state not in (ORDER_ACTIVE, ORDER_SUBMITTED):
+            return False  # changed since it was read, or closed (Canceled, Fulfilled, Invoiced: read-only in Sales)
         claim = {COMPANY_BIND: bind(COMPANIES, self.company_id)}
         try:
-            if row.get("statecode") != ORDER_SUBMITTED:
+            if state == ORDER_ACTIVE:
                 self.inner.update_row(ORDERS, row_id, claim, current)
                 return True
             self.inner.update_row(
