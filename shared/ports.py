@@ -283,6 +283,12 @@ class DataverseClientPort(Protocol):
         company, each conditional on its ETag, so a row another company claimed since the read is left out."""
         ...
 
+    def stamped_elsewhere(self, entity_set: str, row_id: str) -> bool:
+        """Whether the row is stamped for another BC company (its `bcbi_companyid` set and not this client's
+        company): never for a client of the whole org; for one company's view, a row it hides from `get_row` that
+        exists. What a document's customer tells about the document: not this company's to convert."""
+        ...
+
     def release(self, entity_set: str, row_id: str) -> bool:
         """Before its coupling is removed: clear this company's stamp from the row, as BC's uncoupling does (a
         company's view only; the whole org's client changes nothing). Whether the row changed."""

@@ -34,6 +34,8 @@ NO_VALUE = ("", None, "00000000-0000-0000-0000-000000000000")
 EXCHANGE_RATES = "currencyExchangeRates"
 RATE_FIELDS = ["id", "currencyCode", "startingDate", "exchangeRateAmount", "relationalCurrencyCode",
                "relationalExchangeRateAmount"]  # fmt: skip
+OWNER_ATTRIBUTE = "ownerid"  # Dataverse's owner of every user- or team-owned table
+TEAM_MODEL = "team"  # `Setup.ownership_model` of BC's Team ownership model
 FILTER_BUDGET = 1000  # characters of `or` terms per read: URLs stay near 1 KB (BC's URL limit is not documented)
 
 
@@ -112,6 +114,8 @@ class LookupResolver:
 
     def prefetch_bc_values(self, lookup: Lookup, values: Iterable[Any]) -> None:
         """Resolve many BC values (of one chunk) at once, so `to_dataverse_id` answers them from the cache."""
+        if self.no_owner(lookup):
+            return
         texts = sorted(
             {str(v) for v in values if v not in NO_VALUE and not (lookup.local_currency and self._is_lcy(v))}
             - {t for m, t in self._to_dv if m == lookup.mapping}
@@ -226,8 +230,19 @@ class LookupResolver:
                 field=lookup.navigation,
             )
 
+    def no_owner(self, lookup: Lookup) -> bool:
+        """In BC's Team ownership model nothing maps to the owner: the Person model's Salesperson -> ownerid field
+        mappings (facts, the "[P]" rows) do not exist, and the company's default owning team owns what is created
+        (`connectors/dataverse/company_scope.py` writes it). So an owner lookup resolves to no link there: a
+        salesperson that is not coupled stops no record, and a blank owner is BC's Not Null (keep what Sales has),
+        so an owner never differs and is never written."""
+        return lookup.navigation == OWNER_ATTRIBUTE and self.context.setup.ownership_model == TEAM_MODEL
+
     def to_dataverse_id(self, lookup: Lookup, bc_value: Any) -> str | None:
-        """The Dataverse id for a BC value; "" / None -> None (no link). Raises LookupFailed when not coupled."""
+        """The Dataverse id for a BC value; "" / None -> None (no link), and every owner in the Team model
+        (`no_owner`). Raises LookupFailed when not coupled."""
+        if self.no_owner(lookup):
+            return None
         if lookup.local_currency and self._is_lcy(bc_value):
             return self.lcy_dataverse_id()
         if bc_value in ("", None, "00000000-0000-0000-0000-000000000000"):

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.domain.documents import ProductTarget, UnitTarget, WriteInProduct, document_lines
-from shared.domain.errors import RecordError
+from shared.domain.errors import NotFoundError, RecordError
 from shared.engine.context import SyncContext
 from shared.engine.setup import check_write_in
 
@@ -41,17 +41,45 @@ DETAIL_SELECT = (
 )  # fmt: skip
 
 
-def bc_customer_id(context: SyncContext, customer_id: str | None, document: str) -> str:
+class AnotherCompanysDocument(NotFoundError):
+    """The document's customer (the account, the contact or the contact's parent account) is stamped for another BC
+    company, so the document is that company's: this company never converts it. The timer jobs skip it without a
+    sync error; a manual call answers 404 naming `dataverseId`, as for a document another company stamped (the
+    company's view of Sales hides it: `connectors/dataverse/company_scope.py`). Only a company's view can tell:
+    the whole org's client has no other company."""
+
+    def __init__(self, document: str, document_id: str, why: str) -> None:
+        super().__init__(
+            f"{document}NotFound",
+            f"The Sales {document} {document_id} is another Business Central company's: {why}.",
+            field="dataverseId",
+        )
+        self.document_id = document_id
+
+
+def _customers_company(document: str, document_id: str, customer_id: str) -> AnotherCompanysDocument:
+    return AnotherCompanysDocument(document, document_id, f"its customer {customer_id} belongs to that company")
+
+
+def bc_customer_id(context: SyncContext, customer_id: str | None, document: str, document_id: str = "") -> str:
     """The coupled BC customer of a Sales document's customer: an account directly, a contact through its parent
-    account (BC's rule); anything else is refused with what to couple."""
+    account (BC's rule); anything else is refused with what to couple, and a customer of another BC company with
+    `AnotherCompanysDocument` (looked for only when no coupling is found: a coupled customer is this company's)."""
     if not customer_id:
         raise RecordError("customerMissing", f"The {document} has no customer.", field="customerid")
     coupling = context.couplings.find_by_dataverse_id(CUSTOMER_MAPPING, customer_id)
     if coupling is None:
-        contact = context.dataverse.get_row("contacts", customer_id, ["_parentcustomerid_value"])
+        dataverse = context.dataverse
+        if dataverse.stamped_elsewhere("accounts", customer_id):
+            raise _customers_company(document, document_id, customer_id)
+        contact = dataverse.get_row("contacts", customer_id, ["_parentcustomerid_value"])
+        if contact is None and dataverse.stamped_elsewhere("contacts", customer_id):
+            raise _customers_company(document, document_id, customer_id)
         parent = (contact or {}).get("_parentcustomerid_value")
         if parent:
             coupling = context.couplings.find_by_dataverse_id(CUSTOMER_MAPPING, str(parent))
+            if coupling is None and dataverse.stamped_elsewhere("accounts", str(parent)):
+                raise _customers_company(document, document_id, customer_id)
             customer_id = f"{parent} (the parent account of contact {customer_id})"
     if coupling is None:
         raise RecordError(

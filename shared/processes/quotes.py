@@ -17,6 +17,15 @@ Quotes are not a table mapping in BC; the quote process couples each Sales quote
   first; the lines are then the Sales order's (see `sales_orders`). Otherwise BC only releases the quote.
   Change from BC: API v2.0 has no release action for quotes (and no writable status), so the quote stays open and
   the win is kept on its coupling (`won`); the order is converted when it is submitted (manually or by the timer).
+
+Quotes of another BC company are skipped, as BC's codeunit does (facts "quotes": `bcbi_companyid` set and
+different): the company's view of Sales hides a quote stamped for another company (404 quoteNotFound), and a quote
+whose customer is stamped for another company is that company's too (`document_parts.AnotherCompanysDocument`:
+Auto Process skips it, neither processed nor failed, with no sync error here). A quote is not claimed (stamped)
+before it is processed, as an order is: BC never stamps a quote, and an Active or Won quote is read-only in Sales
+(only a Draft is editable), so there is nothing to write the claim with. What keeps two companies from converting one
+quote is its customer: an account is coupled (and claimed, stamped) by one company only; UNCONFIRMED whether BC
+guards this race beyond that.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ from shared.engine.sides import deterministic_id
 from shared.ports import QuoteArchive
 from shared.processes.document_parts import (
     HEADER_SELECT,
+    AnotherCompanysDocument,
     bc_currency_code,
     bc_customer_id,
     bc_lines,
@@ -75,6 +85,9 @@ def process_quote(context: SyncContext, setup: Setup, archive: QuoteArchive, quo
     if coupling is None:
         try:
             coupling, status = _create_or_revise(context, setup, archive, quote)
+        except AnotherCompanysDocument:
+            context.errors.clear_error(QUOTE_MAPPING, Side.DATAVERSE, quote_id)  # one kept before it was known
+            raise
         except RecordError as error:
             context.errors.record_error(QUOTE_MAPPING, Side.DATAVERSE, quote_id, error.code, error.message)
             raise
@@ -89,7 +102,7 @@ def _quote_body(context: SyncContext, setup: Setup, quote: dict[str, Any]) -> di
     """Everything BC needs, resolved before any write: a refusal leaves nothing behind."""
     texts = header_texts(quote.get("name"), quote.get("quotenumber"))
     body: dict[str, Any] = {
-        "customerId": bc_customer_id(context, quote.get("_customerid_value"), "quote"),
+        "customerId": bc_customer_id(context, quote.get("_customerid_value"), "quote", str(quote["quoteid"])),
         "externalDocumentNumber": texts.external_document_number,
     }
     currency = bc_currency_code(context, quote.get("_transactioncurrencyid_value"), "quote")
@@ -232,6 +245,8 @@ def auto_process(context: SyncContext, setup: Setup, archive: QuoteArchive) -> d
         try:
             process_quote(context, setup, archive, str(quote["quoteid"]))
             counts["processed"] += 1
+        except AnotherCompanysDocument:  # BC's "skipping quotes of another BC company": not failed here
+            log.debug("quote %s is another company's: skipped", quote["quoteid"])
         except SyncError as error:
             if error.is_transient:
                 raise

@@ -19,6 +19,12 @@ Created once only, even when two timer runs or a timer and a manual call race:
   repaired by the next call, which sees the coupling and finishes what is missing.
 A refused order (not submitted, uncoupled customer, missing write-in setup, uncoupled product) is refused before
 anything is written to BC and its error is kept in the sync errors of SALESORDER-ORDER, keyed by the Sales order.
+
+Several BC companies on one Sales org (issue 22; the company's view of Sales: `connectors/dataverse/company_scope.py`):
+an order stamped for another company is not seen (404 orderNotFound), nor is one whose customer is stamped for
+another company (`document_parts.AnotherCompanysDocument`): Auto Create skips it, neither created nor failed, with no
+sync error here. Before its BC order is made, the order is claimed for this company (`_claim`: stamped, conditional
+on the version read), so of two companies racing on one unstamped order one converts it.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from shared.engine.sides import deterministic_id
 from shared.ports import QuoteArchive
 from shared.processes.document_parts import (
     HEADER_SELECT,
+    AnotherCompanysDocument,
     bc_currency_code,
     bc_customer_id,
     bc_lines,
@@ -100,9 +107,13 @@ def create_in_business_central(
         )
     try:
         body, warnings = _order_body(context, setup, order)
+    except AnotherCompanysDocument:
+        context.errors.clear_error(MAPPING, Side.DATAVERSE, order_id)  # one kept before its customer was claimed
+        raise
     except RecordError as error:
         context.errors.record_error(MAPPING, Side.DATAVERSE, order_id, error.code, error.message)
         raise
+    _claim(context, order)
     quote = quote_coupling(context, order)
     if quote is not None:
         bc_id = order_from_quote(context, archive, quote, order, body)
@@ -119,9 +130,26 @@ def create_in_business_central(
     return _finish(context, order, bc_id, status, warnings)
 
 
+def _claim(context: SyncContext, order: Mapping[str, Any]) -> None:
+    """The Sales order stamped for this company before its BC order is made, conditional on the version read
+    (`DataverseClientPort.claim_rows`; nothing to do for the whole org's client). Why before: BC sets the company id
+    after the creation (facts "sales order creation from dataverse"), so two companies converting one unstamped
+    order at the same moment would both create it; the claim lets one through. The loser finds the order taken by
+    the other company (`AnotherCompanysDocument`) or, when it only changed meanwhile, a `ConcurrencyError` to try
+    again."""
+    order_id = str(order["salesorderid"])
+    if order_id in context.dataverse.claim_rows(ORDERS, {order_id: order.get("@odata.etag")}):
+        return
+    if context.dataverse.get_row(ORDERS, order_id, ["salesorderid"]) is None:
+        raise AnotherCompanysDocument("order", order_id, "that company took it while this one was converting it")
+    raise ConcurrencyError(
+        "orderChanging", f"Sales order {order.get('ordernumber')} changed while it was claimed for this company."
+    )
+
+
 def _order_body(context: SyncContext, setup: Setup, order: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     texts = header_texts(order.get("name"), order.get("ordernumber"))
-    customer = bc_customer_id(context, order.get("_customerid_value"), "order")
+    customer = bc_customer_id(context, order.get("_customerid_value"), "order", str(order["salesorderid"]))
     currency = bc_currency_code(context, order.get("_transactioncurrencyid_value"), "order")
     options = header_options(context, order, "order")
     freight = freight_line(order.get("freightamount"), setup.freight_account, document="order")
@@ -237,6 +265,8 @@ def auto_create(context: SyncContext, setup: Setup, archive: QuoteArchive | None
     for order_id in pending:
         try:
             counts[create_in_business_central(context, setup, order_id, archive).status] += 1
+        except AnotherCompanysDocument:  # not this company's: neither created nor failed here
+            log.debug("Sales order %s is another company's: skipped", order_id)
         except SyncError as error:
             counts["failed"] += 1
             log.warning("Sales order %s not created in Business Central: %s", order_id, error.code)

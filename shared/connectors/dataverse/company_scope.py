@@ -38,6 +38,12 @@ src/Layers/W1/BaseApp/Integration/):
   branch: no coupled user -> SetOwningTeam).
 - Upserts (`upsert_row`, `upsert_multiple`, a `$batch` PATCH with neither If-Match nor If-None-Match) are treated as
   creates: the engine upserts only rows it is creating (`engine/sides.py` `DataverseSide.upsert_many`).
+- Claims (`claim_rows`): the rows about to be coupled, or a Sales order about to become a BC order, are stamped for
+  this company before, each conditional on the ETag read, so two companies never take one row. A Submitted order is
+  read-only in Sales: it is made Active (the conditional write), stamped and Submitted again, as BC does around its
+  SetCompanyId (BCApps D365Sales/CRMSalesOrdertoSalesOrder.Codeunit.al SetCompanyId).
+- `stamped_elsewhere` tells whether a row exists stamped for another company (what `get_row` hides): a document whose
+  customer is another company's is not this company's to convert.
 - Releasing a row when its coupling is removed: BC clears the company id of the Dataverse record when it uncouples it,
   only if it is this company's, and a Submitted sales order is made Active for the change and Submitted again;
   orders in other states are left (BCApps CDSIntTableSubscriber.HandleOnBeforeUncoupleRecord ->
@@ -58,7 +64,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from shared.connectors.dataverse.requests import bind, entity_path
-from shared.domain.errors import FatalError
+from shared.domain.errors import ConcurrencyError, FatalError
 from shared.ports import BatchOutcome, DataverseClientPort, Page, Row
 
 Ownership = Literal["person", "team"]
@@ -83,6 +89,7 @@ CLAIMS_PER_BATCH = 1000  # operations per Dataverse `$batch` (its limit)
 TEAM_OVERRIDES = frozenset({"accounts", "contacts", "opportunities", "salesorders"})
 OWNER_KEPT = frozenset({"invoices", "quotes"})
 PERSON_FALLBACK = frozenset({"accounts", "contacts", "salesorders"})  # SetOwnerId: no coupled user -> the team
+ORDERS = "salesorders"
 ORDER_ACTIVE, ORDER_SUBMITTED = 0, 1
 ORDER_ACTIVE_STATUS, ORDER_SUBMITTED_STATUS = 1, 3  # New; In Progress (as processes/sales_orders.py)
 _TARGET = re.compile(r"^/?(?P<set>[A-Za-z_][A-Za-z0-9_]*)(?:\((?P<key>[^()/]*)\))?$")
@@ -242,6 +249,8 @@ class CompanyScopedDataverse:
         strict reading)."""
         if entity_set not in COMPANY_TABLES or not etags:
             return self.inner.claim_rows(entity_set, etags)
+        if entity_set == ORDERS:
+            return {row_id for row_id, etag in etags.items() if self._claim_order(row_id, etag)}
         claimed: set[str] = set()
         ids = list(etags)
         for start in range(0, len(ids), CLAIMS_PER_BATCH):
@@ -259,6 +268,45 @@ class CompanyScopedDataverse:
             claimed.update(row_id for row_id, outcome in zip(chunk, outcomes, strict=False) if outcome.ok)
         return claimed
 
+    def _claim_order(self, row_id: str, etag: str | None) -> bool:
+        """Stamp one Sales order for this company, conditional on `etag`; whether it is this company's now. A
+        Submitted order is read-only in Sales, so (as BC's SetCompanyId after it creates the BC order:
+        CRMSalesOrdertoSalesOrder.SetCompanyId) it is made Active for the stamp and Submitted again with the status
+        it had; the switch to Active is the conditional write, so of two companies racing on one order only the first
+        gets past it (the other's If-Match answers 412). An order already stamped is this company's or another's,
+        whatever the ETag; one changed since `etag` was read is not claimed (the caller reads again), nor is a closed
+        one (as the `$batch` claim of another table answers for a row it may not write)."""
+        row = self.inner.get_row(ORDERS, row_id, [COMPANY_VALUE, "statecode", "statuscode"])
+        if row is None:
+            return False
+        if row.get(COMPANY_VALUE) is not None:
+            return self.belongs(row)
+        current, state = str(row.get("@odata.etag") or "*"), row.get("statecode")
+        if etag not in (None, "*", current) or state not in (ORDER_ACTIVE, ORDER_SUBMITTED):
+            return False  # changed since it was read, or closed (Canceled, Fulfilled, Invoiced: read-only in Sales)
+        claim = {COMPANY_BIND: bind(COMPANIES, self.company_id)}
+        try:
+            if state == ORDER_ACTIVE:
+                self.inner.update_row(ORDERS, row_id, claim, current)
+                return True
+            self.inner.update_row(
+                ORDERS, row_id, {"statecode": ORDER_ACTIVE, "statuscode": ORDER_ACTIVE_STATUS}, current
+            )
+        except ConcurrencyError:
+            return False
+        try:
+            self.inner.update_row(ORDERS, row_id, claim)
+        finally:
+            self.inner.set_state(ORDERS, row_id, ORDER_SUBMITTED, int(row.get("statuscode") or ORDER_SUBMITTED_STATUS))
+        return True
+
+    def stamped_elsewhere(self, entity_set: str, row_id: str) -> bool:
+        """A row of a company table stamped for another company (one read; False for a row that is gone)."""
+        if entity_set not in COMPANY_TABLES:
+            return False
+        row = self.inner.get_row(entity_set, row_id, [COMPANY_VALUE])
+        return row is not None and not self.belongs(row)
+
     # -- uncoupling --------------------------------------------------------------------------------------------
     def release(self, entity_set: str, row_id: str) -> bool:
         """Clear this company's stamp from a row whose coupling is being removed, as BC's uncoupling does; whether
@@ -266,7 +314,7 @@ class CompanyScopedDataverse:
         neither Active nor Submitted)."""
         if entity_set not in COMPANY_TABLES:
             return False
-        is_order = entity_set == "salesorders"
+        is_order = entity_set == ORDERS
         select = [COMPANY_VALUE, "statecode", "statuscode"] if is_order else [COMPANY_VALUE]
         row = self.inner.get_row(entity_set, row_id, select)
         if row is None or str(row.get(COMPANY_VALUE) or "").lower() != self.company_id:

@@ -78,6 +78,10 @@ class DataverseOperations(ABC):
         """The whole org's client: no company to claim for, every row may be coupled."""
         return set(etags)
 
+    def stamped_elsewhere(self, entity_set: str, row_id: str) -> bool:
+        """The whole org's client: no other company, no read."""
+        return False
+
     def release(self, entity_set: str, row_id: str) -> bool:
         """The whole org's client: no company stamp to clear."""
         return False
