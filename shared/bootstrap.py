@@ -321,10 +321,12 @@ _scope_lock = threading.Lock()
 def _company_dataverse(services: Services, dataverse: Any, bc: Any, setup: Setup) -> Any:
     """The company's view of the shared Dataverse org (`connectors/dataverse/company_scope.py`: reads "this company
     or empty", writes stamped with its `bcbi_company` row, the Team model's owner) once several companies are
-    configured (`BC_COMPANIES` set, even with one entry); without it the deployment writes no company, as before
-    issue 22. The company's `bcbi_company` row (and in the Team model its business unit and team) is found or made
-    on the company's first invocation in the process, like BC's CDS Company, then remembered."""
-    if not services.environment.get(COMPANIES_SETTING):
+    configured (`BC_COMPANIES` set, even with one entry) or the setup chooses the Team ownership model (its owners
+    are the company's team, which only the view writes: without it the Team model would write no owner at all);
+    otherwise the deployment writes no company, as before issue 22. The company's `bcbi_company` row (and in the Team
+    model its business unit and team) is found or made on the company's first invocation in the process, like BC's
+    CDS Company, then remembered."""
+    if not services.environment.get(COMPANIES_SETTING) and setup.ownership_model != "team":
         return dataverse
     from shared.connectors.dataverse.company_scope import CompanyScopedDataverse
     from shared.services.company_rows import ensure_company_row, ensure_owning_team

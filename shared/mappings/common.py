@@ -59,7 +59,9 @@ LCY_NOTE = (
 )
 OWNER_NOTE = (
     "Person ownership model: the owner is the systemuser coupled to the salesperson. BC's 'Not Null': a blank "
-    "salesperson leaves the Dataverse owner unchanged (never write a null owner)."
+    "salesperson leaves the Dataverse owner unchanged (never write a null owner). Team ownership model: nothing "
+    "maps to the owner; what the sync creates is owned by the company's default owning team and updates keep the "
+    "owner (engine/lookups.py no_owner, connectors/dataverse/company_scope.py)."
 )
 OWNER_TYPE_REASON = (
     "The owner is written as ownerid@odata.bind to /systemusers(<id>), which sets owneridtype; owneridtype is "

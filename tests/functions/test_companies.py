@@ -338,3 +338,34 @@ def test_set_up_coupling_claims_the_account_for_its_company(companies: Companies
     )
     assert (status, answer["error"]["field"]) == (404, "dataverseId"), answer
     assert primary.context.couplings.find_by_dataverse_id("CUSTOMER", account) is None
+
+
+def test_the_team_model_of_a_single_company_deployment_gives_created_accounts_to_its_team(api: Api) -> None:
+    """Without `BC_COMPANIES` the deployment writes no company (today's), except in the Team ownership model: its
+    owners are the company's team, which only the company view writes (`bootstrap._company_dataverse`), so choosing
+    it brings the view (the stamp and the team) to a single company as well, instead of writing no owner at all."""
+    status, body = api.call("patch_setup", method="PATCH", body={"ownershipModel": "team"})
+    assert status == 200, body
+    job = JobMessage(JobKind.MATCH_COUPLING, "team-single-1", {"mapping": "CUSTOMER", "createIfNoMatch": True})
+    SYNC_JOB(service_bus_message(job))
+    dataverse = api.stack.context.dataverse  # the org itself
+    (company,) = [
+        row
+        for page in dataverse.list_changed_since(
+            "bcbi_companies", None, ["bcbi_companyid", "bcbi_externalid", "_bcbi_defaultowningteam_value"]
+        )
+        for row in page.rows
+    ]
+    assert company["bcbi_externalid"] == COMPANY_ID.lower() and company["_bcbi_defaultowningteam_value"]
+    coupled = {c.dataverse_id for c in api.services.context.couplings.list_couplings("CUSTOMER")}
+    accounts = {
+        str(row["accountid"]): row
+        for page in dataverse.list_changed_since(
+            "accounts", None, ["accountid", "_ownerid_value", "_bcbi_companyid_value", "createdon"]
+        )
+        for row in page.rows
+        if str(row["accountid"]) in coupled
+    }
+    created = [row for row in accounts.values() if row["_ownerid_value"] == company["_bcbi_defaultowningteam_value"]]
+    assert created, accounts  # the accounts it created are the team's
+    assert all(row["_bcbi_companyid_value"] in (company["bcbi_companyid"], None) for row in accounts.values())
