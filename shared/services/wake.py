@@ -1,0 +1,99 @@
+"""Waking a mapping, not a record storm (issue 23): what a change notification turns into.
+
+A notification from either side (BC's webhook, `triggers/notifications_bc.py`; Dataverse's webhook step,
+`triggers/notifications_dataverse.py`) says only that something of a table changed; it is never trusted as data. It
+becomes "run mapping M of company C" (`mappingRun` on the sync-jobs queue: the existing incremental run, with its
+checkpoint, conflicts and errors), so there is nothing new to trust.
+
+Why a burst makes one or two runs: the message id is `wake/<company>/<mapping>/<window>`, the window being the
+`window`-long slice of time the notification arrived in, and the message is scheduled for the end of that window.
+Service Bus duplicate detection (the `sync-jobs` queue's history window is 10 minutes, far longer than a wake
+window) drops every later send with the same id, so all notifications of one window collapse into one run; a burst
+that straddles a window boundary makes two. The run starts after its window has ended, so it reads every change
+notified within the window: a notification arriving while a run of the previous window is under way is not lost, it
+schedules the next window's run. The poll (the mapping's timer) stays the safety net for a notification that never
+came.
+
+Which mappings a table wakes: the table mappings (enabled, kind TABLE) that read it on that side, i.e. whose BC
+entity set is the notified resource and which carry data to Sales, or whose Dataverse entity set (or table) is the
+notified one and which carry data to BC. Nothing is woken for a table no mapping reads that way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from shared.domain.jobs import JobKind, JobMessage
+from shared.domain.mapping import Direction, MappingKind, TableMapping
+from shared.ports import JobQueue
+
+DEFAULT_WINDOW = timedelta(seconds=5)
+PRIMARY = "-"  # the primary company's key ("") in a message id
+
+
+@dataclass(frozen=True)
+class Wake:
+    """One mapping woken: the message sent and when it runs."""
+
+    mapping: str
+    message: JobMessage
+    runs_at: datetime
+
+
+def window_index(at: datetime, window: timedelta) -> int:
+    """The number of the `window`-long slice of time (counted from the epoch) `at` falls in."""
+    seconds = window.total_seconds()
+    if seconds <= 0:
+        raise ValueError("the wake window must be positive")
+    return math.floor(at.timestamp() / seconds)
+
+
+def wake_message(company_key: str, mapping: str, at: datetime, window: timedelta = DEFAULT_WINDOW) -> Wake:
+    """The run of `mapping` for company `company_key` that a notification received at `at` asks for."""
+    index = window_index(at, window)
+    runs_at = datetime.fromtimestamp((index + 1) * window.total_seconds(), tz=UTC)
+    message_id = f"wake/{company_key or PRIMARY}/{mapping}/{index}"
+    return Wake(mapping, JobMessage(JobKind.MAPPING_RUN, message_id, {"mapping": mapping}), runs_at)
+
+
+def wake(
+    queue: JobQueue,
+    company_key: str,
+    mappings: Iterable[str],
+    at: datetime,
+    window: timedelta = DEFAULT_WINDOW,
+) -> list[Wake]:
+    """Send one scheduled `mappingRun` per mapping (duplicates within the window are dropped by the queue).
+    `queue` is the company's (`bootstrap.CompanyJobQueue` adds the company to the payload)."""
+    wakes = [wake_message(company_key, name, at, window) for name in dict.fromkeys(mappings)]
+    for item in wakes:  # one send per delay: each wake's delay is its own window's end
+        delay = max(item.runs_at - at, timedelta(0))
+        queue.send([item.message], delay=delay)
+    return wakes
+
+
+def _table_mappings(mappings: Iterable[TableMapping]) -> Sequence[TableMapping]:
+    return [m for m in mappings if m.kind is MappingKind.TABLE and m.enabled]
+
+
+def mappings_reading_bc(mappings: Iterable[TableMapping], entity_set: str) -> list[str]:
+    """The mappings (as the company has them: overrides applied) a change of BC entity set `entity_set` (a webhook's
+    resource) should wake."""
+    return [
+        m.name
+        for m in _table_mappings(mappings)
+        if m.bc_entity_set == entity_set and m.direction.allows(Direction.TO_DATAVERSE)
+    ]
+
+
+def mappings_reading_dataverse(mappings: Iterable[TableMapping], table: str) -> list[str]:
+    """The mappings (overrides applied) a change of Dataverse table `table` (logical name or entity set) should
+    wake."""
+    return [
+        m.name
+        for m in _table_mappings(mappings)
+        if table in (m.dataverse_table, m.dataverse_entity_set) and m.direction.allows(Direction.FROM_DATAVERSE)
+    ]
