@@ -109,7 +109,11 @@ def hooked(api: Api, forwarder: Forwarder, azurite: str, authority: Authority) -
     stack.use(currency_mapping(), customer_mapping())
     couple_currencies(stack)
     api.services.storage = TableFactory.from_connection_string(azurite, prefix=f"n{uuid.uuid4().hex[:12]}")
-    api.services.environment.update({"NOTIFICATION_BASE_URL": forwarder.base_url, "NOTIFICATIONS_DATAVERSE": "true"})
+    api.services.environment = {
+        **api.services.environment,
+        "NOTIFICATION_BASE_URL": forwarder.base_url,
+        "NOTIFICATIONS_DATAVERSE": "true",
+    }
     stack.dv_handle.admin("POST", "webhooks", json={"delaySeconds": 0}).raise_for_status()
     notifications.forget_registration()
     sales = requests.Session()
