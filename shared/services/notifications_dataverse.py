@@ -32,16 +32,12 @@ import hmac
 import logging
 import re
 import threading
-import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from shared.bootstrap import companies as configured_companies
-from shared.bootstrap import get_services
-from shared.connectors.dataverse.registrations import literal, query, who_am_i
 from shared.domain.errors import FatalError, InvalidInputError
 from shared.domain.mapping import Direction, MappingKind, TableMapping
 from shared.domain.odata_lexer import FilterError, tokenize
@@ -49,9 +45,6 @@ from shared.mappings import mapping_names
 from shared.mappings.overrides import InvalidOverride
 from shared.services.catalog import CatalogSnapshot
 from shared.services.wake import mappings_reading_dataverse, wake
-from shared.settings import DataverseNotificationSettings
-from shared.storage.dataverse_endpoints import DataverseEndpointStore, EndpointRecord
-from shared.storage.tables import TableFactory
 
 log = logging.getLogger("bc_sales_sync.notifications")
 
@@ -69,6 +62,46 @@ STEP_PREFIX = "bc-sales-sync: "
 _STEP_NAMESPACE = uuid.UUID("2f7c9a1e-6d3b-4e85-b0a4-9c1d7e3f5a28")
 _KEYWORDS = frozenset({"eq", "ne", "gt", "ge", "lt", "le", "and", "or", "not", "null", "true", "false", "in"})
 _LOOKUP_VALUE = re.compile(r"^_(?P<name>.+)_value$")
+Companies = Sequence[tuple[str, Any]]  # (company key, its services) for every company served
+
+
+class NotificationSettings(Protocol):
+    """`settings.DataverseNotificationSettings`, as this module reads it."""
+
+    @property
+    def active(self) -> bool: ...
+
+    @property
+    def notification_url(self) -> str: ...
+
+    @property
+    def wake_window_seconds(self) -> int: ...
+
+
+class Endpoint(Protocol):
+    """`storage/dataverse_endpoints.EndpointRecord`: the registered endpoint id, URL, header name and secret."""
+
+    @property
+    def endpoint_id(self) -> str: ...
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def secret(self) -> str: ...
+
+    @property
+    def header(self) -> str: ...
+
+
+class EndpointStore(Protocol):
+    """`storage/dataverse_endpoints.DataverseEndpointStore`: the deployment's one endpoint row."""
+
+    def get(self) -> Endpoint | None: ...
+
+    def create(self, url: str) -> Endpoint: ...
+
+    def moved(self, record: Endpoint, url: str) -> Endpoint: ...
 
 
 # -- which tables and attributes -----------------------------------------------------------------------------------
@@ -118,10 +151,6 @@ def company_mappings(services: Any) -> list[TableMapping]:
     return found
 
 
-def _all_companies() -> list[tuple[str, Any]]:
-    return [(company.key, get_services(company.key)) for company in configured_companies()]
-
-
 # -- registration --------------------------------------------------------------------------------------------------
 @dataclass
 class RegistrationReport:
@@ -153,36 +182,21 @@ class RegistrationReport:
         }
 
 
-def endpoint_store(services: Any) -> DataverseEndpointStore:
-    """The deployment's endpoint table: under the primary company's tables (the deployment prefix)."""
-    tables = services.storage
-    if not isinstance(tables, TableFactory):
-        raise FatalError("StorageMissing", "The Dataverse webhook needs the deployment's Table Storage.")
-    return DataverseEndpointStore(tables)
-
-
-def notification_settings(services: Any) -> DataverseNotificationSettings:
-    return DataverseNotificationSettings.from_env(services.environment)
-
-
 def ensure_registration(
-    services: Any,
-    companies: list[tuple[str, Any]] | None = None,
-    *,
-    settings: DataverseNotificationSettings | None = None,
+    services: Any, companies: Companies, settings: NotificationSettings, store: EndpointStore
 ) -> RegistrationReport:
-    """Create or repair the webhook and its steps for the mappings of `companies` (default: every configured one)
-    on `services` (the primary company's: the deployment's Dataverse client and tables). Off (NOTIFICATIONS_DATAVERSE
-    not true or NOTIFICATION_BASE_URL empty): nothing is registered and nothing removed (an admin turns it off by
-    deleting the endpoint, which deletes its steps)."""
-    settings = settings or notification_settings(services)
+    """Create or repair the webhook and its steps for the mappings of `companies`, with `services`' Dataverse
+    client (the deployment's: the primary company's) and the endpoint row of `store`. Off (NOTIFICATIONS_DATAVERSE not
+    true or NOTIFICATION_BASE_URL empty): nothing is registered and nothing removed (an admin turns it off for good
+    by deleting the endpoint, which deletes its steps). `triggers/notifications_dataverse.ensure_registration` wires
+    the arguments from the app settings."""
     report = RegistrationReport(settings.active)
     if not settings.active:
         return report
     dataverse = services.context.dataverse
-    record = _ensure_endpoint(dataverse, endpoint_store(services), settings.notification_url, report)
+    record = _ensure_endpoint(dataverse, store, settings.notification_url, report)
     wanted: dict[str, set[str]] = {}
-    for _, company in companies if companies is not None else _all_companies():
+    for _, company in companies:
         for table, names in wanted_attributes(company_mappings(company)).items():
             wanted.setdefault(table, set()).update(names)
     messages = {row["name"]: str(row["sdkmessageid"]).lower() for row in _messages(dataverse)}
@@ -195,21 +209,17 @@ def ensure_registration(
             if message in filters:
                 desired[(message, table)] = (filters[message], ",".join(attributes) if message == "Update" else None)
     _reconcile_steps(dataverse, record.endpoint_id, messages, desired, report)
-    forget_registration()
     return report
 
 
-def _ensure_endpoint(
-    dataverse: Any, store: DataverseEndpointStore, url: str, report: RegistrationReport
-) -> EndpointRecord:
+def _ensure_endpoint(dataverse: Any, store: EndpointStore, url: str, report: RegistrationReport) -> Endpoint:
     record = store.get()
     if record is None:
         record = store.create(url)
-    found = query(dataverse, ENDPOINTS, ["serviceendpointid", "url", "contract", "authtype"],
+    found = _client(dataverse).query_rows(ENDPOINTS, ["serviceendpointid", "url", "contract", "authtype"],
                   f"serviceendpointid eq {record.endpoint_id}")  # fmt: skip
     if record.url != url:
-        record = EndpointRecord(record.endpoint_id, url, record.secret, record.header)
-        store.save(record)
+        record = store.moved(record, url)
     body = {
         "name": ENDPOINT_NAME,
         "description": "bc-sales-sync: change notifications (issue 23). Managed by the app: do not edit.",
@@ -229,7 +239,7 @@ def _ensure_endpoint(
     return record
 
 
-def _auth_value(record: EndpointRecord) -> str:
+def _auth_value(record: Endpoint) -> str:
     """HttpHeader's key/value pairs as the Plug-in Registration Tool stores them (local/emulators/dataverse/
     webhooks.py says where that form comes from); the secret is URL-safe base64, so nothing needs escaping."""
     return f'<settings><setting name="{record.header}" value="{record.secret}" /></settings>'
@@ -237,7 +247,8 @@ def _auth_value(record: EndpointRecord) -> str:
 
 def _messages(dataverse: Any) -> list[dict[str, Any]]:
     where = " or ".join(f"name eq {literal(name)}" for name in MESSAGE_NAMES)
-    return query(dataverse, MESSAGES, ["sdkmessageid", "name"], where)
+    rows: list[dict[str, Any]] = _client(dataverse).query_rows(MESSAGES, ["sdkmessageid", "name"], where)
+    return rows
 
 
 def _filters(dataverse: Any, table: str, messages: Mapping[str, str]) -> dict[str, str]:
@@ -245,7 +256,7 @@ def _filters(dataverse: Any, table: str, messages: Mapping[str, str]) -> dict[st
     by_id = {message_id: name for name, message_id in messages.items()}
     where = f"primaryobjecttypecode eq {literal(table)}"
     found: dict[str, str] = {}
-    for row in query(dataverse, FILTERS, ["sdkmessagefilterid", "_sdkmessageid_value"], where):
+    for row in _client(dataverse).query_rows(FILTERS, ["sdkmessagefilterid", "_sdkmessageid_value"], where):
         name = by_id.get(str(row.get("_sdkmessageid_value") or "").lower())
         if name is not None:
             found[name] = str(row["sdkmessagefilterid"]).lower()
@@ -253,7 +264,7 @@ def _filters(dataverse: Any, table: str, messages: Mapping[str, str]) -> dict[st
 
 
 def _attribute_names(dataverse: Any, table: str) -> set[str]:
-    rows = query(dataverse, f"EntityDefinitions(LogicalName={literal(table)})/Attributes", ["LogicalName"])
+    rows = _client(dataverse).query_rows(f"EntityDefinitions(LogicalName={literal(table)})/Attributes", ["LogicalName"])
     return {str(row["LogicalName"]) for row in rows}
 
 
@@ -270,7 +281,7 @@ def _reconcile_steps(
 ) -> None:
     select = ["sdkmessageprocessingstepid", "_sdkmessageid_value", "_sdkmessagefilterid_value", "filteringattributes",
               "stage", "mode", "statecode"]  # fmt: skip
-    existing = query(dataverse, STEPS, select, f"_eventhandler_value eq {endpoint_id}")
+    existing = _client(dataverse).query_rows(STEPS, select, f"_eventhandler_value eq {endpoint_id}")
     by_filter = {filter_id: key for key, (filter_id, _) in desired.items()}
     kept: set[tuple[str, str]] = set()
     for step in existing:
@@ -315,6 +326,20 @@ def _reconcile_steps(
             body["filteringattributes"] = attributes
         dataverse.create_row(STEPS, step_id(endpoint_id, message, table), body)
         report.created.append(f"{message} {table}")
+
+
+def literal(text: str) -> str:
+    """An OData string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _client(dataverse: Any) -> Any:
+    """The client itself under a company's view (`company_scope.py` wraps it as `inner`): a registration is the
+    deployment's, never a company's. Its `query_rows` and `who_am_i` are `connectors/dataverse/registrations.py`'s."""
+    inner = getattr(dataverse, "inner", dataverse)
+    if not hasattr(inner, "query_rows") or not hasattr(inner, "who_am_i"):
+        raise FatalError("NotADataverseClient", f"{type(inner).__name__} cannot register webhooks")
+    return inner
 
 
 def _attribute_set(text: Any) -> frozenset[str]:
@@ -372,36 +397,11 @@ def app_user(services: Any) -> str:
     key = id(getattr(dataverse, "inner", dataverse))
     with _app_user_lock:
         if key not in _app_users:
-            _app_users[key] = who_am_i(dataverse)
+            _app_users[key] = str(_client(dataverse).who_am_i())
         return _app_users[key]
 
 
-RECORD_SECONDS = 10.0  # how long an instance reuses the stored endpoint row (a burst of posts reads it once)
-_records: dict[int, tuple[float, EndpointRecord | None]] = {}
-
-
-def registered(services: Any) -> EndpointRecord | None:
-    """The stored endpoint (its header name and secret), read at most once per `RECORD_SECONDS` per process: a
-    re-registration (a new secret) is taken within that time."""
-    store = endpoint_store(services)
-    key = id(services.storage)
-    with _app_user_lock:
-        cached = _records.get(key)
-        if cached is not None and time.monotonic() - cached[0] < RECORD_SECONDS:
-            return cached[1]
-    record = store.get()
-    with _app_user_lock:
-        _records[key] = (time.monotonic(), record)
-    return record
-
-
-def forget_registration() -> None:
-    """Drop the cached endpoint rows (tests; a registration run calls it after it saved a row)."""
-    with _app_user_lock:
-        _records.clear()
-
-
-def check_secret(record: EndpointRecord | None, headers: Mapping[str, str]) -> None:
+def check_secret(record: Endpoint | None, headers: Mapping[str, str]) -> None:
     """The header secret Dataverse was registered with, compared in constant time; `Unauthorized` otherwise (no
     registration, no header, another value). The secret is never logged."""
     if record is None:
@@ -420,20 +420,15 @@ class Outcome:
 
 
 def notification(
-    services: Any,
-    notice: Notice,
-    *,
-    companies: list[tuple[str, Any]] | None = None,
-    now: datetime | None = None,
+    services: Any, notice: Notice, companies: Companies, window: timedelta, now: datetime | None = None
 ) -> Outcome:
     """Wake the mappings reading `notice.table` for every company whose mappings read it, unless the app made the
-    change itself."""
+    change itself (`services`: the deployment's, whose Dataverse client is the app's user)."""
     if notice.initiating_user == app_user(services):
         return Outcome(True, {})
     at = now or datetime.now(UTC)
-    window = timedelta(seconds=notification_settings(services).wake_window_seconds)
     woken: dict[str, list[str]] = {}
-    for key, company in companies if companies is not None else _all_companies():
+    for key, company in companies:
         names = mappings_reading_dataverse(company_mappings(company), notice.table)
         if names:
             wake(company.queue, key, names, at, window)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableEntity, UpdateMode
@@ -65,9 +66,11 @@ class DataverseEndpointStore:
             raise
         return record
 
-    def save(self, record: EndpointRecord) -> None:
-        """Replace the row (a changed URL)."""
-        self._tables.table(DATAVERSE_ENDPOINTS).upsert_entity(_entity(record), mode=UpdateMode.REPLACE)
+    def moved(self, record: Any, url: str) -> EndpointRecord:
+        """The same endpoint and secret at another URL (NOTIFICATION_BASE_URL changed), saved."""
+        moved = EndpointRecord(record.endpoint_id, url, record.secret, record.header)
+        self._tables.table(DATAVERSE_ENDPOINTS).upsert_entity(_entity(moved), mode=UpdateMode.REPLACE)
+        return moved
 
     def delete(self) -> None:
         self._tables.table(DATAVERSE_ENDPOINTS).delete_entity(PARTITION, ROW)

@@ -22,7 +22,7 @@ from azure.functions.servicebus import ServiceBusMessage
 from local.emulators.business_central.seed import seeded_id as bc_seeded
 from local.fakes.queue import InMemoryJobQueue
 from shared.engine.mapping_run import run_mapping
-from shared.services import notifications_dataverse as notifications
+from shared.triggers import notifications_dataverse as notifications
 from shared.storage.dataverse_endpoints import HEADER
 from shared.storage.tables import TableFactory
 from tests.conftest import Authority
