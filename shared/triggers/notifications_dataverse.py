@@ -1,13 +1,13 @@
 """`POST /api/notifications/dataverse`: where Dataverse's webhook posts the RemoteExecutionContext of a change
 (`services/notifications_dataverse.py` registers it and says what a post does).
 
-Anonymous at the host level: Dataverse cannot send a function key in a header of our choosing alongside its own
-(it sends exactly the HttpHeader pairs registered), so the route checks the registered header secret itself: a post
-without it, or with another value, is 401 (JSON, the secret never logged or echoed) and wakes nothing. A body that
-is not a context is 400 naming the field. Otherwise 202: the change is the app's own (`ownChange`, nothing woken), or
-the mappings reading the table are woken per company (`woken`). Off (`NOTIFICATIONS_DATAVERSE` not true or
-`NOTIFICATION_BASE_URL` empty): 404 `notificationsOff`, so a webhook left behind by an earlier configuration fails its
-system jobs visibly in Dataverse instead of silently waking runs.
+Anonymous at the host level (the decision of docs/architecture.md): the route checks the secret the app generated
+and registered with the endpoint as an HttpHeader pair (`storage/dataverse_endpoints.py`), so no function key has to
+be handed to Dataverse; a post without that header, or with another value, is 401 (JSON; the secret is never logged
+or echoed) and wakes nothing. A body that is not a context is 400 naming the field. Otherwise 202: the change is
+the app's own (`ownChange`, nothing woken), or the mappings reading the table are woken per company (`woken`). Off
+(`NOTIFICATIONS_DATAVERSE` not true or `NOTIFICATION_BASE_URL` empty): 404 `notificationsOff`, so a webhook left
+behind by an earlier configuration fails its system jobs visibly in Dataverse instead of silently waking runs.
 """
 
 from __future__ import annotations
@@ -95,9 +95,10 @@ def ensure_registration(services: Any = None) -> Any:
     from shared.services import notifications_dataverse as notifications
 
     services = services if services is not None else get_services("")
-    report = notifications.ensure_registration(
-        services, served_companies(), notification_settings(services), endpoint_store(services)
-    )
+    settings = notification_settings(services)
+    if not settings.active:
+        return notifications.RegistrationReport(False)
+    report = notifications.ensure_registration(services, served_companies(), settings, endpoint_store(services))
     forget_registration()
     return report
 

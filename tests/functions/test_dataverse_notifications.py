@@ -22,9 +22,9 @@ from azure.functions.servicebus import ServiceBusMessage
 from local.emulators.business_central.seed import seeded_id as bc_seeded
 from local.fakes.queue import InMemoryJobQueue
 from shared.engine.mapping_run import run_mapping
-from shared.triggers import notifications_dataverse as notifications
 from shared.storage.dataverse_endpoints import HEADER
 from shared.storage.tables import TableFactory
+from shared.triggers import notifications_dataverse as notifications
 from tests.conftest import Authority
 from tests.functions.conftest import FUNCTIONS, Api
 from tests.sync.mappings_for_tests import currency_mapping, customer_mapping
@@ -286,3 +286,17 @@ def bc_customer_by_id(hooked: Hooked, bc_id: str) -> dict[str, Any]:
     handle = hooked.api.stack.bc_handle
     row: dict[str, Any] = handle.session.get(f"{handle.company_root(COMPANY_ID)}/customers({bc_id})").json()
     return row
+
+
+def test_with_notifications_off_a_post_is_404_and_registration_does_nothing(hooked: Hooked) -> None:
+    hooked.api.services.environment = {**hooked.api.services.environment, "NOTIFICATIONS_DATAVERSE": "false"}
+    report = notifications.ensure_registration(hooked.api.services)
+    assert not report.enabled and not report.changed
+    assert hooked.dv.session.get(hooked.url("serviceendpoints")).json()["value"] == []
+    request = func.HttpRequest(
+        "POST", "http://localhost/api/notifications/dataverse",
+        headers={"content-type": "application/json"}, params={}, body=json.dumps(context(str(uuid.uuid4()))).encode(),
+    )  # fmt: skip
+    response = NOTIFY(request)
+    assert (response.status_code, json.loads(response.get_body())["error"]["code"]) == (404, "notificationsOff")
+    assert runs(hooked.queue) == []
