@@ -8,9 +8,10 @@ rule). The Update step's filtering attributes are the union, over those mappings
 they carry to BC, `statecode`, and the attributes their Dataverse filters name, each kept only when the table has it
 (one metadata read per table): a write of an attribute no mapping reads wakes nothing, and a deactivation or a row
 leaving a mapping's filter still does. Each run repairs what it finds: a missing endpoint or step is made, a step
-whose filtering attributes, stage, mode or state differ is corrected, a step no mapping needs is deleted; a run that
-finds everything right writes nothing. Step ids derive from the endpoint and the step's (message, table), and every
-create is create-only, so two instances registering at once make one of each.
+whose filtering attributes or state differ is corrected, a step of the wrong stage or mode is deleted and made again,
+a step no mapping needs is deleted; a run that finds everything right writes nothing. Step ids derive from the
+endpoint and the step's (message, table), and every create is create-only, so two instances registering at once make
+one of each.
 
 A post (`notification`): its secret checked (`hmac.compare_digest`, never logged), its body read only for what
 table changed, which message and who made the change; never trusted as data. A change the app itself made
@@ -20,10 +21,13 @@ read the table gets those mappings woken (`services/wake.py`): one org serves al
 reliable about which company's data it is (the row's `bcbi_companyid` is not in the Target of an update that did
 not set it), so each company's incremental run reads what is its own.
 
-Service-protection cost: the posts themselves are not Web API requests (they cost the org nothing toward the app
-user's 6,000 requests / 5 minutes); each wake is one incremental run per mapping per window, the same reads a timer
-tick makes. A registration run makes about 3 + 2 x tables requests when nothing changed (endpoint, messages, steps,
-and per table its filters and its attribute names), plus one per step created, corrected or deleted.
+Service-protection cost: the posts are made by Dataverse's asynchronous service, not by the app, so they are no requests
+of the app's user (api-facts B10 counts requests per user; what an async step costs the org's own capacity is
+UNCONFIRMED; each post is a system job, deleted once it succeeds: `asyncautodelete`). Each wake is one incremental run
+per mapping per window, the same reads a timer tick makes; a post itself reads one Settings row per company (its mapping
+overrides) and, at most every few seconds, the endpoint row. A registration run makes about 3 + 2 x tables requests when
+nothing changed (endpoint, messages, steps, and per table its filters and its attribute names), plus one per step
+created, corrected or deleted.
 """
 
 from __future__ import annotations
@@ -185,11 +189,11 @@ class RegistrationReport:
 def ensure_registration(
     services: Any, companies: Companies, settings: NotificationSettings, store: EndpointStore
 ) -> RegistrationReport:
-    """Create or repair the webhook and its steps for the mappings of `companies`, with `services`' Dataverse
-    client (the deployment's: the primary company's) and the endpoint row of `store`. Off (NOTIFICATIONS_DATAVERSE not
-    true or NOTIFICATION_BASE_URL empty): nothing is registered and nothing removed (an admin turns it off for good
-    by deleting the endpoint, which deletes its steps). `triggers/notifications_dataverse.ensure_registration` wires
-    the arguments from the app settings."""
+    """Create or repair the webhook and its steps for the mappings of `companies`, with `services`' Dataverse client
+    (the deployment's: the primary company's) and the endpoint row of `store`. Off (NOTIFICATIONS_DATAVERSE not true or
+    NOTIFICATION_BASE_URL empty): nothing is registered and nothing removed (the posts of a webhook left registered are
+    refused with 404 until an admin deletes its steps and endpoint).
+    `triggers/notifications_dataverse.ensure_registration` wires the arguments from the app settings."""
     report = RegistrationReport(settings.active)
     if not settings.active:
         return report

@@ -165,19 +165,39 @@ def test_registration_creates_the_endpoint_and_steps_and_a_second_run_changes_no
     assert not second.changed, second.as_dict()
     writes = {k: v for k, v in hooked.dv.stats()["byMethod"].items() if k != "GET"}
     assert writes == {}, writes  # nothing written when everything is right
-    # repair: a step changed by hand is put back, a stray step on our endpoint is removed
+    # repair: a step changed, disabled or deleted by hand is put back, a stray step on our endpoint is removed
     patch = {"filteringattributes": "fax"}
     path = f"sdkmessageprocessingsteps({update['sdkmessageprocessingstepid']})"
     assert hooked.dv.session.patch(hooked.url(path), json=patch).status_code == 204
-    assert (
-        hooked.dv.session.delete(
-            hooked.url(f"sdkmessageprocessingsteps({registered[0]['sdkmessageprocessingstepid']})")
-        ).status_code
-        == 204
-    )
+    deleted = next(s for s in registered if s["name"].endswith("Delete of account"))
+    path = f"sdkmessageprocessingsteps({deleted['sdkmessageprocessingstepid']})"
+    assert hooked.dv.session.delete(hooked.url(path)).status_code == 204
+    create_step = next(s for s in registered if s["name"].endswith("Create of contact"))
+    disable = {"statecode": 1, "statuscode": 2}
+    path = f"sdkmessageprocessingsteps({create_step['sdkmessageprocessingstepid']})"
+    assert hooked.dv.session.patch(hooked.url(path), json=disable).status_code == 204
+    stray = dict(deleted)
+    filters = hooked.dv.session.get(
+        hooked.url("sdkmessagefilters"),
+        params={
+            "$filter": f"primaryobjecttypecode eq 'invoice' and _sdkmessageid_value eq {stray['_sdkmessageid_value']}"
+        },
+    ).json()["value"]
+    body = {
+        "name": "stray",
+        "sdkmessageid@odata.bind": f"/sdkmessages({stray['_sdkmessageid_value']})",
+        "sdkmessagefilterid@odata.bind": f"/sdkmessagefilters({filters[0]['sdkmessagefilterid']})",
+        "eventhandler_serviceendpoint@odata.bind": f"/serviceendpoints({first.endpoint})",
+        "stage": 40,
+        "mode": 1,
+    }
+    assert hooked.dv.session.post(hooked.url("sdkmessageprocessingsteps"), json=body).status_code == 204
     third = notifications.ensure_registration(hooked.api.services)
-    assert third.updated == ["Update account"] and len(third.created) == 1 and not third.deleted
-    assert len(steps(hooked)) == len(first.created)
+    assert sorted(third.updated) == ["Create contact", "Update account"] and len(third.created) == 1
+    assert len(third.deleted) == 1
+    after = steps(hooked)
+    assert len(after) == len(first.created) and all(s["statecode"] == 0 for s in after)
+    assert not notifications.ensure_registration(hooked.api.services).changed
 
 
 def test_a_forged_post_is_401_and_wakes_nothing(hooked: Hooked) -> None:

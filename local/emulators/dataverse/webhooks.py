@@ -27,9 +27,10 @@ What is emulated and what is not, said here:
   refused (501) rather than half emulated.
 - Messages Create, Update and Delete. An Update fires a step with filtering attributes only when the request set at
   least one of them (set, not changed: a write of the same value fires it too, UNCONFIRMED, the strict reading). The
-  platform's own writes (a header's recalculated totals, a unit group's base unit, a business unit's default team)
-  fire nothing here (UNCONFIRMED). A state change through a close message (WinQuote, FulfillSalesOrder, ...) fires
-  Update with statecode and statuscode (UNCONFIRMED: the real service raises the message's own event as well).
+  platform's own writes (a header's recalculated totals, a unit group's base unit, a business unit's default team,
+  the new revision ReviseQuote copies) fire nothing here (UNCONFIRMED). A state change through a close message
+  (WinQuote, FulfillSalesOrder, ...) fires Update with statecode and statuscode (UNCONFIRMED: the real service raises
+  the message's own event as well).
 - The delay between the commit and the post: the async service picks jobs up "near-immediately" (issue 23; no
   figure is documented: UNCONFIRMED); the default is `DEFAULT_DELAY_SECONDS`, set by `DATAVERSE_WEBHOOK_DELAY_SECONDS`
   or `POST /_admin/webhooks {"delaySeconds": ...}`. The wait before the one retry is UNCONFIRMED too
