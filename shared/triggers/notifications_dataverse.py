@@ -16,16 +16,17 @@ import logging
 import threading
 import time
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
 from shared.domain.errors import FatalError
 from shared.settings import DataverseNotificationSettings
-from shared.storage.dataverse_endpoints import DataverseEndpointStore
-from shared.storage.tables import TableFactory
 from shared.triggers.http_body import NO_BODY, parsed_body
 from shared.triggers.http_support import RouteSpec, documented, error, handled, json_response
+
+if TYPE_CHECKING:
+    from shared.storage.dataverse_endpoints import DataverseEndpointStore
 
 log = logging.getLogger("bc_sales_sync.notifications")
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -70,7 +71,11 @@ _records_lock = threading.Lock()
 
 
 def endpoint_store(services: Any) -> DataverseEndpointStore:
-    """The deployment's endpoint table: under the primary company's tables (the deployment's prefix)."""
+    """The deployment's endpoint table: under the primary company's tables (the deployment's prefix). Imported here,
+    not at the top: importing the app must not load the Table Storage SDK (cold start)."""
+    from shared.storage.dataverse_endpoints import DataverseEndpointStore
+    from shared.storage.tables import TableFactory
+
     tables = services.storage
     if not isinstance(tables, TableFactory):
         raise FatalError("StorageMissing", "The Dataverse webhook needs the deployment's Table Storage.")
