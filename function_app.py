@@ -18,6 +18,7 @@ from shared.triggers import (
     http_mappings,
     http_records,
     http_setup,
+    notifications_dataverse,
     openapi,
     queues,
     statistics,
@@ -41,5 +42,6 @@ for module in (
     document_timers,
     queues,
     console,
+    notifications_dataverse,
 ):
     app.register_functions(module.blueprint)

@@ -268,3 +268,40 @@ def full_sync_chunk_records(env: Mapping[str, str]) -> int | None:
     whole number from 1 to `MAX_CHUNK_RECORDS` (`Settings.from_env` names a bad value)."""
     raw = str(env.get(FULL_SYNC_CHUNK_SETTING, "") or "").strip()
     return int(raw) if raw.isdigit() and 1 <= int(raw) <= MAX_CHUNK_RECORDS else None
+
+
+# -- change notifications from Dataverse (issue 23: `services/notifications_dataverse.py`) -----------------------
+NOTIFICATION_BASE_URL_SETTING = "NOTIFICATION_BASE_URL"  # the app's public base URL; notifications are off when empty
+NOTIFICATIONS_DATAVERSE_SETTING = "NOTIFICATIONS_DATAVERSE"  # true/false, default false
+NOTIFY_WAKE_WINDOW_SETTING = "NOTIFY_WAKE_WINDOW_SECONDS"  # the wake window (`services/wake.py`), default 5
+DEFAULT_WAKE_WINDOW_SECONDS = 5
+MAX_WAKE_WINDOW_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class DataverseNotificationSettings:
+    """What the Dataverse webhook reads (read from the app settings when used, like `full_sync_stall_minutes`: a bad
+    value falls back to its default, so a typo turns notifications off rather than failing every function)."""
+
+    base_url: str = ""
+    enabled: bool = False
+    wake_window_seconds: int = DEFAULT_WAKE_WINDOW_SECONDS
+
+    @property
+    def active(self) -> bool:
+        """Both set: the switch on and a base URL Dataverse can post to."""
+        return self.enabled and bool(self.base_url)
+
+    @property
+    def notification_url(self) -> str:
+        return f"{self.base_url}/api/notifications/dataverse"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> DataverseNotificationSettings:
+        window = str(env.get(NOTIFY_WAKE_WINDOW_SETTING, "") or "").strip()
+        seconds = int(window) if window.isdigit() and 1 <= int(window) <= MAX_WAKE_WINDOW_SECONDS else 0
+        return cls(
+            base_url=str(env.get(NOTIFICATION_BASE_URL_SETTING, "") or "").strip().rstrip("/"),
+            enabled=str(env.get(NOTIFICATIONS_DATAVERSE_SETTING, "") or "").strip().lower() == "true",
+            wake_window_seconds=seconds or DEFAULT_WAKE_WINDOW_SECONDS,
+        )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from local.emulators.dataverse import actions, batch, keys, organization, seed
+from local.emulators.dataverse import actions, batch, keys, organization, seed, webhooks
 from local.emulators.dataverse.bulk_delete import bulk_delete
 from local.emulators.dataverse.errors import (
     CONCURRENCY_LIMIT,
@@ -30,7 +30,6 @@ from local.emulators.odata.keys import Segment, split_path
 from local.emulators.odata.types import ODataQueryError
 from local.emulators.protection import Limits
 from local.emulators.service import BATCH_MARKER, EmulatorService
-from local.emulators.store import Store
 from local.emulators.web import Request, Response
 
 API_PREFIX = "/api/data/v9.2"
@@ -45,8 +44,10 @@ class DataverseApp:
 
     def __init__(self) -> None:
         self.schema: Schema = load_schema()
-        self.store = Store()
+        self.store = webhooks.EventStore()
         self.writer = Writer(self.schema, self.store)
+        self.writer.on_event = self.store.record
+        self.webhooks = webhooks.Webhooks(self.schema, self.store)
         self.records = Records(self.schema, self.writer)
         self.navigation = Navigation(self.records)
 
@@ -72,13 +73,14 @@ class DataverseApp:
     def reset(self) -> None:
         self.store.clear()
         self.writer.option_sets.reset()
+        self.webhooks.reset()
 
     def seed(self, profile: str, counts: Mapping[str, int]) -> dict[str, int]:
         organization.ensure_root(self.store)
         return seed.seed(self.writer, profile, counts)
 
     def admin_routes(self) -> Mapping[tuple[str, str], Callable[[Request], Response]]:
-        return {}
+        return self.webhooks.admin_routes()
 
     # -- requests ---------------------------------------------------------------------------------------------
     def handle(self, request: Request, principal: Principal) -> Response:
@@ -93,8 +95,10 @@ class DataverseApp:
 
     def _application_user(self, principal: Principal) -> str:
         """The calling app's application user (a systemuser row), created on first sight like an admin would, in the
-        root business unit (which every org has: organization.py)."""
+        root business unit (which every org has: organization.py). The messages and filters a webhook step is
+        registered with are there too (webhooks.py)."""
         organization.ensure_root(self.store)
+        webhooks.ensure_catalog(self.store, self.schema)
         user_id = principal.object_id
         if self.store.get("systemuser", user_id) is None:
             version = self.store.next_version()
@@ -151,7 +155,7 @@ class DataverseApp:
                 "@odata.context": f"{base}/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
                 "UserId": user_id,
                 "BusinessUnitId": organization.ROOT_BUSINESS_UNIT_ID,
-                "OrganizationId": "00000000-0000-0000-0000-00000000e001",
+                "OrganizationId": organization.ORGANIZATION_ID,
             },
         )
 

@@ -122,7 +122,7 @@ def bulk_delete(writer: Writer, body: Any, user_id: str, base: str) -> Response:
             for table, rows in selections:
                 for row in rows:
                     if writer.store.get(table.logical_name, row[table.primary_id]) is not None:  # cascades
-                        writer.delete(table, str(row[table.primary_id]))
+                        writer.delete(table, str(row[table.primary_id]), user_id=user_id)
     except DataverseError as error:
         status, message = FAILED, error.message
     job_id = str(uuid.uuid4())

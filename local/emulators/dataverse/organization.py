@@ -38,6 +38,7 @@ BUSINESS_UNIT = "businessunit"
 TEAM = "team"
 ROOT_BUSINESS_UNIT_ID = "00000000-0000-0000-0000-00000000b001"  # the BusinessUnitId of WhoAmI
 ROOT_BUSINESS_UNIT_NAME = "emulatororg"
+ORGANIZATION_ID = "00000000-0000-0000-0000-00000000e001"  # the OrganizationId of WhoAmI and of a webhook's context
 OWNER_TEAM = 0
 ACCESS_TEAM = 1
 _TEAM_NAMESPACE = uuid.UUID("3c5e1f0a-8d2b-4f6e-9a7c-1b0d2e4f6a8c")

@@ -124,7 +124,7 @@ class Records:
             body = reads.get_row(self.schema, self.store, table, row, request, base)
             return Response.json(200, body, {"ETag": etag_of(row), **applied(request)})
         if request.method == "DELETE":
-            self.writer.delete(table, key.row_id, if_match=request.header("if-match"))
+            self.writer.delete(table, key.row_id, user_id=user_id, if_match=request.header("if-match"))
             return Response.empty(204)
         raise DataverseError(405, NOT_SUPPORTED, f"{request.method} is not supported on a record.")
 

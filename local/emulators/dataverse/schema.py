@@ -50,6 +50,10 @@ EDM_OF_KIND = {
     "lookup": "guid",
     "entityname": "string",
 }
+# Lookups bound by `<name>_<table>` even when the emulator serves only one of their targets: a step's
+# `eventhandler` is a plug-in type or a service endpoint (`eventhandler_serviceendpoint@odata.bind`,
+# register-web-hook.md), and the emulator has no plug-in types.
+POLYMORPHIC = frozenset({"regardingobjectid", "objectid", "eventhandler"})
 DEFAULT_MEMO_LENGTH = 2000
 DEFAULT_STRING_LENGTH = 100
 
@@ -200,7 +204,7 @@ def _finish(table: Table, overlay_entity: dict[str, Any]) -> Table:
             # one navigation of type principal for every owner table (dataverse_overlay.json `_lookupNotes`)
             table.bind_navigations[name] = (name, attribute.targets[0])
             table.bind_targets[name] = attribute.targets
-        elif len(attribute.targets) == 1 and name not in ("regardingobjectid", "objectid"):
+        elif len(attribute.targets) == 1 and name not in POLYMORPHIC:
             table.bind_navigations[name] = (name, attribute.targets[0])
             table.bind_targets[name] = attribute.targets
         else:

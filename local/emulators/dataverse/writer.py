@@ -15,10 +15,19 @@ import itertools
 import random
 import string
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from local.emulators.dataverse import currencies, document_states, keys, organization, products, totals, units
+from local.emulators.dataverse import (
+    currencies,
+    document_states,
+    keys,
+    organization,
+    products,
+    totals,
+    units,
+    webhooks,
+)
 from local.emulators.dataverse.errors import (
     DUPLICATE_RECORD,
     VERSION_MISMATCH,
@@ -56,6 +65,8 @@ class Writer:
         self.schema = schema
         self.store = store
         self.option_sets = OptionSets()
+        # the event pipeline (webhooks.py): told of every create, update and delete a request makes
+        self.on_event: Callable[[webhooks.WriteEvent], None] | None = None
         self._numbers = itertools.count(1000)
         self._random = random.Random(7)  # noqa: S311 - record-number suffixes, not secrets
 
@@ -180,6 +191,11 @@ class Writer:
         version = self._stamp(header, user_id or str(header.get("_modifiedby_value")), created=False)
         self.store.put(header_table, header_id, header, version=version)
 
+    def _event(self, message: str, table: Table, row: Row, user_id: str, names: set[str] | frozenset[str]) -> None:
+        if self.on_event is not None:
+            row_id = str(row[table.primary_id])
+            self.on_event(webhooks.WriteEvent(message, table.logical_name, row_id, user_id, frozenset(names), row))
+
     # -- operations ------------------------------------------------------------------------------------------
     def create(
         self,
@@ -218,10 +234,12 @@ class Writer:
             products.check_write(self.store, table, row, None)
             currencies.check_write(table, row)
             keys.check_unique(self.store, table, row)
+            webhooks.check_write(self.store, self.schema, table, row)
             totals.line_amounts(table.logical_name, row, payload.names(), created=True)
             totals.header_totals(self.store, table.logical_name, row, payload.names(), created=True)
             version = self._stamp(row, user_id, created=True)
             self.store.put(table.logical_name, new_id, row, version=version)
+            self._event("Create", table, row, user_id, payload.names())
             self._refresh_header(table, row, user_id)
             if table.logical_name == units.GROUP:
                 self._create_base_unit(row, user_id)
@@ -285,10 +303,12 @@ class Writer:
             products.check_write(self.store, table, row, existing)
             currencies.check_write(table, row)
             keys.check_unique(self.store, table, row)
+            webhooks.check_write(self.store, self.schema, table, row)
             totals.line_amounts(table.logical_name, row, payload.names(), created=False)
             totals.header_totals(self.store, table.logical_name, row, payload.names(), created=False)
             version = self._stamp(row, user_id, created=False)
             self.store.put(table.logical_name, row_id, row, version=version)
+            self._event("Update", table, row, user_id, payload.names())
             self._refresh_header(table, row, user_id)
             return row, False
 
@@ -302,9 +322,11 @@ class Writer:
         self._check_state(table, new_row, Payload(values={"statecode": state, "statuscode": status}))
         version = self._stamp(new_row, user_id, created=False)
         self.store.put(table.logical_name, row_id, new_row, version=version)
+        self._event("Update", table, new_row, user_id, STATE_FIELDS)
         return new_row
 
-    def delete(self, table: Table, row_id: str, *, if_match: str | None = None) -> None:
+    def delete(self, table: Table, row_id: str, *, user_id: str, if_match: str | None = None) -> None:
+        """Delete a row and the lines that follow their parent; each row deleted is a Delete event of `user_id`."""
         row_id = canonical_guid(row_id, table.primary_id)
         with self.store.transaction():
             existing = self.store.get(table.logical_name, row_id)
@@ -321,5 +343,7 @@ class Writer:
                 for child in self.store.rows(child_table_name):
                     if child.get(f"_{lookup}_value") == row_id:
                         self.store.delete(child_table_name, child[child_table.primary_id])
+                        self._event("Delete", child_table, child, user_id, frozenset())
             self.store.delete(table.logical_name, row_id)
+            self._event("Delete", table, existing, user_id, frozenset())
             self._refresh_header(table, existing, None)

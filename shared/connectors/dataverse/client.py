@@ -29,6 +29,7 @@ from shared.connectors.dataverse.batch import MAX_BATCH, encode_batch, outcomes_
 from shared.connectors.dataverse.changes import strip_control
 from shared.connectors.dataverse.errors import api_error, specialize
 from shared.connectors.dataverse.operations import DataverseOperations
+from shared.connectors.dataverse.registrations import RegistrationOperations
 from shared.connectors.dataverse.requests import API_PATH, BASE_HEADERS, DataverseRequest, bind
 from shared.connectors.errors import ApiError
 from shared.connectors.http import HttpClient, RetryPolicy, TokenProvider, error_from_response
@@ -38,7 +39,7 @@ from shared.ports import BatchOutcome, Page
 __all__ = ["DataverseClient", "bind"]
 
 
-class DataverseClient(DataverseOperations):
+class DataverseClient(DataverseOperations, RegistrationOperations):
     """One Dataverse environment (`org_url`, e.g. `https://contoso.crm4.dynamics.com`). Pass `http` to share or
     tune the `HttpClient` (its own token provider is then used); `sleep` and `policy` exist for tests and tuning."""
 
