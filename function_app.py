@@ -18,6 +18,8 @@ from shared.triggers import (
     http_mappings,
     http_records,
     http_setup,
+    notifications_bc,
+    notifications_timer,
     openapi,
     queues,
     statistics,
@@ -41,5 +43,7 @@ for module in (
     document_timers,
     queues,
     console,
+    notifications_bc,
+    notifications_timer,
 ):
     app.register_functions(module.blueprint)

@@ -32,7 +32,8 @@ SYNC_JOBS = "SyncJobs"
 SYNC_ERRORS = "SyncErrors"
 SETTINGS = "Settings"
 QUOTE_ARCHIVE = "QuoteArchive"
-TABLE_NAMES = (COUPLINGS, CHECKPOINTS, SYNC_RUNS, SYNC_JOBS, SYNC_ERRORS, SETTINGS, QUOTE_ARCHIVE)
+BC_SUBSCRIPTIONS = "BcSubscriptions"  # the company's BC webhook subscriptions (issue 23: storage/bc_subscriptions.py)
+TABLE_NAMES = (COUPLINGS, CHECKPOINTS, SYNC_RUNS, SYNC_JOBS, SYNC_ERRORS, SETTINGS, QUOTE_ARCHIVE, BC_SUBSCRIPTIONS)
 
 AZURITE_ACCOUNT = "devstoreaccount1"
 _PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,29})?$")

@@ -12,7 +12,7 @@ import pytest
 from shared.triggers.openapi import document
 from tests.functions.conftest import FUNCTIONS  # get_functions() may be called once per app (it registers)
 
-ANONYMOUS = {"health", "openapi_document"}
+ANONYMOUS = {"health", "openapi_document", "bc_notification_handshake", "bc_notifications"}
 
 
 def trigger(name: str) -> Any:

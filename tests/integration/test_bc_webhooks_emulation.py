@@ -47,7 +47,7 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = _answer  # noqa: N815 - the http.server names
+            do_GET = do_POST = _answer
 
             def log_message(self, *args: Any) -> None:
                 """Quiet."""
@@ -207,11 +207,12 @@ def test_created_and_deleted_and_a_rolled_back_batch_notifies_nothing(
     assert kinds == ["created", "deleted"]
     receiver.posts.clear()
     customer = a_customer(business_central, bc_demo)
+    missing = "00000000-0000-0000-0000-000000000001"
     batch = {
         "requests": [
             {"id": "1", "method": "PATCH", "url": f"companies({COMPANY_ID})/customers({customer['id']})",
              "headers": {"If-Match": "*"}, "body": {"displayName": "Rolled back"}},
-            {"id": "2", "method": "PATCH", "url": f"companies({COMPANY_ID})/customers(00000000-0000-0000-0000-000000000001)",
+            {"id": "2", "method": "PATCH", "url": f"companies({COMPANY_ID})/customers({missing})",
              "headers": {"If-Match": "*"}, "body": {"displayName": "Missing"}},
         ]
     }  # fmt: skip
