@@ -68,3 +68,4 @@ def domain_errors(*, only_not_found: bool = False) -> Iterator[None]:
         if mapped is error or (only_not_found and error.status != 404):
             raise
         raise mapped from error
+

@@ -142,7 +142,7 @@ class Notifier:
         while True:
             try:
                 self.step()
-            except Exception:  # noqa: BLE001 - the notifier must outlive one bad round (an emulator, not a service)
+            except Exception:  # the notifier must outlive one bad round (an emulator, not a service)
                 time.sleep(self.tick)
             time.sleep(self.tick)
 
