@@ -1,11 +1,13 @@
-"""The company's BC webhook subscriptions in Table Storage (`BcSubscriptions`, one table per company like the others):
-PartitionKey `bc`, RowKey the subscription id; properties `entitySet`, `resource`, `notificationUrl`, `clientState`,
-`expiration` (UTC), `etag` (BC's, for the renewal's `If-Match`).
+"""The company's BC webhook subscriptions in Table Storage (`services/notifications_bc.SubscriptionStore`): table
+`BcSubscriptions`, one per company like the others; PartitionKey `bc`, RowKey the subscription id; properties
+`entitySet`, `resource`, `notificationUrl`, `clientState`, `expiration` (UTC), `etag` (BC's, for the renewal's
+`If-Match`).
 
-Why keep the `clientState` here: it is the secret a notification must carry (`triggers/notifications_bc.py` compares
-it with this copy), random per subscription (`secrets.token_urlsafe(32)`), and BC never returns it to a reader that
-is not the subscriber; the table is the company's, readable only by the app's identity (Storage Table Data
-Contributor). It is never logged and never part of a `repr`.
+Why keep the `clientState` here: it is the secret a notification must carry (`triggers/notifications_bc.py` compares it
+with this copy), random per subscription (`secrets.token_urlsafe(32)`); BC also shows it to whoever may read the
+environment's subscriptions (our own app registration), so it protects the endpoint from the internet, not from BC's admins. The
+table is the company's, readable only by the app's identity (Storage Table Data Contributor). It is never logged and
+never part of a `repr`.
 
 Why the subscription id as RowKey: a notification names its subscription, so checking it is one point read.
 """
@@ -64,7 +66,23 @@ class BcSubscriptionStore:
         row = read_entity(self._table, PARTITION, escape_key(subscription_id))
         return None if row is None else _subscription(row)
 
-    def save(self, subscription: StoredSubscription) -> None:
+    def save(
+        self,
+        *,
+        subscription_id: str,
+        entity_set: str,
+        resource: str,
+        notification_url: str,
+        expiration: datetime,
+        etag: str,
+        client_state: str,
+    ) -> None:
+        """Insert or replace (`services/notifications_bc.SubscriptionStore`): one row per subscription, written by
+        the timer only, so there is no concurrent writer to guard against but another instance's timer, whose
+        duplicate the next run deletes."""
+        subscription = StoredSubscription(
+            subscription_id, entity_set, resource, notification_url, expiration, etag, client_state
+        )
         self._table.upsert_entity(_entity(subscription))
 
     def delete(self, subscription_id: str) -> None:

@@ -206,9 +206,13 @@ def _entry(entry: dict[str, Any], where: str) -> dict[str, str]:
 @_guarded
 def bc_notifications(req: func.HttpRequest, key: str) -> func.HttpResponse:
     """The handshake by POST, or a batch of notifications: checked, then the mappings woken; 202."""
+    from datetime import timedelta
+
     from shared.bootstrap import get_services, run_services
     from shared.services.notifications_bc import Unauthorized, subscriptions_of, wake_for
+    from shared.settings import BcNotificationSettings
     from shared.storage.bc_subscriptions import BcSubscriptionStore
+    from shared.triggers.notifications_timer import bc_mappings
 
     token = req.params.get(TOKEN)
     if token is not None:
@@ -220,5 +224,7 @@ def bc_notifications(req: func.HttpRequest, key: str) -> func.HttpResponse:
     except Unauthorized:
         log.warning("refused a BC notification for company %r: unknown subscription or wrong clientState", key)
         return error(401, "unauthorized", "The notification names no subscription of this company with that state.")
-    woken = wake_for(run_services(company_key=key), subscriptions, datetime.now(UTC))
+    services = run_services(company_key=key)  # the company's mappings with their overrides
+    window = timedelta(seconds=BcNotificationSettings.from_env(services.environment).wake_window_seconds)
+    woken = wake_for(services.queue, key, bc_mappings(services), subscriptions, datetime.now(UTC), window)
     return json_response(202, {"woken": [w.mapping for w in woken]})

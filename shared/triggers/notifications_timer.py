@@ -1,7 +1,8 @@
 """The notifications timer (issue 23; schedule = app setting `NOTIFICATIONS_SCHEDULE`, every 30 minutes by default):
 keeps each company's change-notification registrations alive, the safety net's other half (the poll being the first).
 
-BC: `services/notifications_bc.ensure_subscriptions` for every company (`bootstrap.companies()`), when
+BC: `ensure_subscriptions` (below: the company's adapters handed to `services/notifications_bc.keep_subscriptions`)
+for every company (`bootstrap.companies()`), when
 `NOTIFICATIONS_BC` is true and `NOTIFICATION_BASE_URL` is set; BC subscriptions expire after 3 days and are renewed
 within their last 24 hours, so a 30-minute tick renews each well in time and repairs a lost one within 30 minutes.
 A company's failure is logged and the next company still runs.
@@ -14,17 +15,58 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
+
+if TYPE_CHECKING:
+    from shared.bootstrap import Services
+    from shared.services.notifications_bc import EnsureReport
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 log = logging.getLogger("bc_sales_sync.notifications")
 
 
-def keep_bc(services: Any) -> dict[str, Any] | None:
+def company_parameter(services: Services) -> str:
+    """What the notification URL names the company by: its key, or the primary's label (as `/api/companies`)."""
+    company = services.company
+    return "" if company is None else company.key or company.label
+
+
+def bc_mappings(services: Services) -> list[Any]:
+    """The company's mappings as this invocation has them (overrides applied)."""
+    from shared.mappings import mapping_names
+    from shared.services.notifications_bc import company_mappings
+
+    return company_mappings(services.context.mapping, mapping_names())
+
+
+def ensure_subscriptions(services: Services, now: datetime | None = None) -> EnsureReport:
+    """Keep one company's BC subscriptions (`services` from `run_services`: the company's mappings with their
+    overrides); when notifications are off (`NOTIFICATIONS_BC` false or no `NOTIFICATION_BASE_URL`) every one of
+    ours is deleted."""
+    from shared.connectors.business_central.client import BusinessCentralClient
+    from shared.connectors.business_central.subscriptions import SUPPORTED_RESOURCES
+    from shared.domain.errors import FatalError
+    from shared.services.notifications_bc import Plan, keep_subscriptions, needed_entity_sets, notification_url
+    from shared.settings import BcNotificationSettings
+    from shared.storage.bc_subscriptions import BcSubscriptionStore
+
+    settings = BcNotificationSettings.from_env(services.environment)
+    bc = services.context.bc
+    if not isinstance(bc, BusinessCentralClient):  # the port has no subscriptions: they are the real client's
+        raise FatalError("notificationsUnsupported", "BC webhook subscriptions need the Business Central client.")
+    needed = needed_entity_sets(bc_mappings(services), SUPPORTED_RESOURCES) if settings.active else frozenset()
+    url = notification_url(settings.base_url, company_parameter(services)) if settings.base_url else ""
+    label = services.company.label if services.company is not None else ""
+    plan = Plan(label, url, needed, lambda: bc.company_identity()[0])
+    store = BcSubscriptionStore.of(services.storage)
+    return keep_subscriptions(plan, bc.subscriptions(), store, now or datetime.now(UTC), active=settings.active)
+
+
+def keep_bc(services: Services) -> dict[str, Any] | None:
     """One company's BC subscriptions kept; None when BC notifications are off."""
-    from shared.services.notifications_bc import ensure_subscriptions
     from shared.settings import BcNotificationSettings
 
     if not BcNotificationSettings.from_env(services.environment).active:
@@ -32,7 +74,7 @@ def keep_bc(services: Any) -> dict[str, Any] | None:
     return asdict(ensure_subscriptions(services))
 
 
-def keep_dataverse(services: Any) -> dict[str, Any] | None:
+def keep_dataverse(services: Services) -> dict[str, Any] | None:
     """The Dataverse side's registration: added here by its own change (issue 23, Sales -> us)."""
     return None
 

@@ -23,9 +23,10 @@ from shared.bootstrap import run_services
 from shared.domain.jobs import JobKind, JobMessage
 from shared.engine.mapping_run import run_mapping
 from shared.mappings import get_mapping
-from shared.services.notifications_bc import EnsureReport, ensure_subscriptions
+from shared.services.notifications_bc import EnsureReport
 from shared.storage.bc_subscriptions import BcSubscriptionStore
 from shared.storage.tables import TableFactory
+from shared.triggers.notifications_timer import ensure_subscriptions
 from tests.functions.conftest import FUNCTIONS, Api
 from tests.integration.test_bc_webhooks_emulation import Receiver, wait_for
 from tests.sync.test_incremental import API, dv_writes, patch_account
