@@ -5,9 +5,9 @@
 
 Why keep the `clientState` here: it is the secret a notification must carry (`triggers/notifications_bc.py` compares it
 with this copy), random per subscription (`secrets.token_urlsafe(32)`); BC also shows it to whoever may read the
-environment's subscriptions (our own app registration), so it protects the endpoint from the internet, not from BC's admins. The
-table is the company's, readable only by the app's identity (Storage Table Data Contributor). It is never logged and
-never part of a `repr`.
+environment's subscriptions (our own app registration), so it protects the endpoint from the internet, not from BC's
+admins. The table is the company's, readable only by the app's identity (Storage Table Data Contributor). It is never
+logged and never part of a `repr`.
 
 Why the subscription id as RowKey: a notification names its subscription, so checking it is one point read.
 """
