@@ -253,3 +253,24 @@ def test_our_own_writes_to_bc_wake_the_customer_run_at_most_once_and_it_changes_
     assert dv_writes(notifying.api.stack) == writes
     time.sleep(1.0)
     assert notifying.runs() == []  # and it woke nothing again
+
+
+def test_the_timer_keeps_subscriptions_only_while_notifications_are_on(notifying: Notifying) -> None:
+    from shared.triggers.notifications_timer import keep_all
+
+    timer = FUNCTIONS["notification_registrations"].get_trigger()
+    assert timer.schedule == "%NOTIFICATIONS_SCHEDULE%" and not timer.run_on_startup
+    listed = f"{notifying.bc.api_root}/subscriptions"
+    environment = dict(notifying.api.services.environment)
+    notifying.api.services.environment = {**environment, "NOTIFICATIONS_BC": "false"}
+    (off,) = keep_all().values()
+    assert off == {"bc": None, "dataverse": None}
+    assert notifying.bc.session.get(listed).json()["value"] == []
+    notifying.api.services.environment = environment
+    (on,) = keep_all().values()
+    assert sorted(on["bc"]["created"]) == ["currencies", "customers", "items", "vendors"]
+    assert len(notifying.bc.session.get(listed).json()["value"]) == 4
+    notifying.api.services.environment = {**environment, "NOTIFICATION_BASE_URL": ""}
+    report = ensure_subscriptions(run_services())  # switched off: every one of ours is deleted
+    assert sorted(report.deleted) == ["currencies", "customers", "items", "vendors"]
+    assert notifying.bc.session.get(listed).json()["value"] == [] and notifying.store.all() == []
