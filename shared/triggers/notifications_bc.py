@@ -6,18 +6,19 @@ constant time. Anything else is 401 (JSON), and the secret is never logged. A 40
 the subscription it was sending for, which the timer then creates again (`services/notifications_bc.py`): a payload
 is accepted or refused whole, so a forged entry never wakes anything, even next to genuine ones.
 
-- The handshake: `GET` or `POST` with `?validationToken=<token>` answers 200 `text/plain` with the token (what BC
-  requires on create and renewal). It is answered for any configured company (`company` must resolve, else 400),
-  not only while a subscription is being created: BC's call can arrive before our create has returned, and echoing
-  is harmless when bounded. The token is at most `MAX_TOKEN` characters of `[A-Za-z0-9-._~+/=:]` (else 400 naming
-  `validationToken`; UNCONFIRMED: BC's token alphabet, a GUID in practice), sent as text/plain with `nosniff`.
+- The handshake: `GET` or `POST` with `?validationToken=<token>` and no body (else 400 `bodyNotAllowed`) answers 200
+  `text/plain` with the token (what BC requires on create and renewal). It is answered for any configured company
+  (`company` must resolve, else 400), not only while a subscription is being created: BC's call can arrive before our
+  create has returned, and echoing is harmless when bounded. The token is at most `MAX_TOKEN` characters of
+  `[A-Za-z0-9-._~+/=:]` (else 400 naming `validationToken`; UNCONFIRMED: BC's token alphabet, a GUID in practice), sent
+  as text/plain with `nosniff`.
 - A notification: `POST {"value": [{subscriptionId, clientState, changeType, resource, ...}]}`, parsed strictly (400
-  naming the field, e.g. `value[3].changeType`); every entry checked (401 when one names an unknown subscription of
-  the company or carries the wrong `clientState`); then the mappings reading the subscriptions' entity sets are
-  woken (`services/wake.py`) and the answer is 202 at once. `collection` and `deleted` wake the same way: the woken
-  run reads the entity set (its deletion policy handles deletes). The body may be far larger than the API's other
-  bodies (1,000 entries per subscription and window, several subscriptions per URL), so this route reads it itself
-  with `MAX_NOTIFICATION_BYTES` (an over-limit 413 would make BC delete the subscription).
+  naming the field, e.g. `value[3].changeType`; no body or no `value` is `notificationRequired`); every entry checked
+  (401 when one names an unknown subscription of the company or carries the wrong `clientState`); then the mappings
+  reading the subscriptions' entity sets are woken (`services/wake.py`) and the answer is 202 at once. `collection` and
+  `deleted` wake the same way: the woken run reads the entity set (its deletion policy handles deletes). The body may be
+  far larger than the API's other bodies (1,000 entries per subscription and window, several subscriptions per URL), so
+  this route reads it itself with `MAX_NOTIFICATION_BYTES` (an over-limit 413 would make BC delete the subscription).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import azure.functions as func
 from shared.domain.errors import InvalidInputError
 from shared.triggers.http_body import RequestRefused, check_media_type, parse_json
 from shared.triggers.http_support import (
+    BLANK,
     COMPANY,
     NOT_BLANK,
     RouteSpec,
@@ -63,7 +65,7 @@ ENTRY_SCHEMA: dict[str, Any] = {
         "subscriptionId": {"type": "string", "minLength": 1, "maxLength": MAX_ID, "pattern": NOT_BLANK},
         "clientState": {"type": "string", "maxLength": MAX_STATE},
         "changeType": {"type": "string", "enum": list(CHANGE_TYPES)},
-        "resource": {"type": "string", "minLength": 1, "maxLength": MAX_RESOURCE},
+        "resource": {"type": "string", "minLength": 1, "maxLength": MAX_RESOURCE, "pattern": NOT_BLANK},
         "expirationDateTime": {"type": "string"},
         "lastModifiedDateTime": {"type": "string"},
     },
@@ -73,6 +75,8 @@ NOTIFICATION_SCHEMA: dict[str, Any] = {
     "required": ["value"],
     "properties": {"value": {"type": "array", "minItems": 1, "items": ENTRY_SCHEMA}},
 }
+# A handshake (`validationToken`) takes no body; a notification needs one, with `value`.
+RULES = ("bodyNotAllowed", "notificationRequired")
 ACCEPTED_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["woken"],
@@ -101,8 +105,10 @@ documented(
         "BC's webhook notifications (checked against the subscription's clientState, else 401) wake the mappings "
         "reading the entity set; with validationToken, the handshake (anonymous: BC sends no key)",
         auth="anonymous",
-        body={**NOTIFICATION_SCHEMA, "required": ["value"]},
+        # Optional in the document: the handshake comes without one; the rules say which request takes which.
+        body={key: value for key, value in NOTIFICATION_SCHEMA.items() if key != "required"},
         query={TOKEN: TOKEN_SCHEMA},
+        rules=RULES,
         responses=(200, 202, 401),
         response_schema=ACCEPTED_SCHEMA,
         media_types=("application/json", "text/plain"),
@@ -157,12 +163,14 @@ def parse_notification(raw: bytes, content_type: str | None) -> list[dict[str, s
         message = f"The body is {len(raw)} bytes long; the limit is {MAX_NOTIFICATION_BYTES}."
         raise RequestRefused(413, "payloadTooLarge", message, "body")
     if not raw:
-        raise InvalidInputError("bodyRequired", "A notification body is required.", field="body")
+        raise InvalidInputError("notificationRequired", "A notification body is required.", field="body")
     check_media_type(content_type)
     body = parse_json(raw)
     if not isinstance(body, dict):
         raise InvalidInputError("invalidJson", "The body must be a JSON object.", field="body")
     value = body.get("value")
+    if "value" not in body:
+        raise InvalidInputError("notificationRequired", "'value' is required.", field="value")
     if not isinstance(value, list) or not value:
         raise InvalidInputError("invalidValue", "'value' must be a non-empty array of notifications.", field="value")
     entries: list[dict[str, str]] = []
@@ -180,7 +188,7 @@ def _entry(entry: dict[str, Any], where: str) -> dict[str, str]:
     for name, limit in limits.items():
         item = entry.get(name)
         blank_allowed = name == "clientState"
-        if not isinstance(item, str) or len(item) > limit or (not blank_allowed and not item.strip()):
+        if not isinstance(item, str) or len(item) > limit or (not blank_allowed and not item.strip(BLANK)):
             raise InvalidInputError(
                 "invalidValue",
                 f"'{where}.{name}' must be a{'' if blank_allowed else ' non-empty'} string of at most {limit} "
@@ -216,6 +224,8 @@ def bc_notifications(req: func.HttpRequest, key: str) -> func.HttpResponse:
 
     token = req.params.get(TOKEN)
     if token is not None:
+        if req.get_body():
+            raise InvalidInputError("bodyNotAllowed", "The handshake (validationToken) takes no body.", field="body")
         return _handshake(token)
     entries = parse_notification(req.get_body() or b"", req.headers.get("content-type"))
     store = BcSubscriptionStore.of(get_services(key).storage)

@@ -161,7 +161,7 @@ def test_expiry_after_three_days_and_renewal_by_patch(
 def test_changes_are_batched_into_one_post_and_a_line_change_notifies_the_header(
     business_central: BusinessCentralHandle, bc_demo: str, receiver: Receiver
 ) -> None:
-    fast(business_central, batchDelaySeconds=1.0)
+    fast(business_central, batchDelaySeconds=2.0)
     lines = [{"lineType": "Item", "lineObjectNumber": "1896-S", "quantity": 2}]
     order = business_central.session.post(
         f"{bc_demo}/salesOrders", json={"customerNumber": "C00010", "salesOrderLines": lines}
@@ -180,7 +180,7 @@ def test_changes_are_batched_into_one_post_and_a_line_change_notifies_the_header
     assert patched.status_code == 200, patched.text
     time.sleep(0.5)
     assert receiver.posts == []  # held back for the batching delay
-    wait_for(lambda: len(receiver.posts) == 1)
+    wait_for(lambda: len(receiver.posts) == 1, 10)
     time.sleep(0.5)
     assert len(receiver.posts) == 1  # one POST for both subscriptions of the URL
     entries = receiver.entries()
