@@ -265,3 +265,40 @@ def test_two_hundred_subscriptions_per_environment(
         assert subscribe(business_central, receiver.url).status_code == 201
     refused = subscribe(business_central, receiver.url)
     assert refused.status_code == 400 and "200" in refused.json()["error"]["message"]
+
+
+def test_a_page_web_service_write_of_an_api_record_notifies_its_subscription(
+    business_central: BusinessCentralHandle, bc_demo: str, receiver: Receiver
+) -> None:
+    """Page 42 (SalesOrder) writes the same record as the API's salesOrders: its subscription hears of it."""
+    from tests.integration.test_bc_sales_order_page import header_path, new_order, page_url
+
+    fast(business_central)
+    order = new_order(business_central, bc_demo)
+    created = subscribe(business_central, receiver.url, "salesOrders").json()
+    changed = business_central.session.patch(
+        page_url(business_central, header_path(order["number"])),
+        json={"Your_Reference": "Via the page"},
+        headers={"If-Match": order["@odata.etag"]},
+    )
+    assert changed.status_code == 200, changed.text
+    wait_for(lambda: len(receiver.posts) == 1)
+    (entry,) = receiver.entries()
+    assert entry["subscriptionId"] == created["subscriptionId"] and entry["changeType"] == "updated"
+    assert entry["resource"] == f"api/v2.0/companies({COMPANY_ID})/salesOrders({order['id']})"
+
+
+def test_retries_stop_after_the_retry_period_and_keep_the_subscription(
+    business_central: BusinessCentralHandle, bc_demo: str, receiver: Receiver
+) -> None:
+    fast(business_central, retryDelaySeconds=0.1, retryForSeconds=0.5)
+    subscribe(business_central, receiver.url)
+    receiver.statuses = [500] * 50
+    rename(business_central, bc_demo, a_customer(business_central, bc_demo), "Never delivered")
+    wait_for(lambda: len(receiver.posts) >= 2)
+    time.sleep(1.5)
+    attempts = len(receiver.posts)
+    assert 2 <= attempts <= 4  # 0.1 + 0.2 (+ 0.4 would pass the 0.5 s period): bounded, with doubling waits
+    time.sleep(0.5)
+    assert len(receiver.posts) == attempts
+    assert business_central.session.get(f"{business_central.api_root}/subscriptions").json()["value"]

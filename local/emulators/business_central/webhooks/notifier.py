@@ -5,7 +5,8 @@ The rules (api-facts A8; Microsoft Learn, BC dev-itpro api-reference/v2.0/dynami
 - Notifications follow committed changes only: the notifier reads the store's change log while holding the store
   lock, which every transaction holds from start to end, so a change it sees is committed (a rolled-back change set
   or `Isolation: snapshot` batch has left the log before the lock is released). Every write path feeds the log: API
-  v2.0 requests, their `$batch` operations, bound actions and the page web services that write the API tables.
+  v2.0 requests, their `$batch` operations, bound actions and the page web services that write the API tables (the
+  tests cover requests, `$batch` and page 42 writing a sales order).
 - Payload entries: `subscriptionId`, `clientState`, `expirationDateTime`, `resource` (the entity:
   `api/v2.0/companies({id})/customers({id})`), `changeType` (`created|updated|deleted|collection`),
   `lastModifiedDateTime`. One POST bundles the entries of every subscription with that notification URL.
