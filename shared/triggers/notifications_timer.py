@@ -2,10 +2,10 @@
 keeps each company's change-notification registrations alive, the safety net's other half (the poll being the first).
 
 BC: `ensure_subscriptions` (below: the company's adapters handed to `services/notifications_bc.keep_subscriptions`)
-for every company (`bootstrap.companies()`), when
-`NOTIFICATIONS_BC` is true and `NOTIFICATION_BASE_URL` is set; BC subscriptions expire after 3 days and are renewed
-within their last 24 hours, so a 30-minute tick renews each well in time and repairs a lost one within 30 minutes.
-A company's failure is logged and the next company still runs.
+for every company (`bootstrap.companies()`), when `NOTIFICATIONS_BC` is true and `NOTIFICATION_BASE_URL` is set (when
+switched off, only to delete the subscriptions still stored, then not at all); BC subscriptions expire after 3 days
+and are renewed within their last 24 hours, so a 30-minute tick renews each well in time and repairs a lost one within
+30 minutes. A company's failure is logged and the next company still runs.
 
 Dataverse: its registration (`services/notifications_dataverse.ensure_registration`) is added in `keep_dataverse`
 below by its own change; this module does not import it yet.
@@ -66,10 +66,13 @@ def ensure_subscriptions(services: Services, now: datetime | None = None) -> Ens
 
 
 def keep_bc(services: Services) -> dict[str, Any] | None:
-    """One company's BC subscriptions kept; None when BC notifications are off."""
+    """One company's BC subscriptions kept; None when BC notifications are off and none of ours is left (switched
+    off with some stored: they are deleted, one BC list read and one delete each, then nothing more is asked)."""
     from shared.settings import BcNotificationSettings
+    from shared.storage.bc_subscriptions import BcSubscriptionStore
 
-    if not BcNotificationSettings.from_env(services.environment).active:
+    active = BcNotificationSettings.from_env(services.environment).active
+    if not active and not BcSubscriptionStore.of(services.storage).all():
         return None
     return asdict(ensure_subscriptions(services))
 

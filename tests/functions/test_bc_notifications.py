@@ -271,6 +271,7 @@ def test_the_timer_keeps_subscriptions_only_while_notifications_are_on(notifying
     assert sorted(on["bc"]["created"]) == ["currencies", "customers", "items", "vendors"]
     assert len(notifying.bc.session.get(listed).json()["value"]) == 4
     notifying.api.services.environment = {**environment, "NOTIFICATION_BASE_URL": ""}
-    report = ensure_subscriptions(run_services())  # switched off: every one of ours is deleted
-    assert sorted(report.deleted) == ["currencies", "customers", "items", "vendors"]
+    (switched_off,) = keep_all().values()  # switched off: every one of ours is deleted, once
+    assert sorted(switched_off["bc"]["deleted"]) == ["currencies", "customers", "items", "vendors"]
     assert notifying.bc.session.get(listed).json()["value"] == [] and notifying.store.all() == []
+    assert list(keep_all().values()) == [{"bc": None, "dataverse": None}]
