@@ -3,9 +3,9 @@ keeps each company's change-notification registrations alive, the safety net's o
 
 BC: `ensure_subscriptions` (below: the company's adapters handed to `services/notifications_bc.keep_subscriptions`)
 for every company (`bootstrap.companies()`), when `NOTIFICATIONS_BC` is true and `NOTIFICATION_BASE_URL` is set (when
-switched off, only to delete the subscriptions still stored, then not at all); BC subscriptions expire after 3 days
-and are renewed within their last 24 hours, so a 30-minute tick renews each well in time and repairs a lost one within
-30 minutes. A company's failure is logged and the next company still runs.
+switched off, only to delete the subscriptions still stored, then one look at its table per tick); BC subscriptions
+expire after 3 days and are renewed within their last 24 hours, so a 30-minute tick renews each well in time and
+repairs a lost one within 30 minutes. A company's failure is logged and the next company still runs.
 
 Dataverse: its registration (`services/notifications_dataverse.ensure_registration`) is added in `keep_dataverse`
 below by its own change; this module does not import it yet.
