@@ -18,7 +18,9 @@ from shared.triggers import (
     http_mappings,
     http_records,
     http_setup,
+    notifications_bc,
     notifications_dataverse,
+    notifications_timer,
     openapi,
     queues,
     statistics,
@@ -42,6 +44,8 @@ for module in (
     document_timers,
     queues,
     console,
+    notifications_bc,
     notifications_dataverse,
+    notifications_timer,
 ):
     app.register_functions(module.blueprint)

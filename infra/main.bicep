@@ -161,7 +161,7 @@ var tags = {
 var functionAppName = '${abbrs.webSitesFunctions}api-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
 // shared/storage/tables.py TABLE_NAMES (docs/architecture.md section 4), with the optional prefix
-var tableBaseNames = ['Couplings', 'Checkpoints', 'SyncRuns', 'SyncJobs', 'SyncErrors', 'Settings', 'QuoteArchive', 'DataverseEndpoints']
+var tableBaseNames = ['Couplings', 'Checkpoints', 'SyncRuns', 'SyncJobs', 'SyncErrors', 'Settings', 'QuoteArchive', 'BcSubscriptions', 'DataverseEndpoints']
 var tableNames = [for table in tableBaseNames: '${tablePrefix}${table}']
 // Each company of BC_COMPANIES given a key has its own tables: the prefix + its key + the table name
 // (shared/domain/companies.py). A company without a key (its key derived by the app) gets its tables from the app on
@@ -272,6 +272,7 @@ module functionApp './app/functionapp.bicep' = {
       ORDER_SYNC_SCHEDULE: empty(orderSyncSchedule) ? everyFiveMinutes : orderSyncSchedule
       INVOICE_SYNC_SCHEDULE: empty(invoiceSyncSchedule) ? everyFifteenMinutes : invoiceSyncSchedule
       ITEM_AVAILABILITY_SCHEDULE: empty(itemAvailabilitySchedule) ? everyFifteenMinutes : itemAvailabilitySchedule
+      NOTIFICATIONS_SCHEDULE: '0 */30 * * * *' // the notification registrations timer (issue 23): it must resolve
       SALES_ORDER_INTEGRATION_ENABLED: salesOrderIntegrationEnabled ? 'true' : 'false'
       AUTO_CREATE_SALES_ORDERS: autoCreateSalesOrders ? 'true' : 'false'
       AUTO_PROCESS_SALES_QUOTES: autoProcessSalesQuotes ? 'true' : 'false'

@@ -275,6 +275,11 @@ NOTIFICATION_BASE_URL_SETTING = "NOTIFICATION_BASE_URL"  # the app's public base
 NOTIFICATIONS_DATAVERSE_SETTING = "NOTIFICATIONS_DATAVERSE"  # true/false, default false
 NOTIFY_WAKE_WINDOW_SETTING = "NOTIFY_WAKE_WINDOW_SECONDS"  # the wake window (`services/wake.py`), default 5
 DEFAULT_WAKE_WINDOW_SECONDS = 5
+# the same settings as the BC side names them
+NOTIFICATION_BASE_URL = "NOTIFICATION_BASE_URL"  # the app's public base URL; notifications are off when empty
+NOTIFICATIONS_BC = "NOTIFICATIONS_BC"  # true/false (default false): BC webhook subscriptions kept by the timer
+NOTIFY_WAKE_WINDOW_SECONDS = "NOTIFY_WAKE_WINDOW_SECONDS"  # default 5: one run per mapping per window
+NOTIFICATIONS_SCHEDULE = "NOTIFICATIONS_SCHEDULE"  # the subscriptions timer (a binding expression; every 30 minutes)
 MAX_WAKE_WINDOW_SECONDS = 300
 
 
@@ -305,3 +310,35 @@ class DataverseNotificationSettings:
             enabled=str(env.get(NOTIFICATIONS_DATAVERSE_SETTING, "") or "").strip().lower() == "true",
             wake_window_seconds=seconds or DEFAULT_WAKE_WINDOW_SECONDS,
         )
+
+
+@dataclass(frozen=True)
+class BcNotificationSettings:
+    """What the BC side of the notifications reads (`services/notifications_bc.py`, `triggers/notifications_bc.py`),
+    from the app settings mapping a company's services carry (`Services.environment`): read per invocation, so a
+    test or a changed app setting needs no rebuilt settings object. Malformed values are refused, named."""
+
+    base_url: str = ""
+    enabled: bool = False
+    wake_window_seconds: int = 5
+
+    @property
+    def active(self) -> bool:
+        """Subscriptions are kept only when switched on and the app has a public URL for BC to call."""
+        return self.enabled and bool(self.base_url)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> BcNotificationSettings:
+        problems: list[str] = []
+        base = (env.get(NOTIFICATION_BASE_URL) or "").strip().rstrip("/")
+        if base and not base.startswith(("https://", "http://")):
+            problems.append(f"{NOTIFICATION_BASE_URL} must be an absolute http(s) URL")
+        flag = (env.get(NOTIFICATIONS_BC) or "false").strip().lower()
+        if flag not in ("true", "false"):
+            problems.append(f"{NOTIFICATIONS_BC} must be true or false")
+        window = (env.get(NOTIFY_WAKE_WINDOW_SECONDS) or "5").strip()
+        if not (window.isdigit() and 1 <= int(window) <= MAX_WAKE_WINDOW_SECONDS):
+            problems.append(f"{NOTIFY_WAKE_WINDOW_SECONDS} must be a whole number from 1 to {MAX_WAKE_WINDOW_SECONDS}")
+        if problems:
+            raise SettingsError(problems)
+        return cls(base, flag == "true", int(window))

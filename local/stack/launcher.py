@@ -66,7 +66,7 @@ def configured_ports() -> dict[str, int]:
 
 QUIET_SCHEDULE = "0 0 0 1 1 *"  # once a year (New Year's midnight): a timer that never fires while a test runs
 TIMER_SETTINGS = ("SYNC_SCHEDULE", "ITEM_AVAILABILITY_SCHEDULE", "SALES_DOCUMENTS_SCHEDULE", "ORDER_SYNC_SCHEDULE",
-                  "INVOICE_SYNC_SCHEDULE")  # fmt: skip
+                  "INVOICE_SYNC_SCHEDULE", "NOTIFICATIONS_SCHEDULE")  # fmt: skip
 
 
 def quiet_timers() -> dict[str, str]:
@@ -132,6 +132,7 @@ class LocalStack:
             "SALES_DOCUMENTS_SCHEDULE": os.environ.get("SALES_DOCUMENTS_SCHEDULE", "0 */5 * * * *"),
             "ORDER_SYNC_SCHEDULE": os.environ.get("ORDER_SYNC_SCHEDULE", "0 */5 * * * *"),
             "INVOICE_SYNC_SCHEDULE": os.environ.get("INVOICE_SYNC_SCHEDULE", "0 */15 * * * *"),
+            "NOTIFICATIONS_SCHEDULE": os.environ.get("NOTIFICATIONS_SCHEDULE", "0 */30 * * * *"),
             "LOCAL_FUNCTION_KEY": self.function_key,
             "LOCAL_CURRENCY": "USD",
             **self._companies_setting(),

@@ -33,7 +33,18 @@ SYNC_ERRORS = "SyncErrors"
 SETTINGS = "Settings"
 QUOTE_ARCHIVE = "QuoteArchive"
 DATAVERSE_ENDPOINTS = "DataverseEndpoints"  # the deployment's Dataverse webhook (`storage/dataverse_endpoints.py`)
-TABLE_NAMES = (COUPLINGS, CHECKPOINTS, SYNC_RUNS, SYNC_JOBS, SYNC_ERRORS, SETTINGS, QUOTE_ARCHIVE, DATAVERSE_ENDPOINTS)
+BC_SUBSCRIPTIONS = "BcSubscriptions"  # the company's BC webhook subscriptions (issue 23: storage/bc_subscriptions.py)
+TABLE_NAMES = (
+    COUPLINGS,
+    CHECKPOINTS,
+    SYNC_RUNS,
+    SYNC_JOBS,
+    SYNC_ERRORS,
+    SETTINGS,
+    QUOTE_ARCHIVE,
+    BC_SUBSCRIPTIONS,
+    DATAVERSE_ENDPOINTS,
+)
 
 AZURITE_ACCOUNT = "devstoreaccount1"
 _PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,29})?$")

@@ -13,7 +13,7 @@ from shared.triggers.openapi import document
 from tests.functions.conftest import FUNCTIONS  # get_functions() may be called once per app (it registers)
 
 # The notification routes check their own secret (issue 23): Dataverse cannot send a function key
-ANONYMOUS = {"health", "openapi_document", "notifications_dataverse"}
+ANONYMOUS = {"health", "openapi_document", "bc_notification_handshake", "bc_notifications", "notifications_dataverse"}
 
 
 def trigger(name: str) -> Any:

@@ -320,3 +320,20 @@ def test_with_notifications_off_a_post_is_404_and_registration_does_nothing(hook
     response = NOTIFY(request)
     assert (response.status_code, json.loads(response.get_body())["error"]["code"]) == (404, "notificationsOff")
     assert runs(hooked.queue) == []
+
+
+def test_the_notifications_timer_keeps_the_org_s_registration_once_per_tick(hooked: Hooked) -> None:
+    """The timer (`triggers/notifications_timer.keep_all`) registers the webhook for the org once per tick, reported
+    with the first company; a later tick finds nothing to fix; a step deleted in Sales is made again."""
+    from shared.triggers.notifications_timer import keep_all
+
+    (first,) = keep_all().values()
+    assert first["dataverse"]["endpointAction"] == "created" and first["bc"] is None, first
+    assert {"Create account", "Update account", "Delete account"} <= set(first["dataverse"]["created"])
+    (second,) = keep_all().values()
+    assert (second["dataverse"]["endpointAction"], second["dataverse"]["created"]) == ("none", []), second
+    update = next(s for s in steps(hooked) if s["name"].endswith("Update of account"))
+    path = f"sdkmessageprocessingsteps({update['sdkmessageprocessingstepid']})"
+    assert hooked.dv.session.delete(hooked.url(path)).status_code == 204
+    (third,) = keep_all().values()
+    assert third["dataverse"]["created"] == ["Update account"], third

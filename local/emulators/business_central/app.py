@@ -20,9 +20,11 @@ from local.emulators.business_central.naming import etag_of
 from local.emulators.business_central.pages import routes as pages
 from local.emulators.business_central.posting import registry
 from local.emulators.business_central.schema import EntitySet, load_schema
+from local.emulators.business_central.webhooks.notifier import Notifier
+from local.emulators.business_central.webhooks.subscriptions import Registry
 from local.emulators.identity.tokens import Principal
 from local.emulators.protection import Limits
-from local.emulators.service import BATCH_MARKER
+from local.emulators.service import BATCH_MARKER, admin_body
 from local.emulators.store import Row, Store
 from local.emulators.web import Request, Response
 
@@ -40,6 +42,8 @@ class BusinessCentralApp:
         self.schema = load_schema()
         self.store = Store()
         self.writer = Writer(self.schema, self.store)
+        self.subscriptions = Registry()
+        self.notifier = Notifier(self.store, self.subscriptions)
 
     # -- EmulatorApp protocol --------------------------------------------------------------------------------
     def default_limits(self) -> Limits:
@@ -65,12 +69,38 @@ class BusinessCentralApp:
     def reset(self) -> None:
         self.store.clear()
         self.writer.reset_numbers()
+        self.subscriptions.clear()
+        self.notifier.reset()
 
     def seed(self, profile: str, counts: Mapping[str, int]) -> dict[str, int]:
         return seed.seed(self.writer, profile, counts)
 
     def admin_routes(self) -> Mapping[tuple[str, str], Callable[[Request], Response]]:
-        return registry.admin_routes(self.writer)
+        routes = dict(registry.admin_routes(self.writer))
+        routes[("GET", "/_admin/webhooks")] = self._webhooks
+        routes[("POST", "/_admin/webhooks")] = self._webhooks
+        return routes
+
+    def _webhooks(self, request: Request) -> Response:
+        """The webhook knobs (`webhooks/notifier.py` WebhookSettings: `batchDelaySeconds`, `collectionThreshold`,
+        `retryDelaySeconds`, `retryForSeconds`), `subscriptionClockAdvanceSeconds` (the subscriptions' clock ahead, to
+        test the 3-day expiry) and what was delivered; `/_admin/reset` restores the defaults."""
+        if request.method == "POST":
+            body = admin_body(request)
+            advance = body.pop("subscriptionClockAdvanceSeconds", None)
+            if advance is not None:
+                if isinstance(advance, bool) or not isinstance(advance, int | float):
+                    raise ValueError("subscriptionClockAdvanceSeconds must be a number")
+                self.subscriptions.advance = float(advance)
+            self.notifier.settings.configure(body)
+        return Response.json(
+            200,
+            {
+                **self.notifier.settings.json(),
+                "subscriptions": len(self.subscriptions.live()),
+                "deliveries": list(self.notifier.deliveries),
+            },
+        )
 
     # -- routing ---------------------------------------------------------------------------------------------
     def handle(self, request: Request, principal: Principal) -> Response:
@@ -83,7 +113,24 @@ class BusinessCentralApp:
             if request.method != "POST":
                 raise BcError(405, METHOD_NOT_ALLOWED, "$batch takes POST.")
             return batch.run(self, request, principal, root)
+        if rest == "/subscriptions" or rest.startswith("/subscriptions("):
+            return self._subscriptions(request, rest, root, principal)
         return self.dispatch(request, rest, root)
+
+    def _subscriptions(self, request: Request, rest: str, root: str, principal: Principal) -> Response:
+        """Webhook subscriptions (`webhooks/subscriptions.py`): per environment, not under a company."""
+        environment = environment_of(root)
+        response = self.subscriptions.handle(
+            request,
+            rest,
+            environment,
+            principal.object_id,
+            lambda raw: self.company_id(raw, environment),
+            lambda: self.store.version,
+        )
+        if request.method in ("POST", "PATCH") and response.status < 300:
+            self.notifier.start()
+        return response
 
     def dispatch(self, request: Request, rest: str, root: str) -> Response:
         """`root` is the API root the request came in on; its environment scopes the companies (companies.py)."""

@@ -23,6 +23,7 @@ from shared.connectors.business_central.entity_sources import DEFAULT_SOURCES, E
 from shared.connectors.business_central.odata import set_of
 from shared.connectors.business_central.page_surface import PageSurface
 from shared.connectors.business_central.pages import page_sources
+from shared.connectors.business_central.subscriptions import SubscriptionsApi
 from shared.connectors.business_central.surface import Surface
 from shared.connectors.business_central.transport import MAX_PAGE_SIZE, BcTransport
 from shared.connectors.http import HttpClient, TokenProvider
@@ -99,6 +100,10 @@ class BusinessCentralClient:
 
     def serves(self, entity_set: str) -> bool:
         return self._sources.serves(entity_set)
+
+    def subscriptions(self) -> SubscriptionsApi:
+        """The environment's webhook subscriptions (`subscriptions.py`), on this client's connection and tokens."""
+        return SubscriptionsApi(self.http)
 
     # -- entity calls: each on the set's surface ---------------------------------------------------------------
     def has_records(self, entity_set: str, extra_filter: str | None = None) -> bool:
