@@ -108,11 +108,21 @@ class JobSpan:
 
 
 @contextlib.contextmanager
-def job_span(kind: str, mapping: str, *, job_id: str = "", run_id: str = "", direction: str = "") -> Iterator[JobSpan]:
+def job_span(
+    kind: str, mapping: str, *, job_id: str = "", run_id: str = "", direction: str = "", trigger: str = ""
+) -> Iterator[JobSpan]:
     """A span around one sync job (its HTTP calls become children), the metrics at its end, and a log line with the
-    job's custom dimensions: `jobKind`, `mapping`, `jobId`, `runId`, `direction`, the counters, `status`,
-    `durationSeconds` (and `errorCode` when it raised; the exception itself propagates unchanged)."""
-    given = {"jobKind": kind, "mapping": mapping, "jobId": job_id, "runId": run_id, "direction": direction}
+    job's custom dimensions: `jobKind`, `mapping`, `jobId`, `runId`, `direction`, `trigger` (what started a mapping
+    run: poll, wake, queue, now), the counters, `status`, `durationSeconds` (and `errorCode` when it raised; the
+    exception itself propagates unchanged)."""
+    given = {
+        "jobKind": kind,
+        "mapping": mapping,
+        "jobId": job_id,
+        "runId": run_id,
+        "direction": direction,
+        "trigger": trigger,
+    }
     job = JobSpan({key: value for key, value in given.items() if value})
     pipeline = active()
     token = _dimensions.set({**_dimensions.get(), **job.dimensions})

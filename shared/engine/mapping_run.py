@@ -174,7 +174,8 @@ def run_mapping(
         return run_option_mapping(context, mapping_name)
     mapping = context.runnable(mapping_name)
     run = MappingRun(context, mapping, trigger=trigger, watch=watch)
-    with job_span("incremental", mapping.name, job_id=run.job_id, direction=mapping.direction.value) as span:
+    dimensions = {"job_id": run.job_id, "direction": mapping.direction.value, "trigger": trigger.value}
+    with job_span("incremental", mapping.name, **dimensions) as span:
         job = run.run(source)
         span.finish(job.counters.as_dict())
     return job

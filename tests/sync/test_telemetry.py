@@ -53,6 +53,7 @@ def test_a_sync_job_is_one_span_with_its_dimensions_and_counters(
     attributes = dict(job_span.attributes or {})
     assert attributes["mapping"] == "CUSTOMER" and attributes["jobId"] == job.job_id
     assert attributes["direction"] == "bidirectional" and attributes["status"] == "finished"
+    assert attributes["trigger"] == "now"  # what started the run (issue 23): here the caller, as Synchronize does
     assert {name: attributes[name] for name in job.counters.as_dict()} == job.counters.as_dict()
     calls = [s for s in spans if s.kind is SpanKind.CLIENT]
     assert calls, "the job's HTTP calls are traced"
