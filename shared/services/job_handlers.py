@@ -87,6 +87,4 @@ class JobHandler:
             return
         run_id, mapping, chunk = command.run_id, command.mapping, command.chunk
         log.error("full sync %s/%s chunk %s dead-lettered (%s)", run_id, mapping, chunk, reason)
-        self._full_sync().record_dead_letter(
-            run_id, mapping, chunk, command.attempt, reason
-        )
+        self._full_sync().record_dead_letter(run_id, mapping, chunk, command.attempt, reason)
