@@ -17,6 +17,10 @@
    Sales on one stack with `BC_COMPANIES` set, and per company its requests per record (Table, BC, Dataverse), CPU
    and the accounts stamped with it (`bench/companies.py`; `BENCH_COMPANIES_CUSTOMERS` per company, default 2,000 x
    `BENCH_SCALE`, under a minute). `BENCH_COMPANIES=0` leaves it out.
+7. Latency (issue 23, `bench/latency.py`), off by default until the notification endpoints exist: `BENCH_LATENCY=1`
+   makes `BENCH_LATENCY_CHANGES` (200) changes each way, spaced, and prints p50/p95 of the time until the other app
+   shows each, with notifications off (the poll, `BENCH_LATENCY_SCHEDULE`, default the stack's 5 minutes);
+   `BENCH_LATENCY_NOTIFICATIONS=1` adds the same with notifications on.
 
 Settings: `BENCH_SCALE=0.1` a smaller full sync for a quick look; `BENCH_FULL_SYNC=0` leaves out the full syncs and
 what runs on their stack; `BENCH_SYNC_CALLS` (200) Synchronize Now calls; `BENCH_LARGE=1` adds the
@@ -41,6 +45,7 @@ from bench.cold_start import measure_cold_start
 from bench.companies import measure_two_companies
 from bench.full_sync import measure_full_sync, measure_large
 from bench.incremental import measure_incremental
+from bench.latency import measure_both as measure_latency
 from bench.projection import projections
 from bench.storage import side_by_side
 from bench.synchronize_now import measure_synchronize_now
@@ -205,6 +210,8 @@ def main() -> None:
         figures.update(side_by_side(os.environ.get("BENCH_BASELINE")))
     if os.environ.get("BENCH_COMPANIES", "1") != "0":
         figures.update(measure_two_companies())
+    if os.environ.get("BENCH_LATENCY") == "1":  # off until the notification endpoints exist (issue 23)
+        figures.update(measure_latency())
     about["load_average_at_end"] = os.getloadavg()
     series = {k.removesuffix(".rss_series"): figures.pop(k) for k in list(figures) if k.endswith(".rss_series")}
     width = max(len(k) for k in figures)

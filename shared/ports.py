@@ -139,8 +139,8 @@ class RunStore(Protocol):
 
 class JobLog(Protocol):
     def record_job(self, job: SyncJob) -> None: ...
-    def list_jobs(self, mapping: str, limit: int = 50) -> list[SyncJob]:
-        """Newest first."""
+    def list_jobs(self, mapping: str, limit: int = 50, trigger: str | None = None) -> list[SyncJob]:
+        """Newest first; only the jobs `trigger` (a `RunTrigger` value) started when given."""
         ...
 
     def find_job(self, job_id: str) -> SyncJob | None: ...

@@ -10,12 +10,15 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 
 from shared.domain import budgets as budget_rules
 from shared.domain.companies import Company, derived_key, environment_of, key_problems, primary_company
 from shared.domain.errors import FatalError
 from shared.domain.full_sync import DEFAULT_STALL_MINUTES
+from shared.domain.notification_watch import NotificationWatch
+from shared.domain.records import Side
 
 FULL_SYNC_STALL_SETTING = "FULL_SYNC_STALL_MINUTES"  # minutes without progress before a running line is stalled
 MAX_STALL_MINUTES = 24 * 60
@@ -34,6 +37,19 @@ BUDGET_SETTINGS: dict[str, tuple[int, int, int]] = {
     "BUDGET_BLOCK": (budget_rules.DEFAULT_BLOCK, 1, 1000),
     "BUDGET_MAX_WAIT_SECONDS": (60, 0, 600),
 }
+
+# Notifications (issue 23): off unless NOTIFICATION_BASE_URL is set and the side's switch is true.
+NOTIFICATION_BASE_URL = "NOTIFICATION_BASE_URL"
+NOTIFICATION_SWITCHES = {Side.BC: "NOTIFICATIONS_BC", Side.DATAVERSE: "NOTIFICATIONS_DATAVERSE"}
+# seconds: setting -> (default, lowest, highest). A side's expected delay = its service's delay + the wake window + the
+# margin (`domain/notification_watch.py`): a poll applying a change older than that counts it as a missed notification.
+NOTIFICATION_SECONDS: dict[str, tuple[int, int, int]] = {
+    "NOTIFY_WAKE_WINDOW_SECONDS": (5, 1, 300),
+    "NOTIFY_BC_DELAY_SECONDS": (30, 0, 3600),  # BC batches notifications for up to 30 s (api-facts A8)
+    "NOTIFY_DATAVERSE_DELAY_SECONDS": (5, 0, 3600),  # an asynchronous step posts within seconds (UNCONFIRMED)
+    "NOTIFY_MISSED_MARGIN_SECONDS": (60, 0, 3600),  # the woken run's own time: queue, reads, clock skew
+}
+NOTIFY_DELAYS = {Side.BC: "NOTIFY_BC_DELAY_SECONDS", Side.DATAVERSE: "NOTIFY_DATAVERSE_DELAY_SECONDS"}
 
 
 class AuthMode(StrEnum):
@@ -115,6 +131,7 @@ class Settings:
     # The companies served (BC_COMPANIES); left empty, today's one: BC_BASE_URL's environment and BC_COMPANY, key "".
     companies: tuple[Company, ...] = ()
     budgets: BudgetSettings = field(default_factory=BudgetSettings)
+    notification_watch: NotificationWatch | None = None  # the notified sides (issue 23); None: notifications off
 
     def __post_init__(self) -> None:
         if not self.companies:
@@ -178,6 +195,7 @@ class Settings:
             problems,
         )
         budgets = BudgetSettings.from_env(source, problems)
+        watch = notification_watch(source, problems)
         if problems:
             raise SettingsError(problems)
         return cls(
@@ -199,6 +217,7 @@ class Settings:
             full_sync_stall_minutes=full_sync_stall_minutes(source),
             companies=companies,
             budgets=budgets,
+            notification_watch=watch,
         )
 
 
@@ -276,7 +295,6 @@ NOTIFICATIONS_DATAVERSE_SETTING = "NOTIFICATIONS_DATAVERSE"  # true/false, defau
 NOTIFY_WAKE_WINDOW_SETTING = "NOTIFY_WAKE_WINDOW_SECONDS"  # the wake window (`services/wake.py`), default 5
 DEFAULT_WAKE_WINDOW_SECONDS = 5
 # the same settings as the BC side names them
-NOTIFICATION_BASE_URL = "NOTIFICATION_BASE_URL"  # the app's public base URL; notifications are off when empty
 NOTIFICATIONS_BC = "NOTIFICATIONS_BC"  # true/false (default false): BC webhook subscriptions kept by the timer
 NOTIFY_WAKE_WINDOW_SECONDS = "NOTIFY_WAKE_WINDOW_SECONDS"  # default 5: one run per mapping per window
 NOTIFICATIONS_SCHEDULE = "NOTIFICATIONS_SCHEDULE"  # the subscriptions timer (a binding expression; every 30 minutes)
@@ -342,3 +360,33 @@ class BcNotificationSettings:
         if problems:
             raise SettingsError(problems)
         return cls(base, flag == "true", int(window))
+
+
+def notification_watch(env: Mapping[str, str], problems: list[str] | None = None) -> NotificationWatch | None:
+    """The sides whose notifications are on (`NOTIFICATIONS_BC`, `NOTIFICATIONS_DATAVERSE`: true or false, and
+    `NOTIFICATION_BASE_URL` set), each with its expected delay (`NOTIFICATION_SECONDS`); None when no side is on. A
+    malformed value is added to `problems` (`Settings.from_env` names it) and read as its default (a switch: off), so
+    readers of the raw environment (the timer, the health route) never fail on it."""
+    found: list[str] = []
+    seconds = {}
+    for name, (default, lowest, highest) in NOTIFICATION_SECONDS.items():
+        raw = str(env.get(name, "") or "").strip()
+        if raw and not (raw.isdigit() and lowest <= int(raw) <= highest):
+            found.append(f"{name} must be a whole number of seconds from {lowest} to {highest}")
+        seconds[name] = int(raw) if raw.isdigit() and lowest <= int(raw) <= highest else default
+    on: list[Side] = []
+    for side, name in NOTIFICATION_SWITCHES.items():
+        raw = str(env.get(name, "") or "").strip().lower()
+        if raw not in ("", "true", "false"):
+            found.append(f"{name} must be true or false")
+        if raw == "true":
+            on.append(side)
+    base = str(env.get(NOTIFICATION_BASE_URL, "") or "").strip()
+    if base and not base.startswith(("https://", "http://")):
+        found.append(f"{NOTIFICATION_BASE_URL} must be the app's public base URL (https://...)")
+    if problems is not None:
+        problems.extend(found)
+    if not base or not on:
+        return None
+    shared = seconds["NOTIFY_WAKE_WINDOW_SECONDS"] + seconds["NOTIFY_MISSED_MARGIN_SECONDS"]
+    return NotificationWatch({side: timedelta(seconds=seconds[NOTIFY_DELAYS[side]] + shared) for side in on})

@@ -21,7 +21,7 @@ from typing import Any
 from shared.telemetry_setup import (
     JOB_FAILED,
     JOB_SUCCEEDED,
-    LAST_SUCCESS,
+    LAG_SECONDS,
     NAME,
     QUEUE_ACTIVE,
     QUEUE_DEAD_LETTERED,
@@ -43,6 +43,7 @@ __all__ = [
     "http_span",
     "job_span",
     "log_event",
+    "record_lag",
     "record_queue",
     "record_throttle",
     "reset",
@@ -107,11 +108,21 @@ class JobSpan:
 
 
 @contextlib.contextmanager
-def job_span(kind: str, mapping: str, *, job_id: str = "", run_id: str = "", direction: str = "") -> Iterator[JobSpan]:
+def job_span(
+    kind: str, mapping: str, *, job_id: str = "", run_id: str = "", direction: str = "", trigger: str = ""
+) -> Iterator[JobSpan]:
     """A span around one sync job (its HTTP calls become children), the metrics at its end, and a log line with the
-    job's custom dimensions: `jobKind`, `mapping`, `jobId`, `runId`, `direction`, the counters, `status`,
-    `durationSeconds` (and `errorCode` when it raised; the exception itself propagates unchanged)."""
-    given = {"jobKind": kind, "mapping": mapping, "jobId": job_id, "runId": run_id, "direction": direction}
+    job's custom dimensions: `jobKind`, `mapping`, `jobId`, `runId`, `direction`, `trigger` (what started a mapping
+    run: poll, wake, queue, now), the counters, `status`, `durationSeconds` (and `errorCode` when it raised; the
+    exception itself propagates unchanged)."""
+    given = {
+        "jobKind": kind,
+        "mapping": mapping,
+        "jobId": job_id,
+        "runId": run_id,
+        "direction": direction,
+        "trigger": trigger,
+    }
     job = JobSpan({key: value for key, value in given.items() if value})
     pipeline = active()
     token = _dimensions.set({**_dimensions.get(), **job.dimensions})
@@ -151,8 +162,6 @@ def _close(pipeline: Pipeline | None, span: Any, job: JobSpan, started: float, e
         tools[RECORDS_SYNCED].add(sum(job.counters.get(name, 0) for name in SYNCED_COUNTERS), labels)
         tools[RECORDS_FAILED].add(job.counters.get("failed", 0), labels)
         tools[JOB_FAILED if error else JOB_SUCCEEDED].add(1, labels)
-    if error is None:
-        LAST_SUCCESS[mapping] = time.time()
     level = logging.WARNING if error else logging.INFO
     log_event(logging.getLogger(f"{NAME}.jobs"), f"sync job {outcome['status']}", level=level, **outcome)
 
@@ -164,6 +173,15 @@ def record_throttle(service: str, wait_seconds: float) -> None:
         pipeline.instruments[THROTTLED].add(1, {"service": service})
         if wait_seconds > 0:
             pipeline.instruments[THROTTLED_WAIT].record(wait_seconds, {"service": service})
+
+
+def record_lag(mapping: str, direction: str, trigger: str, seconds: float) -> None:
+    """One record written to the other app `seconds` after its change's modified-on (issue 23: the latency a user
+    sees), by a run of `mapping` started by `trigger` (`RunTrigger`), `direction` `toDataverse` or `fromDataverse`."""
+    pipeline = active()
+    if pipeline is not None:
+        labels = {"mapping": mapping, "direction": direction, "trigger": trigger}
+        pipeline.instruments[LAG_SECONDS].record(max(seconds, 0.0), labels)
 
 
 def record_queue(queue: str, active_messages: int | None, dead_lettered: int | None) -> None:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,8 +44,6 @@ THROTTLED_WAIT = "http.throttled.wait_seconds"
 QUEUE_ACTIVE = "queue.messages.active"
 QUEUE_DEAD_LETTERED = "queue.messages.dead_lettered"
 LOG = logging.getLogger(f"{NAME}.telemetry")
-
-LAST_SUCCESS: dict[str, float] = {}  # mapping -> wall time of this process's last successful job (the lag gauge)
 
 
 @dataclass
@@ -132,19 +129,13 @@ def entra_credential(authentication: str) -> Any:
 
 def instrumented(pipeline: Pipeline) -> Pipeline:
     """Create the instruments once per pipeline (OpenTelemetry keys instruments by name on a meter)."""
-    from opentelemetry.metrics import CallbackOptions, Observation  # noqa: PLC0415
-
-    def lag(options: CallbackOptions) -> list[Observation]:
-        now = time.time()
-        return [Observation(now - at, {"mapping": mapping}) for mapping, at in list(LAST_SUCCESS.items())]
-
     meter = pipeline.meter
     pipeline.instruments = {
         RECORDS_SYNCED: meter.create_counter(RECORDS_SYNCED, "{record}", "Records written to the other app"),
         RECORDS_FAILED: meter.create_counter(RECORDS_FAILED, "{record}", "Records that failed in a job"),
         JOB_SUCCEEDED: meter.create_counter(JOB_SUCCEEDED, "{job}", "Sync jobs that finished"),
         JOB_FAILED: meter.create_counter(JOB_FAILED, "{job}", "Sync jobs that raised"),
-        LAG_SECONDS: meter.create_observable_gauge(LAG_SECONDS, [lag], "s", "Since this instance's last success"),
+        LAG_SECONDS: meter.create_histogram(LAG_SECONDS, "s", "Change modified-on to its write on the other side"),
         THROTTLED: meter.create_counter(THROTTLED, "{response}", "429 answers from Business Central or Dataverse"),
         THROTTLED_WAIT: meter.create_histogram(THROTTLED_WAIT, "s", "Waits after a 429 (Retry-After or back-off)"),
         QUEUE_ACTIVE: meter.create_gauge(QUEUE_ACTIVE, "{message}", "Active messages, read by /api/health"),
@@ -176,7 +167,6 @@ def use_in_memory() -> InMemoryTelemetry:
     pipeline = Pipeline(tracer_provider.get_tracer(NAME), meter_provider.get_meter(NAME), [tracer_provider])
     with _lock:
         _pipeline, _decided = instrumented(pipeline), True
-        LAST_SUCCESS.clear()
     return InMemoryTelemetry(spans, reader)
 
 
@@ -184,4 +174,3 @@ def reset() -> None:
     global _decided, _pipeline
     with _lock:
         _pipeline, _decided = None, False
-        LAST_SUCCESS.clear()

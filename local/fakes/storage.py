@@ -328,9 +328,10 @@ class InMemoryJobLog:
         with self._lock:
             self._jobs[(escape_key(job.mapping), job_row_key(job.started_on, job.job_id))] = stored
 
-    def list_jobs(self, mapping: str, limit: int = 50) -> list[SyncJob]:
+    def list_jobs(self, mapping: str, limit: int = 50, trigger: str | None = None) -> list[SyncJob]:
         with self._lock:
-            keys = sorted(key for key in self._jobs if key[0] == escape_key(mapping))[: max(limit, 0)]
+            keys = sorted(key for key in self._jobs if key[0] == escape_key(mapping))
+            keys = [key for key in keys if trigger is None or self._jobs[key].trigger == trigger][: max(limit, 0)]
             return [_copy_job(self._jobs[key]) for key in keys]
 
     def find_job(self, job_id: str) -> SyncJob | None:

@@ -1,6 +1,8 @@
 // Mappings: BC's "Integration Table Mappings" — every table mapping with its direction, filters, schedule, whether it
 // runs, its last successful job and how long ago that was (the lag), and its field mappings with coverage notes
 // against BC's defaults. Enable/disable, reset to defaults and "Synchronize Modified Records" act on one mapping.
+// With notifications on (issue 23), a mapping whose last poll applied changes no notification brought shows
+// "Notifications missed" with the count per side (read once from /api/health's `notifications` check).
 "use strict";
 
 (function () {
@@ -35,6 +37,34 @@
       }
     }
     await Promise.all(Array.from({ length: PARALLEL_JOB_READS }, worker));
+  }
+
+  const SIDE = { bc: "BC", dv: "Sales" };
+
+  // The mappings whose last poll found missed notifications: /api/health's `notifications` check of the console's
+  // company ({} when notifications are off, or the answer has no such check).
+  async function missedNotifications() {
+    const { data } = await api("GET", "health", { allow: [503] });
+    const check = data && data.checks ? data.checks.notifications : null;
+    return (check && check.mappings) || {};
+  }
+
+  async function fillNotifications(cells) {
+    let missed = {};
+    try {
+      missed = await missedNotifications();
+    } catch (error) {
+      return; // the health route is a dependency check: its failure is shown on its own, not per mapping
+    }
+    for (const [name, entry] of Object.entries(missed)) {
+      const cell = cells[name];
+      if (!cell) continue;
+      const sides = Object.entries(entry.bySide || {}).map(([side, count]) => `${SIDE[side] || side} ${count}`).join(", ");
+      cell.replaceChildren(h("span", {
+        class: "badge bad", text: `Notifications missed: ${entry.missed} (${sides})`,
+        title: "The last poll applied changes no notification brought (subscription expired or deleted, webhook step removed, endpoint down). Keep SYNC_SCHEDULE frequent until a poll finds none.",
+      }));
+    }
   }
 
   function filters(mapping) {
@@ -87,7 +117,7 @@
     announce(`${mapping.name}: job ${data.jobId} ${data.status}: ${counters(data.counters)}.`);
   }
 
-  function rows(list, refresh, lastJobCells) {
+  function rows(list, refresh, lastJobCells, notificationCells) {
     return list.flatMap((mapping) => {
       const label = (verb) => `${verb} ${mapping.name}`;
       const toggle = h("button", {
@@ -105,6 +135,7 @@
       });
       lastJobCells[mapping.name] = h("td", { class: "nowrap" }, h("span", { class: "hint", text: "…" }));
       const overridden = Object.keys(mapping.overrides || {});
+      notificationCells[mapping.name] = h("div", { class: "notifications" });
       return [
         h("tr", { "data-mapping": mapping.name },
           h("th", { scope: "row" }, h("span", { class: "name", text: mapping.name }), h("br"),
@@ -113,7 +144,8 @@
           h("td", {}, filters(mapping)),
           h("td", {}, mapping.schedule ? h("code", { class: "setting", text: mapping.schedule }) : h("span", { class: "hint", text: "none (on demand)" })),
           h("td", {}, h("span", { class: mapping.enabled ? "badge ok" : "badge", text: mapping.enabled ? "Enabled" : "Disabled" }),
-            overridden.length ? h("div", { class: "hint", text: `overrides: ${overridden.join(", ")}` }) : null),
+            overridden.length ? h("div", { class: "hint", text: `overrides: ${overridden.join(", ")}` }) : null,
+            notificationCells[mapping.name]),
           lastJobCells[mapping.name],
           h("td", {}, h("div", { class: "buttons" }, toggle, run, resetButton))),
         h("tr", { class: "details-row" }, h("td", { colspan: 7 }, details(mapping))),
@@ -130,12 +162,14 @@
       async function refresh() {
         const list = await mappings(true);
         const lastJobCells = {};
+        const notificationCells = {};
         clear(section).append(
           h("p", { class: "hint", text: "Schedules are app settings (NCRONTAB); the lag is the time since the last successful job." }),
           table("Table mappings", ["Mapping", "Direction", "Filters", "Schedule", "State", "Last successful job", "Actions"],
-            rows(list, refresh, lastJobCells), { hideCaption: true, class: "mappings" }),
+            rows(list, refresh, lastJobCells, notificationCells), { hideCaption: true, class: "mappings" }),
         );
         fillLastJobs(list, lastJobCells);
+        fillNotifications(notificationCells);
       }
       refresh().catch(fail).finally(() => section.removeAttribute("aria-busy"));
     },

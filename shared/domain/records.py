@@ -68,6 +68,21 @@ class LeftUncoupled:
                 "matchCoupled": self.match_coupled, "dataverseOnly": self.dataverse_only}  # fmt: skip
 
 
+class RunTrigger(StrEnum):
+    """What started a mapping run (issue 23), on its job entry, so an admin sees which runs notifications started.
+
+    POLL: the incremental timer (`SYNC_SCHEDULE`), the safety net; WAKE: a notification's `mappingRun` (its message
+    id starts with `wake/`, `services/wake.py`); QUEUE: any other `mappingRun` message; NOW: an admin's Synchronize
+    of the mapping or a retry of its failed records; FULL_SYNC: a chunk of a full synchronization. Jobs logged before
+    issue 23, option-mapping runs and matching jobs carry none ("")."""
+
+    POLL = "poll"
+    WAKE = "wake"
+    QUEUE = "queue"
+    NOW = "now"
+    FULL_SYNC = "fullSync"
+
+
 @dataclass(frozen=True)
 class SyncJob:
     """One run of one mapping (or one chunk of it): the job log line."""
@@ -81,6 +96,14 @@ class SyncJob:
     message: str = ""
     # requests per budget scope: {scope: {"requests", "windowShare"}} (connectors/budget.py); {} when not budgeted
     budget: Mapping[str, Any] = field(default_factory=dict)
+    trigger: str = ""  # a `RunTrigger` value ("" for jobs that do not say)
+    # A poll only, with notifications on: changes it applied that a notification should have brought first, per side
+    # of the change (`domain/notification_watch.py`); {} when none (or not watched)
+    missed_by_notifications: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def missed(self) -> int:
+        return sum(self.missed_by_notifications.values())
 
 
 class LineStatus(StrEnum):

@@ -12,6 +12,11 @@ full-synchronization chunk). Every source goes through the same steps, each in a
    records go before their creates).
 5. Move the checkpoints last, after the flush, by the cursors' rules (`domain/watermarks.py`): never past a record
    that failed transiently (it must be read again). Only the incremental run moves them.
+
+Issue 23: the job entry says what started the run (`RunTrigger`: the timer's poll, a notification's wake, an admin,
+a full synchronization); every record written records its latency from its modified-on (`RunState.wrote`:
+`sync.lag.seconds`), and a poll given a `NotificationWatch` counts the changes it applied that a notification
+should have brought first (`missedByNotifications`, `domain/notification_watch.py`).
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from shared.domain.candidate_sources import CHANGED_SINCE, CandidateSource, Chan
 from shared.domain.coupling import Coupling
 from shared.domain.jobs import run_prefix
 from shared.domain.mapping import TableMapping
-from shared.domain.records import SyncJob
+from shared.domain.notification_watch import NotificationWatch
+from shared.domain.records import RunTrigger, Side, SyncJob
 from shared.domain.watermarks import format_instant
 from shared.engine.behaviours import hooks as behaviours
 from shared.engine.candidate_reads import read_candidates
@@ -43,19 +49,23 @@ from shared.telemetry import job_span
 @dataclass
 class MappingRun:
     """One run of `mapping` under `job_id` (a full-sync chunk's id makes its redelivery count once); its state is
-    `RunState`, its source the argument of `run`."""
+    `RunState`, its source the argument of `run`. `trigger`: what started it (built directly, it is a full-sync
+    chunk's; `run_mapping` says otherwise); `watch`: a poll's notification watch (None: nothing is counted)."""
 
     context: SyncContext
     mapping: TableMapping
     job_id: str = field(default_factory=new_job_id)
+    trigger: RunTrigger = RunTrigger.FULL_SYNC
+    watch: NotificationWatch | None = None
 
     def __post_init__(self) -> None:
-        self.state = RunState(self.context, self.mapping, self.job_id)
+        self.state = RunState(self.context, self.mapping, self.job_id, trigger=self.trigger, watch=self.watch)
 
     def run(self, source: CandidateSource = CHANGED_SINCE) -> SyncJob:
         """The run over the source's candidates, logged as one job."""
         started = self.context.clock()
         state = self.state
+        state.measures_lag = not isinstance(source, TheseRecords)
         bc_rows, dv_rows = read_candidates(state, source, started)
         if isinstance(source, TheseRecords):
             self._synchronize(bc_rows, dv_rows, create=True, chunk_of=run_prefix(self.job_id))
@@ -117,12 +127,14 @@ class MappingRun:
         partners = (bc_all, dv_all) if chunk_of is not None else None
         run_state_rules(state, couplings, bc_rows, dv_rows, partners)
         if create:
-            state.creator.create_in_dataverse(
+            created = state.creator.create_in_dataverse(
                 [row for bc_id, row in bc_rows.items() if bc_id not in by_bc], state.counters, state.fail
             )
-            state.creator.create_in_business_central(
+            state.wrote(Side.BC, [bc_rows[c.bc_id] for c in created if c.bc_id in bc_rows])
+            created = state.creator.create_in_business_central(
                 [row for dv_id, row in dv_rows.items() if dv_id not in by_dv], state.counters, state.fail
             )
+            state.wrote(Side.DATAVERSE, [dv_rows[c.dataverse_id] for c in created if c.dataverse_id in dv_rows])
         state.work.flush()  # the page's unit of work: after its writes to the apps
 
     def _out_of_filter(self) -> None:
@@ -139,19 +151,31 @@ class MappingRun:
             format_instant(self.context.clock()),
             "finished",
             self.state.counters,
+            trigger=self.trigger.value,
+            missed_by_notifications={side.value: count for side, count in self.state.missed.items() if count},
         )
         self.context.jobs.record_job(job)
         return job
 
 
-def run_mapping(context: SyncContext, mapping_name: str, source: CandidateSource = CHANGED_SINCE) -> SyncJob:
+def run_mapping(
+    context: SyncContext,
+    mapping_name: str,
+    source: CandidateSource = CHANGED_SINCE,
+    *,
+    trigger: RunTrigger = RunTrigger.NOW,
+    watch: NotificationWatch | None = None,
+) -> SyncJob:
     """One run (the incremental one unless `source` says otherwise), traced as one job: its span (HTTP calls as
-    children), metrics and log line. An option mapping runs whole, whatever the source (`option_runs.py`)."""
+    children), metrics and log line. An option mapping runs whole, whatever the source (`option_runs.py`).
+    `trigger` goes on the job entry (the default: an admin's Synchronize or retry); `watch` only on a poll (see
+    `MappingRun`)."""
     if is_option_mapping(context.mapping(mapping_name)):  # BC codes <-> picklist options: a run of its own kind
         return run_option_mapping(context, mapping_name)
     mapping = context.runnable(mapping_name)
-    run = MappingRun(context, mapping)
-    with job_span("incremental", mapping.name, job_id=run.job_id, direction=mapping.direction.value) as span:
+    run = MappingRun(context, mapping, trigger=trigger, watch=watch)
+    dimensions = {"job_id": run.job_id, "direction": mapping.direction.value, "trigger": trigger.value}
+    with job_span("incremental", mapping.name, **dimensions) as span:
         job = run.run(source)
         span.finish(job.counters.as_dict())
     return job

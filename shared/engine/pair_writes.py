@@ -48,6 +48,9 @@ def write_pending(run: RunState, pending: list[Pending]) -> None:
         if item.coupling.bc_id in failed:
             continue
         run.tally(item.coupling, "modified")
+        for source, row, wrote in ((Side.BC, item.bc_row, item.to_dv), (Side.DATAVERSE, item.dv_row, item.to_bc)):
+            if wrote:
+                run.wrote(source, [row])  # its latency, and whether a notification missed it
         save_synchronized(
             run.context,
             item.coupling,

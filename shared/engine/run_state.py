@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from shared.domain.coupling import Coupling
 from shared.domain.errors import SyncError
 from shared.domain.mapping import TableMapping
-from shared.domain.records import Counters, Side
-from shared.domain.watermarks import SideCursor
+from shared.domain.notification_watch import NotificationWatch
+from shared.domain.records import Counters, RunTrigger, Side
+from shared.domain.watermarks import SideCursor, parse_instant
 from shared.engine.behaviours import hooks as behaviours
 from shared.engine.context import SyncContext
 from shared.engine.creation import Creator
@@ -27,7 +29,7 @@ from shared.engine.sides import BcSide, DataverseSide
 from shared.engine.unit_of_work import UnitOfWork
 from shared.engine.values import ValueMapper
 from shared.ports import Row
-from shared.telemetry import log_event
+from shared.telemetry import log_event, record_lag
 
 LOG = logging.getLogger("bc_sales_sync.sync")
 
@@ -47,6 +49,10 @@ class RunState:
     adopted: set[str] = field(default_factory=set)  # BC ids of identity pairs coupled again by this run
     conflicted: set[str] = field(default_factory=set)  # ids whose last sync was a conflict (changedInBothApps)
     failed_now: set[str] = field(default_factory=set)  # ids of the records that failed in this run
+    trigger: RunTrigger = RunTrigger.NOW  # what started the run (its job entry says it)
+    watch: NotificationWatch | None = None  # a poll with notifications on: count the changes they missed
+    measures_lag: bool = True  # off for a full-sync chunk: its records' modified-on says nothing about latency
+    missed: dict[Side, int] = field(default_factory=dict)  # changes applied that a notification should have brought
 
     def __post_init__(self) -> None:
         self.mapper = ValueMapper(self.mapping, LookupResolver(self.context), self.context.option_maps)
@@ -58,6 +64,28 @@ class RunState:
 
     def modified_on(self, side: Side, row: Row) -> str | None:
         return self.bc.modified_on(row) if side is Side.BC else self.dv.modified_on(row)
+
+    def wrote(self, source: Side, rows: Iterable[Row]) -> None:
+        """These records of `source` were just written to the other side (updated or created): each one's latency
+        from its modified-on (`sync.lag.seconds`) and, on a watched poll, whether a notification missed it
+        (`domain/notification_watch.py`). A side read for the first time or whole on every run is neither: its
+        records' modified-on is not when they changed for this run."""
+        cursor = self.cursors.get(source)
+        if not self.measures_lag or (cursor is not None and (cursor.watermark is None or cursor.in_full)):
+            return
+        now = self.context.clock()
+        direction = "toDataverse" if source is Side.BC else "fromDataverse"
+        for row in rows:
+            text = self.modified_on(source, row)
+            if not text:
+                continue
+            changed = parse_instant(text)
+            record_lag(self.mapping.name, direction, self.trigger.value, (now - changed).total_seconds())
+            record_id = str(row.get("id") if source is Side.BC else row.get(self.mapping.dataverse_id))
+            if self.watch is None or cursor is None or record_id in self.retried:
+                continue
+            if self.watch.missed(source, changed, cursor.started, self.mapping.bc_entity_set):
+                self.missed[source] = self.missed.get(source, 0) + 1
 
     def fail(self, side: Side, record_id: str, error: SyncError, row: Row | None) -> None:
         """One record failed: counted and logged; a transient failure of a record read (`row`) holds its side's

@@ -8,6 +8,8 @@ The policy, per command:
   service's `Retry-After`, and this delivery completes (ten immediate redeliveries would dead-letter it within a
   second of throttling). On the last delivery (`MAX_DELIVERIES`) a failure first fails the chunk's line with the
   reason, so the review shows it; the message then goes to the dead-letter queue.
+- A `RunMapping` whose message id starts with `wake/` was sent by a notification (`services/wake.py`): its job
+  entry says `wake`; any other says `queue` (`RunTrigger`).
 - A command dead-lettered anyway (also when the worker died on its last delivery before it could say so):
   `dead_lettered` fails a chunk's line with Service Bus's reason; any other command is only logged.
 """
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 
 from shared.domain.errors import SyncError
 from shared.domain.jobs import FullSyncChunk, JobCommand, MatchCoupling, RunMapping
+from shared.domain.records import RunTrigger
 from shared.engine.context import SyncContext
 from shared.engine.mapping_run import run_mapping
 from shared.ports import JobQueue, RunStore
@@ -26,6 +29,7 @@ from shared.services.full_sync.coordinator import MAX_DELIVERIES, FullSync
 from shared.services.matching import match_and_couple
 
 log = logging.getLogger("bc_sales_sync.queue")
+WAKE_PREFIX = "wake/"  # the message ids `services/wake.py` gives (`wake/<company>/<mapping>/<window>`)
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,8 @@ class JobHandler:
     def handle(self, command: JobCommand, delivery_count: int = 1) -> None:
         """Do the command's work; raises for Service Bus to deliver it again (see the module for when not)."""
         if isinstance(command, RunMapping):
-            run_mapping(self.context, command.mapping)
+            woken = command.message_id.startswith(WAKE_PREFIX)
+            run_mapping(self.context, command.mapping, trigger=RunTrigger.WAKE if woken else RunTrigger.QUEUE)
         elif isinstance(command, MatchCoupling):
             match_and_couple(
                 self.context,
@@ -82,6 +87,4 @@ class JobHandler:
             return
         run_id, mapping, chunk = command.run_id, command.mapping, command.chunk
         log.error("full sync %s/%s chunk %s dead-lettered (%s)", run_id, mapping, chunk, reason)
-        self._full_sync().record_dead_letter(
-            run_id, mapping, chunk, command.attempt, reason
-        )
+        self._full_sync().record_dead_letter(run_id, mapping, chunk, command.attempt, reason)

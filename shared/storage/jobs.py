@@ -9,6 +9,11 @@ lose; the key is derived from the job's start, so recording the finished job rep
 The budget report (issue 22, item 7): a job log built with `report` (`bootstrap.build_services`: the company's
 `connectors.budget.METER`) stores with each job the requests its company sent per budget scope and its share of
 the scope's window (`Budget`, JSON), unless the job carries its own.
+
+Issue 23: `Trigger` (what started the run) and, on a poll that found changes its notifications missed,
+`MissedByNotifications` (their count, a number operators can sort on) with `MissedBySide` (per side, JSON).
+`list_jobs(..., trigger=)` asks the partition for one trigger's jobs (a filter the service applies, newest first),
+so "the last poll" is one query however many woken runs came after it.
 """
 
 from __future__ import annotations
@@ -53,16 +58,20 @@ class TableJobLog:
             "DurationSeconds": _duration(job),
             **counter_properties(job.counters),
             "Budget": json.dumps(dict(job.budget), sort_keys=True) if job.budget else None,
+            "Trigger": job.trigger or None,
+            "MissedByNotifications": job.missed if job.missed_by_notifications else None,
+            "MissedBySide": json.dumps(dict(job.missed_by_notifications), sort_keys=True) if job.missed else None,
         }
         self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
 
-    def list_jobs(self, mapping: str, limit: int = 50) -> list[SyncJob]:
-        """Newest first (by start time; the job id breaks ties)."""
+    def list_jobs(self, mapping: str, limit: int = 50, trigger: str | None = None) -> list[SyncJob]:
+        """Newest first (by start time; the job id breaks ties); only those `trigger` started when given."""
         if limit <= 0:
             return []
-        rows = self._table.query_entities(
-            f"PartitionKey eq {odata_string(escape_key(mapping))}", results_per_page=min(limit, 1000)
-        )
+        query = f"PartitionKey eq {odata_string(escape_key(mapping))}"
+        if trigger is not None:
+            query += f" and Trigger eq {odata_string(trigger)}"
+        rows = self._table.query_entities(query, results_per_page=min(limit, 1000))
         jobs: list[SyncJob] = []
         for row in rows:
             jobs.append(_job(row))
@@ -92,4 +101,6 @@ def _job(row: TableEntity) -> SyncJob:
         counters=counters_from(row),
         message=row.get("Message", ""),
         budget=json.loads(row["Budget"]) if row.get("Budget") else {},
+        trigger=row.get("Trigger") or "",
+        missed_by_notifications=json.loads(row["MissedBySide"]) if row.get("MissedBySide") else {},
     )

@@ -1,11 +1,13 @@
 """`GET /api/health`: anonymous, so an availability test or an admin can probe the app without a key.
 
 It reports for real (`shared/services/health.py`): storage reachable, queue reachable, a token for each app, the last
-successful job per mapping and its age, the dead-letter count, stalled full-sync lines; 200 `{"status": "healthy",
-"checks": ...}` (with `warnings` naming dead letters or `fullSync`), or 503 naming the failing checks (the body
-also carries `error`, the API's error shape). Failures show codes only, never exception texts. Because it is
-anonymous and every call reads storage and the queue, an answer is reused for `CACHE_SECONDS` per instance and per
-company asked: a flood of probes costs at most one round of checks every few seconds.
+successful job per mapping and its age, the dead-letter count, stalled full-sync lines, and with notifications on
+the mappings whose last poll found changes notifications missed (`notifications`, issue 23); 200 `{"status":
+"healthy", "checks": ...}` (with `warnings` naming dead letters, `fullSync` or `notifications.<mapping>`), or 503
+naming the failing checks (the body also carries `error`, the API's error shape). Failures show codes only, never
+exception texts. Because it is anonymous and every call reads storage and the queue, an answer is reused for
+`CACHE_SECONDS` per instance and per company asked: a flood of probes costs at most one round of checks every few
+seconds.
 
 Companies (issue 22). With one company configured and none named, the answer is today's, unchanged (it names no
 company: a single-company deployment shows no more than before). The report on the company `?company=` names (its
@@ -187,6 +189,7 @@ def _check(services: Any, include: tuple[str, ...] | None = None) -> Any:
     from shared.bootstrap import for_run, full_sync_for, token_getters
     from shared.services.full_sync.recovery import Recovery
     from shared.services.health import ALL_CHECKS, HealthProbes, check_health, incremental_mappings
+    from shared.settings import notification_watch
     from shared.telemetry import record_queue
 
     checks = include or ALL_CHECKS
@@ -202,6 +205,7 @@ def _check(services: Any, include: tuple[str, ...] | None = None) -> Any:
         stale_after=timedelta(minutes=_stale_minutes(services.environment)),
         stalled_lines=Recovery(full_sync).stalled_report,
         stall_after=full_sync.stall_after,
+        notified=[side.value for side in watch.sides] if (watch := notification_watch(services.environment)) else [],
     )
     report = check_health(probes, checks)
     if "deadLetters" in report.checks:

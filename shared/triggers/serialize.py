@@ -39,6 +39,9 @@ def job_json(job: SyncJob) -> dict[str, Any]:
         "counters": job.counters.as_dict(),
         "message": job.message,
         "budget": dict(job.budget),
+        "trigger": job.trigger or None,  # poll, wake, queue, now, fullSync (null: a job that does not say)
+        "missedByNotifications": job.missed,  # a poll's changes that notifications should have brought first
+        "missedBySide": dict(job.missed_by_notifications),  # the same per side of the change: {"bc": n, "dv": n}
     }
 
 

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -305,7 +306,7 @@ def test_a_line_done_whose_finishing_message_was_lost_is_handed_over_by_the_time
     monkeypatch.setattr(FullSync, "start", dies_after_closing_groups)
     ran: list[str] = []
 
-    def incremental_run(context: SyncContext, name: str) -> SyncJob:  # the timer's runs: only what it chose
+    def incremental_run(context: SyncContext, name: str, **options: Any) -> SyncJob:  # the timer's runs: its choice
         ran.append(name)
         return SyncJob(name, f"job-{name}", "2025-01-01T00:00:00.000Z", status="finished")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,11 +15,13 @@ from opentelemetry.trace import SpanKind
 
 from shared import telemetry
 from shared.domain.errors import SyncError
+from shared.domain.records import RunTrigger
+from shared.domain.watermarks import parse_instant
 from shared.engine.mapping_run import run_mapping
 from tests.conftest import CLIENT_SECRET
 from tests.sync.conftest import SyncStack
 from tests.sync.mappings_for_tests import currency_mapping, customer_mapping
-from tests.sync.test_incremental import couple_currencies
+from tests.sync.test_incremental import bc_customer, couple_currencies, patch_account, patch_bc_customer
 from tests.unit.test_telemetry import points
 
 pytestmark = pytest.mark.integration
@@ -50,6 +53,7 @@ def test_a_sync_job_is_one_span_with_its_dimensions_and_counters(
     attributes = dict(job_span.attributes or {})
     assert attributes["mapping"] == "CUSTOMER" and attributes["jobId"] == job.job_id
     assert attributes["direction"] == "bidirectional" and attributes["status"] == "finished"
+    assert attributes["trigger"] == "now"  # what started the run (issue 23): here the caller, as Synchronize does
     assert {name: attributes[name] for name in job.counters.as_dict()} == job.counters.as_dict()
     calls = [s for s in spans if s.kind is SpanKind.CLIENT]
     assert calls, "the job's HTTP calls are traced"
@@ -66,8 +70,47 @@ def test_the_job_metrics_carry_the_mapping(customers: SyncStack, memory: telemet
     assert points(memory, "sync.records.failed") == [(labels, 0)]
     assert points(memory, "sync.job.succeeded") == [(labels, 1)]
     assert points(memory, "sync.job.failed") == []
-    (lag,) = points(memory, "sync.lag.seconds")
-    assert lag[0] == {"mapping": "CUSTOMER"} and 0 <= lag[1] < 60
+    assert points(memory, "sync.lag.seconds") == []  # the first run copies what exists: no change's latency
+
+
+def test_the_lag_is_each_written_record_latency_from_its_modified_on_each_way(
+    customers: SyncStack, memory: telemetry.InMemoryTelemetry
+) -> None:
+    """Issue 23: `sync.lag.seconds` is a histogram of the time from the change's modified-on (the source record's)
+    to its write on the other side, one value per written record, by mapping, direction and trigger."""
+    stack = customers
+    run_mapping(stack.context, "CUSTOMER")
+    patch_bc_customer(stack, "C00030", {"city": "Savannah"})
+    patch_bc_customer(stack, "C00040", {"city": "Macon"})
+    changed = parse_instant(bc_customer(stack, "C00040")["lastModifiedDateTime"])
+    time.sleep(1.2)  # a latency of at least a second, so a value from the wrong clock or instant shows
+    run_mapping(stack.context, "CUSTOMER", trigger=RunTrigger.POLL)
+    written = stack.context.clock()
+    (lag,) = _histograms(memory, "sync.lag.seconds")
+    assert lag[0] == {"mapping": "CUSTOMER", "direction": "toDataverse", "trigger": "poll"}
+    assert lag[1] == 2  # one value per written record
+    assert 1.2 <= lag[3] <= (written - changed).total_seconds() + 0.5  # the largest: the older change's latency
+    coupling = stack.context.couplings.find_by_bc_id("CUSTOMER", bc_customer(stack, "C00030")["id"])
+    assert coupling is not None
+    patch_account(stack, coupling.dataverse_id, {"telephone1": "+1 404 555 0199"})
+    run_mapping(stack.context, "CUSTOMER", trigger=RunTrigger.WAKE)
+    by_labels = {
+        tuple(sorted(labels.items())): count for labels, count, _, _ in _histograms(memory, "sync.lag.seconds")
+    }
+    back = {"mapping": "CUSTOMER", "direction": "fromDataverse", "trigger": "wake"}
+    assert by_labels[tuple(sorted(back.items()))] == 1
+
+
+def _histograms(memory: telemetry.InMemoryTelemetry, name: str) -> list[tuple[dict[str, Any], int, float, float]]:
+    """Every histogram point of `name`: (attributes, count, min, max)."""
+    found = []
+    data = memory.metrics.get_metrics_data()
+    for resource in data.resource_metrics if data else []:
+        for scope in resource.scope_metrics:
+            for metric in (m for m in scope.metrics if m.name == name):
+                for point in metric.data.data_points:
+                    found.append((dict(point.attributes or {}), point.count, point.min, point.max))
+    return found
 
 
 def test_a_job_that_raises_is_counted_failed_with_its_code_only(

@@ -35,9 +35,10 @@ class World:
         context = SimpleNamespace(company=name, mapping=mapping, clock=lambda: datetime(2025, 1, 1, tzinfo=UTC))
         return SimpleNamespace(context=context)
 
-    def run_mapping(self, context: Any, name: str) -> Any:
+    def run_mapping(self, context: Any, name: str, **options: Any) -> Any:
+        assert options["trigger"] == "poll"  # the timer's runs are the poll
         self.ran.append((context.company, name))
-        return SimpleNamespace(counters=SimpleNamespace(as_dict=lambda: {"inserted": 1}))
+        return SimpleNamespace(counters=SimpleNamespace(as_dict=lambda: {"inserted": 1}), missed=0)
 
     def recovery(self, full_sync: Any) -> Any:
         company = full_sync.context.company

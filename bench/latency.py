@@ -1,0 +1,289 @@
+"""`make bench` (latency, issue 23): how long a change made in one app takes to show in the other, through the whole
+local stack. Off by default (`BENCH_LATENCY=1` runs it) until the notification endpoints exist.
+
+The stack: the demo's BC company plus `pool` generated customers per direction, an empty Sales org with the demo's
+salespeople as users, and a full synchronization toward Sales of the mappings that carry customers, so every
+customer is coupled to an account. Every timer is quiet but the incremental one (`SYNC_SCHEDULE`: the poll), whose
+schedule is `BENCH_LATENCY_SCHEDULE` (default: the stack's own, every 5 minutes).
+
+Then `changes` changes each way (`BENCH_LATENCY_CHANGES`, default 200), one every `BENCH_LATENCY_SPACING` seconds
+(default 1), alternating: a BC customer's city (awaited in its Sales account) and a Sales account's city (awaited
+in its BC customer), each a value of its own, each on a record with no change of its own still on its way (the two
+directions use separate halves of the customers, so no change meets another in a conflict). The target side is read
+every `BENCH_LATENCY_POLL_MS` ms (default 150; one filtered read per side with changes on their way: the records
+modified since the oldest of them), and a change's latency is from the moment its write returned to the first read
+that shows its value. A change not shown after `BENCH_LATENCY_TIMEOUT` seconds (default: 3 x the poll period + 120)
+is counted `lost`. Printed per direction: count, p50, p95, max (seconds), lost.
+
+Two modes, run by `measure_latency(notifications=...)`: `polling` (notifications off: the figure is the poll's) and
+`notifications` (`BENCH_LATENCY_NOTIFICATIONS=1` adds it): the stack's `NOTIFICATIONS_BC`, `NOTIFICATIONS_DATAVERSE`
+and `NOTIFICATION_BASE_URL` (the host's own URL) set, nothing else changes; its figures also say how much of p95 is
+beyond the services' documented notification delay (`BENCH_LATENCY_BC_DELAY`, default 30 s: BC batches
+notifications, api-facts A8; `BENCH_LATENCY_DATAVERSE_DELAY`, default 0: an asynchronous step posts within seconds).
+Figures only: nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.companies import MAPPINGS, add_sales_users, create_customers
+from bench.probe import COMPANY, bc_api, dataverse_api, host_root, session
+from local.emulators.business_central.seed import COMPANY_ID
+from local.host.ncrontab import parse_schedule
+from local.stack.launcher import LocalStack, quiet_timers
+
+PREFIX = "latency"
+BC_TO_SALES, SALES_TO_BC = "bc_to_sales", "sales_to_bc"
+DEFAULT_SCHEDULE = "0 */5 * * * *"  # the stack's SYNC_SCHEDULE (local/stack/launcher.py)
+DOCUMENTED_DELAY = {BC_TO_SALES: ("BENCH_LATENCY_BC_DELAY", 30.0), SALES_TO_BC: ("BENCH_LATENCY_DATAVERSE_DELAY", 0.0)}
+
+
+@dataclass
+class Change:
+    """One change on its way: made in `direction`'s source app on the pair (`bc_id`, `dv_id`), shown once the target
+    holds `value`."""
+
+    direction: str
+    bc_id: str
+    dv_id: str
+    value: str
+    made: float  # time.monotonic() once the write returned
+    since: datetime  # a few seconds before the write began: the target's reads ask for records modified since then
+    shown: float | None = None
+
+
+@dataclass(frozen=True)
+class Options:
+    changes: int
+    spacing: float
+    poll_seconds: float
+    timeout: float
+    schedule: str
+
+    @classmethod
+    def from_env(cls, changes: int | None = None, schedule: str | None = None) -> Options:
+        chosen = schedule or os.environ.get("BENCH_LATENCY_SCHEDULE") or DEFAULT_SCHEDULE
+        period = poll_period(chosen)
+        timeout = float(os.environ.get("BENCH_LATENCY_TIMEOUT") or 3 * period + 120)
+        return cls(
+            changes if changes is not None else int(os.environ.get("BENCH_LATENCY_CHANGES", "200")),
+            float(os.environ.get("BENCH_LATENCY_SPACING", "1")),
+            int(os.environ.get("BENCH_LATENCY_POLL_MS", "150")) / 1000,
+            timeout,
+            chosen,
+        )
+
+
+def poll_period(schedule: str) -> float:
+    """The longest gap between two ticks of an NCRONTAB or TimeSpan schedule over the next hour (seconds)."""
+    parsed = parse_schedule(schedule)
+    moment, gaps = datetime.now(UTC).replace(microsecond=0), []
+    for _ in range(50):
+        following = parsed.next_after(moment)
+        gaps.append((following - moment).total_seconds())
+        moment = following
+        if len(gaps) > 3 and sum(gaps) > 3600:
+            break
+    return max(gaps[1:] or gaps)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    return values[max(0, math.ceil(fraction * len(values)) - 1)]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Apps:
+    """The bench's own reads and writes of both apps (as a user would make them), with the app identity's tokens."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.bc, bc_root = bc_api(stack)
+        self.bc_root = f"{bc_root}/{COMPANY}"
+        self.dv, self.dv_root = dataverse_api(stack)
+
+    def set_bc_city(self, bc_id: str, city: str) -> None:
+        answer = self.bc.patch(
+            f"{self.bc_root}/customers({bc_id})", json={"city": city}, headers={"If-Match": "*"}, timeout=60
+        )
+        answer.raise_for_status()
+
+    def set_sales_city(self, dv_id: str, city: str) -> None:
+        answer = self.dv.patch(
+            f"{self.dv_root}/accounts({dv_id})", json={"address1_city": city}, headers={"If-Match": "*"}, timeout=60
+        )
+        answer.raise_for_status()
+
+    def sales_cities(self, since: datetime) -> dict[str, str]:
+        """Account id -> city of the accounts modified since `since`."""
+        url = f"{self.dv_root}/accounts?$select=accountid,address1_city&$filter=modifiedon ge {_iso(since)}"
+        rows = self.dv.get(url, headers={"Prefer": "odata.maxpagesize=5000"}, timeout=60).json()["value"]
+        return {str(row["accountid"]): str(row.get("address1_city") or "") for row in rows}
+
+    def bc_cities(self, since: datetime) -> dict[str, str]:
+        """Customer id -> city of the customers modified since `since`."""
+        url = f"{self.bc_root}/customers?$select=id,city&$filter=lastModifiedDateTime ge {_iso(since)}"
+        rows = self.bc.get(url, timeout=60).json()["value"]
+        return {str(row["id"]): str(row.get("city") or "") for row in rows}
+
+
+def coupled_pairs(stack: LocalStack) -> list[tuple[str, str]]:
+    """(BC customer id, Sales account id) of every coupled customer, through the app's coupling API."""
+    apps, api = Apps(stack), session(stack.function_key)
+    ids = [row["id"] for row in apps.bc.get(f"{apps.bc_root}/customers?$select=id", timeout=60).json()["value"]]
+    pairs = []
+    for bc_id in ids:
+        answer = api.get(f"{stack.urls['functions']}/couplings/CUSTOMER", params={"bcId": bc_id}, timeout=60)
+        if answer.status_code == 200:
+            pairs.append((bc_id, str(answer.json()["dataverseId"])))
+    return pairs
+
+
+def prepare(stack: LocalStack, per_direction: int) -> list[tuple[str, str]]:
+    """The demo company and `per_direction` x 2 generated customers, an empty Sales org with the salespeople's
+    users, and a full synchronization toward Sales: returns the coupled (BC id, Sales id) pairs."""
+    admin = session()
+    seeds = (("business_central", {"profile": "demo"}), ("dataverse", {"profile": "bench", "counts": {}}))
+    for side, body in seeds:
+        admin.post(f"{stack.urls[side]}/_admin/seed", json=body, timeout=600).raise_for_status()
+    add_sales_users(stack)
+    create_customers(stack, COMPANY_ID, 2 * per_direction, f"latency-{uuid.uuid4().hex[:6]}")
+    api, url = session(stack.function_key), f"{stack.urls['functions']}/full-sync"
+    answer = api.post(url, json={"mappings": MAPPINGS}, timeout=600)
+    answer.raise_for_status()
+    review = answer.json()
+    while review["status"] not in ("finished", "failed"):
+        time.sleep(1)
+        review = api.get(f"{url}/{review['runId']}", timeout=60).json()
+    if review["status"] != "finished":
+        raise RuntimeError(f"the bench's full synchronization did not finish: {review}")
+    return coupled_pairs(stack)
+
+
+def run_changes(apps: Apps, pairs: list[tuple[str, str]], options: Options, tag: str) -> list[Change]:
+    """Make the changes (alternating directions, spaced) while reading the targets; returns every change made."""
+    half = len(pairs) // 2
+    free = {BC_TO_SALES: deque(pairs[:half]), SALES_TO_BC: deque(pairs[half : 2 * half])}
+    made = {BC_TO_SALES: 0, SALES_TO_BC: 0}
+    on_way: list[Change] = []
+    done: list[Change] = []
+    turn, next_at = BC_TO_SALES, time.monotonic()
+    while any(count < options.changes for count in made.values()) or on_way:
+        now = time.monotonic()
+        wanted = [d for d in (turn, _other(turn)) if made[d] < options.changes and free[d]]
+        if now >= next_at and wanted:
+            direction = wanted[0]
+            bc_id, dv_id = free[direction].popleft()
+            value = f"Lat {tag} {direction[:2]}{made[direction]}"
+            started = datetime.now(UTC)
+            if direction == BC_TO_SALES:
+                apps.set_bc_city(bc_id, value)
+            else:
+                apps.set_sales_city(dv_id, value)
+            on_way.append(Change(direction, bc_id, dv_id, value, time.monotonic(), started - timedelta(seconds=5)))
+            made[direction] += 1
+            turn, next_at = _other(direction), now + options.spacing
+        _read_targets(apps, on_way)
+        for change in [c for c in on_way if c.shown is not None or time.monotonic() - c.made > options.timeout]:
+            on_way.remove(change)
+            done.append(change)
+            free[change.direction].append((change.bc_id, change.dv_id))  # its record is free for another change
+        time.sleep(options.poll_seconds)
+    return done
+
+
+def _other(direction: str) -> str:
+    return SALES_TO_BC if direction == BC_TO_SALES else BC_TO_SALES
+
+
+def _read_targets(apps: Apps, on_way: list[Change]) -> None:
+    """One read of each target side with changes on their way; marks those whose value shows."""
+    for direction in (BC_TO_SALES, SALES_TO_BC):
+        waiting = [c for c in on_way if c.direction == direction and c.shown is None]
+        if not waiting:
+            continue
+        since = min(c.since for c in waiting)
+        seen_at = time.monotonic()
+        found = apps.sales_cities(since) if direction == BC_TO_SALES else apps.bc_cities(since)
+        for change in waiting:
+            target = change.dv_id if direction == BC_TO_SALES else change.bc_id
+            if found.get(target) == change.value:
+                change.shown = seen_at
+
+
+def figures_of(changes: list[Change], mode: str, notifications: bool) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    for direction in (BC_TO_SALES, SALES_TO_BC):
+        mine = [c for c in changes if c.direction == direction]
+        shown = sorted(c.shown - c.made for c in mine if c.shown is not None)
+        key = f"{PREFIX}.{mode}.{direction}"
+        figures[f"{key}.changes"] = len(mine)
+        figures[f"{key}.lost"] = len(mine) - len(shown)
+        if shown:
+            figures[f"{key}.p50_s"] = round(percentile(shown, 0.5), 2)
+            figures[f"{key}.p95_s"] = round(percentile(shown, 0.95), 2)
+            figures[f"{key}.max_s"] = round(shown[-1], 2)
+            if notifications:
+                setting, default = DOCUMENTED_DELAY[direction]
+                delay = float(os.environ.get(setting) or default)
+                figures[f"{key}.p95_beyond_service_delay_s"] = round(percentile(shown, 0.95) - delay, 2)
+    return figures
+
+
+def measure_latency(
+    changes: int | None = None, *, notifications: bool = False, schedule: str | None = None
+) -> dict[str, Any]:
+    """Both directions' latency on a stack of its own (see the module docstring)."""
+    options = Options.from_env(changes, schedule)
+    mode = "notifications" if notifications else "polling"
+    per_direction = max(2, min(options.changes, int(os.environ.get("BENCH_LATENCY_CUSTOMERS", "100"))))
+    with tempfile.TemporaryDirectory() as certs:
+        stack = LocalStack.on_free_ports(cert_dir=Path(certs))
+        stack.quiet = not os.environ.get("BENCH_LOGS")
+        stack.host_env.update(quiet_timers())  # the poll alone: no other timer writes meanwhile
+        stack.host_env["SYNC_SCHEDULE"] = options.schedule
+        if notifications:  # what turns notifications on in a deployment: the host's own public URL
+            stack.host_env.update(dict.fromkeys(("NOTIFICATIONS_BC", "NOTIFICATIONS_DATAVERSE"), "true"))
+            stack.host_env["NOTIFICATION_BASE_URL"] = host_root(stack)
+        stack.start()
+        try:
+            pairs = prepare(stack, per_direction)
+            started = time.monotonic()
+            made = run_changes(Apps(stack), pairs, options, uuid.uuid4().hex[:5])
+            seconds = time.monotonic() - started
+        finally:
+            stack.stop()
+    figures = {
+        f"{PREFIX}.{mode}.schedule": options.schedule,
+        f"{PREFIX}.{mode}.poll_period_s": poll_period(options.schedule),
+        f"{PREFIX}.{mode}.spacing_s": options.spacing,
+        f"{PREFIX}.{mode}.coupled_customers": len(pairs),
+        f"{PREFIX}.{mode}.seconds": round(seconds, 1),
+    }
+    figures.update(figures_of(made, mode, notifications))
+    return figures
+
+
+def measure_both() -> dict[str, Any]:
+    """`make bench`'s section: polling, then (with `BENCH_LATENCY_NOTIFICATIONS=1`) notifications."""
+    figures = measure_latency()
+    if os.environ.get("BENCH_LATENCY_NOTIFICATIONS") == "1":
+        figures.update(measure_latency(notifications=True))
+    return figures
+
+
+if __name__ == "__main__":
+    for name, value in measure_both().items():
+        print(f"{name:<60} {value}")
