@@ -4,11 +4,13 @@ notification can), seeded with the demo data and the customers coupled as in the
 
 Before the chapter nothing is registered and the coupling steps' writes notify nothing (what lets the demo's other
 chapters run unchanged); the chapter then registers both sides, and a BC change reaches Sales and a Sales change
-reaches BC, each carried by a run whose job entry says `wake`, BC's no sooner than its (shortened) batching."""
+reaches BC, each carried by a run whose job entry says `wake`, BC's no sooner than its (shortened) batching. A
+change a poll carried first (the demo's stack keeps its 5-minute timer) is made again, and the second one counts."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,9 @@ from local.demo.notifications import (
     SALES_CUSTOMER,
     Crossing,
     bc_subscriptions,
+    bc_to_sales,
+    cross,
+    host_root,
     notification_env,
     notification_story,
 )
@@ -100,3 +105,27 @@ def test_the_summary_says_the_seconds_and_the_shortened_batching(story: Story, c
     assert f"BC -> Sales in {crossings[0].seconds} s; Sales -> BC in {crossings[1].seconds} s" in lines[0]
     assert "trigger wake" in lines[0]
     assert lines[1] == f"BC's 30 s batching shortened to {BATCH_SECONDS} s for the demo"
+
+
+def test_a_change_a_poll_carried_is_made_again(
+    story: Story, crossings: list[Crossing], capsys: pytest.CaptureFixture[str]
+) -> None:
+    change = bc_to_sales(story)
+    polled: list[str] = []
+
+    def write_then_poll(value: str) -> None:
+        """The first write is followed at once by the poll (the incremental timer), long before BC notifies."""
+        change.write(value)
+        if not polled:
+            polled.append(value)
+            answer = story.session.post(
+                f"{host_root(story.stack)}/admin/functions/incremental_sync?wait=true",
+                headers={"x-functions-key": story.stack.function_key},
+                timeout=120,
+            )
+            assert answer.status_code == 200, answer.text
+
+    crossing = cross(story, replace(change, write=write_then_poll))
+    assert "carried by a poll run" in capsys.readouterr().out
+    assert (crossing.trigger, len(polled)) == ("wake", 1)
+    assert crossing.value != polled[0]
