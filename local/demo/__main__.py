@@ -6,8 +6,9 @@ BC company (and a second one: the stack serves two, local/demo/companies.py) and
 admin's first steps (local/demo/story.py: a refused coupling, couplings,
 matching, creates both ways, Synchronize Now, a conflict; local/demo/vendors.py: vendors both ways; then a full
 synchronization), the document story (local/demo/documents.py: lead to cash) and the second company's chapter
-(local/demo/companies.py). It ends with a summary, which names the companies it ran with, and exits 0 (non-zero when a
-step did not behave as the story says).
+(local/demo/companies.py), and last a change crossing each way in seconds on change notifications
+(local/demo/notifications.py: the stack runs with them configured, registered only by that chapter). It ends with a
+summary, which names the companies it ran with, and exits 0 (non-zero when a step did not behave as the story says).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 from local.demo.companies import DEMO_COMPANIES, PRIMARY_NAME, company_story, served_companies
 from local.demo.documents import document_story
 from local.demo.errors import StoryError
+from local.demo.notifications import notification_env, notification_story
 from local.demo.story import Story
 from local.demo.vendors import vendor_story
 from local.stack.launcher import LocalStack
@@ -41,11 +43,13 @@ def run(story: Story) -> None:
     story.full_sync()
     document_story(story)
     company_story(story)
+    notification_story(story)  # last: it registers the notifications, which no earlier chapter expects
 
 
 def main() -> int:
     stack = LocalStack.on_free_ports()
     stack.companies = [dict(company) for company in DEMO_COMPANIES]
+    stack.host_env.update(notification_env(stack))  # configured now, registered by the last chapter only
     print(
         "starting the local stack (token authority, Azurite, Business Central and Dataverse emulators, "
         "Functions host)...",

@@ -42,6 +42,7 @@ class Story:
             "full synchronization": [],
             "documents": [],
             "companies": [],
+            "notifications": [],
         }
     )
 
