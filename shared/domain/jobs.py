@@ -4,7 +4,8 @@ A message id derived from the work it names (`run/mapping/chunk`) lets Service B
 repeated send, and lets a redelivered message be recognised as work already done.
 
 Two layers: `JobMessage` is the envelope on the wire (kind, version, message id, a JSON object as payload), and
-each kind's payload is parsed once into its command (`RunMapping`, `MatchCoupling`, `FullSyncChunk`: frozen, typed)
+each kind's payload is parsed once into its command (`RunMapping`, `MatchCoupling`, `FullSyncChunk`, `RunProcess`:
+frozen, typed)
 by `parse_command`, in the Service Bus adapter, before any work starts. The services dispatch on the command
 (`services/job_handlers.py`), never on payload keys.
 
@@ -40,6 +41,7 @@ class JobKind(StrEnum):
     FULL_SYNC_CHUNK = "fullSyncChunk"
     MAPPING_RUN = "mappingRun"
     MATCH_COUPLING = "matchCoupling"
+    PROCESS_RUN = "processRun"
 
 
 class InvalidJobMessage(ValueError):
@@ -161,7 +163,25 @@ class FullSyncChunk:
         return self.chunk == 0
 
 
-JobCommand = RunMapping | MatchCoupling | FullSyncChunk
+# What a `processRun` may name: the sales document processes a BC notification wakes (issue 23), each one run of
+# what its timer does for one company (`triggers/document_timers.py` `PROCESS_RUNS`). Lower camel case, so a process
+# name never equals a mapping name (upper case) in a wake message id (`services/wake.py`).
+POSTED_INVOICES, ORDER_STATUS = "postedInvoices", "orderStatus"
+PROCESSES = (POSTED_INVOICES, ORDER_STATUS)
+
+
+@dataclass(frozen=True)
+class RunProcess:
+    """`processRun` `{"process"}`: one run of a sales document process for the company, as its timer would run it
+    (`process` one of `PROCESSES`; the process itself still checks its setup first)."""
+
+    kind: ClassVar[JobKind] = JobKind.PROCESS_RUN
+    message_id: str
+    process: str
+    company: str = ""
+
+
+JobCommand = RunMapping | MatchCoupling | FullSyncChunk | RunProcess
 CHUNK_SIDES = ("bc", "dv")
 
 
@@ -180,6 +200,11 @@ def parse_command(job: JobMessage) -> JobCommand:
             _option(payload, "synchronizeAfter", where),
             company,
         )
+    if job.kind is JobKind.PROCESS_RUN:
+        process = _text(payload, "process", where)
+        if process not in PROCESSES:
+            raise InvalidJobMessage(f"{where}: 'process' must be one of {', '.join(PROCESSES)}, got {process!r}")
+        return RunProcess(job.message_id, process, company)
     side = payload.get("side")
     if side is not None and side not in CHUNK_SIDES:
         raise InvalidJobMessage(f"{where}: 'side' must be one of {', '.join(CHUNK_SIDES)}, got {side!r}")

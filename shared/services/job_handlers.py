@@ -8,6 +8,10 @@ The policy, per command:
   service's `Retry-After`, and this delivery completes (ten immediate redeliveries would dead-letter it within a
   second of throttling). On the last delivery (`MAX_DELIVERIES`) a failure first fails the chunk's line with the
   reason, so the review shows it; the message then goes to the dead-letter queue.
+- `RunProcess`: one run of a sales document process for the company (what its timer runs), through the function
+  the queue trigger hands in (`processes`: the services may not import the processes, the trigger wires them from
+  `triggers/document_timers.PROCESS_RUNS`); a failure raises, as for a mapping run (the timer stays the net). A
+  process no function is wired for is a `FatalError` (a deployment fault, dead-lettered with that reason).
 - A `RunMapping` whose message id starts with `wake/` was sent by a notification (`services/wake.py`): its job
   entry says `wake`; any other says `queue` (`RunTrigger`).
 - A command dead-lettered anyway (also when the worker died on its last delivery before it could say so):
@@ -17,10 +21,12 @@ The policy, per command:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-from shared.domain.errors import SyncError
-from shared.domain.jobs import FullSyncChunk, JobCommand, MatchCoupling, RunMapping
+from shared.domain.errors import FatalError, SyncError
+from shared.domain.jobs import FullSyncChunk, JobCommand, MatchCoupling, RunMapping, RunProcess
 from shared.domain.records import RunTrigger
 from shared.engine.context import SyncContext
 from shared.engine.mapping_run import run_mapping
@@ -40,6 +46,8 @@ class JobHandler:
     runs: RunStore
     queue: JobQueue
     full_sync: FullSync | None = None  # the deployment's (`bootstrap.full_sync_for`: its chunk size and stall limit)
+    # process name -> its run for one company (`triggers/document_timers.PROCESS_RUNS`), for `RunProcess`
+    processes: Mapping[str, Callable[[SyncContext], Any]] = field(default_factory=dict)
 
     def _full_sync(self) -> FullSync:
         return self.full_sync or FullSync(self.context, self.runs, self.queue)
@@ -49,6 +57,11 @@ class JobHandler:
         if isinstance(command, RunMapping):
             woken = command.message_id.startswith(WAKE_PREFIX)
             run_mapping(self.context, command.mapping, trigger=RunTrigger.WAKE if woken else RunTrigger.QUEUE)
+        elif isinstance(command, RunProcess):
+            run = self.processes.get(command.process)
+            if run is None:
+                raise FatalError("processNotWired", f"No run is wired for the document process {command.process!r}.")
+            run(self.context)
         elif isinstance(command, MatchCoupling):
             match_and_couple(
                 self.context,

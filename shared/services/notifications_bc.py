@@ -3,7 +3,9 @@ notification into wakes.
 
 Keeping them (`keep_subscriptions`; `triggers/notifications_timer.ensure_subscriptions` wires it to a company's services
 and runs it every `NOTIFICATIONS_SCHEDULE`): one subscription per BC entity set that a mapping reads towards Sales
-(`wake.mappings_reading_bc`) and BC supports for webhooks
+(`wake.mappings_reading_bc`) or an enabled sales document process reads (`wake.processes_reading_bc`: salesInvoices
+for the posted invoices and their payment status, salesOrders and salesInvoices for the order status) and BC supports
+for webhooks
 (`connectors/business_central/subscriptions.SUPPORTED_RESOURCES`), each on
 `<NOTIFICATION_BASE_URL>/api/notifications/bc?company=<parameter>` with a random `clientState` of its own. One read of
 BC's list per run tells what still lives: a stored subscription BC no longer has (expired, deleted after our endpoint
@@ -20,7 +22,8 @@ This module holds the rules only: it talks to BC and to the table through the tw
 Notifications (`subscriptions_of`, `wake_for`): each entry must name a subscription stored for the company and carry its
 `clientState` (compared in constant time); the entity set woken is the stored subscription's, never the notification's
 `resource` (a notification is not trusted as data). `created`, `updated`, `deleted` and `collection` all mean "read the
-entity set": the woken run is the mapping's incremental run, whose deletion policy handles deletes.
+entity set": the woken run is the mapping's incremental run, whose deletion policy handles deletes, and the woken
+document processes run once as their timers would (`processRun`).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from urllib.parse import quote
 from shared.domain.errors import SyncError
 from shared.domain.mapping import TableMapping
 from shared.ports import JobQueue
-from shared.services.wake import Wake, mappings_reading_bc, wake
+from shared.services.wake import Wake, WatchedProcess, mappings_reading_bc, processes_reading_bc, wake
 
 ROUTE = "notifications/bc"
 RENEW_BEFORE = timedelta(hours=24)
@@ -143,10 +146,16 @@ def company_mappings(mapping: Callable[[str], TableMapping], names: Iterable[str
     return found
 
 
-def needed_entity_sets(mappings: Sequence[TableMapping], supported: Collection[str]) -> frozenset[str]:
-    """The BC entity sets a webhook should watch: read by a mapping towards Sales, and supported by BC."""
-    sets = {m.bc_entity_set for m in mappings if m.bc_entity_set}
-    return frozenset(s for s in sets if s in supported and mappings_reading_bc(mappings, s))
+def needed_entity_sets(
+    mappings: Sequence[TableMapping], supported: Collection[str], processes: Sequence[WatchedProcess] = ()
+) -> frozenset[str]:
+    """The BC entity sets a webhook should watch: read by a mapping towards Sales or by an enabled document process,
+    and supported by BC (a set a process reads that BC sends no webhook for, e.g. salesShipments, is left to what
+    the other sets notify and to the process's timer)."""
+    sets = {m.bc_entity_set for m in mappings if m.bc_entity_set} | {s for p in processes for s in p.bc_entity_sets}
+    return frozenset(
+        s for s in sets if s in supported and (mappings_reading_bc(mappings, s) or processes_reading_bc(processes, s))
+    )
 
 
 def keep_subscriptions(
@@ -255,8 +264,11 @@ def wake_for(
     subscriptions: Iterable[SubscriptionRecord],
     at: datetime,
     window: timedelta,
+    processes: Sequence[WatchedProcess] = (),
 ) -> list[Wake]:
-    """Wake the mappings reading each notified entity set (one scheduled run per mapping and window)."""
+    """Wake the mappings and the enabled document processes reading each notified entity set (one scheduled run per
+    mapping or process and window)."""
     entity_sets = sorted({s.entity_set for s in subscriptions})
     names = [name for entity_set in entity_sets for name in mappings_reading_bc(mappings, entity_set)]
-    return wake(queue, company_key, names, at, window) if names else []
+    woken = [name for entity_set in entity_sets for name in processes_reading_bc(processes, entity_set)]
+    return wake(queue, company_key, names, at, window, woken) if names or woken else []

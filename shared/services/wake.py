@@ -17,6 +17,14 @@ came.
 Which mappings a table wakes: the table mappings (enabled, kind TABLE) that read it on that side, i.e. whose BC
 entity set is the notified resource and which carry data to Sales, or whose Dataverse entity set (or table) is the
 notified one and which carry data to BC. Nothing is woken for a table no mapping reads that way.
+
+Which document processes a BC entity set wakes (`processes_reading_bc`): the sales document processes (posted
+invoices with their payment status, the order status and timeline) are no table mappings, so no mapping run would
+move them; a company's processes are described to this module as `WatchedProcess`es (`triggers/document_timers.py`
+`watched_processes`: the BC entity sets each one reads, and whether the company's setup enables it), and a
+notification of an entity set one of them reads sends a `processRun` (`process_wake_message`) with the same window
+scheme: message id `wake/<company>/<process>/<window>`, scheduled for the window's end. Process names are lower camel
+case (`domain/jobs.PROCESSES`) and mapping names upper case, so the two kinds of wake never share an id.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from shared.domain.jobs import JobKind, JobMessage
+from shared.domain.jobs import PROCESSES, JobKind, JobMessage
 from shared.domain.mapping import Direction, MappingKind, TableMapping
 from shared.ports import JobQueue
 
@@ -36,7 +44,8 @@ PRIMARY = "-"  # the primary company's key ("") in a message id
 
 @dataclass(frozen=True)
 class Wake:
-    """One mapping woken: the message sent and when it runs."""
+    """One mapping (or, for a `processRun`, one document process: `mapping` is then the process's name) woken: the
+    message sent and when it runs."""
 
     mapping: str
     message: JobMessage
@@ -59,16 +68,30 @@ def wake_message(company_key: str, mapping: str, at: datetime, window: timedelta
     return Wake(mapping, JobMessage(JobKind.MAPPING_RUN, message_id, {"mapping": mapping}), runs_at)
 
 
+def process_wake_message(company_key: str, process: str, at: datetime, window: timedelta = DEFAULT_WINDOW) -> Wake:
+    """The `processRun` of document process `process` for company `company_key` that a notification received at `at`
+    asks for (`ValueError` for a process no `processRun` may name)."""
+    if process not in PROCESSES:
+        raise ValueError(f"{process!r} is not a document process ({', '.join(PROCESSES)})")
+    index = window_index(at, window)
+    runs_at = datetime.fromtimestamp((index + 1) * window.total_seconds(), tz=UTC)
+    message_id = f"wake/{company_key or PRIMARY}/{process}/{index}"
+    return Wake(process, JobMessage(JobKind.PROCESS_RUN, message_id, {"process": process}), runs_at)
+
+
 def wake(
     queue: JobQueue,
     company_key: str,
     mappings: Iterable[str],
     at: datetime,
     window: timedelta = DEFAULT_WINDOW,
+    processes: Iterable[str] = (),
 ) -> list[Wake]:
-    """Send one scheduled `mappingRun` per mapping (duplicates within the window are dropped by the queue).
-    `queue` is the company's (`bootstrap.CompanyJobQueue` adds the company to the payload)."""
+    """Send one scheduled `mappingRun` per mapping and one scheduled `processRun` per document process (duplicates
+    within the window are dropped by the queue). `queue` is the company's (`bootstrap.CompanyJobQueue` adds the
+    company to the payload)."""
     wakes = [wake_message(company_key, name, at, window) for name in dict.fromkeys(mappings)]
+    wakes += [process_wake_message(company_key, name, at, window) for name in dict.fromkeys(processes)]
     for item in wakes:  # one send per delay: each wake's delay is its own window's end
         delay = max(item.runs_at - at, timedelta(0))
         queue.send([item.message], delay=delay)
@@ -97,3 +120,19 @@ def mappings_reading_dataverse(mappings: Iterable[TableMapping], table: str) -> 
         for m in _table_mappings(mappings)
         if table in (m.dataverse_table, m.dataverse_entity_set) and m.direction.allows(Direction.FROM_DATAVERSE)
     ]
+
+
+@dataclass(frozen=True)
+class WatchedProcess:
+    """A sales document process as one company has it: its `processRun` name (`domain/jobs.PROCESSES`), the BC entity
+    sets it reads, and whether the company's setup enables it (a disabled process is never woken, and no webhook is
+    kept for it)."""
+
+    name: str
+    bc_entity_sets: frozenset[str]
+    enabled: bool
+
+
+def processes_reading_bc(processes: Iterable[WatchedProcess], entity_set: str) -> list[str]:
+    """The enabled document processes a change of BC entity set `entity_set` (a webhook's resource) should wake."""
+    return [p.name for p in processes if p.enabled and entity_set in p.bc_entity_sets]

@@ -15,8 +15,11 @@ is accepted or refused whole, so a forged entry never wakes anything, even next 
 - A notification: `POST {"value": [{subscriptionId, clientState, changeType, resource, ...}]}`, parsed strictly (400
   naming the field, e.g. `value[3].changeType`; no body or no `value` is `notificationRequired`); every entry checked
   (401 when one names an unknown subscription of the company or carries the wrong `clientState`); then the mappings
-  reading the subscriptions' entity sets are woken (`services/wake.py`) and the answer is 202 at once. `collection` and
-  `deleted` wake the same way: the woken run reads the entity set (its deletion policy handles deletes). The body may be
+  reading the subscriptions' entity sets, and the sales document processes the company's setup enables that read
+  them (`triggers/document_timers.watched_processes`: salesInvoices wakes the posted invoices and the order status,
+  salesOrders the order status; a `processRun` each), are woken (`services/wake.py`) and the answer is 202 at once,
+  `{"woken": [...]}` naming them. `collection` and `deleted` wake the same way: the woken run reads the entity set
+  (its deletion policy handles deletes; the order status sees a deleted order as invoiced or gone). The body may be
   far larger than the API's other bodies (1,000 entries per subscription and window, several subscriptions per URL), so
   this route reads it itself with `MAX_NOTIFICATION_BYTES` (an over-limit 413 would make BC delete the subscription).
 """
@@ -102,8 +105,9 @@ documented(
         "bc_notifications",
         ROUTE,
         "POST",
-        "BC's webhook notifications (checked against the subscription's clientState, else 401) wake the mappings "
-        "reading the entity set; with validationToken, the handshake (anonymous: BC sends no key)",
+        "BC's webhook notifications (checked against the subscription's clientState, else 401) wake the mappings and "
+        "the enabled document processes reading the entity set; with validationToken, the handshake (anonymous: BC "
+        "sends no key)",
         auth="anonymous",
         # Optional in the document: the handshake comes without one; the rules say which request takes which.
         body={key: value for key, value in NOTIFICATION_SCHEMA.items() if key != "required"},
@@ -220,6 +224,7 @@ def bc_notifications(req: func.HttpRequest, key: str) -> func.HttpResponse:
     from shared.services.notifications_bc import Unauthorized, subscriptions_of, wake_for
     from shared.settings import BcNotificationSettings
     from shared.storage.bc_subscriptions import BcSubscriptionStore
+    from shared.triggers.document_timers import watched_processes
     from shared.triggers.notifications_timer import bc_mappings
 
     token = req.params.get(TOKEN)
@@ -236,5 +241,6 @@ def bc_notifications(req: func.HttpRequest, key: str) -> func.HttpResponse:
         return error(401, "unauthorized", "The notification names no subscription of this company with that state.")
     services = run_services(company_key=key)  # the company's mappings with their overrides
     window = timedelta(seconds=BcNotificationSettings.from_env(services.environment).wake_window_seconds)
-    woken = wake_for(services.queue, key, bc_mappings(services), subscriptions, datetime.now(UTC), window)
+    processes = watched_processes(services.context)  # the document processes the company's setup enables
+    woken = wake_for(services.queue, key, bc_mappings(services), subscriptions, datetime.now(UTC), window, processes)
     return json_response(202, {"woken": [w.mapping for w in woken]})

@@ -57,7 +57,10 @@ def ensure_subscriptions(services: Services, now: datetime | None = None) -> Ens
     bc = services.context.bc
     if not isinstance(bc, BusinessCentralClient):  # the port has no subscriptions: they are the real client's
         raise FatalError("notificationsUnsupported", "BC webhook subscriptions need the Business Central client.")
-    needed = needed_entity_sets(bc_mappings(services), SUPPORTED_RESOURCES) if settings.active else frozenset()
+    from shared.triggers.document_timers import watched_processes  # the document processes' sets too (issue 23)
+
+    watched = watched_processes(services.context)
+    needed = needed_entity_sets(bc_mappings(services), SUPPORTED_RESOURCES, watched) if settings.active else frozenset()
     url = notification_url(settings.base_url, company_parameter(services)) if settings.base_url else ""
     label = services.company.label if services.company is not None else ""
     plan = Plan(label, url, needed, lambda: bc.company_identity()[0])

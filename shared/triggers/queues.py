@@ -41,7 +41,9 @@ def sync_job(message: func.ServiceBusMessage) -> None:
     except UnknownCompany as gone:  # a company no longer configured: nothing can run it, here or later
         log.error("refused job message %s (delivery %s): %s", message.message_id, message.delivery_count, gone)
         raise
-    handler = JobHandler(services.context, services.runs, services.queue, full_sync_for(services))
+    from shared.triggers.document_timers import PROCESS_RUNS  # what a `processRun` runs (issue 23)
+
+    handler = JobHandler(services.context, services.runs, services.queue, full_sync_for(services), PROCESS_RUNS)
     handler.handle(command, message.delivery_count or 1)
 
 

@@ -139,7 +139,9 @@ def test_the_handshake_echoes_a_bounded_token_as_text(notifying: Notifying) -> N
 
 def test_subscriptions_are_created_for_the_entity_sets_read_towards_sales(notifying: Notifying) -> None:
     report = notifying.ensure()
-    assert sorted(report.created) == ["currencies", "customers", "items", "vendors"] and not report.errors
+    # salesInvoices: the posted-invoice process reads it (POSTEDSALESINV-INV is enabled in the catalog)
+    assert sorted(report.created) == ["currencies", "customers", "items", "salesInvoices", "vendors"]
+    assert not report.errors
     listed = notifying.bc.session.get(f"{notifying.bc.api_root}/subscriptions").json()["value"]
     assert sorted(s["resource"].rsplit("/", 1)[-1] for s in listed) == sorted(report.created)
     assert all(s["notificationUrl"].endswith("/api/notifications/bc") for s in listed)
@@ -268,10 +270,10 @@ def test_the_timer_keeps_subscriptions_only_while_notifications_are_on(notifying
     assert notifying.bc.session.get(listed).json()["value"] == []
     notifying.api.services.environment = environment
     (on,) = keep_all().values()
-    assert sorted(on["bc"]["created"]) == ["currencies", "customers", "items", "vendors"]
-    assert len(notifying.bc.session.get(listed).json()["value"]) == 4
+    assert sorted(on["bc"]["created"]) == ["currencies", "customers", "items", "salesInvoices", "vendors"]
+    assert len(notifying.bc.session.get(listed).json()["value"]) == 5
     notifying.api.services.environment = {**environment, "NOTIFICATION_BASE_URL": ""}
     (switched_off,) = keep_all().values()  # switched off: every one of ours is deleted, once
-    assert sorted(switched_off["bc"]["deleted"]) == ["currencies", "customers", "items", "vendors"]
+    assert sorted(switched_off["bc"]["deleted"]) == ["currencies", "customers", "items", "salesInvoices", "vendors"]
     assert notifying.bc.session.get(listed).json()["value"] == [] and notifying.store.all() == []
     assert list(keep_all().values()) == [{"bc": None, "dataverse": None}]

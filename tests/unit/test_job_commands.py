@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from azure.functions.servicebus import ServiceBusMessage as FunctionMessage
@@ -19,6 +20,7 @@ from shared.domain.jobs import (
     JobMessage,
     MatchCoupling,
     RunMapping,
+    RunProcess,
     parse_command,
 )
 from shared.domain.records import ReviewLine
@@ -46,6 +48,12 @@ MATCH = (
 )
 
 
+PROCESS_RUN = (  # as a BC notification's wake sends it (`services/wake.process_wake_message`), for a named company
+    '{"kind":"processRun","messageId":"wake/fab/postedInvoices/356913480","payload":{"company":"fab",'
+    '"process":"postedInvoices"},"version":1}'
+)
+
+
 def test_todays_message_shapes_parse_into_their_commands() -> None:
     assert parse_command(JobMessage.from_json(SPLIT)) == FullSyncChunk("run-1/CUSTOMER/0", "run-1", "CUSTOMER", 0)
     chunk = parse_command(JobMessage.from_json(CHUNK))
@@ -56,6 +64,24 @@ def test_todays_message_shapes_parse_into_their_commands() -> None:
     assert isinstance(throttled, FullSyncChunk) and throttled.payload["waits"] == 2
     assert parse_command(JobMessage.from_json(MAPPING_RUN)) == RunMapping("run/CUSTOMER/1", "CUSTOMER")
     assert parse_command(JobMessage.from_json(MATCH)) == MatchCoupling("match/CUSTOMER/1", "CUSTOMER", True, None)
+    assert parse_command(JobMessage.from_json(PROCESS_RUN)) == RunProcess(
+        "wake/fab/postedInvoices/356913480", "postedInvoices", "fab"
+    )
+
+
+def test_a_process_run_is_sent_as_pinned_and_runs_only_a_known_process() -> None:
+    from shared.services.wake import process_wake_message
+
+    sent = process_wake_message("fab", "postedInvoices", datetime.fromtimestamp(356913480 * 5 + 1, tz=UTC))
+    with_company_key = JobMessage(
+        sent.message.kind, sent.message.message_id, {**sent.message.payload, "company": "fab"}
+    )
+    assert with_company_key.to_json() == PROCESS_RUN
+    assert parse_command(JobMessage(JobKind.PROCESS_RUN, "p-1", {"process": "orderStatus", "x": 1})) == RunProcess(
+        "p-1", "orderStatus"
+    )
+    with pytest.raises(ValueError, match="'statistics' is not a document process"):
+        process_wake_message("", "statistics", datetime.now(UTC))
 
 
 def _sent_by_a_full_sync() -> Iterator[JobMessage]:
@@ -100,6 +126,12 @@ def test_commands_are_frozen() -> None:
         (JobKind.FULL_SYNC_CHUNK, {"runId": "r", "mapping": "C", "chunk": 1, "ids": "a,b"}, "'ids' must be a list"),
         (JobKind.FULL_SYNC_CHUNK, {"runId": "r", "mapping": "C", "chunk": 1, "ids": [1]}, "'ids' must be a list"),
         (JobKind.FULL_SYNC_CHUNK, {"runId": "r", "mapping": "C", "waits": "2"}, "'waits' must be a whole"),
+        (JobKind.PROCESS_RUN, {}, "'process' must be a non-empty text, got None"),
+        (JobKind.PROCESS_RUN, {"process": ""}, "'process' must be a non-empty text"),
+        (JobKind.PROCESS_RUN, {"process": ["orderStatus"]}, "'process' must be a non-empty text"),
+        (JobKind.PROCESS_RUN, {"process": "CUSTOMER"}, "'process' must be one of postedInvoices, orderStatus, got"),
+        (JobKind.PROCESS_RUN, {"process": "orderstatus"}, "'process' must be one of postedInvoices, orderStatus"),
+        (JobKind.PROCESS_RUN, {"process": "orderStatus", "company": "a b"}, "'company' must be a company key"),
     ],
 )
 def test_a_payload_its_kind_cannot_run_is_refused_naming_the_key(
