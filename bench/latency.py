@@ -298,6 +298,17 @@ def notification_posts(stack: LocalStack, function: str) -> list[datetime]:
     return sorted(moment if moment.tzinfo else moment.replace(tzinfo=UTC) for moment in starts)
 
 
+def run_durations(stack: LocalStack) -> dict[str, float]:
+    """The host's last 50 queue-triggered runs (`sync_job`: after 200 changes, the woken incremental runs; in a tiny
+    run the full synchronization's chunks too):
+    p50 and max of their duration, so the run's share of our own time is seen apart from the wake window's."""
+    record = session(stack.function_key).get(f"{host_root(stack)}/admin/functions/sync_job", timeout=60).json()
+    durations = sorted(float(i["durationMs"]) for i in record["invocations"] if i.get("durationMs") is not None)
+    if not durations:
+        return {}
+    return {"run_p50_ms": round(percentile(durations, 0.5), 1), "run_max_ms": round(durations[-1], 1)}
+
+
 def after_notification(changes: list[Change], posts: list[datetime], key: str) -> dict[str, Any]:
     """BC's batching makes "p95 minus 30 s" say little of our own time (a change made late in a batch waits less
     than 30 s, so a slow run can hide under it): here each BC change's time from the first notification post the
@@ -365,13 +376,14 @@ def measure_latency(
         try:
             pairs = prepare(stack, per_direction)
             delays = emulator_delays(stack)
-            registered = register(stack) if notifications else {}
+            registered: dict[str, float] = dict(register(stack)) if notifications else {}
             started = time.monotonic()
             apps, tag, posts = Apps(stack), uuid.uuid4().hex[:5], []
             if notifications:  # one direction after the other: see the module docstring
                 made = run_changes(apps, pairs, options, tag, (BC_TO_SALES,))
                 posts = notification_posts(stack, "bc_notifications")  # before the next 200 make it forget them
                 made += run_changes(apps, pairs, options, tag, (SALES_TO_BC,))
+                registered.update(run_durations(stack))
             else:
                 made = run_changes(apps, pairs, options, tag)
             seconds = time.monotonic() - started
@@ -384,7 +396,7 @@ def measure_latency(
         f"{PREFIX}.{mode}.coupled_customers": len(pairs),
         f"{PREFIX}.{mode}.seconds": round(seconds, 1),
     }
-    figures.update({f"{PREFIX}.{mode}.{name}": count for name, count in registered.items()})
+    figures.update({f"{PREFIX}.{mode}.{name}": value for name, value in registered.items()})
     if notifications:
         figures[f"{PREFIX}.{mode}.wake_window_s"] = int(os.environ.get("NOTIFY_WAKE_WINDOW_SECONDS") or 5)
         figures.update({f"{PREFIX}.{mode}.{d}.service_delay_s": delay for d, delay in delays.items()})
