@@ -300,8 +300,8 @@ def notification_posts(stack: LocalStack, function: str) -> list[datetime]:
 
 def run_durations(stack: LocalStack) -> dict[str, float]:
     """The host's last 50 queue-triggered runs (`sync_job`: after 200 changes, the woken incremental runs; in a tiny
-    run the full synchronization's chunks too):
-    p50 and max of their duration, so the run's share of our own time is seen apart from the wake window's."""
+    run the full synchronization's chunks too): p50 and max of their duration, so the run's share of our own time is
+    seen apart from the wake window's."""
     record = session(stack.function_key).get(f"{host_root(stack)}/admin/functions/sync_job", timeout=60).json()
     durations = sorted(float(i["durationMs"]) for i in record["invocations"] if i.get("durationMs") is not None)
     if not durations:
