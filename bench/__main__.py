@@ -21,8 +21,8 @@
    changes each way, one a second, and p50/p95/max of the time until the other app shows each, with p95 beyond the
    services' own notification delay (BC 30 s, Dataverse 0.25 s); then the polling figure (notifications off, the
    stack's 5-minute poll, `BENCH_LATENCY_POLLING_CHANGES` (50) each way spread over one poll period). Adds about
-   20 minutes (8 + 12, most of it waiting for BC's batching and the poll). `BENCH_LATENCY=0` leaves it out;
-   `BENCH_LATENCY_MODES=notifications` (or `polling`) runs one mode.
+   14 minutes (8 + 6, most of it the changes' own spacing, BC's batching and the poll). `BENCH_LATENCY=0` leaves it
+   out; `BENCH_LATENCY_MODES=notifications` (or `polling`) runs one mode.
 
 Settings: `BENCH_SCALE=0.1` a smaller full sync for a quick look; `BENCH_FULL_SYNC=0` leaves out the full syncs and
 what runs on their stack; `BENCH_SYNC_CALLS` (200) Synchronize Now calls; `BENCH_LARGE=1` adds the
