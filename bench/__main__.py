@@ -17,10 +17,12 @@
    Sales on one stack with `BC_COMPANIES` set, and per company its requests per record (Table, BC, Dataverse), CPU
    and the accounts stamped with it (`bench/companies.py`; `BENCH_COMPANIES_CUSTOMERS` per company, default 2,000 x
    `BENCH_SCALE`, under a minute). `BENCH_COMPANIES=0` leaves it out.
-7. Latency (issue 23, `bench/latency.py`), off by default until the notification endpoints exist: `BENCH_LATENCY=1`
-   makes `BENCH_LATENCY_CHANGES` (200) changes each way, spaced, and prints p50/p95 of the time until the other app
-   shows each, with notifications off (the poll, `BENCH_LATENCY_SCHEDULE`, default the stack's 5 minutes);
-   `BENCH_LATENCY_NOTIFICATIONS=1` adds the same with notifications on.
+7. Latency (issue 23, `bench/latency.py` `measure_both`): with notifications on, `BENCH_LATENCY_CHANGES` (200)
+   changes each way, one a second, and p50/p95/max of the time until the other app shows each, with p95 beyond the
+   services' own notification delay (BC 30 s, Dataverse 0.25 s); then the polling figure (notifications off, the
+   stack's 5-minute poll, `BENCH_LATENCY_POLLING_CHANGES` (50) each way spread over one poll period). Adds about
+   14 minutes (8 + 6, most of it the changes' own spacing, BC's batching and the poll). `BENCH_LATENCY=0` leaves it
+   out; `BENCH_LATENCY_MODES=notifications` (or `polling`) runs one mode.
 
 Settings: `BENCH_SCALE=0.1` a smaller full sync for a quick look; `BENCH_FULL_SYNC=0` leaves out the full syncs and
 what runs on their stack; `BENCH_SYNC_CALLS` (200) Synchronize Now calls; `BENCH_LARGE=1` adds the
@@ -210,7 +212,7 @@ def main() -> None:
         figures.update(side_by_side(os.environ.get("BENCH_BASELINE")))
     if os.environ.get("BENCH_COMPANIES", "1") != "0":
         figures.update(measure_two_companies())
-    if os.environ.get("BENCH_LATENCY") == "1":  # off until the notification endpoints exist (issue 23)
+    if os.environ.get("BENCH_LATENCY", "1") != "0":  # notifications on, then the poll (issue 23)
         figures.update(measure_latency())
     about["load_average_at_end"] = os.getloadavg()
     series = {k.removesuffix(".rss_series"): figures.pop(k) for k in list(figures) if k.endswith(".rss_series")}
