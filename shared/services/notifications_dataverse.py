@@ -107,6 +107,8 @@ class EndpointStore(Protocol):
 
     def moved(self, record: Endpoint, url: str) -> Endpoint: ...
 
+    def delete(self) -> None: ...
+
 
 # -- which tables and attributes -----------------------------------------------------------------------------------
 def reading_mappings(mappings: Iterable[TableMapping]) -> list[TableMapping]:
@@ -163,7 +165,7 @@ class RegistrationReport:
     enabled: bool
     endpoint: str | None = None
     url: str | None = None
-    endpoint_action: str = "none"  # none | created | repaired
+    endpoint_action: str = "none"  # none | created | repaired | removed
     created: list[str] = field(default_factory=list)  # "<message> <table>"
     updated: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
@@ -191,13 +193,15 @@ def ensure_registration(
 ) -> RegistrationReport:
     """Create or repair the webhook and its steps for the mappings of `companies`, with `services`' Dataverse client
     (the deployment's: the primary company's) and the endpoint row of `store`. Off (NOTIFICATIONS_DATAVERSE not true or
-    NOTIFICATION_BASE_URL empty): nothing is registered and nothing removed (the posts of a webhook left registered are
-    refused with 404 until an admin deletes its steps and endpoint).
-    `triggers/notifications_dataverse.ensure_registration` wires the arguments from the app settings."""
+    NOTIFICATION_BASE_URL empty): nothing is registered, and what this app registered is removed (`_remove`: its steps,
+    its endpoint, its stored row), as the BC side deletes its subscriptions when switched off; with nothing stored,
+    nothing is asked of Dataverse. `triggers/notifications_dataverse.ensure_registration` wires the arguments from the
+    app settings."""
     report = RegistrationReport(settings.active)
-    if not settings.active:
-        return report
     dataverse = services.context.dataverse
+    if not settings.active:
+        _remove(dataverse, store, report)
+        return report
     record = _ensure_endpoint(dataverse, store, settings.notification_url, report)
     wanted: dict[str, set[str]] = {}
     for _, company in companies:
@@ -214,6 +218,24 @@ def ensure_registration(
                 desired[(message, table)] = (filters[message], ",".join(attributes) if message == "Update" else None)
     _reconcile_steps(dataverse, record.endpoint_id, messages, desired, report)
     return report
+
+
+def _remove(dataverse: Any, store: EndpointStore, report: RegistrationReport) -> None:
+    """Switched off: delete the steps on our endpoint, the endpoint and its stored row (a step or endpoint an admin
+    deleted already is no error). Steps first: Dataverse refuses to delete an endpoint steps still use (UNCONFIRMED:
+    the strict reading)."""
+    record = store.get()
+    if record is None:
+        return
+    steps = _client(dataverse).query_rows(STEPS, ["sdkmessageprocessingstepid", "name"],
+                                          f"_eventhandler_value eq {record.endpoint_id}")  # fmt: skip
+    for step in steps:
+        dataverse.delete_row(STEPS, str(step["sdkmessageprocessingstepid"]))
+        report.deleted.append(str(step.get("name") or step["sdkmessageprocessingstepid"]))
+    if _client(dataverse).query_rows(ENDPOINTS, ["serviceendpointid"], f"serviceendpointid eq {record.endpoint_id}"):
+        dataverse.delete_row(ENDPOINTS, record.endpoint_id)
+    store.delete()
+    report.endpoint, report.endpoint_action = record.endpoint_id, "removed"
 
 
 def _ensure_endpoint(dataverse: Any, store: EndpointStore, url: str, report: RegistrationReport) -> Endpoint:

@@ -95,15 +95,15 @@ def served_companies() -> list[tuple[str, Any]]:
 
 def ensure_registration(services: Any = None) -> Any:
     """`services/notifications_dataverse.ensure_registration` wired from the app settings, for every company:
-    what the notifications timer calls (and an admin may call by hand). Returns its `RegistrationReport`."""
+    what the notifications timer calls (and an admin may call by hand); switched off, it removes what it had
+    registered. Returns its `RegistrationReport`."""
     from shared.bootstrap import get_services
     from shared.services import notifications_dataverse as notifications
 
     services = services if services is not None else get_services("")
     settings = notification_settings(services)
-    if not settings.active:
-        return notifications.RegistrationReport(False)
-    report = notifications.ensure_registration(services, served_companies(), settings, endpoint_store(services))
+    companies = served_companies() if settings.active else []  # off: only what was registered is removed
+    report = notifications.ensure_registration(services, companies, settings, endpoint_store(services))
     forget_registration()
     return report
 

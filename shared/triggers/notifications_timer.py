@@ -83,11 +83,12 @@ def keep_bc(services: Services) -> dict[str, Any] | None:
 def keep_dataverse(services: Services) -> dict[str, Any] | None:
     """The Dataverse side's registration (`triggers/notifications_dataverse.ensure_registration`: one webhook
     endpoint and its steps for the whole org, whichever companies read it), its report; None when Dataverse
-    notifications are off. Run once per tick, with the first company's services: the org is the deployment's."""
+    notifications are off and nothing of ours was left to remove. Run once per tick, with the primary company's
+    services (the route's): the org is the deployment's."""
     from shared.triggers.notifications_dataverse import ensure_registration
 
     report = ensure_registration(services)
-    return report.as_dict() if report.enabled else None
+    return report.as_dict() if report.enabled or report.changed else None  # off: what it removed, once
 
 
 def keep_all() -> dict[str, dict[str, Any]]:

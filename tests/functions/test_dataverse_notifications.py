@@ -337,3 +337,23 @@ def test_the_notifications_timer_keeps_the_org_s_registration_once_per_tick(hook
     assert hooked.dv.session.delete(hooked.url(path)).status_code == 204
     (third,) = keep_all().values()
     assert third["dataverse"]["created"] == ["Update account"], third
+
+
+def test_switched_off_the_timer_removes_the_webhook_it_registered_once(hooked: Hooked) -> None:
+    """As the BC side deletes its subscriptions when switched off, the Dataverse side removes its steps, its
+    endpoint and its stored row on the next tick (steps first), then asks nothing more of Dataverse."""
+    from shared.triggers.notifications_timer import keep_all
+
+    (on,) = keep_all().values()
+    created = on["dataverse"]["created"]
+    assert created and steps(hooked)
+    hooked.api.services.environment = {**hooked.api.services.environment, "NOTIFICATIONS_DATAVERSE": "false"}
+    (off,) = keep_all().values()
+    assert off["dataverse"]["endpointAction"] == "removed" and len(off["dataverse"]["deleted"]) == len(created), off
+    assert steps(hooked) == []
+    assert hooked.dv.session.get(hooked.url("serviceendpoints")).json()["value"] == []
+    hooked.dv.admin("DELETE", "stats")
+    assert list(keep_all().values()) == [{"bc": None, "dataverse": None}]  # nothing left: nothing asked
+    by_set = hooked.dv.stats()["byEntitySet"]
+    assert isinstance(by_set, dict)
+    assert not {"serviceendpoints", "sdkmessageprocessingsteps"} & set(by_set), by_set
