@@ -289,26 +289,33 @@ def full_sync_chunk_records(env: Mapping[str, str]) -> int | None:
     return int(raw) if raw.isdigit() and 1 <= int(raw) <= MAX_CHUNK_RECORDS else None
 
 
-# -- change notifications from Dataverse (issue 23: `services/notifications_dataverse.py`) -----------------------
-NOTIFICATION_BASE_URL_SETTING = "NOTIFICATION_BASE_URL"  # the app's public base URL; notifications are off when empty
-NOTIFICATIONS_DATAVERSE_SETTING = "NOTIFICATIONS_DATAVERSE"  # true/false, default false
-NOTIFY_WAKE_WINDOW_SETTING = "NOTIFY_WAKE_WINDOW_SECONDS"  # the wake window (`services/wake.py`), default 5
-DEFAULT_WAKE_WINDOW_SECONDS = 5
-# the same settings as the BC side names them
-NOTIFICATIONS_BC = "NOTIFICATIONS_BC"  # true/false (default false): BC webhook subscriptions kept by the timer
-NOTIFY_WAKE_WINDOW_SECONDS = "NOTIFY_WAKE_WINDOW_SECONDS"  # default 5: one run per mapping per window
-NOTIFICATIONS_SCHEDULE = "NOTIFICATIONS_SCHEDULE"  # the subscriptions timer (a binding expression; every 30 minutes)
-MAX_WAKE_WINDOW_SECONDS = 300
+# -- change notifications, as each side reads them (issue 23) ----------------------------------------------------
+NOTIFICATIONS_SCHEDULE = "NOTIFICATIONS_SCHEDULE"  # the registrations timer (a binding expression; every 30 minutes)
+
+
+def _notification_values(env: Mapping[str, str]) -> tuple[str, bool, bool, int]:
+    """(base URL, BC on, Dataverse on, wake window seconds): one reading for both sides, by the rules
+    `notification_watch` checks. A malformed value is named at start-up there (`Settings.from_env`); read here it
+    takes its default (a switch: off), so a function reading the raw app settings never fails on it."""
+    base = str(env.get(NOTIFICATION_BASE_URL, "") or "").strip().rstrip("/")
+    if not base.startswith(("https://", "http://")):
+        base = ""
+    switches = {
+        side: str(env.get(name, "") or "").strip().lower() == "true" for side, name in NOTIFICATION_SWITCHES.items()
+    }
+    default, lowest, highest = NOTIFICATION_SECONDS["NOTIFY_WAKE_WINDOW_SECONDS"]
+    raw = str(env.get("NOTIFY_WAKE_WINDOW_SECONDS", "") or "").strip()
+    window = int(raw) if raw.isdigit() and lowest <= int(raw) <= highest else default
+    return base, switches[Side.BC], switches[Side.DATAVERSE], window
 
 
 @dataclass(frozen=True)
 class DataverseNotificationSettings:
-    """What the Dataverse webhook reads (read from the app settings when used, like `full_sync_stall_minutes`: a bad
-    value falls back to its default, so a typo turns notifications off rather than failing every function)."""
+    """What the Dataverse webhook reads (`_notification_values`)."""
 
     base_url: str = ""
     enabled: bool = False
-    wake_window_seconds: int = DEFAULT_WAKE_WINDOW_SECONDS
+    wake_window_seconds: int = NOTIFICATION_SECONDS["NOTIFY_WAKE_WINDOW_SECONDS"][0]
 
     @property
     def active(self) -> bool:
@@ -321,24 +328,19 @@ class DataverseNotificationSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DataverseNotificationSettings:
-        window = str(env.get(NOTIFY_WAKE_WINDOW_SETTING, "") or "").strip()
-        seconds = int(window) if window.isdigit() and 1 <= int(window) <= MAX_WAKE_WINDOW_SECONDS else 0
-        return cls(
-            base_url=str(env.get(NOTIFICATION_BASE_URL_SETTING, "") or "").strip().rstrip("/"),
-            enabled=str(env.get(NOTIFICATIONS_DATAVERSE_SETTING, "") or "").strip().lower() == "true",
-            wake_window_seconds=seconds or DEFAULT_WAKE_WINDOW_SECONDS,
-        )
+        base, _, dataverse, window = _notification_values(env)
+        return cls(base, dataverse, window)
 
 
 @dataclass(frozen=True)
 class BcNotificationSettings:
     """What the BC side of the notifications reads (`services/notifications_bc.py`, `triggers/notifications_bc.py`),
-    from the app settings mapping a company's services carry (`Services.environment`): read per invocation, so a
-    test or a changed app setting needs no rebuilt settings object. Malformed values are refused, named."""
+    from the app settings a company's services carry (`Services.environment`, `_notification_values`): read per
+    invocation, so a test or a changed app setting needs no rebuilt settings object."""
 
     base_url: str = ""
     enabled: bool = False
-    wake_window_seconds: int = 5
+    wake_window_seconds: int = NOTIFICATION_SECONDS["NOTIFY_WAKE_WINDOW_SECONDS"][0]
 
     @property
     def active(self) -> bool:
@@ -347,19 +349,8 @@ class BcNotificationSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> BcNotificationSettings:
-        problems: list[str] = []
-        base = (env.get(NOTIFICATION_BASE_URL) or "").strip().rstrip("/")
-        if base and not base.startswith(("https://", "http://")):
-            problems.append(f"{NOTIFICATION_BASE_URL} must be an absolute http(s) URL")
-        flag = (env.get(NOTIFICATIONS_BC) or "false").strip().lower()
-        if flag not in ("true", "false"):
-            problems.append(f"{NOTIFICATIONS_BC} must be true or false")
-        window = (env.get(NOTIFY_WAKE_WINDOW_SECONDS) or "5").strip()
-        if not (window.isdigit() and 1 <= int(window) <= MAX_WAKE_WINDOW_SECONDS):
-            problems.append(f"{NOTIFY_WAKE_WINDOW_SECONDS} must be a whole number from 1 to {MAX_WAKE_WINDOW_SECONDS}")
-        if problems:
-            raise SettingsError(problems)
-        return cls(base, flag == "true", int(window))
+        base, bc, _, window = _notification_values(env)
+        return cls(base, bc, window)
 
 
 def notification_watch(env: Mapping[str, str], problems: list[str] | None = None) -> NotificationWatch | None:

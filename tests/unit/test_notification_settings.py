@@ -41,3 +41,23 @@ def test_a_malformed_value_is_named() -> None:
     assert "NOTIFY_WAKE_WINDOW_SECONDS must be a whole number of seconds from 1 to 300" in raised.value.problems
     watch = notification_watch({**ON, "NOTIFICATIONS_BC": "yes"})  # a raw reader falls back: that switch is off
     assert watch is not None and watch.sides == (Side.DATAVERSE,)
+
+
+def test_both_sides_read_the_settings_alike_and_a_bad_value_is_off_for_them_and_named_at_start_up() -> None:
+    """One reading for the BC and the Dataverse side (`settings._notification_values`): the same switches, base URL
+    and window as the poll's watch; a malformed value is refused by `Settings.from_env` and read as its default by
+    the functions reading the raw settings (a switch: off), never half on."""
+    from shared.settings import BcNotificationSettings, DataverseNotificationSettings
+
+    env = {**ON, "NOTIFY_WAKE_WINDOW_SECONDS": "7", "NOTIFICATION_BASE_URL": "https://app.example.net/"}
+    bc, dv = BcNotificationSettings.from_env(env), DataverseNotificationSettings.from_env(env)
+    assert (bc.active, bc.base_url, bc.wake_window_seconds) == (True, "https://app.example.net", 7)
+    assert (dv.active, dv.notification_url) == (True, "https://app.example.net/api/notifications/dataverse")
+    bad = {**ON, "NOTIFICATIONS_BC": "yes", "NOTIFY_WAKE_WINDOW_SECONDS": "0", "NOTIFICATION_BASE_URL": "ftp://x"}
+    assert not BcNotificationSettings.from_env(bad).active
+    assert not DataverseNotificationSettings.from_env(bad).active  # no usable base URL: off
+    assert BcNotificationSettings.from_env(bad).wake_window_seconds == 5
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({**ENV, **bad})
+    assert any("NOTIFICATIONS_BC" in problem for problem in raised.value.problems)
+    assert any("NOTIFICATION_BASE_URL" in problem for problem in raised.value.problems)
