@@ -310,8 +310,10 @@ def _notification_values(env: Mapping[str, str]) -> tuple[str, bool, bool, int]:
 
 
 @dataclass(frozen=True)
-class DataverseNotificationSettings:
-    """What the Dataverse webhook reads (`_notification_values`)."""
+class SideNotificationSettings:
+    """What one side of the notifications reads (`_notification_values`), per invocation from the app settings a
+    company's services carry (`Services.environment`), so a test or a changed app setting needs no rebuilt object:
+    `enabled` is the side's switch. Active only when switched on and the app has a public URL to be called at."""
 
     base_url: str = ""
     enabled: bool = False
@@ -319,8 +321,12 @@ class DataverseNotificationSettings:
 
     @property
     def active(self) -> bool:
-        """Both set: the switch on and a base URL Dataverse can post to."""
         return self.enabled and bool(self.base_url)
+
+
+@dataclass(frozen=True)
+class DataverseNotificationSettings(SideNotificationSettings):
+    """The Dataverse webhook's (`triggers/notifications_dataverse.py`)."""
 
     @property
     def notification_url(self) -> str:
@@ -333,19 +339,8 @@ class DataverseNotificationSettings:
 
 
 @dataclass(frozen=True)
-class BcNotificationSettings:
-    """What the BC side of the notifications reads (`services/notifications_bc.py`, `triggers/notifications_bc.py`),
-    from the app settings a company's services carry (`Services.environment`, `_notification_values`): read per
-    invocation, so a test or a changed app setting needs no rebuilt settings object."""
-
-    base_url: str = ""
-    enabled: bool = False
-    wake_window_seconds: int = NOTIFICATION_SECONDS["NOTIFY_WAKE_WINDOW_SECONDS"][0]
-
-    @property
-    def active(self) -> bool:
-        """Subscriptions are kept only when switched on and the app has a public URL for BC to call."""
-        return self.enabled and bool(self.base_url)
+class BcNotificationSettings(SideNotificationSettings):
+    """BC's subscriptions and route (`services/notifications_bc.py`, `triggers/notifications_bc.py`)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> BcNotificationSettings:
