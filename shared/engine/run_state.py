@@ -30,6 +30,7 @@ from shared.engine.unit_of_work import UnitOfWork
 from shared.engine.values import ValueMapper
 from shared.ports import Row
 from shared.telemetry import log_event, record_lag
+from shared.telemetry_setup import active as telemetry_active
 
 LOG = logging.getLogger("bc_sales_sync.sync")
 
@@ -72,6 +73,8 @@ class RunState:
         records' modified-on is not when they changed for this run."""
         cursor = self.cursors.get(source)
         if not self.measures_lag or (cursor is not None and (cursor.watermark is None or cursor.in_full)):
+            return
+        if self.watch is None and not telemetry_active() is not None:  # nothing would record it: no per-record parsing
             return
         now = self.context.clock()
         direction = "toDataverse" if source is Side.BC else "fromDataverse"

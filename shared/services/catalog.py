@@ -13,10 +13,11 @@ to, at each lookup of it (`InvalidOverride`, 409), exactly as before: the other 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.domain.errors import SyncError
 from shared.domain.mapping import TableMapping
 from shared.mappings import get_mapping, with_overrides
 from shared.ports import SettingsStore
@@ -47,3 +48,15 @@ class CatalogSnapshot:
             found = with_overrides(mapping, own) if isinstance(own, dict) and own else mapping
             self._resolved[name] = found  # only a valid one: an invalid override raises at every lookup
         return found
+
+
+def valid_mappings(mapping: Callable[[str], TableMapping], names: Iterable[str]) -> list[TableMapping]:
+    """The mappings `names` as `mapping` resolves them (a `CatalogSnapshot` or `SyncContext.mapping`: overrides
+    applied), leaving out one whose stored overrides no longer validate (it cannot run either; its poll reports it)."""
+    found: list[TableMapping] = []
+    for name in names:
+        try:
+            found.append(mapping(name))
+        except SyncError:  # InvalidOverride
+            continue
+    return found

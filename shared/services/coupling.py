@@ -63,9 +63,7 @@ class MappingTools:
     def creator(self, purpose: str, *, job_id: str | None = None) -> Creator:
         """`job_id`: the job's own id, when a redelivery of the same job must recognise its claims (a full-sync
         chunk); otherwise a fresh id for `purpose`."""
-        return Creator(
-            self.context, self.mapping, self.mapper, self.bc, self.dv, job_id or f"{purpose}-{uuid.uuid4()}"
-        )
+        return Creator(self.context, self.mapping, self.mapper, self.bc, self.dv, job_id or f"{purpose}-{uuid.uuid4()}")
 
     def read_bc(self, bc_id: str) -> Row:
         row = self.bc.get_many([bc_id]).get(bc_id)
@@ -205,8 +203,7 @@ def _claim(context: SyncContext, mapping: TableMapping, dataverse_id: str, dv_ro
     if dataverse_id not in claimed:
         raise ConflictError(
             "alreadyCoupled",
-            f"Dataverse record {dataverse_id} was just taken by another Business Central company: it is coupled "
-            "there.",
+            f"Dataverse record {dataverse_id} was just taken by another Business Central company: it is coupled there.",
             field="dataverseId",
         )
 

@@ -134,18 +134,6 @@ def notification_url(base_url: str, company_parameter: str) -> str:
     return f"{url}?company={quote(company_parameter, safe='')}" if company_parameter else url
 
 
-def company_mappings(mapping: Callable[[str], TableMapping], names: Iterable[str]) -> list[TableMapping]:
-    """The company's mappings, overrides applied (a mapping whose stored overrides no longer validate is left out:
-    its poll reports it)."""
-    found: list[TableMapping] = []
-    for name in names:
-        try:
-            found.append(mapping(name))
-        except SyncError:
-            continue
-    return found
-
-
 def needed_entity_sets(
     mappings: Sequence[TableMapping], supported: Collection[str], processes: Sequence[WatchedProcess] = ()
 ) -> frozenset[str]:

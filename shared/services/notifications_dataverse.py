@@ -43,12 +43,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from shared.domain.errors import FatalError, InvalidInputError
-from shared.domain.mapping import Direction, MappingKind, TableMapping
+from shared.domain.mapping import Direction, TableMapping
 from shared.domain.odata_lexer import FilterError, tokenize
 from shared.mappings import mapping_names
-from shared.mappings.overrides import InvalidOverride
-from shared.services.catalog import CatalogSnapshot
-from shared.services.wake import mappings_reading_dataverse, wake
+from shared.services.catalog import CatalogSnapshot, valid_mappings
+from shared.services.wake import mappings_reading_dataverse, readers, wake
 
 log = logging.getLogger("bc_sales_sync.notifications")
 
@@ -111,15 +110,6 @@ class EndpointStore(Protocol):
 
 
 # -- which tables and attributes -----------------------------------------------------------------------------------
-def reading_mappings(mappings: Iterable[TableMapping]) -> list[TableMapping]:
-    """The enabled table mappings that carry data from Dataverse (the ones a Dataverse change wakes)."""
-    return [
-        m
-        for m in mappings
-        if m.kind is MappingKind.TABLE and m.enabled and m.direction.allows(Direction.FROM_DATAVERSE)
-    ]
-
-
 def filter_attributes(text: str | None) -> set[str]:
     """The attribute names an OData `$filter` mentions (`_x_value` as `x`); none for an unreadable filter."""
     names: set[str] = set()
@@ -136,7 +126,7 @@ def filter_attributes(text: str | None) -> set[str]:
 def wanted_attributes(mappings: Iterable[TableMapping]) -> dict[str, set[str]]:
     """Dataverse table -> the attributes whose change should wake its readers (before the table's own check)."""
     wanted: dict[str, set[str]] = {}
-    for mapping in reading_mappings(mappings):
+    for mapping in readers(mappings, Direction.FROM_DATAVERSE):
         names = wanted.setdefault(mapping.dataverse_table, set())
         names.update(f.dataverse_field for f in mapping.field_mappings(Direction.FROM_DATAVERSE) if f.dataverse_field)
         names.add("statecode")
@@ -145,16 +135,8 @@ def wanted_attributes(mappings: Iterable[TableMapping]) -> dict[str, set[str]]:
 
 
 def company_mappings(services: Any) -> list[TableMapping]:
-    """A company's mappings as its runs see them (stored overrides applied, one Settings read); a mapping whose
-    stored override no longer validates is left out (it cannot run either)."""
-    snapshot = CatalogSnapshot.read(services.settings_store, services.context.mapping)
-    found: list[TableMapping] = []
-    for name in mapping_names():
-        try:
-            found.append(snapshot(name))
-        except InvalidOverride:
-            continue
-    return found
+    """A company's mappings as its runs see them (stored overrides applied, one Settings read)."""
+    return valid_mappings(CatalogSnapshot.read(services.settings_store, services.context.mapping), mapping_names())
 
 
 # -- registration --------------------------------------------------------------------------------------------------

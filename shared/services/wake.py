@@ -98,18 +98,16 @@ def wake(
     return wakes
 
 
-def _table_mappings(mappings: Iterable[TableMapping]) -> Sequence[TableMapping]:
-    return [m for m in mappings if m.kind is MappingKind.TABLE and m.enabled]
+def readers(mappings: Iterable[TableMapping], direction: Direction) -> Sequence[TableMapping]:
+    """The enabled table mappings carrying data in `direction`: `TO_DATAVERSE` the ones a BC change wakes,
+    `FROM_DATAVERSE` the ones a Dataverse change wakes."""
+    return [m for m in mappings if m.kind is MappingKind.TABLE and m.enabled and m.direction.allows(direction)]
 
 
 def mappings_reading_bc(mappings: Iterable[TableMapping], entity_set: str) -> list[str]:
     """The mappings (as the company has them: overrides applied) a change of BC entity set `entity_set` (a webhook's
     resource) should wake."""
-    return [
-        m.name
-        for m in _table_mappings(mappings)
-        if m.bc_entity_set == entity_set and m.direction.allows(Direction.TO_DATAVERSE)
-    ]
+    return [m.name for m in readers(mappings, Direction.TO_DATAVERSE) if m.bc_entity_set == entity_set]
 
 
 def mappings_reading_dataverse(mappings: Iterable[TableMapping], table: str) -> list[str]:
@@ -117,8 +115,8 @@ def mappings_reading_dataverse(mappings: Iterable[TableMapping], table: str) -> 
     wake."""
     return [
         m.name
-        for m in _table_mappings(mappings)
-        if table in (m.dataverse_table, m.dataverse_entity_set) and m.direction.allows(Direction.FROM_DATAVERSE)
+        for m in readers(mappings, Direction.FROM_DATAVERSE)
+        if table in (m.dataverse_table, m.dataverse_entity_set)
     ]
 
 

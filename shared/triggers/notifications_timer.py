@@ -37,9 +37,9 @@ def company_parameter(services: Services) -> str:
 def bc_mappings(services: Services) -> list[Any]:
     """The company's mappings as this invocation has them (overrides applied)."""
     from shared.mappings import mapping_names
-    from shared.services.notifications_bc import company_mappings
+    from shared.services.catalog import valid_mappings
 
-    return company_mappings(services.context.mapping, mapping_names())
+    return valid_mappings(services.context.mapping, mapping_names())
 
 
 def ensure_subscriptions(services: Services, now: datetime | None = None) -> EnsureReport:
