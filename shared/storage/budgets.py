@@ -23,19 +23,16 @@ from shared.domain.budgets import Grant, Ledger, Limits, reserve
 from shared.domain.errors import ConcurrencyError, TransientError
 from shared.storage.conditional import read_entity, save_entity
 from shared.storage.keys import escape_key
-from shared.storage.tables import TableFactory
+from shared.storage.tables import SERVICE_BUDGETS, TableFactory
 
-BUDGETS = "ServiceBudgets"
+BUDGETS = SERVICE_BUDGETS
 LEDGER_ROW = "ledger"
 MAX_RACES = 50  # lost races in a row before giving up: only with very many reservers on one scope at once
 
 
 def budget_table(tables: TableFactory) -> TableClient:
-    """The `ServiceBudgets` table of `tables`' account and prefix (created if missing). `TableFactory.table` serves
-    the company tables only (`TABLE_NAMES`, which the company migration and the infrastructure list), so this
-    table is built on the factory's service client directly."""
-    name = f"{tables.prefix}{BUDGETS}"
-    return tables._service.create_table_if_not_exists(name)
+    """The `ServiceBudgets` table of `tables`' account and prefix (a deployment table: created if missing)."""
+    return tables.table(BUDGETS)
 
 
 class TableBudgetLedger:

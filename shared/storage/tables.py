@@ -45,6 +45,10 @@ TABLE_NAMES = (
     BC_SUBSCRIPTIONS,
     DATAVERSE_ENDPOINTS,
 )
+SERVICE_BUDGETS = "ServiceBudgets"  # the deployment's request budgets (`storage/budgets.py`), shared by its companies
+# Tables of the deployment, not of a company: made by the app on first use (not in the company migration or the
+# infrastructure's per-company list).
+DEPLOYMENT_TABLES = (SERVICE_BUDGETS,)
 
 AZURITE_ACCOUNT = "devstoreaccount1"
 _PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,29})?$")
@@ -87,12 +91,14 @@ class TableFactory:
         return cls(service, prefix=prefix)
 
     def table_name(self, name: str) -> str:
-        if name not in TABLE_NAMES:
-            raise ValueError(f"unknown table {name!r}; the tables are {', '.join(TABLE_NAMES)}")
+        if name not in TABLE_NAMES and name not in DEPLOYMENT_TABLES:
+            known = ", ".join((*TABLE_NAMES, *DEPLOYMENT_TABLES))
+            raise ValueError(f"unknown table {name!r}; the tables are {known}")
         return f"{self.prefix}{name}"
 
     def table(self, name: str) -> TableClient:
-        """The client of table `name` (one of `TABLE_NAMES`), creating the table if it does not exist yet."""
+        """The client of table `name` (one of `TABLE_NAMES` or `DEPLOYMENT_TABLES`), creating the table if it does not
+        exist yet."""
         full_name = self.table_name(name)
         with self._lock:
             client = self._tables.get(full_name)
