@@ -33,9 +33,9 @@ from shared.engine.mapping_run import run_mapping
 from shared.ports import JobQueue, RunStore
 from shared.services.full_sync.coordinator import MAX_DELIVERIES, FullSync
 from shared.services.matching import match_and_couple
+from shared.services.wake import WAKE_PREFIX
 
 log = logging.getLogger("bc_sales_sync.queue")
-WAKE_PREFIX = "wake/"  # the message ids `services/wake.py` gives (`wake/<company>/<mapping>/<window>`)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from shared.ports import JobQueue
 
 DEFAULT_WINDOW = timedelta(seconds=5)
 PRIMARY = "-"  # the primary company's key ("") in a message id
+WAKE_PREFIX = "wake/"  # every wake's message id starts so (the queue handler tells a woken run by it)
 
 
 @dataclass(frozen=True)
@@ -60,12 +61,17 @@ def window_index(at: datetime, window: timedelta) -> int:
     return math.floor(at.timestamp() / seconds)
 
 
-def wake_message(company_key: str, mapping: str, at: datetime, window: timedelta = DEFAULT_WINDOW) -> Wake:
-    """The run of `mapping` for company `company_key` that a notification received at `at` asks for."""
+def _wake(kind: JobKind, key: str, name: str, company_key: str, at: datetime, window: timedelta) -> Wake:
+    """The message of one wake: id `wake/<company>/<name>/<window>`, due at its window's end."""
     index = window_index(at, window)
     runs_at = datetime.fromtimestamp((index + 1) * window.total_seconds(), tz=UTC)
-    message_id = f"wake/{company_key or PRIMARY}/{mapping}/{index}"
-    return Wake(mapping, JobMessage(JobKind.MAPPING_RUN, message_id, {"mapping": mapping}), runs_at)
+    message_id = f"{WAKE_PREFIX}{company_key or PRIMARY}/{name}/{index}"
+    return Wake(name, JobMessage(kind, message_id, {key: name}), runs_at)
+
+
+def wake_message(company_key: str, mapping: str, at: datetime, window: timedelta = DEFAULT_WINDOW) -> Wake:
+    """The run of `mapping` for company `company_key` that a notification received at `at` asks for."""
+    return _wake(JobKind.MAPPING_RUN, "mapping", mapping, company_key, at, window)
 
 
 def process_wake_message(company_key: str, process: str, at: datetime, window: timedelta = DEFAULT_WINDOW) -> Wake:
@@ -73,10 +79,7 @@ def process_wake_message(company_key: str, process: str, at: datetime, window: t
     asks for (`ValueError` for a process no `processRun` may name)."""
     if process not in PROCESSES:
         raise ValueError(f"{process!r} is not a document process ({', '.join(PROCESSES)})")
-    index = window_index(at, window)
-    runs_at = datetime.fromtimestamp((index + 1) * window.total_seconds(), tz=UTC)
-    message_id = f"wake/{company_key or PRIMARY}/{process}/{index}"
-    return Wake(process, JobMessage(JobKind.PROCESS_RUN, message_id, {"process": process}), runs_at)
+    return _wake(JobKind.PROCESS_RUN, "process", process, company_key, at, window)
 
 
 def wake(
