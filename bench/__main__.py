@@ -23,6 +23,13 @@
    stack's 5-minute poll, `BENCH_LATENCY_POLLING_CHANGES` (50) each way spread over one poll period). Adds about
    14 minutes (8 + 6, most of it the changes' own spacing, BC's batching and the poll). `BENCH_LATENCY=0` leaves it
    out; `BENCH_LATENCY_MODES=notifications` (or `polling`) runs one mode.
+8. Console first paint (issue 24, `bench/console_paint.py`): the Couplings and Sync errors pages loaded in the system
+   Chromium, with a small store (`BENCH_CONSOLE_BASELINE`, 100 couplings) and then `BENCH_CONSOLE_COUPLINGS`
+   (100,000) couplings of CUSTOMER and `BENCH_CONSOLE_ERRORS` (10,000) sync errors seeded in Table Storage through
+   the app's storage layer; per page first contentful paint, the time until the list's first row shows and the list
+   call's own time, side by side, and the verdict against the 1 s goal. `BENCH_CONSOLE_LOADS` (5, the first a
+   warm-up) loads per page; `BENCH_CONSOLE_COUPLINGS_READY` / `BENCH_CONSOLE_ERRORS_READY` change the selectors that
+   say a page is ready. About 3 minutes, most of it the seeding. `BENCH_CONSOLE=0` leaves it out.
 
 Settings: `BENCH_SCALE=0.1` a smaller full sync for a quick look; `BENCH_FULL_SYNC=0` leaves out the full syncs and
 what runs on their stack; `BENCH_SYNC_CALLS` (200) Synchronize Now calls; `BENCH_LARGE=1` adds the
@@ -45,6 +52,7 @@ import requests
 
 from bench.cold_start import measure_cold_start
 from bench.companies import measure_two_companies
+from bench.console_paint import measure_console_paint
 from bench.full_sync import measure_full_sync, measure_large
 from bench.incremental import measure_incremental
 from bench.latency import measure_both as measure_latency
@@ -214,6 +222,8 @@ def main() -> None:
         figures.update(measure_two_companies())
     if os.environ.get("BENCH_LATENCY", "1") != "0":  # notifications on, then the poll (issue 23)
         figures.update(measure_latency())
+    if os.environ.get("BENCH_CONSOLE", "1") != "0":  # the console's pages with 100,000 couplings (issue 24)
+        figures.update(measure_console_paint())
     about["load_average_at_end"] = os.getloadavg()
     series = {k.removesuffix(".rss_series"): figures.pop(k) for k in list(figures) if k.endswith(".rss_series")}
     width = max(len(k) for k in figures)
