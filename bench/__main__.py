@@ -29,7 +29,7 @@
    the app's storage layer; per page first contentful paint, the time until the list's first row shows and the list
    call's own time, side by side, and the verdict against the 1 s goal. `BENCH_CONSOLE_LOADS` (5, the first a
    warm-up) loads per page; `BENCH_CONSOLE_COUPLINGS_READY` / `BENCH_CONSOLE_ERRORS_READY` change the selectors that
-   say a page is ready. About 3 minutes, most of it the seeding. `BENCH_CONSOLE=0` leaves it out.
+   say a page is ready. About 2 minutes, most of it the seeding. `BENCH_CONSOLE=0` leaves it out.
 
 Settings: `BENCH_SCALE=0.1` a smaller full sync for a quick look; `BENCH_FULL_SYNC=0` leaves out the full syncs and
 what runs on their stack; `BENCH_SYNC_CALLS` (200) Synchronize Now calls; `BENCH_LARGE=1` adds the

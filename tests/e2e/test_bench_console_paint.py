@@ -90,3 +90,16 @@ def test_console_paint_seeds_the_store_and_prints_both_pages_figures(stack: Loca
         assert len(line.split()) == 8 and all(cell != "-" for cell in line.split()[-2:]), line
         assert f"verdict, {page}: " in table
     assert figures[f"{PREFIX}.large.seed_couplings_per_s"] > 0
+
+
+def test_a_page_whose_list_never_shows_is_counted_and_fails_the_verdict(stack: LocalStack) -> None:
+    """A wrong ready selector (or a page that never lists) is a figure and a failed verdict, not a crashed bench."""
+    missing = PageProbe("missing", "errors", "table.no-such-list tbody tr", "/api/no-such-call")
+
+    figures = measure_on(stack, 0, 0, baseline=0, loads=2, probes=[missing], timeout_s=1)
+
+    assert figures[f"{PREFIX}.large.missing.ready_timeouts"] == 1
+    assert figures[f"{PREFIX}.large.missing.ready_ms_median"] is None
+    assert figures[f"{PREFIX}.large.missing.api_ms_median"] is None
+    assert figures[f"{PREFIX}.verdict.missing"] == "over 1 s (the list never showed)"
+    assert isinstance(figures[f"{PREFIX}.large.missing.fcp_ms_median"], float)  # the page itself painted
