@@ -82,7 +82,7 @@
   }
 
   function orderRow(order, onCreated) {
-    const label = order.orderNumber || order.name || order.dataverseId;
+    const label = [order.orderNumber || order.dataverseId, order.name ? `(${order.name})` : null].filter(Boolean).join(" ");
     const cells = [
       h("th", { scope: "row", text: order.orderNumber || "" }),
       h("td", { text: order.name || "" }),

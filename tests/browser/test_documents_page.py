@@ -29,11 +29,11 @@ def test_a_write_in_order_created_from_the_sales_documents_page(console: Console
     expect(row).to_contain_text("Ready to create")
     expect(row).to_contain_text("Submitted (In Progress)")
     row.get_by_role("button", name="Create in Business Central").click()
-    expect(page.locator("#status")).to_contain_text("Sales order Cannon gift order is Business Central order")
+    expect(page.locator("#status")).to_contain_text("(Cannon gift order) is Business Central order")
     number = row.locator(".bc-number").inner_text()
     expect(row.get_by_role("button")).to_have_count(0)  # created once: no second Create
     found = scenario.bc("GET", f"salesOrders?$filter=number eq '{number}'&$expand=salesOrderLines")["value"]
-    assert len(found) == 1 and found[0]["externalDocumentNumber"] == "Cannon gift order"
+    assert len(found) == 1 and found[0]["externalDocumentNumber"] == "CANNON GIFT ORDER"  # a Code field: upper case
     assert [line["description"] for line in found[0]["salesOrderLines"]] == ["Gift wrap, blue ribbon"]
 
     other = page.locator(f'table.order-list tr[data-id="{refused}"]')
@@ -62,7 +62,7 @@ def test_a_quote_processed(console: Console, scenario: Scenario) -> None:
     number = row.locator(".bc-number").inner_text()
     expect(row.get_by_role("button")).to_have_count(0)
     found = scenario.bc("GET", f"salesQuotes?$filter=number eq '{number}'&$expand=salesQuoteLines")["value"]
-    assert len(found) == 1 and found[0]["externalDocumentNumber"] == "Boardroom survey"
+    assert len(found) == 1 and found[0]["externalDocumentNumber"] == "BOARDROOM SURVEY"
     page.get_by_label("State").select_option("Active")
     expect(page.locator("table.quote-list tbody tr")).to_have_count(1)
     console.screenshot("sales-documents-quotes")
