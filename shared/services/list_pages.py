@@ -7,8 +7,9 @@ page is the rows after it in the order the connector reads them:
 - Dataverse lists are ordered by `modifiedon`, then the primary id (`connectors/dataverse/requests.list_changed_since`),
   so the next page is `modifiedon gt M or (modifiedon eq M and <id> gt I)`. A row changed between two pages moves to
   the end of the list (it is then seen again on a later page, never lost).
-- BC API entities are listed by id (the order `list_ids` and `id_range_filter` already rely on; UNCONFIRMED for real
-  BC, as `api_surface.id_range_filter` says), so the next page is `id gt I`.
+- BC entities are listed by `list_ids` (`$orderby=id`), so the next page is `id gt I`, and the page's rows are then
+  read in one request by their id range (`id_range_filter`). UNCONFIRMED that real BC accepts `gt` on an Edm.Guid
+  and orders Guids the way it compares them (as `api_surface.id_range_filter` says of `ge`/`le`).
 
 A token is base64url of a small JSON object naming its list; every value is checked before it is put in a filter
 (a GUID, an OData date-time), so a forged token can never inject filter text: it is a 400 naming `continuationToken`.

@@ -21,7 +21,8 @@ CANNON = bc_seeded("customer", "The Cannon Group PLC")
 def listed(api: Api, name: str, **params: str) -> dict[str, Any]:
     status, body = api.call(name, params=params)
     assert status == 200, body
-    return body
+    answer: dict[str, Any] = body
+    return answer
 
 
 def by_id(body: dict[str, Any], key: str = "dataverseId") -> dict[str, dict[str, Any]]:
@@ -66,7 +67,8 @@ def test_sales_orders_show_ready_refused_and_created_with_their_bc_number(api: A
         row = rows[order]
         assert (row["outcome"], row["canCreate"], row["error"]) == ("created", False, None)
         assert row["bcOrder"] == {"id": answer["bcId"], "number": answer["bcNumber"]}
-        assert api.stack.bc.get_entity("salesOrders", answer["bcId"], ["number"])["number"] == answer["bcNumber"]
+        bc_order = api.stack.bc.get_entity("salesOrders", answer["bcId"], ["number"]) or {}
+        assert bc_order["number"] == answer["bcNumber"]
     assert listed(api, "list_sales_orders", pending="true")["value"] == []  # BC's list: all sent
 
 
@@ -146,7 +148,7 @@ def test_quotes_show_revision_state_and_their_bc_quote(api: Api) -> None:
     assert (row["revisionNumber"], row["state"], row["outcome"], row["canProcess"]) == (0, "Active", "ready", True)
     status, processed = api.call("process_quote", "POST", route={"dataverseId": first})
     assert status == 200, processed
-    number = api.stack.bc.get_entity("salesQuotes", processed["bcId"], ["number"])["number"]
+    number = (api.stack.bc.get_entity("salesQuotes", processed["bcId"], ["number"]) or {})["number"]
     row = by_id(listed(api, "list_quotes"))[first]
     assert (row["outcome"], row["canProcess"], row["bcQuote"]) == (
         "processed",
@@ -258,7 +260,8 @@ def test_customer_statistics_by_number_before_and_after_update(api: Api) -> None
 def listed_statistics(api: Api, customer: str) -> dict[str, Any]:
     status, body = api.call("get_customer_statistics", route={"customer": customer})
     assert status == 200, body
-    return body
+    answer: dict[str, Any] = body
+    return answer
 
 
 @pytest.mark.parametrize(("customer", "status", "field"), [("NOPE-1", 404, "customer"), ("a'b", 400, "customer")])
