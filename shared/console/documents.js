@@ -10,7 +10,8 @@
 
 (function () {
   const { api, h, clear, announce, fail, act, field, table, ApiError } = window.BCS;
-  const TOP = 20;
+  const TOP = 20; // rows per page; #/documents?top=<n> (1..1000) asks for another size
+  let top = TOP;
 
   function money(value) {
     if (value === null || value === undefined) return "";
@@ -66,7 +67,7 @@
   }
 
   function query(path, token, extra = {}) {
-    const params = new URLSearchParams({ top: String(TOP), ...extra });
+    const params = new URLSearchParams({ top: String(top), ...extra });
     if (token) params.set("continuationToken", token);
     return api("GET", `${path}?${params.toString()}`).then((answer) => answer.data);
   }
@@ -308,7 +309,9 @@
   window.BCS.register({
     id: "documents",
     title: "Sales documents",
-    render(main) {
+    render(main, params) {
+      const asked = Number.parseInt(params.get("top") || "", 10);
+      top = asked >= 1 && asked <= 1000 ? asked : TOP;
       const orders = ordersSection();
       const quotesPart = quotesSection();
       const invoices = invoicesSection();

@@ -141,3 +141,24 @@ def test_the_documents_page_is_labelled_and_keyboard_operable(console: Console, 
     expect(page.locator("#status")).to_contain_text("Account statistics of C00010 created")
     expect(update).to_be_focused()
     assert console.errors == []
+
+
+def test_sales_orders_page_server_side_with_next_and_previous(console: Console, scenario: Scenario) -> None:
+    account = sales_ready(scenario)
+    made = {submitted_order(scenario, account, f"Paged order {n}", "Gift wrap") for n in range(3)}
+    page = console.open("documents?top=2")
+    orders = page.locator("table.order-list tbody tr")
+    expect(orders).to_have_count(2)
+    first = set(orders.evaluate_all("rows => rows.map((row) => row.dataset.id)"))
+    previous = page.get_by_role("button", name="Previous page of Sales orders")
+    expect(previous).to_be_disabled()
+    page.get_by_role("button", name="Next page of Sales orders").click()
+    expect(page.locator("#status")).to_have_text("Page 2 of Sales orders.")
+    expect(orders).to_have_count(1)
+    second = set(orders.evaluate_all("rows => rows.map((row) => row.dataset.id)"))
+    assert first | second == made and not first & second
+    expect(page.get_by_role("button", name="Next page of Sales orders")).to_be_disabled()
+    previous.click()
+    expect(orders).to_have_count(2)
+    assert set(orders.evaluate_all("rows => rows.map((row) => row.dataset.id)")) == first
+    assert console.errors == []
