@@ -6,7 +6,8 @@ iterators, so a link cannot be resumed in a later request. The token instead nam
 page is the rows after it in the order the connector reads them:
 - Dataverse lists are ordered by `modifiedon`, then the primary id (`connectors/dataverse/requests.list_changed_since`),
   so the next page is `modifiedon gt M or (modifiedon eq M and <id> gt I)`. A row changed between two pages moves to
-  the end of the list (it is then seen again on a later page, never lost).
+  the end of the list (it is then seen again on a later page, never lost); so may a row of the same second as the
+  last one served if the server keeps `modifiedon` finer than it answers it (UNCONFIRMED: seen twice, never lost).
 - BC entities are listed by `list_ids` (`$orderby=id`), so the next page is `id gt I`, and the page's rows are then
   read in one request by their id range (`id_range_filter`). UNCONFIRMED that real BC accepts `gt` on an Edm.Guid
   and orders Guids the way it compares them (as `api_surface.id_range_filter` says of `ge`/`le`).
