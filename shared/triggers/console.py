@@ -45,6 +45,7 @@ ASSETS: dict[str, str] = {
     "couplings.js": JS,
     "errors.js": JS,
     "jobs.js": JS,
+    "documents.js": JS,
     "app.js": JS,
 }
 INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
