@@ -104,8 +104,9 @@ documented(
         "patch_mapping",
         "mappings/{name}",
         "PATCH",
-        "Change a mapping's overrides (enable, narrow direction, policies, filters, field switches); the keys given "
-        "replace the stored ones (`fields` as a whole), null filters drop a filter",
+        "Change a mapping's overrides (enable, narrow direction, policies, filters, field overrides: status, "
+        "narrowed direction, constant); the keys given replace the stored ones (`fields` as a whole), null filters "
+        "drop a filter",
         body={
             "type": "object",
             "additionalProperties": False,
@@ -120,7 +121,7 @@ documented(
                 "dataverseFilter": FILTER_SCHEMA,
                 "fields": {
                     "type": "object",
-                    "description": "Field mapping key (GET shows each field's `key`: `displayName>name`) -> switch",
+                    "description": "Field mapping key (GET shows each field's `key`: `displayName>name`) -> override",
                     "additionalProperties": FIELD_SWITCH,
                 },
             },
@@ -135,7 +136,7 @@ documented(
 @blueprint.route(route="mappings/{name}", methods=["PATCH"])
 @handled
 def patch_mapping(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.mappings import InvalidOverride, describe
+    from shared.mappings import InvalidOverride, describe, get_mapping
     from shared.services.mapping_overrides import save_overrides
 
     name = mapping_name(req.route_params.get("name"), "name")
@@ -145,7 +146,7 @@ def patch_mapping(req: func.HttpRequest) -> func.HttpResponse:
     except InvalidOverride as refused:
         code = "invalidValue" if refused.shape else refused.code
         raise InvalidInputError(code, str(refused), field=refused.field) from None  # "bcFilter: ... (at position 7)"
-    described = describe(mapping)
+    described = describe(mapping, get_mapping(name))
     described["overrides"] = merged
     return json_response(200, described)
 
