@@ -99,6 +99,14 @@ def get_mapping(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(200, described_mapping(name, _overrides(_services(req)).get(name)))
 
 
+# The documented forms of `fields` (tests/functions/test_field_overrides_http.py sends each, as the document says):
+# a switch, the object form narrowing a two-way field, a constant on a field that writes one (PLLINE-PRODPRICE's
+# pricing method, BC's constant 1 = Currency Amount).
+FIELD_EXAMPLES: list[dict[str, Any]] = [
+    {"fields": {"phoneNumber>telephone1": False}},
+    {"fields": {"phoneNumber>telephone1": {"enabled": True, "direction": "toDataverse"}}},
+    {"fields": {"=>pricingmethodcode": {"constant": 1}}},
+]
 documented(
     RouteSpec(
         "patch_mapping",
@@ -110,6 +118,7 @@ documented(
         body={
             "type": "object",
             "additionalProperties": False,
+            "examples": FIELD_EXAMPLES,
             "properties": {
                 "enabled": {"type": "boolean"},
                 "direction": {"type": "string", "enum": ["toDataverse", "fromDataverse", "bidirectional"]},
