@@ -52,7 +52,7 @@ FILTER_SCHEMA: dict[str, Any] = {
 FIELD_DIRECTIONS = ["toDataverse", "fromDataverse", "bidirectional"]
 FIELD_SWITCH: dict[str, Any] = {
     "oneOf": [
-        {"type": "boolean", "description": "The field's status: true enabled, false disabled"},
+        {"type": "boolean"},
         {
             "type": "object",
             "minProperties": 1,
