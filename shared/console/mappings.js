@@ -208,7 +208,7 @@
       h("summary", { text: summary }),
       mapping.note ? h("p", { class: "note", text: mapping.note }) : null,
       controls.length ? h("div", { class: "fields-editor" },
-        table(`Fields of ${mapping.name}`, ["BC field", "Sales column", "Enabled", "Direction", "Constant", "Transform / lookup", "Notes"],
+        table(`Field mappings of ${mapping.name}`, ["BC field", "Sales column", "Enabled", "Direction", "Constant", "Transform / lookup", "Notes"],
           fieldRows(mapping, controls, rowsByKey), { hideCaption: true, class: "field-list" }),
         h("p", { class: "hint field-overrides", text: storedSummary(mapping) }),
         h("div", { class: "buttons" }, save)) : null,
