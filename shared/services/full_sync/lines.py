@@ -52,7 +52,9 @@ def _moved(line: ReviewLine, side: Side, found: Checkpoint | None) -> Checkpoint
 
 def overridden(lines: list[ReviewLine], overrides: Mapping[str, str]) -> list[ReviewLine]:
     """The lines with the administrator's recommendations (BC's Full Synch. Review, before Start): any line of the
-    run may take fullSynchronization, coupleRecords or noRecords; a refusal names `recommendations.<mapping>`."""
+    run may take fullSynchronization, coupleRecords or noRecords; a refusal names `recommendations.<mapping>`.
+    Wider than BC's page, which offers only "Recommend Full Synchronization" on a Couple Records line
+    (CRMFullSynchReview.Page.al): the same rules as when planning with `recommendations`, which took all three."""
     names = {line.mapping for line in lines}
     for name, value in overrides.items():
         where = f"recommendations.{name}"
