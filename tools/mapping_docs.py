@@ -36,6 +36,12 @@ BC ships them), **mapped differently** (its effect is reached another way) or **
 `fromDataverse` = Sales -> BC. BC properties are API v2.0 names, or for page-sourced entities the canonical names of
 `shared/connectors/business_central/entity_sources.py`. `(constant)` marks BC's default rows that write a constant,
 not a BC field.
+
+An administrator changes a field as on BC's Integration Field Mapping List (`PATCH /api/mappings/{name}`
+`{"fields": {"<key>": false | {"enabled", "direction", "constant"}}}`, or the console's Mappings page): switch it off
+or on, narrow a `bidirectional` field to one way (never widen), and set the value of a field that writes a constant
+(no source field: BC writes its Constant Value only then). The key of a field is `<BC property>><Dataverse column>`,
+`=` for a side it does not have (`=>pricingmethodcode`).
 """
 
 

@@ -3,7 +3,9 @@
 // the failed lines, and the stalled ones (running, but the run made no progress for the stall setting's minutes:
 // its messages were lost; a restart re-sends exactly its chunks not yet counted). The last run id is kept in
 // sessionStorage so the review survives a reload. "Dry run" starts a run that only reports what each line would do
-// (nothing written); a coupling line's "Left uncoupled" says how many records it left, and why.
+// (nothing written); a coupling line's "Left uncoupled" says how many records it left, and why. "Plan for review"
+// plans a run without starting it (BC's review before Start): each line's recommendation is a labelled select the
+// admin may change, and "Start planned run" starts it with the changed ones (`recommendations` of .../start).
 "use strict";
 
 (function () {
@@ -11,6 +13,8 @@
   const POLL_MS = 1000;
   const SHOWN_COUNTERS = ["inserted", "modified", "unchanged", "coupled", "failed", "skipped"];
   const ENDED = ["finished", "failed"];
+  const RECOMMENDATIONS = [["fullSynchronization", "Full synchronization"], ["coupleRecords", "Couple records"],
+    ["noRecords", "No records"]];
   const LEFT_REASONS = [["noMatch", "no match"], ["severalMatches", "several matches"],
     ["matchCoupled", "match coupled to another record"], ["dataverseOnly", "only in Sales"]];
 
@@ -52,11 +56,23 @@
     return failed ? "Restart failed lines" : null;
   }
 
-  function lineRow(line) {
+  // A planned line's recommendation is a select (what a line may take instead: the API's rules); a started one's is text.
+  function recommendationCell(line, planned) {
+    if (!planned) return h("td", { text: line.recommendation });
+    const choices = RECOMMENDATIONS.some(([value]) => value === line.recommendation)
+      ? RECOMMENDATIONS : [[line.recommendation, line.recommendation], ...RECOMMENDATIONS];
+    const select = h("select", {
+      name: "recommendation", "aria-label": `Recommendation for ${line.mapping}`, "data-planned": line.recommendation,
+      on: { change: (e) => e.currentTarget.classList.toggle("changed", e.currentTarget.value !== line.recommendation) },
+    }, choices.map(([value, words]) => h("option", { value, text: words, selected: value === line.recommendation })));
+    return h("td", {}, select);
+  }
+
+  function lineRow(line, planned) {
     const c = line.counters;
     return h("tr", { "data-mapping": line.mapping, "data-status": line.status },
       h("th", { scope: "row", text: line.mapping }),
-      h("td", { text: line.recommendation }),
+      recommendationCell(line, planned),
       statusCell(line),
       h("td", {}, line.chunks.total === 0 || (line.chunks.total === null && ENDED.includes(line.status))
         ? h("span", { class: "hint", text: "no chunks" }) // noRecords, or a line that failed before planning
@@ -70,7 +86,8 @@
 
   function reviewTable(review) {
     const headers = ["Mapping", "Recommendation", "Status", "Progress", ...SHOWN_COUNTERS, "Left uncoupled", "Records/s", "Duration", "Errors"];
-    return table(`Review of run ${review.runId}`, headers, review.lines.map(lineRow), { class: "review", hideCaption: true });
+    const planned = review.status === "planned";
+    return table(`Review of run ${review.runId}`, headers, review.lines.map((line) => lineRow(line, planned)), { class: "review", hideCaption: true });
   }
 
   // The review of one run: GET /api/full-sync/{runId} (shared with the Jobs page's dead-lettered work).
@@ -82,6 +99,22 @@
     const { data } = await api("POST", `full-sync/${encodeURIComponent(runId)}/restart`);
     announce(`Restarted the failed and stalled lines of run ${runId}.`);
     return data;
+  }
+
+  // The recommendations the admin changed on a planned run's review: {mapping: recommendation}.
+  function changedRecommendations(body) {
+    const changed = {};
+    for (const select of body.querySelectorAll("select[name=recommendation]")) {
+      if (select.value !== select.dataset.planned) changed[select.closest("tr").dataset.mapping] = select.value;
+    }
+    return changed;
+  }
+
+  async function startPlanned(runId, body) {
+    const recommendations = changedRecommendations(body);
+    const names = Object.entries(recommendations).map(([name, value]) => `${name} → ${value}`);
+    await api("POST", `full-sync/${encodeURIComponent(runId)}/start`, { body: names.length ? { recommendations } : {} });
+    announce(`Run ${runId} started${names.length ? ` with ${names.join(", ")}` : " as planned"}.`);
   }
 
   window.BCS.fullSync = { readReview, restart, lineErrors };
@@ -96,6 +129,7 @@
       const runInput = h("input", { type: "text", name: "runId", value: lastRun(), size: 44, autocomplete: "off" });
       const start = h("button", { type: "button", text: "Start full synchronization" });
       const dry = h("button", { type: "button", class: "secondary", text: "Dry run" });
+      const plan = h("button", { type: "button", class: "secondary", text: "Plan for review" });
       const open = h("button", { type: "submit", class: "secondary", text: "Show run" });
       const left = h("div", { class: "left-out" });
 
@@ -115,13 +149,20 @@
           on: { click: (e) => act(e.currentTarget, async () => { await restart(runId); await show(runId, true); }) },
         });
         const body = h("div");
+        const startButton = h("button", {
+          type: "button", text: "Start planned run", hidden: true,
+          on: { click: (e) => act(e.currentTarget, async () => { await startPlanned(runId, body); await show(runId, true); }) },
+        });
+        const plannedHint = h("p", { class: "hint", hidden: true,
+          text: "Planned, not started: change a line's recommendation if BC's does not fit, then start the run." });
         clear(review).append(
           h("h2", { id: "review-heading", text: `Run ${runId}` }),
           h("p", {}, "Status: ", status, " · ", lines),
-          h("div", { class: "actions" }, restartButton),
+          plannedHint,
+          h("div", { class: "actions" }, startButton, restartButton),
           body,
         );
-        return { runId, status, lines, restartButton, body, stalled: new Set() };
+        return { runId, status, lines, restartButton, startButton, plannedHint, body, stalled: new Set(), planned: false };
       }
 
       // Say it once when a line stalls (the live region), not on every poll.
@@ -150,14 +191,18 @@
         const label = restartLabel(data.lines);
         frame.restartButton.disabled = label === null;
         frame.restartButton.textContent = label || "Restart failed lines";
-        frame.body.replaceChildren(reviewTable(data));
+        const planned = data.status === "planned";
+        frame.startButton.hidden = !planned;
+        frame.plannedHint.hidden = !planned;
+        if (!planned || !frame.planned) frame.body.replaceChildren(reviewTable(data)); // keep the admin's choices
+        frame.planned = planned;
         announceStalled(data);
         if (ended && !fresh) announce(`Run ${data.runId} ${data.status}.`);
-        if (!ended) schedule(runId);
+        if (!ended && !planned) schedule(runId); // a planned run changes only when started: nothing to poll
       }
 
-      const begin = (button, path, words) => () => act(button, async () => {
-        const { data } = await api("POST", path, { body: {} });
+      const begin = (button, path, words, body = {}) => () => act(button, async () => {
+        const { data } = await api("POST", path, { body });
         rememberRun(data.runId);
         runInput.value = data.runId;
         const notRunnable = Object.entries(data.notRunnable || {});
@@ -165,11 +210,12 @@
           ? h("details", {}, h("summary", { text: `${notRunnable.length} mappings left out` }),
             h("ul", { class: "compact" }, notRunnable.map(([name, why]) => h("li", { text: `${name}: ${why}` }))))
           : "");
-        announce(`${words} ${data.runId} started.`);
+        announce(`${words} ${data.runId} ${data.status === "planned" ? "planned: review it, then start it" : "started"}.`);
         await show(data.runId, true);
       });
       start.addEventListener("click", begin(start, "full-sync", "Full synchronization"));
       dry.addEventListener("click", begin(dry, "full-sync?dryRun=true", "Dry run"));
+      plan.addEventListener("click", begin(plan, "full-sync", "Full synchronization", { start: false }));
 
       const form = h("form", { class: "inline", novalidate: true, on: {
         submit: (event) => {
@@ -184,7 +230,7 @@
       main.append(
         h("section", { class: "panel" },
           h("p", { text: "A full synchronization runs every mapping that can run, in dependency order, fanned out on the sync-jobs queue." }),
-          h("div", { class: "actions" }, start, dry), left, form),
+          h("div", { class: "actions" }, start, dry, plan), left, form),
         review);
       if (lastRun()) show(lastRun(), true);
       return () => { stopped = true; window.clearTimeout(timer); };

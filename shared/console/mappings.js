@@ -1,6 +1,7 @@
 // Mappings: BC's "Integration Table Mappings" — every table mapping with its direction, filters, schedule, whether it
 // runs, its last successful job and how long ago that was (the lag), and its field mappings with coverage notes
-// against BC's defaults. Enable/disable, reset to defaults and "Synchronize Modified Records" act on one mapping.
+// against BC's defaults. Enable/disable, reset to defaults and "Synchronize Modified Records" act on one mapping; the
+// field mappings are an editor (BC's Integration Field Mapping List): Status, Direction narrowing, Constant Value.
 // With notifications on (issue 23), a mapping whose last poll applied changes no notification brought shows
 // "Notifications missed" with the count per side (read once from /api/health's `notifications` check).
 "use strict";
@@ -76,27 +77,141 @@
     return parts.length ? parts : h("span", { class: "hint", text: "none" });
   }
 
-  function fieldRows(mapping) {
-    return mapping.fields.map((f) => h("tr", { class: f.enabled ? null : "muted" },
-      h("td", { text: f.bcField || (f.constant !== null ? `constant ${JSON.stringify(f.constant)}` : "") }),
-      h("td", { text: f.dataverseField }),
-      h("td", { class: "nowrap", text: short(f.direction) }),
-      h("td", { text: [f.transform, f.lookup ? `lookup via ${f.lookup.mapping}` : null].filter(Boolean).join("; ") }),
-      h("td", { text: f.enabled ? "yes" : "no" }),
-      h("td", { text: [f.bcDefaultField ? `BC: ${f.bcDefaultField}` : null, f.note].filter(Boolean).join(". ") })));
+  // The Fields editor (BC's Integration Field Mapping List): per field its Status (Enabled), its Direction (only the
+  // narrowing ones the API lists in `directions`) and its Constant Value (only where `takesConstant`), each control
+  // labelled with the field's names. Save sends the mapping's field overrides (the stored ones, with what changed
+  // here) as one PATCH of `fields` alone; a refusal names the field (`fields.<key>.<attribute>`) and marks its row.
+  function fieldName(f) {
+    const bc = f.bcField || (f.constant !== null ? `constant ${JSON.stringify(f.constant)}` : "constant");
+    return `${bc} → ${f.dataverseField || "constant"}`;
   }
 
-  function details(mapping) {
+  // The catalog's direction of a field: the widest it may take (going back to it drops the override).
+  function widest(f) {
+    return (f.directions || []).includes("bidirectional") ? "bidirectional" : (f.directions || [f.direction])[0];
+  }
+
+  function constantText(value) {
+    return value === null || value === undefined ? "" : String(value);
+  }
+
+  // The text typed, as the type of the field's constant (a number stays text when it is none: the API names it).
+  function constantValue(text, like) {
+    if (typeof like === "number" && text.trim() !== "" && !Number.isNaN(Number(text))) return Number(text);
+    if (typeof like === "boolean" && (text === "true" || text === "false")) return text === "true";
+    return text;
+  }
+
+  function fieldControls(mapping, f) {
+    const label = `${fieldName(f)} (${mapping.name})`;
+    const enabled = h("input", { type: "checkbox", name: "enabled", checked: f.enabled, "aria-label": `Enabled: ${label}` });
+    const choices = f.directions && f.directions.length ? f.directions : [f.direction];
+    const way = h("select", { name: "direction", "aria-label": `Direction: ${label}`, disabled: choices.length < 2 },
+      choices.map((value) => h("option", { value, text: short(value), selected: value === f.direction })));
+    const constant = f.takesConstant
+      ? h("input", { type: "text", name: "constant", size: 12, maxlength: 100, value: constantText(f.constant), "aria-label": `Constant: ${label}` })
+      : null;
+    return { f, enabled, way, constant };
+  }
+
+  // What the admin changed in the editor, per field key: only the attributes that differ from what was shown.
+  function changes(controls) {
+    const changed = {};
+    for (const { f, enabled, way, constant } of controls) {
+      const change = {};
+      if (enabled.checked !== f.enabled) change.enabled = enabled.checked;
+      if (way.value !== f.direction) change.direction = way.value;
+      if (constant && constant.value !== constantText(f.constant)) change.constant = constantValue(constant.value, f.constant);
+      if (Object.keys(change).length) changed[f.key] = change;
+    }
+    return changed;
+  }
+
+  // The mapping's field overrides after this edit: the stored ones (as objects), the changes on top; a direction
+  // back to the catalog's is dropped, and a field whose override says nothing any more is left out.
+  function fieldOverrides(mapping, changed) {
+    const stored = (mapping.overrides && mapping.overrides.fields) || {};
+    const byKey = Object.fromEntries(mapping.fields.map((f) => [f.key, f]));
+    const merged = {};
+    for (const key of new Set([...Object.keys(stored), ...Object.keys(changed)])) {
+      const before = typeof stored[key] === "boolean" ? { enabled: stored[key] } : { ...(stored[key] || {}) };
+      const after = { ...before, ...(changed[key] || {}) };
+      if (byKey[key] && after.direction === widest(byKey[key])) delete after.direction;
+      const names = Object.keys(after);
+      if (!names.length) continue;
+      merged[key] = names.length === 1 && names[0] === "enabled" ? after.enabled : after;
+    }
+    return merged;
+  }
+
+  function storedSummary(mapping) {
+    const stored = Object.entries((mapping.overrides && mapping.overrides.fields) || {});
+    if (!stored.length) return "No field overrides: every field as the catalog maps it.";
+    const words = stored.map(([key, change]) => {
+      const parts = typeof change === "boolean" ? { enabled: change } : change;
+      const said = [];
+      if ("enabled" in parts) said.push(parts.enabled ? "enabled" : "disabled");
+      if (parts.direction) said.push(short(parts.direction));
+      if ("constant" in parts) said.push(`constant ${JSON.stringify(parts.constant)}`);
+      return `${key}: ${said.join(", ")}`;
+    });
+    return `Field overrides: ${words.join("; ")}.`;
+  }
+
+  async function saveFields(mapping, controls, rowsByKey, refresh) {
+    for (const row of Object.values(rowsByKey)) row.removeAttribute("aria-invalid");
+    const changed = changes(controls);
+    if (!Object.keys(changed).length) {
+      announce(`${mapping.name}: no field changed.`);
+      return;
+    }
+    try {
+      await api("PATCH", `mappings/${encodeURIComponent(mapping.name)}`, { body: { fields: fieldOverrides(mapping, changed) } });
+    } catch (error) {
+      const key = (error.field || "").replace(/^fields\./, "").replace(/\.(enabled|direction|constant)$/, "");
+      if (rowsByKey[key]) rowsByKey[key].setAttribute("aria-invalid", "true");
+      throw error;
+    }
+    const updated = await refresh(mapping.name);
+    const again = document.querySelector(`details[data-mapping="${CSS.escape(mapping.name)}"] .fields-editor button`);
+    if (again) again.focus(); // the editor was drawn again: keep the keyboard where it was
+    announce(`${mapping.name}: field changes saved. ${storedSummary(updated || mapping)}`);
+  }
+
+  function fieldRows(mapping, controls, rowsByKey) {
+    return controls.map(({ f, enabled, way, constant }) => {
+      rowsByKey[f.key] = h("tr", { class: f.enabled ? null : "muted", "data-field": f.key },
+        h("th", { scope: "row", text: f.bcField || (f.constant !== null ? `constant ${JSON.stringify(f.constant)}` : "") }),
+        h("td", { text: f.dataverseField }),
+        h("td", { class: "center" }, enabled),
+        h("td", { class: "nowrap" }, way),
+        h("td", {}, constant || h("span", { class: "hint", text: "—" })),
+        h("td", { text: [f.transform, f.lookup ? `lookup via ${f.lookup.mapping}` : null].filter(Boolean).join("; ") }),
+        h("td", { text: [f.bcDefaultField ? `BC: ${f.bcDefaultField}` : null, f.note].filter(Boolean).join(". ") }));
+      return rowsByKey[f.key];
+    });
+  }
+
+  function details(mapping, refresh, open) {
     const coverage = mapping.coverage || {};
     const summary = `Field mappings of ${mapping.name} (${mapping.fields.length} fields; coverage of BC's defaults: ` +
       `${coverage.mapped || 0} mapped, ${coverage.mappedDifferently || 0} mapped differently, ${coverage.notAvailable || 0} not available)`;
     const gaps = (mapping.gaps || []).map((gap) => h("li", {},
       h("strong", { text: `${gap.bcDefaultField} → ${gap.dataverseField}` }), ` (${gap.availability}): ${gap.reason}`));
-    return h("details", { class: "mapping-details" },
+    const controls = mapping.fields.map((f) => fieldControls(mapping, f));
+    const rowsByKey = {};
+    const save = h("button", {
+      type: "button", text: "Save field changes", "aria-label": `Save field changes of ${mapping.name}`,
+      on: { click: (e) => act(e.currentTarget, () => saveFields(mapping, controls, rowsByKey, refresh)) },
+    });
+    return h("details", { class: "mapping-details", open, "data-mapping": mapping.name },
       h("summary", { text: summary }),
       mapping.note ? h("p", { class: "note", text: mapping.note }) : null,
-      table(`Field mappings of ${mapping.name}`, ["BC field", "Sales column", "Direction", "Transform / lookup", "Enabled", "Notes"],
-        fieldRows(mapping), { hideCaption: true }),
+      controls.length ? h("div", { class: "fields-editor" },
+        table(`Field mappings of ${mapping.name}`, ["BC field", "Sales column", "Enabled", "Direction", "Constant", "Transform / lookup", "Notes"],
+          fieldRows(mapping, controls, rowsByKey), { hideCaption: true, class: "field-list" }),
+        h("p", { class: "hint field-overrides", text: storedSummary(mapping) }),
+        h("div", { class: "buttons" }, save)) : null,
       gaps.length ? h("div", {}, h("h4", { text: "Not carried, and why" }), h("ul", {}, gaps)) : null);
   }
 
@@ -117,7 +232,7 @@
     announce(`${mapping.name}: job ${data.jobId} ${data.status}: ${counters(data.counters)}.`);
   }
 
-  function rows(list, refresh, lastJobCells, notificationCells) {
+  function rows(list, refresh, lastJobCells, notificationCells, openName) {
     return list.flatMap((mapping) => {
       const label = (verb) => `${verb} ${mapping.name}`;
       const toggle = h("button", {
@@ -148,7 +263,7 @@
             notificationCells[mapping.name]),
           lastJobCells[mapping.name],
           h("td", {}, h("div", { class: "buttons" }, toggle, run, resetButton))),
-        h("tr", { class: "details-row" }, h("td", { colspan: 7 }, details(mapping))),
+        h("tr", { class: "details-row" }, h("td", { colspan: 7 }, details(mapping, refresh, mapping.name === openName))),
       ];
     });
   }
@@ -159,19 +274,21 @@
     render(main) {
       const section = h("section", { class: "panel", "aria-busy": "true" }, h("p", { text: "Loading mappings…" }));
       main.append(section);
-      async function refresh() {
+      // Shows the mappings again (the one named open, as after saving its fields); returns that mapping.
+      async function refresh(openName) {
         const list = await mappings(true);
         const lastJobCells = {};
         const notificationCells = {};
         clear(section).append(
           h("p", { class: "hint", text: "Schedules are app settings (NCRONTAB); the lag is the time since the last successful job." }),
           table("Table mappings", ["Mapping", "Direction", "Filters", "Schedule", "State", "Last successful job", "Actions"],
-            rows(list, refresh, lastJobCells, notificationCells), { hideCaption: true, class: "mappings" }),
+            rows(list, refresh, lastJobCells, notificationCells, openName), { hideCaption: true, class: "mappings" }),
         );
         fillLastJobs(list, lastJobCells);
         fillNotifications(notificationCells);
+        return list.find((mapping) => mapping.name === openName) || null;
       }
-      refresh().catch(fail).finally(() => section.removeAttribute("aria-busy"));
+      refresh(null).catch(fail).finally(() => section.removeAttribute("aria-busy"));
     },
   });
 })();

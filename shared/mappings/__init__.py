@@ -186,7 +186,7 @@ def describe_all(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> li
     described = []
     for name, mapping in CATALOG.items():
         own = given.get(name, {})
-        description = describe(with_overrides(mapping, own))
+        description = describe(with_overrides(mapping, own), mapping)
         description["overrides"] = dict(own)
         described.append(description)
     return described

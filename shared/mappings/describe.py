@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.domain.mapping import Availability, FieldMapping, Gap, Lookup, TableMapping
+from shared.domain.mapping import Availability, Direction, FieldMapping, Gap, Lookup, TableMapping
+from shared.mappings.overrides import field_directions, takes_constant
 
 COVERAGE_KINDS = (Availability.MAPPED, Availability.MAPPED_DIFFERENTLY, Availability.NOT_AVAILABLE)
 
@@ -31,7 +32,12 @@ def describe_lookup(lookup: Lookup | None) -> dict[str, Any] | None:
     }
 
 
-def describe_field(field: FieldMapping) -> dict[str, Any]:
+def describe_field(
+    field: FieldMapping, catalog: FieldMapping | None = None, mapping_direction: Direction | None = None
+) -> dict[str, Any]:
+    """The field as it runs; `directions` and `takesConstant` say what an override may make of it, from the catalog's
+    field (`catalog`, when `field` has overrides applied) under the mapping's direction as it runs."""
+    own = catalog or field
     return {
         "key": field.key,
         "bcField": field.bc_field,
@@ -46,6 +52,8 @@ def describe_field(field: FieldMapping) -> dict[str, Any]:
         "enabled": field.enabled,
         "bcDefaultField": field.bc_default_field,
         "note": field.note,
+        "directions": field_directions(own, mapping_direction or field.direction),
+        "takesConstant": takes_constant(own),
     }
 
 
@@ -104,8 +112,10 @@ def coverage_counts(mapping: TableMapping) -> dict[str, int]:
     return counts
 
 
-def describe(mapping: TableMapping) -> dict[str, Any]:
-    """Every attribute of the mapping, its fields and gaps, and its coverage counts against BC's defaults."""
+def describe(mapping: TableMapping, catalog: TableMapping | None = None) -> dict[str, Any]:
+    """Every attribute of the mapping, its fields and gaps, and its coverage counts against BC's defaults; with the
+    `catalog`'s mapping (when `mapping` has overrides applied) each field's choices are the catalog field's."""
+    own = {f.key: f for f in (catalog or mapping).fields}
     return {
         "name": mapping.name,
         "enabled": mapping.enabled,
@@ -128,7 +138,7 @@ def describe(mapping: TableMapping) -> dict[str, Any]:
         "bcOnCreate": dict(mapping.bc_on_create),
         "schedule": mapping.schedule,
         "note": mapping.note,
-        "fields": [describe_field(f) for f in mapping.fields],
+        "fields": [describe_field(f, own.get(f.key), mapping.direction) for f in mapping.fields],
         "gaps": [describe_gap(g) for g in mapping.gaps],
         "coverage": coverage_counts(mapping),
         "coverageRows": coverage_rows(mapping),

@@ -7,7 +7,18 @@ Why direction may only narrow: a field that BC or we map one way has a reason (r
 option sets without modified-on); widening it would send data the other side cannot take back.
 
 Keys may be snake_case (as stored) or camelCase (as the HTTP API shows them); field overrides are keyed by
-`FieldMapping.key`, each either `true`/`false` or `{"enabled": true|false}` ({"fields": {"displayName>name": false}}).
+`FieldMapping.key`, each either `true`/`false` (the field's Status) or an object `{enabled?, direction?, constant?}`
+({"fields": {"displayName>name": false, "phoneNumber>telephone1": {"direction": "toDataverse"}}}), as BC's
+"Integration Field Mapping List" lets an administrator change a field's Status, Direction and Constant Value:
+- `direction` may only narrow: a two-way field to one way, and only a way the mapping's own direction carries
+  (BC's page lets any direction be chosen; widening is refused here for the reason above, so a field's direction is
+  the catalog's or narrower, and going back is dropping the override).
+- `constant` only on a field that writes a constant: one with no source field in the direction it carries (BC's
+  synch engine writes the Constant Value only when the source field number is 0: `TransferField` in
+  IntegrationRecordSynch.Codeunit.al; on a field with a source BC ignores it, so it is refused here rather than
+  stored to do nothing). Of the catalog's constant's JSON type, a text at most 100 characters (BC's field is
+  Text[100]). Whether BC can evaluate the text into the destination (an option's name, say) is the destination's
+  to say at the next write: UNCONFIRMED which values each destination takes, so only the type is checked here.
 
 Why filters are checked here: the run sends `bc_filter`/`dataverse_filter` to the other service as is, so a filter
 that service would refuse (bad syntax, a field its table lacks, a value of the wrong type) would fail every run and
@@ -131,30 +142,106 @@ def _narrowed(fields: tuple[FieldMapping, ...], direction: Direction) -> tuple[F
     )
 
 
-def field_switch(key: str, change: Any) -> bool:
-    """One field's override: `true`/`false`, or `{"enabled": true|false}` (the form stored before the short one)."""
+FIELD_CHANGES = ("enabled", "direction", "constant")
+CONSTANT_MAX_LENGTH = 100  # BC's "Constant Value" is Text[100]
+
+
+def takes_constant(f: FieldMapping) -> bool:
+    """Whether the field writes a constant: it has no source field in any direction it carries (BC's rule, see the
+    module docstring)."""
+    sources = {Direction.TO_DATAVERSE: f.bc_field, Direction.FROM_DATAVERSE: f.dataverse_field}
+    carried = [way for way in sources if f.direction.allows(way)]
+    return bool(carried) and all(sources[way] is None for way in carried)
+
+
+def field_directions(f: FieldMapping, mapping_direction: Direction) -> list[str]:
+    """The directions an override may give the catalog's field `f` under the mapping's direction: its own and,
+    when it is two-way, each one way the mapping carries (what the console offers)."""
+    return [way.value for way in Direction if f.direction.allows(way) and mapping_direction.allows(way)]
+
+
+def field_switch(key: str, change: Any) -> dict[str, Any]:
+    """One field's override as `{enabled?, direction?, constant?}` (shapes checked, not the field's rules), from
+    `true`/`false` or the object form."""
     if isinstance(change, bool):
-        return change
-    if not isinstance(change, Mapping) or set(change) != {"enabled"}:
-        raise InvalidOverride(key, 'must be true, false or {"enabled": true|false}', shape=True)
-    return _boolean(f"{key}.enabled", change["enabled"])
+        return {"enabled": change}
+    if not isinstance(change, Mapping) or not change or not set(change) <= set(FIELD_CHANGES):
+        raise InvalidOverride(key, 'must be true, false or an object of "enabled", "direction", "constant"', shape=True)
+    parsed: dict[str, Any] = {}
+    if "enabled" in change:
+        parsed["enabled"] = _boolean(f"{key}.enabled", change["enabled"])
+    if "direction" in change:
+        parsed["direction"] = _choice(Direction, f"{key}.direction", change["direction"])
+    if "constant" in change:
+        value = change["constant"]
+        if not isinstance(value, str | int | float | bool) or (
+            isinstance(value, str) and len(value) > CONSTANT_MAX_LENGTH
+        ):
+            message = f"must be text (at most {CONSTANT_MAX_LENGTH} characters), a number or true/false"
+            raise InvalidOverride(f"{key}.constant", message, shape=True)
+        parsed["constant"] = value
+    return parsed
+
+
+def stored_field(change: Any) -> bool | dict[str, Any]:
+    """A valid field override in its stored form: `true`/`false` when it only switches, else the object."""
+    parsed = field_switch("fields", change)
+    if set(parsed) == {"enabled"}:
+        return bool(parsed["enabled"])
+    return {name: value.value if isinstance(value, Direction) else value for name, value in parsed.items()}
+
+
+def _same_type(value: Any, like: Any) -> bool:
+    """A constant of the catalog constant's JSON type (a bool is not a number, an int is one)."""
+    if like is None:
+        return True
+    if isinstance(like, bool) or isinstance(value, bool):
+        return isinstance(like, bool) and isinstance(value, bool)
+    if isinstance(like, int | float):
+        return isinstance(value, int | float)
+    return isinstance(value, type(like))
+
+
+def _field_changed(where: str, f: FieldMapping, change: Mapping[str, Any], direction: Direction) -> FieldMapping:
+    """The field with one override applied, by the rules of the module docstring."""
+    changed = f
+    if "direction" in change:
+        wanted: Direction = change["direction"]
+        if not direction.allows(wanted):
+            message = f"the mapping's direction {direction} does not carry {wanted}"
+            raise InvalidOverride(f"{where}.direction", message)
+        if not f.direction.allows(wanted):
+            message = f"may only narrow the field's direction {f.direction}, not widen it to {wanted}"
+            raise InvalidOverride(f"{where}.direction", message)
+        changed = replace(changed, direction=wanted)
+    if "constant" in change:
+        if not takes_constant(f):
+            message = "only a field without a source field takes a constant (BC uses the Constant Value only then)"
+            raise InvalidOverride(f"{where}.constant", message)
+        if not _same_type(change["constant"], f.constant):
+            message = f"must be of the type of the field's constant {_shown(f.constant)}"
+            raise InvalidOverride(f"{where}.constant", message)
+        changed = replace(changed, constant=change["constant"])
+    if "enabled" in change:
+        if change["enabled"] and not direction.allows(changed.direction):
+            key = where if set(change) == {"enabled"} else f"{where}.enabled"
+            message = f"carries data {f.direction.value}, which the mapping's direction {direction} excludes"
+            raise InvalidOverride(key, message)
+        changed = replace(changed, enabled=change["enabled"])
+    return changed
 
 
 def _field_switches(value: Any, fields: tuple[FieldMapping, ...], direction: Direction) -> tuple[FieldMapping, ...]:
     if not isinstance(value, Mapping):
         raise InvalidOverride("fields", 'must be an object like {"<field key>": false}', shape=True)
     by_key = {f.key: f for f in fields}
-    switched: dict[str, bool] = {}
+    changed: dict[str, FieldMapping] = {}
     for key, change in value.items():
         where = f"fields.{key}"
         if key not in by_key:
             raise InvalidOverride(where, f"no such field; fields: {', '.join(by_key)}")
-        enabled = field_switch(where, change)
-        if enabled and not direction.allows(by_key[key].direction):
-            message = f"carries data {by_key[key].direction.value}, which the mapping's direction {direction} excludes"
-            raise InvalidOverride(where, message)
-        switched[key] = enabled
-    return tuple(replace(f, enabled=switched[f.key]) if f.key in switched else f for f in fields)
+        changed[key] = _field_changed(where, by_key[key], field_switch(where, change), direction)
+    return tuple(changed.get(f.key, f) for f in fields)
 
 
 _SCALARS: Mapping[str, Callable[[str, Any], Any]] = {

@@ -1,5 +1,5 @@
 """Mapping overrides (BC's Integration Table Mapping edits): what an administrator stores on top of the catalog
-(`Settings`, partition `mapping`: enable, narrow direction, policies, filters, field switches), saved and reset.
+(`Settings`, partition `mapping`: enable, narrow direction, policies, filters, field overrides), saved and reset.
 
 A use case, not a route's business: the rules (the keys given replace the stored ones, `fields` as a whole; the
 result must validate before anything is stored; a reset drops the mapping's overrides and nothing else; one etag
@@ -14,6 +14,7 @@ from typing import Any
 
 from shared.domain.mapping import TableMapping
 from shared.mappings import get_mapping, with_overrides
+from shared.mappings.overrides import stored_field
 from shared.ports import SettingsStore
 from shared.services.catalog import PARTITION
 
@@ -24,11 +25,6 @@ def stored_overrides(store: SettingsStore) -> tuple[dict[str, Any], str | None]:
     return dict(values), etag
 
 
-def field_switch(value: Any) -> bool:
-    """A field switch in its stored short form: `true`/`false`, from either form the API takes."""
-    return value if isinstance(value, bool) else bool(value["enabled"])
-
-
 def save_overrides(store: SettingsStore, name: str, changes: Mapping[str, Any]) -> tuple[TableMapping, dict[str, Any]]:
     """Merge `changes` into the mapping's stored overrides, validate the result, store it; returns the mapping as it
     now runs and the overrides stored. Raises `InvalidOverride` (nothing stored) when the result does not validate."""
@@ -37,7 +33,7 @@ def save_overrides(store: SettingsStore, name: str, changes: Mapping[str, Any]) 
     merged = {**(own if isinstance(own, dict) else {}), **changes}
     mapping = with_overrides(get_mapping(name), merged)
     if isinstance(merged.get("fields"), dict):
-        merged["fields"] = {key: field_switch(value) for key, value in merged["fields"].items()}
+        merged["fields"] = {key: stored_field(value) for key, value in merged["fields"].items()}
     store.update_settings(PARTITION, {**overrides, name: merged}, etag)
     return mapping, merged
 

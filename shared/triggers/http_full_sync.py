@@ -253,12 +253,27 @@ def _start_planned(full_sync: Any, run_id: str) -> None:
     full_sync.start(run_id)
 
 
-_action_route(
-    "run_planned_full_sync",
-    "start",
-    "Start a run planned with start=false (after reviewing it); with dryRun=true, start a dry copy of it instead "
-    "(answered with the copy's review) and leave it planned",
-    DRY_RUN_QUERY,
+RECOMMENDATIONS_BODY: dict[str, Any] = {
+    "type": "object",
+    "propertyNames": mapping_schema(),
+    "additionalProperties": {"type": "string", "enum": RECOMMENDATIONS},
+    "description": "Mapping -> the recommendation its line takes instead of BC's (the review's overrides); 400 "
+    "naming recommendations.<mapping> for a mapping not in the run (notInRun) or another value",
+}
+documented(
+    RouteSpec(
+        "run_planned_full_sync",
+        "full-sync/{runId}/start",
+        "POST",
+        "Start a run planned with start=false (after reviewing it), its lines' recommendations changed first by "
+        "`recommendations` (as when planning); with dryRun=true, start a dry copy of it instead (the changes made to "
+        "the copy; answered with the copy's review) and leave it planned as it was",
+        body={"type": "object", "additionalProperties": False, "properties": {"recommendations": RECOMMENDATIONS_BODY}},
+        query=DRY_RUN_QUERY,
+        responses=(202, 400, 404, 409, 422, 503),
+        response_schema=REVIEW_SCHEMA,
+        rules=("notInRun", "alreadyStarted"),
+    )
 )
 _action_route(
     "restart_full_sync",
@@ -268,13 +283,31 @@ _action_route(
 )
 
 
+def _recommendations(req: func.HttpRequest) -> dict[str, str]:
+    """The optional body's `recommendations` (shape only: the run's lines decide the rest, `lines.overridden`)."""
+    given = json_object(req, {"recommendations"}).get("recommendations", {})
+    if not isinstance(given, dict) or not all(isinstance(value, str) for value in given.values()):
+        raise InvalidInputError(
+            "invalidValue", "'recommendations' must map mapping names to a recommendation.", field="recommendations"
+        )
+    return {str(name): value for name, value in given.items()}
+
+
 @blueprint.route(route="full-sync/{runId}/start", methods=["POST"])
 @handled
 def run_planned_full_sync(req: func.HttpRequest) -> func.HttpResponse:
-    if not dry_run(req):
-        return _act(req, _start_planned)
+    overrides = _recommendations(req)
+    run_id = text(req.route_params.get("runId"), "runId", max_length=100)
     full_sync = _full_sync(req)
-    copy = full_sync.dry_copy(text(req.route_params.get("runId"), "runId", max_length=100))
+    if not dry_run(req):
+        if overrides:
+            full_sync.recommend(run_id, overrides)
+        _start_planned(full_sync, run_id)
+        run, lines, stalled = _recovery(full_sync).review(run_id)
+        return json_response(202, review_json(run, lines, full_sync.now(), {}, stalled))
+    copy = full_sync.dry_copy(run_id)
+    if overrides:
+        full_sync.recommend(copy.run_id, overrides)
     full_sync.start(copy.run_id)
     run, lines = full_sync.runs.get_run(copy.run_id)
     return json_response(

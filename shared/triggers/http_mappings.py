@@ -99,16 +99,26 @@ def get_mapping(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(200, described_mapping(name, _overrides(_services(req)).get(name)))
 
 
+# The documented forms of `fields` (tests/functions/test_field_overrides_http.py sends each, as the document says):
+# a switch, the object form narrowing a two-way field, a constant on a field that writes one (PLLINE-PRODPRICE's
+# pricing method, BC's constant 1 = Currency Amount).
+FIELD_EXAMPLES: list[dict[str, Any]] = [
+    {"fields": {"phoneNumber>telephone1": False}},
+    {"fields": {"phoneNumber>telephone1": {"enabled": True, "direction": "toDataverse"}}},
+    {"fields": {"=>pricingmethodcode": {"constant": 1}}},
+]
 documented(
     RouteSpec(
         "patch_mapping",
         "mappings/{name}",
         "PATCH",
-        "Change a mapping's overrides (enable, narrow direction, policies, filters, field switches); the keys given "
-        "replace the stored ones (`fields` as a whole), null filters drop a filter",
+        "Change a mapping's overrides (enable, narrow direction, policies, filters, field overrides: status, "
+        "narrowed direction, constant); the keys given replace the stored ones (`fields` as a whole), null filters "
+        "drop a filter",
         body={
             "type": "object",
             "additionalProperties": False,
+            "examples": FIELD_EXAMPLES,
             "properties": {
                 "enabled": {"type": "boolean"},
                 "direction": {"type": "string", "enum": ["toDataverse", "fromDataverse", "bidirectional"]},
@@ -120,7 +130,7 @@ documented(
                 "dataverseFilter": FILTER_SCHEMA,
                 "fields": {
                     "type": "object",
-                    "description": "Field mapping key (GET shows each field's `key`: `displayName>name`) -> switch",
+                    "description": "Field mapping key (GET shows each field's `key`: `displayName>name`) -> override",
                     "additionalProperties": FIELD_SWITCH,
                 },
             },
@@ -135,7 +145,7 @@ documented(
 @blueprint.route(route="mappings/{name}", methods=["PATCH"])
 @handled
 def patch_mapping(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.mappings import InvalidOverride, describe
+    from shared.mappings import InvalidOverride, describe, get_mapping
     from shared.services.mapping_overrides import save_overrides
 
     name = mapping_name(req.route_params.get("name"), "name")
@@ -145,7 +155,7 @@ def patch_mapping(req: func.HttpRequest) -> func.HttpResponse:
     except InvalidOverride as refused:
         code = "invalidValue" if refused.shape else refused.code
         raise InvalidInputError(code, str(refused), field=refused.field) from None  # "bcFilter: ... (at position 7)"
-    described = describe(mapping)
+    described = describe(mapping, get_mapping(name))
     described["overrides"] = merged
     return json_response(200, described)
 

@@ -18,7 +18,7 @@ def described_mapping(name: str, own: Any) -> dict[str, Any]:
 
     own = own if isinstance(own, dict) else {}
     try:
-        described = describe(with_overrides(get_mapping(name), own))
+        described = describe(with_overrides(get_mapping(name), own), get_mapping(name))
     except InvalidOverride as stored:
         described = describe(get_mapping(name))
         described["overrideError"] = {"code": stored.code, "message": stored.message, "field": stored.field}
@@ -49,15 +49,31 @@ FILTER_SCHEMA: dict[str, Any] = {
     "endswith(field, 'text'); fields as that table's API names them, values of their type. A refused filter is a 400 "
     "invalidFilter naming the key, with the position (0-based) in the message.",
 }
+FIELD_DIRECTIONS = ["toDataverse", "fromDataverse", "bidirectional"]
 FIELD_SWITCH: dict[str, Any] = {
     "oneOf": [
         {"type": "boolean"},
         {
             "type": "object",
-            "required": ["enabled"],
+            "minProperties": 1,
             "additionalProperties": False,
-            "properties": {"enabled": {"type": "boolean"}},
+            "properties": {
+                "enabled": {"type": "boolean"},
+                "direction": {
+                    "type": "string",
+                    "enum": FIELD_DIRECTIONS,
+                    "description": "Narrow a two-way field to one way (never widen; only a way the mapping's direction "
+                    "carries: GET shows each field's `directions`); 400 invalidOverride naming fields.<key>.direction",
+                },
+                "constant": {
+                    "type": ["string", "number", "boolean"],
+                    "maxLength": 100,
+                    "description": "The value written, only on a field that writes a constant (no source field: GET "
+                    "shows `takesConstant`), of the type of its catalog constant; 400 naming fields.<key>.constant",
+                },
+            },
         },
     ],
-    "description": 'Switch a field mapping on or off: true/false, or the longer {"enabled": true/false}',
+    "description": "One field mapping's override (BC's Integration Field Mapping: Status, Direction, Constant Value): "
+    'true/false, or {"enabled"?, "direction"?, "constant"?}. Stored short (true/false) when it only switches',
 }

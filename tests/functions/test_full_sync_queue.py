@@ -152,8 +152,8 @@ def test_the_api_plans_starts_and_reviews_a_run_while_it_goes(api: Api) -> None:
     [
         ({"mappings": ["NOPE"]}, "mappings"),
         ({"mappings": []}, "mappings"),
-        ({"recommendations": {"CUSTOMER": "sometimes"}}, "recommendations"),
-        ({"recommendations": {"NOPE": "noRecords"}}, "mappings"),
+        ({"recommendations": {"CUSTOMER": "sometimes"}}, "recommendations.CUSTOMER"),
+        ({"recommendations": {"NOPE": "noRecords"}}, "recommendations.NOPE"),
         ({"start": "yes"}, "start"),
         ({"recommendations": None}, "recommendations"),
         ({"mappings": None}, "mappings"),

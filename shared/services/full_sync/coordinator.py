@@ -115,9 +115,14 @@ class FullSync:
         self, names: Sequence[str] | None = None, overrides: Mapping[str, str] | None = None, *, dry_run: bool = False
     ) -> tuple[SyncRun, list[ReviewLine]]:
         catalog = self.catalog()
-        for name in [*(names or ()), *(overrides or {})]:
+        for name in names or ():
             if name not in catalog:
                 raise InvalidInputError("unknownMapping", f"No mapping named '{name}'.", field="mappings")
+        for name in overrides or {}:
+            if name not in catalog:
+                raise InvalidInputError(
+                    "unknownMapping", f"No mapping named '{name}'.", field=f"recommendations.{name}"
+                )
         ordered = [catalog[name] for name in catalog if names is None or name in names]
         needed = {n for m in ordered for n in (m.name, *m.dependencies)}
         data = {name: self._side_data(catalog[name]) for name in needed}
@@ -129,6 +134,18 @@ class FullSync:
             )
         run = SyncRun(f"fs-{uuid.uuid4()}", self.now(), "planned", tuple(line.mapping for line in lines), None, dry_run)
         return self.runs.create_run(run, lines), lines
+
+    def recommend(self, run_id: str, overrides: Mapping[str, str]) -> list[ReviewLine]:
+        """Change the recommendations of a planned run's lines before it starts (the review's overrides, by the
+        plan's rules: `lines.overridden`); the changed lines are written in one transaction, each conditional on the
+        etag read, so a start meanwhile (the run no longer planned) makes this fail instead of changing a run."""
+        run, lines = self.runs.get_run(run_id)
+        if run.status != "planned":
+            raise InvalidInputError("alreadyStarted", f"Run {run_id} is {run.status}, not planned.", field="runId")
+        changed = [new for new, old in zip(overridden(lines, overrides), lines, strict=True) if new != old]
+        if changed:
+            self.runs.update_lines(run_id, changed, run)
+        return changed
 
     def dry_copy(self, run_id: str) -> SyncRun:
         """A new dry run of a planned run's lines (their recommendations as planned or overridden): the planned run

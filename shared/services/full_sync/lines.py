@@ -51,13 +51,18 @@ def _moved(line: ReviewLine, side: Side, found: Checkpoint | None) -> Checkpoint
 
 
 def overridden(lines: list[ReviewLine], overrides: Mapping[str, str]) -> list[ReviewLine]:
+    """The lines with the administrator's recommendations (BC's Full Synch. Review, before Start): any line of the
+    run may take fullSynchronization, coupleRecords or noRecords; a refusal names `recommendations.<mapping>`.
+    Wider than BC's page, which offers only "Recommend Full Synchronization" on a Couple Records line
+    (CRMFullSynchReview.Page.al): the same rules as when planning with `recommendations`, which took all three."""
     names = {line.mapping for line in lines}
     for name, value in overrides.items():
+        where = f"recommendations.{name}"
         if name not in names:
-            raise InvalidInputError("notInRun", f"{name} takes no part in this run.", field="recommendations")
+            raise InvalidInputError("notInRun", f"{name} takes no part in this run.", field=where)
         if value not in OVERRIDABLE:
             allowed = ", ".join(sorted(OVERRIDABLE))
-            raise InvalidInputError("invalidValue", f"'{value}' is not one of {allowed}.", field="recommendations")
+            raise InvalidInputError("invalidValue", f"'{value}' is not one of {allowed}.", field=where)
     return [replace(line, recommendation=overrides.get(line.mapping, line.recommendation)) for line in lines]
 
 
