@@ -1,8 +1,8 @@
-"""HTTP routes that list the Sales documents for the console's Sales documents page (`services/document_lists.py`):
+"""HTTP routes that list the Sales documents for the console's Sales documents page (`processes/document_lists.py`):
 Sales orders with their BC order number or the reason they were refused, quotes with revision and state, BC's posted
 sales invoices with their status in Sales, and one customer's statistics as Sales has them. Reads only: the actions
 are the routes of `http_documents.py` and `statistics.py`. Lists are paged (`top`, `continuationToken`:
-`services/list_pages.py`), so a company with 100,000 orders never loads them into one answer.
+`engine/list_pages.py`), so a company with 100,000 orders never loads them into one answer.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import azure.functions as func
 
 from shared.domain.errors import InvalidInputError
-from shared.services.list_pages import CURSOR_RULE, PAGING_QUERY, TOKEN_FIELD, TOP_FIELD, PageRequest, page_request
+from shared.engine.list_pages import CURSOR_RULE, PAGING_QUERY, TOKEN_FIELD, TOP_FIELD, PageRequest, page_request
 from shared.triggers.http_support import GUID, RouteSpec, company_key, documented, handled, json_response
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -103,7 +103,7 @@ documented(
 @blueprint.route(route="sales-orders", methods=["GET"])
 @handled
 def list_sales_orders(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.services.document_lists import ORDER_LIST, sales_orders
+    from shared.processes.document_lists import ORDER_LIST, sales_orders
 
     pending = req.params.get("pending", "false")
     if pending not in ("true", "false"):
@@ -150,7 +150,7 @@ documented(
 @blueprint.route(route="quotes", methods=["GET"])
 @handled
 def list_quotes(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.services.document_lists import QUOTE_LIST, quotes
+    from shared.processes.document_lists import QUOTE_LIST, quotes
 
     state = req.params.get("state")
     if state is not None and state not in STATES:
@@ -204,7 +204,7 @@ documented(
 @blueprint.route(route="posted-sales-invoices", methods=["GET"])
 @handled
 def list_posted_sales_invoices(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.services.document_lists import INVOICE_LIST, posted_sales_invoices
+    from shared.processes.document_lists import INVOICE_LIST, posted_sales_invoices
 
     return json_response(200, posted_sales_invoices(_context(req), _page(req, INVOICE_LIST)))
 
@@ -250,7 +250,7 @@ documented(
 @blueprint.route(route="customers/{customer}/statistics", methods=["GET"])
 @handled
 def get_customer_statistics(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.services.statistics_view import customer_statistics
+    from shared.processes.statistics_view import customer_statistics
 
     customer = str(req.route_params.get("customer") or "")
     if not (GUID.fullmatch(customer) or NUMBER.fullmatch(customer)):

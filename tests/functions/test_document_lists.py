@@ -125,7 +125,7 @@ def test_bad_paging_and_filters_are_400s_naming_the_field(
 
 
 def test_a_token_of_another_list_or_a_forged_one_is_refused(api: Api) -> None:
-    from shared.services.list_pages import token_after
+    from shared.engine.list_pages import token_after
 
     ids = couple_sales_basics(api.stack.context)
     for n in (1, 2):

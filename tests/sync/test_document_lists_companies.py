@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
-from shared.services.document_lists import sales_orders
-from shared.services.list_pages import PageRequest
+from shared.engine.list_pages import PageRequest
+from shared.processes.document_lists import sales_orders
 from tests.sync.test_company_documents import Group, group  # noqa: F401 - the fixture, shared
 
 pytestmark = pytest.mark.integration

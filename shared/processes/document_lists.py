@@ -28,6 +28,7 @@ from typing import Any
 from shared.domain.invoices import payment_status
 from shared.domain.records import RecordErrorEntry, Side
 from shared.engine.context import SyncContext
+from shared.engine.list_pages import PageRequest, bc_after, both, dataverse_after, dataverse_token, token_after
 from shared.ports import Row
 from shared.processes.document_parts import CUSTOMER_MAPPING
 from shared.processes.invoices import BC_INVOICES, POSTED
@@ -36,7 +37,6 @@ from shared.processes.quote_orders import BC_QUOTES, CONVERTED_MARK, QUOTE_MAPPI
 from shared.processes.quotes import WON_MARK
 from shared.processes.sales_orders import BC_ORDERS
 from shared.processes.sales_orders import MAPPING as ORDER_MAPPING
-from shared.services.list_pages import PageRequest, bc_after, both, dataverse_after, dataverse_token, token_after
 
 ORDER_LIST, QUOTE_LIST, INVOICE_LIST = "salesOrders", "quotes", "postedSalesInvoices"
 IDS_PER_READ = 50  # ids per Dataverse `or` filter (URLs well under the limit)
