@@ -271,6 +271,7 @@ documented(
         },
         responses=(200, 202, 400, 503),
         response_schema=UNCOUPLED_SCHEMA,
+        rules=("bcIdsOrAll",),  # no body at all: the document cannot require a body of one of two shapes
     )
 )
 
