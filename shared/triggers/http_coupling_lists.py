@@ -97,7 +97,7 @@ documented(
             "continuationToken": {"type": "string", "minLength": 1, "maxLength": 2000},
             "skipped": {"type": "string", "enum": ["true", "false"]},
         },
-        responses=(200, 400),
+        responses=(200, 400, 409),
         response_schema=PAGE_SCHEMA,
         rules=("invalidContinuationToken",),
     )
@@ -269,7 +269,7 @@ documented(
             "properties": {"bcIds": {**_IDS, "items": ID}, "all": {"type": "boolean", "enum": [True]}},
             "oneOf": [{"required": ["bcIds"]}, {"required": ["all"]}],  # exactly one of the two
         },
-        responses=(200, 202, 400, 503),
+        responses=(200, 202, 400, 409, 503),
         response_schema=UNCOUPLED_SCHEMA,
         rules=("bcIdsOrAll",),  # no body at all: the document cannot require a body of one of two shapes
     )
