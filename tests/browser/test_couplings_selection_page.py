@@ -94,4 +94,12 @@ def test_the_list_works_by_keyboard(console: Console, scenario: Scenario) -> Non
     expect(page.locator("#status")).to_contain_text("Uncoupled 1 of 1 selected CUSTOMER coupling(s)")
     expect(panel.get_by_label(f"Select CUSTOMER coupling of BC {first['bcId']}")).to_have_count(0)
     scenario.api("GET", f"couplings/CUSTOMER?bcId={first['bcId']}", expect=404)
+
+    page_box = panel.get_by_label("Select every coupling on this page")
+    page_box.focus()
+    page.keyboard.press("Space")  # the header's checkbox selects the page
+    rows = panel.locator("table.coupling-list tbody tr")
+    expect(panel.locator(".selected-count")).to_have_text(f"{rows.count()} selected")
+    page.keyboard.press("Space")
+    expect(panel.locator(".selected-count")).to_have_text("0 selected")
     assert console.errors == []
