@@ -4,6 +4,8 @@ others synchronized as Synchronize Now of one record would; one selected record 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from shared.domain.mapping import Direction
@@ -93,3 +95,25 @@ def test_one_selected_record_is_overwritten_as_synchronize_now_of_one_record_is(
     report = synchronize_selected(stack.context, "CUSTOMER", Direction.TO_DATAVERSE, Side.BC, [bc_id])
     assert [r.bc_id for r in report.synchronized] == [bc_id] and report.left == []
     assert city(stack, account) == bc_customer(stack, "C00030")["city"]
+
+
+def test_a_coupling_never_synchronized_is_judged_by_the_targets_modified_on_as_bc_does(
+    synchronized: tuple[SyncStack, dict[str, tuple[str, str]]],
+) -> None:
+    """No stored values: changed when the target's modified-on is later than the one recorded, or none is."""
+    stack, pairs = synchronized
+    couplings = stack.context.couplings
+    for number in ("C00010", "C00020"):
+        patch_bc_customer(stack, number, {"city": f"City of {number}"})
+        bc_id, account = pairs[number]
+        coupling = couplings.find_by_bc_id("CUSTOMER", bc_id)
+        assert coupling is not None
+        recorded = dv_get(stack, f"accounts({account})")["modifiedon"] if number == "C00010" else None
+        couplings.update_coupling(
+            coupling.with_changes(values_hash=None, dataverse=replace(coupling.dataverse, modified_on=recorded))
+        )
+    ids = [pairs["C00010"][0], pairs["C00020"][0]]
+    report = synchronize_selected(stack.context, "CUSTOMER", Direction.TO_DATAVERSE, Side.BC, ids)
+    assert [r.bc_id for r in report.synchronized] == [pairs["C00010"][0]]  # Sales not modified since
+    assert [(r.record_id, r.reason) for r in report.left] == [(pairs["C00020"][0], "targetChanged")]  # none recorded
+    assert city(stack, pairs["C00020"][1]) != "City of C00020"
