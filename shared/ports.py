@@ -14,7 +14,7 @@ returns an iterable (never None), `update_*` is conditional on the ETag the call
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -52,6 +52,14 @@ class CouplingStore(Protocol):
         """Whether the mapping has at least one coupling: one read of one row (full-sync planning)."""
         ...
 
+    def list_page(
+        self, mapping: str, top: int, continuation_token: str | None = None, *, skipped_only: bool = False
+    ) -> tuple[list[Coupling], str | None]:
+        """One page (at most `top`, 1..1000) of the mapping's couplings in BC id order and the next page's opaque
+        token (None: the last page); one read, never the whole partition (the console's list, issue 24). A token
+        not handed out for this mapping raises `InvalidInputError` naming `continuationToken`."""
+        ...
+
     def create_coupling(self, coupling: Coupling) -> Coupling:
         """Both rows in one transaction; `ConflictError` if either id is already coupled in this mapping."""
         ...
@@ -70,9 +78,16 @@ class CouplingStore(Protocol):
         allows (a page's unit of work); per coupling the saved one or the error `update_coupling` would raise."""
         ...
 
-    def delete_coupling(self, mapping: str, bc_id: str, *, remember: bool = False) -> None:
+    def delete_coupling(self, mapping: str, bc_id: str, *, remember: bool = False) -> bool:
         """`remember`: keep each record's former partner (BC's Delete Coupling leaves both records; the identity
-        rule may couple them again, see `engine/identity.py`)."""
+        rule may couple them again, see `engine/identity.py`). Whether this call removed a coupling."""
+        ...
+
+    def delete_couplings(
+        self, mapping: str, couplings: Sequence[Coupling], *, remember: Collection[str] = ()
+    ) -> list[bool]:
+        """Uncouple many couplings of one mapping as read, in as few transactions as the store allows (`remember`:
+        the BC ids whose former partners are kept); per coupling whether this call removed it."""
         ...
 
     def former_partners(self, mapping: str, side: Side, ids: Iterable[str]) -> dict[str, str]:

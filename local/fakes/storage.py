@@ -13,7 +13,7 @@ import copy
 import itertools
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -32,6 +32,7 @@ from shared.domain.records import (
     SyncJob,
     SyncRun,
 )
+from shared.storage.couplings import PageToken
 from shared.storage.keys import escape_key, format_instant, job_row_key, revision_row_key, side_row_key, utc_now
 from shared.storage.large_values import encode_json
 from shared.storage.run_chunks import chunk_prefix, chunk_row_key
@@ -137,7 +138,19 @@ class InMemoryCouplingStore:
                 raise _stale(f"coupling {coupling.mapping}/{coupling.bc_id}")
             return self._store(coupling)
 
-    def delete_coupling(self, mapping: str, bc_id: str, *, remember: bool = False) -> None:
+    def list_page(
+        self, mapping: str, top: int, continuation_token: str | None = None, *, skipped_only: bool = False
+    ) -> tuple[list[Coupling], str | None]:
+        """The same tokens as the table's (`PageToken`): the next coupling row's key."""
+        partition = escape_key(mapping)
+        start = PageToken.decode(continuation_token, partition)["RowKey"] if continuation_token else ""
+        rows = [c for c in self.list_couplings(mapping) if side_row_key(Side.BC, c.bc_id) >= start]
+        rows = [c for c in rows if c.skipped] if skipped_only else rows
+        page, rest = rows[:top], rows[top:]
+        following = {"PartitionKey": partition, "RowKey": side_row_key(Side.BC, rest[0].bc_id)} if rest else None
+        return page, PageToken.encode(partition, following) if following else None
+
+    def delete_coupling(self, mapping: str, bc_id: str, *, remember: bool = False) -> bool:
         with self._lock:
             current = self._by_bc.pop((mapping, bc_id), None)
             if current is not None:
@@ -145,6 +158,12 @@ class InMemoryCouplingStore:
                 if remember:
                     self._former[(mapping, Side.BC, bc_id)] = current.dataverse_id
                     self._former[(mapping, Side.DATAVERSE, current.dataverse_id)] = bc_id
+            return current is not None
+
+    def delete_couplings(
+        self, mapping: str, couplings: Sequence[Coupling], *, remember: Collection[str] = ()
+    ) -> list[bool]:
+        return [self.delete_coupling(mapping, c.bc_id, remember=c.bc_id in remember) for c in couplings]
 
     def former_partners(self, mapping: str, side: Side, ids: Iterable[str]) -> dict[str, str]:
         with self._lock:

@@ -4,8 +4,8 @@ A message id derived from the work it names (`run/mapping/chunk`) lets Service B
 repeated send, and lets a redelivered message be recognised as work already done.
 
 Two layers: `JobMessage` is the envelope on the wire (kind, version, message id, a JSON object as payload), and
-each kind's payload is parsed once into its command (`RunMapping`, `MatchCoupling`, `FullSyncChunk`, `RunProcess`:
-frozen, typed)
+each kind's payload is parsed once into its command (`RunMapping`, `MatchCoupling`, `FullSyncChunk`, `RunProcess`,
+`UncoupleAll`: frozen, typed)
 by `parse_command`, in the Service Bus adapter, before any work starts. The services dispatch on the command
 (`services/job_handlers.py`), never on payload keys.
 
@@ -42,6 +42,7 @@ class JobKind(StrEnum):
     MAPPING_RUN = "mappingRun"
     MATCH_COUPLING = "matchCoupling"
     PROCESS_RUN = "processRun"
+    UNCOUPLE_ALL = "uncoupleAll"
 
 
 class InvalidJobMessage(ValueError):
@@ -181,7 +182,20 @@ class RunProcess:
     company: str = ""
 
 
-JobCommand = RunMapping | MatchCoupling | FullSyncChunk | RunProcess
+@dataclass(frozen=True)
+class UncoupleAll:
+    """`uncoupleAll` `{"mapping", "queuedOn"?}`: remove every coupling of the mapping (BC's background uncouple,
+    `services/uncouple_all.py`); the message id is the job's id, and `queuedOn` the start its job entry was logged
+    with when queued (its key: the job's progress replaces that entry)."""
+
+    kind: ClassVar[JobKind] = JobKind.UNCOUPLE_ALL
+    message_id: str
+    mapping: str
+    queued_on: str = ""
+    company: str = ""
+
+
+JobCommand = RunMapping | MatchCoupling | FullSyncChunk | RunProcess | UncoupleAll
 CHUNK_SIDES = ("bc", "dv")
 
 
@@ -200,6 +214,11 @@ def parse_command(job: JobMessage) -> JobCommand:
             _option(payload, "synchronizeAfter", where),
             company,
         )
+    if job.kind is JobKind.UNCOUPLE_ALL:
+        queued_on = payload.get("queuedOn", "")
+        if not isinstance(queued_on, str):
+            raise InvalidJobMessage(f"{where}: 'queuedOn' must be a text, got {queued_on!r}")
+        return UncoupleAll(job.message_id, _text(payload, "mapping", where), queued_on, company)
     if job.kind is JobKind.PROCESS_RUN:
         process = _text(payload, "process", where)
         if process not in PROCESSES:

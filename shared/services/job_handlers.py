@@ -12,6 +12,8 @@ The policy, per command:
   the queue trigger hands in (`processes`: the services may not import the processes, the trigger wires them from
   `triggers/document_timers.PROCESS_RUNS`); a failure raises, as for a mapping run (the timer stays the net). A
   process no function is wired for is a `FatalError` (a deployment fault, dead-lettered with that reason).
+- `UncoupleAll`: every coupling of a mapping removed, its progress on its job entry (`services/uncouple_all.py`); a
+  failure is recorded there and raises, and the next delivery goes on from what is still coupled.
 - A `RunMapping` whose message id starts with `wake/` was sent by a notification (`services/wake.py`): its job
   entry says `wake`; any other says `queue` (`RunTrigger`).
 - A command dead-lettered anyway (also when the worker died on its last delivery before it could say so):
@@ -26,13 +28,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.domain.errors import FatalError, SyncError
-from shared.domain.jobs import FullSyncChunk, JobCommand, MatchCoupling, RunMapping, RunProcess
+from shared.domain.jobs import FullSyncChunk, JobCommand, MatchCoupling, RunMapping, RunProcess, UncoupleAll
 from shared.domain.records import RunTrigger
 from shared.engine.context import SyncContext
 from shared.engine.mapping_run import run_mapping
 from shared.ports import JobQueue, RunStore
 from shared.services.full_sync.coordinator import MAX_DELIVERIES, FullSync
 from shared.services.matching import match_and_couple
+from shared.services.uncouple_all import run_uncouple_all
 from shared.services.wake import WAKE_PREFIX
 
 log = logging.getLogger("bc_sales_sync.queue")
@@ -70,6 +73,8 @@ class JobHandler:
                 synchronize_after=command.synchronize_after,
                 job_id=command.message_id,
             )
+        elif isinstance(command, UncoupleAll):
+            run_uncouple_all(self.context, command.mapping, command.message_id, command.queued_on)
         else:
             self._chunk(command, delivery_count)
 

@@ -24,22 +24,31 @@ when they are many: a full-sync chunk lists ids in key order, so its couplings a
 run's changed records are usually a good part of the partition. A range that holds many rows nobody asked for is
 given up after as many requests as key queries would have cost, and the rest is read by key: 14 row keys per query
 (Table Storage allows 15 comparisons in a `$filter`: PartitionKey + 14 RowKeys), in parallel.
+
+Why pages (issue 24): the console lists a mapping's couplings one page at a time (`list_page`), so a mapping with
+100,000 couplings costs one request of `top` rows per page, never a scan of the partition. The page is a range query
+over the `bc:` rows only (the `dv:` index rows and the `was:` former partners sort outside it), and its continuation
+token is Table Storage's own (next PartitionKey/RowKey), handed out opaque (`PageToken`). Uncoupling many couplings
+(`delete_couplings`) sends the rows of 25 to 50 couplings per transaction, each delete conditional on the ETag read.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from azure.core import MatchConditions
+from azure.core.exceptions import HttpResponseError
 from azure.data.tables import TableClient, TableEntity, TableTransactionError, UpdateMode
 
 from shared.domain.coupling import Coupling, SideState, SyncResult
-from shared.domain.errors import ConcurrencyError, ConflictError, NotFoundError, SyncError
+from shared.domain.errors import ConcurrencyError, ConflictError, InvalidInputError, NotFoundError, SyncError
 from shared.domain.records import Side
 from shared.storage.keys import escape_key, odata_string, prefix_range, side_row_key
 from shared.storage.tables import COUPLINGS, TableFactory, etag_of
@@ -54,6 +63,7 @@ _LOST_RACE = (404, 412)  # the row is gone / its ETag moved on
 FORMER = "was"  # RowKey prefix of a record's former partner (sorts after `bc:` and `dv:`: scans of those skip it)
 INDEX_PROPERTIES = frozenset({"PartitionKey", "RowKey", "BcId", "DataverseId"})
 _CONDITIONAL = {"mode": UpdateMode.REPLACE, "match_condition": MatchConditions.IfNotModified}
+MAX_PAGE = 1000  # rows of one page (Table Storage's maximum per response)
 
 
 class TableCouplingStore:
@@ -109,6 +119,37 @@ class TableCouplingStore:
 
     def has_couplings(self, mapping: str) -> bool:
         return next(self._scan(mapping, "bc:", select=["RowKey"], per_page=1), None) is not None
+
+    def list_page(
+        self, mapping: str, top: int, continuation_token: str | None = None, *, skipped_only: bool = False
+    ) -> tuple[list[Coupling], str | None]:
+        """One page of the mapping's couplings in BC id order, and the token of the next page (None: the last).
+        One request of at most `top` rows (1..1000); `skipped_only` lets the service filter on `Skipped`, so a
+        page may then hold fewer rows than `top` (even none) and still have a next page. A token that is not one
+        this store handed out for this mapping is refused (`InvalidInputError` naming `continuationToken`)."""
+        if not 1 <= top <= MAX_PAGE:
+            raise ValueError(f"top must be 1..{MAX_PAGE}")
+        low, high = prefix_range("bc:")
+        partition = escape_key(mapping)
+        query = (
+            f"PartitionKey eq {odata_string(partition)} "
+            f"and RowKey ge {odata_string(low)} and RowKey lt {odata_string(high)}"
+        )
+        if skipped_only:
+            query += " and Skipped eq true"
+        start = PageToken.decode(continuation_token, partition) if continuation_token else None
+        # the SDK's token is the service's {PartitionKey, RowKey} (typed `str` in its stubs)
+        pager: Any = self._table.query_entities(query, results_per_page=top).by_page(
+            continuation_token=cast(Any, start)
+        )
+        try:
+            rows = list(next(pager, []))
+        except HttpResponseError as error:
+            if start is None or error.status_code != 400:
+                raise
+            raise bad_token() from None
+        following = pager.continuation_token
+        return [_coupling(mapping, row) for row in rows], PageToken.encode(partition, following) if following else None
 
     def _rows(self, mapping: str, row_keys: Sequence[str]) -> dict[str, TableEntity]:
         keys = sorted(set(row_keys))
@@ -277,16 +318,17 @@ class TableCouplingStore:
         except SyncError as error:
             return error
 
-    def delete_coupling(self, mapping: str, bc_id: str, *, remember: bool = False) -> None:
+    def delete_coupling(self, mapping: str, bc_id: str, *, remember: bool = False) -> bool:
         """Conditional on the rows just read (so a coupling re-created meanwhile is never removed by mistake);
         a lost race re-reads. A `bc:` row whose index row does not point back is removed alone. `remember` keeps
         each record's former partner (`was:bc:<id>`, `was:dv:<id>`) in the same transaction: see
-        `former_partners`."""
+        `former_partners`. Whether this call removed it (False: there was none, or another call removed it
+        first), so a job that counts what it uncoupled never counts a coupling twice."""
         for _ in range(DELETE_ATTEMPTS):
             bc_key = side_row_key(Side.BC, bc_id)
             bc_row = self._by_keys(mapping, [bc_key]).get(bc_key)
             if bc_row is None:
-                return
+                return False
             dv_key = side_row_key(Side.DATAVERSE, bc_row["DataverseId"])
             dv_row = self._by_keys(mapping, [dv_key]).get(dv_key)
             rows = [bc_row] if dv_row is None or dv_row.get("BcId") != bc_id else [bc_row, dv_row]
@@ -299,11 +341,65 @@ class TableCouplingStore:
                 ]
             try:
                 self._submit(operations)
-                return
+                return True
             except TableTransactionError as error:
                 if error.status_code not in _LOST_RACE:
                     raise
         raise ConcurrencyError("etagMismatch", f"coupling {mapping}/{bc_id} kept changing while being deleted")
+
+    def delete_couplings(
+        self, mapping: str, couplings: Sequence[Coupling], *, remember: Collection[str] = ()
+    ) -> list[bool]:
+        """Uncouple many couplings of one mapping as read (their ETags): per coupling its `bc:` row and, when it
+        points back, its `dv:` row, each conditional on its ETag, plus its former partners when its BC id is in
+        `remember` (see `delete_coupling`); a coupling's rows are never split over two transactions. The index rows
+        are read by key (one query per 14). A transaction refused because one of them changed or went meanwhile is
+        replayed coupling by coupling (`delete_coupling`, which re-reads). Whether each was removed by this call."""
+        if {c.mapping for c in couplings} - {mapping} or len({c.bc_id for c in couplings}) < len(couplings):
+            raise ValueError("delete_couplings takes distinct couplings of the mapping")
+        index = self._by_keys(mapping, sorted({side_row_key(Side.DATAVERSE, c.dataverse_id) for c in couplings}))
+        results: list[bool] = []
+        chunk: list[Coupling] = []
+        operations: list[Operation] = []
+        for coupling in couplings:
+            ops = self._deletes(mapping, coupling, index, remember=coupling.bc_id in remember)
+            if operations and len(operations) + len(ops) > MAX_TRANSACTION_OPERATIONS:
+                results += self._delete_together(mapping, chunk, operations, remember)
+                chunk, operations = [], []
+            chunk.append(coupling)
+            operations += ops
+        if chunk:
+            results += self._delete_together(mapping, chunk, operations, remember)
+        return results
+
+    def _deletes(
+        self, mapping: str, coupling: Coupling, index: Mapping[str, TableEntity], *, remember: bool
+    ) -> list[Operation]:
+        etag = _row_etag(coupling)
+        bc_row = {"PartitionKey": escape_key(mapping), "RowKey": side_row_key(Side.BC, coupling.bc_id)}
+        condition = {"match_condition": MatchConditions.IfNotModified}
+        operations: list[Operation] = [("delete", bc_row, {**condition, "etag": etag or "*"})]
+        dv_row = index.get(side_row_key(Side.DATAVERSE, coupling.dataverse_id))
+        if dv_row is not None and dv_row.get("BcId") == coupling.bc_id:
+            operations.append(("delete", dv_row, {**condition, "etag": etag_of(dv_row)}))
+        if remember:
+            operations += [
+                ("upsert", _former(mapping, Side.BC, coupling.bc_id, coupling.dataverse_id)),
+                ("upsert", _former(mapping, Side.DATAVERSE, coupling.dataverse_id, coupling.bc_id)),
+            ]
+        return operations
+
+    def _delete_together(
+        self, mapping: str, chunk: Sequence[Coupling], operations: Sequence[Operation], remember: Collection[str]
+    ) -> list[bool]:
+        if all(_row_etag(c) for c in chunk):
+            try:
+                self._table.submit_transaction(list(operations))
+                return [True] * len(chunk)
+            except TableTransactionError as error:
+                if error.status_code not in _LOST_RACE:
+                    raise
+        return [self.delete_coupling(mapping, c.bc_id, remember=c.bc_id in remember) for c in chunk]
 
     def former_partners(self, mapping: str, side: Side, ids: Iterable[str]) -> dict[str, str]:
         """Record id -> the partner it had when its coupling was deleted with `remember` (BC's Delete Coupling)."""
@@ -437,4 +533,36 @@ def _coupling(mapping: str, row: TableEntity) -> Coupling:
         etag=_token(etag_of(row), row["DataverseId"]),
         creating=Side(row["Creating"]) if row.get("Creating") else None,
         created_by=row.get("CreatedBy"),
+    )
+
+
+class PageToken:
+    """The continuation token of `list_page`: the mapping's partition key and Table Storage's own next
+    PartitionKey/RowKey (service values, opaque: Azure encodes them) as URL-safe base64 JSON, opaque to callers.
+    Decoding checks it was handed out for this mapping, so another mapping's or a made-up token is a 400, never a
+    read of another partition; a well-formed token whose service keys the service refuses is a 400 too
+    (`list_page`)."""
+
+    @staticmethod
+    def encode(partition: str, service_token: Mapping[str, Any]) -> str:
+        raw = json.dumps({"m": partition, "pk": service_token.get("PartitionKey"), "rk": service_token.get("RowKey")})
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @staticmethod
+    def decode(token: str, partition: str) -> dict[str, str]:
+        try:
+            data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode())
+            mapping, partition_key, row_key = data["m"], data["pk"], data["rk"]
+        except (ValueError, binascii.Error, UnicodeDecodeError, KeyError, TypeError):
+            mapping = partition_key = row_key = None
+        if mapping != partition or not isinstance(partition_key, str) or not isinstance(row_key, str):
+            raise bad_token()
+        return {"PartitionKey": partition_key, "RowKey": row_key}
+
+
+def bad_token() -> InvalidInputError:
+    return InvalidInputError(
+        "invalidContinuationToken",
+        "'continuationToken' is not a token of this mapping's list: start again from the first page.",
+        field="continuationToken",
     )

@@ -21,6 +21,7 @@ from shared.domain.jobs import (
     MatchCoupling,
     RunMapping,
     RunProcess,
+    UncoupleAll,
     parse_command,
 )
 from shared.domain.records import ReviewLine
@@ -132,6 +133,8 @@ def test_commands_are_frozen() -> None:
         (JobKind.PROCESS_RUN, {"process": "CUSTOMER"}, "'process' must be one of postedInvoices, orderStatus, got"),
         (JobKind.PROCESS_RUN, {"process": "orderstatus"}, "'process' must be one of postedInvoices, orderStatus"),
         (JobKind.PROCESS_RUN, {"process": "orderStatus", "company": "a b"}, "'company' must be a company key"),
+        (JobKind.UNCOUPLE_ALL, {}, "'mapping' must be a non-empty text, got None"),
+        (JobKind.UNCOUPLE_ALL, {"mapping": "CUSTOMER", "queuedOn": 5}, "'queuedOn' must be a text, got 5"),
     ],
 )
 def test_a_payload_its_kind_cannot_run_is_refused_naming_the_key(
@@ -152,3 +155,13 @@ def test_the_adapter_parses_a_delivered_message_into_its_command_once() -> None:
         user_properties=fields["application_properties"],
     )
     assert command_from_function_message(message) == RunMapping("run/CUSTOMER/1", "CUSTOMER")
+
+
+def test_an_uncouple_all_job_carries_its_mapping_queued_time_and_company() -> None:
+    body = '{"kind":"uncoupleAll","messageId":"uncoupleAll-1","payload":{"company":"sbx","mapping":"CUSTOMER",' \
+        '"queuedOn":"2026-12-07T08:00:00.000000Z"},"version":1}'  # fmt: skip
+    assert parse_command(JobMessage.from_json(body)) == UncoupleAll(
+        "uncoupleAll-1", "CUSTOMER", "2026-12-07T08:00:00.000000Z", "sbx"
+    )
+    plain = JobMessage(JobKind.UNCOUPLE_ALL, "u-2", {"mapping": "CONTACT"})
+    assert parse_command(plain) == UncoupleAll("u-2", "CONTACT")
