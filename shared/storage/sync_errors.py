@@ -142,7 +142,7 @@ class TableSyncErrorStore:
     ) -> tuple[list[RecordErrorEntry], str | None]:
         """One page in `list_errors`' order: at most `top` entries and the token of the next page (None at the end).
         One request to Table Storage (a few more only while the service answers empty pages with a continuation)."""
-        start = read_page_token(continuation_token, mapping)
+        start: Any = read_page_token(continuation_token, mapping)  # the SDK takes back the dict it hands out
         if mapping is None:
             pages = self._table.list_entities(results_per_page=top).by_page(continuation_token=start)
         else:
