@@ -150,7 +150,7 @@ def test_delete_records_previews_then_deletes_with_the_token_what_was_shown(api:
         "confirmationToken",
     )
     assert sales_exists(api, customer_gone.dv_id) and bc_exists(api, account_gone.bc_id)
-    status, other_ids = delete(api, ids[:2], preview["confirmationToken"])  # a token is bound to its ids
+    status, _ = delete(api, ids[:2], preview["confirmationToken"])  # a token is bound to its ids
     assert status == 409 and sales_exists(api, customer_gone.dv_id)
 
     status, done = delete(api, ids, preview["confirmationToken"])
