@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from local.emulators.business_central.seed import seeded_id as bc_seeded
 from tests.browser.conftest import Console
-from tests.browser.errors_story import deleted_in_business_central, sales_has, two_lookup_errors
+from tests.browser.errors_story import deleted_in_business_central, more_errors, sales_has, two_lookup_errors
 from tests.browser.scenario import Scenario
 
 pytestmark = pytest.mark.integration
@@ -87,4 +87,32 @@ def test_two_selected_rows_are_retried_at_once_by_keyboard(console: Console, sce
     expect(page.locator("#status")).to_contain_text("Retried: CUSTOMER: synchronized 2.")
     expect(page.get_by_text("No record errors.")).to_be_visible()
     assert scenario.errors("CUSTOMER") == []
+    assert console.errors == []
+
+
+def test_the_list_pages_on_the_server_and_the_header_selects_one_page(console: Console, scenario: Scenario) -> None:
+    two_lookup_errors(scenario, ("Trey Research", "Selangorian Ltd."), "CAD")
+    more_errors(scenario, "CUSTOMER", 10)  # 12 in all: two pages of 10
+
+    page = console.open("errors")
+    page.get_by_label("Rows per page").select_option("10")
+    expect(page.get_by_role("heading", name="10 record error(s) on page 1")).to_be_visible()
+    rows = page.locator("table.error-list tbody tr")
+    expect(rows).to_have_count(10)
+    first_page = rows.evaluate_all("rows => rows.map((row) => row.dataset.id)")
+    page.get_by_label("Select every error on this page").check()
+    expect(page.locator(".selection-count")).to_have_text("10 selected")
+    expect(page.get_by_role("button", name="Previous page")).to_be_disabled()
+
+    page.get_by_role("button", name="Next page").click()
+    expect(page.get_by_role("heading", name="2 record error(s) on page 2")).to_be_visible()
+    second_page = rows.evaluate_all("rows => rows.map((row) => row.dataset.id)")
+    assert len(second_page) == 2 and not set(first_page) & set(second_page)
+    assert sorted(first_page + second_page) == sorted(e["id"] for e in scenario.errors("CUSTOMER"))
+    expect(page.get_by_role("button", name="Next page")).to_be_disabled()
+    expect(page.get_by_label("Select every error on this page")).not_to_be_checked()  # a new page, nothing selected
+
+    page.get_by_role("button", name="Previous page").click()
+    expect(page.get_by_role("heading", name="10 record error(s) on page 1")).to_be_visible()
+    assert rows.evaluate_all("rows => rows.map((row) => row.dataset.id)") == first_page
     assert console.errors == []
