@@ -276,14 +276,14 @@
           });
           list.querySelector("thead th").append(pageBox);
         }
-        clear(listSection).append(
+        window.BCS.append(clear(listSection), [
           h("h2", { id: "errors-heading", tabindex: "-1", text: heading }),
           h("div", { class: "actions", role: "group", "aria-label": "Actions on the selected errors" },
             retrySelected, deleteSelected, h("span", { class: "hint selection-count" })),
           h("div", { class: "actions" }, all, restore),
           list,
           paged ? h("nav", { class: "actions pager", "aria-label": "Pages of record errors" }, previous,
-            h("span", { class: "hint", text: `Page ${pageIndex + 1}` }), next) : null);
+            h("span", { class: "hint", text: `Page ${pageIndex + 1}` }), next) : null]);
       }
 
       const show = h("button", { type: "submit", text: "Show errors" });

@@ -40,6 +40,8 @@ def test_find_for_deleted_then_delete_the_record_left_in_sales(console: Console,
     expect(planned).to_contain_text("Will be deleted")
     expect(planned).to_contain_text("Trey Research")
     assert sales_has(scenario, "accounts", account)  # nothing deleted before the confirmation
+    assert "null" not in page.locator("main").inner_text()
+    page.locator(".delete-preview").scroll_into_view_if_needed()
     console.screenshot("sync-errors-delete")
 
     page.keyboard.press("Tab")  # from the focused heading to the first action

@@ -14,6 +14,7 @@ import pytest
 from local.emulators.business_central.seed import COMPANY_ID
 from shared.domain.coupling import Coupling
 from shared.domain.records import Side
+from shared.mappings import CATALOG
 from tests.functions.conftest import Api
 
 pytestmark = pytest.mark.integration
@@ -230,3 +231,17 @@ def test_a_delete_the_app_refuses_is_reported_for_that_record_and_the_others_go_
 def test_bad_input_is_a_400_naming_the_field(api: Api, name: str, body: dict[str, Any], field: str) -> None:
     status, answer = api.call(name, "POST", body)
     assert (status, answer["error"]["field"]) == (400, field), answer
+
+
+def test_every_mapping_answers_find_for_deleted_and_delete_records_as_documented(api: Api) -> None:
+    """No 500 for any mapping: one the engine cannot run record by record (an option mapping, one of BC's processes,
+    a page source not configured) is 409 `mappingNotRunnable`, as retry answers it."""
+    for name in CATALOG:
+        status, found = api.call("find_deleted_records", "POST", {"mapping": name})
+        assert status in (200, 409), (name, found)
+        if status == 409:
+            assert found["error"]["code"] == "mappingNotRunnable", (name, found)
+        status, planned = api.call("delete_deleted_records", "POST", {"mapping": name, "ids": ["not-listed"]})
+        assert status in (200, 409), (name, planned)
+        if status == 200:
+            assert [r["outcome"] for r in planned["records"]] == ["noError"] and planned["confirmationToken"] is None
