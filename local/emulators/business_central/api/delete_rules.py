@@ -6,15 +6,14 @@ A customer (Customer table's OnDelete, microsoft/BCApps `src/Layers/W1/BaseApp/S
   document with no lines refusing too is UNCONFIRMED, taken as the strict reading.
 - `MoveEntries.MoveCustEntries` (`src/Layers/W1/BaseApp/Utilities/MoveEntries.Codeunit.al`): customer ledger
   entries posted in a fiscal year that is not closed, or open ledger entries, refuse the delete. The emulator keeps
-  no accounting periods, so every posted invoice or credit memo of the customer and every payment posted for it
-  counts as a ledger entry of an open year (the strict reading).
+  no accounting periods, so every posted invoice or credit memo of the customer counts as a ledger entry of an
+  open year (the strict reading). A payment is posted only against a posted invoice (`posting/admin.py`), whose
+  own entry refuses the delete already.
 BC raises both as errors of the record's trigger: the API answers them as a dialog error (400), as for the other
 record rules of this emulator.
 """
 
 from __future__ import annotations
-
-from typing import Protocol
 
 from local.emulators.business_central.errors import dialog
 from local.emulators.business_central.naming import table_name
@@ -28,18 +27,12 @@ SALES_DOCUMENTS = (
 )
 
 
-class HasStore(Protocol):
-    store: Store
-
-
-def check_delete(writer: HasStore, company_id: str, entity_set: str, row: Row) -> None:
+def check_delete(store: Store, company_id: str, entity_set: str, row: Row) -> None:
     if entity_set == "customers":
-        _check_customer(writer.store, company_id, row)
+        _check_customer(store, company_id, row)
 
 
 def _check_customer(store: Store, company_id: str, customer: Row) -> None:
-    from local.emulators.business_central.posting.admin import PAYMENT_LEDGER  # noqa: PLC0415 - it imports the writer
-
     customer_id, number = customer["id"], customer.get("number")
     for set_name, kind in SALES_DOCUMENTS:
         for document in store.rows(table_name(company_id, set_name)):
@@ -53,10 +46,4 @@ def _check_customer(store: Store, company_id: str, customer: Row) -> None:
             raise dialog(
                 f"Customer {number} cannot be deleted: there is an outstanding sales {kind} "
                 f"({document.get('number')}) for it."
-            )
-    for payment in store.rows(table_name(company_id, PAYMENT_LEDGER)):
-        if payment.get("customerId") == customer_id:
-            raise dialog(
-                f"Customer {number} cannot be deleted: it has ledger entries in a fiscal year that is not closed "
-                f"(payment {payment.get('documentNumber')})."
             )

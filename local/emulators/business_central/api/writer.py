@@ -275,7 +275,7 @@ class Writer:
             self.check_if_match(existing, if_match)
             if existing.get("@posted"):
                 raise dialog(f"{entity_set.entity_name} {existing.get('number')} is posted and cannot be deleted.")
-            delete_rules.check_delete(self, company_id, entity_set.name, existing)
+            delete_rules.check_delete(self.store, company_id, entity_set.name, existing)
             if entity_set.parent is not None:
                 parent_set = self.entity_set(entity_set.parent)
                 self.check_document_editable(
