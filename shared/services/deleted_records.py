@@ -6,20 +6,22 @@ Find for Deleted (`find_deleted`): a record deleted in one app is noticed by a r
 coupling (the deletion policy, `engine/deletions.py`); a mapping that never reads the surviving side (one way) keeps
 a broken coupling silently. This lists every id of both sides once (`list_ids`, the paged id reads full
 synchronization uses) and compares them with the mapping's couplings (one scan of two ids per coupling): no read per
-coupling. Each coupling with exactly one record left is recorded as the run would record it under the deletion
-policy None: an error `coupledRecordDeleted` on the surviving record, whose message names the app where the record
-is gone. An entry recorded already (by a run or an earlier find) is left as it is, so finding twice records each
-once. A coupling whose two records are both gone is removed, as a run removes it (nothing is left to delete).
-Couplings of a creation in progress (`creating`) are left alone: the engine finishes them, they are not deletions.
+coupling, only one more read of each record the listing missed (a listing is not a snapshot: a record created while
+the other side was listed must not look deleted). Each coupling with exactly one record left is recorded as a run
+records it under the deletion policy None: an error `coupledRecordDeleted` on the surviving record, whose message
+names the app where the record is gone. An entry recorded already (by a run or an earlier find) is left as it is, so
+finding twice records each once. A coupling whose two records are both gone is removed, as a run removes it
+(nothing is left to delete). Couplings of a creation in progress (`creating`) are left alone: the engine finishes
+them, they are not deletions.
 
 Why both sides are listed without the mapping's filters: a record outside the filter is not deleted; BC's own find
 reads its table through the mapping's filter and so takes a record that left the filter for a deleted one, and
 "Delete Records" would then delete a record that merely left the filter. This reads stricter.
 
-Cost: listing reads every id of both tables, page by page (a few hundred requests for 100,000 records), and keeps
-two sets of ids and the mapping's coupled ids in memory (some tens of MB for 100,000 couplings). It runs within one
-HTTP request; a mapping of 100,000 couplings may take a minute or more, close to the host's request timeout. A
-queued job with progress (the `sync-jobs` queue, as match-based coupling runs) is the follow-up for such mappings.
+Cost: listing reads every id of both tables, one request per page of ids, and keeps two sets of ids and the
+mapping's coupled ids in memory (some tens of MB for 100,000 couplings). It runs within one HTTP request: a mapping
+of 100,000 couplings will be slow (minutes, not measured here) and may pass the host's request timeout. A queued job
+with progress (the `sync-jobs` queue, as match-based coupling runs) is the follow-up for such mappings.
 
 Delete Records (`delete_records`): for each chosen record whose coupling has exactly one record left (checked
 again now, by reading both), the surviving record is deleted in the app that still has it, then the coupling and the
@@ -111,7 +113,12 @@ def find_deleted(context: SyncContext, mapping_name: str) -> FindDeletedReport:
         if coupling.creating is not None:
             in_progress += 1
             continue
-        bc_left, dv_left = bc_id.lower() in bc_ids, dv_id.lower() in dv_ids
+        # A listing is not a snapshot: a record created (or restored) while the other side was listed would look
+        # gone. So each missing record is read once more on its own (one read per broken coupling, not per coupling).
+        bc_left = bc_id.lower() in bc_ids or _read(context, mapping, Side.BC, bc_id) is not None
+        dv_left = dv_id.lower() in dv_ids or _read(context, mapping, Side.DATAVERSE, dv_id) is not None
+        if bc_left and dv_left:
+            continue
         if not bc_left and not dv_left:
             context.couplings.delete_coupling(mapping.name, bc_id)
             context.errors.clear_errors(mapping.name, [(Side.BC, bc_id), (Side.DATAVERSE, dv_id)])

@@ -212,6 +212,21 @@ def test_a_delete_the_app_refuses_is_reported_for_that_record_and_the_others_go_
     assert refused.bc_id in errors(api)
 
 
+def test_a_sales_account_an_order_names_is_refused_by_dataverse_and_reported(api: Api) -> None:
+    pair = coupled_pair(api, f"Ordered {uuid.uuid4().hex[:6]}")
+    gone_in_bc(api, pair)
+    order = {"name": "Still open", "customerid_account@odata.bind": f"/accounts({pair.dv_id})"}
+    api.stack.context.dataverse.create_row("salesorders", str(uuid.uuid4()), order)
+    api.call("find_deleted_records", "POST", {"mapping": M})
+
+    _, preview = delete(api, [pair.dv_id])
+    status, done = delete(api, [pair.dv_id], preview["confirmationToken"])
+    assert status == 200, done
+    [record] = done["records"]
+    assert (record["outcome"], record["side"]) == ("refused", "dv") and "names it as its customer" in record["message"]
+    assert sales_exists(api, pair.dv_id) and pair.dv_id in errors(api)
+
+
 @pytest.mark.parametrize(
     ("name", "body", "field"),
     [
