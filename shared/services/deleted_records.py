@@ -252,7 +252,7 @@ def plan(context: SyncContext, mapping: TableMapping, ids: Sequence[str]) -> lis
             continue
         coupling = (by_bc if entry.side is Side.BC else by_dv).get(entry.record_id)
         if coupling is None:
-            plans.append(RecordPlan(entry.record_id, "notCoupled", entry.side, entry.record_id))
+            plans.append(RecordPlan(entry.record_id, "notCoupled"))
             continue
         bc_row = _read(context, mapping, Side.BC, coupling.bc_id)
         dv_row = _read(context, mapping, Side.DATAVERSE, coupling.dataverse_id)

@@ -132,7 +132,8 @@ def test_delete_records_previews_then_deletes_with_the_token_what_was_shown(api:
     gone_in_sales(api, account_gone)
     api.call("find_deleted_records", "POST", {"mapping": M})
     api.stack.context.errors.record_error(M, Side.BC, intact.bc_id, "badValue", "both records exist")
-    ids = [customer_gone.dv_id, account_gone.bc_id, intact.bc_id, "no-such-error"]
+    api.stack.context.errors.record_error(M, Side.DATAVERSE, "never-coupled", "badValue", "an uncoupled record's")
+    ids = [customer_gone.dv_id, account_gone.bc_id, intact.bc_id, "no-such-error", "never-coupled"]
 
     status, preview = delete(api, ids)
     assert status == 200 and preview["confirmed"] is False and preview["confirmationToken"], preview
@@ -142,6 +143,7 @@ def test_delete_records_previews_then_deletes_with_the_token_what_was_shown(api:
     assert (outcomes[account_gone.bc_id]["outcome"], outcomes[account_gone.bc_id]["side"]) == ("toDelete", "bc")
     assert outcomes[account_gone.bc_id]["name"] == account_gone.name
     assert outcomes[intact.bc_id]["outcome"] == "bothExist" and outcomes["no-such-error"]["outcome"] == "noError"
+    assert outcomes["never-coupled"]["outcome"] == "notCoupled"
     assert sales_exists(api, customer_gone.dv_id) and bc_exists(api, account_gone.bc_id)  # nothing deleted yet
 
     status, made_up = delete(api, ids, "0" * 64)
@@ -162,6 +164,7 @@ def test_delete_records_previews_then_deletes_with_the_token_what_was_shown(api:
         account_gone.bc_id: "deleted",
         intact.bc_id: "bothExist",
         "no-such-error": "noError",
+        "never-coupled": "notCoupled",
     }
     assert not sales_exists(api, customer_gone.dv_id) and not bc_exists(api, account_gone.bc_id)
     assert bc_exists(api, intact.bc_id) and sales_exists(api, intact.dv_id)
@@ -169,7 +172,7 @@ def test_delete_records_previews_then_deletes_with_the_token_what_was_shown(api:
     assert couplings.find_by_bc_id(M, customer_gone.bc_id) is None
     assert couplings.find_by_bc_id(M, account_gone.bc_id) is None
     assert couplings.find_by_bc_id(M, intact.bc_id) is not None
-    assert set(errors(api)) == {intact.bc_id}
+    assert set(errors(api)) == {intact.bc_id, "never-coupled"}
 
 
 def test_a_list_that_changed_since_the_preview_is_refused_and_nothing_is_deleted(api: Api) -> None:
