@@ -183,6 +183,14 @@ class SyncErrorStore(Protocol):
         ...
 
     def list_errors(self, mapping: str | None = None) -> list[RecordErrorEntry]: ...
+    def list_errors_page(
+        self, mapping: str | None, top: int, continuation_token: str | None = None
+    ) -> tuple[list[RecordErrorEntry], str | None]:
+        """One page of `list_errors` (at most `top`) and the opaque token of the next one (None at the end), read
+        without reading the rest; a token it did not hand out for this list is `InvalidInputError`
+        (`continuationToken`)."""
+        ...
+
     def restore(self, mapping: str, side: Side, record_id: str) -> None:
         """Clear the skipped flag (BC's 'Restore'), keeping the history."""
         ...

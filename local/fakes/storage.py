@@ -36,6 +36,7 @@ from shared.storage.couplings import PageToken
 from shared.storage.keys import escape_key, format_instant, job_row_key, revision_row_key, side_row_key, utc_now
 from shared.storage.large_values import encode_json
 from shared.storage.run_chunks import chunk_prefix, chunk_row_key
+from shared.storage.sync_errors import page_token, read_page_token
 from shared.storage.transactions import MAX_TRANSACTION_OPERATIONS
 
 _versions = itertools.count(1)
@@ -412,6 +413,19 @@ class InMemorySyncErrorStore:
         with self._lock:
             keys = sorted(key for key in self._errors if mapping is None or key[0] == escape_key(mapping))
             return [self._errors[key] for key in keys]
+
+    def list_errors_page(
+        self, mapping: str | None, top: int, continuation_token: str | None = None
+    ) -> tuple[list[RecordErrorEntry], str | None]:
+        start = read_page_token(continuation_token, mapping)
+        first = ("", "") if start is None else (start["PartitionKey"], start["RowKey"])
+        with self._lock:
+            keys = sorted(
+                key for key in self._errors if (mapping is None or key[0] == escape_key(mapping)) and key >= first
+            )
+            entries = [self._errors[key] for key in keys[:top]]
+        after = {"PartitionKey": keys[top][0], "RowKey": keys[top][1]} if len(keys) > top else None
+        return entries, page_token(after, mapping)
 
     def restore(self, mapping: str, side: Side, record_id: str) -> None:
         key = (escape_key(mapping), side_row_key(side, record_id))

@@ -1,7 +1,10 @@
-// Sync errors: BC's "Coupled Data Synchronization Errors" — the last error of each record per mapping; retry one,
-// the selected or all (a retry restores skipped records and runs the mapping as a scheduled run would); and the
-// conflict view: both sides' values side by side, differing fields marked, and a choice of which side to keep
-// (Synchronize Now in that direction).
+// Sync errors: BC's "Coupled Data Synchronization Errors" — the last error of each record per mapping, listed a page
+// at a time from the server (Next page / Previous page); rows are selected with their checkboxes (the header's selects
+// the page) and the actions work on the selection: Retry (a retry restores skipped records and runs the mapping as a
+// scheduled run would), Delete Records (for a coupling whose record is gone in one app: shows what would be deleted,
+// then "Confirm delete" sends the confirmation token the preview came with), and Find for Deleted for the chosen
+// mapping (records the couplings whose record is gone in either app). Also the conflict view: both sides' values side
+// by side, differing fields marked, and a choice of which side to keep (Synchronize Now in that direction).
 "use strict";
 
 (function () {
@@ -50,6 +53,15 @@
   window.BCS.compare = { show: showCompare };
 
   // -- the error list ------------------------------------------------------------------------------------------
+  const SIDES = { bc: "Business Central", dv: "Sales" };
+  const PAGE_SIZES = ["10", "25", "50", "100"];
+  const NOT_DELETED = {
+    bothExist: "Not deleted: both records still exist",
+    bothDeleted: "Not deleted: both records are gone",
+    notCoupled: "Not deleted: the record is not coupled",
+    noError: "Not deleted: no error is listed for it",
+  };
+
   function outcomeText(report) {
     const counts = {};
     for (const record of report.records) counts[record.outcome] = (counts[record.outcome] || 0) + 1;
@@ -57,27 +69,56 @@
     return `${report.mapping}: ${summary}.`;
   }
 
+  function byMapping(entries) {
+    const grouped = {};
+    for (const entry of entries) (grouped[entry.mapping] = grouped[entry.mapping] || []).push(entry.id);
+    return grouped;
+  }
+
+  function recordOutcome(record) {
+    if (record.outcome === "toDelete") return "Will be deleted";
+    if (record.outcome === "deleted") return "Deleted";
+    if (record.outcome === "refused") return `Refused by ${SIDES[record.side] || "the app"}: ${record.message || record.code}`;
+    return NOT_DELETED[record.outcome] || record.outcome;
+  }
+
   window.BCS.register({
     id: "errors",
     title: "Sync errors",
     render(main, params) {
       const select = mappingSelect({ all: true, value: params.get("mapping") || "" });
+      const size = h("select", { name: "top" }, PAGE_SIZES.map((n) => h("option", { value: n, text: n })));
+      size.value = "50";
       const listSection = h("section", { class: "panel", "aria-labelledby": "errors-heading" });
+      const deletion = h("div", { class: "delete-records" });
       const detail = h("div", { class: "error-detail" });
       let entries = [];
+      let tokens = [null]; // tokens[i]: the continuationToken that reads page i (null: the first page)
+      let pageIndex = 0;
+      let nextToken = null;
 
-      async function load() {
-        const mapping = select.value;
-        const { data } = await api("GET", `sync-errors${mapping ? `?mapping=${encodeURIComponent(mapping)}` : ""}`);
+      async function load(index = pageIndex) {
+        const query = new URLSearchParams({ top: size.value });
+        if (select.value) query.set("mapping", select.value);
+        if (tokens[index]) query.set("continuationToken", tokens[index]);
+        const { data } = await api("GET", `sync-errors?${query.toString()}`);
+        if (!data.value.length && index > 0) return load(index - 1); // the page emptied (retried, deleted): step back
+        pageIndex = index;
         entries = data.value;
+        nextToken = data.continuationToken;
+        tokens = tokens.slice(0, index + 1);
         render();
+        return undefined;
+      }
+
+      function firstPage() {
+        tokens = [null];
+        return load(0);
       }
 
       async function retry(targets, verb = "Retried") {
-        const byMapping = {};
-        for (const entry of targets) (byMapping[entry.mapping] = byMapping[entry.mapping] || []).push(entry.id);
         const texts = [];
-        for (const [mapping, ids] of Object.entries(byMapping)) {
+        for (const [mapping, ids] of Object.entries(byMapping(targets))) {
           const { data } = await api("POST", "sync-errors/retry", { body: { mapping, ids } });
           texts.push(outcomeText(data));
         }
@@ -92,12 +133,91 @@
           const { data } = await api("POST", "sync-errors/retry", { body: { mapping, all: true } });
           texts.push(outcomeText(data));
         }
-        await load();
+        await firstPage();
         announce(texts.length ? `Retried all: ${texts.join(" ")}` : "No errors to retry.");
       }
 
+      async function findDeleted() {
+        const mapping = select.value;
+        if (!mapping) throw new Error("Choose a mapping first: Find for Deleted works on one mapping.");
+        const { data } = await api("POST", "sync-errors/find-deleted", { body: { mapping } });
+        await firstPage();
+        announce(`Find for Deleted, ${mapping}: ${data.bcDeleted} deleted in Business Central, ${data.dataverseDeleted} ` +
+          `deleted in Sales; ${data.recorded} new on the list, ${data.alreadyRecorded} listed already.`);
+      }
+
+      // Delete Records, step 1: ask each mapping of the selection what would be deleted (nothing is deleted yet).
+      async function previewDelete(chosen) {
+        const previews = [];
+        for (const [mapping, ids] of Object.entries(byMapping(chosen))) {
+          const { data } = await api("POST", "sync-errors/delete-records", { body: { mapping, ids } });
+          previews.push({ mapping, ids, data });
+        }
+        showDeletion(previews, false);
+      }
+
+      // Step 2: the same requests with the tokens the preview came with; a list that changed since is refused (409).
+      async function confirmDelete(previews) {
+        const results = [];
+        for (const preview of previews) {
+          if (!preview.data.confirmationToken) continue;
+          const body = { mapping: preview.mapping, ids: preview.ids, confirmationToken: preview.data.confirmationToken };
+          const { data } = await api("POST", "sync-errors/delete-records", { body });
+          results.push({ mapping: preview.mapping, ids: preview.ids, data });
+        }
+        const deleted = results.flatMap((r) => r.data.records).filter((r) => r.outcome === "deleted").length;
+        const refused = results.flatMap((r) => r.data.records).filter((r) => r.outcome === "refused").length;
+        await load();
+        showDeletion(results, true);
+        announce(`Delete Records: ${deleted} deleted${refused ? `, ${refused} refused` : ""}.`);
+      }
+
+      function showDeletion(previews, done) {
+        const records = previews.flatMap((p) => p.data.records.map((r) => ({ ...r, mapping: p.mapping })));
+        const deletable = records.filter((r) => r.outcome === "toDelete").length;
+        const rows = records.map((r) => h("tr", { "data-id": r.id, "data-outcome": r.outcome },
+          h("td", { text: r.mapping }),
+          h("td", {}, h("code", { text: r.id })),
+          h("td", { text: r.side ? SIDES[r.side] : "" }),
+          h("td", {}, r.recordId ? h("code", { text: r.recordId }) : ""),
+          h("td", { text: r.name || "" }),
+          h("td", { text: recordOutcome(r) })));
+        const headingId = window.BCS.uid("delete");
+        const buttons = [];
+        if (!done && deletable) {
+          const confirm = h("button", { type: "button", class: "danger", text: "Confirm delete" });
+          confirm.setAttribute("aria-describedby", `${headingId}-hint`);
+          confirm.addEventListener("click", () => act(confirm, () => confirmDelete(previews)));
+          buttons.push(confirm);
+        }
+        const close = h("button", { type: "button", class: "secondary", text: done || !deletable ? "Close" : "Cancel" });
+        close.addEventListener("click", () => { clear(deletion); listSection.querySelector("h2").focus(); });
+        buttons.push(close);
+        const hint = done ? "" : deletable
+          ? `${deletable} record(s) will be deleted in the app that still has them, with their couplings. This cannot be undone.`
+          : "Nothing can be deleted: Delete Records deletes the record left when its coupled record is gone in the other app.";
+        clear(deletion).append(h("section", { class: "panel delete-preview", "aria-labelledby": headingId },
+          h("h2", { id: headingId, tabindex: "-1", text: done ? "Delete Records: result" : "Delete Records: what would be deleted" }),
+          hint ? h("p", { id: `${headingId}-hint`, class: deletable ? "bad-text" : "hint", text: hint }) : null,
+          table(done ? "Delete Records result" : "What would be deleted",
+            ["Mapping", "Selected id", "Record in", "Record id", "Name", "Outcome"], rows, { class: "delete-list" }),
+          h("div", { class: "actions" }, buttons)));
+        deletion.querySelector(`#${headingId}`).focus();
+      }
+
       function selected() {
-        return [...listSection.querySelectorAll("input[name=selected]:checked")].map((input) => entries[Number(input.value)]);
+        return [...listSection.querySelectorAll("tbody input[name=select]:checked")].map((input) => entries[Number(input.value)]);
+      }
+
+      function syncHeader() {
+        const boxes = [...listSection.querySelectorAll("tbody input[name=select]")];
+        const all = listSection.querySelector("thead input[name=select-page]");
+        if (!all) return;
+        const checked = boxes.filter((b) => b.checked).length;
+        all.checked = checked > 0 && checked === boxes.length;
+        all.indeterminate = checked > 0 && checked < boxes.length;
+        const count = listSection.querySelector(".selection-count");
+        if (count) count.textContent = checked ? `${checked} selected` : "";
       }
 
       function row(entry, index) {
@@ -106,11 +226,12 @@
         const compare = h("button", { type: "button", class: "secondary", text: "Compare", "aria-label": `Compare both sides of ${entry.id}` });
         compare.addEventListener("click", () => act(compare, () => showCompare(detail, entry.mapping,
           entry.side === "bc" ? { bcId: entry.id } : { dataverseId: entry.id }, load)));
-        const check = h("input", { type: "checkbox", name: "selected", value: String(index), "aria-label": `Select ${entry.mapping} ${entry.id}` });
+        const check = h("input", { type: "checkbox", name: "select", value: String(index), "aria-label": `Select ${entry.mapping} ${entry.id}` });
+        check.addEventListener("change", syncHeader);
         return h("tr", { "data-id": entry.id, "data-code": entry.code, class: entry.skipped ? "skipped" : null },
           h("td", {}, check),
           h("td", { text: entry.mapping }),
-          h("td", { text: entry.side === "bc" ? "Business Central" : "Sales" }),
+          h("td", { text: SIDES[entry.side] || entry.side }),
           h("td", {}, h("code", { text: entry.id })),
           h("td", {}, h("strong", { text: entry.code }), h("div", { text: entry.message })),
           h("td", { class: "number", text: String(entry.count) }),
@@ -119,36 +240,66 @@
           h("td", {}, h("div", { class: "buttons" }, retryOne, compare)));
       }
 
+      function needSelection(verb) {
+        const chosen = selected();
+        if (!chosen.length) throw new Error(`Select the errors to ${verb} first.`);
+        return chosen;
+      }
+
       function render() {
         const retrySelected = h("button", { type: "button", class: "secondary", text: "Retry selected" });
-        retrySelected.addEventListener("click", () => act(retrySelected, async () => {
-          const chosen = selected();
-          if (!chosen.length) throw new Error("Select the errors to retry first.");
-          await retry(chosen);
-        }));
+        retrySelected.addEventListener("click", () => act(retrySelected, () => retry(needSelection("retry"))));
+        const deleteSelected = h("button", { type: "button", class: "secondary", text: "Delete Records" });
+        deleteSelected.addEventListener("click", () => act(deleteSelected, () => previewDelete(needSelection("delete"))));
         const all = h("button", { type: "button", class: "secondary", text: "Retry all", disabled: !entries.length });
         all.addEventListener("click", () => act(all, retryAll));
         const skipped = entries.filter((e) => e.skipped);
         const restore = h("button", { type: "button", class: "secondary", text: `Restore skipped (${skipped.length})`, disabled: !skipped.length });
         restore.addEventListener("click", () => act(restore, () => retry(skipped, "Restored and retried")));
-        clear(listSection).append(
-          h("h2", { id: "errors-heading", text: `${entries.length} record error(s)` }),
-          h("div", { class: "actions" }, retrySelected, all, restore),
-          entries.length
-            ? table("Record errors", ["", "Mapping", "Side", "Record id", "Error", "Count", "Last seen", "Skipped", "Actions"],
-              entries.map(row), { hideCaption: true, class: "errors" })
-            : h("p", { class: "ok-text", text: "No record errors." }));
+        const previous = h("button", { type: "button", class: "secondary", text: "Previous page", disabled: pageIndex === 0 });
+        previous.addEventListener("click", () => act(previous, () => load(pageIndex - 1)));
+        const next = h("button", { type: "button", class: "secondary", text: "Next page", disabled: !nextToken });
+        next.addEventListener("click", () => act(next, () => {
+          tokens = [...tokens.slice(0, pageIndex + 1), nextToken];
+          return load(pageIndex + 1);
+        }));
+        const paged = pageIndex > 0 || Boolean(nextToken);
+        const heading = paged ? `${entries.length} record error(s) on page ${pageIndex + 1}` : `${entries.length} record error(s)`;
+        let list = h("p", { class: "ok-text", text: pageIndex ? "No more record errors." : "No record errors." });
+        if (entries.length) {
+          list = table("Record errors", ["", "Mapping", "Side", "Record id", "Error", "Count", "Last seen", "Skipped", "Actions"],
+            entries.map(row), { hideCaption: true, class: "error-list errors" });
+          const pageBox = h("input", { type: "checkbox", name: "select-page", "aria-label": "Select every error on this page" });
+          pageBox.addEventListener("change", () => {
+            for (const box of listSection.querySelectorAll("tbody input[name=select]")) box.checked = pageBox.checked;
+            syncHeader();
+          });
+          list.querySelector("thead th").append(pageBox);
+        }
+        window.BCS.append(clear(listSection), [
+          h("h2", { id: "errors-heading", tabindex: "-1", text: heading }),
+          h("div", { class: "actions", role: "group", "aria-label": "Actions on the selected errors" },
+            retrySelected, deleteSelected, h("span", { class: "hint selection-count" })),
+          h("div", { class: "actions" }, all, restore),
+          list,
+          paged ? h("nav", { class: "actions pager", "aria-label": "Pages of record errors" }, previous,
+            h("span", { class: "hint", text: `Page ${pageIndex + 1}` }), next) : null]);
       }
 
       const show = h("button", { type: "submit", text: "Show errors" });
+      const find = h("button", { type: "button", class: "secondary", text: "Find for Deleted" });
+      find.setAttribute("aria-describedby", "find-deleted-hint");
+      find.addEventListener("click", () => act(find, findDeleted));
       const form = h("form", { class: "inline", novalidate: true, on: {
-        submit: (event) => { event.preventDefault(); act(show, load); },
-      } }, field("Mapping", select), show);
-      select.addEventListener("change", () => act(show, load));
+        submit: (event) => { event.preventDefault(); act(show, firstPage); },
+      } }, field("Mapping", select), field("Rows per page", size), show, find);
+      select.addEventListener("change", () => act(show, firstPage));
+      size.addEventListener("change", () => act(show, firstPage));
       main.append(h("section", { class: "panel" }, form,
-        h("p", { class: "hint", text: "Retrying restores skipped records and runs the mapping as a scheduled run would; a conflict stays a conflict until you keep one side (Compare)." })),
-      listSection, detail);
-      select.addEventListener("mappings-loaded", () => act(show, load), { once: true });
+        h("p", { class: "hint", text: "Retrying restores skipped records and runs the mapping as a scheduled run would; a conflict stays a conflict until you keep one side (Compare)." }),
+        h("p", { class: "hint", id: "find-deleted-hint", text: "Find for Deleted lists the chosen mapping's couplings whose record was deleted in one app; Delete Records then deletes the record left in the other app." })),
+      listSection, deletion, detail);
+      select.addEventListener("mappings-loaded", () => act(show, firstPage), { once: true });
     },
   });
 })();

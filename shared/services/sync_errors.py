@@ -78,6 +78,14 @@ def list_sync_errors(context: SyncContext, mapping: str | None = None) -> list[R
     return context.errors.list_errors(mapping)
 
 
+def list_sync_errors_page(
+    context: SyncContext, mapping: str | None, top: int, continuation_token: str | None = None
+) -> tuple[list[RecordErrorEntry], str | None]:
+    """One page of `list_sync_errors` and the token of the next (None at the end): the Sync errors page reads a
+    page at a time, never the whole list (issue 24). A token not handed out for this list is `InvalidInputError`."""
+    return context.errors.list_errors_page(mapping, top, continuation_token)
+
+
 def _select(entries: Sequence[RecordErrorEntry], ids: Ids) -> tuple[list[RecordErrorEntry], list[str]]:
     """The entries asked for (an id may be either side's), and the ids that have none."""
     if isinstance(ids, str) and ids != ALL:

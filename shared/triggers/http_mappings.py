@@ -1,4 +1,4 @@
-"""HTTP routes for mappings (BC's Integration Table Mappings), jobs and record errors.
+"""HTTP routes for mappings (BC's Integration Table Mappings) and jobs (record errors: `http_sync_errors.py`).
 
 Overrides are validated when saved (`PATCH`: 400 naming the key, a filter with its position). One stored before a
 rule existed (an unchecked filter, say) is not hidden: `GET` shows the mapping as the catalog defines it with the
@@ -10,26 +10,23 @@ leave out.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import azure.functions as func
 
 from shared.domain.errors import InvalidInputError, NotFoundError
 from shared.triggers.http_support import (
-    ID_SCHEMA,
     RouteSpec,
-    boolean,
     company_key,
     documented,
     handled,
     json_object,
     json_response,
     mapping_name,
-    mapping_schema,
     text,
 )
 from shared.triggers.mapping_schemas import FIELD_SWITCH, FILTER_SCHEMA, MAPPING_SCHEMA, described_mapping
-from shared.triggers.serialize import error_entry_json, job_json
+from shared.triggers.serialize import job_json
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 OVERRIDE_KEYS = {
@@ -218,67 +215,3 @@ def get_job(req: func.HttpRequest) -> func.HttpResponse:
     if job is None:
         raise NotFoundError("jobNotFound", f"No job {job_id}.", field="jobId")
     return json_response(200, job_json(job))
-
-
-documented(
-    RouteSpec(
-        "list_sync_errors",
-        "sync-errors",
-        "GET",
-        "Coupled-record synchronization errors",
-        query={"mapping": mapping_schema()},
-    )
-)
-
-
-@blueprint.route(route="sync-errors", methods=["GET"])
-@handled
-def list_sync_errors(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.services.sync_errors import list_sync_errors as list_errors
-
-    raw = req.params.get("mapping")
-    name = mapping_name(raw) if raw is not None else None
-    entries = list_errors(_run(req).context, name)
-    return json_response(200, {"value": [error_entry_json(e) for e in entries]})
-
-
-documented(
-    RouteSpec(
-        "retry_sync_errors",
-        "sync-errors/retry",
-        "POST",
-        "Retry failed records (and restore skipped ones)",
-        body={
-            "type": "object",
-            "required": ["mapping"],
-            "additionalProperties": False,
-            "properties": {
-                "mapping": mapping_schema(),
-                "ids": {"type": "array", "items": ID_SCHEMA, "minItems": 1, "maxItems": 1000},
-                "all": {"type": "boolean"},
-            },
-        },
-        responses=(200, 400, 409, 422, 503),
-        rules=("idsOrAll",),
-    )
-)
-
-
-@blueprint.route(route="sync-errors/retry", methods=["POST"])
-@handled
-def retry_sync_errors(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.services.sync_errors import retry
-
-    body = json_object(req, {"mapping", "ids", "all"}, {"mapping"})
-    name = mapping_name(body["mapping"])
-    every = boolean(body["all"], "all") if "all" in body else False
-    ids = body.get("ids")
-    if every == (ids is not None):
-        raise InvalidInputError("idsOrAll", "Give either 'ids' or 'all': true.", field="ids")
-    targets: list[str] | Literal["all"] = "all"
-    if ids is not None:
-        if not isinstance(ids, list) or not ids or len(ids) > 1000:
-            raise InvalidInputError("invalidValue", "'ids' must be a list of 1 to 1000 ids.", field="ids")
-        targets = [text(value, "ids", max_length=100) for value in ids]  # GUIDs, or page keys (R0010)
-    report = retry(_run(req).context, name, targets)
-    return json_response(200, report.as_dict())

@@ -20,6 +20,7 @@ from typing import Any
 
 from local.emulators.dataverse import (
     currencies,
+    delete_rules,
     document_states,
     keys,
     organization,
@@ -336,6 +337,7 @@ class Writer:
                 raise stale_version()
             self._check_parent_editable(table, existing)
             units.check_delete(self.store, table, existing)
+            delete_rules.check_delete(self.store, table, existing)
             for child_table_name, lookup in table.collection_navigations.values():
                 child_table = self.schema.tables[child_table_name]
                 if child_table.parent_lookup != lookup:

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from local.emulators.business_central.api import documents
+from local.emulators.business_central.api import delete_rules, documents
 from local.emulators.business_central.api.contact_rules import apply_company_number
 from local.emulators.business_central.errors import (
     ENTITY_CHANGED,
@@ -275,6 +275,7 @@ class Writer:
             self.check_if_match(existing, if_match)
             if existing.get("@posted"):
                 raise dialog(f"{entity_set.entity_name} {existing.get('number')} is posted and cannot be deleted.")
+            delete_rules.check_delete(self.store, company_id, entity_set.name, existing)
             if entity_set.parent is not None:
                 parent_set = self.entity_set(entity_set.parent)
                 self.check_document_editable(

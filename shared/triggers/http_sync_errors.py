@@ -1,0 +1,256 @@
+"""HTTP routes of the Sync errors list (BC's Coupled Data Synchronization Errors): list a page, retry, and the two
+actions for couplings whose record is gone on one side, Find for Deleted and Delete Records
+(`services/deleted_records.py`).
+
+The list pages server-side as every long list does (`top`, `continuationToken`; issue 24): a page is read from
+storage without reading the rest. Delete Records deletes data in Business Central or Sales, so it takes two calls:
+the first answers what would be deleted and a `confirmationToken`; only the second, with that token, deletes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+import azure.functions as func
+
+from shared.domain.errors import InvalidInputError
+from shared.triggers.http_support import (
+    ID_SCHEMA,
+    NOT_BLANK,
+    RouteSpec,
+    boolean,
+    company_key,
+    documented,
+    handled,
+    json_object,
+    json_response,
+    mapping_name,
+    mapping_schema,
+    text,
+)
+from shared.triggers.serialize import error_entry_json
+
+blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
+
+TOP_PATTERN = "^(?:[1-9][0-9]{0,2}|1000)$"  # 1 to 1000
+DEFAULT_TOP = 100
+TOKEN_SCHEMA: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": NOT_BLANK}
+MAX_DELETE_IDS = 200
+
+
+def _run(req: func.HttpRequest) -> Any:
+    """This request's services (`bootstrap.for_run`): the setup and the catalog read once."""
+    from shared.bootstrap import run_services
+
+    return run_services(company_key=company_key(req))
+
+
+def _top(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_TOP
+    if not re.fullmatch(TOP_PATTERN, raw):
+        raise InvalidInputError("invalidValue", "'top' must be a number from 1 to 1000.", field="top")
+    return int(raw)
+
+
+def _ids(value: Any, limit: int) -> list[str]:
+    if not isinstance(value, list) or not value or len(value) > limit:
+        raise InvalidInputError("invalidValue", f"'ids' must be a list of 1 to {limit} ids.", field="ids")
+    return [text(item, "ids", max_length=100) for item in value]  # GUIDs, or page keys (R0010)
+
+
+ERROR_PAGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["value", "continuationToken"],
+    "properties": {
+        "value": {"type": "array", "items": {"type": "object"}},
+        "continuationToken": {"type": ["string", "null"]},
+    },
+}
+
+documented(
+    RouteSpec(
+        "list_sync_errors",
+        "sync-errors",
+        "GET",
+        "Coupled-record synchronization errors, a page at a time (by mapping, side, record id)",
+        query={
+            "mapping": mapping_schema(),
+            "top": {"type": "string", "pattern": TOP_PATTERN},
+            "continuationToken": TOKEN_SCHEMA,
+        },
+        response_schema=ERROR_PAGE_SCHEMA,
+        rules=("invalidContinuationToken",),
+    )
+)
+
+
+@blueprint.route(route="sync-errors", methods=["GET"])
+@handled
+def list_sync_errors(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.services.sync_errors import list_sync_errors_page
+
+    raw = req.params.get("mapping")
+    name = mapping_name(raw) if raw is not None else None
+    top = _top(req.params.get("top"))
+    token = req.params.get("continuationToken")
+    if token is not None:
+        token = text(token, "continuationToken", max_length=2000)
+    entries, after = list_sync_errors_page(_run(req).context, name, top, token)
+    return json_response(200, {"value": [error_entry_json(e) for e in entries], "continuationToken": after})
+
+
+documented(
+    RouteSpec(
+        "retry_sync_errors",
+        "sync-errors/retry",
+        "POST",
+        "Retry failed records (and restore skipped ones)",
+        body={
+            "type": "object",
+            "required": ["mapping"],
+            "additionalProperties": False,
+            "properties": {
+                "mapping": mapping_schema(),
+                "ids": {"type": "array", "items": ID_SCHEMA, "minItems": 1, "maxItems": 1000},
+                "all": {"type": "boolean"},
+            },
+        },
+        responses=(200, 400, 409, 422, 503),
+        rules=("idsOrAll",),
+    )
+)
+
+
+@blueprint.route(route="sync-errors/retry", methods=["POST"])
+@handled
+def retry_sync_errors(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.services.sync_errors import retry
+
+    body = json_object(req, {"mapping", "ids", "all"}, {"mapping"})
+    name = mapping_name(body["mapping"])
+    every = boolean(body["all"], "all") if "all" in body else False
+    ids = body.get("ids")
+    if every == (ids is not None):
+        raise InvalidInputError("idsOrAll", "Give either 'ids' or 'all': true.", field="ids")
+    targets: list[str] | Literal["all"] = "all" if ids is None else _ids(ids, 1000)
+    report = retry(_run(req).context, name, targets)
+    return json_response(200, report.as_dict())
+
+
+documented(
+    RouteSpec(
+        "find_deleted_records",
+        "sync-errors/find-deleted",
+        "POST",
+        "Find for Deleted: record the couplings of a mapping whose record is gone in one app as sync errors",
+        body={
+            "type": "object",
+            "required": ["mapping"],
+            "additionalProperties": False,
+            "properties": {"mapping": mapping_schema()},
+        },
+        responses=(200, 400, 409, 422, 503),
+        response_schema={
+            "type": "object",
+            "required": ["mapping", "couplings", "bcDeleted", "dataverseDeleted", "recorded", "alreadyRecorded"],
+            "properties": {
+                "mapping": {"type": "string"},
+                **{
+                    key: {"type": "integer"}
+                    for key in (
+                        "couplings",
+                        "bcDeleted",
+                        "dataverseDeleted",
+                        "bothDeleted",
+                        "inProgress",
+                        "recorded",
+                        "alreadyRecorded",
+                    )
+                },
+            },
+        },
+    )
+)
+
+
+@blueprint.route(route="sync-errors/find-deleted", methods=["POST"])
+@handled
+def find_deleted_records(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.services.deleted_records import find_deleted
+
+    body = json_object(req, {"mapping"}, {"mapping"})
+    name = mapping_name(body["mapping"])
+    return json_response(200, find_deleted(_run(req).context, name).as_dict())
+
+
+documented(
+    RouteSpec(
+        "delete_deleted_records",
+        "sync-errors/delete-records",
+        "POST",
+        "Delete Records: delete the record left in one app of a coupling whose other record is gone; without "
+        "confirmationToken only the list of what would be deleted and its token",
+        body={
+            "type": "object",
+            "required": ["mapping", "ids"],
+            "additionalProperties": False,
+            "properties": {
+                "mapping": mapping_schema(),
+                "ids": {"type": "array", "items": ID_SCHEMA, "minItems": 1, "maxItems": MAX_DELETE_IDS},
+                "confirmationToken": TOKEN_SCHEMA,
+            },
+        },
+        responses=(200, 400, 409, 422, 503),
+        response_schema={
+            "type": "object",
+            "required": ["mapping", "confirmed", "confirmationToken", "counts", "records"],
+            "properties": {
+                "mapping": {"type": "string"},
+                "confirmed": {"type": "boolean"},
+                "confirmationToken": {"type": ["string", "null"]},
+                "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+                "records": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["id", "outcome", "side", "recordId", "name", "code", "message"],
+                        "properties": {
+                            "id": {"type": "string"},
+                            "outcome": {
+                                "type": "string",
+                                "enum": [
+                                    "toDelete",
+                                    "deleted",
+                                    "refused",
+                                    "bothExist",
+                                    "bothDeleted",
+                                    "notCoupled",
+                                    "noError",
+                                ],
+                            },
+                            "side": {"type": ["string", "null"], "enum": ["bc", "dv", None]},
+                        },
+                    },
+                },
+            },
+        },
+    )
+)
+
+
+@blueprint.route(route="sync-errors/delete-records", methods=["POST"])
+@handled
+def delete_deleted_records(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.services.deleted_records import delete_records
+
+    body = json_object(req, {"mapping", "ids", "confirmationToken"}, {"mapping", "ids"})
+    name = mapping_name(body["mapping"])
+    ids = _ids(body["ids"], MAX_DELETE_IDS)
+    token = body.get("confirmationToken")
+    if token is not None:
+        token = text(token, "confirmationToken", max_length=2000)
+    company = company_key(req)
+    report = delete_records(_run(req).context, company, name, ids, token)
+    return json_response(200, report.as_dict())
