@@ -58,8 +58,8 @@
       ...report.created.map((p) => ["created", p.bcId, p.dataverseId, ""]),
       ...report.unmatched.map((u) => ["unmatched", u.bcId, "", reasonText(u.reason, u.count)]),
       ...report.failed.map((f) => ["failed", f.bcId, "", `${f.code}: ${f.message}`]),
-    ].map(([outcome, bcId, dvId, why]) => h("tr", { "data-outcome": outcome },
-      h("td", {}, h("code", { class: "bc-id", text: bcId })), h("td", {}, outcomeBadge(outcome)),
+    ].map(([outcome, bcId, dvId, why]) => h("tr", { "data-outcome": outcome, "data-bc-id": bcId },
+      recordCell({ bcId, name: (report.names || {})[bcId] }), h("td", {}, outcomeBadge(outcome)),
       h("td", {}, dvId ? h("code", { text: dvId }) : "–"), h("td", { text: why })));
     return table("What a run would do (nothing was written)", ["Business Central record", "Outcome", "Sales (Dataverse) id", "Priority or reason"],
       rows.length ? rows : [h("tr", {}, h("td", { colspan: "4", text: "No uncoupled record in the mapping's filter." }))],
@@ -208,7 +208,7 @@
           return load();
         }));
         clear(slot).append(h("h3", { text: "Coupling log" }),
-          h("div", { class: "inline log-controls" }, field("Show", outcome), h("div", { class: "actions" }, previous, next)), rowsSlot);
+          h("div", { class: "log-controls" }, field("Show", outcome), h("div", { class: "actions" }, previous, next)), rowsSlot);
         load().catch(fail);
       }
 

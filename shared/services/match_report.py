@@ -50,6 +50,7 @@ class MatchReport:
     # is the same on every delivery): counted once now, since the line counts each chunk once
     resumed_created: int = 0
     resumed_coupled: int = 0
+    names: dict[str, str] = field(default_factory=dict)  # BC id -> the record's name, for the records reported
 
     def as_dict(self) -> dict[str, Any]:
         """The API's JSON shape (camelCase keys)."""

@@ -148,6 +148,9 @@ def _run(
         matcher.create([*pending.values(), *matcher.unfinished.values()])
     else:
         matcher.unmatched(list(pending))
+    report.names = {
+        bc_id: name for bc_id, (_number, name) in matcher.labels.items() if name and bc_id in matcher.examined
+    }
     if dry_run:
         return report
     matcher.write()  # the created records' completions, before they are synchronized

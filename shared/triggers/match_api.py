@@ -113,6 +113,11 @@ MATCH_REPORT_SCHEMA: dict[str, Any] = {
             },
         },
         "synchronized": {"type": "array", "items": {"type": "string"}},
+        "names": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "BC id -> the record's name, for the records examined that have one",
+        },
         "resumedCreated": {"type": "integer", "minimum": 0},
         "resumedCoupled": {"type": "integer", "minimum": 0},
         "dryRun": {"type": "boolean", "description": "true: what would be coupled and created; nothing was written"},

@@ -45,12 +45,14 @@ def test_a_match_dry_run_then_a_run_with_its_log(console: Console, scenario: Sce
     page.keyboard.press("Enter")
     preview = page.locator("table.match-preview")
     expect(preview.locator("tbody tr")).to_have_count(6)  # the six demo customers, none coupled yet
-    cannon = preview.locator(f'tr:has(code:text-is("{bc_seeded("customer", "The Cannon Group PLC")}"))')
+    cannon = preview.locator(f'tr[data-bc-id="{bc_seeded("customer", "The Cannon Group PLC")}"]')
     expect(cannon).to_contain_text("Coupled")
     expect(cannon).to_contain_text("priority 2")
-    trey = preview.locator(f'tr:has(code:text-is("{bc_seeded("customer", "Trey Research")}"))')
+    trey = preview.locator(f'tr[data-bc-id="{bc_seeded("customer", "Trey Research")}"]')
+    expect(trey).to_contain_text("Trey Research")  # the record's name, with its id
     expect(trey).to_contain_text("Several matches (2)")
     expect(page.locator(".preview-summary")).to_contain_text("A run would couple 3, create 0 and leave 3 uncoupled")
+    page.locator("#preview-heading").evaluate("heading => heading.scrollIntoView()")
     console.screenshot("matching-preview")
     scenario.api("GET", "couplings/CUSTOMER?bcId=" + bc_seeded("customer", "The Cannon Group PLC"), expect=404)
 
@@ -72,6 +74,7 @@ def test_a_match_dry_run_then_a_run_with_its_log(console: Console, scenario: Sce
     expect(log.locator("tbody tr")).to_have_count(3)
     expect(log.locator('tbody tr[data-outcome="unmatched"]')).to_have_count(3)
     expect(page.get_by_role("button", name="Next page")).to_be_disabled()
+    page.locator("#job-heading").evaluate("heading => heading.scrollIntoView()")
     console.screenshot("matching-log")
     coupled = scenario.api("GET", "couplings/CUSTOMER?bcId=" + bc_seeded("customer", "The Cannon Group PLC"))
     assert coupled["dataverseId"] == dv_seeded("account", "The Cannon Group PLC")
