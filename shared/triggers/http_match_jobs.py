@@ -215,6 +215,7 @@ documented(
         query={**PAGE_QUERY, "outcome": {"type": "string", "enum": list(OUTCOMES)}},
         responses=(200, 400),
         response_schema=LOG_SCHEMA,
+        rules=("invalidContinuationToken",),  # a text no page of this log returned
     )
 )
 

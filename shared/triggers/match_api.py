@@ -43,7 +43,14 @@ MATCH_BODY_SCHEMA: dict[str, Any] = {
     },
 }
 # 400s a schema-valid match body can still get (`services/match_rules.py`)
-MATCH_RULES = ("unknownMatchField", "noMatchFields", "notMatchable", "duplicateMatchField", "fieldsOrCriteria")
+MATCH_RULES = (
+    "unknownMatchField",
+    "noMatchFields",
+    "notMatchable",
+    "duplicateMatchField",
+    "fieldsOrCriteria",
+    "directionNotAllowed",  # createIfNoMatch on a mapping that cannot carry data toDataverse
+)
 
 DRY_RUN_QUERY: dict[str, dict[str, Any]] = {
     "dryRun": {
@@ -166,6 +173,8 @@ def criteria(value: Any) -> list[MatchChoice] | None:
             raise InvalidInputError("fieldRequired", f"'{where}.field' is required.", field=f"{where}.field")
         field_name = text(item["field"], f"{where}.field", max_length=100)
         priority = item.get("priority")
+        if isinstance(priority, float) and priority.is_integer():  # 2.0 is JSON Schema's integer 2
+            priority = int(priority)
         if not isinstance(priority, int) or isinstance(priority, bool) or not MIN_PRIORITY <= priority <= MAX_PRIORITY:
             raise InvalidInputError(
                 "invalidValue",

@@ -90,7 +90,9 @@ def test_a_queued_job_runs_from_the_queue_and_its_log_is_read_a_page_at_a_time(a
 
 @pytest.mark.usefixtures("basics")
 def test_the_match_route_takes_criteria_and_its_dry_run_logs_nothing(api: Api) -> None:
-    body = {"criteria": [{"field": "city", "priority": 2}, {"field": "displayName", "priority": 1}]}
+    body = {
+        "criteria": [{"field": "city", "priority": 2.0}, {"field": "displayName", "priority": 1}]
+    }  # 2.0: an integer
     status, report = api.call("match_couplings", "POST", body, route={"mapping": "CUSTOMER"}, params={"dryRun": "true"})
     assert status == 200, report
     assert report["dryRun"] is True and report["coupled"]
