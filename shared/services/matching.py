@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from shared.domain.errors import InvalidInputError, SyncError
 from shared.domain.mapping import Direction, TableMapping
@@ -76,19 +77,50 @@ def match_and_couple(
     chunk). `dry_run`: report what would be coupled and created, write nothing (see the module docstring).
     `keep_log`: write the coupling log (when the context has a store for it); `queued_on`: a queued job, whose entry
     tells its progress."""
-    mapping, chosen, create = _prepare(context, mapping_name, fields, criteria, create_if_no_match)
-    started = queued_on or format_instant(context.clock())
-    report = MatchReport(mapping.name, job_id or f"match-{uuid.uuid4()}", dry_run=dry_run)
-    matcher = Matcher(context, mapping, report)
-    progress = _Progress(context, report, started) if queued_on is not None and not dry_run else None
-    if progress is None:
-        return _run(context, mapping, matcher, chosen, create, synchronize_after, bc_ids, keep_log, started)
-    matcher.progress = progress.running
-    try:
-        return _run(context, mapping, matcher, chosen, create, synchronize_after, bc_ids, keep_log, started, progress)
+    job_id = job_id or f"match-{uuid.uuid4()}"
+    if queued_on is None or dry_run:
+        options = _Options(fields, criteria, create_if_no_match, synchronize_after, bc_ids, keep_log)
+        return _match(context, mapping_name, job_id, options, dry_run, format_instant(context.clock()))
+    progress = _Progress(context, MatchReport(mapping_name, job_id), queued_on)
+    try:  # whatever stops it, from a mapping that can no longer run on, is its entry's "failed"
+        options = _Options(fields, criteria, create_if_no_match, synchronize_after, bc_ids, keep_log)
+        return _match(context, mapping_name, job_id, options, dry_run, queued_on, progress)
     except Exception as error:
         progress.failed(error)
         raise
+
+
+@dataclass(frozen=True)
+class _Options:
+    fields: Sequence[str] | None
+    criteria: Sequence[Choice] | None
+    create_if_no_match: bool | None
+    synchronize_after: bool | None
+    bc_ids: Sequence[str] | None
+    keep_log: bool
+
+
+def _match(
+    context: SyncContext,
+    mapping_name: str,
+    job_id: str,
+    options: _Options,
+    dry_run: bool,
+    started: str,
+    progress: _Progress | None = None,
+) -> MatchReport:
+    mapping, chosen, create = _prepare(
+        context, mapping_name, options.fields, options.criteria, options.create_if_no_match
+    )
+    report = MatchReport(mapping.name, job_id, dry_run=dry_run)
+    matcher = Matcher(context, mapping, report)
+    if progress is not None:
+        progress.report = report
+        matcher.progress = progress.running
+    return _run(
+        context, mapping, matcher, chosen, create, options.synchronize_after, options.bc_ids, options.keep_log,
+        started, progress,
+    )  # fmt: skip
 
 
 def check_match_job(

@@ -199,3 +199,14 @@ def test_a_pair_whose_synchronization_failed_stays_coupled_in_the_log_with_the_f
     assert (entries["a"].outcome, entries["a"].dataverse_id, entries["a"].code) == ("coupled", "dv-a", "recordInvalid")
     assert (entries["a"].number, entries["a"].name, entries["a"].priority) == ("C1", "A", 1)
     assert (entries["b"].outcome, entries["b"].code) == ("failed", "alreadyCoupled")
+
+
+def test_a_queued_job_its_criteria_no_longer_fit_ends_failed_with_the_reason(customers: SyncStack) -> None:
+    """A field renamed by an override between the route's check and the worker: the entry says why, never stays
+    "queued"."""
+    command = MatchCoupling("match-gone-1", "CUSTOMER", criteria=(MatchChoice("shoeSize", 1),), queued_on=QUEUED_ON)
+    with pytest.raises(InvalidInputError):
+        run_job(customers, command)
+    job = customers.context.jobs.find_job("match-gone-1")
+    assert job is not None and (job.status, job.started_on) == ("failed", QUEUED_ON)
+    assert job.message.startswith("unknownMatchField:") and job.finished_on
