@@ -143,8 +143,9 @@ documented(
         "match_criteria",
         "couplings/{mapping}/match-criteria",
         "GET",
-        "The fields match-based coupling can match on, with the mapping's own criteria and defaults",
-        responses=(200, 400),
+        "The fields match-based coupling can match on, with the mapping's own criteria and defaults (409: its stored "
+        "overrides no longer validate)",
+        responses=(200, 400, 409),
         response_schema=CRITERIA_SCHEMA,
     )
 )
