@@ -161,7 +161,7 @@ var tags = {
 var functionAppName = '${abbrs.webSitesFunctions}api-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
 // shared/storage/tables.py TABLE_NAMES (docs/architecture.md section 4), with the optional prefix
-var tableBaseNames = ['Couplings', 'Checkpoints', 'SyncRuns', 'SyncJobs', 'SyncErrors', 'Settings', 'QuoteArchive', 'BcSubscriptions', 'DataverseEndpoints']
+var tableBaseNames = ['Couplings', 'Checkpoints', 'SyncRuns', 'SyncJobs', 'SyncErrors', 'Settings', 'QuoteArchive', 'BcSubscriptions', 'DataverseEndpoints', 'MatchLog']
 var tableNames = [for table in tableBaseNames: '${tablePrefix}${table}']
 // Each company of BC_COMPANIES given a key has its own tables: the prefix + its key + the table name
 // (shared/domain/companies.py). A company without a key (its key derived by the app) gets its tables from the app on

@@ -131,6 +131,7 @@ def build_services(settings: Settings, company: Company | None = None, shared: S
     from shared.storage.checkpoints import TableCheckpointStore
     from shared.storage.couplings import TableCouplingStore
     from shared.storage.jobs import TableJobLog
+    from shared.storage.match_log import TableMatchLog
     from shared.storage.runs import TableRunStore
     from shared.storage.settings import TableSettingsStore
     from shared.storage.sync_errors import TableSyncErrorStore
@@ -181,6 +182,7 @@ def build_services(settings: Settings, company: Company | None = None, shared: S
         catalog=CATALOG,  # the mappings as declared: what the engine finds by kind (it never imports the catalog)
         local_currency=settings.local_currency,
         bulk_size=settings.bulk_size,
+        match_log=TableMatchLog(tables),
     )
     return Services(
         settings,

@@ -23,6 +23,7 @@ from shared.domain.coupling import Coupling
 from shared.domain.errors import SyncError
 from shared.domain.full_sync import LineChunk
 from shared.domain.jobs import JobMessage
+from shared.domain.match_log import MatchLogEntry, MatchLogPage
 from shared.domain.records import (
     ArchivedQuote,
     Checkpoint,
@@ -159,6 +160,27 @@ class JobLog(Protocol):
         ...
 
     def find_job(self, job_id: str) -> SyncJob | None: ...
+
+
+class MatchLogStore(Protocol):
+    """The coupling logs of match-based coupling jobs (`domain/match_log.py`), one partition per job."""
+
+    def write_entries(self, job_id: str, entries: Sequence[MatchLogEntry]) -> None:
+        """Upsert the job's entries (one per BC id: written again, an entry is replaced, never repeated), in as few
+        transactions as the store allows."""
+        ...
+
+    def page(
+        self,
+        job_id: str,
+        top: int,
+        continuation_token: str | None = None,
+        outcome: str | None = None,
+        mapping: str | None = None,
+    ) -> MatchLogPage:
+        """One page of the job's entries in BC id order (only `outcome`'s, `mapping`'s when given); `ValueError` for
+        a token this store did not hand out."""
+        ...
 
 
 class SyncErrorStore(Protocol):

@@ -130,9 +130,22 @@ class RunMapping:
 
 
 @dataclass(frozen=True)
+class MatchChoice:
+    """One field a match-based coupling job matches on (issue 24, BC's "Match Based Coupling Criteria"): a field key
+    or BC field name, its priority (lower first) and whether its text compares with case."""
+
+    field: str
+    priority: int
+    case_sensitive: bool = False
+
+
+@dataclass(frozen=True)
 class MatchCoupling:
-    """`matchCoupling` `{"mapping", "createIfNoMatch"?, "synchronizeAfter"?}`: match-based coupling; a missing or
-    null option takes the mapping's own default."""
+    """`matchCoupling` `{"mapping", "createIfNoMatch"?, "synchronizeAfter"?, "criteria"?, "queuedOn"?}`: match-based
+    coupling; a missing or null option takes the mapping's own default. Issue 24 added `criteria`
+    (`[{"field", "priority", "caseSensitive"?}]`: the job's own criteria, else the mapping's) and `queuedOn` (when the
+    route queued it: the start of its job entry, which then tells its progress); a message without them runs as
+    before."""
 
     kind: ClassVar[JobKind] = JobKind.MATCH_COUPLING
     message_id: str
@@ -140,6 +153,8 @@ class MatchCoupling:
     create_if_no_match: bool | None = None
     synchronize_after: bool | None = None
     company: str = ""
+    criteria: tuple[MatchChoice, ...] | None = None
+    queued_on: str | None = None
 
 
 @dataclass(frozen=True)
@@ -213,6 +228,8 @@ def parse_command(job: JobMessage) -> JobCommand:
             _option(payload, "createIfNoMatch", where),
             _option(payload, "synchronizeAfter", where),
             company,
+            _choices(payload, where),
+            _optional_text(payload, "queuedOn", where),
         )
     if job.kind is JobKind.UNCOUPLE_ALL:
         queued_on = payload.get("queuedOn", "")
@@ -248,6 +265,38 @@ def _text(payload: Mapping[str, Any], key: str, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidJobMessage(f"{where}: '{key}' must be a non-empty text, got {value!r}")
     return value
+
+
+def _optional_text(payload: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = payload.get(key)
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise InvalidJobMessage(f"{where}: '{key}' must be a non-empty text or left out, got {value!r}")
+    return value
+
+
+def _choices(payload: Mapping[str, Any], where: str) -> tuple[MatchChoice, ...] | None:
+    """`criteria`: None when left out; else a list of `{"field", "priority", "caseSensitive"?}` (what the match
+    route checked before it sent them; whether the fields exist is the job's to say)."""
+    value = payload.get("criteria")
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise InvalidJobMessage(f"{where}: 'criteria' must be a list, got {value!r}")
+    choices: list[MatchChoice] = []
+    for index, item in enumerate(value):
+        name = f"criteria[{index}]"
+        if not isinstance(item, dict):
+            raise InvalidJobMessage(f"{where}: '{name}' must be an object, got {item!r}")
+        field_name, priority = item.get("field"), item.get("priority")
+        if not isinstance(field_name, str) or not field_name.strip():
+            raise InvalidJobMessage(f"{where}: '{name}.field' must be a non-empty text, got {field_name!r}")
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            raise InvalidJobMessage(f"{where}: '{name}.priority' must be a whole number, got {priority!r}")
+        case = item.get("caseSensitive", False)
+        if not isinstance(case, bool):
+            raise InvalidJobMessage(f"{where}: '{name}.caseSensitive' must be true or false, got {case!r}")
+        choices.append(MatchChoice(field_name, priority, case))
+    return tuple(choices)
 
 
 def _company(payload: Mapping[str, Any], where: str) -> str:

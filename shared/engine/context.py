@@ -24,6 +24,7 @@ from shared.ports import (
     CouplingStore,
     DataverseClientPort,
     JobLog,
+    MatchLogStore,
     QuoteArchive,
     SyncErrorStore,
 )
@@ -49,6 +50,7 @@ class SyncContext:
     # The effective setup (`engine/setup.py`: company, page services, write-in product ...) as the run began
     setup: Setup = field(default_factory=default_setup)
     archive: QuoteArchive | None = None  # the quote archive (sales documents' processes)
+    match_log: MatchLogStore | None = None  # match-based coupling jobs' coupling logs (None: not kept)
     # Every mapping as the catalog declares it, without overrides (bootstrap: `shared.mappings.CATALOG`), in
     # dependency order: what the engine finds by kind or declaration, never by name. A run reads its mapping through
     # `mapping`, which applies the overrides (they change no declaration: kind, behaviours, option map ...).

@@ -72,6 +72,9 @@ class JobHandler:
                 create_if_no_match=command.create_if_no_match,
                 synchronize_after=command.synchronize_after,
                 job_id=command.message_id,
+                criteria=command.criteria,
+                keep_log=True,
+                queued_on=command.queued_on,
             )
         elif isinstance(command, UncoupleAll):
             run_uncouple_all(self.context, command.mapping, command.message_id, command.queued_on)

@@ -14,7 +14,7 @@ before its create (`Creator._claim`), so a create is never made twice.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from shared.domain.coupling import Coupling
@@ -44,6 +44,14 @@ from shared.services.match_rules import (
 from shared.services.synchronize import synchronize_record
 
 RECORDS_PER_QUERY = 20  # an `or` of 20 criteria keeps the URL far below Dataverse's limit
+PROGRESS_EVERY = 50  # a queued job's entry is updated every 50 pairs it synchronizes
+
+
+def record_label(row: Row) -> tuple[str, str]:
+    """The BC record's No. (or Code) and name (or description) as its row holds them ("" when it has none)."""
+    number = row.get("number") or row.get("code") or row.get("No") or ""
+    name = row.get("displayName") or row.get("name") or row.get("description") or row.get("Name") or ""
+    return str(number), str(name)
 
 
 def ids_of(rows: Sequence[Row]) -> list[str]:
@@ -64,6 +72,10 @@ class Matcher:
         self.examined: set[str] = set()  # the uncoupled BC records this job looked at
         self.etags: dict[str, Any] = {}  # Dataverse id -> the ETag its candidate read found (the claim's condition)
         self.transient: set[str] = set()  # BC ids whose failure was transient: retried, never a record error
+        self.labels: dict[str, tuple[str, str]] = {}  # BC id -> its No. and name, for the coupling log
+        # BC id -> ("coupled" | "created", Dataverse id): the pairs an earlier delivery of this job finished (`_resume`)
+        self.resumed: dict[str, tuple[str, str]] = {}
+        self.progress: Callable[[], None] | None = None  # told every `PROGRESS_EVERY` records synchronized
 
     def uncoupled_bc_records(self, bc_ids: Sequence[str] | None = None) -> dict[str, Row]:
         """The uncoupled BC records in the filter (all, or these ids: one full-sync chunk, in `list_ids`' order)
@@ -73,6 +85,7 @@ class Matcher:
         else:
             rows = self.tools.bc.get_listed(bc_ids) if bc_ids else {}
         rows = behaviours.without_excluded(self.context, self.mapping, rows)  # e.g. the write-in item
+        self.labels.update({bc_id: record_label(row) for bc_id, row in rows.items()})
         self.tools.mapper.prefetch(rows.values(), ())
         coupled = self.context.couplings.find_many_by_bc_ids(self.mapping.name, rows)
         self._resume(coupled, rows)
@@ -96,8 +109,10 @@ class Matcher:
                 self.unfinished[bc_id] = rows[bc_id]
             elif is_identity_pair(self.mapping.name, bc_id, coupling.dataverse_id):
                 self.report.resumed_created += 1
+                self.resumed[bc_id] = ("created", coupling.dataverse_id)
             else:
                 self.report.resumed_coupled += 1
+                self.resumed[bc_id] = ("coupled", coupling.dataverse_id)
 
     def wanted(self, criterion: Criterion, row: Row) -> Wanted:
         """The BC record's values in Dataverse's terms: through the transform, or the coupled id for a lookup."""
@@ -237,7 +252,9 @@ class Matcher:
 
     def synchronize(self, pairs: Sequence[Matched]) -> None:
         directions = sync_directions(self.mapping)
-        for pair in pairs:
+        for done, pair in enumerate(pairs, start=1):
+            if self.progress is not None and done % PROGRESS_EVERY == 0:
+                self.progress()
             try:
                 for direction in directions:
                     synchronize_record(self.context, self.mapping.name, direction, bc_id=pair.bc_id)

@@ -34,6 +34,7 @@ SETTINGS = "Settings"
 QUOTE_ARCHIVE = "QuoteArchive"
 DATAVERSE_ENDPOINTS = "DataverseEndpoints"  # the deployment's Dataverse webhook (`storage/dataverse_endpoints.py`)
 BC_SUBSCRIPTIONS = "BcSubscriptions"  # the company's BC webhook subscriptions (issue 23: storage/bc_subscriptions.py)
+MATCH_LOG = "MatchLog"  # the coupling logs of match-based coupling jobs (issue 24: storage/match_log.py)
 TABLE_NAMES = (
     COUPLINGS,
     CHECKPOINTS,
@@ -44,6 +45,7 @@ TABLE_NAMES = (
     QUOTE_ARCHIVE,
     BC_SUBSCRIPTIONS,
     DATAVERSE_ENDPOINTS,
+    MATCH_LOG,
 )
 SERVICE_BUDGETS = "ServiceBudgets"  # the deployment's request budgets (`storage/budgets.py`), shared by its companies
 # Tables of the deployment, not of a company: made by the app on first use (not in the company migration or the

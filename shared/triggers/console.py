@@ -43,6 +43,7 @@ ASSETS: dict[str, str] = {
     "mappings.js": JS,
     "fullsync.js": JS,
     "couplings.js": JS,
+    "matching.js": JS,
     "errors.js": JS,
     "jobs.js": JS,
     "documents.js": JS,

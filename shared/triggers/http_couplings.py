@@ -13,7 +13,6 @@ from shared.triggers.http_support import (
     ID_SCHEMA,
     NOT_BLANK,
     RouteSpec,
-    boolean,
     company_key,
     documented,
     guid,
@@ -25,7 +24,14 @@ from shared.triggers.http_support import (
     one_of,
     text,
 )
-from shared.triggers.match_api import DRY_RUN_QUERY, MATCH_REPORT_SCHEMA, dry_run
+from shared.triggers.match_api import (
+    DRY_RUN_QUERY,
+    MATCH_BODY_SCHEMA,
+    MATCH_REPORT_SCHEMA,
+    MATCH_RULES,
+    dry_run,
+    match_options,
+)
 from shared.triggers.serialize import SYNC_REPORT_SCHEMA, coupling_json, report_json
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -163,18 +169,10 @@ documented(
         "Match-based coupling of the mapping's uncoupled records (dryRun=true: what it would couple and create, "
         "nothing written)",
         query=DRY_RUN_QUERY,
-        body={
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "fields": {"type": ["array", "null"], "items": FIELD_NAME, "minItems": 1},
-                "createIfNoMatch": {"type": "boolean"},
-                "synchronizeAfter": {"type": "boolean"},
-            },
-        },
+        body=MATCH_BODY_SCHEMA,
         responses=(200, 400, 409, 422, 503),
         response_schema=MATCH_REPORT_SCHEMA,
-        rules=("unknownMatchField", "noMatchFields"),
+        rules=MATCH_RULES,
     )
 )
 
@@ -185,16 +183,17 @@ def match_couplings(req: func.HttpRequest) -> func.HttpResponse:
     from shared.services.matching import match_and_couple
 
     name = mapping_name(req.route_params.get("mapping"))
-    body = json_object(req, {"fields", "createIfNoMatch", "synchronizeAfter"})
-    fields = body.get("fields")
-    if fields is not None and (not isinstance(fields, list) or not fields):
-        raise InvalidInputError("invalidValue", "'fields' must be a non-empty list of field names.", field="fields")
-    create = boolean(body["createIfNoMatch"], "createIfNoMatch") if "createIfNoMatch" in body else None
-    sync = boolean(body["synchronizeAfter"], "synchronizeAfter") if "synchronizeAfter" in body else None
-    names = [text(f, "fields", max_length=100) for f in fields] if fields is not None else None
+    options = match_options(req)
     dry = dry_run(req)
     report = match_and_couple(
-        _context(req), name, fields=names, create_if_no_match=create, synchronize_after=sync, dry_run=dry
+        _context(req),
+        name,
+        fields=options.fields,
+        criteria=options.criteria,
+        create_if_no_match=options.create_if_no_match,
+        synchronize_after=options.synchronize_after,
+        dry_run=dry,
+        keep_log=True,  # the coupling log of this job id too (a dry run writes none)
     )
     return json_response(200, report.as_dict())
 

@@ -19,6 +19,7 @@ from shared.mappings import CATALOG
 from shared.storage.checkpoints import TableCheckpointStore
 from shared.storage.couplings import TableCouplingStore
 from shared.storage.jobs import TableJobLog
+from shared.storage.match_log import TableMatchLog
 from shared.storage.sync_errors import TableSyncErrorStore
 from shared.storage.tables import TableFactory
 from tests.conftest import BC_RESOURCE, TENANT, Authority, BusinessCentralHandle, EmulatorHandle
@@ -76,6 +77,7 @@ def sync_stack(
         jobs=TableJobLog(tables),
         mapping=mapping,
         catalog=CATALOG,  # as bootstrap gives it: the option mappings and write-in products found by declaration
+        match_log=TableMatchLog(tables),  # as bootstrap gives it
     )
     return SyncStack(context, bc, dv, business_central, dataverse, mappings)
 
