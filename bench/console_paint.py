@@ -327,7 +327,27 @@ def measure_on(
     probes: Sequence[PageProbe] | None = None,
     timeout_s: float = TIMEOUT_S,
 ) -> dict[str, Any]:
-    """Both stores on a running stack whose app tables are empty: seed the baseline, measure, grow, measure."""
+    """Both stores on a running stack whose app tables are empty: seed the baseline, measure, grow, measure.
+
+    Run in a thread of its own: Playwright's sync API refuses to start where an asyncio loop runs, and in one pytest
+    process the browser tests' session-wide Playwright leaves one running in the main thread (the smoke test failed
+    after them in `make test`)."""
+    with ThreadPoolExecutor(max_workers=1) as own_thread:
+        return own_thread.submit(
+            _measure_on, stack, couplings, errors, baseline=baseline, loads=loads, probes=probes, timeout_s=timeout_s
+        ).result()
+
+
+def _measure_on(
+    stack: LocalStack,
+    couplings: int,
+    errors: int,
+    *,
+    baseline: int,
+    loads: int,
+    probes: Sequence[PageProbe] | None,
+    timeout_s: float,
+) -> dict[str, Any]:
     probes = list(probes or default_probes())
     tables = TableFactory.from_connection_string(connection_string("127.0.0.1", stack.ports["azurite"]))
     small_couplings, small_errors = min(baseline, couplings), min(baseline, errors)
