@@ -293,15 +293,27 @@ def uncouple(context: SyncContext, mapping_name: str, bc_id: str) -> None:
     mapping's after-uncouple behaviours (CUSTOMER's drops the account statistics). Neither record is changed (BC's
     "Delete Coupling"), except the company stamp of the Dataverse row with several companies (`_release`)."""
     mapping = context.mapping(mapping_name)
-    bc_id = parse_id(bc_id, "bcId")
-    coupling = context.couplings.find_by_bc_id(mapping.name, bc_id)
-    if coupling is None:
-        return
-    _release(context, mapping, coupling)
-    context.couplings.delete_coupling(mapping.name, bc_id, remember=_identity(mapping.name, coupling))
-    context.errors.clear_error(mapping.name, Side.BC, coupling.bc_id)
-    context.errors.clear_error(mapping.name, Side.DATAVERSE, coupling.dataverse_id)
-    after_uncoupled(context, mapping, coupling)
+    coupling = context.couplings.find_by_bc_id(mapping.name, parse_id(bc_id, "bcId"))
+    if coupling is not None:
+        uncouple_couplings(context, mapping, [coupling])
+
+
+def uncouple_couplings(context: SyncContext, mapping: TableMapping, couplings: Sequence[Coupling]) -> list[bool]:
+    """`uncouple` of many couplings as read, in bulk where the stores allow (the couplings removed in transactions,
+    their errors cleared in one call; the company stamps one row at a time: the port has no bulk release); per
+    coupling whether this call removed it (False: another call removed it first, and did the rest)."""
+    if not couplings:
+        return []
+    for coupling in couplings:
+        _release(context, mapping, coupling)
+    remember = {c.bc_id for c in couplings if _identity(mapping.name, c)}
+    removed = context.couplings.delete_couplings(mapping.name, couplings, remember=remember)
+    keys = [(Side.BC, c.bc_id) for c in couplings] + [(Side.DATAVERSE, c.dataverse_id) for c in couplings]
+    context.errors.clear_errors(mapping.name, keys)
+    for coupling, gone in zip(couplings, removed, strict=True):
+        if gone:
+            after_uncoupled(context, mapping, coupling)
+    return removed
 
 
 def _release(context: SyncContext, mapping: TableMapping, coupling: Coupling) -> None:
@@ -322,21 +334,3 @@ def _identity(mapping: str, coupling: Coupling) -> bool:
     """Both records stay after Delete Coupling: when one was created from the other, the pair is remembered, so a
     mapping that creates couples them again instead of copying either (`engine/identity.py`)."""
     return is_identity_pair(mapping, coupling.bc_id, coupling.dataverse_id)
-
-
-def uncouple_all(context: SyncContext, mapping_name: str) -> int:
-    """Remove every coupling of the mapping and their record errors, and run the mapping's after-uncouple behaviours
-    for each, as Delete Coupling does (BC's background uncouple runs the same per-record code). Returns how many
-    couplings were removed. Errors of uncoupled records stay: they are about creating records, not about a
-    coupling."""
-    mapping = context.mapping(mapping_name)
-    couplings = list(context.couplings.list_couplings(mapping.name))
-    coupled = {(Side.BC, c.bc_id) for c in couplings} | {(Side.DATAVERSE, c.dataverse_id) for c in couplings}
-    for coupling in couplings:
-        _release(context, mapping, coupling)
-        context.couplings.delete_coupling(mapping.name, coupling.bc_id, remember=_identity(mapping.name, coupling))
-        after_uncoupled(context, mapping, coupling)
-    for entry in context.errors.list_errors(mapping.name):
-        if (entry.side, entry.record_id) in coupled:
-            context.errors.clear_error(mapping.name, entry.side, entry.record_id)
-    return len(couplings)

@@ -9,12 +9,12 @@ company's stamp from the Dataverse rows still stamped (`ResetStuckCompanyId`). H
 message on `sync-jobs`, whose job entry (`GET /api/jobs/{jobId}`) shows it queued, running with its `uncoupled`
 counter, then finished (its message: how many) or failed (its message: why; Service Bus delivers it again).
 
-Per coupling the work is `services/coupling.uncouple`'s (BC's per-record uncouple): the Dataverse row's company
-stamp cleared when the mapping writes to Dataverse (`_release`, one row at a time: the port has no bulk release, and
-the whole org's client sends nothing), the coupling removed (its former partners kept when one record was created
-from the other, `_identity`), the two records' errors cleared and the mapping's after-uncouple behaviours run. In
-bulk where the stores allow: a batch's couplings are removed in transactions of 25 to 50 (`delete_couplings`) and
-their errors cleared in one call.
+Per coupling the work is `services/coupling.uncouple`'s (BC's per-record uncouple), through the function both use,
+`coupling.uncouple_couplings`: the Dataverse row's company stamp cleared when the mapping writes to Dataverse (one
+row at a time: the port has no bulk release, and the whole org's client sends nothing), the coupling removed (its
+former partners kept when one record was created from the other), the two records' errors cleared and the mapping's
+after-uncouple behaviours run. In bulk where the stores allow: a batch's couplings are removed in transactions of 25
+to 50 (`delete_couplings`) and their errors cleared in one call.
 
 Why a redelivery never counts twice: the job reads the first page of what is still coupled each time (what it
 uncoupled is gone from the list), counts only the couplings its own delete removed (`delete_couplings` says which),
@@ -28,14 +28,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from shared.domain.coupling import Coupling
-from shared.domain.mapping import TableMapping
-from shared.domain.records import Counters, Side, SyncJob
+from shared.domain.records import Counters, SyncJob
 from shared.domain.watermarks import format_instant
-from shared.engine.behaviours.hooks import after_uncoupled
 from shared.engine.context import SyncContext
-from shared.services.coupling import _identity, _release
+from shared.services.coupling import uncouple_couplings
 
+__all__ = ["Uncoupled", "queued_job", "run_uncouple_all", "uncouple_couplings", "uncouple_selected"]
 log = logging.getLogger("bc_sales_sync.uncouple")
 BATCH = 100  # couplings read, uncoupled and counted on the job entry at a time
 STALLS = 3  # batches in a row that removed nothing (another delivery removing them too) before the job stops
@@ -50,23 +48,6 @@ class Uncoupled:
     bc_id: str
     outcome: str
     dataverse_id: str | None = None
-
-
-def uncouple_couplings(context: SyncContext, mapping: TableMapping, couplings: Sequence[Coupling]) -> list[bool]:
-    """Uncouple `couplings` (as read) the way `services/coupling.uncouple` does one; per coupling whether this call
-    removed it (False: another call removed it first)."""
-    if not couplings:
-        return []
-    for coupling in couplings:
-        _release(context, mapping, coupling)
-    remember = {c.bc_id for c in couplings if _identity(mapping.name, c)}
-    removed = context.couplings.delete_couplings(mapping.name, couplings, remember=remember)
-    keys = [(Side.BC, c.bc_id) for c in couplings] + [(Side.DATAVERSE, c.dataverse_id) for c in couplings]
-    context.errors.clear_errors(mapping.name, keys)
-    for coupling, gone in zip(couplings, removed, strict=True):
-        if gone:
-            after_uncoupled(context, mapping, coupling)
-    return removed
 
 
 def uncouple_selected(context: SyncContext, mapping_name: str, bc_ids: Sequence[str]) -> list[Uncoupled]:

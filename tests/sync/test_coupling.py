@@ -19,8 +19,8 @@ from shared.services.coupling import (
     create_in_business_central,
     create_in_dataverse,
     uncouple,
-    uncouple_all,
 )
+from shared.services.uncouple_all import run_uncouple_all
 from tests.sync.conftest import SyncStack
 from tests.sync.mappings_for_tests import currency_mapping, customer_mapping
 
@@ -267,9 +267,9 @@ def test_uncouple_is_idempotent_and_uncouple_all_counts(customers: SyncStack) ->
         stack.context.couplings.find_by_dataverse_id("CUSTOMER", dv_seeded("account", "The Cannon Group PLC")) is None
     )
     assert stack.context.errors.find_error("CUSTOMER", Side.BC, cannon) is None
-    assert uncouple_all(stack.context, "CUSTOMER") == 2
+    assert run_uncouple_all(stack.context, "CUSTOMER", "uncouple-1").counters.uncoupled == 2
     assert list(stack.context.couplings.list_couplings("CUSTOMER")) == []
-    assert uncouple_all(stack.context, "CUSTOMER") == 0
+    assert run_uncouple_all(stack.context, "CUSTOMER", "uncouple-2").counters.uncoupled == 0
     for name in names:  # neither side's records are touched
         assert len(dv_accounts_named(stack, name)) == 1
         assert len(bc_customers(stack, f"displayName eq '{name}'")) == 1

@@ -230,10 +230,10 @@ def test_uncoupling_a_customer_deletes_its_statistics_row(sync_stack: SyncStack)
 def test_uncoupling_all_customers_deletes_their_statistics_rows(sync_stack: SyncStack) -> None:
     """Uncouple all is Delete Coupling on every record of the mapping (BC's background uncouple runs the same
     per-record code): each customer's statistics row goes with its coupling."""
-    from shared.services.coupling import uncouple_all
+    from shared.services.uncouple_all import run_uncouple_all
 
     couple_sales_basics(sync_stack.context)
     refresh_statistics(sync_stack.context)
     assert len(rows_by_number(sync_stack)) == len(CUSTOMERS)
-    assert uncouple_all(sync_stack.context, "CUSTOMER") == len(CUSTOMERS)
+    assert run_uncouple_all(sync_stack.context, "CUSTOMER", "uncouple-all").counters.uncoupled == len(CUSTOMERS)
     assert rows_by_number(sync_stack) == {}
