@@ -159,7 +159,9 @@ class JobLog(Protocol):
         """Newest first; only the jobs `trigger` (a `RunTrigger` value) started when given."""
         ...
 
-    def find_job(self, job_id: str) -> SyncJob | None: ...
+    def find_job(self, job_id: str, mapping: str | None = None) -> SyncJob | None:
+        """The job of that id; `mapping` (the job's own) reads only its partition instead of the whole log."""
+        ...
 
 
 class MatchLogStore(Protocol):

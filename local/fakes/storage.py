@@ -354,9 +354,16 @@ class InMemoryJobLog:
             keys = [key for key in keys if trigger is None or self._jobs[key].trigger == trigger][: max(limit, 0)]
             return [_copy_job(self._jobs[key]) for key in keys]
 
-    def find_job(self, job_id: str) -> SyncJob | None:
+    def find_job(self, job_id: str, mapping: str | None = None) -> SyncJob | None:
         with self._lock:
-            job = next((self._jobs[key] for key in sorted(self._jobs) if self._jobs[key].job_id == job_id), None)
+            job = next(
+                (
+                    self._jobs[key]
+                    for key in sorted(self._jobs)
+                    if self._jobs[key].job_id == job_id and mapping in (None, self._jobs[key].mapping)
+                ),
+                None,
+            )
             return None if job is None else _copy_job(job)
 
 

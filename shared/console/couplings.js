@@ -246,10 +246,10 @@
       return done;
     }
 
-    async function poll(jobId) {
+    async function poll(jobId, jobMapping) {
       if (state.stopped) return;
       try {
-        const { data } = await api("GET", `jobs/${encodeURIComponent(jobId)}`);
+        const { data } = await api("GET", `jobs/${encodeURIComponent(jobId)}?mapping=${encodeURIComponent(jobMapping)}`);
         if (state.stopped) return;
         if (showJob(data)) {
           announce(data.status === "finished" ? `${data.message}` : `Uncouple all failed: ${data.message}`);
@@ -260,7 +260,7 @@
         if (state.stopped) return;
         fail(error);
       }
-      state.timer = window.setTimeout(() => poll(jobId), POLL_MS);
+      state.timer = window.setTimeout(() => poll(jobId, jobMapping), POLL_MS);
     }
 
     function confirmAll() {
@@ -276,7 +276,7 @@
         const { data } = await api("POST", `couplings/${encodeURIComponent(name)}/uncouple`, { body: { all: true } });
         showJob({ ...data, counters: { uncoupled: 0 }, message: "" });
         announce(`Uncoupling all couplings of ${name} in the background (job ${data.jobId}).`);
-        poll(data.jobId);
+        poll(data.jobId, name);
       }));
       clear(jobOutput).append(panel);
       no.focus();

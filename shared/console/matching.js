@@ -153,7 +153,7 @@
         async function poll() {
           if (stopped) return;
           try {
-            const { data } = await api("GET", `jobs/${encodeURIComponent(jobId)}`);
+            const { data } = await api("GET", `jobs/${encodeURIComponent(jobId)}?mapping=${encodeURIComponent(mappingName)}`);
             if (stopped) return;
             status.textContent = data.status;
             status.className = `badge status-${data.status}`;

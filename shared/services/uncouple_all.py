@@ -82,7 +82,7 @@ def run_uncouple_all(context: SyncContext, mapping_name: str, job_id: str, queue
     the job entry (module docstring). A finished job delivered again does nothing. Raises what failed, after
     recording it, for Service Bus to deliver it again (the next delivery goes on from there)."""
     mapping = context.mapping(mapping_name)
-    previous = context.jobs.find_job(job_id)
+    previous = context.jobs.find_job(job_id, mapping.name)
     if previous is not None and previous.status == FINISHED:
         return previous
     started = previous.started_on if previous is not None else queued_on or format_instant(context.clock())

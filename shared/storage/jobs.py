@@ -4,7 +4,8 @@ Why inverted time: Table Storage returns rows in key order only, so keys that sh
 jobs of a mapping" one query for the first page, with no sort and no scan. Why an upsert without `If-Match`: a job
 row is written only by the job it describes (started, then finished), never by anyone else, so there is no race to
 lose; the key is derived from the job's start, so recording the finished job replaces the started one.
-`find_job` by id alone has no key to use and scans (`JobId` property); it serves the occasional API lookup only.
+`find_job` by id alone has no key to use and scans the table (`JobId` property); given the job's mapping it reads that
+partition only: what a page polling a job it queued asks (`GET /api/jobs/{jobId}?mapping=`), and the uncouple-all job.
 
 The budget report (issue 22, item 7): a job log built with `report` (`bootstrap.build_services`: the company's
 `connectors.budget.METER`) stores with each job the requests its company sent per budget scope and its share of
@@ -79,8 +80,11 @@ class TableJobLog:
                 break
         return jobs
 
-    def find_job(self, job_id: str) -> SyncJob | None:
-        rows = self._table.query_entities(f"JobId eq {odata_string(job_id)}")
+    def find_job(self, job_id: str, mapping: str | None = None) -> SyncJob | None:
+        query = f"JobId eq {odata_string(job_id)}"
+        if mapping is not None:
+            query = f"PartitionKey eq {odata_string(escape_key(mapping))} and {query}"
+        rows = self._table.query_entities(query)
         return next((_job(row) for row in rows), None)
 
 

@@ -23,6 +23,7 @@ from shared.triggers.http_support import (
     json_object,
     json_response,
     mapping_name,
+    mapping_schema,
     text,
 )
 from shared.triggers.mapping_schemas import FIELD_SWITCH, FILTER_SCHEMA, MAPPING_SCHEMA, described_mapping
@@ -204,14 +205,25 @@ def run_mapping_now(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(200, job_json(run_mapping(services.context, name)))
 
 
-documented(RouteSpec("get_job", "jobs/{jobId}", "GET", "One sync job with its counters", responses=(200, 400, 404)))
+documented(
+    RouteSpec(
+        "get_job",
+        "jobs/{jobId}",
+        "GET",
+        "One sync job with its counters (`mapping`, the job's own: read from its mapping's jobs only, as a page "
+        "polling a job it queued asks; without it the whole job log is searched)",
+        query={"mapping": mapping_schema()},
+        responses=(200, 400, 404),
+    )
+)
 
 
 @blueprint.route(route="jobs/{jobId}", methods=["GET"])
 @handled
 def get_job(req: func.HttpRequest) -> func.HttpResponse:
     job_id = text(req.route_params.get("jobId"), "jobId", max_length=120)
-    job = _services(req).context.jobs.find_job(job_id)
+    raw = req.params.get("mapping")
+    job = _services(req).context.jobs.find_job(job_id, mapping_name(raw) if raw is not None else None)
     if job is None:
         raise NotFoundError("jobNotFound", f"No job {job_id}.", field="jobId")
     return json_response(200, job_json(job))

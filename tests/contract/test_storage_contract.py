@@ -482,6 +482,8 @@ def test_the_job_log_lists_newest_first_and_records_a_job_once(stores: Stores) -
     assert [job.job_id for job in stores.jobs.list_jobs(M, limit=2)] == ["c/1", "b"]
     assert stores.jobs.find_job("a") == finished
     assert stores.jobs.find_job("missing") is None
+    assert stores.jobs.find_job("a", M) == finished  # read from its mapping's partition only
+    assert stores.jobs.find_job("a", "ITEM") is None and stores.jobs.find_job("z", "ITEM") is not None
 
 
 # -- record errors --------------------------------------------------------------------------------------------

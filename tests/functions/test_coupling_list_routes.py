@@ -163,6 +163,10 @@ def test_uncouple_all_is_a_queued_job_whose_entry_shows_its_progress(api: Api) -
     assert response.headers["Location"] == f"/api/jobs/{job_id}"
     status, job = api.call("get_job", route={"jobId": job_id})
     assert (status, job["status"], job["mapping"]) == (200, "queued", M)
+    status, job = api.call("get_job", route={"jobId": job_id}, params={"mapping": M})  # as the page polls it
+    assert (status, job["status"]) == (200, "queued")
+    status, _ = api.call("get_job", route={"jobId": job_id}, params={"mapping": "CONTACT"})
+    assert status == 404  # not among that mapping's jobs
 
     queue = api.services.queue
     assert isinstance(queue, InMemoryJobQueue)
