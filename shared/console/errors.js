@@ -126,8 +126,18 @@
         announce(texts.length ? `${verb}: ${texts.join(" ")}` : "Nothing to retry.");
       }
 
+      // "All mappings": every mapping with at least one error, not only those on the page shown (one row read each).
+      async function mappingsWithErrors() {
+        const names = (await window.BCS.mappings()).map((m) => m.name);
+        const found = await Promise.all(names.map(async (name) => {
+          const { data } = await api("GET", `sync-errors?mapping=${encodeURIComponent(name)}&top=1`);
+          return data.value.length ? name : null;
+        }));
+        return found.filter(Boolean);
+      }
+
       async function retryAll() {
-        const mappings = select.value ? [select.value] : [...new Set(entries.map((e) => e.mapping))];
+        const mappings = select.value ? [select.value] : await mappingsWithErrors();
         const texts = [];
         for (const mapping of mappings) {
           const { data } = await api("POST", "sync-errors/retry", { body: { mapping, all: true } });
@@ -228,7 +238,7 @@
           entry.side === "bc" ? { bcId: entry.id } : { dataverseId: entry.id }, load)));
         const check = h("input", { type: "checkbox", name: "select", value: String(index), "aria-label": `Select ${entry.mapping} ${entry.id}` });
         check.addEventListener("change", syncHeader);
-        return h("tr", { "data-id": entry.id, "data-code": entry.code, class: entry.skipped ? "skipped" : null },
+        return h("tr", { "data-id": entry.id, "data-mapping": entry.mapping, "data-code": entry.code, class: entry.skipped ? "skipped" : null },
           h("td", {}, check),
           h("td", { text: entry.mapping }),
           h("td", { text: SIDES[entry.side] || entry.side }),

@@ -4,6 +4,7 @@ coupling (two rows a retry resolves once the currency is coupled again), and mor
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from azure.data.tables import TableServiceClient
@@ -48,14 +49,15 @@ def two_lookup_errors(scenario: Scenario, customers: tuple[str, str], currency: 
     return coupling
 
 
-def more_errors(scenario: Scenario, mapping: str, count: int) -> list[str]:
+def more_errors(scenario: Scenario, mapping: str, count: int, *, guid_ids: bool = False) -> list[str]:
     """`count` more record errors of `mapping`, written straight into the app's SyncErrors table (found by its name:
-    the app creates it with its first error), so a list runs over more than one page. Returns their ids."""
+    the app creates it with its first error), so a list runs over more than one page. Returns their ids (`guid_ids`:
+    GUIDs of rows Sales does not have, so a retry of them reads and fails like a real one)."""
     connection = connection_string("127.0.0.1", scenario.stack.ports["azurite"])
     names = [t.name for t in TableServiceClient.from_connection_string(connection).list_tables()]
     [table] = [name for name in names if name.endswith(SYNC_ERRORS)]
     store = TableSyncErrorStore(TableFactory.from_connection_string(connection, prefix=table[: -len(SYNC_ERRORS)]))
-    ids = [f"page-{n:02d}" for n in range(count)]
+    ids = [str(uuid.UUID(int=n + 1)) if guid_ids else f"page-{n:02d}" for n in range(count)]
     for record_id in ids:
         store.record_error(mapping, Side.DATAVERSE, record_id, "badValue", f"a made-up error of {record_id}")
     return ids

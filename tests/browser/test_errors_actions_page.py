@@ -118,3 +118,29 @@ def test_the_list_pages_on_the_server_and_the_header_selects_one_page(console: C
     expect(page.get_by_role("heading", name="10 record error(s) on page 1")).to_be_visible()
     assert rows.evaluate_all("rows => rows.map((row) => row.dataset.id)") == first_page
     assert console.errors == []
+
+
+def test_retry_all_of_all_mappings_retries_the_mappings_beyond_the_page_shown(
+    console: Console, scenario: Scenario
+) -> None:
+    """ "Retry all" with "All mappings" retries every mapping that has errors, not only those on the page shown: here
+    CUSTOMER's two errors are on page 2 (the list runs in mapping order, CONTACT first)."""
+    currency = two_lookup_errors(scenario, ("Trey Research", "Selangorian Ltd."), "CAD")
+    scenario.api(
+        "POST",
+        "couplings",
+        {"mapping": "CURRENCY", "bcId": currency["bcId"], "dataverseId": currency["dataverseId"]},
+        expect=201,
+    )  # the fix of CUSTOMER's two errors
+    more_errors(scenario, "CONTACT", 10, guid_ids=True)
+
+    page = console.open("errors")
+    page.get_by_label("Rows per page").select_option("10")
+    expect(page.get_by_role("heading", name="10 record error(s) on page 1")).to_be_visible()
+    assert set(
+        page.locator("table.error-list tbody tr").evaluate_all("rows => rows.map((r) => r.dataset.mapping)")
+    ) == {"CONTACT"}
+    page.get_by_role("button", name="Retry all").click()
+    expect(page.locator("#status")).to_contain_text("CUSTOMER: synchronized 2")
+    assert scenario.errors("CUSTOMER") == []
+    assert console.errors == []
