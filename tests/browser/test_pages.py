@@ -10,7 +10,7 @@ from tests.browser.conftest import Console
 from tests.browser.scenario import Scenario
 
 pytestmark = pytest.mark.integration
-PAGES = ["connection", "mappings", "full-sync", "couplings", "matching", "errors", "jobs"]
+PAGES = ["connection", "mappings", "full-sync", "couplings", "matching", "errors", "documents", "jobs"]
 AUDIT = """() => {
   const problems = [];
   for (const el of document.querySelectorAll("input, select, textarea")) {
