@@ -104,7 +104,7 @@ def synchronize_selected(
             continue
         partner = coupling.dataverse_id if side is Side.BC else coupling.bc_id
         if coupling.skipped:
-            why = "Its coupling is skipped (a repeated error): restore it on Sync errors, or synchronize it alone."
+            why = "Its coupling is skipped (a repeated error): restore it on Sync errors first."
             report.left.append(LeftRecord(side, record_id, SKIPPED, why, partner))
             continue
         changed = check.changed(coupling) if check is not None else None
