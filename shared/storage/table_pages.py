@@ -10,7 +10,8 @@ Why a scope in the token: the caller passes the scope it pages (the mapping, the
 base64 JSON of that scope and the next keys, and a token read back under another scope (another mapping's list) or
 one this module could not have made is refused with a 400 naming `continuationToken`, never a read that silently
 starts elsewhere. A well-formed token whose keys the service itself refuses (a 400 from Table Storage) is refused
-the same way.
+the same way (UNCONFIRMED which keys real Table Storage refuses: Azurite takes any, and a made-up position still
+reads only rows of the page's own query, its `$filter` bounding the partition).
 """
 
 from __future__ import annotations
@@ -40,9 +41,10 @@ def read_page(
     skip_empty: bool = False,
 ) -> tuple[list[TableEntity], str | None]:
     """At most `top` (1..1000) rows of `query` (None: the whole table) from where `continuation_token` says, and the
-    token of the next page (None: the last). One request; `skip_empty` reads on while the service answers an empty
-    page with a continuation (a filter the service applies may leave a page empty: callers that filter keep one
-    request and may answer an empty page with a next one)."""
+    token of the next page (None: the last). One request, so a page may be empty and still have a next one (Table
+    Storage may answer fewer rows than asked, even none, with a continuation: "Query timeout and pagination" in its
+    REST reference; a `$filter` such as skipped couplings only makes that common); `skip_empty` reads on past such
+    empty pages instead."""
     if not 1 <= top <= MAX_PAGE:
         raise ValueError(f"top must be 1..{MAX_PAGE}")
     start: Any = read_token(continuation_token, scope) if continuation_token is not None else None
@@ -77,7 +79,7 @@ def read_token(token: str, scope: str) -> dict[str, str | None]:
     a token of another scope or one it could not have made."""
     try:
         data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python recurses
         raise refused() from None
     if not isinstance(data, dict) or set(data) != {"s", "pk", "rk"} or data["s"] != scope:
         raise refused()
