@@ -180,8 +180,8 @@ class MatchLogStore(Protocol):
         outcome: str | None = None,
         mapping: str | None = None,
     ) -> MatchLogPage:
-        """One page of the job's entries in BC id order (only `outcome`'s, `mapping`'s when given); `ValueError` for
-        a token this store did not hand out."""
+        """One page of the job's entries in BC id order (only `outcome`'s, `mapping`'s when given); a token this store
+        did not hand out for this job is `InvalidInputError` (`continuationToken`)."""
         ...
 
 

@@ -32,11 +32,12 @@ from shared.domain.records import (
     SyncJob,
     SyncRun,
 )
-from shared.storage.couplings import PageToken
+from shared.storage import couplings as table_couplings
+from shared.storage import sync_errors as table_errors
 from shared.storage.keys import escape_key, format_instant, job_row_key, revision_row_key, side_row_key, utc_now
 from shared.storage.large_values import encode_json
 from shared.storage.run_chunks import chunk_prefix, chunk_row_key
-from shared.storage.sync_errors import page_token, read_page_token
+from shared.storage.table_pages import page_token, read_token
 from shared.storage.transactions import MAX_TRANSACTION_OPERATIONS
 
 _versions = itertools.count(1)
@@ -142,14 +143,14 @@ class InMemoryCouplingStore:
     def list_page(
         self, mapping: str, top: int, continuation_token: str | None = None, *, skipped_only: bool = False
     ) -> tuple[list[Coupling], str | None]:
-        """The same tokens as the table's (`PageToken`): the next coupling row's key."""
-        partition = escape_key(mapping)
-        start = PageToken.decode(continuation_token, partition)["RowKey"] if continuation_token else ""
+        """The same tokens as the table's (`table_pages`): the next coupling row's key."""
+        partition, scope = escape_key(mapping), table_couplings.page_scope(mapping)
+        start = (read_token(continuation_token, scope)["RowKey"] or "") if continuation_token is not None else ""
         rows = [c for c in self.list_couplings(mapping) if side_row_key(Side.BC, c.bc_id) >= start]
         rows = [c for c in rows if c.skipped] if skipped_only else rows
         page, rest = rows[:top], rows[top:]
         following = {"PartitionKey": partition, "RowKey": side_row_key(Side.BC, rest[0].bc_id)} if rest else None
-        return page, PageToken.encode(partition, following) if following else None
+        return page, page_token(following, scope)
 
     def delete_coupling(self, mapping: str, bc_id: str, *, remember: bool = False) -> bool:
         with self._lock:
@@ -424,15 +425,16 @@ class InMemorySyncErrorStore:
     def list_errors_page(
         self, mapping: str | None, top: int, continuation_token: str | None = None
     ) -> tuple[list[RecordErrorEntry], str | None]:
-        start = read_page_token(continuation_token, mapping)
-        first = ("", "") if start is None else (start["PartitionKey"], start["RowKey"])
+        scope = table_errors.page_scope(mapping)
+        start = None if continuation_token is None else read_token(continuation_token, scope)
+        first = ("", "") if start is None else (start["PartitionKey"] or "", start["RowKey"] or "")
         with self._lock:
             keys = sorted(
                 key for key in self._errors if (mapping is None or key[0] == escape_key(mapping)) and key >= first
             )
             entries = [self._errors[key] for key in keys[:top]]
         after = {"PartitionKey": keys[top][0], "RowKey": keys[top][1]} if len(keys) > top else None
-        return entries, page_token(after, mapping)
+        return entries, page_token(after, scope)
 
     def restore(self, mapping: str, side: Side, record_id: str) -> None:
         key = (escape_key(mapping), side_row_key(side, record_id))

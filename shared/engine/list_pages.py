@@ -28,19 +28,9 @@ from typing import Any
 
 from shared.domain.errors import InvalidInputError
 
-DEFAULT_TOP, MAX_TOP = 100, 1000
-TOP_PATTERN = r"^(1000|[1-9][0-9]{0,2})$"
+DEFAULT_TOP, MAX_TOP = 100, 1000  # the paging convention (`triggers/paging.py` reads `top` from a request)
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]{1,400}$"
-TOKEN_FIELD, TOP_FIELD = "continuationToken", "top"
 CURSOR_RULE = "invalidContinuationToken"
-PAGING_QUERY: dict[str, dict[str, Any]] = {
-    TOP_FIELD: {"type": "string", "pattern": TOP_PATTERN, "description": "Rows per page, 1 to 1000 (default 100)."},
-    TOKEN_FIELD: {
-        "type": "string",
-        "pattern": CURSOR_PATTERN,
-        "description": "The continuationToken the previous page answered (opaque).",
-    },
-}
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?(Z|[+-]\d{2}:\d{2})$")
 
 
@@ -52,18 +42,9 @@ class PageRequest:
     after: dict[str, str] | None = None
 
 
-def page_request(list_name: str, top: str | None, token: str | None) -> PageRequest:
-    """The page asked for, or a 400 naming `top` / `continuationToken`."""
-    size = DEFAULT_TOP
-    if top is not None:
-        if not re.fullmatch(TOP_PATTERN, top):
-            raise InvalidInputError(
-                "invalidValue", f"'{TOP_FIELD}' must be a number from 1 to {MAX_TOP}.", field=TOP_FIELD
-            )
-        size = int(top)
-    if token is None:
-        return PageRequest(size)
-    return PageRequest(size, _decode(list_name, token))
+def page_request(list_name: str, top: int, token: str | None) -> PageRequest:
+    """The page asked for (`top` already checked, `triggers/paging.py`), or a 400 naming `continuationToken`."""
+    return PageRequest(top, None if token is None else _decode(list_name, token))
 
 
 def token_after(list_name: str, values: dict[str, str]) -> str:
@@ -73,9 +54,10 @@ def token_after(list_name: str, values: dict[str, str]) -> str:
 
 def _refused(list_name: str) -> InvalidInputError:
     return InvalidInputError(
-        CURSOR_RULE, f"'{TOKEN_FIELD}' is not a token this list ({list_name}) answered: start from the first page.",
-        field=TOKEN_FIELD,
-    )  # fmt: skip
+        CURSOR_RULE,
+        f"'continuationToken' is not a token this list ({list_name}) handed out: start again from the first page.",
+        field="continuationToken",
+    )
 
 
 def _decode(list_name: str, token: str) -> dict[str, str]:

@@ -28,29 +28,28 @@ given up after as many requests as key queries would have cost, and the rest is 
 Why pages (issue 24): the console lists a mapping's couplings one page at a time (`list_page`), so a mapping with
 100,000 couplings costs one request of `top` rows per page, never a scan of the partition. The page is a range query
 over the `bc:` rows only (the `dv:` index rows and the `was:` former partners sort outside it), and its continuation
-token is Table Storage's own (next PartitionKey/RowKey), handed out opaque (`PageToken`). Uncoupling many couplings
-(`delete_couplings`) sends the rows of 25 to 50 couplings per transaction, each delete conditional on the ETag read.
+token is Table Storage's own (next PartitionKey/RowKey), handed out opaque and bound to the mapping (`table_pages`).
+Uncoupling many couplings (`delete_couplings`) sends the rows of 25 to 50 couplings per transaction, each delete
+conditional on the ETag read.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import math
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import HttpResponseError
 from azure.data.tables import TableClient, TableEntity, TableTransactionError, UpdateMode
 
 from shared.domain.coupling import Coupling, SideState, SyncResult
-from shared.domain.errors import ConcurrencyError, ConflictError, InvalidInputError, NotFoundError, SyncError
+from shared.domain.errors import ConcurrencyError, ConflictError, NotFoundError, SyncError
 from shared.domain.records import Side
 from shared.storage.keys import escape_key, odata_string, prefix_range, side_row_key
+from shared.storage.table_pages import read_page
 from shared.storage.tables import COUPLINGS, TableFactory, etag_of
 from shared.storage.transactions import MAX_TRANSACTION_OPERATIONS, Operation, transaction_chunks
 
@@ -63,7 +62,6 @@ _LOST_RACE = (404, 412)  # the row is gone / its ETag moved on
 FORMER = "was"  # RowKey prefix of a record's former partner (sorts after `bc:` and `dv:`: scans of those skip it)
 INDEX_PROPERTIES = frozenset({"PartitionKey", "RowKey", "BcId", "DataverseId"})
 _CONDITIONAL = {"mode": UpdateMode.REPLACE, "match_condition": MatchConditions.IfNotModified}
-MAX_PAGE = 1000  # rows of one page (Table Storage's maximum per response)
 
 
 class TableCouplingStore:
@@ -127,8 +125,6 @@ class TableCouplingStore:
         One request of at most `top` rows (1..1000); `skipped_only` lets the service filter on `Skipped`, so a
         page may then hold fewer rows than `top` (even none) and still have a next page. A token that is not one
         this store handed out for this mapping is refused (`InvalidInputError` naming `continuationToken`)."""
-        if not 1 <= top <= MAX_PAGE:
-            raise ValueError(f"top must be 1..{MAX_PAGE}")
         low, high = prefix_range("bc:")
         partition = escape_key(mapping)
         query = (
@@ -137,19 +133,8 @@ class TableCouplingStore:
         )
         if skipped_only:
             query += " and Skipped eq true"
-        start = PageToken.decode(continuation_token, partition) if continuation_token else None
-        # the SDK's token is the service's {PartitionKey, RowKey} (typed `str` in its stubs)
-        pager: Any = self._table.query_entities(query, results_per_page=top).by_page(
-            continuation_token=cast(Any, start)
-        )
-        try:
-            rows = list(next(pager, []))
-        except HttpResponseError as error:
-            if start is None or error.status_code != 400:
-                raise
-            raise bad_token() from None
-        following = pager.continuation_token
-        return [_coupling(mapping, row) for row in rows], PageToken.encode(partition, following) if following else None
+        rows, following = read_page(self._table, query, top, continuation_token, page_scope(mapping))
+        return [_coupling(mapping, row) for row in rows], following
 
     def _rows(self, mapping: str, row_keys: Sequence[str]) -> dict[str, TableEntity]:
         keys = sorted(set(row_keys))
@@ -451,6 +436,11 @@ class TableCouplingStore:
         return metadata
 
 
+def page_scope(mapping: str) -> str:
+    """What a `list_page` token is bound to: this list, of this mapping."""
+    return f"couplings/{escape_key(mapping)}"
+
+
 def _token(etag: str, dataverse_id: str) -> str:
     """`Coupling.etag`: the coupling row's ETag and the Dataverse id it held (see the module docstring)."""
     return json.dumps([str(etag), dataverse_id])
@@ -533,36 +523,4 @@ def _coupling(mapping: str, row: TableEntity) -> Coupling:
         etag=_token(etag_of(row), row["DataverseId"]),
         creating=Side(row["Creating"]) if row.get("Creating") else None,
         created_by=row.get("CreatedBy"),
-    )
-
-
-class PageToken:
-    """The continuation token of `list_page`: the mapping's partition key and Table Storage's own next
-    PartitionKey/RowKey (service values, opaque: Azure encodes them) as URL-safe base64 JSON, opaque to callers.
-    Decoding checks it was handed out for this mapping, so another mapping's or a made-up token is a 400, never a
-    read of another partition; a well-formed token whose service keys the service refuses is a 400 too
-    (`list_page`)."""
-
-    @staticmethod
-    def encode(partition: str, service_token: Mapping[str, Any]) -> str:
-        raw = json.dumps({"m": partition, "pk": service_token.get("PartitionKey"), "rk": service_token.get("RowKey")})
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-    @staticmethod
-    def decode(token: str, partition: str) -> dict[str, str]:
-        try:
-            data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode())
-            mapping, partition_key, row_key = data["m"], data["pk"], data["rk"]
-        except (ValueError, binascii.Error, UnicodeDecodeError, KeyError, TypeError):
-            mapping = partition_key = row_key = None
-        if mapping != partition or not isinstance(partition_key, str) or not isinstance(row_key, str):
-            raise bad_token()
-        return {"PartitionKey": partition_key, "RowKey": row_key}
-
-
-def bad_token() -> InvalidInputError:
-    return InvalidInputError(
-        "invalidContinuationToken",
-        "'continuationToken' is not a token of this mapping's list: start again from the first page.",
-        field="continuationToken",
     )

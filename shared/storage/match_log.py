@@ -8,15 +8,13 @@ an upsert without `If-Match`: only the job writes its own partition.
 
 Paging (the API's `top` / `continuationToken`): one `query_entities(...).by_page(...)` request per page, with
 `results_per_page=top`; the SDK's continuation (the next partition and row key) goes to the caller as an opaque
-URL-safe base64 text of its JSON, and comes back the same way. The `outcome` and `mapping` filters are a `$filter`
-the service applies, so a page of failures costs one request too.
+token bound to the job (`table_pages`), and comes back the same way (another job's or a made-up token is a 400).
+The `outcome` and `mapping` filters are a `$filter` the service applies, so a page of failures costs one request
+too.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,10 +23,9 @@ from azure.data.tables import TableClient, TableEntity, UpdateMode
 from shared.domain.match_log import MatchLogEntry, MatchLogPage
 from shared.domain.record_errors import clip_message
 from shared.storage.keys import escape_key, odata_string
+from shared.storage.table_pages import read_page
 from shared.storage.tables import MATCH_LOG, TableFactory
 from shared.storage.transactions import Operation, transaction_chunks
-
-_TOKEN_KEYS = ("PartitionKey", "RowKey")
 
 
 class TableMatchLog:
@@ -59,31 +56,13 @@ class TableMatchLog:
             query += f" and Mapping eq {odata_string(mapping)}"
         if outcome is not None:
             query += f" and Outcome eq {odata_string(outcome)}"
-        # the SDK takes the dict of next keys its own pages hand out, though its stub says `str`
-        start: Any = decode_token(continuation_token) if continuation_token else None
-        pages = self._table.query_entities(query, results_per_page=top).by_page(continuation_token=start)
-        rows = list(next(iter(pages), []))
-        following = getattr(pages, "continuation_token", None)
-        return MatchLogPage(tuple(_entry(row) for row in rows), encode_token(following) if following else None)
+        rows, following = read_page(self._table, query, top, continuation_token, page_scope(job_id))
+        return MatchLogPage(tuple(_entry(row) for row in rows), following)
 
 
-def encode_token(token: Any) -> str:
-    """The SDK's continuation (a dict of the next keys) as one opaque URL-safe text."""
-    raw = json.dumps({key: token.get(key) for key in _TOKEN_KEYS}, separators=(",", ":"), sort_keys=True)
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_token(text: str) -> dict[str, Any]:
-    """`encode_token` read back; `ValueError` for any text it could not have made."""
-    try:
-        data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-    except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"not a continuation token: {error}") from None
-    if not isinstance(data, dict) or set(data) != set(_TOKEN_KEYS):
-        raise ValueError("not a continuation token")
-    if not all(value is None or isinstance(value, str) for value in data.values()):
-        raise ValueError("not a continuation token")
-    return data
+def page_scope(job_id: str) -> str:
+    """What a `page` token is bound to: this job's log."""
+    return f"matchLog/{escape_key(job_id)}"
 
 
 def _entity(entry: MatchLogEntry) -> dict[str, Any]:

@@ -11,16 +11,13 @@ and the caller applies it with `record_error`.
 
 Why `list_errors_page` (issue 24): the Sync errors page lists one page at a time, read with Table Storage's own
 continuation (`results_per_page` and `by_page`), so a mapping with many failing records is never read whole to show
-100 of them. The continuation is handed out as an opaque string (`page_token`) that names the mapping it pages, so a
-token of one mapping's list used on another is refused rather than silently skipping rows.
+100 of them. The continuation is handed out as an opaque string (`table_pages`) that names the mapping it pages, so
+a token of one mapping's list used on another is refused rather than silently skipping rows.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -30,11 +27,12 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, TableEntity, TableTransactionError, UpdateMode
 
-from shared.domain.errors import ConcurrencyError, InvalidInputError
+from shared.domain.errors import ConcurrencyError
 from shared.domain.record_errors import next_error
 from shared.domain.records import RecordErrorEntry, Side
 from shared.storage.conditional import read_entity, save_entity
 from shared.storage.keys import escape_key, format_instant, odata_string, side_row_key, utc_now
+from shared.storage.table_pages import read_page
 from shared.storage.tables import SYNC_ERRORS, TableFactory, etag_of
 from shared.storage.transactions import MAX_TRANSACTION_OPERATIONS, Operation
 
@@ -142,18 +140,9 @@ class TableSyncErrorStore:
     ) -> tuple[list[RecordErrorEntry], str | None]:
         """One page in `list_errors`' order: at most `top` entries and the token of the next page (None at the end).
         One request to Table Storage (a few more only while the service answers empty pages with a continuation)."""
-        start: Any = read_page_token(continuation_token, mapping)  # the SDK takes back the dict it hands out
-        if mapping is None:
-            pages = self._table.list_entities(results_per_page=top).by_page(continuation_token=start)
-        else:
-            query = f"PartitionKey eq {odata_string(escape_key(mapping))}"
-            pages = self._table.query_entities(query, results_per_page=top).by_page(continuation_token=start)
-        for page in pages:
-            rows = [_entry(row) for row in page]
-            after = pages.continuation_token  # type: ignore[attr-defined]
-            if rows or not after:
-                return rows, page_token(after, mapping)
-        return [], None
+        query = None if mapping is None else f"PartitionKey eq {odata_string(escape_key(mapping))}"
+        rows, after = read_page(self._table, query, top, continuation_token, page_scope(mapping), skip_empty=True)
+        return [_entry(row) for row in rows], after
 
     def restore(self, mapping: str, side: Side, record_id: str) -> None:
         """Clear the skipped flag, keeping count and dates; nothing to do when there is no error (idempotent, so
@@ -174,37 +163,9 @@ class TableSyncErrorStore:
         return replace(entry, etag=save_entity(self._table, _entity(entry), entry.etag, what=what))
 
 
-def page_token(position: dict[str, str] | None, mapping: str | None) -> str | None:
-    """The opaque string handed out for a next-page position (`{"PartitionKey", "RowKey"}`), or None at the end."""
-    if not position:
-        return None
-    data = {"m": mapping or "", "pk": position.get("PartitionKey") or "", "rk": position.get("RowKey") or ""}
-    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def read_page_token(token: str | None, mapping: str | None) -> dict[str, str] | None:
-    """The position a `page_token` stands for; 400 `invalidContinuationToken` when it is not one of ours or was
-    handed out for another mapping's list."""
-    if token is None:
-        return None
-    refused = InvalidInputError(
-        "invalidContinuationToken",
-        "The continuationToken is not one this list handed out (give the one the previous page returned).",
-        field="continuationToken",
-    )
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as error:
-        raise refused from error
-    if (
-        not isinstance(data, dict)
-        or set(data) != {"m", "pk", "rk"}
-        or not all(isinstance(v, str) for v in data.values())
-        or data["m"] != (mapping or "")
-        or not (data["pk"] or data["rk"])
-    ):
-        raise refused
-    return {"PartitionKey": data["pk"], "RowKey": data["rk"]}
+def page_scope(mapping: str | None) -> str:
+    """What a `list_errors_page` token is bound to: this list, of this mapping (or of every mapping)."""
+    return f"syncErrors/{mapping or ''}"
 
 
 def _by_size(entries: Sequence[RecordErrorEntry]) -> list[Sequence[RecordErrorEntry]]:

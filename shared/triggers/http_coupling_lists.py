@@ -16,6 +16,7 @@ import azure.functions as func
 from shared.domain.errors import InvalidInputError
 from shared.domain.mapping import Direction
 from shared.domain.records import Side
+from shared.triggers import paging
 from shared.triggers.http_couplings import DIRECTIONS, ID, record_id
 from shared.triggers.http_support import (
     GUID_SCHEMA,
@@ -33,9 +34,7 @@ from shared.triggers.http_support import (
 from shared.triggers.serialize import SYNC_REPORT_SCHEMA, coupling_json, report_json
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
-DEFAULT_TOP, MAX_TOP = 100, 1000
 MAX_IDS = 1000
-TOP_PATTERN = "^(?:[1-9][0-9]{0,2}|1000)$"  # 1 to 1000
 UNCOUPLE_ALL = "uncoupleAll"
 
 
@@ -43,16 +42,6 @@ def _services(req: func.HttpRequest) -> Any:
     from shared.bootstrap import run_services
 
     return run_services(company_key=company_key(req))
-
-
-def page_size(req: func.HttpRequest) -> int:
-    """`top`: 1..1000, 100 when not given."""
-    raw = req.params.get("top")
-    if raw is None:
-        return DEFAULT_TOP
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_TOP:
-        raise InvalidInputError("invalidValue", f"'top' must be a number from 1 to {MAX_TOP}.", field="top")
-    return int(raw)
 
 
 def ids_list(value: Any, name: str) -> list[str]:
@@ -75,15 +64,7 @@ COUPLING_SCHEMA: dict[str, Any] = {
         "synchronized": {"type": "boolean"},
     },
 }
-PAGE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["mapping", "value", "continuationToken"],
-    "properties": {
-        "mapping": {"type": "string"},
-        "value": {"type": "array", "items": COUPLING_SCHEMA},
-        "continuationToken": {"type": ["string", "null"], "description": "the next page's token; null: the last"},
-    },
-}
+PAGE_SCHEMA = paging.page_schema(COUPLING_SCHEMA, {"mapping": {"type": "string"}})
 
 documented(
     RouteSpec(
@@ -92,14 +73,10 @@ documented(
         "GET",
         "One page of the mapping's couplings, in BC id order (skipped=true: the skipped ones only; such a page may "
         "hold fewer than top, even none, and still have a next one)",
-        query={
-            "top": {"type": "string", "pattern": TOP_PATTERN, "description": "couplings per page, 1 to 1000 (100)"},
-            "continuationToken": {"type": "string", "minLength": 1, "maxLength": 2000},
-            "skipped": {"type": "string", "enum": ["true", "false"]},
-        },
+        query={**paging.PAGING_QUERY, "skipped": {"type": "string", "enum": ["true", "false"]}},
         responses=(200, 400, 409),
         response_schema=PAGE_SCHEMA,
-        rules=("invalidContinuationToken",),
+        rules=(paging.TOKEN_RULE,),
     )
 )
 
@@ -108,21 +85,15 @@ documented(
 @handled
 def list_coupling_page(req: func.HttpRequest) -> func.HttpResponse:
     name = mapping_name(req.route_params.get("mapping"))
-    top = page_size(req)
-    token = req.params.get("continuationToken")
-    if token is not None and not 1 <= len(token) <= 2000:
-        raise InvalidInputError(
-            "invalidContinuationToken", "'continuationToken' is not a token.", field="continuationToken"
-        )
+    top = paging.top(req)
+    token = paging.continuation_token(req)
     skipped = req.params.get("skipped")
     if skipped is not None:
         one_of(skipped, "skipped", ("true", "false"))
     context = _services(req).context
     mapping = context.mapping(name)
     page, following = context.couplings.list_page(mapping.name, top, token, skipped_only=skipped == "true")
-    return json_response(
-        200, {"mapping": mapping.name, "value": [coupling_json(c) for c in page], "continuationToken": following}
-    )
+    return json_response(200, paging.page_json([coupling_json(c) for c in page], following, mapping=mapping.name))
 
 
 COUNT: dict[str, Any] = {"type": "integer", "minimum": 0}

@@ -2,7 +2,7 @@
 Sales orders with their BC order number or the reason they were refused, quotes with revision and state, BC's posted
 sales invoices with their status in Sales, and one customer's statistics as Sales has them. Reads only: the actions
 are the routes of `http_documents.py` and `statistics.py`. Lists are paged (`top`, `continuationToken`:
-`engine/list_pages.py`), so a company with 100,000 orders never loads them into one answer.
+`triggers/paging.py`, `engine/list_pages.py`), so a company with 100,000 orders never loads them into one answer.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any
 import azure.functions as func
 
 from shared.domain.errors import InvalidInputError
-from shared.engine.list_pages import CURSOR_RULE, PAGING_QUERY, TOKEN_FIELD, TOP_FIELD, PageRequest, page_request
+from shared.engine.list_pages import PageRequest, page_request
+from shared.triggers import paging
 from shared.triggers.http_support import GUID, RouteSpec, company_key, documented, handled, json_response
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -38,19 +39,8 @@ CUSTOMER: dict[str, Any] = {
 STATES = ("Draft", "Active", "Won", "Closed")
 
 
-def _page_schema(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["value", "continuationToken"],
-        "properties": {
-            "value": {"type": "array", "items": row},
-            "continuationToken": {"type": ["string", "null"], "description": "Pass it to read the next page."},
-        },
-    }
-
-
 def _page(req: func.HttpRequest, list_name: str) -> PageRequest:
-    return page_request(list_name, req.params.get(TOP_FIELD), req.params.get(TOKEN_FIELD))
+    return page_request(list_name, paging.top(req), paging.continuation_token(req))
 
 
 def _context(req: func.HttpRequest) -> Any:
@@ -92,10 +82,10 @@ documented(
         "GET",
         "Sales orders past Active (pending=true: BC's list, Submitted and not yet sent), each with its BC order "
         "number or the reason it was refused",
-        query={"pending": {"type": "string", "enum": ["true", "false"]}, **PAGING_QUERY},
+        query={"pending": {"type": "string", "enum": ["true", "false"]}, **paging.PAGING_QUERY},
         responses=(200, 400, 503),
-        response_schema=_page_schema(ORDER_ROW),
-        rules=(CURSOR_RULE,),
+        response_schema=paging.page_schema(ORDER_ROW),
+        rules=(paging.TOKEN_RULE,),
     )
 )
 
@@ -139,10 +129,10 @@ documented(
         "quotes",
         "GET",
         "Sales quotes (every revision) with their state and the BC quote they were processed into",
-        query={"state": {"type": "string", "enum": list(STATES)}, **PAGING_QUERY},
+        query={"state": {"type": "string", "enum": list(STATES)}, **paging.PAGING_QUERY},
         responses=(200, 400, 503),
-        response_schema=_page_schema(QUOTE_ROW),
-        rules=(CURSOR_RULE,),
+        response_schema=paging.page_schema(QUOTE_ROW),
+        rules=(paging.TOKEN_RULE,),
     )
 )
 
@@ -193,10 +183,10 @@ documented(
         "posted-sales-invoices",
         "GET",
         "Business Central's posted sales invoices with their Sales invoice and its status in Sales",
-        query=PAGING_QUERY,
+        query=paging.PAGING_QUERY,
         responses=(200, 400, 503),
-        response_schema=_page_schema(INVOICE_ROW),
-        rules=(CURSOR_RULE,),
+        response_schema=paging.page_schema(INVOICE_ROW),
+        rules=(paging.TOKEN_RULE,),
     )
 )
 

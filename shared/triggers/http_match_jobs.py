@@ -21,11 +21,12 @@ from typing import Any
 
 import azure.functions as func
 
-from shared.domain.errors import FatalError, InvalidInputError
+from shared.domain.errors import FatalError
 from shared.domain.jobs import JobKind, JobMessage
 from shared.domain.match_log import OUTCOMES, REASONS, MatchLogEntry
 from shared.domain.records import SyncJob
 from shared.domain.watermarks import format_instant
+from shared.triggers import paging
 from shared.triggers.http_support import (
     RouteSpec,
     company_key,
@@ -39,20 +40,6 @@ from shared.triggers.http_support import (
 from shared.triggers.match_api import MATCH_BODY_SCHEMA, MATCH_RULES, match_options
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
-DEFAULT_TOP, MAX_TOP = 100, 1000
-PAGE_QUERY: dict[str, dict[str, Any]] = {
-    "top": {
-        "type": "string",
-        "pattern": "^([1-9][0-9]{0,2}|1000)$",
-        "description": f"1 to {MAX_TOP} (default {DEFAULT_TOP})",
-    },
-    "continuationToken": {
-        "type": "string",
-        "minLength": 1,
-        "maxLength": 2000,
-        "description": "the `continuationToken` the previous page returned",
-    },
-}
 CRITERIA_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["mapping", "createIfNoMatch", "synchronizeAfter", "canCreate", "fields", "criteria"],
@@ -101,33 +88,23 @@ QUEUED_SCHEMA: dict[str, Any] = {
         "queuedOn": {"type": "string"},
     },
 }
-LOG_SCHEMA: dict[str, Any] = {
+LOG_ENTRY_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["value", "continuationToken"],
+    "required": ["jobId", "bcId", "outcome"],
     "properties": {
-        "value": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["jobId", "bcId", "outcome"],
-                "properties": {
-                    "jobId": {"type": "string"},
-                    "mapping": {"type": "string"},
-                    "bcId": {"type": "string"},
-                    "number": {"type": ["string", "null"]},
-                    "name": {"type": ["string", "null"]},
-                    "outcome": {"type": "string", "enum": list(OUTCOMES)},
-                    "dataverseId": {"type": ["string", "null"]},
-                    "reason": {"type": ["string", "null"], "enum": [*REASONS, None]},
-                    "matches": {"type": "integer", "minimum": 0},
-                    "priority": {"type": ["integer", "null"]},
-                    "code": {"type": ["string", "null"]},
-                    "message": {"type": ["string", "null"]},
-                    "loggedOn": {"type": ["string", "null"]},
-                },
-            },
-        },
-        "continuationToken": {"type": ["string", "null"]},
+        "jobId": {"type": "string"},
+        "mapping": {"type": "string"},
+        "bcId": {"type": "string"},
+        "number": {"type": ["string", "null"]},
+        "name": {"type": ["string", "null"]},
+        "outcome": {"type": "string", "enum": list(OUTCOMES)},
+        "dataverseId": {"type": ["string", "null"]},
+        "reason": {"type": ["string", "null"], "enum": [*REASONS, None]},
+        "matches": {"type": "integer", "minimum": 0},
+        "priority": {"type": ["integer", "null"]},
+        "code": {"type": ["string", "null"]},
+        "message": {"type": ["string", "null"]},
+        "loggedOn": {"type": ["string", "null"]},
     },
 }
 
@@ -213,10 +190,10 @@ documented(
         "GET",
         "A match-based coupling job's coupling log, one page (per record: coupled, created, unmatched with the "
         "reason, failed)",
-        query={**PAGE_QUERY, "outcome": {"type": "string", "enum": list(OUTCOMES)}},
+        query={**paging.PAGING_QUERY, "outcome": {"type": "string", "enum": list(OUTCOMES)}},
         responses=(200, 400),
-        response_schema=LOG_SCHEMA,
-        rules=("invalidContinuationToken",),  # a text no page of this log returned
+        response_schema=paging.page_schema(LOG_ENTRY_SCHEMA),
+        rules=(paging.TOKEN_RULE,),  # a text no page of this log returned
     )
 )
 
@@ -224,35 +201,17 @@ documented(
 @blueprint.route(route="couplings/{mapping}/match-jobs/{jobId}/log", methods=["GET"])
 @handled
 def match_job_log(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.storage.match_log import decode_token
-
     name = mapping_name(req.route_params.get("mapping"))
     job_id = text(req.route_params.get("jobId"), "jobId", max_length=100)
-    top = _top(req.params.get("top"))
-    token = req.params.get("continuationToken")
-    if token is not None:
-        try:
-            decode_token(token)
-        except ValueError:
-            raise InvalidInputError(
-                "invalidContinuationToken", "Not a token a page of this log returned.", field="continuationToken"
-            ) from None
+    top = paging.top(req)
+    token = paging.continuation_token(req)
     raw_outcome = req.params.get("outcome")
     outcome = one_of(raw_outcome, "outcome", OUTCOMES) if raw_outcome is not None else None
     store = _services(req).context.match_log
     if store is None:
         raise FatalError("matchLogNotKept", "This deployment keeps no coupling log.")
-    page = store.page(job_id, top, token, outcome, mapping=name)
-    entries = [entry_json(entry) for entry in page.entries]
-    return json_response(200, {"value": entries, "continuationToken": page.continuation_token})
-
-
-def _top(raw: str | None) -> int:
-    if raw is None:
-        return DEFAULT_TOP
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_TOP:
-        raise InvalidInputError("invalidValue", f"'top' must be a whole number from 1 to {MAX_TOP}.", field="top")
-    return int(raw)
+    page = store.page(job_id, top, token, outcome, mapping=name)  # a token not of this job's log: a 400
+    return json_response(200, paging.page_json([entry_json(e) for e in page.entries], page.continuation_token))
 
 
 def entry_json(entry: MatchLogEntry) -> dict[str, Any]:

@@ -9,12 +9,12 @@ the first answers what would be deleted and a `confirmationToken`; only the seco
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 import azure.functions as func
 
 from shared.domain.errors import InvalidInputError
+from shared.triggers import paging
 from shared.triggers.http_support import (
     ID_SCHEMA,
     NOT_BLANK,
@@ -33,8 +33,6 @@ from shared.triggers.serialize import error_entry_json
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 
-TOP_PATTERN = "^(?:[1-9][0-9]{0,2}|1000)$"  # 1 to 1000
-DEFAULT_TOP = 100
 TOKEN_SCHEMA: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": NOT_BLANK}
 MAX_DELETE_IDS = 200
 
@@ -46,28 +44,11 @@ def _run(req: func.HttpRequest) -> Any:
     return run_services(company_key=company_key(req))
 
 
-def _top(raw: str | None) -> int:
-    if raw is None:
-        return DEFAULT_TOP
-    if not re.fullmatch(TOP_PATTERN, raw):
-        raise InvalidInputError("invalidValue", "'top' must be a number from 1 to 1000.", field="top")
-    return int(raw)
-
-
 def _ids(value: Any, limit: int) -> list[str]:
     if not isinstance(value, list) or not value or len(value) > limit:
         raise InvalidInputError("invalidValue", f"'ids' must be a list of 1 to {limit} ids.", field="ids")
     return [text(item, "ids", max_length=100) for item in value]  # GUIDs, or page keys (R0010)
 
-
-ERROR_PAGE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["value", "continuationToken"],
-    "properties": {
-        "value": {"type": "array", "items": {"type": "object"}},
-        "continuationToken": {"type": ["string", "null"]},
-    },
-}
 
 documented(
     RouteSpec(
@@ -75,13 +56,9 @@ documented(
         "sync-errors",
         "GET",
         "Coupled-record synchronization errors, a page at a time (by mapping, side, record id)",
-        query={
-            "mapping": mapping_schema(),
-            "top": {"type": "string", "pattern": TOP_PATTERN},
-            "continuationToken": TOKEN_SCHEMA,
-        },
-        response_schema=ERROR_PAGE_SCHEMA,
-        rules=("invalidContinuationToken",),
+        query={"mapping": mapping_schema(), **paging.PAGING_QUERY},
+        response_schema=paging.page_schema({"type": "object"}),
+        rules=(paging.TOKEN_RULE,),
     )
 )
 
@@ -93,12 +70,10 @@ def list_sync_errors(req: func.HttpRequest) -> func.HttpResponse:
 
     raw = req.params.get("mapping")
     name = mapping_name(raw) if raw is not None else None
-    top = _top(req.params.get("top"))
-    token = req.params.get("continuationToken")
-    if token is not None:
-        token = text(token, "continuationToken", max_length=2000)
+    top = paging.top(req)
+    token = paging.continuation_token(req)
     entries, after = list_sync_errors_page(_run(req).context, name, top, token)
-    return json_response(200, {"value": [error_entry_json(e) for e in entries], "continuationToken": after})
+    return json_response(200, paging.page_json([error_entry_json(e) for e in entries], after))
 
 
 documented(

@@ -187,7 +187,7 @@ def test_the_log_is_read_one_page_at_a_time_with_an_outcome_filter(customers: Sy
     unmatched = store.page("job-p", 1000, outcome="unmatched")
     assert len(unmatched.entries) == 83 and {e.outcome for e in unmatched.entries} == {"unmatched"}
     assert store.page("job-p", 10, mapping="CONTACT").entries == ()
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidInputError):
         store.page("job-p", 10, "not-a-token")
 
 
