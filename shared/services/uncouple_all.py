@@ -69,12 +69,10 @@ def uncouple_selected(context: SyncContext, mapping_name: str, bc_ids: Sequence[
 
 
 def queued_job(context: SyncContext, mapping_name: str, job_id: str) -> SyncJob:
-    """The job entry of an uncouple-all job just queued (the route records it before sending the message)."""
+    """The job entry of an uncouple-all job about to be queued (the route records it before sending the message)."""
     mapping = context.mapping(mapping_name)
     started = format_instant(context.clock())
-    job = SyncJob(mapping.name, job_id, started, status=QUEUED, message="Waiting for its turn on the queue.")
-    context.jobs.record_job(job)
-    return job
+    return SyncJob(mapping.name, job_id, started, status=QUEUED, message="Waiting for its turn on the queue.")
 
 
 def run_uncouple_all(context: SyncContext, mapping_name: str, job_id: str, queued_on: str = "") -> SyncJob:

@@ -269,20 +269,12 @@ def uncouple_couplings(req: func.HttpRequest) -> func.HttpResponse:
 
 
 def _queue_uncouple_all(services: Any, name: str, queued_job: Any) -> func.HttpResponse:
-    """The job entry first ("queued"), then the message: the job's own progress then replaces that entry, never
-    the other way round. A send that fails marks the entry failed and answers the error."""
+    """The job entry ("queued") and its message (`queued_jobs.queue_job`: a send that fails marks it failed)."""
     from shared.domain.jobs import JobKind, JobMessage
     from shared.domain.records import SyncJob
+    from shared.triggers.queued_jobs import queue_job
 
     job_id = f"{UNCOUPLE_ALL}-{uuid.uuid4().hex}"
     job: SyncJob = queued_job(services.context, name, job_id)
     message = JobMessage(JobKind.UNCOUPLE_ALL, job_id, {"mapping": job.mapping, "queuedOn": job.started_on})
-    try:
-        services.queue.send([message])
-    except Exception as error:
-        from dataclasses import replace
-
-        services.context.jobs.record_job(replace(job, status="failed", message=f"Not queued: {error}"))
-        raise
-    location = f"/api/jobs/{job_id}"
-    return json_response(202, {"mapping": job.mapping, "jobId": job_id, "status": job.status}, {"Location": location})
+    return queue_job(services, job, message, {"mapping": job.mapping, "jobId": job_id, "status": job.status})

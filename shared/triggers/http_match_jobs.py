@@ -6,8 +6,9 @@ job queued, and its coupling log.
   synchronize-after defaults.
 - `POST couplings/{mapping}/match-jobs`: the match route's body, checked now (a bad criterion is a 400 naming it, a
   mapping that cannot run a 409, before anything is queued); the job entry is recorded "queued", then the
-  `matchCoupling` message is sent; 202 `{jobId}` with `Location: /api/jobs/{jobId}`, where the entry goes "running"
-  (with its counters), then "finished" or "failed" (`services/matching.py`).
+  `matchCoupling` message is sent (`queued_jobs.queue_job`: a send that fails marks the entry failed); 202 `{jobId}`
+  with `Location: /api/jobs/{jobId}?mapping=`, where the entry goes "running" (with its counters), then "finished"
+  or "failed" (`services/matching.py`).
 - `GET couplings/{mapping}/match-jobs/{jobId}/log`: the job's coupling log (`domain/match_log.py`), one page per
   request (`top`, `continuationToken`; `outcome` to see one outcome only), in BC id order; only the rows of the
   route's mapping (a job id under another mapping reads as an empty log). A job that wrote no log (not run yet,
@@ -38,6 +39,7 @@ from shared.triggers.http_support import (
     text,
 )
 from shared.triggers.match_api import MATCH_BODY_SCHEMA, MATCH_RULES, match_options
+from shared.triggers.queued_jobs import queue_job
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 CRITERIA_SCHEMA: dict[str, Any] = {
@@ -143,7 +145,7 @@ documented(
         "couplings/{mapping}/match-jobs",
         "POST",
         "Queue match-based coupling of the mapping's uncoupled records as a job with a coupling log (the match "
-        "route's body); its progress at Location (/api/jobs/{jobId}), its log at .../match-jobs/{jobId}/log",
+        "route's body); its progress at Location (/api/jobs/{jobId}?mapping=), its log at .../match-jobs/{jobId}/log",
         body=MATCH_BODY_SCHEMA,
         responses=(202, 400, 409, 503),
         response_schema=QUEUED_SCHEMA,
@@ -176,11 +178,9 @@ def start_match_job(req: func.HttpRequest) -> func.HttpResponse:
         payload["createIfNoMatch"] = options.create_if_no_match
     if options.synchronize_after is not None:
         payload["synchronizeAfter"] = options.synchronize_after
-    # "queued" first: the worker's "running" must never be replaced by it
-    context.jobs.record_job(SyncJob(name, job_id, queued_on, None, "queued", Counters(), "waiting for a worker"))
-    services.queue.send([JobMessage(JobKind.MATCH_COUPLING, job_id, payload)])
+    job = SyncJob(name, job_id, queued_on, None, "queued", Counters(), "waiting for a worker")
     answer = {"jobId": job_id, "mapping": name, "status": "queued", "queuedOn": queued_on}
-    return json_response(202, answer, {"Location": f"/api/jobs/{job_id}"})
+    return queue_job(services, job, JobMessage(JobKind.MATCH_COUPLING, job_id, payload), answer)
 
 
 documented(

@@ -160,7 +160,7 @@ def test_uncouple_all_is_a_queued_job_whose_entry_shows_its_progress(api: Api) -
     response = raw_call("uncouple_couplings", "POST", {"all": True}, {"mapping": M})
     assert response.status_code == 202, response.get_body()
     job_id = json.loads(response.get_body())["jobId"]
-    assert response.headers["Location"] == f"/api/jobs/{job_id}"
+    assert response.headers["Location"] == f"/api/jobs/{job_id}?mapping={M}"
     status, job = api.call("get_job", route={"jobId": job_id})
     assert (status, job["status"], job["mapping"]) == (200, "queued", M)
     status, job = api.call("get_job", route={"jobId": job_id}, params={"mapping": M})  # as the page polls it

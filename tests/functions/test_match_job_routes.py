@@ -162,3 +162,40 @@ def test_an_older_match_message_without_criteria_still_runs_with_the_mapping_s_o
     _, page = api.call("match_job_log", route={"mapping": "CUSTOMER", "jobId": "old-1"})
     coupled = [row for row in page["value"] if row["outcome"] == "coupled"]
     assert coupled and {row["priority"] for row in coupled} == {1}  # the mapping's name criterion, not `fields`
+
+
+@pytest.mark.usefixtures("basics")
+@pytest.mark.parametrize(
+    ("function", "body"),
+    [("start_match_job", {"createIfNoMatch": False}), ("uncouple_couplings", {"all": True})],
+)
+def test_a_job_whose_message_cannot_be_sent_is_failed_not_left_queued(
+    api: Api, monkeypatch: pytest.MonkeyPatch, function: str, body: dict[str, Any]
+) -> None:
+    """Both queued-job routes (`triggers/queued_jobs.py`): a send that fails marks the entry failed with why, so no
+    page polls a job that never runs; a send that works answers the Location of the job in its mapping's jobs."""
+    status, answer = api.call(function, "POST", body, route={"mapping": "CUSTOMER"})
+    assert status == 202, answer
+    jobs = api.services.context.jobs
+    assert jobs.find_job(answer["jobId"], "CUSTOMER") is not None
+
+    def unreachable(messages: Any) -> None:  # as the Service Bus adapter reports an unreachable namespace
+        from shared.domain.errors import TransientError
+
+        raise TransientError("serviceUnavailable", "the namespace cannot be reached")
+
+    monkeypatch.setattr(api.services.queue, "send", unreachable)
+    before = {job.job_id for job in jobs.list_jobs("CUSTOMER")}
+    status, answer = api.call(function, "POST", body, route={"mapping": "CUSTOMER"})
+    assert status == 503, answer  # a downstream service unavailable: try again
+    [new] = [job for job in jobs.list_jobs("CUSTOMER") if job.job_id not in before]
+    assert (new.status, new.message[:11]) == ("failed", "Not queued:") and "cannot be reached" in new.message
+
+
+@pytest.mark.usefixtures("basics")
+def test_the_location_of_a_queued_job_reads_it_from_its_mapping_s_jobs(api: Api) -> None:
+    from tests.functions.test_coupling_list_routes import raw_call
+
+    response = raw_call("start_match_job", "POST", {"createIfNoMatch": False}, {"mapping": "CUSTOMER"})
+    job_id = json.loads(response.get_body())["jobId"]
+    assert response.headers["Location"] == f"/api/jobs/{job_id}?mapping=CUSTOMER"
