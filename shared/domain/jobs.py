@@ -5,7 +5,7 @@ repeated send, and lets a redelivered message be recognised as work already done
 
 Two layers: `JobMessage` is the envelope on the wire (kind, version, message id, a JSON object as payload), and
 each kind's payload is parsed once into its command (`RunMapping`, `MatchCoupling`, `FullSyncChunk`, `RunProcess`,
-`UncoupleAll`: frozen, typed)
+`UncoupleAll`, `FindDeleted`: frozen, typed)
 by `parse_command`, in the Service Bus adapter, before any work starts. The services dispatch on the command
 (`services/job_handlers.py`), never on payload keys.
 
@@ -43,6 +43,7 @@ class JobKind(StrEnum):
     MATCH_COUPLING = "matchCoupling"
     PROCESS_RUN = "processRun"
     UNCOUPLE_ALL = "uncoupleAll"
+    FIND_DELETED = "findDeleted"
 
 
 class InvalidJobMessage(ValueError):
@@ -210,7 +211,20 @@ class UncoupleAll:
     company: str = ""
 
 
-JobCommand = RunMapping | MatchCoupling | FullSyncChunk | RunProcess | UncoupleAll
+@dataclass(frozen=True)
+class FindDeleted:
+    """`findDeleted` `{"mapping", "queuedOn"?}`: BC's "Find for Deleted" of the mapping as a queued job
+    (`services/find_deleted_job.py`); as `UncoupleAll`, the message id is the job's id and `queuedOn` the start its
+    job entry was logged with when queued."""
+
+    kind: ClassVar[JobKind] = JobKind.FIND_DELETED
+    message_id: str
+    mapping: str
+    queued_on: str = ""
+    company: str = ""
+
+
+JobCommand = RunMapping | MatchCoupling | FullSyncChunk | RunProcess | UncoupleAll | FindDeleted
 CHUNK_SIDES = ("bc", "dv")
 
 
@@ -232,10 +246,9 @@ def parse_command(job: JobMessage) -> JobCommand:
             _optional_text(payload, "queuedOn", where),
         )
     if job.kind is JobKind.UNCOUPLE_ALL:
-        queued_on = payload.get("queuedOn", "")
-        if not isinstance(queued_on, str):
-            raise InvalidJobMessage(f"{where}: 'queuedOn' must be a text, got {queued_on!r}")
-        return UncoupleAll(job.message_id, _text(payload, "mapping", where), queued_on, company)
+        return UncoupleAll(job.message_id, _text(payload, "mapping", where), _queued_on(payload, where), company)
+    if job.kind is JobKind.FIND_DELETED:
+        return FindDeleted(job.message_id, _text(payload, "mapping", where), _queued_on(payload, where), company)
     if job.kind is JobKind.PROCESS_RUN:
         process = _text(payload, "process", where)
         if process not in PROCESSES:
@@ -264,6 +277,14 @@ def _text(payload: Mapping[str, Any], key: str, where: str) -> str:
     value = payload.get(key)
     if not isinstance(value, str) or not value.strip():
         raise InvalidJobMessage(f"{where}: '{key}' must be a non-empty text, got {value!r}")
+    return value
+
+
+def _queued_on(payload: Mapping[str, Any], where: str) -> str:
+    """`queuedOn` of a job the route logged before it queued it: a text, "" when left out."""
+    value = payload.get("queuedOn", "")
+    if not isinstance(value, str):
+        raise InvalidJobMessage(f"{where}: 'queuedOn' must be a text, got {value!r}")
     return value
 
 

@@ -19,9 +19,9 @@ reads its table through the mapping's filter and so takes a record that left the
 "Delete Records" would then delete a record that merely left the filter. This reads stricter.
 
 Cost: listing reads every id of both tables, one request per page of ids, and keeps two sets of ids and the
-mapping's coupled ids in memory (some tens of MB for 100,000 couplings). It runs within one HTTP request: a mapping
-of 100,000 couplings will be slow (minutes, not measured here) and may pass the host's request timeout. A queued job
-with progress (the `sync-jobs` queue, as match-based coupling runs) is the follow-up for such mappings.
+mapping's coupled ids in memory (some tens of MB for 100,000 couplings). A mapping of 100,000 couplings takes
+minutes (not measured here), so the route does not run it: it queues a `findDeleted` job
+(`services/find_deleted_job.py`) whose job entry shows the progress `find_deleted` reports through `progress`.
 
 Delete Records (`delete_records`): for each chosen record whose coupling has exactly one record left (checked
 again now, by reading both), the surviving record is deleted in the app that still has it, then the coupling and the
@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -90,23 +90,67 @@ class FindDeletedReport:
         }
 
 
-def _ids(pages: Any) -> set[str]:
-    return {str(record_id).lower() for page in pages for record_id in page}
+PROGRESS_IDS = 5000  # ids listed between two progress reports
+PROGRESS_CHECKS = 100  # broken couplings read again between two progress reports
 
 
-def find_deleted(context: SyncContext, mapping_name: str) -> FindDeletedReport:
-    """BC's "Find for Deleted" for one mapping (see the module docstring). Idempotent."""
+@dataclass(frozen=True)
+class FindProgress:
+    """Where a find is (for its job entry): the couplings read, the ids listed on each side so far, then how many of
+    the couplings the listing found broken were checked again, and what was found so far."""
+
+    phase: str  # "listing BC", "listing Dataverse", "checking", "recording"
+    couplings: int = 0
+    bc_ids: int = 0
+    dataverse_ids: int = 0
+    broken: int = 0  # couplings with a record the listing did not see
+    checked: int = 0  # of those, read again
+    deleted: int = 0  # couplings with a record gone in one app, so far
+    both_deleted: int = 0
+
+
+Progress = Callable[[FindProgress], None]
+
+
+def _ids(pages: Iterable[list[str]], report: Callable[[int], None]) -> set[str]:
+    ids: set[str] = set()
+    reported = 0
+    for page in pages:
+        ids.update(str(record_id).lower() for record_id in page)
+        if len(ids) - reported >= PROGRESS_IDS:
+            reported = len(ids)
+            report(reported)
+    return ids
+
+
+def _silent(_: FindProgress) -> None:
+    return None
+
+
+def find_deleted(context: SyncContext, mapping_name: str, progress: Progress = _silent) -> FindDeletedReport:
+    """BC's "Find for Deleted" for one mapping (see the module docstring). Idempotent. `progress` is called every
+    `PROGRESS_IDS` ids listed and every `PROGRESS_CHECKS` broken couplings checked (not per record)."""
     mapping = context.runnable(mapping_name)
     pairs = list(context.couplings.coupled_ids(mapping.name))
     if not pairs:
         return FindDeletedReport(mapping.name)
-    bc_ids = _ids(context.bc.list_ids(mapping.bc_entity_set))
-    dv_ids = _ids(context.dataverse.list_ids(mapping.dataverse_entity_set))
+    at = FindProgress("listing BC", len(pairs))
+    progress(at)
+    bc_ids = _ids(context.bc.list_ids(mapping.bc_entity_set), lambda n: progress(replace(at, bc_ids=n)))
+    at = replace(at, phase="listing Dataverse", bc_ids=len(bc_ids))
+    progress(at)
+    dv_ids = _ids(
+        context.dataverse.list_ids(mapping.dataverse_entity_set), lambda n: progress(replace(at, dataverse_ids=n))
+    )
     broken = [(bc, dv) for bc, dv in pairs if not (bc.lower() in bc_ids and dv.lower() in dv_ids)]
+    at = replace(at, phase="checking", dataverse_ids=len(dv_ids), broken=len(broken))
+    progress(at)
     couplings = context.couplings.find_many_by_bc_ids(mapping.name, [bc for bc, _ in broken]) if broken else {}
     survivors: list[tuple[Side, str]] = []  # (the side whose record is left, its id)
     both = in_progress = 0
-    for bc_id, dv_id in broken:
+    for checked, (bc_id, dv_id) in enumerate(broken, start=1):
+        if checked % PROGRESS_CHECKS == 0:
+            progress(replace(at, checked=checked, deleted=len(survivors), both_deleted=both))
         coupling = couplings.get(bc_id)
         if coupling is None or coupling.dataverse_id != dv_id:
             continue  # changed since the scan
@@ -125,6 +169,7 @@ def find_deleted(context: SyncContext, mapping_name: str) -> FindDeletedReport:
             both += 1
         else:
             survivors.append((Side.BC, bc_id) if bc_left else (Side.DATAVERSE, dv_id))
+    progress(replace(at, phase="recording", checked=len(broken), deleted=len(survivors), both_deleted=both))
     recorded, already = _record(context, mapping, survivors)
     return FindDeletedReport(
         mapping.name,

@@ -14,6 +14,9 @@ The policy, per command:
   process no function is wired for is a `FatalError` (a deployment fault, dead-lettered with that reason).
 - `UncoupleAll`: every coupling of a mapping removed, its progress on its job entry (`services/uncouple_all.py`); a
   failure is recorded there and raises, and the next delivery goes on from what is still coupled.
+- `FindDeleted`: BC's "Find for Deleted" of a mapping, its progress on its job entry
+  (`services/find_deleted_job.py`); a failure is recorded there and raises, and the next delivery finds again (the
+  find records each entry once); a finished job delivered again does nothing.
 - A `RunMapping` whose message id starts with `wake/` was sent by a notification (`services/wake.py`): its job
   entry says `wake`; any other says `queue` (`RunTrigger`).
 - A command dead-lettered anyway (also when the worker died on its last delivery before it could say so):
@@ -28,11 +31,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.domain.errors import FatalError, SyncError
-from shared.domain.jobs import FullSyncChunk, JobCommand, MatchCoupling, RunMapping, RunProcess, UncoupleAll
+from shared.domain.jobs import (
+    FindDeleted,
+    FullSyncChunk,
+    JobCommand,
+    MatchCoupling,
+    RunMapping,
+    RunProcess,
+    UncoupleAll,
+)
 from shared.domain.records import RunTrigger
 from shared.engine.context import SyncContext
 from shared.engine.mapping_run import run_mapping
 from shared.ports import JobQueue, RunStore
+from shared.services.find_deleted_job import run_find_deleted
 from shared.services.full_sync.coordinator import MAX_DELIVERIES, FullSync
 from shared.services.matching import match_and_couple
 from shared.services.uncouple_all import run_uncouple_all
@@ -78,6 +90,8 @@ class JobHandler:
             )
         elif isinstance(command, UncoupleAll):
             run_uncouple_all(self.context, command.mapping, command.message_id, command.queued_on)
+        elif isinstance(command, FindDeleted):
+            run_find_deleted(self.context, command.mapping, command.message_id, command.queued_on)
         else:
             self._chunk(command, delivery_count)
 

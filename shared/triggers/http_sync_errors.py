@@ -1,6 +1,7 @@
 """HTTP routes of the Sync errors list (BC's Coupled Data Synchronization Errors): list a page, retry, and the two
 actions for couplings whose record is gone on one side, Find for Deleted and Delete Records
-(`services/deleted_records.py`).
+(`services/deleted_records.py`). Find for Deleted lists both apps' ids of the mapping, minutes for a large one: it is
+a queued job (202, its progress at `GET /api/jobs/{jobId}`, `services/find_deleted_job.py`).
 
 The list pages server-side as every long list does (`top`, `continuationToken`; issue 24): a page is read from
 storage without reading the rest. Delete Records deletes data in Business Central or Sales, so it takes two calls:
@@ -9,6 +10,7 @@ the first answers what would be deleted and a `confirmationToken`; only the seco
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Literal
 
 import azure.functions as func
@@ -114,38 +116,32 @@ def retry_sync_errors(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(200, report.as_dict())
 
 
+FIND_QUEUED_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "the findDeleted job queued: its progress, then its counts, at Location (jobs/{jobId}?mapping=)",
+    "required": ["jobId", "mapping", "status"],
+    "properties": {
+        "jobId": {"type": "string"},
+        "mapping": {"type": "string"},
+        "status": {"type": "string", "enum": ["queued"]},
+    },
+}
+
 documented(
     RouteSpec(
         "find_deleted_records",
         "sync-errors/find-deleted",
         "POST",
-        "Find for Deleted: record the couplings of a mapping whose record is gone in one app as sync errors",
+        "Find for Deleted: queue a job that records the couplings of a mapping whose record is gone in one app as "
+        "sync errors; its progress and, when finished, its counts at Location (/api/jobs/{jobId}?mapping=)",
         body={
             "type": "object",
             "required": ["mapping"],
             "additionalProperties": False,
             "properties": {"mapping": mapping_schema()},
         },
-        responses=(200, 400, 409, 422, 503),
-        response_schema={
-            "type": "object",
-            "required": ["mapping", "couplings", "bcDeleted", "dataverseDeleted", "recorded", "alreadyRecorded"],
-            "properties": {
-                "mapping": {"type": "string"},
-                **{
-                    key: {"type": "integer"}
-                    for key in (
-                        "couplings",
-                        "bcDeleted",
-                        "dataverseDeleted",
-                        "bothDeleted",
-                        "inProgress",
-                        "recorded",
-                        "alreadyRecorded",
-                    )
-                },
-            },
-        },
+        responses=(202, 400, 409, 422, 503),
+        response_schema=FIND_QUEUED_SCHEMA,
     )
 )
 
@@ -153,11 +149,19 @@ documented(
 @blueprint.route(route="sync-errors/find-deleted", methods=["POST"])
 @handled
 def find_deleted_records(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.services.deleted_records import find_deleted
+    """Queue the `findDeleted` job (`services/find_deleted_job.py`): listing both tables takes minutes for a large
+    mapping, longer than a request may last. A mapping a run cannot run is refused (409) before anything is queued."""
+    from shared.domain.jobs import JobKind, JobMessage
+    from shared.services.find_deleted_job import JOB_PREFIX, queued_job
+    from shared.triggers.queued_jobs import queue_job
 
     body = json_object(req, {"mapping"}, {"mapping"})
     name = mapping_name(body["mapping"])
-    return json_response(200, find_deleted(_run(req).context, name).as_dict())
+    services = _run(req)
+    job_id = f"{JOB_PREFIX}-{uuid.uuid4().hex}"
+    job = queued_job(services.context, name, job_id)
+    message = JobMessage(JobKind.FIND_DELETED, job_id, {"mapping": job.mapping, "queuedOn": job.started_on})
+    return queue_job(services, job, message, {"jobId": job_id, "mapping": job.mapping, "status": job.status})
 
 
 documented(

@@ -14,6 +14,7 @@ from azure.functions.servicebus import ServiceBusMessage as FunctionMessage
 from shared.connectors.service_bus.messages import command_from_function_message, message_fields
 from shared.domain.full_sync import LineChunk
 from shared.domain.jobs import (
+    FindDeleted,
     FullSyncChunk,
     InvalidJobMessage,
     JobKind,
@@ -135,6 +136,10 @@ def test_commands_are_frozen() -> None:
         (JobKind.PROCESS_RUN, {"process": "orderStatus", "company": "a b"}, "'company' must be a company key"),
         (JobKind.UNCOUPLE_ALL, {}, "'mapping' must be a non-empty text, got None"),
         (JobKind.UNCOUPLE_ALL, {"mapping": "CUSTOMER", "queuedOn": 5}, "'queuedOn' must be a text, got 5"),
+        (JobKind.FIND_DELETED, {}, "'mapping' must be a non-empty text, got None"),
+        (JobKind.FIND_DELETED, {"mapping": " "}, "'mapping' must be a non-empty text"),
+        (JobKind.FIND_DELETED, {"mapping": "CUSTOMER", "queuedOn": None}, "'queuedOn' must be a text, got None"),
+        (JobKind.FIND_DELETED, {"mapping": "CUSTOMER", "company": "a-b"}, "'company' must be a company key"),
     ],
 )
 def test_a_payload_its_kind_cannot_run_is_refused_naming_the_key(
@@ -165,3 +170,13 @@ def test_an_uncouple_all_job_carries_its_mapping_queued_time_and_company() -> No
     )
     plain = JobMessage(JobKind.UNCOUPLE_ALL, "u-2", {"mapping": "CONTACT"})
     assert parse_command(plain) == UncoupleAll("u-2", "CONTACT")
+
+
+def test_a_find_deleted_job_carries_its_mapping_queued_time_and_company() -> None:
+    body = '{"kind":"findDeleted","messageId":"findDeleted-1","payload":{"company":"sbx","mapping":"CUSTOMER",' \
+        '"queuedOn":"2026-12-07T08:00:00.000000Z"},"version":1}'  # fmt: skip
+    assert parse_command(JobMessage.from_json(body)) == FindDeleted(
+        "findDeleted-1", "CUSTOMER", "2026-12-07T08:00:00.000000Z", "sbx"
+    )
+    plain = JobMessage(JobKind.FIND_DELETED, "f-2", {"mapping": "CONTACT", "unknownLater": 1})
+    assert parse_command(plain) == FindDeleted("f-2", "CONTACT")
