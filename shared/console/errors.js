@@ -3,7 +3,8 @@
 // the page) and the actions work on the selection: Retry (a retry restores skipped records and runs the mapping as a
 // scheduled run would), Delete Records (for a coupling whose record is gone in one app: shows what would be deleted,
 // then "Confirm delete" sends the confirmation token the preview came with), and Find for Deleted for the chosen
-// mapping (records the couplings whose record is gone in either app). Also the conflict view: both sides' values side
+// mapping (records the couplings whose record is gone in either app: a queued job, whose progress the page shows
+// until it ends, then its counts and the list's first page). Also the conflict view: both sides' values side
 // by side, differing fields marked, and a choice of which side to keep (Synchronize Now in that direction).
 "use strict";
 
@@ -55,6 +56,7 @@
   // -- the error list ------------------------------------------------------------------------------------------
   const SIDES = { bc: "Business Central", dv: "Sales" };
   const PAGE_SIZES = ["10", "25", "50", "100"];
+  const POLL_MS = 1000; // how often a queued Find for Deleted's job entry is read
   const NOT_DELETED = {
     bothExist: "Not deleted: both records still exist",
     bothDeleted: "Not deleted: both records are gone",
@@ -91,6 +93,7 @@
       size.value = "50";
       const listSection = h("section", { class: "panel", "aria-labelledby": "errors-heading" });
       const deletion = h("div", { class: "delete-records" });
+      const findOutput = h("div", { class: "find-deleted" });
       const detail = h("div", { class: "error-detail" });
       let entries = [];
       let tokens = [null]; // tokens[i]: the continuationToken that reads page i (null: the first page)
@@ -147,13 +150,52 @@
         announce(texts.length ? `Retried all: ${texts.join(" ")}` : "No errors to retry.");
       }
 
+      // Find for Deleted is a queued job (it lists every id of both apps: minutes for a large mapping): queue it, show
+      // its job entry about once a second until it ends (and no longer once the page changes), then the counts.
+      let findTimer = 0;
+      let stopped = false;
+
+      function showFindJob(job) {
+        const done = job.status === "finished" || job.status === "failed";
+        const counters = job.counters || {};
+        clear(findOutput).append(h("section", { class: "panel find-job", "aria-labelledby": "find-job-heading" },
+          h("h3", { id: "find-job-heading", text: `Find for Deleted ${job.mapping}: ${job.status}` }),
+          h("p", { class: "progress" }, done ? null : h("progress", { "aria-label": "Finding deleted records" }),
+            h("span", { class: "find-counts", text: `${counters.unchanged || 0} coupling(s) compared, ${counters.deleted || 0} with a record deleted, ${counters.failed || 0} newly listed` })),
+          job.message ? h("p", { class: "hint", text: job.message }) : null,
+          h("p", { class: "hint" }, "Job ", h("code", { text: job.jobId }))));
+        return done;
+      }
+
+      async function pollFind(jobId, mapping) {
+        if (stopped) return;
+        try {
+          const { data } = await api("GET", `jobs/${encodeURIComponent(jobId)}?mapping=${encodeURIComponent(mapping)}`);
+          if (stopped) return;
+          if (showFindJob(data)) {
+            if (data.status === "finished") {
+              await firstPage();
+              announce(`Find for Deleted: ${data.message}`);
+            } else {
+              fail(new Error(`Find for Deleted failed: ${data.message}`));
+            }
+            return;
+          }
+        } catch (error) {
+          if (stopped) return;
+          fail(error);
+        }
+        findTimer = window.setTimeout(() => pollFind(jobId, mapping), POLL_MS);
+      }
+
       async function findDeleted() {
         const mapping = select.value;
         if (!mapping) throw new Error("Choose a mapping first: Find for Deleted works on one mapping.");
+        window.clearTimeout(findTimer);
         const { data } = await api("POST", "sync-errors/find-deleted", { body: { mapping } });
-        await firstPage();
-        announce(`Find for Deleted, ${mapping}: ${data.bcDeleted} deleted in Business Central, ${data.dataverseDeleted} ` +
-          `deleted in Sales; ${data.recorded} new on the list, ${data.alreadyRecorded} listed already.`);
+        showFindJob({ ...data, counters: {}, message: "" });
+        announce(`Finding the deleted records of ${mapping} in the background (job ${data.jobId}).`);
+        pollFind(data.jobId, data.mapping);
       }
 
       // Delete Records, step 1: ask each mapping of the selection what would be deleted (nothing is deleted yet).
@@ -307,9 +349,10 @@
       size.addEventListener("change", () => act(show, firstPage));
       main.append(h("section", { class: "panel" }, form,
         h("p", { class: "hint", text: "Retrying restores skipped records and runs the mapping as a scheduled run would; a conflict stays a conflict until you keep one side (Compare)." }),
-        h("p", { class: "hint", id: "find-deleted-hint", text: "Find for Deleted lists the chosen mapping's couplings whose record was deleted in one app; Delete Records then deletes the record left in the other app." })),
-      listSection, deletion, detail);
+        h("p", { class: "hint", id: "find-deleted-hint", text: "Find for Deleted runs in the background (its progress shows here) and lists the chosen mapping's couplings whose record was deleted in one app; Delete Records then deletes the record left in the other app." })),
+      findOutput, listSection, deletion, detail);
       select.addEventListener("mappings-loaded", () => act(show, firstPage), { once: true });
+      return () => { stopped = true; window.clearTimeout(findTimer); };
     },
   });
 })();

@@ -1,6 +1,7 @@
-"""The Sync errors page's actions on a selection (issue 24): Find for Deleted lists the Sales account left by a
-customer deleted in Business Central; selected, Delete Records shows what would be deleted, and "Confirm delete"
-deletes it in Sales and takes it off the list. Two selected rows are retried at once. Everything by keyboard too."""
+"""The Sync errors page's actions on a selection (issue 24): Find for Deleted (a queued job whose progress, then
+counts, the page shows) lists the Sales account left by a customer deleted in Business Central; selected, Delete
+Records shows what would be deleted, and "Confirm delete" deletes it in Sales and takes it off the list. Two selected
+rows are retried at once. Everything by keyboard too."""
 
 from __future__ import annotations
 
@@ -22,9 +23,16 @@ def test_find_for_deleted_then_delete_the_record_left_in_sales(console: Console,
     page.get_by_label("Mapping", exact=True).select_option("CUSTOMER")
     page.get_by_role("button", name="Find for Deleted").click()
 
+    job = page.locator(".find-job")  # a queued job: the page shows its entry until it ends
+    expect(job.get_by_role("heading", name="Find for Deleted CUSTOMER: finished")).to_be_visible(timeout=60_000)
+    expect(job.locator(".find-counts")).to_contain_text("with a record deleted, 1 newly listed")
+    expect(job.locator("progress")).to_have_count(0)
+    expect(page.locator("#status")).to_contain_text("Find for Deleted: Compared")
     expect(page.locator("#status")).to_contain_text(
-        "Find for Deleted, CUSTOMER: 1 deleted in Business Central, 0 deleted in Sales; 1 new on the list"
+        "1 record(s) deleted in Business Central, 0 in Dataverse, 0 in both (coupling removed)"
     )
+    expect(page.locator("#status")).to_contain_text("1 recorded on the Sync errors list, 0 already there.")
+    console.screenshot("sync-errors-find-deleted")
     row = page.locator(f'table.error-list tr[data-id="{account}"]')
     expect(row).to_contain_text("coupledRecordDeleted")
     expect(row).to_contain_text("The coupled record in Business Central was deleted.")
