@@ -1,4 +1,5 @@
-"""Queue a job a route answers 202 for (uncouple all, match-based coupling): its job entry first, then its message.
+"""Queue a job a route answers 202 for (uncouple all, match-based coupling, Find for Deleted): its job entry
+first, then its message.
 
 Why this order and this one place: the entry is what `GET /api/jobs/{jobId}` shows, so it must exist before a worker
 can replace it with "running" (the worker's progress must never be overwritten by a late "queued"), and a send that
