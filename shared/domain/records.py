@@ -83,6 +83,16 @@ class RunTrigger(StrEnum):
     FULL_SYNC = "fullSync"
 
 
+class JobStatus(StrEnum):
+    """Where a job log entry (`SyncJob.status`) stands: a queued job's entry goes queued, running, then finished or
+    failed (`services/job_entry.py`); a mapping run's is recorded finished. Stored and answered as these strings."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True)
 class SyncJob:
     """One run of one mapping (or one chunk of it): the job log line."""
@@ -91,7 +101,7 @@ class SyncJob:
     job_id: str
     started_on: str
     finished_on: str | None = None
-    status: str = "running"
+    status: str = JobStatus.RUNNING
     counters: Counters = field(default_factory=Counters)
     message: str = ""
     # requests per budget scope: {scope: {"requests", "windowShare"}} (connectors/budget.py); {} when not budgeted

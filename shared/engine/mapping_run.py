@@ -30,7 +30,7 @@ from shared.domain.coupling import Coupling
 from shared.domain.jobs import run_prefix
 from shared.domain.mapping import TableMapping
 from shared.domain.notification_watch import NotificationWatch
-from shared.domain.records import RunTrigger, Side, SyncJob
+from shared.domain.records import JobStatus, RunTrigger, Side, SyncJob
 from shared.domain.watermarks import format_instant
 from shared.engine.behaviours import hooks as behaviours
 from shared.engine.candidate_reads import read_candidates
@@ -149,7 +149,7 @@ class MappingRun:
             self.job_id,
             format_instant(started),
             format_instant(self.context.clock()),
-            "finished",
+            JobStatus.FINISHED,
             self.state.counters,
             trigger=self.trigger.value,
             missed_by_notifications={side.value: count for side, count in self.state.missed.items() if count},

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from shared.domain.coupling import Coupling
 from shared.domain.errors import ConflictError, RecordError, SyncError
 from shared.domain.mapping import MappingKind, TableMapping
-from shared.domain.records import Counters, Side, SyncJob
+from shared.domain.records import Counters, JobStatus, Side, SyncJob
 from shared.domain.watermarks import format_instant
 from shared.engine.context import SyncContext
 from shared.engine.document_options import copy_to_documents
@@ -75,7 +75,7 @@ def run_option_mapping(
         job_id or f"run-{uuid.uuid4()}",
         format_instant(started),
         format_instant(context.clock()),
-        "finished",
+        JobStatus.FINISHED,
         run.counters,
     )
     context.jobs.record_job(job)

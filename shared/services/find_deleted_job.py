@@ -1,7 +1,8 @@
 """BC's "Find for Deleted" as a queued job with its progress (issue 24): `POST /api/sync-errors/find-deleted` logs
 the job entry "queued" and sends a `findDeleted` message on `sync-jobs`; the worker runs `deleted_records.find_deleted`
 and keeps the entry (`GET /api/jobs/{jobId}`) up to date: running, with what was listed and found so far, then
-finished with the report's counts, or failed with why (raised, so Service Bus delivers it again).
+finished with the report's counts, or failed with why (raised, so Service Bus delivers it again), as
+`services/job_entry.py` moves every queued job's entry.
 
 Why a job: the find lists every id of both tables of the mapping; for 100,000 couplings that takes minutes, longer
 than an HTTP request may last. BC too runs it from its page, but BC's session has no such timeout.
@@ -20,24 +21,20 @@ failed delivery is counted as already recorded (`skipped`), never recorded or co
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 
 from shared.domain.records import Counters, SyncJob
-from shared.domain.watermarks import format_instant
 from shared.engine.context import SyncContext
+from shared.services import job_entry
 from shared.services.deleted_records import FindDeletedReport, FindProgress, find_deleted
 
 log = logging.getLogger("bc_sales_sync.find_deleted")
-QUEUED, RUNNING, FINISHED, FAILED = "queued", "running", "finished", "failed"
 JOB_PREFIX = "findDeleted"
 
 
 def queued_job(context: SyncContext, mapping_name: str, job_id: str) -> SyncJob:
     """The job entry of a find about to be queued. The mapping must be one a run can run (`runnable`: 409
     `mappingNotRunnable` otherwise, before anything is queued), as the find itself requires."""
-    mapping = context.runnable(mapping_name)
-    started = format_instant(context.clock())
-    return SyncJob(mapping.name, job_id, started, status=QUEUED, message="Waiting for its turn on the queue.")
+    return job_entry.queued(context, context.runnable(mapping_name).name, job_id, "Waiting for its turn on the queue.")
 
 
 def progress_counters(at: FindProgress) -> Counters:
@@ -80,34 +77,19 @@ def report_message(report: FindDeletedReport) -> str:
 
 def run_find_deleted(context: SyncContext, mapping_name: str, job_id: str, queued_on: str = "") -> SyncJob:
     """The `findDeleted` job (module docstring): the find, its progress on the job entry, the finished or failed
-    entry. Raises what failed, after recording it, for Service Bus to deliver it again."""
+    entry (`job_entry`). Raises what failed, after recording it, for Service Bus to deliver it again."""
     mapping = context.runnable(mapping_name)
-    previous = context.jobs.find_job(job_id, mapping.name)
-    if previous is not None and previous.status == FINISHED:
-        return previous
-    started = previous.started_on if previous is not None else queued_on or format_instant(context.clock())
-    job = SyncJob(mapping.name, job_id, started, status=RUNNING, message="Reading the couplings.")
-    context.jobs.record_job(job)
+    entry = job_entry.deliver(context, mapping.name, job_id, queued_on, "Reading the couplings.")
+    if entry.finished:
+        return entry.job
 
     def progress(at: FindProgress) -> None:
-        nonlocal job
-        job = replace(job, counters=progress_counters(at), message=progress_message(at))
-        context.jobs.record_job(job)
+        entry.progress(progress_message(at), progress_counters(at))
 
     try:
         report = find_deleted(context, mapping.name, progress)
     except Exception as error:
         log.exception("find for deleted of %s (job %s) failed", mapping.name, job_id)
-        ended = format_instant(context.clock())
-        failed = f"Failed: {error}; it runs again when delivered again (what it recorded is kept, once)."
-        context.jobs.record_job(replace(job, status=FAILED, finished_on=ended, message=failed))
+        entry.fail(f"Failed: {error}; it runs again when delivered again (what it recorded is kept, once).")
         raise
-    finished = replace(
-        job,
-        status=FINISHED,
-        finished_on=format_instant(context.clock()),
-        counters=report_counters(report),
-        message=report_message(report),
-    )
-    context.jobs.record_job(finished)
-    return finished
+    return entry.finish(report_message(report), report_counters(report))

@@ -37,7 +37,7 @@ from functools import partial
 from typing import Any
 
 from shared.domain.full_sync import DEFAULT_STALL_AFTER
-from shared.domain.records import RunTrigger
+from shared.domain.records import JobStatus, RunTrigger
 from shared.domain.watermarks import parse_instant
 from shared.engine.context import SyncContext
 from shared.mappings import mapping_names
@@ -179,7 +179,7 @@ def _jobs(probes: HealthProbes) -> Check:
     mappings: dict[str, Check] = {}
     try:
         for name in probes.mappings:
-            last = next((job for job in probes.jobs.list_jobs(name, limit=5) if job.status == "finished"), None)
+            last = next((job for job in probes.jobs.list_jobs(name, limit=5) if job.status == JobStatus.FINISHED), None)
             finished = last.finished_on if last is not None else None
             if last is None or finished is None:
                 mappings[name] = {"lastSuccess": None, "stale": False}

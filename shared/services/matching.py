@@ -27,7 +27,7 @@ A queued job (`queued_on`: the time its route queued it, the start of its job en
 "running" when it starts, with its counters after matching, after creating and every `PROGRESS_EVERY` pairs it
 synchronizes, then "finished", or "failed" with the reason when it raises (Service Bus then delivers it again, and
 the next delivery takes the entry back to "running"). Its entry keeps one key throughout (the start time is the
-queued time), so each update replaces the last.
+queued time), so each update replaces the last; `services/job_entry.py` moves it, as every queued job's entry.
 
 The coupling log (`keep_log`, `domain/match_log.py`): one entry per BC record the job looked at, written after the
 job's couplings and errors, in transactions, under the job id; a redelivery writes the same entries again, with the
@@ -42,13 +42,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shared.domain.errors import InvalidInputError, SyncError
 from shared.domain.mapping import Direction, TableMapping
 from shared.domain.records import SyncJob
 from shared.domain.watermarks import format_instant
 from shared.engine.context import SyncContext
+from shared.services.job_entry import JobEntry
 from shared.services.match_report import MatchReport, log_entries
 from shared.services.match_rules import Choice, Criterion, as_choices, match_criteria
 from shared.services.matcher import Matcher
@@ -115,7 +116,7 @@ def _match(
     report = MatchReport(mapping.name, job_id, dry_run=dry_run)
     matcher = Matcher(context, mapping, report)
     if progress is not None:
-        progress.report = report
+        progress.follow(report)
         matcher.progress = progress.running
     return _run(
         context, mapping, matcher, chosen, create, options.synchronize_after, options.bc_ids, options.keep_log,
@@ -194,28 +195,28 @@ def _run(
     if keep_log and context.match_log is not None:
         context.match_log.write_entries(report.job_id, log_entries(report, matcher.labels, matcher.resumed, finished))
     note = f"{len(report.unmatched)} without a unique uncoupled match, {len(report.failed)} failed"
-    context.jobs.record_job(
-        SyncJob(mapping.name, report.job_id, started, finished, "finished", report.counters(), note)
-    )
+    entry = progress.entry if progress is not None else JobEntry(context, SyncJob(mapping.name, report.job_id, started))
+    entry.finish(note, report.counters(), finished)
     return report
 
 
 class _Progress:
-    """A queued job's entry as the job goes (module docstring): one key, each update replacing the last."""
+    """A queued job's entry as the job goes (module docstring, `job_entry`): one key, each update replacing the last,
+    with the counters of the report the job is writing (`follow`) and no message while running."""
 
     def __init__(self, context: SyncContext, report: MatchReport, started: str) -> None:
-        self.context, self.report, self.started = context, report, started
+        self.report = report
+        self.entry = JobEntry(context, SyncJob(report.mapping, report.job_id, started))
+
+    def follow(self, report: MatchReport) -> None:
+        self.report = report
+        self.entry.job = replace(self.entry.job, mapping=report.mapping)
 
     def running(self) -> None:
-        self._record("running", None, "")
+        self.entry.progress("", self.report.counters())
 
     def failed(self, error: Exception) -> None:
         reason = (
             f"{error.code}: {error.message}" if isinstance(error, SyncError) else f"{type(error).__name__}: {error}"
         )
-        self._record("failed", format_instant(self.context.clock()), reason)
-
-    def _record(self, status: str, finished: str | None, note: str) -> None:
-        report = self.report
-        job = SyncJob(report.mapping, report.job_id, self.started, finished, status, report.counters(), note)
-        self.context.jobs.record_job(job)
+        self.entry.fail(reason, self.report.counters())

@@ -7,7 +7,8 @@ job queue entry running `CDS Int. Table Uncouple`), which begins an uncouple job
 `IntegrationTableSynch.Uncouple`; a coupling whose two records are both gone is just deleted) and then clears this
 company's stamp from the Dataverse rows still stamped (`ResetStuckCompanyId`). Here the same: a `uncoupleAll`
 message on `sync-jobs`, whose job entry (`GET /api/jobs/{jobId}`) shows it queued, running with its `uncoupled`
-counter, then finished (its message: how many) or failed (its message: why; Service Bus delivers it again).
+counter, then finished (its message: how many) or failed (its message: why; Service Bus delivers it again),
+as `services/job_entry.py` moves every queued job's entry.
 
 Per coupling the work is `services/coupling.uncouple`'s (BC's per-record uncouple), through the function both use,
 `coupling.uncouple_couplings`: the Dataverse row's company stamp cleared when the mapping writes to Dataverse (one
@@ -26,11 +27,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from shared.domain.records import Counters, SyncJob
-from shared.domain.watermarks import format_instant
 from shared.engine.context import SyncContext
+from shared.services import job_entry
 from shared.services.coupling import uncouple_couplings
 
 __all__ = ["Uncoupled", "queued_job", "run_uncouple_all", "uncouple_couplings", "uncouple_selected"]
@@ -38,7 +39,6 @@ log = logging.getLogger("bc_sales_sync.uncouple")
 BATCH = 100  # couplings read, uncoupled and counted on the job entry at a time
 STALLS = 3  # batches in a row that removed nothing (another delivery removing them too) before the job stops
 UNCOUPLED, NOT_COUPLED = "uncoupled", "notCoupled"
-QUEUED, RUNNING, FINISHED, FAILED = "queued", "running", "finished", "failed"
 
 
 @dataclass(frozen=True)
@@ -70,23 +70,18 @@ def uncouple_selected(context: SyncContext, mapping_name: str, bc_ids: Sequence[
 
 def queued_job(context: SyncContext, mapping_name: str, job_id: str) -> SyncJob:
     """The job entry of an uncouple-all job about to be queued (the route records it before sending the message)."""
-    mapping = context.mapping(mapping_name)
-    started = format_instant(context.clock())
-    return SyncJob(mapping.name, job_id, started, status=QUEUED, message="Waiting for its turn on the queue.")
+    return job_entry.queued(context, context.mapping(mapping_name).name, job_id, "Waiting for its turn on the queue.")
 
 
 def run_uncouple_all(context: SyncContext, mapping_name: str, job_id: str, queued_on: str = "") -> SyncJob:
     """The `uncoupleAll` job: uncouple every coupling of the mapping, `BATCH` at a time, recording the progress on
-    the job entry (module docstring). A finished job delivered again does nothing. Raises what failed, after
-    recording it, for Service Bus to deliver it again (the next delivery goes on from there)."""
+    the job entry (module docstring, `job_entry`). A finished job delivered again does nothing. Raises what failed,
+    after recording it, for Service Bus to deliver it again (the next delivery goes on from its counter)."""
     mapping = context.mapping(mapping_name)
-    previous = context.jobs.find_job(job_id, mapping.name)
-    if previous is not None and previous.status == FINISHED:
-        return previous
-    started = previous.started_on if previous is not None else queued_on or format_instant(context.clock())
-    counters = Counters(uncoupled=previous.counters.uncoupled) if previous is not None else Counters()
-    job = SyncJob(mapping.name, job_id, started, status=RUNNING, counters=counters, message="Uncoupling.")
-    context.jobs.record_job(job)
+    entry = job_entry.deliver(context, mapping.name, job_id, queued_on, "Uncoupling.", keep_counters=True)
+    if entry.finished:
+        return entry.job
+    uncoupled = entry.job.counters.uncoupled
     try:
         stalls = 0
         while stalls < STALLS:
@@ -95,18 +90,13 @@ def run_uncouple_all(context: SyncContext, mapping_name: str, job_id: str, queue
                 break
             removed = sum(uncouple_couplings(context, mapping, page))
             stalls = 0 if removed else stalls + 1
-            counters = Counters(uncoupled=counters.uncoupled + removed)
-            job = replace(job, counters=counters, message=f"Uncoupled {counters.uncoupled} so far.")
-            context.jobs.record_job(job)
+            uncoupled += removed
+            entry.progress(f"Uncoupled {uncoupled} so far.", Counters(uncoupled=uncoupled))
     except Exception as error:
         log.exception("uncouple all of %s (job %s) failed", mapping.name, job_id)
-        failed = f"Failed after {counters.uncoupled} uncoupled: {error}; it goes on when delivered again."
-        ended = format_instant(context.clock())
-        context.jobs.record_job(replace(job, status=FAILED, finished_on=ended, message=failed))
+        entry.fail(f"Failed after {uncoupled} uncoupled: {error}; it goes on when delivered again.")
         raise
-    done = f"Uncoupled {counters.uncoupled} coupling(s) of {mapping.name}: none is left."
+    done = f"Uncoupled {uncoupled} coupling(s) of {mapping.name}: none is left."
     if stalls >= STALLS:
-        done = f"Uncoupled {counters.uncoupled}; the rest was being uncoupled by another delivery of this job."
-    finished = replace(job, status=FINISHED, finished_on=format_instant(context.clock()), message=done)
-    context.jobs.record_job(finished)
-    return finished
+        done = f"Uncoupled {uncoupled}; the rest was being uncoupled by another delivery of this job."
+    return entry.finish(done)

@@ -31,6 +31,7 @@ from shared.triggers.http_support import (
     mapping_schema,
     one_of,
 )
+from shared.triggers.queued_jobs import QUEUED_SCHEMA, queue_job
 from shared.triggers.serialize import SYNC_REPORT_SCHEMA, coupling_json, report_json
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -221,8 +222,7 @@ UNCOUPLED_SCHEMA: dict[str, Any] = {
             },
         },
         "counts": {"type": "object"},
-        "jobId": {"type": "string"},
-        "status": {"type": "string"},
+        **QUEUED_SCHEMA["properties"],  # the 202 answer (`queued_jobs.queued_answer`)
     },
 }
 
@@ -272,9 +272,8 @@ def _queue_uncouple_all(services: Any, name: str, queued_job: Any) -> func.HttpR
     """The job entry ("queued") and its message (`queued_jobs.queue_job`: a send that fails marks it failed)."""
     from shared.domain.jobs import JobKind, JobMessage
     from shared.domain.records import SyncJob
-    from shared.triggers.queued_jobs import queue_job
 
     job_id = f"{UNCOUPLE_ALL}-{uuid.uuid4().hex}"
     job: SyncJob = queued_job(services.context, name, job_id)
     message = JobMessage(JobKind.UNCOUPLE_ALL, job_id, {"mapping": job.mapping, "queuedOn": job.started_on})
-    return queue_job(services, job, message, {"mapping": job.mapping, "jobId": job_id, "status": job.status})
+    return queue_job(services, job, message)

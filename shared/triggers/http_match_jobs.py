@@ -8,7 +8,7 @@ job queued, and its coupling log.
   mapping that cannot run a 409, before anything is queued); the job entry is recorded "queued", then the
   `matchCoupling` message is sent (`queued_jobs.queue_job`: a send that fails marks the entry failed); 202 `{jobId}`
   with `Location: /api/jobs/{jobId}?mapping=`, where the entry goes "running" (with its counters), then "finished"
-  or "failed" (`services/matching.py`).
+  or "failed" (`services/matching.py`, through `services/job_entry.py`).
 - `GET couplings/{mapping}/match-jobs/{jobId}/log`: the job's coupling log (`domain/match_log.py`), one page per
   request (`top`, `continuationToken`; `outcome` to see one outcome only), in BC id order; only the rows of the
   route's mapping (a job id under another mapping reads as an empty log). A job that wrote no log (not run yet,
@@ -25,8 +25,6 @@ import azure.functions as func
 from shared.domain.errors import FatalError
 from shared.domain.jobs import JobKind, JobMessage
 from shared.domain.match_log import OUTCOMES, REASONS, MatchLogEntry
-from shared.domain.records import SyncJob
-from shared.domain.watermarks import format_instant
 from shared.triggers import paging
 from shared.triggers.http_support import (
     RouteSpec,
@@ -39,7 +37,7 @@ from shared.triggers.http_support import (
     text,
 )
 from shared.triggers.match_api import MATCH_BODY_SCHEMA, MATCH_RULES, match_options
-from shared.triggers.queued_jobs import queue_job
+from shared.triggers.queued_jobs import QUEUED_SCHEMA, queue_job
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 CRITERIA_SCHEMA: dict[str, Any] = {
@@ -78,16 +76,6 @@ CRITERIA_SCHEMA: dict[str, Any] = {
                 },
             },
         },
-    },
-}
-QUEUED_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["jobId", "mapping", "status", "queuedOn"],
-    "properties": {
-        "jobId": {"type": "string"},
-        "mapping": {"type": "string"},
-        "status": {"type": "string", "enum": ["queued"]},
-        "queuedOn": {"type": "string"},
     },
 }
 LOG_ENTRY_SCHEMA: dict[str, Any] = {
@@ -148,7 +136,7 @@ documented(
         "route's body); its progress at Location (/api/jobs/{jobId}?mapping=), its log at .../match-jobs/{jobId}/log",
         body=MATCH_BODY_SCHEMA,
         responses=(202, 400, 409, 503),
-        response_schema=QUEUED_SCHEMA,
+        response_schema={**QUEUED_SCHEMA, "required": [*QUEUED_SCHEMA["required"], "queuedOn"]},
         rules=MATCH_RULES,
     )
 )
@@ -157,7 +145,7 @@ documented(
 @blueprint.route(route="couplings/{mapping}/match-jobs", methods=["POST"])
 @handled
 def start_match_job(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.domain.records import Counters
+    from shared.services.job_entry import queued
     from shared.services.matching import check_match_job
 
     name = mapping_name(req.route_params.get("mapping"))
@@ -167,20 +155,17 @@ def start_match_job(req: func.HttpRequest) -> func.HttpResponse:
     choices = check_match_job(
         context, name, fields=options.fields, criteria=options.criteria, create_if_no_match=options.create_if_no_match
     )
-    job_id = f"match-{uuid.uuid4()}"
-    queued_on = format_instant(context.clock())
+    job = queued(context, name, f"match-{uuid.uuid4()}", "waiting for a worker")
     payload: dict[str, Any] = {
         "mapping": name,
-        "queuedOn": queued_on,
+        "queuedOn": job.started_on,
         "criteria": [{"field": c.field, "priority": c.priority, "caseSensitive": c.case_sensitive} for c in choices],
     }
     if options.create_if_no_match is not None:
         payload["createIfNoMatch"] = options.create_if_no_match
     if options.synchronize_after is not None:
         payload["synchronizeAfter"] = options.synchronize_after
-    job = SyncJob(name, job_id, queued_on, None, "queued", Counters(), "waiting for a worker")
-    answer = {"jobId": job_id, "mapping": name, "status": "queued", "queuedOn": queued_on}
-    return queue_job(services, job, JobMessage(JobKind.MATCH_COUPLING, job_id, payload), answer)
+    return queue_job(services, job, JobMessage(JobKind.MATCH_COUPLING, job.job_id, payload), queued_on=True)
 
 
 documented(

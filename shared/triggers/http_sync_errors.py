@@ -31,6 +31,7 @@ from shared.triggers.http_support import (
     mapping_schema,
     text,
 )
+from shared.triggers.queued_jobs import QUEUED_SCHEMA, queue_job
 from shared.triggers.serialize import error_entry_json
 
 blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -116,17 +117,6 @@ def retry_sync_errors(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(200, report.as_dict())
 
 
-FIND_QUEUED_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "the findDeleted job queued: its progress, then its counts, at Location (jobs/{jobId}?mapping=)",
-    "required": ["jobId", "mapping", "status"],
-    "properties": {
-        "jobId": {"type": "string"},
-        "mapping": {"type": "string"},
-        "status": {"type": "string", "enum": ["queued"]},
-    },
-}
-
 documented(
     RouteSpec(
         "find_deleted_records",
@@ -141,7 +131,7 @@ documented(
             "properties": {"mapping": mapping_schema()},
         },
         responses=(202, 400, 409, 422, 503),
-        response_schema=FIND_QUEUED_SCHEMA,
+        response_schema=QUEUED_SCHEMA,
     )
 )
 
@@ -153,7 +143,6 @@ def find_deleted_records(req: func.HttpRequest) -> func.HttpResponse:
     mapping, longer than a request may last. A mapping a run cannot run is refused (409) before anything is queued."""
     from shared.domain.jobs import JobKind, JobMessage
     from shared.services.find_deleted_job import JOB_PREFIX, queued_job
-    from shared.triggers.queued_jobs import queue_job
 
     body = json_object(req, {"mapping"}, {"mapping"})
     name = mapping_name(body["mapping"])
@@ -161,7 +150,7 @@ def find_deleted_records(req: func.HttpRequest) -> func.HttpResponse:
     job_id = f"{JOB_PREFIX}-{uuid.uuid4().hex}"
     job = queued_job(services.context, name, job_id)
     message = JobMessage(JobKind.FIND_DELETED, job_id, {"mapping": job.mapping, "queuedOn": job.started_on})
-    return queue_job(services, job, message, {"jobId": job_id, "mapping": job.mapping, "status": job.status})
+    return queue_job(services, job, message)
 
 
 documented(
