@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from shared.domain.coupling import Coupling
 from shared.domain.errors import ConflictError, InvalidInputError, SyncError
 from shared.domain.mapping import TableMapping
 from shared.domain.record_errors import next_error
@@ -277,9 +278,12 @@ def _name(row: dict[str, Any]) -> str | None:
     return None
 
 
-def plan(context: SyncContext, mapping: TableMapping, ids: Sequence[str]) -> list[RecordPlan]:
-    """What Delete Records would do with each id, from the list's entries, the couplings and both apps as they are
-    now (two reads per id with an entry and a coupling)."""
+def entry_couplings(
+    context: SyncContext, mapping: TableMapping, ids: Sequence[str]
+) -> list[tuple[str, RecordErrorEntry | None, Coupling | None]]:
+    """Per id asked for (each once, lower case; 1 to `MAX_IDS` or InvalidInputError naming `ids`): its entry on the
+    list (an id may be either side's) and the coupling of the entry's record, from three reads in all (the list's
+    entries, then the couplings of both sides)."""
     wanted = _wanted(ids)
     keys = [(side, record_id) for record_id in wanted for side in (Side.BC, Side.DATAVERSE)]
     by_id: dict[str, RecordErrorEntry] = {}
@@ -289,13 +293,22 @@ def plan(context: SyncContext, mapping: TableMapping, ids: Sequence[str]) -> lis
     dv_ids = [e.record_id for e in by_id.values() if e.side is Side.DATAVERSE]
     by_bc = context.couplings.find_many_by_bc_ids(mapping.name, bc_ids) if bc_ids else {}
     by_dv = context.couplings.find_many_by_dataverse_ids(mapping.name, dv_ids) if dv_ids else {}
-    plans: list[RecordPlan] = []
+    found_couplings: list[tuple[str, RecordErrorEntry | None, Coupling | None]] = []
     for record_id in wanted:
         entry = by_id.get(record_id)
+        coupling = None if entry is None else (by_bc if entry.side is Side.BC else by_dv).get(entry.record_id)
+        found_couplings.append((record_id, entry, coupling))
+    return found_couplings
+
+
+def plan(context: SyncContext, mapping: TableMapping, ids: Sequence[str]) -> list[RecordPlan]:
+    """What Delete Records would do with each id, from the list's entries, the couplings and both apps as they are
+    now (two reads per id with an entry and a coupling)."""
+    plans: list[RecordPlan] = []
+    for record_id, entry, coupling in entry_couplings(context, mapping, ids):
         if entry is None:
             plans.append(RecordPlan(record_id, "noError"))
             continue
-        coupling = (by_bc if entry.side is Side.BC else by_dv).get(entry.record_id)
         if coupling is None:
             plans.append(RecordPlan(entry.record_id, "notCoupled"))
             continue

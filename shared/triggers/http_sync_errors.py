@@ -1,7 +1,9 @@
-"""HTTP routes of the Sync errors list (BC's Coupled Data Synchronization Errors): list a page, retry, and the two
-actions for couplings whose record is gone on one side, Find for Deleted and Delete Records
-(`services/deleted_records.py`). Find for Deleted lists both apps' ids of the mapping, minutes for a large one: it is
-a queued job (202, its progress at `GET /api/jobs/{jobId}`, `services/find_deleted_job.py`).
+"""HTTP routes of the Sync errors list (BC's Coupled Data Synchronization Errors): list a page, retry, Remove Coupling,
+and the actions for couplings whose record is gone on one side, Find for Deleted, Delete Records
+(`services/deleted_records.py`) and Restore Records. Find for Deleted lists both apps' ids of the mapping, minutes for a large one: it is
+a queued job (202, its progress at `GET /api/jobs/{jobId}`, `services/find_deleted_job.py`). Restore Records
+(create the gone record again from the one left, and couple them) and Remove Coupling answer per id
+(`services/error_coupling_actions.py`).
 
 The list pages server-side as every long list does (`top`, `continuationToken`; issue 24): a page is read from
 storage without reading the rest. Delete Records deletes data in Business Central or Sales, so it takes two calls:
@@ -38,6 +40,8 @@ blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 
 TOKEN_SCHEMA: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": NOT_BLANK}
 MAX_DELETE_IDS = 200
+RESTORE_OUTCOMES = ("restored", "refused", "directionNotAllowed", "bothExist", "bothDeleted", "notCoupled", "noError")
+REMOVE_OUTCOMES = ("uncoupled", "notCoupled", "noError")
 
 
 def _run(req: func.HttpRequest) -> Any:
@@ -222,3 +226,91 @@ def delete_deleted_records(req: func.HttpRequest) -> func.HttpResponse:
     company = company_key(req)
     report = delete_records(_run(req).context, company, name, ids, token)
     return json_response(200, report.as_dict())
+
+
+def _action_response_schema(outcomes: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["mapping", "counts", "records"],
+        "properties": {
+            "mapping": {"type": "string"},
+            "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "records": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "outcome", "side", "newId", "code", "message"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "outcome": {"type": "string", "enum": list(outcomes)},
+                        "side": {"type": ["string", "null"], "enum": ["bc", "dv", None]},
+                        "newId": {"type": ["string", "null"]},
+                    },
+                },
+            },
+        },
+    }
+
+
+def _ids_body() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["mapping", "ids"],
+        "additionalProperties": False,
+        "properties": {
+            "mapping": mapping_schema(),
+            "ids": {"type": "array", "items": ID_SCHEMA, "minItems": 1, "maxItems": MAX_DELETE_IDS},
+        },
+    }
+
+
+documented(
+    RouteSpec(
+        "restore_deleted_records",
+        "sync-errors/restore-records",
+        "POST",
+        "Restore Records: for a coupling whose record is gone in one app, create it again there from the record "
+        "left in the other and couple the two; per id restored (with newId) or why not",
+        body=_ids_body(),
+        responses=(200, 400, 409, 422, 503),
+        response_schema=_action_response_schema(RESTORE_OUTCOMES),
+    )
+)
+
+
+@blueprint.route(route="sync-errors/restore-records", methods=["POST"])
+@handled
+def restore_deleted_records(req: func.HttpRequest) -> func.HttpResponse:
+    """Nothing is destroyed (a record is created, a broken coupling replaced): no confirmation token, unlike
+    Delete Records."""
+    from shared.services.error_coupling_actions import restore_records
+
+    body = json_object(req, {"mapping", "ids"}, {"mapping", "ids"})
+    name = mapping_name(body["mapping"])
+    ids = _ids(body["ids"], MAX_DELETE_IDS)
+    return json_response(200, restore_records(_run(req).context, name, ids).as_dict())
+
+
+documented(
+    RouteSpec(
+        "remove_error_couplings",
+        "sync-errors/remove-coupling",
+        "POST",
+        "Remove Coupling: uncouple the records of the chosen entries (both apps' records stay as they are; the "
+        "entries of both records go); per id uncoupled or why not",
+        body=_ids_body(),
+        responses=(200, 400, 422, 503),
+        response_schema=_action_response_schema(REMOVE_OUTCOMES),
+    )
+)
+
+
+@blueprint.route(route="sync-errors/remove-coupling", methods=["POST"])
+@handled
+def remove_error_couplings(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.services.error_coupling_actions import remove_couplings
+
+    body = json_object(req, {"mapping", "ids"}, {"mapping", "ids"})
+    name = mapping_name(body["mapping"])
+    ids = _ids(body["ids"], MAX_DELETE_IDS)
+    return json_response(200, remove_couplings(_run(req).context, name, ids).as_dict())

@@ -63,6 +63,8 @@ def test_the_openapi_document_lists_exactly_the_registered_routes() -> None:
         ("list_mappings", "mappings", {"GET"}),
         ("patch_mapping", "mappings/{name}", {"PATCH"}),
         ("retry_sync_errors", "sync-errors/retry", {"POST"}),
+        ("restore_deleted_records", "sync-errors/restore-records", {"POST"}),
+        ("remove_error_couplings", "sync-errors/remove-coupling", {"POST"}),
         ("get_job", "jobs/{jobId}", {"GET"}),
     ],
 )
