@@ -1,11 +1,10 @@
 // Sync errors: BC's "Coupled Data Synchronization Errors" — the last error of each record per mapping, listed a page
 // at a time from the server (Next page / Previous page); rows are selected with their checkboxes (the header's selects
 // the page) and the actions work on the selection: Retry (a retry restores skipped records and runs the mapping as a
-// scheduled run would), Delete Records (for a coupling whose record is gone in one app: shows what would be deleted,
-// then "Confirm delete" sends the confirmation token the preview came with), and Find for Deleted for the chosen
-// mapping (records the couplings whose record is gone in either app: a queued job, whose progress the page shows
-// until it ends, then its counts and the list's first page). Also the conflict view: both sides' values side
-// by side, differing fields marked, and a choice of which side to keep (Synchronize Now in that direction).
+// scheduled run would), and Delete Records, Restore Records and Remove Coupling (error_actions.js); Find for Deleted
+// for the chosen mapping (records the couplings whose record is gone in either app: a queued job, whose progress the
+// page shows until it ends, then its counts and the list's first page). Also the conflict view: both sides' values
+// side by side, differing fields marked, and a choice of which side to keep (Synchronize Now in that direction).
 "use strict";
 
 (function () {
@@ -57,31 +56,11 @@
   const SIDES = { bc: "Business Central", dv: "Sales" };
   const PAGE_SIZES = ["10", "25", "50", "100"];
   const POLL_MS = 1000; // how often a queued Find for Deleted's job entry is read
-  const NOT_DELETED = {
-    bothExist: "Not deleted: both records still exist",
-    bothDeleted: "Not deleted: both records are gone",
-    notCoupled: "Not deleted: the record is not coupled",
-    noError: "Not deleted: no error is listed for it",
-  };
-
   function outcomeText(report) {
     const counts = {};
     for (const record of report.records) counts[record.outcome] = (counts[record.outcome] || 0) + 1;
     const summary = Object.entries(counts).map(([outcome, n]) => `${outcome} ${n}`).join(", ") || "nothing to retry";
     return `${report.mapping}: ${summary}.`;
-  }
-
-  function byMapping(entries) {
-    const grouped = {};
-    for (const entry of entries) (grouped[entry.mapping] = grouped[entry.mapping] || []).push(entry.id);
-    return grouped;
-  }
-
-  function recordOutcome(record) {
-    if (record.outcome === "toDelete") return "Will be deleted";
-    if (record.outcome === "deleted") return "Deleted";
-    if (record.outcome === "refused") return `Refused by ${SIDES[record.side] || "the app"}: ${record.message || record.code}`;
-    return NOT_DELETED[record.outcome] || record.outcome;
   }
 
   window.BCS.register({
@@ -92,7 +71,7 @@
       const size = h("select", { name: "top" }, PAGE_SIZES.map((n) => h("option", { value: n, text: n })));
       size.value = "50";
       const listSection = h("section", { class: "panel", "aria-labelledby": "errors-heading" });
-      const deletion = h("div", { class: "delete-records" });
+      const actionOutput = h("div", { class: "delete-records" });
       const findOutput = h("div", { class: "find-deleted" });
       const detail = h("div", { class: "error-detail" });
       let entries = [];
@@ -121,7 +100,7 @@
 
       async function retry(targets, verb = "Retried") {
         const texts = [];
-        for (const [mapping, ids] of Object.entries(byMapping(targets))) {
+        for (const [mapping, ids] of Object.entries(window.BCS.errorActions.byMapping(targets))) {
           const { data } = await api("POST", "sync-errors/retry", { body: { mapping, ids } });
           texts.push(outcomeText(data));
         }
@@ -198,64 +177,7 @@
         pollFind(data.jobId, data.mapping);
       }
 
-      // Delete Records, step 1: ask each mapping of the selection what would be deleted (nothing is deleted yet).
-      async function previewDelete(chosen) {
-        const previews = [];
-        for (const [mapping, ids] of Object.entries(byMapping(chosen))) {
-          const { data } = await api("POST", "sync-errors/delete-records", { body: { mapping, ids } });
-          previews.push({ mapping, ids, data });
-        }
-        showDeletion(previews, false);
-      }
-
-      // Step 2: the same requests with the tokens the preview came with; a list that changed since is refused (409).
-      async function confirmDelete(previews) {
-        const results = [];
-        for (const preview of previews) {
-          if (!preview.data.confirmationToken) continue;
-          const body = { mapping: preview.mapping, ids: preview.ids, confirmationToken: preview.data.confirmationToken };
-          const { data } = await api("POST", "sync-errors/delete-records", { body });
-          results.push({ mapping: preview.mapping, ids: preview.ids, data });
-        }
-        const deleted = results.flatMap((r) => r.data.records).filter((r) => r.outcome === "deleted").length;
-        const refused = results.flatMap((r) => r.data.records).filter((r) => r.outcome === "refused").length;
-        await load();
-        showDeletion(results, true);
-        announce(`Delete Records: ${deleted} deleted${refused ? `, ${refused} refused` : ""}.`);
-      }
-
-      function showDeletion(previews, done) {
-        const records = previews.flatMap((p) => p.data.records.map((r) => ({ ...r, mapping: p.mapping })));
-        const deletable = records.filter((r) => r.outcome === "toDelete").length;
-        const rows = records.map((r) => h("tr", { "data-id": r.id, "data-outcome": r.outcome },
-          h("td", { text: r.mapping }),
-          h("td", {}, h("code", { text: r.id })),
-          h("td", { text: r.side ? SIDES[r.side] : "" }),
-          h("td", {}, r.recordId ? h("code", { text: r.recordId }) : ""),
-          h("td", { text: r.name || "" }),
-          h("td", { text: recordOutcome(r) })));
-        const headingId = window.BCS.uid("delete");
-        const buttons = [];
-        if (!done && deletable) {
-          const confirm = h("button", { type: "button", class: "danger", text: "Confirm delete" });
-          confirm.setAttribute("aria-describedby", `${headingId}-hint`);
-          confirm.addEventListener("click", () => act(confirm, () => confirmDelete(previews)));
-          buttons.push(confirm);
-        }
-        const close = h("button", { type: "button", class: "secondary", text: done || !deletable ? "Close" : "Cancel" });
-        close.addEventListener("click", () => { clear(deletion); listSection.querySelector("h2").focus(); });
-        buttons.push(close);
-        const hint = done ? "" : deletable
-          ? `${deletable} record(s) will be deleted in the app that still has them, with their couplings. This cannot be undone.`
-          : "Nothing can be deleted: Delete Records deletes the record left when its coupled record is gone in the other app.";
-        clear(deletion).append(h("section", { class: "panel delete-preview", "aria-labelledby": headingId },
-          h("h2", { id: headingId, tabindex: "-1", text: done ? "Delete Records: result" : "Delete Records: what would be deleted" }),
-          hint ? h("p", { id: `${headingId}-hint`, class: deletable ? "bad-text" : "hint", text: hint }) : null,
-          table(done ? "Delete Records result" : "What would be deleted",
-            ["Mapping", "Selected id", "Record in", "Record id", "Name", "Outcome"], rows, { class: "delete-list" }),
-          h("div", { class: "actions" }, buttons)));
-        deletion.querySelector(`#${headingId}`).focus();
-      }
+      const actions = window.BCS.errorActions.create({ output: actionOutput, list: listSection, reload: () => load() });
 
       function selected() {
         return [...listSection.querySelectorAll("tbody input[name=select]:checked")].map((input) => entries[Number(input.value)]);
@@ -302,7 +224,11 @@
         const retrySelected = h("button", { type: "button", class: "secondary", text: "Retry selected" });
         retrySelected.addEventListener("click", () => act(retrySelected, () => retry(needSelection("retry"))));
         const deleteSelected = h("button", { type: "button", class: "secondary", text: "Delete Records" });
-        deleteSelected.addEventListener("click", () => act(deleteSelected, () => previewDelete(needSelection("delete"))));
+        deleteSelected.addEventListener("click", () => act(deleteSelected, () => actions.deleteRecords(needSelection("delete"))));
+        const restoreSelected = h("button", { type: "button", class: "secondary", text: "Restore Records" });
+        restoreSelected.addEventListener("click", () => act(restoreSelected, () => actions.restoreRecords(needSelection("restore"))));
+        const uncoupleSelected = h("button", { type: "button", class: "secondary", text: "Remove Coupling" });
+        uncoupleSelected.addEventListener("click", () => act(uncoupleSelected, () => actions.removeCoupling(needSelection("uncouple"))));
         const all = h("button", { type: "button", class: "secondary", text: "Retry all", disabled: !entries.length });
         all.addEventListener("click", () => act(all, retryAll));
         const skipped = entries.filter((e) => e.skipped);
@@ -331,7 +257,7 @@
         window.BCS.append(clear(listSection), [
           h("h2", { id: "errors-heading", tabindex: "-1", text: heading }),
           h("div", { class: "actions", role: "group", "aria-label": "Actions on the selected errors" },
-            retrySelected, deleteSelected, h("span", { class: "hint selection-count" })),
+            retrySelected, deleteSelected, restoreSelected, uncoupleSelected, h("span", { class: "hint selection-count" })),
           h("div", { class: "actions" }, all, restore),
           list,
           paged ? h("nav", { class: "actions pager", "aria-label": "Pages of record errors" }, previous,
@@ -349,8 +275,8 @@
       size.addEventListener("change", () => act(show, firstPage));
       main.append(h("section", { class: "panel" }, form,
         h("p", { class: "hint", text: "Retrying restores skipped records and runs the mapping as a scheduled run would; a conflict stays a conflict until you keep one side (Compare)." }),
-        h("p", { class: "hint", id: "find-deleted-hint", text: "Find for Deleted runs in the background (its progress shows here) and lists the chosen mapping's couplings whose record was deleted in one app; Delete Records then deletes the record left in the other app." })),
-      findOutput, listSection, deletion, detail);
+        h("p", { class: "hint", id: "find-deleted-hint", text: "Find for Deleted runs in the background (its progress shows here) and lists the chosen mapping's couplings whose record was deleted in one app; Delete Records then deletes the record left in the other app, Restore Records creates the deleted one again from it." })),
+      findOutput, listSection, actionOutput, detail);
       select.addEventListener("mappings-loaded", () => act(show, firstPage), { once: true });
       return () => { stopped = true; window.clearTimeout(findTimer); };
     },

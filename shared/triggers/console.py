@@ -44,6 +44,7 @@ ASSETS: dict[str, str] = {
     "fullsync.js": JS,
     "couplings.js": JS,
     "matching.js": JS,
+    "error_actions.js": JS,
     "errors.js": JS,
     "jobs.js": JS,
     "documents.js": JS,

@@ -1,8 +1,8 @@
-"""HTTP routes of the Sync errors list (BC's Coupled Data Synchronization Errors): list a page, retry, Remove Coupling,
-and the actions for couplings whose record is gone on one side, Find for Deleted, Delete Records
-(`services/deleted_records.py`) and Restore Records. Find for Deleted lists both apps' ids of the mapping, minutes for a large one: it is
-a queued job (202, its progress at `GET /api/jobs/{jobId}`, `services/find_deleted_job.py`). Restore Records
-(create the gone record again from the one left, and couple them) and Remove Coupling answer per id
+"""HTTP routes of the Sync errors list (BC's Coupled Data Synchronization Errors): list a page, retry, Remove
+Coupling, and the actions for couplings whose record is gone on one side: Find for Deleted, Delete Records
+(`services/deleted_records.py`) and Restore Records. Find for Deleted lists both apps' ids of the mapping, minutes
+for a large one: it is a queued job (202, its progress at `GET /api/jobs/{jobId}`, `services/find_deleted_job.py`).
+Restore Records (create the gone record again from the one left, and couple them) and Remove Coupling answer per id
 (`services/error_coupling_actions.py`).
 
 The list pages server-side as every long list does (`top`, `continuationToken`; issue 24): a page is read from
