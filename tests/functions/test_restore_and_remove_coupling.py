@@ -1,8 +1,10 @@
 """Restore Records and Remove Coupling of the Sync errors list (issue 24) over the real stack: a BC customer deleted
 and its account left is created again in BC from the account and coupled to it, and a Sales account deleted is
-created again in Sales, each entry gone; a pair whose two records exist is left (`bothExist`, nothing created); a
-one-way mapping that cannot write to the app where the record is gone is refused per id and keeps its coupling;
-Remove Coupling uncouples and leaves both records; bad input is a 400 naming the field."""
+created again in Sales, each entry gone; a pair the engine created comes back under the same deterministic id; a
+pair whose two records exist is left (`bothExist`, nothing created); a one-way mapping that cannot write to the app
+where the record is gone is refused per id and keeps its coupling, as does a record with a lookup not coupled; a
+create the app refuses leaves the record uncoupled with the refusal on its entry; Remove Coupling uncouples and
+leaves both records; every mapping answers both without a 500; bad input is a 400 naming the field."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import pytest
 
 from shared.domain.coupling import Coupling
 from shared.domain.records import Side
+from shared.mappings import CATALOG
 from tests.functions.conftest import Api
 from tests.functions.test_sync_errors_actions import (
     M,
@@ -197,3 +200,49 @@ def refused_create_is_recorded(api: Api) -> None:
     assert context.couplings.find_by_bc_id(M, pair.bc_id) is None
     entry = errors(api)[pair.bc_id]
     assert (entry["code"], entry["message"]) == (record["code"], record["message"])
+
+
+def test_a_pair_the_engine_created_is_restored_under_the_same_deterministic_id(api: Api) -> None:
+    """A record the engine created has its source's deterministic id; deleted and restored from the same source, it
+    comes back under that id (the create path's own id rule), in both apps."""
+    context = api.stack.context
+    made_in_sales = context.bc.create_entity("customers", {"displayName": f"To Sales {uuid.uuid4().hex[:6]}"})
+    status, created = api.call("create_in_dataverse", "POST", {"bcId": str(made_in_sales["id"])}, route={"mapping": M})
+    assert status == 201, created
+    account_id = created["dataverseId"]
+    made_in_bc_from = str(uuid.uuid4())
+    context.dataverse.create_row("accounts", made_in_bc_from, {"name": f"To BC {uuid.uuid4().hex[:6]}"})
+    status, created = api.call(
+        "create_in_business_central", "POST", {"dataverseId": made_in_bc_from}, route={"mapping": M}
+    )
+    assert status == 201, created
+    customer_id = created["bcId"]
+    context.dataverse.delete_row("accounts", account_id)
+    context.bc.delete_entity("customers", customer_id)
+    find(api)
+
+    status, done = restore(api, [str(made_in_sales["id"]), made_in_bc_from])
+    assert status == 200, done
+    assert [(r["outcome"], r["newId"]) for r in done["records"]] == [
+        ("restored", account_id),
+        ("restored", customer_id),
+    ]
+    assert sales_exists(api, account_id) and bc_exists(api, customer_id)
+    assert context.couplings.find_by_bc_id(M, str(made_in_sales["id"])) is not None
+    coupling = context.couplings.find_by_bc_id(M, customer_id)
+    assert coupling is not None and coupling.dataverse_id == made_in_bc_from and coupling.creating is None
+    assert errors(api) == {}
+
+
+def test_every_mapping_answers_both_actions_without_a_500(api: Api) -> None:
+    """A mapping the engine cannot run record by record is 409 `mappingNotRunnable` for Restore Records (it would
+    create), as Delete Records answers it; Remove Coupling only uncouples, so every mapping answers it."""
+    for name in CATALOG:
+        status, restored = restore(api, ["not-listed"], name)
+        assert status in (200, 409), (name, restored)
+        if status == 409:
+            assert restored["error"]["code"] == "mappingNotRunnable", (name, restored)
+        else:
+            assert [r["outcome"] for r in restored["records"]] == ["noError"]
+        status, removed = api.call("remove_error_couplings", "POST", {"mapping": name, "ids": ["not-listed"]})
+        assert (status, [r["outcome"] for r in removed["records"]]) == (200, ["noError"]), (name, removed)
