@@ -17,19 +17,32 @@ processes did to it and whether its action can be taken now:
   .payment_status`) is shown next to it, so a payment Sales has not heard of yet is visible before "Update Account
   Statistics" (or the invoice timer) writes it.
 
-Reads only: the actions stay the routes of `triggers/http_documents.py` and `triggers/statistics.py`.
+What the three lists share (a page of Dataverse rows; the customers, sync errors and BC numbers of a page; option
+labels) is in `document_list_rows.py`. Reads only: the actions stay the routes of `triggers/http_documents.py` and
+`triggers/statistics.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from shared.domain.invoices import payment_status
 from shared.domain.records import RecordErrorEntry, Side
 from shared.engine.context import SyncContext
-from shared.engine.list_pages import PageRequest, bc_after, both, dataverse_after, dataverse_token, token_after
+from shared.engine.list_pages import PageRequest, bc_after, both, token_after
 from shared.ports import Row
+from shared.processes.document_list_rows import (
+    bc_numbers,
+    customer_body,
+    customers_of,
+    dataverse_page,
+    error_body,
+    label,
+    record_errors,
+    row_by_id,
+    rows_by_id,
+)
 from shared.processes.document_parts import CUSTOMER_MAPPING
 from shared.processes.invoices import BC_INVOICES, POSTED
 from shared.processes.invoices import MAPPING as INVOICE_MAPPING
@@ -39,7 +52,6 @@ from shared.processes.sales_orders import BC_ORDERS
 from shared.processes.sales_orders import MAPPING as ORDER_MAPPING
 
 ORDER_LIST, QUOTE_LIST, INVOICE_LIST = "salesOrders", "quotes", "postedSalesInvoices"
-IDS_PER_READ = 50  # ids per Dataverse `or` filter (URLs well under the limit)
 ORDER_STATES = {0: "Active", 1: "Submitted", 2: "Canceled", 3: "Fulfilled", 4: "Invoiced"}
 ORDER_STATUSES = {1: "New", 2: "Pending", 3: "In Progress", 700970000: "In Progress", 4: "No Money",
                   100001: "Complete", 100002: "Partial", 100003: "Invoiced"}  # fmt: skip
@@ -61,20 +73,20 @@ INVOICE_SELECT = ["id", "number", "customerId", "customerNumber", "customerName"
 def sales_orders(context: SyncContext, page: PageRequest, *, pending: bool) -> dict[str, Any]:
     """One page of Sales orders past Active (or, `pending`, BC's list: Submitted, not sent to the back office)."""
     scope = "statecode eq 1 and lastbackofficesubmit eq null" if pending else "statecode ne 0"
-    rows, token = _dataverse_page(context, "salesorders", "salesorderid", ORDER_SELECT, scope, page, ORDER_LIST)
+    rows, token = dataverse_page(context, "salesorders", "salesorderid", ORDER_SELECT, scope, page, ORDER_LIST)
     ids = [str(row["salesorderid"]) for row in rows]
     couplings = context.couplings.find_many_by_dataverse_ids(ORDER_MAPPING, ids)
-    errors = _errors(context, ORDER_MAPPING, Side.DATAVERSE, [i for i in ids if i not in couplings])
-    numbers = _bc_numbers(
+    errors = record_errors(context, ORDER_MAPPING, Side.DATAVERSE, [i for i in ids if i not in couplings])
+    numbers = bc_numbers(
         context,
         BC_ORDERS,
         [
             c.bc_id
             for i, c in couplings.items()
-            if not _row(rows, "salesorderid", i).get("bcbi_businesscentralordernumber")
+            if not row_by_id(rows, "salesorderid", i).get("bcbi_businesscentralordernumber")
         ],
     )
-    customers = _customers(context, [row.get("_customerid_value") for row in rows])
+    customers = customers_of(context, [row.get("_customerid_value") for row in rows])
     value = []
     for row in rows:
         order_id = str(row["salesorderid"])
@@ -89,15 +101,15 @@ def sales_orders(context: SyncContext, page: PageRequest, *, pending: bool) -> d
             "dataverseId": order_id,
             "orderNumber": row.get("ordernumber"),
             "name": row.get("name"),
-            "customer": _customer(customer, customers),
+            "customer": customer_body(customer, customers),
             "totalAmount": row.get("totalamount"),
-            "state": _label(ORDER_STATES, row.get("statecode")),
-            "status": _label(ORDER_STATUSES, row.get("statuscode")),
+            "state": label(ORDER_STATES, row.get("statecode")),
+            "status": label(ORDER_STATUSES, row.get("statuscode")),
             "lastBackofficeSubmit": row.get("lastbackofficesubmit"),
             "outcome": outcome,
             "canCreate": outcome in ("ready", "refused"),
             "bcOrder": bc_order,
-            "error": _error(errors.get(order_id)),
+            "error": error_body(errors.get(order_id)),
         })  # fmt: skip
     return {"value": value, "continuationToken": token}
 
@@ -117,12 +129,12 @@ def _order_outcome(row: Row, coupled: bool, error: RecordErrorEntry | None, cust
 def quotes(context: SyncContext, page: PageRequest, *, state: int | None) -> dict[str, Any]:
     """One page of Sales quotes (every revision; `state` narrows to Draft, Active, Won or Closed)."""
     scope = f"statecode eq {state}" if state is not None else None
-    rows, token = _dataverse_page(context, "quotes", "quoteid", QUOTE_SELECT, scope, page, QUOTE_LIST)
+    rows, token = dataverse_page(context, "quotes", "quoteid", QUOTE_SELECT, scope, page, QUOTE_LIST)
     ids = [str(row["quoteid"]) for row in rows]
     couplings = context.couplings.find_many_by_dataverse_ids(QUOTE_MAPPING, ids)
-    errors = _errors(context, QUOTE_MAPPING, Side.DATAVERSE, [i for i in ids if i not in couplings])
-    numbers = _bc_numbers(context, BC_QUOTES, [c.bc_id for c in couplings.values()])
-    customers = _customers(context, [row.get("_customerid_value") for row in rows])
+    errors = record_errors(context, QUOTE_MAPPING, Side.DATAVERSE, [i for i in ids if i not in couplings])
+    numbers = bc_numbers(context, BC_QUOTES, [c.bc_id for c in couplings.values()])
+    customers = customers_of(context, [row.get("_customerid_value") for row in rows])
     value = []
     for row in rows:
         quote_id = str(row["quoteid"])
@@ -135,14 +147,14 @@ def quotes(context: SyncContext, page: PageRequest, *, state: int | None) -> dic
             "quoteNumber": row.get("quotenumber"),
             "revisionNumber": int(row.get("revisionnumber") or 0),
             "name": row.get("name"),
-            "customer": _customer(customer, customers),
+            "customer": customer_body(customer, customers),
             "totalAmount": row.get("totalamount"),
-            "state": _label(QUOTE_STATES, row.get("statecode")),
-            "status": _label(QUOTE_STATUSES, row.get("statuscode")),
+            "state": label(QUOTE_STATES, row.get("statecode")),
+            "status": label(QUOTE_STATUSES, row.get("statuscode")),
             "outcome": outcome,
             "canProcess": outcome in ("ready", "refused", "waitingForOrder"),
             "bcQuote": {"id": coupling.bc_id, "number": numbers.get(coupling.bc_id.lower())} if coupling else None,
-            "error": _error(errors.get(quote_id)),
+            "error": error_body(errors.get(quote_id)),
         })  # fmt: skip
     return {"value": value, "continuationToken": token}
 
@@ -175,12 +187,12 @@ def posted_sales_invoices(context: SyncContext, page: PageRequest) -> dict[str, 
     more, ids = len(ids) > page.top, ids[: page.top]
     invoices = _bc_rows(context, ids)
     couplings = context.couplings.find_many_by_bc_ids(INVOICE_MAPPING, ids)
-    in_sales = _rows_by_id(context, "invoices", "invoiceid", [c.dataverse_id for c in couplings.values()],
-                           ["name", "invoicenumber", "statecode", "statuscode"])  # fmt: skip
+    in_sales = rows_by_id(context, "invoices", "invoiceid", [c.dataverse_id for c in couplings.values()],
+                          ["name", "invoicenumber", "statecode", "statuscode"])  # fmt: skip
     customers = context.couplings.find_many_by_bc_ids(
         CUSTOMER_MAPPING, {str(r.get("customerId")) for r in invoices.values() if r.get("customerId")}
     )
-    errors = _errors(context, INVOICE_MAPPING, Side.BC, [i for i in ids if i not in couplings])
+    errors = record_errors(context, INVOICE_MAPPING, Side.BC, [i for i in ids if i not in couplings])
     value = []
     for bc_id in ids:
         invoice = invoices.get(bc_id)
@@ -210,7 +222,7 @@ def posted_sales_invoices(context: SyncContext, page: PageRequest) -> dict[str, 
             "salesStatus": _invoice_status(sales.get("statecode"), sales.get("statuscode")) if sales
             else "missing in Sales" if coupling else "not in Sales",
             "canCreate": coupling is None and customer_coupled,
-            "error": _error(errors.get(bc_id)),
+            "error": error_body(errors.get(bc_id)),
         })  # fmt: skip
     token = token_after(INVOICE_LIST, {"id": ids[-1].lower()}) if more and ids else None
     return {"value": value, "continuationToken": token}
@@ -219,13 +231,8 @@ def posted_sales_invoices(context: SyncContext, page: PageRequest) -> dict[str, 
 def _invoice_status(state: Any, status: Any) -> str:
     """As Sales shows an invoice: Billed (Active), Paid Partial / Paid Complete, Canceled."""
     if state == 2:
-        return f"Paid {_label(INVOICE_STATUSES, status)}"
-    return _label(INVOICE_STATUSES, status) if state == 0 else _label(INVOICE_STATES, state)
-
-
-def _label(labels: dict[int, str], value: Any) -> str:
-    """An option's label (the number itself for one this app does not know)."""
-    return labels[value] if isinstance(value, int) and value in labels else str(value)
+        return f"Paid {label(INVOICE_STATUSES, status)}"
+    return label(INVOICE_STATUSES, status) if state == 0 else label(INVOICE_STATES, state)
 
 
 def _sales_invoice(dataverse_id: str, row: Row | None) -> dict[str, Any]:
@@ -234,8 +241,8 @@ def _sales_invoice(dataverse_id: str, row: Row | None) -> dict[str, Any]:
         "dataverseId": dataverse_id,
         "invoiceNumber": row.get("invoicenumber"),
         "name": row.get("name"),
-        "state": _label(INVOICE_STATES, row.get("statecode")),
-        "status": _label(INVOICE_STATUSES, row.get("statuscode")),
+        "state": label(INVOICE_STATES, row.get("statecode")),
+        "status": label(INVOICE_STATUSES, row.get("statuscode")),
     }
 
 
@@ -253,93 +260,3 @@ def _bc_rows(context: SyncContext, ids: Sequence[str]) -> dict[str, Row]:
         for row in listed.rows
         if str(row["id"]) in wanted
     }
-
-
-# -- what the three lists share ------------------------------------------------------------------------------------
-def _dataverse_page(
-    context: SyncContext,
-    entity_set: str,
-    primary: str,
-    select: list[str],
-    scope: str | None,
-    page: PageRequest,
-    list_name: str,
-) -> tuple[list[Row], str | None]:
-    """One server page of `top` rows (one request: the connector's iterator is lazy) and the token after it."""
-    listed = context.dataverse.list_changed_since(
-        entity_set, None, select, extra_filter=both(scope, dataverse_after(primary, page.after)), page_size=page.top
-    )
-    first = next(iter(listed), None)
-    rows = first.rows[: page.top] if first is not None else []
-    more = first is not None and (first.next_link is not None or len(first.rows) > page.top)
-    return rows, dataverse_token(list_name, primary, rows[-1]) if more and rows else None
-
-
-def _row(rows: Sequence[Row], primary: str, row_id: str) -> Row:
-    return next((row for row in rows if str(row[primary]) == row_id), {})
-
-
-def _errors(context: SyncContext, mapping: str, side: Side, ids: Sequence[str]) -> dict[str, RecordErrorEntry]:
-    if not ids:
-        return {}
-    return {e.record_id: e for e in context.errors.find_errors(mapping, [(side, i) for i in ids])}
-
-
-def _error(entry: RecordErrorEntry | None) -> dict[str, Any] | None:
-    if entry is None:
-        return None
-    return {"code": entry.code, "message": entry.message, "count": entry.count, "lastSeen": entry.last_seen or None,
-            "skipped": entry.skipped}  # fmt: skip
-
-
-def _bc_numbers(context: SyncContext, entity_set: str, bc_ids: Sequence[str]) -> dict[str, str]:
-    """BC document numbers by lower-cased id (a document deleted since, e.g. an order posted, is absent)."""
-    if not bc_ids:
-        return {}
-    found = context.bc.get_entities(entity_set, list(dict.fromkeys(bc_ids)), ["id", "number"])
-    return {key.lower(): str(row.get("number") or "") for key, row in found.items()}
-
-
-def _customers(context: SyncContext, customer_ids: Iterable[Any]) -> dict[str, dict[str, Any]]:
-    """Name and company of the documents' customers (accounts, else contacts), by lower-cased id; a customer the
-    company's view does not show is looked up once more, and marked `anotherCompany` when it is stamped for another
-    company (what `document_parts.bc_customer_id` refuses the document for)."""
-    ids = sorted({str(c) for c in customer_ids if c})
-    if not ids:
-        return {}
-    found = {
-        k: {"name": r.get("name")} for k, r in _rows_by_id(context, "accounts", "accountid", ids, ["name"]).items()
-    }
-    contacts = [i for i in ids if i.lower() not in found]
-    for key, row in _rows_by_id(context, "contacts", "contactid", contacts, ["fullname"]).items():
-        found[key] = {"name": row.get("fullname")}
-    for customer_id in ids:  # one the company's view hides is another company's, or gone
-        if customer_id.lower() in found:
-            continue
-        elsewhere = context.dataverse.stamped_elsewhere("accounts", customer_id) or context.dataverse.stamped_elsewhere(
-            "contacts", customer_id
-        )
-        found[customer_id.lower()] = {"name": None, "anotherCompany": elsewhere}
-    return found
-
-
-def _customer(customer_id: str, customers: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
-    if not customer_id:
-        return None
-    known = customers.get(customer_id.lower(), {})
-    return {"id": customer_id, "name": known.get("name"), "anotherCompany": bool(known.get("anotherCompany"))}
-
-
-def _rows_by_id(
-    context: SyncContext, entity_set: str, primary: str, ids: Sequence[str], select: Sequence[str]
-) -> dict[str, Row]:
-    """Rows by lower-cased id, `IDS_PER_READ` ids per read (rows the company's view hides are absent)."""
-    found: dict[str, Row] = {}
-    wanted = sorted({i.lower() for i in ids})
-    for start in range(0, len(wanted), IDS_PER_READ):
-        ids_filter = " or ".join(f"{primary} eq {value}" for value in wanted[start : start + IDS_PER_READ])
-        for listed in context.dataverse.list_changed_since(
-            entity_set, None, [primary, *select], extra_filter=ids_filter
-        ):
-            found.update({str(row[primary]).lower(): row for row in listed.rows})
-    return found

@@ -17,12 +17,8 @@ Why two calls can never swap the apps (issue 17). A call writes one side only, t
 values. Calls in opposite directions write different sides, so conditional writes alone cannot stop them: each
 destination is still at the version its call read, both writes land, and each app ends with the other's old values.
 Hence:
-1. One call at a time per pair. A call first takes a lease on the coupling by a conditional update of the coupling
-   row (every call of the pair reads that same row, so of two calls only one can win it) and gives it back when it
-   is done. While it is held, another call answers 409 `concurrencyConflict` at once, having written nothing. The
-   lease is written in the coupling's own terms: on both sides, the last job is this call's and its result is not
-   known yet (`last_result` empty). The job id carries the time it was taken (`lease_job_id`), so a lease left
-   by a crashed call expires after `LEASE`.
+1. One call at a time per pair: a lease on the coupling (`synchronize_lease.py`), taken first and given back when
+   the call is done; while it is held, another call answers 409 `concurrencyConflict` at once, having written nothing.
 2. The lease holds off other calls, not users or runs, so every write stays conditional: the destination only at
    the version read (BC `If-Match` -> 409 `Request_EntityChanged`, Dataverse `If-Match` -> 412
    ConcurrencyVersionMismatch), a lost race answered 409 `concurrencyConflict` with nothing overwritten. After
@@ -36,13 +32,12 @@ calls both apps therefore hold the value of the last 200 "modified" answer, copi
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from shared.domain.changes import Decision, Outcome, forced
-from shared.domain.coupling import Coupling, SyncResult
+from shared.domain.coupling import Coupling
 from shared.domain.errors import (
     ConcurrencyError,
     InvalidInputError,
@@ -55,17 +50,15 @@ from shared.domain.records import Side
 from shared.engine.behaviours import hooks as behaviours
 from shared.engine.candidates import etag_of
 from shared.engine.context import SyncContext
-from shared.engine.leases import LEASE, lease_holder, lease_job_id
+from shared.engine.leases import LEASE, lease_job_id
 from shared.engine.lookups import LookupResolver
 from shared.engine.outcomes import final_values, outcome_error, save_synchronized
 from shared.engine.sides import BcSide, DataverseSide
 from shared.engine.values import ValueMapper
 from shared.ports import BatchOutcome, Row
+from shared.services.synchronize_lease import conflict, give_back, take_lease
 
-LOG = logging.getLogger("bc_sales_sync.sync")
 ATTEMPTS = 3  # copies of one call while users or runs keep changing its source
-LEASE_TRIES = 3  # takes of the lease when the coupling changed meanwhile (a run saved it) before giving up
-CHANGED = "The record changed while it was being synchronized"
 ENTITY_CHANGED = "Request_EntityChanged"  # BC's error code for a stale If-Match (HTTP 409)
 
 
@@ -121,12 +114,12 @@ def synchronize_record(
     coupling = find_coupling(context, mapping.name, bc_id, dataverse_id)
     taken = context.clock()
     job_id = lease_job_id(taken)
-    leased, before = _take_lease(context, coupling, job_id)
+    leased, before = take_lease(context, coupling, job_id)
     copy = _Copy(context, mapping, direction, leased, taken)
     try:
         report = copy.run()
     except BaseException:
-        _give_back(context, leased, before, job_id)
+        give_back(context, leased, before, job_id)
         raise
     return _with_states(context, mapping, copy, report)
 
@@ -140,7 +133,7 @@ def _with_states(context: SyncContext, mapping: TableMapping, copy: _Copy, repor
         failures, written = behaviours.on_transferred(context, mapping, side, pairs, None)
     except SyncError as error:  # a transient refusal, raised as such
         if error.code == ENTITY_CHANGED:
-            raise _conflict(f"Business Central changed it after it was read ({error.code})") from error
+            raise conflict(f"Business Central changed it after it was read ({error.code})") from error
         raise
     for _, _, refused in failures:
         why = f"Business Central refused the update: {refused.message}"
@@ -158,55 +151,6 @@ def _with_states(context: SyncContext, mapping: TableMapping, copy: _Copy, repor
         for change in written
     )
     return replace(report, outcome="modified", changes=report.changes + states)
-
-
-# -- the lease -------------------------------------------------------------------------------------------------
-def _conflict(why: str) -> ConcurrencyError:
-    return ConcurrencyError("concurrencyConflict", f"{CHANGED}: {why}. Try again.")
-
-
-def _take_lease(context: SyncContext, coupling: Coupling, job_id: str) -> tuple[Coupling, Coupling]:
-    """(the leased coupling, the coupling as it was before). The update is conditional on the coupling read, so of
-    calls that read it at the same time one wins; the others read it again and find the lease held."""
-    current = coupling
-    for _ in range(LEASE_TRIES):
-        holder = lease_holder(current, context.clock())
-        if holder is not None:
-            raise _conflict(f"another Synchronize Now ({holder}) is writing it right now")
-        leased = current.with_changes(
-            bc=replace(current.bc, last_result=SyncResult.NONE, last_job_id=job_id),
-            dataverse=replace(current.dataverse, last_result=SyncResult.NONE, last_job_id=job_id),
-        )
-        try:
-            return context.couplings.update_coupling(leased), current
-        except ConcurrencyError:
-            fresh = context.couplings.find_by_bc_id(coupling.mapping, coupling.bc_id)
-            if fresh is None:
-                raise NotFoundError("notCoupled", f"The record is not coupled in mapping {coupling.mapping}.") from None
-            current = fresh
-    raise _conflict("its coupling kept changing while the call waited for its turn")
-
-
-def _holds_lease(coupling: Coupling, job_id: str) -> bool:
-    return all(s.last_job_id == job_id and s.last_result is SyncResult.NONE for s in (coupling.bc, coupling.dataverse))
-
-
-def _give_back(context: SyncContext, leased: Coupling, before: Coupling, job_id: str) -> None:
-    """After a failure: the pair's recorded sides as they were before the lease (a success gives it back by saving
-    the synchronized state). A lease no longer ours (a run saved the coupling since) is left alone; a failure here
-    must not hide the call's own error, and the lease expires anyway."""
-    current: Coupling | None = leased
-    try:
-        for _ in range(LEASE_TRIES):
-            if current is None or not _holds_lease(current, job_id):
-                return
-            try:
-                context.couplings.update_coupling(current.with_changes(bc=before.bc, dataverse=before.dataverse))
-                return
-            except ConcurrencyError:
-                current = context.couplings.find_by_bc_id(leased.mapping, leased.bc_id)
-    except SyncError as error:
-        LOG.warning("could not give back the lease %s (it expires by itself): %s", job_id, error)
 
 
 # -- one call under its lease ------------------------------------------------------------------------------------
@@ -250,7 +194,7 @@ class _Copy:
         # version: the next run finds the source changed since and copies its newest values the same way.
         self._save(decision, bc_values, dv_values, bc_row, dv_row, wrote=True)
         app = "Business Central" if self.to_dv else "Sales"
-        raise _conflict(f"its {app} record kept changing while it was copied")
+        raise conflict(f"its {app} record kept changing while it was copied")
 
     def _read(self) -> tuple[Row, Row]:
         bc_row = self.bc_side.get_many([self.coupling.bc_id]).get(self.coupling.bc_id)
@@ -278,7 +222,7 @@ class _Copy:
                 self.dv_side.update_one(self.coupling.dataverse_id, payload, etag_of(dv_row))
             except ConcurrencyError as error:  # 412 ConcurrencyVersionMismatch
                 why = f"Sales changed it after it was read ({error.code}), so nothing was overwritten"
-                raise _conflict(why) from error
+                raise conflict(why) from error
             except NotFoundError as error:
                 gone = "The coupled record in Dataverse no longer exists."
                 raise NotFoundError("coupledRecordDeleted", gone) from error
@@ -345,7 +289,7 @@ def _bc_refusal(outcome: BatchOutcome) -> SyncError:
     data."""
     error = outcome_error(outcome)
     if outcome.status in (409, 412) or error.code == ENTITY_CHANGED:
-        return _conflict(f"Business Central changed it after it was read ({error.code}), so nothing was overwritten")
+        return conflict(f"Business Central changed it after it was read ({error.code}), so nothing was overwritten")
     if outcome.status == 404:
         return NotFoundError("coupledRecordDeleted", "The coupled record in Business Central no longer exists.")
     if error.is_transient:

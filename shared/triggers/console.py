@@ -42,6 +42,7 @@ ASSETS: dict[str, str] = {
     "connection.js": JS,
     "mappings.js": JS,
     "fullsync.js": JS,
+    "coupling_list.js": JS,
     "couplings.js": JS,
     "matching.js": JS,
     "error_actions.js": JS,

@@ -1,5 +1,6 @@
 """`POST /api/notifications/dataverse`: where Dataverse's webhook posts the RemoteExecutionContext of a change
-(`services/notifications_dataverse.py` registers it and says what a post does).
+(`services/notifications_dataverse_registration.py` registers it, `services/notifications_dataverse.py` says what a
+post does).
 
 Anonymous at the host level (the decision of docs/architecture.md): the route checks the secret the app generated
 and registered with the endpoint as an HttpHeader pair (`storage/dataverse_endpoints.py`), so no function key has to
@@ -94,16 +95,16 @@ def served_companies() -> list[tuple[str, Any]]:
 
 
 def ensure_registration(services: Any = None) -> Any:
-    """`services/notifications_dataverse.ensure_registration` wired from the app settings, for every company:
-    what the notifications timer calls (and an admin may call by hand); switched off, it removes what it had
+    """`services/notifications_dataverse_registration.ensure_registration` wired from the app settings, for every
+    company: what the notifications timer calls (and an admin may call by hand); switched off, it removes what it had
     registered. Returns its `RegistrationReport`."""
     from shared.bootstrap import get_services
-    from shared.services import notifications_dataverse as notifications
+    from shared.services import notifications_dataverse_registration as registration
 
     services = services if services is not None else get_services("")
     settings = notification_settings(services)
     companies = served_companies() if settings.active else []  # off: only what was registered is removed
-    report = notifications.ensure_registration(services, companies, settings, endpoint_store(services))
+    report = registration.ensure_registration(services, companies, settings, endpoint_store(services))
     forget_registration()
     return report
 

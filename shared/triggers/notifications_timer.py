@@ -7,8 +7,8 @@ switched off, only to delete the subscriptions still stored, then one look at it
 expire after 3 days and are renewed within their last 24 hours, so a 30-minute tick renews each well in time and
 repairs a lost one within 30 minutes. A company's failure is logged and the next company still runs.
 
-Dataverse: its registration (`services/notifications_dataverse.ensure_registration`, one endpoint and its steps for
-the org every company shares) is kept once per tick in `keep_dataverse`, reported with the first company.
+Dataverse: its registration (`services/notifications_dataverse_registration.ensure_registration`, one endpoint and
+its steps for the org every company shares) is kept once per tick in `keep_dataverse`, reported with the first company.
 """
 
 from __future__ import annotations

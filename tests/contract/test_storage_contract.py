@@ -29,10 +29,11 @@ from shared.ports import (
     SettingsStore,
     SyncErrorStore,
 )
-from shared.storage import couplings as couplings_module
+from shared.storage import coupling_table as couplings_module
 from shared.storage.archive import TableQuoteArchive
 from shared.storage.checkpoints import TableCheckpointStore
-from shared.storage.couplings import IDS_PER_QUERY, TableCouplingStore
+from shared.storage.coupling_table import IDS_PER_QUERY
+from shared.storage.couplings import TableCouplingStore
 from shared.storage.jobs import TableJobLog
 from shared.storage.runs import TableRunStore
 from shared.storage.settings import TableSettingsStore

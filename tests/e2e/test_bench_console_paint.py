@@ -41,7 +41,7 @@ COUPLINGS, ERRORS, BASELINE = 300, 150, 100
 def probes() -> list[PageProbe]:
     defaults = {p.name: p for p in default_probes()}
     couplings, errors = defaults["couplings"], defaults["errors"]
-    if "coupling-list" not in (CONSOLE / "couplings.js").read_text(encoding="utf-8"):
+    if "coupling-list" not in (CONSOLE / "coupling_list.js").read_text(encoding="utf-8"):
         couplings = replace(couplings, ready="main h1", api="/api/mappings")
     if "error-list" not in (CONSOLE / "errors.js").read_text(encoding="utf-8"):
         errors = replace(errors, ready="table.errors tbody tr")

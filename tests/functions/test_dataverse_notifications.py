@@ -1,6 +1,6 @@
 """Sales -> us in seconds (issue 23), through the registered functions over the real stack: the app registers its
-webhook in the Dataverse emulator (`services/notifications_dataverse.ensure_registration`), the emulator posts the
-RemoteExecutionContext of a committed write to a loopback server that hands it to the registered
+webhook in the Dataverse emulator (`services/notifications_dataverse_registration.ensure_registration`), the emulator
+posts the RemoteExecutionContext of a committed write to a loopback server that hands it to the registered
 `notifications_dataverse` function as the Functions host would, and the function wakes the mappings on the queue."""
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ import pytest
 
 from shared.domain.coupling import Coupling, SideState, SyncResult
 from shared.domain.records import Side
-from shared.storage.couplings import INDEX_PROPERTIES, TableCouplingStore
+from shared.storage.coupling_rows import INDEX_PROPERTIES
+from shared.storage.couplings import TableCouplingStore
 from shared.storage.keys import side_row_key
 from shared.storage.tables import COUPLINGS, TableFactory
 

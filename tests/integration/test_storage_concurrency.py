@@ -23,7 +23,8 @@ from shared.domain.coupling import Coupling, SideState
 from shared.domain.errors import ConcurrencyError, ConflictError
 from shared.domain.records import Side
 from shared.ports import CouplingStore, SyncErrorStore
-from shared.storage.couplings import INDEX_PROPERTIES, TableCouplingStore
+from shared.storage.coupling_rows import INDEX_PROPERTIES
+from shared.storage.couplings import TableCouplingStore
 from shared.storage.sync_errors import TableSyncErrorStore
 from shared.storage.tables import COUPLINGS, TableFactory
 
