@@ -109,6 +109,11 @@ class Lookup:
     # for it) is BC's local currency, which has no BC row and so no coupling; it is the Sales currency with the LCY's
     # ISO code, and back to blank (`engine/lookups.py`).
     local_currency: bool = False
+    # The next lookup to try when this one's link set has no row for the value (`bc_id_field` lookups only): the
+    # value is related to no record of this lookup's kind, so it may be related to one of another kind. A row that
+    # exists wins even when its record is not coupled (then the lookup fails; the next one is not tried). CONTACT's
+    # parent: the company contact's customer, otherwise its vendor, as BC's FindParentCRMAccountForContact.
+    otherwise: Lookup | None = None
 
 
 @dataclass(frozen=True)

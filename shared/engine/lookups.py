@@ -140,6 +140,8 @@ class LookupResolver:
         partners = coupled_ids.dataverse_ids(self.context.couplings, lookup.mapping, [i for i in bc_ids.values() if i])
         for text, bc_id in bc_ids.items():
             self._to_dv[(lookup.mapping, text)] = partners.get(bc_id) if bc_id else None
+        if lookup.otherwise is not None:  # values related to no record of this kind: the next kind, read ahead too
+            self.prefetch_bc_values(lookup.otherwise, [t for t, bc_id in bc_ids.items() if not bc_id])
 
     def prefetch_dataverse_ids(self, lookup: Lookup, dataverse_ids: Iterable[Any]) -> None:
         """Resolve many Dataverse ids (of one chunk) at once, so `to_bc_value` answers them from the cache."""
@@ -240,7 +242,9 @@ class LookupResolver:
 
     def to_dataverse_id(self, lookup: Lookup, bc_value: Any) -> str | None:
         """The Dataverse id for a BC value; "" / None -> None (no link), and every owner in the Team model
-        (`no_owner`). Raises LookupFailed when not coupled."""
+        (`no_owner`). Raises LookupFailed when not coupled. A value the link set relates to no record of this
+        lookup's kind goes to `lookup.otherwise` (CONTACT's parent: the company's customer, else its vendor); one it
+        relates to an uncoupled record fails here, as BC's customer relation wins even when not coupled."""
         if self.no_owner(lookup):
             return None
         if lookup.local_currency and self._is_lcy(bc_value):
@@ -254,6 +258,8 @@ class LookupResolver:
             found_ids = coupled_ids.dataverse_ids(self.context.couplings, lookup.mapping, [bc_id] if bc_id else [])
             self._to_dv[cache_key] = found_ids.get(bc_id) if bc_id else None
         found = self._to_dv[cache_key]
+        if found is None and lookup.otherwise is not None and self._bc_id_for(lookup, text) is None:
+            return self.to_dataverse_id(lookup.otherwise, bc_value)  # related to no record of this kind
         if found is None:
             raise LookupFailed(
                 "lookupNotCoupled",

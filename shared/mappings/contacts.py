@@ -13,6 +13,15 @@ a customer; the customer is linked to that company contact by a business relatio
 the read-only `contactsInformation` (contactNumber -> relatedId where relatedType = Customer). The lookup reads that
 link row (`Lookup.bc_id_field = "relatedId"`), then the CUSTOMER coupling of the customer, so a contact created
 from a BC person has its parent account and falls inside this mapping's own Dataverse filter.
+
+Why a vendor's company counts too: BC resolves the parent through the company's customer OR vendor (CDS Int. Table
+Subscriber, FindParentCRMAccountForContact; microsoft/BCApps src/Layers/W1/BaseApp/Integration/Dataverse/
+CDSIntTableSubscriber.Codeunit.al). A company related to a customer takes that customer's account, even when the
+company is also a vendor's and even when that customer is not coupled (then the lookup fails: the record waits,
+where BC would leave the parent empty); only a company related to no customer takes its vendor's account (the
+lookup's `otherwise`, relatedType = Vendor, then the VENDOR coupling). Related to neither: a record error. Back,
+Sales -> BC, the order is the same (CRM Synch. Helper FindContactByAccountId: the account's coupled customer with a
+company contact, else its coupled vendor's company contact; behaviour parentCompany).
 """
 
 from __future__ import annotations
@@ -26,6 +35,15 @@ PARTS_NOTE = (
     "displayName; a BC name equal to the parts Sales holds joined keeps Sales' parts (behaviour nameParts). "
 )
 
+VENDOR_PARENT_LOOKUP = Lookup(
+    mapping="VENDOR",
+    target_entity_set="accounts",
+    navigation="parentcustomerid_account",
+    bc_key="contactNumber",
+    bc_entity_set="contactsInformation",
+    bc_scope="relatedType eq 'Vendor'",
+    bc_id_field="relatedId",
+)
 PARENT_LOOKUP = Lookup(
     mapping="CUSTOMER",
     target_entity_set="accounts",
@@ -34,6 +52,7 @@ PARENT_LOOKUP = Lookup(
     bc_entity_set="contactsInformation",
     bc_scope="relatedType eq 'Customer'",
     bc_id_field="relatedId",
+    otherwise=VENDOR_PARENT_LOOKUP,
 )
 
 CONTACT = TableMapping(
@@ -117,8 +136,10 @@ CONTACT = TableMapping(
             note=(
                 "companyNumber is the BC company contact's number; the engine looks up the customer that company "
                 "contact is related to (contactsInformation: contactNumber -> relatedId where relatedType = "
-                "Customer), then the account coupled to that customer (CUSTOMER couplings). A company with no "
-                "coupled customer is a record error (couple the customer first)."
+                "Customer), then the account coupled to that customer (CUSTOMER couplings); a company related to no "
+                "customer takes the account of its vendor (relatedType = Vendor, VENDOR couplings), as BC's "
+                "FindParentCRMAccountForContact. A company whose customer (or, with none, vendor) is not coupled, "
+                "or that is related to neither, is a record error (couple it first)."
             ),
         ),
     ),
@@ -145,9 +166,9 @@ CONTACT = TableMapping(
         "BC's Dataverse filter also requires parentcustomeridtype = account, which a Web API filter on the lookup "
         "cannot say; a contact under a contact passes our filter (harmless: only coupled contacts are synced). "
         "The parent account is written BC -> Sales (companyNumber -> parentcustomerid); a contact created in BC from "
-        "Sales gets the company contact of its parent account's customer (behaviour parentCompany, as BC's "
-        "UpdateContactParentCompany on insert), and is refused without one; later parent changes in Sales are not "
-        "carried to BC, as in BC."
+        "Sales gets the company contact of its parent account's customer, else of its vendor (behaviour "
+        "parentCompany, as BC's UpdateContactParentCompany on insert), and is refused without one; later parent "
+        "changes in Sales are not carried to BC, as in BC."
     ),
 )
 

@@ -88,3 +88,32 @@ def test_a_customer_created_through_the_api_gets_its_company_contact(
         json={"displayName": "Ann Lee", "type": "Person", "companyNumber": rows[0]["contactNumber"]},
     )
     assert person.status_code == 201 and person.json()["companyName"] == name, person.text
+
+
+def test_a_vendor_created_through_the_api_gets_its_company_contact(
+    business_central: BusinessCentralHandle, bc_demo: str
+) -> None:
+    """Vendor.OnInsert -> VendCont-Update.OnInsert: a company contact with the vendor's name and a business relation
+    to the vendor (relatedType = Vendor in contactsInformation), never listed as a customer's."""
+    session = business_central.session
+    name = f"Litware {uuid.uuid4().hex[:6]}"
+    vendor = session.post(f"{bc_demo}/vendors", json={"displayName": name, "city": "Bergen"})
+    assert vendor.status_code == 201, vendor.text
+    vendor_id = vendor.json()["id"]
+    rows = session.get(
+        f"{bc_demo}/contactsInformation",
+        params={"$filter": f"relatedId eq {vendor_id} and relatedType eq 'Vendor'"},
+    ).json()["value"]
+    assert [(r["contactName"], r["contactType"], r["relatedType"]) for r in rows] == [(name, "Company", "Vendor")]
+    as_customer = session.get(
+        f"{bc_demo}/contactsInformation",
+        params={"$filter": f"relatedId eq {vendor_id} and relatedType eq 'Customer'"},
+    ).json()["value"]
+    assert as_customer == []
+    company = session.get(f"{bc_demo}/contacts({rows[0]['contactId']})").json()
+    assert (company["type"], company["contactBusinessRelation"]) == ("Company", "Vendor")
+    person = session.post(
+        f"{bc_demo}/contacts",
+        json={"displayName": "Ola Nord", "type": "Person", "companyNumber": rows[0]["contactNumber"]},
+    )
+    assert person.status_code == 201 and person.json()["companyName"] == name, person.text

@@ -223,9 +223,9 @@ class BusinessCentralApp:
                 ]
             return Response.json(200, reads.list_rows(self.writer, company_id, entity_set, request, base, rows))
         if request.method == "POST":
-            with self.writer.store.transaction():  # the customer and its company contact, or neither
+            with self.writer.store.transaction():  # a customer or vendor and its company contact, or neither
                 row = self.writer.create(company_id, entity_set, self.json_body(request), parent_id=parent_id)
-                contact_rules.company_contact_for_new_customer(self.writer, company_id, entity_set.name, row)
+                contact_rules.company_contact_for_new_customer_or_vendor(self.writer, company_id, entity_set.name, row)
             return self._entity_json(request, company_id, entity_set, row, base, 201)
         raise BcError(405, METHOD_NOT_ALLOWED, f"{request.method} is not allowed on a collection.")
 

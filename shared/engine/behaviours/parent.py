@@ -3,16 +3,18 @@
 Why: a BC person belongs to a company contact (`companyNumber`), and CONTACT's BC filter keeps only persons with one;
 a Sales contact created in BC without it would fall out of its own mapping at once. BC sets it before inserting a
 contact from Sales (CDS/CRM Int. Table. Subscriber, OnBeforeInsertRecord 'CRM Contact-Contact' ->
-UpdateContactParentCompany: the parent account -> its coupled customer -> the company contact related to that
-customer by a business relation), and refuses the contact when there is none ("the company does not exist"; the
-"business relation optional" setting that relaxes this is not supported: the strict reading). Only on insert: BC
+UpdateContactParentCompany -> CRM Synch. Helper SetContactParentCompany -> FindContactByAccountId: the parent
+account -> its coupled customer -> the company contact related to that customer by a business relation; when the
+account has no coupled customer with one, its coupled vendor -> the vendor's company contact), and refuses the
+contact when there is none ("the company does not exist"; the "business relation optional" setting that relaxes this
+is not supported: the strict reading). Only on insert: BC
 does not move an existing person to another company when its parent account changes in Sales, and neither do we
 (companyNumber -> parentcustomerid stays BC -> Sales on updates).
 
-The second hop reads API v2.0 `contactsInformation` (read-only; one row per company contact related to a customer:
-relatedId = the customer's id), once per customer per run; in a full-synchronization chunk the whole set is read once
-per run (`run_cache`: a chunk of 200 contacts names about 200 accounts), and a customer it lacks (its company contact
-made since) is read alone.
+The second hop reads API v2.0 `contactsInformation` (read-only; one row per company contact related to a customer or
+vendor: relatedId = its id, relatedType = Customer or Vendor), once per customer or vendor per run; in a
+full-synchronization chunk the whole set of a relation type is read once per run (`run_cache`: a chunk of 200
+contacts names about 200 accounts), and a customer or vendor it lacks (its company contact made since) is read alone.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from shared.domain.errors import RecordError
-from shared.domain.mapping import TableMapping
+from shared.domain.mapping import Lookup, TableMapping
 from shared.engine import coupled_ids, run_cache
 from shared.engine.context import SyncContext
 from shared.ports import Row
@@ -62,7 +64,8 @@ class ParentCompany:
             raise RecordError(
                 "contactMissingCompany",
                 "The contact cannot be created in Business Central: its parent account must be coupled to a customer "
-                "whose company contact exists (couple the account first, or give the contact a parent account).",
+                "or vendor whose company contact exists (couple the account first, or give the contact a parent "
+                "account).",
                 field="parentcustomerid",
             )
         payload[PARENT_FIELD] = number
@@ -71,17 +74,26 @@ class ParentCompany:
         """Nothing after the write: BC copies the company's name itself."""
 
     def _company_number(self, account_id: str) -> str | None:
-        assert self.lookup is not None
+        """The company contact of the account's coupled customer, else of its coupled vendor (the lookup's chain,
+        `Lookup.otherwise`), as BC's FindContactByAccountId: the customer's company first, the vendor's only when
+        the account has no coupled customer with a company contact."""
         if account_id not in self._numbers:
-            customer = coupled_ids.bc_ids(self.context.couplings, self.lookup.mapping, [account_id]).get(account_id)
             number: str | None = None
-            if customer is not None and self.context.bc.serves(INFORMATION):
-                number = self._run_companies().get(customer) or self._read_company(customer)
+            lookup: Lookup | None = self.lookup
+            while number is None and lookup is not None:
+                number = self._company_of(lookup, account_id)
+                lookup = lookup.otherwise
             self._numbers[account_id] = number
         return self._numbers[account_id]
 
+    def _company_of(self, lookup: Lookup, account_id: str) -> str | None:
+        partner = coupled_ids.bc_ids(self.context.couplings, lookup.mapping, [account_id]).get(account_id)
+        if partner is None or not self.context.bc.serves(INFORMATION):
+            return None
+        return self._run_companies(lookup).get(partner) or self._read_company(lookup, partner)
+
     def _companies(self, scope: str) -> dict[str, str]:
-        """Customer id -> the number of its company contact, for the customers `scope` selects."""
+        """Customer (or vendor) id -> the number of its company contact, for the relations `scope` selects."""
         found: dict[str, str] = {}
         select = ["contactNumber", "contactType", "relatedId"]
         for page in self.context.bc.list_changed_since(INFORMATION, None, select, extra_filter=scope):
@@ -90,11 +102,16 @@ class ParentCompany:
                     found.setdefault(str(row["relatedId"]), str(row["contactNumber"]))
         return found
 
-    def _run_companies(self) -> dict[str, str]:
-        """The whole set, once per full-synchronization run; nothing outside one (read customer by customer)."""
+    def _run_companies(self, lookup: Lookup) -> dict[str, str]:
+        """The whole set of one relation type, once per full-synchronization run; nothing outside one (read record
+        by record)."""
         if run_cache.current_run() is None:
             return {}
-        return run_cache.run_fact(("companyContacts",), lambda: self._companies("relatedType eq 'Customer'"))
+        scope = lookup.bc_scope or ""
+        return run_cache.run_fact(("companyContacts", scope), lambda: self._companies(scope))
 
-    def _read_company(self, customer_id: str) -> str | None:
-        return self._companies(f"relatedId eq {customer_id} and relatedType eq 'Customer'").get(customer_id)
+    def _read_company(self, lookup: Lookup, related_id: str) -> str | None:
+        scope = (
+            f"relatedId eq {related_id} and ({lookup.bc_scope})" if lookup.bc_scope else f"relatedId eq {related_id}"
+        )
+        return self._companies(scope).get(related_id)

@@ -1,4 +1,4 @@
-"""BC's contact rules: a person's company, and the company contact every new customer gets.
+"""BC's contact rules: a person's company, and the company contact every new customer or vendor gets.
 
 A person's company (`contacts.companyNumber`, BC's Contact."Company No.").
 
@@ -13,17 +13,25 @@ when Marketing Setup's "Bus. Rel. Code for Customers" is set, as in every demo c
 through the API has its row in `contactsInformation` at once, and persons can be created under it. Done on the API
 route only (`app.py`): the seeds write both records themselves, as BC stores them. Later changes of the customer's
 name or address are not copied to the contact here (BC's CustCont-Update.OnModify does): UNCONFIRMED need, left out.
+
+A new vendor's company contact, the same way: Vendor.Table.al OnInsert -> VendCont-Update.OnInsert creates a company
+contact and a business relation with Link to Table = Vendor when "Bus. Rel. Code for Vendors" is set (microsoft/BCApps
+src/Layers/W1/BaseApp/CRM/BusinessRelation/VendContUpdate.Codeunit.al; set in the demo companies: UNCONFIRMED, the
+strict reading for a client, which must then find a vendor's company through `contactsInformation` as a customer's).
+The contact's `contactBusinessRelation` is what BC's Contact.UpdateBusinessRelation sets for one relation.
 """
 
 from __future__ import annotations
 
-from local.emulators.business_central.api.business_relations import RELATED_CUSTOMER
+from local.emulators.business_central.api.business_relations import RELATED_CUSTOMER, RELATED_VENDOR
 from local.emulators.business_central.api.records import Records
 from local.emulators.business_central.errors import dialog
 from local.emulators.store import Row
 
 CONTACTS = "contacts"
 CUSTOMERS = "customers"
+VENDORS = "vendors"
+RELATION = {CUSTOMERS: (RELATED_CUSTOMER, "Customer"), VENDORS: (RELATED_VENDOR, "Vendor")}
 COPIED = ("displayName", "addressLine1", "addressLine2", "city", "state", "country", "postalCode", "phoneNumber",
           "email")  # fmt: skip
 
@@ -40,12 +48,13 @@ def apply_company_number(records: Records, company_id: str, entity_set: str, row
     row["companyName"] = company.get("displayName", "")
 
 
-def company_contact_for_new_customer(records: Records, company_id: str, entity_set: str, customer: Row) -> None:
-    """After a customer was inserted through the API: its company contact and their business relation (in the
-    caller's transaction with the customer: both or neither)."""
-    if entity_set != CUSTOMERS:
+def company_contact_for_new_customer_or_vendor(records: Records, company_id: str, entity_set: str, record: Row) -> None:
+    """After a customer or vendor was inserted through the API: its company contact and their business relation (in
+    the caller's transaction with the customer or vendor: both or neither)."""
+    if entity_set not in RELATION:
         return
+    marker, relation = RELATION[entity_set]
     contacts = records.entity_set(CONTACTS)
-    body = {name: customer[name] for name in COPIED if name in contacts.properties and customer.get(name)}
-    contact = records.create(company_id, contacts, {**body, "type": "Company"})
-    records.put(company_id, contacts, {**contact, RELATED_CUSTOMER: customer["id"]})
+    body = {name: record[name] for name in COPIED if name in contacts.properties and record.get(name)}
+    contact = records.create(company_id, contacts, {**body, "type": "Company", "contactBusinessRelation": relation})
+    records.put(company_id, contacts, {**contact, marker: record["id"]})
