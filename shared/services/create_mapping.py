@@ -2,18 +2,17 @@
 
 BC answers it from the row (CRMIntegrationManagement, GetIntegrationTableMappingFromCRMRecord): an account of
 relationship type Customer belongs to the mapping of BC table Customer, type Vendor to the mapping of table Vendor,
-any other type (or none) to the first account mapping. Then the chosen mapping's own Dataverse filter decides whether
-the row is created at all, so an inactive Vendor account is VENDOR's, outside VENDOR's filter (`statecode eq 0`), and
-is created neither as a vendor nor as a customer (before, the first mapping whose filter held the row was taken, else
-the first, so it fell to CUSTOMER and became a customer). That filter check is stricter than BC, whose create job
-replaces the integration table filter with the ids chosen (CRMIntegrationManagement.EnqueueSyncJob): BC would make
-the inactive Vendor account a vendor. We keep the filter as the line between what a mapping owns and what it doesn't,
-as every run and match does.
+any other type (or none) to the first account mapping. Only that mapping creates it, and, as in BC, whatever its
+Dataverse filter says: BC's create job replaces the integration table filter with the ids chosen
+(CRMIntegrationManagement.EnqueueSyncJob), so Create in Business Central is the admin's explicit choice of a record.
+So an inactive Vendor account is VENDOR's: through VENDOR it becomes a vendor, through CUSTOMER it is refused (before,
+the first mapping whose filter held the row was taken, else the first, so it fell to CUSTOMER and became a customer).
+A Competitor or untyped account is CUSTOMER's (the first account mapping), as before.
 
 Where BC takes "the first mapping" (FindFirst on the mapping table, ordered by name), we take the first in catalog
 order: for the shipped tables the two agree (CUSTOMER before VENDOR). Other shared tables (product: ITEM-PRODUCT and
-RESOURCE-PRODUCT) keep the older choice, the first mapping whose filter holds the row, else the first, whose filter
-then refuses it (BC takes the first product mapping; UNCONFIRMED whether it picks a resource by `producttypecode`).
+RESOURCE-PRODUCT) keep the older choice, the first mapping whose filter holds the row, else the first (BC takes the
+first product mapping; UNCONFIRMED whether it picks a resource by `producttypecode`).
 A mapping alone on its table is not checked, as before.
 """
 
@@ -32,8 +31,8 @@ _ACCOUNT_TYPES = {3: ("Customer", "customer"), 11: ("Vendor", "vendor")}
 
 
 def require_chosen_mapping(context: SyncContext, mapping: TableMapping, mapper: ValueMapper, dataverse_id: str) -> None:
-    """Raise RecordError `outOfFilter` (field dataverseId, 422) unless BC would create the row through `mapping` and
-    the row is inside that mapping's Dataverse filter. One read for an account's type, one per filter checked."""
+    """Raise RecordError `outOfFilter` (field dataverseId, 422) unless BC would create the row through `mapping`. One
+    read for an account's type; for another shared table one per filter checked."""
     sharing = [
         context.mapping(name)
         for name, declared in context.catalog.items()
@@ -53,12 +52,6 @@ def require_chosen_mapping(context: SyncContext, mapping: TableMapping, mapper: 
     if chosen is None or chosen.name != mapping.name:
         through = f"BC creates it only through {chosen.name}" if chosen else "no mapping of this company takes it"
         raise RecordError("outOfFilter", f"{where} {why}; {through}.", field="dataverseId")
-    if not _holds(context, mapping, mapper, dataverse_id):
-        raise RecordError(
-            "outOfFilter",
-            f"{where} is outside {mapping.name}'s filter ({mapping.dataverse_filter}): it is not created.",
-            field="dataverseId",
-        )
 
 
 def _by_account_type(
