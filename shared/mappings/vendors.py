@@ -5,7 +5,9 @@ Why these choices:
 - One table, two mappings: CUSTOMER and VENDOR both couple to `account`, told apart by the account's relationship
   type. BC's integration table filters say which is whose (CUSTOMER: `customertypecode` Customer (3), VENDOR: Vendor
   (11), both active only), and every read of a mapping (incremental run, full synchronization, match-based
-  coupling) stays inside its own filter, so neither mapping ever picks the other's accounts.
+  coupling) stays inside its own filter, so neither mapping ever picks the other's accounts. Create in Business
+  Central takes an account through the mapping of its type only, as BC does: an inactive Vendor account is VENDOR's,
+  never a customer (`services/create_mapping.py`).
 - An account created from a vendor gets `customertypecode` Vendor: BC creates it from its BCIVENDOR config template,
   which sets that type (`dataverse_on_create`); without it the new account would fall outside this mapping's own
   filter and never come back. A vendor created from an account in BC gets no constant (BC's BCIVEND template is a

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shared.domain.coupling import Coupling
-from shared.domain.errors import ConflictError, InvalidInputError, NotFoundError, RecordError, SyncError
+from shared.domain.errors import ConflictError, InvalidInputError, NotFoundError, SyncError
 from shared.domain.mapping import Direction, TableMapping
 from shared.domain.records import Counters, Side
 from shared.domain.transforms import EMPTY_GUID
@@ -31,6 +31,7 @@ from shared.engine.lookups import LookupFailed, LookupResolver
 from shared.engine.sides import BcSide, DataverseSide
 from shared.engine.values import ValueMapper, read_name
 from shared.ports import Row
+from shared.services.create_mapping import require_chosen_mapping
 from shared.services.synchronize import SyncReport, synchronize_record
 
 log = logging.getLogger("bc_sales_sync.coupling")
@@ -235,14 +236,15 @@ def create_in_dataverse(context: SyncContext, mapping_name: str, bc_id: str) -> 
 
 def create_in_business_central(context: SyncContext, mapping_name: str, dataverse_id: str) -> Coupling:
     """Create the Dataverse row in BC and couple it. Raises InvalidInputError (mapping not fromDataverse),
-    NotFoundError (field dataverseId), RecordError `outOfFilter` (the row is outside the mapping's Dataverse filter),
+    NotFoundError (field dataverseId), RecordError `outOfFilter` (BC would create the row through another mapping of its
+    table, e.g. a Vendor account through VENDOR, or it is outside the mapping's Dataverse filter: `create_mapping.py`),
     ConflictError `alreadyCoupled` / `dependencyNotCoupled`, or the write's error."""
     mapping = context.runnable(mapping_name)
     require_direction(mapping, Direction.FROM_DATAVERSE, "mapping")
     dataverse_id = parse_id(dataverse_id, "dataverseId")
     tools = MappingTools(context, mapping)
     row = tools.read_dataverse(dataverse_id)
-    _require_in_filter(tools, dataverse_id)
+    require_chosen_mapping(context, mapping, tools.mapper, dataverse_id)
     if _settled(context.couplings.find_by_dataverse_id(mapping.name, dataverse_id)) is not None:
         _refuse_coupled(context, mapping.name, None, dataverse_id)
     require_dependencies(tools.missing_dataverse_dependencies(row))
@@ -253,39 +255,6 @@ def create_in_business_central(context: SyncContext, mapping_name: str, datavers
     if not created and not errors:  # a concurrent call coupled it first: its answer is the 201
         _refuse_coupled(context, mapping.name, None, dataverse_id)
     return _first_created(created, errors)
-
-
-def _require_in_filter(tools: MappingTools, dataverse_id: str) -> None:
-    """Create in Business Central takes a Sales row only for the mapping BC would choose for it. Where several
-    mappings share the row's table (CUSTOMER and VENDOR on account), BC picks by the row
-    (GetIntegrationTableMappingFromCRMRecord: an account by its relationship type, any other type the first account
-    mapping): here, the first of those mappings, in catalog order, whose Dataverse filter holds the row, else the
-    first of them. So a Customer or Prospect account never becomes a vendor, nor a Vendor account a customer. A
-    mapping alone on its table is not checked (as before). One read per sharing mapping, only on such a table."""
-    context, mapping = tools.context, tools.mapping
-    sharing = [
-        context.mapping(name)
-        for name, declared in context.catalog.items()
-        if declared.dataverse_table == mapping.dataverse_table and declared.kind is mapping.kind
-    ]
-    sharing = [m for m in sharing if m.enabled and m.direction.allows(Direction.FROM_DATAVERSE)]
-    if len(sharing) < 2 or mapping.name not in {m.name for m in sharing}:
-        return
-    chosen = next((m for m in sharing if _holds(tools, m, dataverse_id)), sharing[0])
-    if chosen.name != mapping.name:
-        raise RecordError(
-            "outOfFilter",
-            f"Dataverse {mapping.dataverse_table} {dataverse_id} is outside {mapping.name}'s filter "
-            f"({mapping.dataverse_filter}); BC creates it only through {chosen.name}.",
-            field="dataverseId",
-        )
-
-
-def _holds(tools: MappingTools, mapping: TableMapping, dataverse_id: str) -> bool:
-    if not mapping.dataverse_filter:
-        return True
-    side = DataverseSide(tools.context.dataverse, mapping, tools.mapper)
-    return dataverse_id in side.get_many([dataverse_id], in_scope_only=True)
 
 
 def uncouple(context: SyncContext, mapping_name: str, bc_id: str) -> None:

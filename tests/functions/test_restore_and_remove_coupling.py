@@ -211,7 +211,8 @@ def test_a_pair_the_engine_created_is_restored_under_the_same_deterministic_id(a
     assert status == 201, created
     account_id = created["dataverseId"]
     made_in_bc_from = str(uuid.uuid4())
-    context.dataverse.create_row("accounts", made_in_bc_from, {"name": f"To BC {uuid.uuid4().hex[:6]}"})
+    account = {"name": f"To BC {uuid.uuid4().hex[:6]}", "customertypecode": 3}  # a Customer account: CUSTOMER's
+    context.dataverse.create_row("accounts", made_in_bc_from, account)
     status, created = api.call(
         "create_in_business_central", "POST", {"dataverseId": made_in_bc_from}, route={"mapping": M}
     )

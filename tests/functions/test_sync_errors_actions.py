@@ -37,11 +37,11 @@ class Pair:
 
 
 def coupled_pair(api: Api, name: str) -> Pair:
-    """A new BC customer and a new Sales account of that name, coupled."""
+    """A new BC customer and a new Sales account of that name (type Customer, inside CUSTOMER's filter), coupled."""
     context = api.stack.context
     customer = context.bc.create_entity("customers", {"displayName": name})
     account_id = str(uuid.uuid4())
-    context.dataverse.create_row("accounts", account_id, {"name": name})
+    context.dataverse.create_row("accounts", account_id, {"name": name, "customertypecode": 3})
     context.couplings.create_coupling(Coupling(M, str(customer["id"]), account_id))
     return Pair(str(customer["id"]), account_id, name)
 

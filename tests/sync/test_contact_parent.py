@@ -72,7 +72,8 @@ def test_a_contact_under_an_account_created_in_bc_gets_that_customers_company(sy
     for name in ("SALESPEOPLE", "CURRENCY"):
         match_and_couple(stack.context, name)
     account_id = str(uuid.uuid4())
-    stack.dataverse.create_row("accounts", account_id, {"name": f"Northwind {account_id[:6]}"})
+    account = {"name": f"Northwind {account_id[:6]}", "customertypecode": 3}  # a Customer account: CUSTOMER's
+    stack.dataverse.create_row("accounts", account_id, account)
     customer = create_in_business_central(stack.context, "CUSTOMER", account_id)
     coupling = create_in_business_central(stack.context, "CONTACT", _sales_contact(stack, account_id))
     person = stack.bc.get_entity("contacts", coupling.bc_id, ["companyNumber", "companyName"])
