@@ -18,7 +18,14 @@ from pathlib import Path
 
 from local.emulators.identity.tokens import acquire_local_token
 from local.stack.azurite import connection_string, start_azurite
-from local.stack.processes import REPO_ROOT, ChildProcess, cancellable, free_port, port_in_use, start_python_module
+from local.stack.processes import (
+    REPO_ROOT,
+    ChildProcess,
+    cancellable,
+    free_ports,
+    port_in_use,
+    start_python_module,
+)
 
 DEFAULT_PORTS = {
     "functions": 7071,
@@ -88,7 +95,7 @@ class LocalStack:
 
     @classmethod
     def on_free_ports(cls, cert_dir: Path | None = None) -> LocalStack:
-        ports = {name: free_port() for name in DEFAULT_PORTS}
+        ports = dict(zip(DEFAULT_PORTS, free_ports(len(DEFAULT_PORTS)), strict=True))
         return cls(ports, cert_dir or REPO_ROOT / ".local" / "identity")
 
     @property

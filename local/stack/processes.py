@@ -82,10 +82,20 @@ def exit_code(process: subprocess.Popen[bytes]) -> int | None:
 
 def free_port(host: str = "127.0.0.1") -> int:
     """Ask the OS for a free TCP port (bind to 0); a tiny race remains, acceptable on a developer machine."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    return free_ports(1, host)[0]
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` distinct free TCP ports, each socket held until all are chosen: asked one at a time and released at
+    once, the OS may hand the same port out twice (a CI run started two emulators of one stack on one port)."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def wait_for_port(

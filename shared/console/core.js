@@ -155,6 +155,20 @@
     }
   }
 
+  // A list that is loaded again when a control changes (mapping, page size, filter) shows only its newest load's
+  // answer: `const current = newest();`, then in the load `const isNewest = current();` before the call and
+  // `if (!isNewest()) return;` after it. A change made while a load is on its way starts another load at once (a
+  // change is never run through act(), which would ignore it while the first load's button is busy), and the older
+  // answer is dropped when it arrives (a CI run showed the 50-row page after the admin had chosen 10 rows).
+  function newest() {
+    let last = 0;
+    return () => {
+      last += 1;
+      const mine = last;
+      return () => mine === last;
+    };
+  }
+
   let idCounter = 0;
   function uid(prefix) {
     idCounter += 1;
@@ -258,7 +272,7 @@
 
   window.BCS = {
     ApiError, api, h, append, clear, announce, fail, describe, act, uid, field, table, mappings, mappingSelect,
-    direction, time, duration, secondsBetween, counters, lastRun, rememberRun, currentCompany, setCompany, pages: [],
+    direction, time, duration, secondsBetween, counters, lastRun, rememberRun, currentCompany, setCompany, newest, pages: [],
     register(page) { this.pages.push(page); },
   };
 })();

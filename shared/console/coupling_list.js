@@ -86,14 +86,16 @@
         h("td", { text: sideText(coupling.dataverse) }));
     }
 
+    const loads = window.BCS.newest();
     async function load(index) {
+      const isNewest = loads();
       const name = mapping.value;
       const token = state.tokens[index];
       const query = [`top=${PAGE_SIZE}`];
       if (token) query.push(`continuationToken=${encodeURIComponent(token)}`);
       if (skippedOnly.checked) query.push("skipped=true");
       const { data } = await api("GET", `couplings/${encodeURIComponent(name)}/list?${query.join("&")}`);
-      if (state.stopped) return data;
+      if (state.stopped || !isNewest()) return data; // left, or a newer load (another mapping) answers instead
       const kept = index === state.index ? new Set(selectedIds()) : new Set(); // the same page again: keep its selection
       state.index = index;
       state.next = data.continuationToken;
@@ -216,8 +218,8 @@
     allButton.addEventListener("click", confirmAll);
     previous.addEventListener("click", () => act(previous, () => load(Math.max(0, state.index - 1))));
     next.addEventListener("click", () => act(next, () => load(state.index + 1)));
-    mapping.addEventListener("change", () => act(showButton, first));
-    skippedOnly.addEventListener("change", () => act(showButton, first));
+    mapping.addEventListener("change", () => first().catch(fail));
+    skippedOnly.addEventListener("change", () => first().catch(fail));
     mapping.addEventListener("mappings-loaded", () => act(showButton, first), { once: true });
     const form = h("form", { class: "inline", novalidate: true, "aria-labelledby": "list-heading",
       on: { submit: (event) => { event.preventDefault(); act(showButton, first); } } },

@@ -79,11 +79,14 @@
       let pageIndex = 0;
       let nextToken = null;
 
+      const loads = window.BCS.newest();
       async function load(index = pageIndex) {
+        const isNewest = loads();
         const query = new URLSearchParams({ top: size.value });
         if (select.value) query.set("mapping", select.value);
         if (tokens[index]) query.set("continuationToken", tokens[index]);
         const { data } = await api("GET", `sync-errors?${query.toString()}`);
+        if (!isNewest()) return undefined; // a newer load (another page size or mapping) answers instead
         if (!data.value.length && index > 0) return load(index - 1); // the page emptied (retried, deleted): step back
         pageIndex = index;
         entries = data.value;
@@ -271,8 +274,8 @@
       const form = h("form", { class: "inline", novalidate: true, on: {
         submit: (event) => { event.preventDefault(); act(show, firstPage); },
       } }, field("Mapping", select), field("Rows per page", size), show, find);
-      select.addEventListener("change", () => act(show, firstPage));
-      size.addEventListener("change", () => act(show, firstPage));
+      select.addEventListener("change", () => firstPage().catch(fail));
+      size.addEventListener("change", () => firstPage().catch(fail));
       main.append(h("section", { class: "panel" }, form,
         h("p", { class: "hint", text: "Retrying restores skipped records and runs the mapping as a scheduled run would; a conflict stays a conflict until you keep one side (Compare)." }),
         h("p", { class: "hint", id: "find-deleted-hint", text: "Find for Deleted runs in the background (its progress shows here) and lists the chosen mapping's couplings whose record was deleted in one app; Delete Records then deletes the record left in the other app, Restore Records creates the deleted one again from it." })),

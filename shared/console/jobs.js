@@ -18,8 +18,11 @@
       h("td", { text: job.message || "" }));
   }
 
+  const jobLoads = window.BCS.newest();
   async function loadJobs(section, mapping) {
+    const isNewest = jobLoads();
     const { data } = await api("GET", `jobs?mapping=${encodeURIComponent(mapping)}&limit=${LIMIT}`);
+    if (!isNewest()) return; // a newer load (another mapping) answers instead
     clear(section).append(
       h("h2", { id: "jobs-heading", text: `Recent jobs of ${mapping}` }),
       data.value.length
@@ -78,7 +81,7 @@
       const form = h("form", { class: "inline", novalidate: true, on: {
         submit: (event) => { event.preventDefault(); act(showButton, () => loadJobs(jobs, select.value)); },
       } }, field("Mapping", select), showButton);
-      select.addEventListener("change", () => act(showButton, () => loadJobs(jobs, select.value)));
+      select.addEventListener("change", () => loadJobs(jobs, select.value).catch(fail));
       select.addEventListener("mappings-loaded", () => act(showButton, () => loadJobs(jobs, select.value)), { once: true });
       main.append(h("section", { class: "panel" }, form), jobs, dead);
       loadDeadLetters(dead).catch(fail);

@@ -152,3 +152,32 @@ def test_retry_all_of_all_mappings_retries_the_mappings_beyond_the_page_shown(
     expect(page.locator("#status")).to_contain_text("CUSTOMER: synchronized 2")
     assert scenario.errors("CUSTOMER") == []
     assert console.errors == []
+
+
+SLOW_FIRST_PAGE = """(() => {
+  const send = window.fetch.bind(window);
+  window.fetch = (url, init) => {
+    if (!String(url).includes("sync-errors?top=50")) return send(url, init);
+    window.slowPageAsked = true;
+    return new Promise((resolve) => setTimeout(resolve, 1500)).then(() => send(url, init));
+  };
+})();"""
+
+
+def test_a_page_size_chosen_while_the_list_loads_is_the_one_shown(console: Console, scenario: Scenario) -> None:
+    """The first load (50 rows, the default) is slow; the admin chooses 10 rows meanwhile: the 10-row page is shown,
+    and stays shown when the slow answer arrives (before, the change was ignored while the first load ran: a CI
+    failure)."""
+    two_lookup_errors(scenario, ("Trey Research", "Selangorian Ltd."), "CAD")
+    more_errors(scenario, "CUSTOMER", 10)  # 12 in all
+    console.page.add_init_script(SLOW_FIRST_PAGE)
+
+    page = console.open("errors")
+    page.wait_for_function("() => window.slowPageAsked === true")  # the first load is on its way
+    page.get_by_label("Rows per page").select_option("10")
+    heading = page.get_by_role("heading", name="10 record error(s) on page 1")
+    expect(heading).to_be_visible()
+    page.wait_for_timeout(2000)  # the slow 50-row answer has arrived by now, and is dropped
+    expect(heading).to_be_visible()
+    expect(page.locator("table.error-list tbody tr")).to_have_count(10)
+    assert console.errors == []

@@ -27,7 +27,7 @@ import requests
 
 from local.host.broker import start_broker
 from local.stack.launcher import DEFAULT_PORTS, PORT_ENV, LocalStack
-from local.stack.processes import REPO_ROOT, free_port, wait_for_port
+from local.stack.processes import REPO_ROOT, free_port, free_ports, wait_for_port
 
 pytestmark = pytest.mark.integration
 
@@ -38,11 +38,8 @@ HELD = ("functions", "dataverse", "business_central", "azurite", "authority", "s
 RAW = ("authority", "service_bus")  # TLS and AMQP: a connection that says nothing is enough to be held open
 
 
-def free_ports() -> dict[str, int]:
-    ports: dict[str, int] = {}
-    while len(set(ports.values())) < len(DEFAULT_PORTS):
-        ports = {name: free_port() for name in DEFAULT_PORTS}
-    return ports
+def stack_ports() -> dict[str, int]:
+    return dict(zip(DEFAULT_PORTS, free_ports(len(DEFAULT_PORTS)), strict=True))
 
 
 def serve_env(ports: dict[str, int]) -> dict[str, str]:
@@ -123,7 +120,7 @@ def started_for(ports: dict[str, int]) -> set[int]:
 
 
 def test_a_double_sigterm_while_stopping_leaves_no_process_behind() -> None:
-    ports = free_ports()
+    ports = stack_ports()
     with serving(ports) as process:
         for port in ports.values():
             wait_for_port("127.0.0.1", port, START_TIMEOUT, None)
@@ -141,7 +138,7 @@ def test_a_double_sigterm_while_stopping_leaves_no_process_behind() -> None:
 def test_signals_arriving_while_the_stack_starts_stop_it_all() -> None:
     """A storm of SIGINT/SIGTERM from the moment the first child listens: the start ends, and so does every child
     started so far, however many signals land during that stop."""
-    ports = free_ports()
+    ports = stack_ports()
     with serving(ports) as process:
         wait_for_port("127.0.0.1", ports["authority"], START_TIMEOUT, None)
         seen: set[int] = set()
@@ -160,7 +157,7 @@ def test_signals_arriving_while_the_stack_starts_stop_it_all() -> None:
 
 @pytest.mark.parametrize("service", list(DEFAULT_PORTS))
 def test_a_port_in_use_is_one_clear_line_and_a_failure(service: str) -> None:
-    ports = free_ports()
+    ports = stack_ports()
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", ports[service]))
         squatter.listen()
@@ -189,7 +186,7 @@ def time_wait_ports() -> set[int]:
 def test_the_stack_starts_again_at_once_on_the_same_ports(tmp_path: Path) -> None:
     """Connections left open across the stop and closed after it leave the servers' side in TIME_WAIT, as a
     developer's browser, the demo or a Service Bus client do; the next start on the same ports must not care."""
-    ports = free_ports()
+    ports = stack_ports()
     first = LocalStack(dict(ports), cert_dir=tmp_path)
     first.start()
     held: list[socket.socket] = []

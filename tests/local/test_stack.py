@@ -12,7 +12,7 @@ import time
 import pytest
 
 from local.stack.launcher import PORT_ENV
-from local.stack.processes import REPO_ROOT, free_port, wait_for_port
+from local.stack.processes import REPO_ROOT, free_ports, wait_for_port
 
 pytestmark = pytest.mark.integration
 
@@ -23,10 +23,8 @@ def listening(port: int) -> bool:
 
 
 def test_serve_starts_the_stack_and_sigint_stops_every_child() -> None:
-    ports = {
-        name: free_port()
-        for name in ("authority", "dataverse", "business_central", "azurite", "functions", "service_bus")
-    }
+    names = ("authority", "dataverse", "business_central", "azurite", "functions", "service_bus")
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
     env = {**os.environ, **{PORT_ENV[name]: str(port) for name, port in ports.items()}}
     process = subprocess.Popen(
         [sys.executable, "-m", "local.stack.serve"],
