@@ -36,8 +36,12 @@
     const body = h("div", { class: "list-body" });
     const pager = h("div", { class: "actions pager" }, previous, next, refresh);
 
+    const loads = window.BCS.newest();
     async function load() {
-      answer = await read(tokens[index]);
+      const isNewest = loads();
+      const page = await read(tokens[index]);
+      if (!isNewest()) return; // a newer load (another filter) answers instead
+      answer = page;
       render(body, answer.value, load);
       previous.disabled = index === 0;
       next.disabled = !answer.continuationToken;

@@ -84,9 +84,11 @@
       const previewSlot = h("div", { class: "preview-slot" });
       const jobSlot = h("div", { class: "job-slot" });
 
+      const criteriaLoads = window.BCS.newest();
       async function loadCriteria() {
+        const isNewest = criteriaLoads();
         const { data } = await api("GET", `couplings/${encodeURIComponent(mapping.value)}/match-criteria`);
-        if (stopped) return;
+        if (stopped || !isNewest()) return; // left, or another mapping was chosen meanwhile
         criteriaAnswer = data;
         editor = criteriaTable(data);
         clear(editorSlot).append(editor);
@@ -181,12 +183,14 @@
         let page = 0;
         let nextToken = null;
 
+        const loads = window.BCS.newest();
         async function load() {
+          const isNewest = loads();
           const query = new URLSearchParams({ top: String(PAGE_SIZE) });
           if (tokens[page]) query.set("continuationToken", tokens[page]);
           if (outcome.value) query.set("outcome", outcome.value);
           const { data } = await api("GET", `couplings/${encodeURIComponent(mappingName)}/match-jobs/${encodeURIComponent(jobId)}/log?${query}`);
-          if (stopped) return;
+          if (stopped || !isNewest()) return; // left, or a newer load (another outcome) answers instead
           nextToken = data.continuationToken;
           const rows = data.value.map((e) => h("tr", { "data-outcome": e.outcome, "data-bc-id": e.bcId },
             recordCell(e), h("td", {}, outcomeBadge(e.outcome)), h("td", {}, e.dataverseId ? h("code", { text: e.dataverseId }) : "–"),
