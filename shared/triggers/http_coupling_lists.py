@@ -25,6 +25,7 @@ from shared.triggers.http_support import (
     documented,
     guid,
     handled,
+    id_list,
     json_object,
     json_response,
     mapping_name,
@@ -47,11 +48,7 @@ def _services(req: func.HttpRequest) -> Any:
 
 def ids_list(value: Any, name: str) -> list[str]:
     """1..1000 record ids: BC ids (`record_id`) for `bcIds`, GUIDs for `dataverseIds`."""
-    if not isinstance(value, list) or not 1 <= len(value) <= MAX_IDS:
-        raise InvalidInputError("invalidValue", f"'{name}' must be a list of 1 to {MAX_IDS} ids.", field=name)
-    if name == "dataverseIds":
-        return [guid(item, name) for item in value]
-    return [record_id(item, name) for item in value]
+    return id_list(value, name, MAX_IDS, guid if name == "dataverseIds" else record_id)
 
 
 COUPLING_SCHEMA: dict[str, Any] = {

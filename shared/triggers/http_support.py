@@ -221,6 +221,16 @@ def boolean(value: Any, name: str) -> bool:
     return value
 
 
+def id_list(
+    value: Any, name: str, limit: int, item: Callable[[Any, str], str] = lambda v, n: text(v, n, max_length=100)
+) -> list[str]:
+    """A body's list of 1 to `limit` record ids, each checked by `item` (default: a text of at most 100 characters,
+    as a GUID or a page key such as R0010 is); 400 naming `name` otherwise."""
+    if not isinstance(value, list) or not 1 <= len(value) <= limit:
+        raise InvalidInputError("invalidValue", f"'{name}' must be a list of 1 to {limit} ids.", field=name)
+    return [item(entry, name) for entry in value]
+
+
 def one_of(value: Any, name: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise InvalidInputError("invalidValue", f"'{name}' must be one of {', '.join(allowed)}.", field=name)

@@ -27,6 +27,7 @@ from shared.triggers.http_support import (
     company_key,
     documented,
     handled,
+    id_list,
     json_object,
     json_response,
     mapping_name,
@@ -52,9 +53,7 @@ def _run(req: func.HttpRequest) -> Any:
 
 
 def _ids(value: Any, limit: int) -> list[str]:
-    if not isinstance(value, list) or not value or len(value) > limit:
-        raise InvalidInputError("invalidValue", f"'ids' must be a list of 1 to {limit} ids.", field="ids")
-    return [text(item, "ids", max_length=100) for item in value]  # GUIDs, or page keys (R0010)
+    return id_list(value, "ids", limit)  # GUIDs, or page keys (R0010)
 
 
 documented(
